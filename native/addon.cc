@@ -1,0 +1,16 @@
+/* The vipd native addon: libbpf objects, maps, programs and links, BTF
+ * layouts, bpffs and interface helpers, and the VRRP socket path. The typed
+ * face of all of it lives in src/bpf and src/vrrp; nothing else loads it. */
+#include "addon.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+	vipd::InitBpfObject(env, exports);
+	vipd::InitBpfOps(env, exports);
+	vipd::InitBtfLayout(env, exports);
+	vipd::InitSys(env, exports);
+	vipd::InitVrrpNative(env, exports);
+	return exports;
+}
+
+NODE_API_MODULE(vipd_native, Init)

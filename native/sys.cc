@@ -1,0 +1,76 @@
+/* Small system helpers the BPF layer needs: interface names and indexes,
+ * and bpffs (is a path one, mount one). */
+#include "addon.h"
+#include "errors.h"
+
+#include <cerrno>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+
+namespace vipd
+{
+
+static Napi::Value IfNameToIndex(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string name = info[0].As<Napi::String>();
+	unsigned idx = if_nametoindex(name.c_str());
+	if (!idx)
+		throw ErrnoError(env, "if_nametoindex", errno == 0 ? ENODEV : errno,
+				 "interface '" + name + "'");
+	return Napi::Number::New(env, idx);
+}
+
+static Napi::Value IfIndexToName(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	char name[IF_NAMESIZE];
+	unsigned idx = info[0].As<Napi::Number>().Uint32Value();
+	if (!if_indextoname(idx, name))
+		throw ErrnoError(env, "if_indextoname", errno, "ifindex " + std::to_string(idx));
+	return Napi::String::New(env, name);
+}
+
+static Napi::Value IsBpffs(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string path = info[0].As<Napi::String>();
+	struct statfs st;
+	if (statfs(path.c_str(), &st)) {
+		if (errno == ENOENT)
+			return Napi::Boolean::New(env, false);
+		throw ErrnoError(env, "statfs", errno, path);
+	}
+	return Napi::Boolean::New(env, (unsigned long)st.f_type == BPF_FS_MAGIC);
+}
+
+static Napi::Value MountBpffs(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string path = info[0].As<Napi::String>();
+	if (mount("bpf", path.c_str(), "bpf", 0, "mode=0700"))
+		throw ErrnoError(env, "mount", errno, "bpffs at " + path);
+	return env.Undefined();
+}
+
+static Napi::Value Unmount(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string path = info[0].As<Napi::String>();
+	if (umount2(path.c_str(), MNT_DETACH))
+		throw ErrnoError(env, "umount", errno, path);
+	return env.Undefined();
+}
+
+void InitSys(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex));
+	exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
+	exports.Set("isBpffs", Napi::Function::New(env, IsBpffs));
+	exports.Set("mountBpffs", Napi::Function::New(env, MountBpffs));
+	exports.Set("unmount", Napi::Function::New(env, Unmount));
+}
+
+} // namespace vipd

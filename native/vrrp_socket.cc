@@ -1,0 +1,404 @@
+/* Raw VRRP sockets (IP protocol 112), IPv4 and IPv6, bound to one interface.
+ *
+ * Receive: the fd is watched with uv_poll; each wakeup drains every pending
+ * packet (recvmsg MSG_DONTWAIT until EAGAIN) and hands them to JS in one call
+ * as an array of { source, destination, ttl, ifindex, arrivalNs,
+ * kernelTimestamp, payload }. arrivalNs is the kernel's receive timestamp
+ * (SO_TIMESTAMPNS, CLOCK_REALTIME) moved into the CLOCK_MONOTONIC domain by
+ * subtracting the packet's age (realtime now - timestamp) from monotonic now.
+ *
+ * Send: IPv4 uses IP_HDRINCL so that the header is exactly what VRRP wants
+ * (TOS 0xc0, TTL 255, DF clear, ID counting up from 1) and the source
+ * address is the one the VRRP checksum was computed with. IPv6 sets hop
+ * limit 255, traffic class 0xc0 and the source address via IPV6_PKTINFO. */
+#include "errors.h"
+#include "net_util.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <linux/filter.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef IPPROTO_VRRP
+#define IPPROTO_VRRP 112
+#endif
+
+namespace vipd
+{
+
+VrrpSockCore::~VrrpSockCore()
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+int VrrpSockCore::Send(const IpAddr &dst, const uint8_t *payload, size_t len)
+{
+	if (dst.family != family)
+		return -EAFNOSUPPORT;
+	if (family == AF_INET) {
+		uint8_t buf[20 + 65515];
+		if (len > sizeof(buf) - 20)
+			return -EMSGSIZE;
+		struct iphdr *ip = (struct iphdr *)buf;
+		memset(ip, 0, sizeof(*ip));
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tos = 0xc0;
+		ip->tot_len = htons((uint16_t)(20 + len));
+		uint16_t id = (uint16_t)(ip_id.fetch_add(1) + 1);
+		if (id == 0)
+			id = (uint16_t)(ip_id.fetch_add(1) + 1);
+		ip->id = htons(id);
+		ip->frag_off = 0;
+		ip->ttl = 255;
+		ip->protocol = IPPROTO_VRRP;
+		ip->saddr = has_source ? source.v4.s_addr : 0;
+		ip->daddr = dst.v4.s_addr;
+		memcpy(buf + 20, payload, len);
+		struct sockaddr_in sin = {};
+		sin.sin_family = AF_INET;
+		sin.sin_addr = dst.v4;
+		if (sendto(fd, buf, 20 + len, 0, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+			return -errno;
+		return 0;
+	}
+	struct sockaddr_in6 sin6 = {};
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr = dst.v6;
+	sin6.sin6_scope_id = ifindex;
+	struct iovec iov = {(void *)payload, len};
+	struct msghdr msg = {};
+	msg.msg_name = &sin6;
+	msg.msg_namelen = sizeof(sin6);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	if (has_source) {
+		memset(cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+		struct in6_pktinfo pi = {};
+		pi.ipi6_addr = source.v6;
+		pi.ipi6_ifindex = ifindex;
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	}
+	if (sendmsg(fd, &msg, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Marks JS objects that wrap a VrrpSocketHandle (napi_type_tag_object). */
+static const napi_type_tag kSocketTag = {0x7669706476727270ull, 0x736f636b65740001ull};
+
+static void SetOpt(Napi::Env env, int fd, int level, int name, int value, const char *what)
+{
+	if (setsockopt(fd, level, name, &value, sizeof(value)))
+		throw ErrnoError(env, "setsockopt", errno, what);
+}
+
+class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
+{
+      public:
+	static Napi::Function Define(Napi::Env env)
+	{
+		return DefineClass(env, "VrrpSocketHandle",
+				   {
+				       InstanceMethod("send", &VrrpSocketHandle::SendJs),
+				       InstanceMethod("close", &VrrpSocketHandle::Close),
+				       InstanceMethod("ref", &VrrpSocketHandle::RefJs),
+				       InstanceMethod("unref", &VrrpSocketHandle::UnrefJs),
+				   });
+	}
+
+	/* new VrrpSocketHandle({ family: 4|6, ifname, multicast, source? }, onPackets) */
+	VrrpSocketHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<VrrpSocketHandle>(info)
+	{
+		Napi::Env env = info.Env();
+		Napi::Object o = info[0].As<Napi::Object>();
+		int fam = o.Get("family").As<Napi::Number>().Int32Value();
+		std::string ifname = o.Get("ifname").As<Napi::String>();
+		bool multicast = o.Get("multicast").ToBoolean();
+		if (fam != 4 && fam != 6)
+			throw Napi::TypeError::New(env, "family must be 4 or 6");
+		if (!info[1].IsFunction())
+			throw Napi::TypeError::New(env, "onPackets must be a function");
+		unsigned ifindex = if_nametoindex(ifname.c_str());
+		if (!ifindex)
+			throw ErrnoError(env, "if_nametoindex", errno ? errno : ENODEV,
+					 "interface '" + ifname + "'");
+
+		auto core = std::make_shared<VrrpSockCore>();
+		core->family = fam == 4 ? AF_INET : AF_INET6;
+		core->ifindex = ifindex;
+		Napi::Value src = o.Get("source");
+		if (src.IsString()) {
+			core->source = ParseIp(env, src.As<Napi::String>());
+			if (core->source.family != core->family)
+				throw Napi::TypeError::New(env, "source address family differs");
+			core->has_source = true;
+		}
+		core->fd =
+		    socket(core->family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_VRRP);
+		if (core->fd < 0)
+			throw ErrnoError(env, "socket", errno, "raw VRRP socket");
+		int fd = core->fd;
+		if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), ifname.size() + 1))
+			throw ErrnoError(env, "setsockopt", errno, "SO_BINDTODEVICE " + ifname);
+		SetOpt(env, fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
+		if (core->family == AF_INET) {
+			SetOpt(env, fd, IPPROTO_IP, IP_HDRINCL, 1, "IP_HDRINCL");
+			SetOpt(env, fd, IPPROTO_IP, IP_TTL, 255, "IP_TTL");
+			SetOpt(env, fd, IPPROTO_IP, IP_TOS, 0xc0, "IP_TOS");
+			SetOpt(env, fd, IPPROTO_IP, IP_MULTICAST_TTL, 255, "IP_MULTICAST_TTL");
+			SetOpt(env, fd, IPPROTO_IP, IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP");
+			SetOpt(env, fd, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO");
+			SetOpt(env, fd, IPPROTO_IP, IP_RECVTTL, 1, "IP_RECVTTL");
+			struct ip_mreqn mr = {};
+			mr.imr_ifindex = (int)ifindex;
+			if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr)))
+				throw ErrnoError(env, "setsockopt", errno, "IP_MULTICAST_IF");
+			if (multicast) {
+				inet_pton(AF_INET, "224.0.0.18", &mr.imr_multiaddr);
+				if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)))
+					throw ErrnoError(env, "setsockopt", errno,
+							 "IP_ADD_MEMBERSHIP 224.0.0.18 on " +
+							     ifname);
+			}
+		} else {
+			SetOpt(env, fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 255, "IPV6_UNICAST_HOPS");
+			SetOpt(env, fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255,
+			       "IPV6_MULTICAST_HOPS");
+			SetOpt(env, fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0,
+			       "IPV6_MULTICAST_LOOP");
+			SetOpt(env, fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, (int)ifindex,
+			       "IPV6_MULTICAST_IF");
+			SetOpt(env, fd, IPPROTO_IPV6, IPV6_TCLASS, 0xc0, "IPV6_TCLASS");
+			SetOpt(env, fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO");
+			SetOpt(env, fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT");
+			if (multicast) {
+				struct ipv6_mreq mr = {};
+				inet_pton(AF_INET6, "ff02::12", &mr.ipv6mr_multiaddr);
+				mr.ipv6mr_interface = ifindex;
+				if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr)))
+					throw ErrnoError(env, "setsockopt", errno,
+							 "IPV6_JOIN_GROUP ff02::12 on " + ifname);
+			}
+		}
+		napi_type_tag_object(env, info.This(), &kSocketTag);
+		onPackets_ = Napi::Persistent(info[1].As<Napi::Function>());
+		ctx_ = std::make_unique<Napi::AsyncContext>(env, "VrrpSocket");
+		core_ = core;
+		poller_ =
+		    std::make_unique<FdPoller>(env, fd, [this](int status) { OnReadable(status); });
+	}
+
+	~VrrpSocketHandle() override
+	{
+		Shutdown();
+	}
+
+	std::shared_ptr<VrrpSockCore> Core() const
+	{
+		return core_;
+	}
+
+      private:
+	/* Stops receiving; the fd itself lives on while an AdvertSender still
+	 * holds the core, so it gets a drop-everything filter and leaves its
+	 * multicast group now. */
+	void Shutdown()
+	{
+		poller_.reset();
+		if (!core_)
+			return;
+		if (core_.use_count() > 1) {
+			struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+			struct sock_fprog prog = {1, &drop};
+			setsockopt(core_->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+		}
+		core_.reset();
+	}
+
+	void OnReadable(int status)
+	{
+		Napi::Env env = Env();
+		if (status < 0) {
+			Napi::Error e = ErrnoError(env, "uv_poll", -status);
+			CallJs(env, onPackets_, ctx_.get(), {e.Value(), env.Undefined()});
+			return;
+		}
+		Napi::Array out = Napi::Array::New(env);
+		uint32_t n = 0;
+		int err = 0;
+		struct timespec real_now, mono_now;
+		clock_gettime(CLOCK_REALTIME, &real_now);
+		clock_gettime(CLOCK_MONOTONIC, &mono_now);
+		int64_t real_ns = (int64_t)real_now.tv_sec * 1000000000ll + real_now.tv_nsec;
+		int64_t mono_ns = (int64_t)mono_now.tv_sec * 1000000000ll + mono_now.tv_nsec;
+		/* A level-triggered poll fires again if we stop early; the cap
+		 * only bounds one JS call under a flood. */
+		while (core_ && n < 4096) {
+			uint8_t buf[9000];
+			union {
+				struct sockaddr_in v4;
+				struct sockaddr_in6 v6;
+			} from;
+			alignas(struct cmsghdr) char cbuf[512];
+			struct iovec iov = {buf, sizeof(buf)};
+			struct msghdr msg = {};
+			msg.msg_name = &from;
+			msg.msg_namelen = sizeof(from);
+			msg.msg_iov = &iov;
+			msg.msg_iovlen = 1;
+			msg.msg_control = cbuf;
+			msg.msg_controllen = sizeof(cbuf);
+			ssize_t len = recvmsg(core_->fd, &msg, MSG_DONTWAIT);
+			if (len < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN && errno != EWOULDBLOCK)
+					err = errno;
+				break;
+			}
+			if (msg.msg_flags & MSG_TRUNC)
+				continue;
+			int ttl = -1;
+			unsigned ifindex = core_->ifindex;
+			bool have_ts = false;
+			int64_t arrival = mono_ns;
+			std::string srcs, dsts;
+			const uint8_t *payload = buf;
+			size_t plen = (size_t)len;
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+				if (c->cmsg_level == SOL_SOCKET &&
+				    c->cmsg_type == SCM_TIMESTAMPNS) {
+					struct timespec ts;
+					memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+					int64_t t = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+					int64_t age = real_ns - t;
+					if (age < 0)
+						age = 0;
+					arrival = mono_ns - age;
+					have_ts = true;
+				} else if (c->cmsg_level == IPPROTO_IP &&
+					   c->cmsg_type == IP_PKTINFO) {
+					struct in_pktinfo pi;
+					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+					ifindex = (unsigned)pi.ipi_ifindex;
+				} else if (c->cmsg_level == IPPROTO_IPV6 &&
+					   c->cmsg_type == IPV6_PKTINFO) {
+					struct in6_pktinfo pi;
+					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+					ifindex = pi.ipi6_ifindex;
+					dsts = FormatIp(AF_INET6, &pi.ipi6_addr);
+				} else if (c->cmsg_level == IPPROTO_IPV6 &&
+					   c->cmsg_type == IPV6_HOPLIMIT) {
+					int h;
+					memcpy(&h, CMSG_DATA(c), sizeof(h));
+					ttl = h;
+				}
+			}
+			if (core_->family == AF_INET) {
+				if (plen < 20)
+					continue;
+				size_t ihl = (size_t)(buf[0] & 0x0f) * 4;
+				size_t tot = ((size_t)buf[2] << 8) | buf[3];
+				if (ihl < 20 || ihl > plen)
+					continue;
+				if (tot >= ihl && tot < plen)
+					plen = tot;
+				ttl = buf[8];
+				srcs = FormatIp(AF_INET, buf + 12);
+				dsts = FormatIp(AF_INET, buf + 16);
+				payload = buf + ihl;
+				plen -= ihl;
+			} else {
+				srcs = FormatIp(AF_INET6, &from.v6.sin6_addr);
+			}
+			Napi::Object p = Napi::Object::New(env);
+			p.Set("source", srcs);
+			p.Set("destination", dsts);
+			p.Set("ttl", Napi::Number::New(env, ttl));
+			p.Set("ifindex", Napi::Number::New(env, ifindex));
+			p.Set("arrivalNs", Napi::BigInt::New(env, (uint64_t)arrival));
+			p.Set("kernelTimestamp", Napi::Boolean::New(env, have_ts));
+			p.Set("payload", Napi::Buffer<uint8_t>::Copy(env, payload, plen));
+			out.Set(n++, p);
+		}
+		if (n > 0)
+			CallJs(env, onPackets_, ctx_.get(), {env.Null(), out});
+		if (err && core_) {
+			Napi::Error e = ErrnoError(env, "recvmsg", err, "VRRP socket");
+			CallJs(env, onPackets_, ctx_.get(), {e.Value(), env.Undefined()});
+		}
+	}
+
+	Napi::Value SendJs(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!core_)
+			throw ErrnoError(env, "send", EBADF, "VRRP socket is closed");
+		std::string bytes = BytesArg(env, info[0], "payload");
+		IpAddr dst = ParseIp(env, info[1].As<Napi::String>());
+		int rc = core_->Send(dst, (const uint8_t *)bytes.data(), bytes.size());
+		if (rc < 0)
+			throw ErrnoError(env, "sendmsg", -rc,
+					 "VRRP advert to " + info[1].ToString().Utf8Value());
+		return env.Undefined();
+	}
+
+	Napi::Value Close(const Napi::CallbackInfo &info)
+	{
+		Shutdown();
+		return info.Env().Undefined();
+	}
+
+	Napi::Value RefJs(const Napi::CallbackInfo &info)
+	{
+		if (poller_)
+			poller_->Ref(true);
+		return info.Env().Undefined();
+	}
+
+	Napi::Value UnrefJs(const Napi::CallbackInfo &info)
+	{
+		if (poller_)
+			poller_->Ref(false);
+		return info.Env().Undefined();
+	}
+
+	std::shared_ptr<VrrpSockCore> core_;
+	std::unique_ptr<FdPoller> poller_;
+	Napi::FunctionReference onPackets_;
+	std::unique_ptr<Napi::AsyncContext> ctx_;
+};
+
+std::shared_ptr<VrrpSockCore> VrrpSockCoreOf(Napi::Env env, Napi::Value v)
+{
+	bool ok = false;
+	if (v.IsObject())
+		napi_check_object_type_tag(env, v, &kSocketTag, &ok);
+	if (!ok)
+		throw Napi::TypeError::New(env, "expected a VrrpSocketHandle");
+	VrrpSocketHandle *h = VrrpSocketHandle::Unwrap(v.As<Napi::Object>());
+	auto core = h->Core();
+	if (!core)
+		throw ErrnoError(env, "AdvertSender", EBADF, "VRRP socket is closed");
+	return core;
+}
+
+void InitVrrpSocket(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("VrrpSocketHandle", VrrpSocketHandle::Define(env));
+}
+
+} // namespace vipd

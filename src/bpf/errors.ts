@@ -1,0 +1,105 @@
+/**
+ * Typed errors of the BPF layer. Users match `code`, never messages
+ * (as undici does). Every native failure is translated here, so no caller
+ * ever sees a bare errno number.
+ */
+
+/** Stable codes; documented in docs/libbpf-ts.md. */
+export type BpfErrorCode =
+  | 'VIPD_BPF_PERMISSION'
+  | 'VIPD_BPF_VERIFIER'
+  | 'VIPD_BPF_NOT_FOUND'
+  | 'VIPD_BPF_INVALID_ARGUMENT'
+  | 'VIPD_BPF_KEY_EXISTS'
+  | 'VIPD_BPF_NO_SPACE'
+  | 'VIPD_BPF_BUSY'
+  | 'VIPD_BPF_UNSUPPORTED'
+  | 'VIPD_BPF_NO_INTERFACE'
+  | 'VIPD_BPF_BPFFS'
+  | 'VIPD_BPF_CLOSED'
+  | 'VIPD_BPF_SYSTEM';
+
+export class BpfError extends Error {
+  override name = 'BpfError';
+  readonly code: BpfErrorCode;
+  /** The failing operation, e.g. "bpf_map_update_elem". */
+  readonly op: string;
+  /** The errno name from the kernel ("EPERM"), when there was one. */
+  readonly errnoName?: string;
+  /** Exit code a CLI should use: 3 for missing privilege or kernel feature, else 1. */
+  readonly exitCode: 1 | 3;
+
+  constructor(code: BpfErrorCode, op: string, message: string, opts: { errnoName?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.op = op;
+    this.errnoName = opts.errnoName;
+    this.exitCode = code === 'VIPD_BPF_PERMISSION' || code === 'VIPD_BPF_UNSUPPORTED' || code === 'VIPD_BPF_BPFFS' ? 3 : 1;
+  }
+}
+
+/** The kernel refused to load a program; `log` holds libbpf's output with the verifier log. */
+export class VerifierError extends BpfError {
+  override name = 'VerifierError';
+  readonly log: string;
+  constructor(op: string, message: string, log: string, opts: { errnoName?: string; cause?: unknown } = {}) {
+    super('VIPD_BPF_VERIFIER', op, message, opts);
+    this.log = log;
+  }
+}
+
+interface NativeErrorShape {
+  code?: unknown;
+  errno?: unknown;
+  syscall?: unknown;
+  message?: unknown;
+  log?: unknown;
+}
+
+const PERMISSION_HINT = 'needs CAP_BPF and CAP_NET_ADMIN (run as root)';
+
+/** Turns an error thrown by the addon into a typed BpfError with a message a user can act on. */
+export function translateNativeError(err: unknown, context = ''): BpfError {
+  if (err instanceof BpfError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as NativeErrorShape;
+  const errnoName = typeof e.code === 'string' ? e.code : undefined;
+  const op = typeof e.syscall === 'string' ? e.syscall : 'bpf';
+  const raw = typeof e.message === 'string' ? e.message : String(err);
+  const where = context ? `${context}: ` : '';
+  const opts = { errnoName, cause: err };
+  switch (errnoName) {
+    case 'EPERM':
+    case 'EACCES':
+      return new BpfError('VIPD_BPF_PERMISSION', op, `${where}${op} was refused: ${PERMISSION_HINT}`, opts);
+    case 'ENOENT':
+      return new BpfError('VIPD_BPF_NOT_FOUND', op, `${where}${raw}`, opts);
+    case 'EEXIST':
+      return new BpfError('VIPD_BPF_KEY_EXISTS', op, `${where}${raw}`, opts);
+    case 'E2BIG':
+    case 'ENOSPC':
+      return new BpfError('VIPD_BPF_NO_SPACE', op, `${where}${raw} (map full?)`, opts);
+    case 'EBUSY':
+      return new BpfError('VIPD_BPF_BUSY', op, `${where}${raw}`, opts);
+    case 'ENODEV':
+    case 'ENXIO':
+      return new BpfError('VIPD_BPF_NO_INTERFACE', op, `${where}${raw}`, opts);
+    case 'EOPNOTSUPP':
+    case 'ENOSYS':
+      return new BpfError('VIPD_BPF_UNSUPPORTED', op, `${where}${raw}: the kernel lacks this BPF feature`, opts);
+    case 'EBADF':
+      return new BpfError('VIPD_BPF_CLOSED', op, `${where}${raw}`, opts);
+    case 'EINVAL':
+      return new BpfError('VIPD_BPF_INVALID_ARGUMENT', op, `${where}${raw}`, opts);
+    default:
+      return new BpfError('VIPD_BPF_SYSTEM', op, `${where}${raw}`, opts);
+  }
+}
+
+/** Runs a native call and rethrows any failure as a typed BpfError. */
+export function callNative<T>(context: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw translateNativeError(err, context);
+  }
+}
