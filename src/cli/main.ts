@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../exit-codes.js';
+import { addImportKeepalivedCommand } from './import-keepalived.js';
 
 export function buildCliCommand(): Command {
   const program = new Command('vipctl')
@@ -14,6 +15,7 @@ Every read command takes --json for machines.
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 missing privilege or kernel feature.`,
     );
+  addImportKeepalivedCommand(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../exit-codes.js';
+import { checkConfigFile } from '../config/check.js';
 
 const DESCRIPTION = `Keeps virtual IP addresses alive with VRRP (v2/v3, IPv4/IPv6) and forwards
 their services to real servers from an XDP program (LVS-DR style, Maglev).`;
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<void> {
     program.outputHelp();
     process.exit(ExitCode.Usage);
   }
+  if (opts.check) process.exit(await checkConfigFile(opts.check));
   console.error('vipd: the daemon is not built yet in this version');
   process.exit(ExitCode.Failure);
 }

@@ -1,0 +1,28 @@
+/** `vipd --check FILE`: validate, print a one-line verdict or every error. */
+import { ExitCode } from '../exit-codes.js';
+import { formatConfigError } from './errors.js';
+import { loadConfig } from './load.js';
+
+export interface CheckOutput {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+const consoleOutput: CheckOutput = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+};
+
+/** Returns the exit code: Ok, or Usage when the file has any error. */
+export async function checkConfigFile(file: string, output: CheckOutput = consoleOutput): Promise<ExitCode> {
+  const result = await loadConfig(file);
+  if (!result.ok) {
+    for (const error of result.errors) output.err(formatConfigError(error));
+    output.err(`${file}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`);
+    return ExitCode.Usage;
+  }
+  const { instances, services } = result.config;
+  // The exact wording is a contract (DESIGN.md, scripts grep it): no singular forms.
+  output.out(`${file}: ok (${instances.length} instances, ${services.length} services)`);
+  return ExitCode.Ok;
+}

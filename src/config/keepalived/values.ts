@@ -1,0 +1,59 @@
+/** Reading keepalived statement arguments, reporting what cannot be used. */
+import type { DiagnosticLog } from './diagnostics.js';
+import { splitCommand } from './lexer.js';
+import type { Statement } from './parser.js';
+
+/** The statement as the user wrote it, shortened for messages. */
+export function describe(statement: Statement): string {
+  const text = [statement.keyword, ...statement.args].join(' ');
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+export interface NumberRule {
+  readonly min: number;
+  readonly max: number;
+  readonly integer?: boolean;
+}
+
+/** The first argument as a number within the rule, or undefined after reporting why not. */
+export function readNumber(log: DiagnosticLog, statement: Statement, rule: NumberRule): number | undefined {
+  const text = statement.args[0];
+  const value = text !== undefined && /^[+-]?(\d+\.?\d*|\.\d+)$/.test(text) ? Number(text) : NaN;
+  if (Number.isNaN(value) || (rule.integer && !Number.isInteger(value)) || value < rule.min || value > rule.max) {
+    const kind = rule.integer ? 'a whole number' : 'a number';
+    log.dropped(statement, describe(statement), `needs ${kind} in ${rule.min}..${rule.max}; ignored`);
+    return undefined;
+  }
+  return value;
+}
+
+/** The first argument, or undefined after reporting that it is missing. */
+export function readWord(log: DiagnosticLog, statement: Statement): string | undefined {
+  const word = statement.args[0];
+  if (word === undefined || word === '') log.dropped(statement, statement.keyword, 'needs a value; ignored');
+  return word === '' ? undefined : word;
+}
+
+/**
+ * A script setting as argv. keepalived execs scripts without a shell too,
+ * but it searches PATH; vipd wants the absolute path written down.
+ */
+export function readCommand(log: DiagnosticLog, statement: Statement): string[] | undefined {
+  const argv = splitCommand(statement.args.join(' '));
+  if (argv.length === 0) {
+    log.dropped(statement, statement.keyword, 'no command given; ignored');
+    return undefined;
+  }
+  if (!argv[0]?.startsWith('/')) {
+    log.dropped(statement, describe(statement), `vipd runs only absolute program paths (no PATH search); write the full path of "${argv[0]}"`);
+    return undefined;
+  }
+  return argv;
+}
+
+/** Children of a block statement, reporting a statement that needed a block and has none. */
+export function blockOf(log: DiagnosticLog, statement: Statement): Statement[] {
+  if (statement.children) return statement.children;
+  log.dropped(statement, describe(statement), 'needs a { ... } block; ignored');
+  return [];
+}

@@ -1,0 +1,190 @@
+/**
+ * Config loading: YAML text -> validated Config, or every error at once.
+ * Per-entry checks live in read-instance.ts / read-service.ts; the checks
+ * that span entries (duplicates, references) are here.
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import { parseListenAddress } from './address.js';
+import { sortConfigErrors, type ConfigError } from './errors.js';
+import { readInstance, readName, readNotify } from './read-instance.js';
+import { readService } from './read-service.js';
+import {
+  DEFAULTS,
+  type BpfConfig,
+  type BpfMode,
+  type Config,
+  type ControlConfig,
+  type InstanceConfig,
+  type ServiceConfig,
+  type SyncGroupConfig,
+} from './schema.js';
+import { FieldReader, type Field } from './yaml-reader.js';
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
+
+const TOP_KEYS = ['bpf', 'control', 'instances', 'syncGroups', 'services'] as const;
+
+function readBpf(reader: FieldReader, field: Field | undefined): BpfConfig {
+  const bpf: { pin: string; mode: BpfMode } = { ...DEFAULTS.bpf };
+  const fields = field && reader.mapping(field, ['pin', 'mode']);
+  if (!fields) return bpf;
+  if (fields.pin) {
+    const pin = reader.text(fields.pin);
+    if (pin !== undefined && !pin.startsWith('/')) reader.error(fields.pin, 'must be an absolute path');
+    else if (pin !== undefined) bpf.pin = pin;
+  }
+  if (fields.mode) bpf.mode = reader.oneOf<BpfMode>(fields.mode, ['auto', 'native', 'generic']) ?? bpf.mode;
+  return bpf;
+}
+
+function readControl(reader: FieldReader, field: Field | undefined): ControlConfig {
+  let socket: string = DEFAULTS.control.socket;
+  let metrics = parseListenAddress(DEFAULTS.control.metrics) ?? { host: '127.0.0.1', port: 9477 };
+  const fields = field && reader.mapping(field, ['socket', 'metrics']);
+  if (fields?.socket) {
+    const text = reader.text(fields.socket);
+    if (text !== undefined && !text.startsWith('/')) reader.error(fields.socket, 'must be an absolute path');
+    else if (text !== undefined) socket = text;
+  }
+  if (fields?.metrics) {
+    const text = reader.text(fields.metrics);
+    const parsed = text === undefined ? undefined : parseListenAddress(text);
+    if (text !== undefined && !parsed) reader.error(fields.metrics, `"${text}" must be IP:PORT or [IPv6]:PORT`);
+    if (parsed) metrics = parsed;
+  }
+  return { socket, metrics };
+}
+
+function readSyncGroups(reader: FieldReader, field: Field | undefined, instanceNames: ReadonlySet<string>): SyncGroupConfig[] {
+  const groups: SyncGroupConfig[] = [];
+  const groupOf = new Map<string, string>();
+  for (const item of (field && reader.list(field)) || []) {
+    const fields = reader.mapping(item, ['name', 'instances', 'notify']);
+    if (!fields) continue;
+    const nameField = reader.required(item, fields, 'name');
+    const name = nameField ? readName(reader, nameField) : undefined;
+    const membersField = reader.required(item, fields, 'instances');
+    const members: string[] = [];
+    for (const memberField of (membersField && reader.list(membersField)) || []) {
+      const member = reader.text(memberField);
+      if (member === undefined) continue;
+      if (!instanceNames.has(member)) reader.error(memberField, `no instance is named "${member}"`);
+      else if (groupOf.has(member)) reader.error(memberField, `instance "${member}" is already in sync group "${groupOf.get(member)}"`);
+      groupOf.set(member, name ?? '?');
+      members.push(member);
+    }
+    if (membersField && members.length === 0) reader.error(membersField, 'needs at least one instance');
+    const notify = readNotify(reader, fields.notify);
+    if (name !== undefined) groups.push({ name, instances: members, notify });
+  }
+  return groups;
+}
+
+/** Two instances clash when they share interface and VRID and speak for the same address family. */
+function checkInstanceClashes(reader: FieldReader, instances: readonly { field: Field; instance: InstanceConfig }[]): void {
+  const vipOwner = new Map<string, string>();
+  for (const [index, { field, instance }] of instances.entries()) {
+    for (const { instance: earlier } of instances.slice(0, index)) {
+      if (earlier.interface !== instance.interface || earlier.vrid !== instance.vrid) continue;
+      const families = new Set(earlier.vips.map((v) => v.family));
+      if (instance.vips.some((v) => families.has(v.family))) {
+        reader.error(
+          { path: `${field.path}.vrid`, offset: field.offset },
+          `vrid ${instance.vrid} on ${instance.interface} is already used by instance "${earlier.name}"`,
+        );
+      }
+    }
+    for (const vip of instance.vips) {
+      const owner = vipOwner.get(vip.address);
+      if (owner !== undefined) {
+        reader.error({ path: `${field.path}.vips`, offset: field.offset }, `${vip.address} is already a VIP of instance "${owner}"`);
+      }
+      vipOwner.set(vip.address, instance.name);
+    }
+  }
+}
+
+function checkServiceClashes(reader: FieldReader, services: readonly { field: Field; service: ServiceConfig }[]): void {
+  const byName = new Map<string, ServiceConfig>();
+  const byEndpoint = new Map<string, ServiceConfig>();
+  for (const { field, service } of services) {
+    const endpoint = `${service.vip} ${service.port} ${service.protocol}`;
+    const sameEndpoint = byEndpoint.get(endpoint);
+    if (sameEndpoint) {
+      reader.error(field, `${service.vip} port ${service.port}/${service.protocol} is already service "${sameEndpoint.name}"`);
+    } else if (byName.has(service.name)) {
+      reader.error(field, `service name "${service.name}" is used twice`);
+    }
+    byName.set(service.name, service);
+    byEndpoint.set(endpoint, service);
+  }
+}
+
+function readConfig(reader: FieldReader): Config | undefined {
+  const root = reader.root();
+  if (root.node === null) {
+    reader.error(root, 'the config is empty: it needs at least "instances"');
+    return undefined;
+  }
+  const fields = reader.mapping(root, TOP_KEYS);
+  if (!fields) return undefined;
+  const bpf = readBpf(reader, fields.bpf);
+  const control = readControl(reader, fields.control);
+
+  const instanceLookup = new Map<string, InstanceConfig | undefined>();
+  const instances: { field: Field; instance: InstanceConfig }[] = [];
+  const instancesField = reader.required(root, fields, 'instances');
+  const instanceItems = (instancesField && reader.list(instancesField)) || [];
+  if (instancesField && instanceItems.length === 0) reader.error(instancesField, 'needs at least one instance');
+  for (const item of instanceItems) {
+    const { name, instance } = readInstance(reader, item);
+    if (name === undefined) continue;
+    if (instanceLookup.has(name)) {
+      reader.error({ path: `${item.path}.name`, offset: item.offset }, `instance name "${name}" is used twice`);
+      continue;
+    }
+    instanceLookup.set(name, instance);
+    if (instance) instances.push({ field: item, instance });
+  }
+  checkInstanceClashes(reader, instances);
+
+  const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()));
+  const services: { field: Field; service: ServiceConfig }[] = [];
+  for (const item of (fields.services && reader.list(fields.services)) || []) {
+    const service = readService(reader, item, instanceLookup);
+    if (service) services.push({ field: item, service });
+  }
+  checkServiceClashes(reader, services);
+  return {
+    bpf,
+    control,
+    instances: instances.map((entry) => entry.instance),
+    syncGroups,
+    services: services.map((entry) => entry.service),
+  };
+}
+
+/** Validate config text; `fileName` is only used to locate errors. */
+export function parseConfig(text: string, fileName: string): ConfigResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const reader = new FieldReader(doc, lineCounter, fileName);
+  for (const problem of doc.errors) reader.syntaxError(problem.pos[0], problem.message);
+  // A syntax error leaves no trustworthy tree to validate; a duplicate key does.
+  const treeIsSound = doc.errors.every((problem) => problem.code === 'DUPLICATE_KEY');
+  const config = treeIsSound ? readConfig(reader) : undefined;
+  if (reader.errors.length > 0 || !config) return { ok: false, errors: sortConfigErrors(reader.errors) };
+  return { ok: true, config };
+}
+
+export async function loadConfig(file: string): Promise<ConfigResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return { ok: false, errors: [{ keyPath: '', file, line: 1, column: 1, message: `cannot read the config: ${reason}` }] };
+  }
+  return parseConfig(text, file);
+}

@@ -1,0 +1,243 @@
+/**
+ * The validated, defaults-filled shape of a vipd config (DESIGN.md "Config").
+ *
+ * Everything here is what the daemon consumes after `parseConfig` has
+ * checked it: ranges hold, addresses are canonical, references resolve.
+ * The YAML spelling of each key is the same as the property name; defaults
+ * are in `DEFAULTS` below and documented in docs/configuration.md.
+ */
+
+export type AddressFamily = 4 | 6;
+
+/** A canonical IP address (IPv6 compressed, lower case). */
+export interface IpAddress {
+  readonly address: string;
+  readonly family: AddressFamily;
+}
+
+/** A virtual address with the prefix length it gets on the interface. */
+export interface VirtualAddress extends IpAddress {
+  readonly prefixLength: number;
+  /** `address/prefixLength`, as written back to YAML. */
+  readonly cidr: string;
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type BpfMode = 'auto' | 'native' | 'generic';
+
+export interface BpfConfig {
+  /** bpffs directory the program and maps are pinned under. */
+  readonly pin: string;
+  readonly mode: BpfMode;
+}
+
+export interface ControlConfig {
+  readonly socket: string;
+  /** Where /metrics listens; loopback by default. */
+  readonly metrics: ListenAddress;
+}
+
+/** An argv: absolute program path first, never a shell string. */
+export type Argv = readonly string[];
+
+/**
+ * Commands run on state changes. vipd appends `INSTANCE|GROUP NAME STATE
+ * PRIORITY` like keepalived so existing notify scripts keep working. An
+ * absent key (or `[]` in YAML) runs nothing.
+ */
+export interface NotifyConfig {
+  readonly master?: Argv;
+  readonly backup?: Argv;
+  readonly fault?: Argv;
+  /** Run when the daemon stops the instance (keepalived's notify_stop). */
+  readonly stop?: Argv;
+}
+
+export interface TrackInterface {
+  readonly name: string;
+  /** Added to the priority while the link is down; 0 means FAULT while down. */
+  readonly weight: number;
+}
+
+export interface TrackScript {
+  readonly name: string;
+  readonly command: Argv;
+  readonly interval: number;
+  readonly timeout: number;
+  /** Added to the priority while failing; 0 means FAULT while failing. */
+  readonly weight: number;
+  readonly rise: number;
+  readonly fall: number;
+}
+
+export interface TrackConfig {
+  readonly interfaces: readonly TrackInterface[];
+  readonly scripts: readonly TrackScript[];
+}
+
+export interface GarpConfig {
+  /** Announcements per VIP in each burst. */
+  readonly repeat: number;
+  /** Seconds between announcements within a burst. */
+  readonly interval: number;
+  /** Seconds after becoming MASTER for a second burst; 0: none. */
+  readonly delay: number;
+  /** Seconds between periodic re-announcements while MASTER; 0: none. */
+  readonly refresh: number;
+}
+
+export interface PasswordAuth {
+  readonly type: 'pass';
+  /** 1..8 bytes, sent in the clear (RFC 3768 simple text). */
+  readonly password: string;
+}
+
+/**
+ * VRRPv3 over IPv4 checksum: `rfc` covers the IPv4 pseudo-header as
+ * keepalived 2.2.7 does; `v2` covers the VRRP message only (keepalived's
+ * `v3_checksum_as_v2`). Ignored for v2 and for IPv6.
+ */
+export type ChecksumMode = 'rfc' | 'v2';
+
+export type VrrpVersion = 2 | 3;
+
+export interface InstanceConfig {
+  readonly name: string;
+  readonly interface: string;
+  readonly vrid: number;
+  readonly version: VrrpVersion;
+  readonly priority: number;
+  /** Seconds, as written. */
+  readonly advertInterval: number;
+  /** The same interval in centiseconds, exact: what goes on the wire for v3. */
+  readonly advertIntervalCentis: number;
+  readonly preempt: boolean;
+  /** Seconds. */
+  readonly preemptDelay: number;
+  /** Empty: multicast (224.0.0.18 / ff02::12). */
+  readonly unicastPeers: readonly IpAddress[];
+  /** Source address of unicast adverts (keepalived's unicast_src_ip). */
+  readonly unicastSource?: IpAddress;
+  readonly auth?: PasswordAuth;
+  readonly checksumMode: ChecksumMode;
+  readonly vips: readonly VirtualAddress[];
+  readonly addAddresses: boolean;
+  readonly garp: GarpConfig;
+  readonly track: TrackConfig;
+  readonly notify: NotifyConfig;
+}
+
+export interface SyncGroupConfig {
+  readonly name: string;
+  /** Instance names that change state together. */
+  readonly instances: readonly string[];
+  readonly notify: NotifyConfig;
+}
+
+interface HealthCheckTiming {
+  /** Seconds between checks. */
+  readonly interval: number;
+  /** Seconds before one check counts as failed. */
+  readonly timeout: number;
+  /** Consecutive successes to mark a backend up. */
+  readonly rise: number;
+  /** Consecutive failures to mark a backend down. */
+  readonly fall: number;
+}
+
+export interface TcpHealthCheck extends HealthCheckTiming {
+  readonly type: 'tcp';
+  /** Port to connect to; the service port when absent. */
+  readonly port?: number;
+}
+
+export interface HttpHealthCheck extends HealthCheckTiming {
+  readonly type: 'http' | 'https';
+  readonly port?: number;
+  readonly path: string;
+  readonly expectStatus: number;
+  /** Host header; the backend address when absent. */
+  readonly host?: string;
+  /** https only: verify the certificate (off by default, like keepalived's SSL_GET). */
+  readonly tlsVerify: boolean;
+}
+
+export interface CommandHealthCheck extends HealthCheckTiming {
+  readonly type: 'command';
+  /** Exit 0 means healthy. vipd appends nothing; use the env for the backend. */
+  readonly command: Argv;
+}
+
+export type HealthCheckConfig = TcpHealthCheck | HttpHealthCheck | CommandHealthCheck;
+export type HealthCheckType = HealthCheckConfig['type'];
+
+export interface BackendConfig {
+  readonly address: string;
+  readonly family: AddressFamily;
+  /** Maglev weight; 0 keeps the backend configured but sends it no new flows. */
+  readonly weight: number;
+}
+
+export type ServiceProtocol = 'tcp' | 'udp';
+
+export interface ServiceConfig {
+  /** Given, or `vip:port/protocol` (`[v6]:port/protocol`); unique. */
+  readonly name: string;
+  readonly vip: string;
+  readonly family: AddressFamily;
+  readonly port: number;
+  readonly protocol: ServiceProtocol;
+  /** Forwarded only while this instance is MASTER. */
+  readonly instance: string;
+  readonly backends: readonly BackendConfig[];
+  /** No check: every backend counts as up. */
+  readonly healthCheck?: HealthCheckConfig;
+}
+
+export interface Config {
+  readonly bpf: BpfConfig;
+  readonly control: ControlConfig;
+  readonly instances: readonly InstanceConfig[];
+  readonly syncGroups: readonly SyncGroupConfig[];
+  readonly services: readonly ServiceConfig[];
+}
+
+/** Every default in one place; docs/configuration.md lists the same values. */
+export const DEFAULTS = {
+  bpf: { pin: '/sys/fs/bpf/vipd', mode: 'auto' },
+  control: { socket: '/run/vipd/vipd.sock', metrics: '127.0.0.1:9477' },
+  instance: {
+    version: 3,
+    priority: 100,
+    advertInterval: 1,
+    preempt: true,
+    preemptDelay: 0,
+    checksumMode: 'rfc',
+    addAddresses: false,
+  },
+  garp: { repeat: 5, interval: 0, delay: 5, refresh: 0 },
+  trackInterfaceWeight: 0,
+  trackScript: { interval: 1, weight: 0, rise: 1, fall: 1 },
+  service: { protocol: 'tcp' },
+  backendWeight: 1,
+  healthCheck: { interval: 1, timeout: 1, rise: 2, fall: 3, path: '/', expectStatus: 200, tlsVerify: false },
+} as const;
+
+/** Limits shared by the validator and the docs. */
+export const LIMITS = {
+  vrid: { min: 1, max: 255 },
+  priority: { min: 1, max: 255 },
+  advertIntervalV3: { min: 0.01, max: 40.95 },
+  advertIntervalV2: { min: 1, max: 255 },
+  preemptDelay: { min: 0, max: 1000 },
+  trackWeight: { min: -254, max: 254 },
+  backendWeight: { min: 0, max: 65535 },
+  port: { min: 1, max: 65535 },
+  passwordBytes: 8,
+  nameLength: 64,
+  interfaceNameLength: 15,
+} as const;
