@@ -1,0 +1,239 @@
+/**
+ * Every vipd metric (DESIGN.md "Metrics") on a private registry, so tests and
+ * several daemons in one process never collide in prom-client's global one.
+ *
+ * Two kinds of metric live here:
+ * - daemon-side ones (VRRP state, transitions, adverts, backend health,
+ *   failover time), set by the daemon as things happen;
+ * - kernel-side ones (XDP verdicts, service and backend packets/bytes), which
+ *   are per-CPU BPF counters. Those are read from a DataplaneStatsSource in
+ *   `collect()`, at scrape time: the kernel already keeps the totals, so
+ *   copying them on a timer would only add staleness and work.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { CounterValue, DataplaneCounters, DataplaneStatsSource } from './dataplane-source.js';
+
+/** The numeric value of each VRRP state in vipd_vrrp_state. */
+export const VRRP_STATE_VALUE = { INIT: 0, BACKUP: 1, MASTER: 2, FAULT: 3 } as const;
+export type VrrpStateName = keyof typeof VRRP_STATE_VALUE;
+export type AdvertDirection = 'rx' | 'tx';
+
+export interface VipdMetricsOptions {
+  readonly dataplane?: DataplaneStatsSource;
+  /** collectDefaultMetrics on this registry (process CPU, memory, fds, event loop). Default true. */
+  readonly defaultMetrics?: boolean;
+  readonly logger?: Pick<Logger, 'warn'>;
+}
+
+export class VipdMetrics {
+  readonly registry = new Registry();
+  readonly #logger: Pick<Logger, 'warn'> | undefined;
+  #dataplane: DataplaneStatsSource | undefined;
+  #read: Promise<DataplaneCounters | undefined> | undefined;
+  /** Label values seen, so a reload can drop exactly the series it removes. */
+  readonly #rxInvalidReasons = new Map<string, Set<string>>();
+  readonly #backends = new Map<string, Set<string>>();
+
+  readonly vrrpState: Gauge<'instance'>;
+  readonly vrrpTransitions: Counter<'instance' | 'to'>;
+  readonly vrrpAdverts: Counter<'instance' | 'direction'>;
+  readonly vrrpRxInvalid: Counter<'instance' | 'reason'>;
+  readonly backendUp: Gauge<'service' | 'backend'>;
+  readonly failoverSeconds: Gauge;
+
+  constructor(options: VipdMetricsOptions = {}) {
+    this.#dataplane = options.dataplane;
+    this.#logger = options.logger;
+    const registers = [this.registry];
+
+    this.vrrpState = new Gauge({
+      name: 'vipd_vrrp_state',
+      help: 'VRRP state of the instance: 0 init, 1 backup, 2 master, 3 fault.',
+      labelNames: ['instance'],
+      registers,
+    });
+    this.vrrpTransitions = new Counter({
+      name: 'vipd_vrrp_transitions_total',
+      help: 'VRRP state changes of the instance, by the state entered.',
+      labelNames: ['instance', 'to'],
+      registers,
+    });
+    this.vrrpAdverts = new Counter({
+      name: 'vipd_vrrp_adverts_total',
+      help: 'VRRP advertisements sent (tx) and accepted (rx) by the instance.',
+      labelNames: ['instance', 'direction'],
+      registers,
+    });
+    this.vrrpRxInvalid = new Counter({
+      name: 'vipd_vrrp_rx_invalid_total',
+      help: 'VRRP packets received for the instance and dropped, by reason.',
+      labelNames: ['instance', 'reason'],
+      registers,
+    });
+    this.backendUp = new Gauge({
+      name: 'vipd_backend_up',
+      help: 'Health check result of the real server: 1 up, 0 down.',
+      labelNames: ['service', 'backend'],
+      registers,
+    });
+    this.failoverSeconds = new Gauge({
+      name: 'vipd_failover_seconds',
+      help: 'Last BACKUP->MASTER change: seconds from winning the election to the first announcement sent.',
+      registers,
+    });
+
+    const snapshot = (): Promise<DataplaneCounters | undefined> => this.#snapshot();
+    new Counter({
+      name: 'vipd_xdp_verdicts_total',
+      help: 'Packets seen by the XDP program, by verdict and reason (per-CPU counters, summed).',
+      labelNames: ['reason'],
+      registers,
+      async collect() {
+        const c = await snapshot();
+        this.reset();
+        for (const [reason, value] of Object.entries(c?.verdicts ?? {})) this.inc({ reason }, toNumber(value));
+      },
+    });
+    new Counter({
+      name: 'vipd_service_packets_total',
+      help: 'Packets forwarded for the service by the XDP program.',
+      labelNames: ['service'],
+      registers,
+      async collect() {
+        const c = await snapshot();
+        this.reset();
+        for (const s of c?.services ?? []) this.inc({ service: s.service }, toNumber(s.packets));
+      },
+    });
+    new Counter({
+      name: 'vipd_service_bytes_total',
+      help: 'Bytes forwarded for the service by the XDP program.',
+      labelNames: ['service'],
+      registers,
+      async collect() {
+        const c = await snapshot();
+        this.reset();
+        for (const s of c?.services ?? []) this.inc({ service: s.service }, toNumber(s.bytes));
+      },
+    });
+    new Counter({
+      name: 'vipd_backend_packets_total',
+      help: 'Packets forwarded to the real server by the XDP program.',
+      labelNames: ['service', 'backend'],
+      registers,
+      async collect() {
+        const c = await snapshot();
+        this.reset();
+        for (const b of c?.backends ?? []) this.inc({ service: b.service, backend: b.backend }, toNumber(b.packets));
+      },
+    });
+
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The data plane may come up after the metrics; undefined hides the kernel series. */
+  setDataplane(source: DataplaneStatsSource | undefined): void {
+    this.#dataplane = source;
+  }
+
+  /**
+   * Declares an instance: state INIT and zeroed transition/advert series, so
+   * that rate() and increase() see the first event instead of a new series.
+   */
+  declareInstance(instance: string): void {
+    this.vrrpState.set({ instance }, VRRP_STATE_VALUE.INIT);
+    for (const to of Object.keys(VRRP_STATE_VALUE)) this.vrrpTransitions.inc({ instance, to }, 0);
+    this.vrrpAdverts.inc({ instance, direction: 'rx' }, 0);
+    this.vrrpAdverts.inc({ instance, direction: 'tx' }, 0);
+  }
+
+  /** Drops every series of an instance removed by a reload. */
+  removeInstance(instance: string): void {
+    this.vrrpState.remove({ instance });
+    for (const to of Object.keys(VRRP_STATE_VALUE)) this.vrrpTransitions.remove({ instance, to });
+    for (const direction of ['rx', 'tx']) this.vrrpAdverts.remove({ instance, direction });
+    for (const reason of this.#rxInvalidReasons.get(instance) ?? []) this.vrrpRxInvalid.remove({ instance, reason });
+    this.#rxInvalidReasons.delete(instance);
+  }
+
+  /** Records a state change: the gauge and the transition counter together. */
+  transition(instance: string, to: VrrpStateName): void {
+    this.vrrpState.set({ instance }, VRRP_STATE_VALUE[to]);
+    this.vrrpTransitions.inc({ instance, to });
+  }
+
+  advert(instance: string, direction: AdvertDirection): void {
+    this.vrrpAdverts.inc({ instance, direction });
+  }
+
+  /** `reason`: a fixed string from the VRRP validator, never packet data. */
+  rxInvalid(instance: string, reason: string): void {
+    this.vrrpRxInvalid.inc({ instance, reason });
+    remember(this.#rxInvalidReasons, instance, reason);
+  }
+
+  setBackendUp(service: string, backend: string, up: boolean): void {
+    this.backendUp.set({ service, backend }, up ? 1 : 0);
+    remember(this.#backends, service, backend);
+  }
+
+  /** Drops the health series of a backend (or all of a service's) removed by a reload. */
+  removeBackend(service: string, backend?: string): void {
+    const known = this.#backends.get(service);
+    for (const b of backend === undefined ? [...(known ?? [])] : [backend]) {
+      this.backendUp.remove({ service, backend: b });
+      known?.delete(b);
+    }
+    if (known?.size === 0) this.#backends.delete(service);
+  }
+
+  setFailoverSeconds(seconds: number): void {
+    this.failoverSeconds.set(seconds);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition of everything. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /**
+   * One map read per scrape: the four kernel metrics collect concurrently
+   * and share the read in flight. A failed read is logged and hides the
+   * kernel series for that scrape rather than failing the whole scrape.
+   */
+  #snapshot(): Promise<DataplaneCounters | undefined> {
+    if (this.#read) return this.#read;
+    const source = this.#dataplane;
+    if (!source) return Promise.resolve(undefined);
+    const read = (async () => {
+      try {
+        return await source.readCounters();
+      } catch (err) {
+        this.#logger?.warn({ err }, 'reading the data plane counters failed; kernel metrics left out of this scrape');
+        return undefined;
+      }
+    })();
+    this.#read = read;
+    void read.finally(() => {
+      if (this.#read === read) this.#read = undefined;
+    });
+    return read;
+  }
+}
+
+/** u64 totals as the float Prometheus stores anyway (exact up to 2^53). */
+function toNumber(value: CounterValue): number {
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  return Number.isFinite(n) && n >= 0 ? n : 0;
+}
+
+function remember(seen: Map<string, Set<string>>, key: string, value: string): void {
+  let set = seen.get(key);
+  if (!set) seen.set(key, (set = new Set()));
+  set.add(value);
+}
