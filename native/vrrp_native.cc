@@ -123,7 +123,7 @@ void CallJs(Napi::Env env, Napi::FunctionReference &fn, Napi::AsyncContext *ctx,
 	    const std::initializer_list<napi_value> &args)
 {
 	try {
-		fn.MakeCallback(env.Undefined(), args, *ctx);
+		fn.MakeCallback(env.Global(), args, *ctx);
 	} catch (const Napi::Error &e) {
 		napi_fatal_exception(env, e.Value());
 	}

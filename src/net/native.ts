@@ -1,0 +1,134 @@
+/**
+ * The typed shape of the addon's network functions (native/vrrp_*.cc,
+ * native/net_*.cc). Only src/net uses it; everything else uses the classes
+ * and functions that src/net exports.
+ */
+import { nativeAddon } from '../native.js';
+
+/** One received VRRP packet, as the addon hands it over. */
+export interface NativePacket {
+  source: string;
+  destination: string;
+  ttl: number;
+  ifindex: number;
+  arrivalNs: bigint;
+  kernelTimestamp: boolean;
+  payload: Buffer;
+}
+
+export type PacketsCallback = (err: Error | null, packets: NativePacket[] | undefined) => void;
+
+export interface NativeVrrpSocket {
+  send(payload: Uint8Array, destination: string): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+export interface NativeSenderEvent {
+  type: 'watchdog' | 'error' | 'recovered' | 'lease-error';
+  code?: string;
+  errno?: number;
+}
+
+export interface NativeSenderStats {
+  running: boolean;
+  sent: number;
+  sendErrors: number;
+  lastError?: string;
+  late: number;
+  watchdogTrips: number;
+  lastGapUs: number;
+  maxGapUs: number;
+  leaseUpdates: number;
+  leaseErrors: number;
+  realtime: boolean;
+}
+
+export interface NativeAdvertSender {
+  setAdvert(bytes: Uint8Array): void;
+  setDestinations(addresses: string[]): void;
+  setInterval(intervalUs: number): void;
+  setWatchdog(ms: number): void;
+  start(): void;
+  stop(): void;
+  sendNow(): void;
+  checkIn(): void;
+  setLease(mapFd: number, key: Uint8Array, value: Uint8Array, valueOffset: number, leaseNs: bigint): void;
+  clearLease(): void;
+  stats(): NativeSenderStats;
+  resetStats(): void;
+  close(): void;
+}
+
+export interface NativeLink {
+  ifindex: number;
+  name: string;
+  mac: string | null;
+  mtu: number;
+  up: boolean;
+  running: boolean;
+  lowerUp: boolean;
+  operState: string;
+}
+
+export interface NativeLinkEvent extends Partial<NativeLink> {
+  type: 'new' | 'del' | 'overrun';
+}
+
+export interface NativeAddress {
+  ifindex: number;
+  family: 4 | 6;
+  address: string;
+  prefixLen: number;
+  scope: number;
+  flags: number;
+}
+
+export interface NativeNeighbour {
+  ifindex: number;
+  family: 4 | 6;
+  address: string;
+  mac: string | null;
+  state: string;
+  router: boolean;
+}
+
+export interface NativeLinkWatcher {
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+export interface NetAddon {
+  VrrpSocketHandle: new (
+    opts: { family: 4 | 6; ifname: string; multicast: boolean; source?: string },
+    onPackets: PacketsCallback,
+  ) => NativeVrrpSocket;
+  AdvertSenderHandle: new (
+    socket: NativeVrrpSocket,
+    opts: { intervalUs: number; watchdogMs: number; destinations: string[]; schedPriority?: number },
+    onEvent: (event: NativeSenderEvent) => void,
+  ) => NativeAdvertSender;
+  packetSend(ifindex: number, frames: Uint8Array[]): number;
+  rtnlLink(link: number | string): NativeLink;
+  rtnlAddressChange(
+    add: boolean,
+    ifindex: number,
+    address: string,
+    prefixLen: number,
+    opts: { nodad?: boolean; replace?: boolean },
+  ): void;
+  rtnlAddresses(ifindex: number, family: 0 | 4 | 6): NativeAddress[];
+  rtnlNeighbours(ifindex: number, family: 0 | 4 | 6): NativeNeighbour[];
+  LinkWatcherHandle: new (
+    onEvents: (err: Error | null, events: NativeLinkEvent[] | undefined) => void,
+  ) => NativeLinkWatcher;
+  sdNotify(socketPath: string, message: string): void;
+  monotonicNs(): bigint;
+}
+
+/** The addon, typed for src/net. */
+export function netAddon(): NetAddon {
+  return nativeAddon() as NetAddon;
+}

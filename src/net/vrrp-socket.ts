@@ -1,0 +1,150 @@
+/**
+ * A raw VRRP socket (IP protocol 112) bound to one interface: receives every
+ * advertisement with its source, destination, TTL / hop limit and kernel
+ * arrival time, and sends advertisements with TTL 255 and TOS 0xc0.
+ */
+import { EventEmitter } from 'node:events';
+import { native, toNetError } from './errors.js';
+import { netAddon, type NativePacket, type NativeVrrpSocket } from './native.js';
+import { linkLocalAddress } from './rtnl.js';
+
+/** The VRRP multicast groups (RFC 9568 §5.1.1.2, §5.1.2.2). */
+export const VRRP_GROUP_V4 = '224.0.0.18';
+export const VRRP_GROUP_V6 = 'ff02::12';
+
+export interface VrrpSocketOptions {
+  /** Interface name, e.g. `eth0`. */
+  interface: string;
+  family: 4 | 6;
+  /** Join 224.0.0.18 / ff02::12 (default true); false for unicast peers only. */
+  multicast?: boolean;
+  /**
+   * Source address of sent adverts. IPv4: the instance's primary address
+   * (needed because the v3 checksum covers it); when absent the kernel picks
+   * one. IPv6: defaults to the interface's link-local address.
+   */
+  source?: string;
+}
+
+export interface VrrpPacket {
+  source: string;
+  destination: string;
+  /** TTL (IPv4) or hop limit (IPv6) the packet arrived with. */
+  ttl: number;
+  ifindex: number;
+  /** Arrival time in the CLOCK_MONOTONIC domain (see clock.ts), nanoseconds. */
+  arrivalNs: bigint;
+  /** arrivalNs in milliseconds: compare with monotonicMs(). */
+  arrivalMs: number;
+  /** false when the kernel gave no timestamp (then: when the addon read it). */
+  kernelTimestamp: boolean;
+  /** The VRRP message (for IPv4 the IP header is stripped). */
+  payload: Buffer;
+}
+
+export interface VrrpSocketEvents {
+  packet: [VrrpPacket];
+  error: [Error];
+  close: [];
+}
+
+export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Disposable {
+  readonly interface: string;
+  readonly family: 4 | 6;
+  readonly multicast: boolean;
+  /** The source address sent adverts carry (undefined: the kernel's choice, IPv4 only). */
+  readonly source: string | undefined;
+  /** @internal the addon handle, for AdvertSender. */
+  handle: NativeVrrpSocket | undefined;
+
+  private constructor(opts: VrrpSocketOptions) {
+    super();
+    this.interface = opts.interface;
+    this.family = opts.family;
+    this.multicast = opts.multicast ?? true;
+    this.source = opts.source ?? (opts.family === 6 ? linkLocalAddress(opts.interface) : undefined);
+    if (opts.family === 6 && this.source === undefined) {
+      throw toNetError(
+        Object.assign(new Error(`no link-local IPv6 address on ${opts.interface}`), { code: 'EADDRNOTAVAIL' }),
+        `VRRP socket on ${opts.interface}`,
+        'CAP_NET_RAW',
+      );
+    }
+    const addon = netAddon();
+    this.handle = native(`VRRP socket on ${opts.interface}`, 'CAP_NET_RAW', () => {
+      const h = new addon.VrrpSocketHandle(
+        { family: this.family, ifname: this.interface, multicast: this.multicast, source: this.source },
+        (err, packets) => this.onPackets(err, packets),
+      );
+      return h;
+    });
+  }
+
+  /** Opens the socket; throws NetError (code VIPD_ERR_NET_PRIVILEGE without CAP_NET_RAW). */
+  static open(opts: VrrpSocketOptions): VrrpSocket {
+    return new VrrpSocket(opts);
+  }
+
+  /** The multicast group of this family. */
+  get group(): string {
+    return this.family === 4 ? VRRP_GROUP_V4 : VRRP_GROUP_V6;
+  }
+
+  get closed(): boolean {
+    return this.handle === undefined;
+  }
+
+  /** Sends one VRRP message (payload only) to `destination` (default: the group). */
+  send(payload: Uint8Array, destination: string = this.group): void {
+    const h = this.handle;
+    if (!h) throw new Error('VrrpSocket: closed');
+    native(`VRRP send to ${destination} on ${this.interface}`, 'CAP_NET_RAW', () => h.send(payload, destination));
+  }
+
+  /** Lets the process exit while the socket is open (default: it keeps it alive). */
+  unref(): this {
+    this.handle?.unref();
+    return this;
+  }
+
+  ref(): this {
+    this.handle?.ref();
+    return this;
+  }
+
+  /**
+   * Stops receiving and releases the socket. An AdvertSender made from it
+   * keeps the fd (send-only, receive filter drops all) until it is closed.
+   */
+  close(): void {
+    const h = this.handle;
+    if (!h) return;
+    this.handle = undefined;
+    h.close();
+    this.emit('close');
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private onPackets(err: Error | null, packets: NativePacket[] | undefined): void {
+    if (err) {
+      const e = toNetError(err, `VRRP receive on ${this.interface}`, 'CAP_NET_RAW');
+      this.emit('error', e);
+      return;
+    }
+    for (const p of packets ?? []) {
+      if (this.handle === undefined) return;
+      const packet: VrrpPacket = { ...p, arrivalMs: Number(p.arrivalNs) / 1e6 };
+      try {
+        this.emit('packet', packet);
+      } catch (listenerErr) {
+        // A throwing listener must not lose the rest of the batch.
+        queueMicrotask(() => {
+          throw listenerErr;
+        });
+      }
+    }
+  }
+}
