@@ -116,6 +116,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				       InstanceMethod("close", &VrrpSocketHandle::Close),
 				       InstanceMethod("ref", &VrrpSocketHandle::RefJs),
 				       InstanceMethod("unref", &VrrpSocketHandle::UnrefJs),
+				       InstanceMethod("drain", &VrrpSocketHandle::DrainJs),
 				   });
 	}
 
@@ -340,6 +341,17 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			Napi::Error e = ErrnoError(env, "recvmsg", err, "VRRP socket");
 			CallJs(env, onPackets_, ctx_.get(), {e.Value(), env.Undefined()});
 		}
+	}
+
+	/* Reads the socket dry now and delivers what was queued through the
+	 * usual callback, before returning. The engine calls this before it
+	 * acts on an expired timer: after an event-loop stall libuv runs timers
+	 * before polling, and adverts still in the socket must count first. */
+	Napi::Value DrainJs(const Napi::CallbackInfo &info)
+	{
+		if (core_)
+			OnReadable(0);
+		return info.Env().Undefined();
 	}
 
 	Napi::Value SendJs(const Napi::CallbackInfo &info)

@@ -23,6 +23,8 @@ export interface NativeVrrpSocket {
   close(): void;
   ref(): void;
   unref(): void;
+  /** Reads the socket dry and calls the packets callback before returning. */
+  drain(): void;
 }
 
 export interface NativeSenderEvent {

@@ -101,6 +101,15 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     native(`VRRP send to ${destination} on ${this.interface}`, 'CAP_NET_RAW', () => h.send(payload, destination));
   }
 
+  /**
+   * Reads every queued packet now and emits them ('packet') before returning.
+   * For the engine's drainPending: after an event-loop stall, timers run
+   * before I/O, and adverts waiting here must be seen before Master_Down.
+   */
+  drain(): void {
+    this.handle?.drain();
+  }
+
   /** Lets the process exit while the socket is open (default: it keeps it alive). */
   unref(): this {
     this.handle?.unref();

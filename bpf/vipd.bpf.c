@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+/* vipd's XDP program: answers ARP and neighbour solicitations for the VIPs
+ * this host is MASTER for, and forwards service traffic to real servers in
+ * direct-routing style (only the MAC addresses change), choosing the real
+ * server from a Maglev ring by a hash of the 5-tuple.
+ *
+ * It passes everything it does not own, and counts every verdict by reason.
+ * docs/dataplane.md describes the maps and the policies (VLAN, fragments,
+ * leases); src/dataplane/model.ts is the same logic in TypeScript, and the
+ * tests in test/bpf hold the two to the same output, byte for byte.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "vipd.h"
+#include "parsing.h"
+#include "csum.h"
+#include "jhash.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define ARPOP_REQUEST_BE bpf_htons(1)
+#define ARPOP_REPLY_BE	 bpf_htons(2)
+#define IP_MF		 0x2000
+#define IP_OFFSET	 0x1fff
+#define NDISC_NS	 135
+#define NDISC_NA	 136
+#define ND_OPT_TARGET_LL 2
+#define NA_FLAGS_S_O	 bpf_htonl(0x60000000) /* solicited, override */
+
+/* The frame length of the advertisement we send: Ethernet, IPv6, the NA
+ * and one target link-layer address option.
+ */
+#define NA_LEN	    (sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + NA_BODY_LEN)
+#define NA_BODY_LEN (sizeof(struct nd_msg_hdr) + sizeof(struct nd_opt_lladdr))
+
+static __always_inline void counter_add(void *map, __u32 key, __u64 bytes)
+{
+	struct vipd_counter *c = bpf_map_lookup_elem(map, &key);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+/* 0 when the instance is active and its lease runs, else the pass reason. */
+static __always_inline __u32 instance_check(__u32 id)
+{
+	struct vipd_instance *inst = bpf_map_lookup_elem(&instances, &id);
+
+	if (!inst || !(inst->flags & VIPD_INST_F_ACTIVE))
+		return VIPD_R_PASS_INACTIVE;
+	if (bpf_ktime_get_ns() >= inst->lease_expiry_ns)
+		return VIPD_R_PASS_LEASE_EXPIRED;
+	return 0;
+}
+
+/* The reason for a packet to addr that no handler took: a VIP's traffic
+ * gets vip_reason, anything else is not ours.
+ */
+static __always_inline __u32 miss_reason(const void *addr, __u8 family, __u32 vip_reason)
+{
+	struct vipd_vip_key key = {.family = family};
+
+	__builtin_memcpy(key.addr, addr, family == VIPD_FAMILY_V4 ? 4 : 16);
+	if (!bpf_map_lookup_elem(&vips, &key))
+		return VIPD_R_PASS_NOT_VIP;
+	return vip_reason;
+}
+
+/* Address comparisons word by word: clang emits a call to memcmp() for
+ * __builtin_memcmp(), and BPF has no memcmp().
+ */
+static __always_inline bool addr6_eq(const struct in6_addr *a, const void *b)
+{
+	const __u32 *x = a->in6_u.u6_addr32;
+	const __u32 *y = b;
+
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
+}
+
+static __always_inline bool addr6_is_zero(const struct in6_addr *a)
+{
+	const __u32 *x = a->in6_u.u6_addr32;
+
+	return (x[0] | x[1] | x[2] | x[3]) == 0;
+}
+
+/* The flow hash over (client, VIP, client port, VIP port, protocol). An
+ * IPv6 address is folded to 32 bits by XOR of its words first.
+ */
+static __always_inline __u32 flow_hash(__u32 src, __u32 dst, __be16 sport, __be16 dport, __u8 proto)
+{
+	__u32 ports = ((__u32)bpf_ntohs(sport) << 16) | bpf_ntohs(dport);
+
+	return jhash_3words(src, dst, ports, VIPD_HASH_SEED ^ proto);
+}
+
+static __always_inline __u32 fold_v6(const __be32 *w)
+{
+	return bpf_ntohl(w[0]) ^ bpf_ntohl(w[1]) ^ bpf_ntohl(w[2]) ^ bpf_ntohl(w[3]);
+}
+
+/* Sends the frame to the real server that owns slot hash of the service's
+ * live ring: new destination MAC, our MAC as source, nothing else changes.
+ */
+static __always_inline __u32 forward(struct ethhdr *eth, const struct vipd_iface *iface,
+				     const struct vipd_service *svc, __u32 hash, __u64 bytes,
+				     __u32 reason)
+{
+	__u32 slot = svc->ring * VIPD_RING_SIZE + hash % VIPD_RING_SIZE;
+	struct vipd_real *real;
+	__u32 *idx;
+	__u32 r;
+
+	r = instance_check(svc->instance);
+	if (r)
+		return r;
+	idx = bpf_map_lookup_elem(&rings, &slot);
+	if (!idx || *idx == VIPD_REAL_NONE)
+		return VIPD_R_PASS_NO_BACKEND;
+	r = *idx;
+	real = bpf_map_lookup_elem(&reals, &r);
+	if (!real || !(real->flags & VIPD_REAL_F_VALID))
+		return VIPD_R_PASS_NO_BACKEND;
+
+	__builtin_memcpy(eth->h_dest, real->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, iface->mac, ETH_ALEN);
+	counter_add(&service_stats, svc->index, bytes);
+	counter_add(&real_stats, r, bytes);
+	return reason;
+}
+
+static __always_inline __u32 handle_arp(struct hdr_cursor *c, struct ethhdr *eth,
+					const struct vipd_iface *iface)
+{
+	struct arp_eth_ipv4 *arp = cursor_pull_type(c, struct arp_eth_ipv4);
+	struct vipd_vip_key key = {.family = VIPD_FAMILY_V4};
+	struct vipd_vip *vip;
+	__u32 r;
+
+	if (!arp)
+		return VIPD_R_PASS_TRUNCATED;
+	if (arp->htype != bpf_htons(1) || arp->ptype != bpf_htons(ETH_P_IP) ||
+	    arp->hlen != ETH_ALEN || arp->plen != 4 || arp->oper != ARPOP_REQUEST_BE)
+		return VIPD_R_PASS_ARP_OTHER;
+	/* Gratuitous ARP (sender = target) announces; it asks nothing. */
+	if (arp->spa[0] == arp->tpa[0] && arp->spa[1] == arp->tpa[1] &&
+	    arp->spa[2] == arp->tpa[2] && arp->spa[3] == arp->tpa[3])
+		return VIPD_R_PASS_ARP_OTHER;
+
+	__builtin_memcpy(key.addr, arp->tpa, 4);
+	vip = bpf_map_lookup_elem(&vips, &key);
+	if (!vip)
+		return VIPD_R_PASS_NOT_VIP;
+	r = instance_check(vip->instance);
+	if (r)
+		return r;
+
+	/* The reply goes to the requester's hardware address, as Linux's. */
+	__builtin_memcpy(arp->tha, arp->sha, ETH_ALEN);
+	__builtin_memcpy(arp->tpa, arp->spa, 4);
+	__builtin_memcpy(arp->sha, iface->mac, ETH_ALEN);
+	__builtin_memcpy(arp->spa, key.addr, 4);
+	arp->oper = ARPOP_REPLY_BE;
+	__builtin_memcpy(eth->h_dest, arp->tha, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, iface->mac, ETH_ALEN);
+	return VIPD_R_ARP_REPLY;
+}
+
+/* ICMP "fragmentation needed" about a flow of ours quotes the header of a
+ * packet the real server sent as the VIP: route it by that inner header to
+ * the same real server, with the direction of the 5-tuple turned around.
+ */
+static __always_inline __u32 handle_icmp4(struct hdr_cursor *c, struct ethhdr *eth,
+					  struct iphdr *outer, const struct vipd_iface *iface,
+					  __u64 bytes)
+{
+	struct icmphdr *icmp = cursor_pull_type(c, struct icmphdr);
+	struct vipd_service_key key = {.family = VIPD_FAMILY_V4};
+	struct vipd_service *svc;
+	struct l4_ports *ports;
+	struct iphdr *inner;
+	__u32 hash;
+
+	if (!icmp)
+		return VIPD_R_PASS_TRUNCATED;
+	if (icmp->type != ICMP_DEST_UNREACH || icmp->code != ICMP_FRAG_NEEDED)
+		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
+
+	inner = cursor_pull_type(c, struct iphdr);
+	if (!inner)
+		return VIPD_R_PASS_TRUNCATED;
+	if (inner->version != 4 || inner->ihl < 5)
+		return VIPD_R_PASS_MALFORMED;
+	if (!cursor_skip(c, inner->ihl * 4 - sizeof(*inner)))
+		return VIPD_R_PASS_TRUNCATED;
+	/* RFC 792 quotes 8 bytes of the original datagram: the ports. */
+	ports = cursor_pull_type(c, struct l4_ports);
+	if (!ports)
+		return VIPD_R_PASS_TRUNCATED;
+	if (inner->saddr != outer->daddr ||
+	    (inner->protocol != IPPROTO_TCP && inner->protocol != IPPROTO_UDP) ||
+	    (inner->frag_off & bpf_htons(IP_OFFSET)))
+		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
+
+	__builtin_memcpy(key.addr, &inner->saddr, 4);
+	key.port = ports->source;
+	key.proto = inner->protocol;
+	svc = bpf_map_lookup_elem(&services, &key);
+	if (!svc)
+		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
+	hash = flow_hash(bpf_ntohl(inner->daddr), bpf_ntohl(inner->saddr), ports->dest,
+			 ports->source, inner->protocol);
+	return forward(eth, iface, svc, hash, bytes, VIPD_R_ICMP_FORWARD);
+}
+
+static __always_inline __u32 handle_ipv4(struct hdr_cursor *c, struct ethhdr *eth,
+					 const struct vipd_iface *iface, __u64 bytes)
+{
+	struct iphdr *iph = cursor_pull_type(c, struct iphdr);
+	struct vipd_service_key key = {.family = VIPD_FAMILY_V4};
+	struct vipd_service *svc;
+	struct l4_ports *ports;
+	__u32 hash;
+
+	if (!iph)
+		return VIPD_R_PASS_TRUNCATED;
+	if (iph->version != 4 || iph->ihl < 5 || bpf_ntohs(iph->tot_len) < iph->ihl * 4)
+		return VIPD_R_PASS_MALFORMED;
+	/* Options are skipped, not refused: DR forwarding leaves them intact. */
+	if (!cursor_skip(c, iph->ihl * 4 - sizeof(*iph)))
+		return VIPD_R_PASS_TRUNCATED;
+	/* No fragment can be placed: only the first carries ports, and the
+	 * rest could not follow it to the same real server. Passed, so that
+	 * the kernel reassembles them when the VIP is a local address.
+	 */
+	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_FRAGMENT);
+
+	switch (iph->protocol) {
+	case IPPROTO_TCP:
+		if (!cursor_pull(c, sizeof(struct tcphdr)))
+			return VIPD_R_PASS_TRUNCATED;
+		break;
+	case IPPROTO_UDP:
+		if (!cursor_pull(c, sizeof(struct udphdr)))
+			return VIPD_R_PASS_TRUNCATED;
+		break;
+	case IPPROTO_ICMP:
+		return handle_icmp4(c, eth, iph, iface, bytes);
+	default:
+		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
+	}
+	/* The transport header was pulled whole above; its ports start it. */
+	ports = (struct l4_ports *)((void *)iph + iph->ihl * 4);
+	if ((void *)(ports + 1) > c->end)
+		return VIPD_R_PASS_TRUNCATED;
+
+	__builtin_memcpy(key.addr, &iph->daddr, 4);
+	key.port = ports->dest;
+	key.proto = iph->protocol;
+	svc = bpf_map_lookup_elem(&services, &key);
+	if (!svc)
+		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
+	hash = flow_hash(bpf_ntohl(iph->saddr), bpf_ntohl(iph->daddr), ports->source, ports->dest,
+			 iph->protocol);
+	return forward(eth, iface, svc, hash, bytes, VIPD_R_FORWARD);
+}
+
+/* Is dst the solicited-node multicast address of target (RFC 4291 2.7.1):
+ * ff02::1:ff00:0/104 plus the target's low 24 bits?
+ */
+static __always_inline bool is_solicited_node(const struct in6_addr *dst, const __u8 *target)
+{
+	const __be32 *w = dst->in6_u.u6_addr32;
+
+	return w[0] == bpf_htonl(0xff020000) && w[1] == 0 && w[2] == bpf_htonl(1) &&
+	       dst->in6_u.u6_addr8[12] == 0xff && dst->in6_u.u6_addr8[13] == target[13] &&
+	       dst->in6_u.u6_addr8[14] == target[14] && dst->in6_u.u6_addr8[15] == target[15];
+}
+
+/* Neighbour solicitation for an active VIP -> neighbour advertisement,
+ * built in place. The frame is cut (or grown) to exactly Ethernet + IPv6 +
+ * NA + target link-layer option; the solicitation's options are not kept.
+ */
+static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c, struct ethhdr *eth,
+				       struct ipv6hdr *ip6h, const struct vipd_iface *iface)
+{
+	struct nd_msg_hdr *ns = cursor_pull_type(c, struct nd_msg_hdr);
+	struct vipd_vip_key key = {.family = VIPD_FAMILY_V6};
+	struct nd_opt_lladdr *opt;
+	__u8 peer_mac[ETH_ALEN];
+	struct in6_addr peer;
+	struct vipd_vip *vip;
+	void *data, *data_end;
+	__u32 sum, r;
+	int delta;
+
+	if (!ns)
+		return VIPD_R_PASS_TRUNCATED;
+	/* RFC 4861 7.1.1: hop limit 255 proves the sender is on link. DAD
+	 * probes (from ::) are left to the kernel: a conflict is its business.
+	 */
+	if (ip6h->hop_limit != 255 || ns->code != 0 || addr6_is_zero(&ip6h->saddr))
+		return VIPD_R_PASS_ND_OTHER;
+	if (!addr6_eq(&ip6h->daddr, ns->target) && !is_solicited_node(&ip6h->daddr, ns->target))
+		return VIPD_R_PASS_ND_OTHER;
+
+	__builtin_memcpy(key.addr, ns->target, 16);
+	vip = bpf_map_lookup_elem(&vips, &key);
+	if (!vip)
+		return VIPD_R_PASS_NOT_VIP;
+	r = instance_check(vip->instance);
+	if (r)
+		return r;
+
+	__builtin_memcpy(peer_mac, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(&peer, &ip6h->saddr, sizeof(peer));
+	delta = (int)NA_LEN - (int)(ctx->data_end - ctx->data);
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return VIPD_R_PASS_ND_OTHER;
+
+	/* The frame moved: parse it again from the start. */
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	c->pos = data;
+	c->end = data_end;
+	eth = cursor_pull_type(c, struct ethhdr);
+	ip6h = cursor_pull_type(c, struct ipv6hdr);
+	ns = cursor_pull_type(c, struct nd_msg_hdr);
+	opt = cursor_pull_type(c, struct nd_opt_lladdr);
+	if (!eth || !ip6h || !ns || !opt)
+		return VIPD_R_PASS_TRUNCATED;
+
+	__builtin_memcpy(eth->h_dest, peer_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, iface->mac, ETH_ALEN);
+	*(__be32 *)ip6h = bpf_htonl(0x60000000); /* version 6, no class or flow label */
+	ip6h->payload_len = bpf_htons(NA_BODY_LEN);
+	ip6h->nexthdr = IPPROTO_ICMPV6;
+	ip6h->hop_limit = 255;
+	__builtin_memcpy(&ip6h->saddr, key.addr, 16);
+	__builtin_memcpy(&ip6h->daddr, &peer, 16);
+	ns->type = NDISC_NA;
+	ns->code = 0;
+	ns->cksum = 0;
+	ns->flags = NA_FLAGS_S_O;
+	/* ns->target stays: it is the VIP. */
+	opt->type = ND_OPT_TARGET_LL;
+	opt->len = 1;
+	__builtin_memcpy(opt->mac, iface->mac, ETH_ALEN);
+
+	/* Pseudo-header (addresses, upper-layer length, next header), then
+	 * the message.
+	 */
+	sum = csum_add_words(0, &ip6h->saddr, 32);
+	sum += bpf_htons(NA_BODY_LEN) + bpf_htons(IPPROTO_ICMPV6);
+	sum = csum_add_words(sum, ns, sizeof(*ns));
+	sum = csum_add_words(sum, opt, sizeof(*opt));
+	ns->cksum = csum_fold(sum);
+	return VIPD_R_ND_ADVERT;
+}
+
+/* ICMPv6 "packet too big" about a flow of ours: as handle_icmp4(). */
+static __always_inline __u32 handle_ptb(struct hdr_cursor *c, struct ethhdr *eth,
+					struct ipv6hdr *outer, const struct vipd_iface *iface,
+					__u64 bytes)
+{
+	struct vipd_service_key key = {.family = VIPD_FAMILY_V6};
+	struct vipd_service *svc;
+	struct l4_ports *ports;
+	struct ipv6hdr *inner;
+	__u32 hash;
+
+	if (!cursor_pull(c, 4)) /* the MTU */
+		return VIPD_R_PASS_TRUNCATED;
+	inner = cursor_pull_type(c, struct ipv6hdr);
+	if (!inner)
+		return VIPD_R_PASS_TRUNCATED;
+	ports = cursor_pull_type(c, struct l4_ports);
+	if (!ports)
+		return VIPD_R_PASS_TRUNCATED;
+	if (!addr6_eq(&inner->saddr, &outer->daddr) ||
+	    (inner->nexthdr != IPPROTO_TCP && inner->nexthdr != IPPROTO_UDP))
+		return miss_reason(&outer->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_ICMP_OTHER);
+
+	__builtin_memcpy(key.addr, &inner->saddr, 16);
+	key.port = ports->source;
+	key.proto = inner->nexthdr;
+	svc = bpf_map_lookup_elem(&services, &key);
+	if (!svc)
+		return miss_reason(&outer->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_ICMP_OTHER);
+	hash =
+	    flow_hash(fold_v6(inner->daddr.in6_u.u6_addr32), fold_v6(inner->saddr.in6_u.u6_addr32),
+		      ports->dest, ports->source, inner->nexthdr);
+	return forward(eth, iface, svc, hash, bytes, VIPD_R_ICMP_FORWARD);
+}
+
+static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *c,
+					 struct ethhdr *eth, const struct vipd_iface *iface,
+					 __u64 bytes)
+{
+	struct ipv6hdr *ip6h = cursor_pull_type(c, struct ipv6hdr);
+	struct vipd_service_key key = {.family = VIPD_FAMILY_V6};
+	struct vipd_service *svc;
+	struct icmp6hdr *icmp6;
+	struct l4_ports *ports;
+	__u32 hash;
+
+	if (!ip6h)
+		return VIPD_R_PASS_TRUNCATED;
+	if (ip6h->version != 6)
+		return VIPD_R_PASS_MALFORMED;
+
+	switch (ip6h->nexthdr) {
+	case IPPROTO_TCP:
+		ports = cursor_pull(c, sizeof(struct tcphdr));
+		break;
+	case IPPROTO_UDP:
+		ports = cursor_pull(c, sizeof(struct udphdr));
+		break;
+	case IPPROTO_ICMPV6:
+		/* Peek at the type only: each handler pulls its own message. */
+		icmp6 = c->pos;
+		if ((void *)icmp6 + 4 > c->end)
+			return VIPD_R_PASS_TRUNCATED;
+		if (icmp6->icmp6_type == NDISC_NS)
+			return handle_ns(ctx, c, eth, ip6h, iface);
+		if (icmp6->icmp6_type == ICMPV6_PKT_TOOBIG && icmp6->icmp6_code == 0) {
+			c->pos += 4;
+			return handle_ptb(c, eth, ip6h, iface, bytes);
+		}
+		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_ICMP_OTHER);
+	case IPPROTO_FRAGMENT:
+		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_FRAGMENT);
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+		/* Extension chains are not walked: a bounded walk would pass
+		 * the verifier, but nothing we serve sends them.
+		 */
+		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_IPV6_EXT);
+	default:
+		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_NO_SERVICE);
+	}
+	if (!ports)
+		return VIPD_R_PASS_TRUNCATED;
+
+	__builtin_memcpy(key.addr, &ip6h->daddr, 16);
+	key.port = ports->dest;
+	key.proto = ip6h->nexthdr;
+	svc = bpf_map_lookup_elem(&services, &key);
+	if (!svc)
+		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_NO_SERVICE);
+	hash = flow_hash(fold_v6(ip6h->saddr.in6_u.u6_addr32), fold_v6(ip6h->daddr.in6_u.u6_addr32),
+			 ports->source, ports->dest, ip6h->nexthdr);
+	return forward(eth, iface, svc, hash, bytes, VIPD_R_FORWARD);
+}
+
+static __always_inline __u32 process(struct xdp_md *ctx, __u64 bytes)
+{
+	struct hdr_cursor c = {
+	    .pos = (void *)(long)ctx->data,
+	    .end = (void *)(long)ctx->data_end,
+	};
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct vipd_iface *iface;
+	struct ethhdr *eth;
+
+	iface = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (!iface || !(iface->flags & VIPD_IFACE_F_ENABLED))
+		return VIPD_R_PASS_NO_IFACE;
+	eth = cursor_pull_type(&c, struct ethhdr);
+	if (!eth)
+		return VIPD_R_PASS_TRUNCATED;
+
+	switch (eth->h_proto) {
+	case bpf_htons(ETH_P_ARP):
+		return handle_arp(&c, eth, iface);
+	case bpf_htons(ETH_P_IP):
+		return handle_ipv4(&c, eth, iface, bytes);
+	case bpf_htons(ETH_P_IPV6):
+		return handle_ipv6(ctx, &c, eth, iface, bytes);
+	case bpf_htons(ETH_P_8021Q):
+	case bpf_htons(ETH_P_8021AD):
+		/* A VIP belongs to one L2 segment; the tag names another. */
+		return VIPD_R_PASS_VLAN;
+	default:
+		return VIPD_R_PASS_ETHERTYPE;
+	}
+}
+
+SEC("xdp")
+int vipd_xdp(struct xdp_md *ctx)
+{
+	__u64 bytes = ctx->data_end - ctx->data;
+	__u32 reason = process(ctx, bytes);
+
+	counter_add(&verdicts, reason, bytes);
+	return reason < VIPD_R_FIRST_PASS ? XDP_TX : XDP_PASS;
+}

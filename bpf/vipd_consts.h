@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/* Limits, flags and verdict reasons of the vipd data plane.
+ *
+ * Shared by the XDP program and (through src/dataplane/abi.ts, checked
+ * against this object's BTF) by the daemon. Anything here that changes
+ * meaning is an ABI change: pinned maps from an older vipd would be
+ * misread, so bump VIPD_ABI_VERSION with it.
+ */
+#ifndef VIPD_CONSTS_H
+#define VIPD_CONSTS_H
+
+#define VIPD_ABI_VERSION 1
+
+/* Map sizes. Rings are the big one: every ring is VIPD_RING_SIZE u32
+ * slots, and each service owns two (double buffering, see vipd_maps.h),
+ * so the default costs 2 * 64 * 65537 * 4 bytes = 32 MiB. The daemon can
+ * shrink or grow max_entries of every map before load.
+ */
+#define VIPD_MAX_INSTANCES 256
+#define VIPD_MAX_VIPS	   16384
+#define VIPD_MAX_SERVICES  64
+#define VIPD_MAX_RINGS	   (2 * VIPD_MAX_SERVICES)
+#define VIPD_MAX_REALS	   4096
+#define VIPD_MAX_IFACES	   64
+
+/* Maglev table size: a prime, so every (offset, skip) pair of the table
+ * builder visits every slot. 65537 keeps the per-backend imbalance under 1%
+ * for a few hundred backends.
+ */
+#define VIPD_RING_SIZE 65537
+
+/* A ring slot that names no real server (a service with no live backend). */
+#define VIPD_REAL_NONE 0xffffffffu
+
+/* Seed of the flow hash. Every host must use the same value, or two hosts
+ * would send one flow to two real servers after a failover.
+ */
+#define VIPD_HASH_SEED 0x5eed1e55u
+
+/* Address families in map keys: IP version numbers, not AF_* values, so
+ * that they read the same in every language.
+ */
+#define VIPD_FAMILY_V4 4
+#define VIPD_FAMILY_V6 6
+
+/* struct vipd_instance.flags */
+#define VIPD_INST_F_ACTIVE (1u << 0) /* this host is MASTER for the instance */
+
+/* struct vipd_real.flags */
+#define VIPD_REAL_F_VALID (1u << 0) /* the entry holds a real server */
+
+/* struct vipd_iface.flags */
+#define VIPD_IFACE_F_ENABLED (1u << 0) /* answer and forward on this interface */
+
+/* Why the program returned what it returned: the index of the verdicts
+ * map. The first four are XDP_TX; every other reason is XDP_PASS.
+ */
+enum vipd_reason {
+	VIPD_R_ARP_REPLY = 0,	   /* ARP request for an active VIP answered */
+	VIPD_R_ND_ADVERT,	   /* neighbour solicitation for an active VIP answered */
+	VIPD_R_FORWARD,		   /* TCP/UDP to a service sent to its real server */
+	VIPD_R_ICMP_FORWARD,	   /* frag-needed / packet-too-big sent to the flow's real */
+	VIPD_R_PASS_NO_IFACE,	   /* the ingress interface is not configured */
+	VIPD_R_PASS_TRUNCATED,	   /* the frame ends inside a header */
+	VIPD_R_PASS_MALFORMED,	   /* a header is inconsistent (IHL, version, length) */
+	VIPD_R_PASS_VLAN,	   /* 802.1Q / 802.1ad tagged: not ours, see docs */
+	VIPD_R_PASS_ETHERTYPE,	   /* neither ARP nor IPv4 nor IPv6 */
+	VIPD_R_PASS_ARP_OTHER,	   /* reply, gratuitous, not Ethernet/IPv4 */
+	VIPD_R_PASS_ND_OTHER,	   /* NDP we do not answer (DAD, bad hop limit, ...) */
+	VIPD_R_PASS_NOT_VIP,	   /* the destination is not a VIP (includes VRRP) */
+	VIPD_R_PASS_INACTIVE,	   /* the VIP's instance is not active here */
+	VIPD_R_PASS_LEASE_EXPIRED, /* active, but the daemon stopped renewing */
+	VIPD_R_PASS_NO_SERVICE,	   /* a VIP, but no service on this port/protocol */
+	VIPD_R_PASS_FRAGMENT,	   /* an IP fragment (see docs/dataplane.md) */
+	VIPD_R_PASS_IPV6_EXT,	   /* IPv6 extension header before the transport */
+	VIPD_R_PASS_ICMP_OTHER,	   /* ICMP to a VIP that is not about a service flow */
+	VIPD_R_PASS_NO_BACKEND,	   /* the ring slot names no valid real server */
+	VIPD_REASON_MAX,
+};
+
+#define VIPD_R_FIRST_PASS VIPD_R_PASS_NO_IFACE
+
+#endif /* VIPD_CONSTS_H */

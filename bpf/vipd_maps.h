@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/* The maps of the vipd XDP program (BTF-defined).
+ *
+ * The daemon pins each one under its bpf.pin directory by the name given
+ * here, and a restarted daemon re-adopts them: these names are ABI.
+ *
+ * Maglev rings are double-buffered in one flat array rather than kept in
+ * an array-of-maps: each service owns two rings, and struct vipd_service
+ * names the live one. The daemon writes the idle ring, then flips
+ * vipd_service.ring with one update of the services hash, which the kernel
+ * replaces as a whole (RCU), so a packet sees the old table or the new one,
+ * never a mix. A flat array needs no map creation at run time (the loader
+ * only opens this object) and costs one array lookup per packet instead of
+ * two. The price is memory for both halves, paid up front.
+ */
+#ifndef VIPD_MAPS_H
+#define VIPD_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "vipd_consts.h"
+#include "vipd_structs.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIPD_MAX_INSTANCES);
+	__type(key, __u32);
+	__type(value, struct vipd_instance);
+} instances SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIPD_MAX_VIPS);
+	__type(key, struct vipd_vip_key);
+	__type(value, struct vipd_vip);
+} vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIPD_MAX_SERVICES);
+	__type(key, struct vipd_service_key);
+	__type(value, struct vipd_service);
+} services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIPD_MAX_RINGS *VIPD_RING_SIZE);
+	__type(key, __u32);
+	__type(value, __u32); /* real server index, or VIPD_REAL_NONE */
+} rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIPD_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct vipd_real);
+} reals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIPD_MAX_IFACES);
+	__type(key, __u32); /* ifindex */
+	__type(value, struct vipd_iface);
+} ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIPD_REASON_MAX);
+	__type(key, __u32); /* enum vipd_reason */
+	__type(value, struct vipd_counter);
+} verdicts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIPD_MAX_SERVICES);
+	__type(key, __u32); /* vipd_service.index */
+	__type(value, struct vipd_counter);
+} service_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIPD_MAX_REALS);
+	__type(key, __u32); /* real server index */
+	__type(value, struct vipd_counter);
+} real_stats SEC(".maps");
+
+#endif /* VIPD_MAPS_H */

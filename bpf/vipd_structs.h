@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/* Every key and value that crosses the kernel/user boundary.
+ *
+ * Layout rules, so that the TypeScript codecs (src/dataplane/abi.ts) stay
+ * simple: explicit padding, no bitfields, addresses as 16 bytes in network
+ * order (an IPv4 address in the first 4, the rest zero), ports in network
+ * order. test/bpf/abi.test.ts compares every struct here with its codec.
+ */
+#ifndef VIPD_STRUCTS_H
+#define VIPD_STRUCTS_H
+
+#include <linux/types.h>
+
+/* instances: VRRP instance id -> whether this host serves it, and until when.
+ * Failover of an instance is one write of this entry, however many VIPs
+ * and services refer to it.
+ */
+struct vipd_instance {
+	__u64 lease_expiry_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) deadline */
+	__u32 flags;	       /* VIPD_INST_F_* */
+	__u32 pad;
+};
+
+/* vips: (address, family) -> the instance that owns it. */
+struct vipd_vip_key {
+	__u8 addr[16];
+	__u8 family; /* VIPD_FAMILY_V4 / VIPD_FAMILY_V6 */
+	__u8 pad[3];
+};
+
+struct vipd_vip {
+	__u32 instance;
+	__u32 flags; /* reserved, 0 */
+};
+
+/* services: (VIP, port, protocol) -> counters slot, live ring, instance. */
+struct vipd_service_key {
+	__u8 addr[16];
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family;
+};
+
+struct vipd_service {
+	__u32 index;	/* slot in service_stats */
+	__u32 ring;	/* live ring: slots [ring * VIPD_RING_SIZE, +VIPD_RING_SIZE) of rings */
+	__u32 instance; /* same instance as the VIP's: one lookup less per packet */
+	__u32 flags;	/* reserved, 0 */
+};
+
+/* reals: real server index -> where to send the frame. */
+struct vipd_real {
+	__u8 mac[6];
+	__u16 flags; /* VIPD_REAL_F_* */
+	__u8 addr[16];
+	__u8 family;
+	__u8 pad[3];
+};
+
+/* ifaces: ifindex -> the MAC the program writes as source. */
+struct vipd_iface {
+	__u8 mac[6];
+	__u16 flags; /* VIPD_IFACE_F_* */
+};
+
+/* verdicts, service_stats, real_stats: one per CPU, summed by the reader. */
+struct vipd_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+#endif /* VIPD_STRUCTS_H */

@@ -1,0 +1,163 @@
+/**
+ * The data-plane ABI in TypeScript: codecs, limits, flags and verdict
+ * reasons mirroring bpf/vipd_consts.h and bpf/vipd_structs.h (included by
+ * bpf/vipd.h). Field names are the C names on purpose:
+ * test/bpf/abi.test.ts compares every codec here with the struct of the
+ * same name in the BTF of out/bpf/vipd.bpf.o, so the two cannot drift.
+ */
+import { struct, types as t, type CodecValue } from '../bpf/index.js';
+
+export const ABI_VERSION = 1;
+
+export const MAX_INSTANCES = 256;
+export const MAX_VIPS = 16384;
+export const MAX_SERVICES = 64;
+export const MAX_RINGS = 2 * MAX_SERVICES;
+export const MAX_REALS = 4096;
+export const MAX_IFACES = 64;
+
+/** Slots per Maglev ring (a prime). */
+export const RING_SIZE = 65537;
+/** A ring slot that names no real server. */
+export const REAL_NONE = 0xffffffff;
+/** Seed of the flow hash; the same on every host. */
+export const HASH_SEED = 0x5eed1e55;
+
+export const FAMILY_V4 = 4;
+export const FAMILY_V6 = 6;
+export type Family = typeof FAMILY_V4 | typeof FAMILY_V6;
+
+export const INST_F_ACTIVE = 1 << 0;
+export const REAL_F_VALID = 1 << 0;
+export const IFACE_F_ENABLED = 1 << 0;
+
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
+/** enum vipd_reason, in order: the index of the verdicts map. */
+export const REASONS = [
+  'arp_reply',
+  'nd_advert',
+  'forward',
+  'icmp_forward',
+  'pass_no_iface',
+  'pass_truncated',
+  'pass_malformed',
+  'pass_vlan',
+  'pass_ethertype',
+  'pass_arp_other',
+  'pass_nd_other',
+  'pass_not_vip',
+  'pass_inactive',
+  'pass_lease_expired',
+  'pass_no_service',
+  'pass_fragment',
+  'pass_ipv6_ext',
+  'pass_icmp_other',
+  'pass_no_backend',
+] as const;
+export type ReasonName = (typeof REASONS)[number];
+export const REASON_MAX = REASONS.length;
+/** Reasons below this one are XDP_TX; the rest XDP_PASS. */
+export const FIRST_PASS_REASON = REASONS.indexOf('pass_no_iface');
+
+export function reasonIndex(name: ReasonName): number {
+  return REASONS.indexOf(name);
+}
+
+export const XDP_PASS = 2;
+export const XDP_TX = 3;
+
+/** The XDP action the program returns for a reason. */
+export function actionOf(reason: number): number {
+  return reason < FIRST_PASS_REASON ? XDP_TX : XDP_PASS;
+}
+
+export const u32Key = t.u32;
+
+export const instanceCodec = struct('vipd_instance', {
+  lease_expiry_ns: t.u64,
+  flags: t.u32,
+  pad: t.u32,
+});
+
+export const vipKeyCodec = struct('vipd_vip_key', {
+  addr: t.bytes(16),
+  family: t.u8,
+  pad: t.bytes(3),
+});
+
+export const vipCodec = struct('vipd_vip', {
+  instance: t.u32,
+  flags: t.u32,
+});
+
+export const serviceKeyCodec = struct('vipd_service_key', {
+  addr: t.bytes(16),
+  port: t.be16,
+  proto: t.u8,
+  family: t.u8,
+});
+
+export const serviceCodec = struct('vipd_service', {
+  index: t.u32,
+  ring: t.u32,
+  instance: t.u32,
+  flags: t.u32,
+});
+
+export const realCodec = struct('vipd_real', {
+  mac: t.bytes(6),
+  flags: t.u16,
+  addr: t.bytes(16),
+  family: t.u8,
+  pad: t.bytes(3),
+});
+
+export const ifaceCodec = struct('vipd_iface', {
+  mac: t.bytes(6),
+  flags: t.u16,
+});
+
+export const counterCodec = struct('vipd_counter', {
+  packets: t.u64,
+  bytes: t.u64,
+});
+
+export type Instance = CodecValue<typeof instanceCodec>;
+export type VipKey = CodecValue<typeof vipKeyCodec>;
+export type Vip = CodecValue<typeof vipCodec>;
+export type ServiceKey = CodecValue<typeof serviceKeyCodec>;
+export type Service = CodecValue<typeof serviceCodec>;
+export type Real = CodecValue<typeof realCodec>;
+export type Iface = CodecValue<typeof ifaceCodec>;
+export type Counter = CodecValue<typeof counterCodec>;
+
+/** Every struct codec, for the BTF comparison. */
+export const STRUCT_CODECS = [
+  instanceCodec,
+  vipKeyCodec,
+  vipCodec,
+  serviceKeyCodec,
+  serviceCodec,
+  realCodec,
+  ifaceCodec,
+  counterCodec,
+] as const;
+
+/** Map names (pinned under bpf.pin by these names) and their codecs. */
+export const MAPS = {
+  instances: { key: u32Key, value: instanceCodec, perCpu: false },
+  vips: { key: vipKeyCodec, value: vipCodec, perCpu: false },
+  services: { key: serviceKeyCodec, value: serviceCodec, perCpu: false },
+  rings: { key: u32Key, value: t.u32, perCpu: false },
+  reals: { key: u32Key, value: realCodec, perCpu: false },
+  ifaces: { key: u32Key, value: ifaceCodec, perCpu: false },
+  verdicts: { key: u32Key, value: counterCodec, perCpu: true },
+  service_stats: { key: u32Key, value: counterCodec, perCpu: true },
+  real_stats: { key: u32Key, value: counterCodec, perCpu: true },
+} as const;
+export type MapName = keyof typeof MAPS;
+
+/** The XDP program's name in the object (SEC("xdp") int vipd_xdp). */
+export const PROGRAM_NAME = 'vipd_xdp';

@@ -1,0 +1,233 @@
+/**
+ * Maglev consistent hashing (Eisenbud et al., "Maglev: A Fast and Reliable
+ * Software Network Load Balancer", NSDI 2016), weighted the way Katran does it.
+ *
+ * The table maps each of `size` slots to a backend. The XDP program hashes a
+ * flow's 5-tuple, takes it modulo `size`, and forwards to the slot's backend.
+ * Two hosts given the same backends (in any order) build byte-identical tables,
+ * so a flow keeps its real server when the VIP moves between them.
+ *
+ * Determinism contract (see docs/maglev.md; golden vectors in the unit tests):
+ * - backends are sorted by the UTF-8 bytes of their key (byte-wise), so input
+ *   order never matters; the result maps slots back to the caller's indexes;
+ * - each backend's permutation comes from MurmurHash3 x86_32 of the key's UTF-8
+ *   bytes with two fixed seeds: offset = h(key, MAGLEV_SEED_OFFSET) % size,
+ *   skip = h(key, MAGLEV_SEED_SKIP) % (size - 1) + 1;
+ * - weights: every round each backend adds its weight to a running credit and
+ *   takes one turn (claims its next free preferred slot) whenever the credit
+ *   reaches the largest weight, which then is subtracted (Katran's MaglevV2).
+ *   Backends take turns in sorted-key order; the build stops when every slot
+ *   is taken.
+ */
+
+/** Slot value when there is no backend with a non-zero weight. */
+export const NO_BACKEND = 0xffffffff;
+
+/** Default table size: a prime, as Maglev requires (the paper's 65537). */
+export const MAGLEV_DEFAULT_SIZE = 65537;
+
+/** Seed of the hash that gives a backend's first preferred slot. */
+export const MAGLEV_SEED_OFFSET = 0x6d61676c; // "magl"
+/** Seed of the hash that gives a backend's step between preferred slots. */
+export const MAGLEV_SEED_SKIP = 0x65763032; // "ev02"
+
+export interface MaglevBackend {
+  /** Stable identity of the backend (e.g. its address): what is hashed. */
+  key: string;
+  /** Non-negative integer; 0 keeps the backend out of the table. */
+  weight: number;
+}
+
+/** MurmurHash3 x86_32 (Austin Appleby, public domain) of `data` with `seed`. */
+export function murmur3_32(data: Uint8Array, seed = 0): number {
+  const c1 = 0xcc9e2d51;
+  const c2 = 0x1b873593;
+  let h = seed >>> 0;
+  const len = data.length;
+  const blocks = len & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, c2);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const rest = len & 3;
+  if (rest !== 0) {
+    let k = 0;
+    if (rest === 3) k ^= data[blocks + 2] << 16;
+    if (rest >= 2) k ^= data[blocks + 1] << 8;
+    k ^= data[blocks];
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, c2);
+    h ^= k;
+  }
+  h ^= len;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** True when n is a prime (trial division; n up to 2^32 is instant). */
+export function isPrime(n: number): boolean {
+  if (!Number.isSafeInteger(n) || n < 2) return false;
+  if (n % 2 === 0) return n === 2;
+  if (n % 3 === 0) return n === 3;
+  for (let d = 5; d * d <= n; d += 6) {
+    if (n % d === 0 || n % (d + 2) === 0) return false;
+  }
+  return true;
+}
+
+/** Largest weight accepted (a u32, like the weights in the BPF maps). */
+export const MAGLEV_MAX_WEIGHT = 0xffffffff;
+/** Largest table accepted: 16x the default; keeps the weighted schedule exact in doubles. */
+export const MAGLEV_MAX_SIZE = 1 << 20;
+
+const utf8 = new TextEncoder();
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
+}
+
+function validate(backends: readonly MaglevBackend[], size: number): void {
+  if (!Array.isArray(backends)) throw new TypeError('maglev: backends must be an array');
+  if (!Number.isSafeInteger(size) || size < 2 || size > MAGLEV_MAX_SIZE || !isPrime(size)) {
+    throw new RangeError(`maglev: table size must be a prime between 2 and ${MAGLEV_MAX_SIZE}, got ${String(size)}`);
+  }
+  const seen = new Set<string>();
+  backends.forEach((b, i) => {
+    if (typeof b?.key !== 'string') throw new TypeError(`maglev: backends[${i}].key must be a string`);
+    const w = b.weight;
+    if (typeof w !== 'number' || !Number.isSafeInteger(w) || w < 0 || w > MAGLEV_MAX_WEIGHT) {
+      throw new RangeError(
+        `maglev: backends[${i}] (${JSON.stringify(b.key)}) weight must be an integer from 0 to ${MAGLEV_MAX_WEIGHT}, got ${String(w)}`,
+      );
+    }
+    if (seen.has(b.key)) throw new Error(`maglev: duplicate backend key ${JSON.stringify(b.key)} (backends[${i}])`);
+    seen.add(b.key);
+  });
+}
+
+/**
+ * Builds the Maglev lookup table: element s is the index into `backends` of
+ * the backend owning slot s, or NO_BACKEND when no backend has a weight.
+ * Throws on a non-prime size, a negative or non-integer weight, a duplicate
+ * key, or more weighted backends than slots.
+ */
+export function buildMaglevTable(backends: readonly MaglevBackend[], size: number = MAGLEV_DEFAULT_SIZE): Uint32Array {
+  validate(backends, size);
+  const table = new Uint32Array(size).fill(NO_BACKEND);
+
+  const live = backends
+    .map((b, index) => ({ index, weight: b.weight, bytes: utf8.encode(b.key) }))
+    .filter((b) => b.weight > 0)
+    .sort((a, b) => compareBytes(a.bytes, b.bytes));
+  const n = live.length;
+  if (n === 0) return table;
+  if (n > size) throw new RangeError(`maglev: ${n} weighted backends do not fit a table of ${size} slots`);
+
+  const pos = new Float64Array(n); // current preferred slot of each backend
+  const skip = new Float64Array(n);
+  const weight = new Float64Array(n);
+  const turns = new Float64Array(n); // turns taken so far
+  const round = new Float64Array(n); // round of the next turn
+  const owner = new Uint32Array(n);
+  let maxWeight = 0;
+  for (let i = 0; i < n; i++) {
+    const b = live[i];
+    pos[i] = murmur3_32(b.bytes, MAGLEV_SEED_OFFSET) % size;
+    skip[i] = (murmur3_32(b.bytes, MAGLEV_SEED_SKIP) % (size - 1)) + 1;
+    weight[i] = b.weight;
+    owner[i] = b.index;
+    if (b.weight > maxWeight) maxWeight = b.weight;
+  }
+
+  // Katran's loop walks rounds 1, 2, ... and in each round visits backends in
+  // order; backend i gains w_i credit and takes a turn when its credit reaches
+  // the largest weight W. After r rounds it has taken floor(r * w_i / W) turns,
+  // so its (t+1)-th turn falls in round ceil((t+1) * W / w_i). Taking turns in
+  // (round, index) order from a heap gives the same table without walking the
+  // empty rounds a very uneven weight set would cost. All products stay below
+  // 2^52 (size <= 2^20, weight < 2^32): exact in doubles.
+  const nextRound = (i: number): number => ceilDiv((turns[i] + 1) * maxWeight, weight[i]);
+  const before = (a: number, b: number): boolean => round[a] < round[b] || (round[a] === round[b] && a < b);
+  const heap = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    round[i] = nextRound(i);
+    heap[i] = i; // backends in key order; equal weights give equal rounds
+  }
+  for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(heap, n, i, before);
+
+  for (let filled = 0; filled < size; filled++) {
+    const i = heap[0];
+    let p = pos[i];
+    while (table[p] !== NO_BACKEND) {
+      p += skip[i];
+      if (p >= size) p -= size;
+    }
+    table[p] = owner[i];
+    p += skip[i];
+    pos[i] = p >= size ? p - size : p;
+    turns[i]++;
+    round[i] = nextRound(i);
+    siftDown(heap, n, 0, before);
+  }
+  return table;
+}
+
+/** ceil(a / b) for positive integers below 2^53, exact (the float quotient is only a first guess). */
+function ceilDiv(a: number, b: number): number {
+  let q = Math.floor(a / b);
+  while (q * b < a) q++;
+  while (q > 0 && (q - 1) * b >= a) q--;
+  return q;
+}
+
+function siftDown(heap: Uint32Array, n: number, at: number, before: (a: number, b: number) => boolean): void {
+  const item = heap[at];
+  for (;;) {
+    let child = 2 * at + 1;
+    if (child >= n) break;
+    if (child + 1 < n && before(heap[child + 1], heap[child])) child++;
+    if (!before(heap[child], item)) break;
+    heap[at] = heap[child];
+    at = child;
+  }
+  heap[at] = item;
+}
+
+/**
+ * Number of slots whose backend differs between two tables of equal size.
+ * Without keys, slot values (indexes) are compared as they are; with
+ * `keysA`/`keysB` (the key of each index in the backends array each table was
+ * built from) slots are compared by backend key, so tables built from
+ * different arrays (a backend added or removed) compare correctly.
+ */
+export function tableDiff(
+  a: Uint32Array,
+  b: Uint32Array,
+  keysA?: readonly string[],
+  keysB?: readonly string[],
+): number {
+  if (a.length !== b.length) throw new RangeError(`maglev: tables differ in size (${a.length} vs ${b.length})`);
+  if ((keysA === undefined) !== (keysB === undefined)) throw new TypeError('maglev: pass both key lists or neither');
+  let moved = 0;
+  if (keysA === undefined || keysB === undefined) {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) moved++;
+    return moved;
+  }
+  const keyOf = (keys: readonly string[], v: number): string | undefined => (v === NO_BACKEND ? undefined : keys[v]);
+  for (let i = 0; i < a.length; i++) if (keyOf(keysA, a[i]) !== keyOf(keysB, b[i])) moved++;
+  return moved;
+}

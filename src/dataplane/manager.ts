@@ -1,0 +1,480 @@
+/**
+ * The program manager: everything the daemon does to the data plane, in one
+ * class that needs no daemon. It loads out/bpf/vipd.bpf.o (or re-adopts the
+ * maps and XDP links pinned under a pin directory by an earlier process),
+ * attaches it to interfaces, and writes instances, VIPs, services, real
+ * servers and Maglev tables. It reads the per-CPU counters summed.
+ *
+ * Lifetimes (see docs/dataplane.md): with a pin directory, maps and XDP links
+ * are pinned there and outlive this process, so a restarted daemon keeps
+ * forwarding; close() only drops this process's fds. unpinAll() removes them.
+ */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ObjectSpec,
+  XdpLink,
+  attachXdp,
+  resolveIfindex,
+  type BpfMap,
+  type Collection,
+  type PerCpuMap,
+  type Program,
+  type XdpAttachment,
+  type XdpMode,
+} from '../bpf/index.js';
+import { packageRoot } from '../native.js';
+import {
+  IFACE_F_ENABLED,
+  INST_F_ACTIVE,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  MAPS,
+  MAX_IFACES,
+  MAX_INSTANCES,
+  MAX_REALS,
+  MAX_SERVICES,
+  MAX_VIPS,
+  PROGRAM_NAME,
+  REAL_F_VALID,
+  REAL_NONE,
+  REASONS,
+  RING_SIZE,
+  type Counter,
+  type Iface,
+  type Instance,
+  type Real,
+  type ReasonName,
+  type Service,
+  type ServiceKey,
+  type Vip,
+  type VipKey,
+} from './abi.js';
+import { formatAddr, parseAddr, parseMac } from './addr.js';
+import { buildMaglevTable } from './maglev.js';
+
+/** out/bpf/vipd.bpf.o of this checkout or installed package. */
+export function objectPath(): string {
+  return join(packageRoot(), 'out', 'bpf', 'vipd.bpf.o');
+}
+
+export interface DataplaneLimits {
+  instances: number;
+  vips: number;
+  /** Services; each owns two Maglev rings of RING_SIZE slots (4 bytes each). */
+  services: number;
+  reals: number;
+  ifaces: number;
+}
+
+export const DEFAULT_DATAPLANE_LIMITS: DataplaneLimits = {
+  instances: MAX_INSTANCES,
+  vips: MAX_VIPS,
+  services: MAX_SERVICES,
+  reals: MAX_REALS,
+  ifaces: MAX_IFACES,
+};
+
+export interface DataplaneOptions {
+  /** The BPF object; default objectPath(). */
+  object?: string;
+  /**
+   * A directory on a bpffs: maps are pinned there by name (and re-adopted
+   * when they exist and match), XDP links as xdp_link_IFINDEX.
+   */
+  pinDir?: string;
+  limits?: Partial<DataplaneLimits>;
+  /** Minimum time between retiring a ring and writing it again (default 5 ms). */
+  ringQuiesceMs?: number;
+}
+
+export type Protocol = 'tcp' | 'udp';
+
+export interface ServiceSpec {
+  vip: string;
+  port: number;
+  protocol: Protocol;
+  /** The VRRP instance id whose active flag gates this service. */
+  instance: number;
+}
+
+export interface ServiceInfo extends ServiceSpec {
+  /** Slot in service_stats. */
+  index: number;
+  /** The live ring (2 * index or 2 * index + 1). */
+  ring: number;
+}
+
+export interface RealSpec {
+  mac: string | Buffer;
+  address: string;
+}
+
+export interface BackendSpec {
+  /** Index into the reals map (setReal()). */
+  real: number;
+  /** Stable identity hashed by Maglev (e.g. the address), the same on every host. */
+  key: string;
+  weight: number;
+}
+
+export interface Counters {
+  verdicts: Record<ReasonName, Counter>;
+  /** By service index. */
+  services: Map<number, Counter>;
+  /** By real server index. */
+  reals: Map<number, Counter>;
+}
+
+/** CLOCK_MONOTONIC in ns: what bpf_ktime_get_ns() reads in the program. */
+export function monotonicNs(): bigint {
+  return process.hrtime.bigint();
+}
+
+const LEASE_FOREVER = 0xffffffffffffffffn;
+
+function protoNumber(p: Protocol): number {
+  return p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
+}
+
+function serviceKey(s: Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>): ServiceKey {
+  const { addr, family } = parseAddr(s.vip);
+  return { addr, family, port: s.port, proto: protoNumber(s.protocol) };
+}
+
+function serviceId(k: ServiceKey): string {
+  return `${formatAddr(k.addr, k.family)}|${k.port}|${k.proto}`;
+}
+
+function vipKey(vip: string): VipKey {
+  const { addr, family } = parseAddr(vip);
+  return { addr, family, pad: Buffer.alloc(3) };
+}
+
+function sumCounters(perCpu: Counter[]): Counter {
+  let packets = 0n;
+  let bytes = 0n;
+  for (const c of perCpu) {
+    packets += c.packets;
+    bytes += c.bytes;
+  }
+  return { packets, bytes };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Dataplane {
+  readonly program: Program;
+  /** True when the maps were already pinned and this process took them over. */
+  readonly adopted: boolean;
+  readonly limits: DataplaneLimits;
+  readonly pinDir: string | undefined;
+
+  private readonly instances: BpfMap<number, Instance>;
+  private readonly vips: BpfMap<VipKey, Vip>;
+  private readonly services: BpfMap<ServiceKey, Service>;
+  private readonly rings: BpfMap<number, number>;
+  private readonly reals: BpfMap<number, Real>;
+  private readonly ifaces: BpfMap<number, Iface>;
+  private readonly verdicts: PerCpuMap<number, Counter>;
+  private readonly serviceStats: PerCpuMap<number, Counter>;
+  private readonly realStats: PerCpuMap<number, Counter>;
+  private readonly links = new Map<number, XdpAttachment>();
+  /** Service id -> what the services map holds, and when its previous ring was retired. */
+  private readonly known = new Map<string, { key: ServiceKey; value: Service; retiredAt: number }>();
+  private readonly quiesceMs: number;
+
+  private constructor(coll: Collection, opts: DataplaneOptions, limits: DataplaneLimits, adopted: boolean) {
+    this.limits = limits;
+    this.adopted = adopted;
+    this.pinDir = opts.pinDir;
+    this.quiesceMs = opts.ringQuiesceMs ?? 5;
+    this.program = coll.program(PROGRAM_NAME);
+    this.instances = coll.map('instances', MAPS.instances.key, MAPS.instances.value);
+    this.vips = coll.map('vips', MAPS.vips.key, MAPS.vips.value);
+    this.services = coll.map('services', MAPS.services.key, MAPS.services.value);
+    this.rings = coll.map('rings', MAPS.rings.key, MAPS.rings.value);
+    this.reals = coll.map('reals', MAPS.reals.key, MAPS.reals.value);
+    this.ifaces = coll.map('ifaces', MAPS.ifaces.key, MAPS.ifaces.value);
+    this.verdicts = coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value);
+    this.serviceStats = coll.perCpuMap('service_stats', MAPS.service_stats.key, MAPS.service_stats.value);
+    this.realStats = coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value);
+    coll.close();
+    for (const [key, value] of this.services.entries()) {
+      this.known.set(serviceId(key), { key, value, retiredAt: 0 });
+    }
+  }
+
+  /**
+   * Loads the program. With opts.pinDir, maps pinned there by an earlier
+   * process are reused (their sizes must match the limits), new ones are
+   * pinned, and XDP links pinned there are taken over by attach().
+   */
+  static async open(opts: DataplaneOptions = {}): Promise<Dataplane> {
+    const limits = { ...DEFAULT_DATAPLANE_LIMITS, ...opts.limits };
+    const spec = ObjectSpec.open(opts.object ?? objectPath());
+    try {
+      spec.map('instances').maxEntries = limits.instances;
+      spec.map('vips').maxEntries = limits.vips;
+      spec.map('services').maxEntries = limits.services;
+      spec.map('service_stats').maxEntries = limits.services;
+      spec.map('rings').maxEntries = 2 * limits.services * RING_SIZE;
+      spec.map('reals').maxEntries = limits.reals;
+      spec.map('real_stats').maxEntries = limits.reals;
+      spec.map('ifaces').maxEntries = limits.ifaces;
+      const adopted = opts.pinDir !== undefined && existsSync(join(opts.pinDir, 'instances'));
+      if (opts.pinDir) spec.pinMapsUnder(opts.pinDir);
+      const coll = await spec.load();
+      return new Dataplane(coll, opts, limits, adopted);
+    } finally {
+      spec.close();
+    }
+  }
+
+  private linkPin(ifindex: number): string | undefined {
+    return this.pinDir ? join(this.pinDir, `xdp_link_${ifindex}`) : undefined;
+  }
+
+  /**
+   * Enables the program on an interface: records its MAC (the source of
+   * every frame sent back out) and attaches, or, when a link pinned by an
+   * earlier process exists, swaps this process's program into it atomically.
+   */
+  attach(iface: string | number, mac: string | Buffer, opts: { mode?: XdpMode } = {}): XdpAttachment {
+    const ifindex = resolveIfindex(iface);
+    this.enableInterface(ifindex, mac);
+    const pin = this.linkPin(ifindex);
+    let link: XdpAttachment;
+    if (pin && existsSync(pin)) {
+      link = XdpLink.openPinned(pin);
+      link.update(this.program);
+    } else {
+      link = attachXdp(this.program, ifindex, { mode: opts.mode ?? 'auto' });
+      if (pin && link.via === 'link') link.pin(pin);
+    }
+    this.links.get(ifindex)?.close();
+    this.links.set(ifindex, link);
+    return link;
+  }
+
+  /**
+   * Lets the program act on frames received on ifindex, sending with mac as
+   * source; attach() does this itself. Apart for attachments made by other
+   * means (another namespace's process, bpftool) and for test runs.
+   */
+  enableInterface(ifindex: number, mac: string | Buffer): void {
+    this.ifaces.update(ifindex, { mac: typeof mac === 'string' ? parseMac(mac) : mac, flags: IFACE_F_ENABLED });
+  }
+
+  disableInterface(ifindex: number): boolean {
+    return this.ifaces.delete(ifindex);
+  }
+
+  /** Detaches from an interface and forgets it (its pin too). */
+  detach(iface: string | number): void {
+    const ifindex = resolveIfindex(iface);
+    let link = this.links.get(ifindex);
+    const pin = this.linkPin(ifindex);
+    if (!link && pin && existsSync(pin)) link = XdpLink.openPinned(pin);
+    link?.detach();
+    link?.close();
+    this.links.delete(ifindex);
+    if (pin) rmSync(pin, { force: true });
+    this.ifaces.delete(ifindex);
+  }
+
+  /**
+   * Makes this host serve an instance until now + leaseSeconds (the peers'
+   * Master_Down interval); call again with every advertisement to renew.
+   * One map write, however many VIPs and services the instance has.
+   * leaseSeconds = Infinity never expires.
+   */
+  activate(instance: number, leaseSeconds: number): void {
+    const expiry =
+      leaseSeconds === Infinity ? LEASE_FOREVER : monotonicNs() + BigInt(Math.round(leaseSeconds * 1e9));
+    this.instances.update(instance, { lease_expiry_ns: expiry, flags: INST_F_ACTIVE, pad: 0 });
+  }
+
+  /** The same write as activate(): kept as its own name for the caller's sake. */
+  renewLease(instance: number, leaseSeconds: number): void {
+    this.activate(instance, leaseSeconds);
+  }
+
+  /** Stops answering and forwarding for the instance (BACKUP, FAULT, SIGTERM). */
+  deactivate(instance: number): void {
+    this.instances.update(instance, { lease_expiry_ns: 0n, flags: 0, pad: 0 });
+  }
+
+  instance(instance: number): { active: boolean; leaseExpiryNs: bigint } {
+    const v = this.instances.lookup(instance);
+    return { active: !!v && (v.flags & INST_F_ACTIVE) !== 0, leaseExpiryNs: v?.lease_expiry_ns ?? 0n };
+  }
+
+  /** The program answers ARP/NDP for vip while its instance is active. */
+  setVip(vip: string, instance: number): void {
+    this.vips.update(vipKey(vip), { instance, flags: 0 });
+  }
+
+  deleteVip(vip: string): boolean {
+    return this.vips.delete(vipKey(vip));
+  }
+
+  /**
+   * Writes a real server. Give a changed server a new index rather than
+   * rewriting a live one: the program copies the MAC while it may be written.
+   */
+  setReal(index: number, real: RealSpec): void {
+    const { addr, family } = parseAddr(real.address);
+    const mac = typeof real.mac === 'string' ? parseMac(real.mac) : real.mac;
+    this.reals.update(index, { mac, flags: REAL_F_VALID, addr, family, pad: Buffer.alloc(3) });
+  }
+
+  deleteReal(index: number): void {
+    this.reals.update(index, { mac: Buffer.alloc(6), flags: 0, addr: Buffer.alloc(16), family: 0, pad: Buffer.alloc(3) });
+  }
+
+  /**
+   * Adds a service (or moves it to another instance), with an empty ring:
+   * traffic passes to the kernel until installTable()/setBackends().
+   */
+  addService(spec: ServiceSpec): ServiceInfo {
+    const key = serviceKey(spec);
+    const id = serviceId(key);
+    const have = this.known.get(id);
+    if (have) {
+      const value = { ...have.value, instance: spec.instance };
+      this.services.update(key, value);
+      have.value = value;
+      return { ...spec, index: value.index, ring: value.ring };
+    }
+    const used = new Set([...this.known.values()].map((s) => s.value.index));
+    let index = 0;
+    while (used.has(index)) index++;
+    if (index >= this.limits.services) {
+      throw new RangeError(`no room for service ${id}: the limit is ${this.limits.services} services`);
+    }
+    const ring = 2 * index;
+    this.writeRing(ring, new Uint32Array(RING_SIZE).fill(REAL_NONE));
+    this.serviceStats.update(index, { packets: 0n, bytes: 0n });
+    const value: Service = { index, ring, instance: spec.instance, flags: 0 };
+    this.services.update(key, value);
+    this.known.set(id, { key, value, retiredAt: 0 });
+    return { ...spec, index, ring };
+  }
+
+  listServices(): ServiceInfo[] {
+    return [...this.known.values()].map(({ key, value }) => ({
+      vip: formatAddr(key.addr, key.family),
+      port: key.port,
+      protocol: key.proto === IPPROTO_TCP ? 'tcp' : 'udp',
+      instance: value.instance,
+      index: value.index,
+      ring: value.ring,
+    }));
+  }
+
+  deleteService(spec: Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>): boolean {
+    const key = serviceKey(spec);
+    this.known.delete(serviceId(key));
+    return this.services.delete(key);
+  }
+
+  private writeRing(ring: number, table: Uint32Array): void {
+    const entries: [number, number][] = new Array(RING_SIZE);
+    for (let i = 0; i < RING_SIZE; i++) entries[i] = [ring * RING_SIZE + i, table[i]];
+    this.rings.updateBatch(entries);
+  }
+
+  /**
+   * Swaps in a whole new table (RING_SIZE real-server indices) for a
+   * service: written into the idle ring, then made live by one update of
+   * the service's entry, so no packet sees a half-written table.
+   */
+  async installTable(spec: Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>, table: Uint32Array): Promise<void> {
+    if (table.length !== RING_SIZE) throw new RangeError(`a table has ${RING_SIZE} slots, got ${table.length}`);
+    const key = serviceKey(spec);
+    const svc = this.known.get(serviceId(key));
+    if (!svc) throw new Error(`no service ${serviceId(key)}: addService() first`);
+    // The idle ring was live until the last swap; packets that read the old
+    // selector finish within microseconds (XDP runs under RCU), so waiting
+    // a few milliseconds before overwriting it is ample.
+    const wait = svc.retiredAt + this.quiesceMs - Date.now();
+    if (wait > 0) await sleep(wait);
+    const idle = svc.value.ring ^ 1;
+    this.writeRing(idle, table);
+    const value = { ...svc.value, ring: idle };
+    this.services.update(key, value);
+    svc.value = value;
+    svc.retiredAt = Date.now();
+  }
+
+  /** Builds the Maglev table of the backends and installs it. */
+  async setBackends(spec: Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>, backends: readonly BackendSpec[]): Promise<void> {
+    const slots = buildMaglevTable(backends.map((b) => ({ key: b.key, weight: b.weight })), RING_SIZE);
+    const table = new Uint32Array(RING_SIZE);
+    for (let i = 0; i < RING_SIZE; i++) table[i] = slots[i] === REAL_NONE ? REAL_NONE : backends[slots[i]].real;
+    await this.installTable(spec, table);
+  }
+
+  /** The live table of a service. */
+  table(spec: Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>): Uint32Array | undefined {
+    const svc = this.known.get(serviceId(serviceKey(spec)));
+    if (!svc) return undefined;
+    const out = new Uint32Array(RING_SIZE);
+    const base = svc.value.ring * RING_SIZE;
+    for (let i = 0; i < RING_SIZE; i++) out[i] = this.rings.lookup(base + i) ?? REAL_NONE;
+    return out;
+  }
+
+  /** Per-CPU counters, summed. */
+  counters(): Counters {
+    const verdicts = Object.fromEntries(REASONS.map((r) => [r, { packets: 0n, bytes: 0n }])) as Record<ReasonName, Counter>;
+    for (const [k, v] of this.verdicts.lookupBatch(64)) if (k < REASONS.length) verdicts[REASONS[k]] = sumCounters(v);
+    const services = new Map<number, Counter>();
+    for (const s of this.known.values()) {
+      const v = this.serviceStats.lookup(s.value.index);
+      if (v) services.set(s.value.index, sumCounters(v));
+    }
+    const reals = new Map<number, Counter>();
+    for (const [k, v] of this.realStats.lookupBatch(1024)) {
+      const c = sumCounters(v);
+      if (c.packets) reals.set(k, c);
+    }
+    return { verdicts, services, reals };
+  }
+
+  /** Drops this process's fds; pinned maps and links stay and keep working. */
+  close(): void {
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+    this.program.close();
+    for (const m of [this.instances, this.vips, this.services, this.rings, this.reals, this.ifaces]) m.close();
+    for (const m of [this.verdicts, this.serviceStats, this.realStats]) m.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Removes every pin under pinDir that vipd made: links first (which
+   * detaches the program when no fd holds them), then the maps.
+   */
+  static unpinAll(pinDir: string): void {
+    if (!existsSync(pinDir)) return;
+    for (const name of readdirSync(pinDir)) {
+      if (name.startsWith('xdp_link_')) {
+        try {
+          const link = XdpLink.openPinned(join(pinDir, name));
+          link.detach();
+          link.close();
+        } catch {
+          // Already detached: removing the pin is all that is left.
+        }
+        rmSync(join(pinDir, name), { force: true });
+      }
+    }
+    for (const name of Object.keys(MAPS)) rmSync(join(pinDir, name), { force: true });
+  }
+}
+

@@ -1,0 +1,392 @@
+/**
+ * A reference model of bpf/vipd.bpf.c in plain TypeScript: given a frame,
+ * the map contents and the monotonic clock, it returns what the XDP program
+ * returns, the frame it leaves behind and the counters it bumps. It follows
+ * the C program check for check, in the same order, so that the golden and
+ * differential tests (test/bpf) can demand byte-for-byte agreement.
+ *
+ * Pure: no maps, no sockets, no clock of its own.
+ */
+import {
+  FAMILY_V4,
+  FAMILY_V6,
+  IFACE_F_ENABLED,
+  INST_F_ACTIVE,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  MAX_REALS,
+  MAX_RINGS,
+  MAX_SERVICES,
+  MAX_INSTANCES,
+  REAL_F_VALID,
+  REAL_NONE,
+  REASONS,
+  RING_SIZE,
+  actionOf,
+  reasonIndex,
+  type Iface,
+  type Instance,
+  type Real,
+  type ReasonName,
+  type Service,
+  type Vip,
+} from './abi.js';
+import { flowHash, hashAddr } from './hash.js';
+
+export interface ModelLimits {
+  instances: number;
+  services: number;
+  rings: number;
+  reals: number;
+}
+
+/** The contents of the maps, in the shapes of their codecs. */
+export interface ModelState {
+  ifaces: Map<number, Iface>;
+  instances: Map<number, Instance>;
+  /** Keyed by vipId(). */
+  vips: Map<string, Vip>;
+  /** Keyed by serviceId(). */
+  services: Map<string, Service>;
+  /** Ring number -> RING_SIZE slots; a ring not here reads as zeros (array map). */
+  rings: Map<number, Uint32Array>;
+  reals: Map<number, Real>;
+  limits: ModelLimits;
+}
+
+export type CounterMap = 'verdicts' | 'service_stats' | 'real_stats';
+
+export interface CounterTouch {
+  map: CounterMap;
+  key: number;
+  bytes: number;
+}
+
+export interface ModelResult {
+  reason: number;
+  reasonName: ReasonName;
+  /** XDP_TX (3) or XDP_PASS (2). */
+  action: number;
+  /** The frame as the program leaves it. */
+  output: Buffer;
+  counters: CounterTouch[];
+}
+
+export const DEFAULT_LIMITS: ModelLimits = {
+  instances: MAX_INSTANCES,
+  services: MAX_SERVICES,
+  rings: MAX_RINGS,
+  reals: MAX_REALS,
+};
+
+export function emptyState(limits: Partial<ModelLimits> = {}): ModelState {
+  return {
+    ifaces: new Map(),
+    instances: new Map(),
+    vips: new Map(),
+    services: new Map(),
+    rings: new Map(),
+    reals: new Map(),
+    limits: { ...DEFAULT_LIMITS, ...limits },
+  };
+}
+
+function addrHex(addr: Uint8Array, family: number): string {
+  return Buffer.from(addr.subarray(0, family === FAMILY_V4 ? 4 : 16)).toString('hex');
+}
+
+/** The model's key for a VIP: only the address bytes of its family count. */
+export function vipId(addr: Uint8Array, family: number): string {
+  return `${family}/${addrHex(addr, family)}`;
+}
+
+export function serviceId(addr: Uint8Array, family: number, port: number, proto: number): string {
+  return `${family}/${addrHex(addr, family)}/${proto}/${port}`;
+}
+
+const ETH_HLEN = 14;
+const ETH_P_ARP = 0x0806;
+const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
+const ETH_P_8021Q = 0x8100;
+const ETH_P_8021AD = 0x88a8;
+const IPPROTO_ICMP = 1;
+const IPPROTO_ICMPV6 = 58;
+const IPPROTO_HOPOPTS = 0;
+const IPPROTO_ROUTING = 43;
+const IPPROTO_FRAGMENT = 44;
+const IPPROTO_DSTOPTS = 60;
+const NA_BODY_LEN = 32;
+const NA_LEN = ETH_HLEN + 40 + NA_BODY_LEN;
+
+const R = Object.fromEntries(REASONS.map((name) => [name, reasonIndex(name)])) as Record<ReasonName, number>;
+
+/** One evaluation: the frame is copied and rewritten like the packet buffer. */
+class Run {
+  pkt: Buffer;
+  readonly counters: CounterTouch[] = [];
+
+  constructor(
+    frame: Buffer,
+    readonly state: ModelState,
+    readonly now: bigint,
+    readonly bytes: number,
+  ) {
+    this.pkt = Buffer.from(frame);
+  }
+
+  count(map: CounterMap, key: number, limit: number): void {
+    if (key < limit) this.counters.push({ map, key, bytes: this.bytes });
+  }
+
+  instanceCheck(id: number): number {
+    const inst = id < this.state.limits.instances ? this.state.instances.get(id) : undefined;
+    if (!inst || !(inst.flags & INST_F_ACTIVE)) return R.pass_inactive;
+    if (this.now >= inst.lease_expiry_ns) return R.pass_lease_expired;
+    return 0;
+  }
+
+  missReason(off: number, family: number, vipReason: number): number {
+    return this.state.vips.has(vipId(this.pkt.subarray(off), family)) ? vipReason : R.pass_not_vip;
+  }
+
+  forward(iface: Iface, svc: Service, hash: number, reason: number): number {
+    const slot = ((Math.imul(svc.ring, RING_SIZE) >>> 0) + (hash % RING_SIZE)) >>> 0;
+    const r = this.instanceCheck(svc.instance);
+    if (r) return r;
+    if (slot >= this.state.limits.rings * RING_SIZE) return R.pass_no_backend;
+    const idx = this.state.rings.get(Math.floor(slot / RING_SIZE))?.[slot % RING_SIZE] ?? 0;
+    if (idx === REAL_NONE) return R.pass_no_backend;
+    const real = idx < this.state.limits.reals ? this.state.reals.get(idx) : undefined;
+    if (!real || !(real.flags & REAL_F_VALID)) return R.pass_no_backend;
+    real.mac.copy(this.pkt, 0, 0, 6);
+    iface.mac.copy(this.pkt, 6, 0, 6);
+    this.count('service_stats', svc.index, this.state.limits.services);
+    this.count('real_stats', idx, this.state.limits.reals);
+    return reason;
+  }
+
+  process(ifindex: number): number {
+    const iface = this.state.ifaces.get(ifindex);
+    if (!iface || !(iface.flags & IFACE_F_ENABLED)) return R.pass_no_iface;
+    if (this.pkt.length < ETH_HLEN) return R.pass_truncated;
+    switch (this.pkt.readUInt16BE(12)) {
+      case ETH_P_ARP:
+        return this.arp(iface);
+      case ETH_P_IP:
+        return this.ipv4(iface);
+      case ETH_P_IPV6:
+        return this.ipv6(iface);
+      case ETH_P_8021Q:
+      case ETH_P_8021AD:
+        return R.pass_vlan;
+      default:
+        return R.pass_ethertype;
+    }
+  }
+
+  arp(iface: Iface): number {
+    const p = this.pkt;
+    const a = ETH_HLEN;
+    if (p.length < a + 28) return R.pass_truncated;
+    if (p.readUInt16BE(a) !== 1 || p.readUInt16BE(a + 2) !== ETH_P_IP || p[a + 4] !== 6 || p[a + 5] !== 4) {
+      return R.pass_arp_other;
+    }
+    if (p.readUInt16BE(a + 6) !== 1) return R.pass_arp_other;
+    const sha = a + 8;
+    const spa = a + 14;
+    const tha = a + 18;
+    const tpa = a + 24;
+    if (p.compare(p, spa, spa + 4, tpa, tpa + 4) === 0) return R.pass_arp_other;
+    const vipAddr = Buffer.from(p.subarray(tpa, tpa + 4));
+    const vip = this.state.vips.get(vipId(vipAddr, FAMILY_V4));
+    if (!vip) return R.pass_not_vip;
+    const r = this.instanceCheck(vip.instance);
+    if (r) return r;
+    p.copy(p, tha, sha, sha + 6);
+    p.copy(p, tpa, spa, spa + 4);
+    iface.mac.copy(p, sha, 0, 6);
+    vipAddr.copy(p, spa);
+    p.writeUInt16BE(2, a + 6);
+    p.copy(p, 0, tha, tha + 6);
+    iface.mac.copy(p, 6, 0, 6);
+    return R.arp_reply;
+  }
+
+  ipv4(iface: Iface): number {
+    const p = this.pkt;
+    const ip = ETH_HLEN;
+    if (p.length < ip + 20) return R.pass_truncated;
+    const version = p[ip] >> 4;
+    const ihl = p[ip] & 0xf;
+    if (version !== 4 || ihl < 5 || p.readUInt16BE(ip + 2) < ihl * 4) return R.pass_malformed;
+    const l4 = ip + ihl * 4;
+    if (p.length < l4) return R.pass_truncated;
+    const daddr = ip + 16;
+    if (p.readUInt16BE(ip + 6) & 0x3fff) return this.missReason(daddr, FAMILY_V4, R.pass_fragment);
+    const proto = p[ip + 9];
+    if (proto === IPPROTO_ICMP) return this.icmp4(iface, ip, l4);
+    if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return this.missReason(daddr, FAMILY_V4, R.pass_no_service);
+    if (p.length < l4 + (proto === IPPROTO_TCP ? 20 : 8)) return R.pass_truncated;
+    const sport = p.readUInt16BE(l4);
+    const dport = p.readUInt16BE(l4 + 2);
+    const svc = this.state.services.get(serviceId(p.subarray(daddr), FAMILY_V4, dport, proto));
+    if (!svc) return this.missReason(daddr, FAMILY_V4, R.pass_no_service);
+    const hash = flowHash(hashAddr(p, ip + 12, 4), hashAddr(p, daddr, 4), sport, dport, proto);
+    return this.forward(iface, svc, hash, R.forward);
+  }
+
+  icmp4(iface: Iface, ip: number, icmp: number): number {
+    const p = this.pkt;
+    const daddr = ip + 16;
+    if (p.length < icmp + 8) return R.pass_truncated;
+    if (p[icmp] !== 3 || p[icmp + 1] !== 4) return this.missReason(daddr, FAMILY_V4, R.pass_icmp_other);
+    const inner = icmp + 8;
+    if (p.length < inner + 20) return R.pass_truncated;
+    const ihl = p[inner] & 0xf;
+    if (p[inner] >> 4 !== 4 || ihl < 5) return R.pass_malformed;
+    const ports = inner + ihl * 4;
+    if (p.length < ports) return R.pass_truncated;
+    if (p.length < ports + 4) return R.pass_truncated;
+    const proto = p[inner + 9];
+    if (
+      p.compare(p, daddr, daddr + 4, inner + 12, inner + 16) !== 0 ||
+      (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) ||
+      p.readUInt16BE(inner + 6) & 0x1fff
+    ) {
+      return this.missReason(daddr, FAMILY_V4, R.pass_icmp_other);
+    }
+    const sport = p.readUInt16BE(ports);
+    const dport = p.readUInt16BE(ports + 2);
+    const svc = this.state.services.get(serviceId(p.subarray(inner + 12), FAMILY_V4, sport, proto));
+    if (!svc) return this.missReason(daddr, FAMILY_V4, R.pass_icmp_other);
+    const hash = flowHash(hashAddr(p, inner + 16, 4), hashAddr(p, inner + 12, 4), dport, sport, proto);
+    return this.forward(iface, svc, hash, R.icmp_forward);
+  }
+
+  ipv6(iface: Iface): number {
+    const p = this.pkt;
+    const ip = ETH_HLEN;
+    const l4 = ip + 40;
+    if (p.length < l4) return R.pass_truncated;
+    if (p[ip] >> 4 !== 6) return R.pass_malformed;
+    const daddr = ip + 24;
+    const nexthdr = p[ip + 6];
+    switch (nexthdr) {
+      case IPPROTO_TCP:
+      case IPPROTO_UDP:
+        break;
+      case IPPROTO_ICMPV6:
+        if (p.length < l4 + 4) return R.pass_truncated;
+        if (p[l4] === 135) return this.ns(iface, ip, l4);
+        if (p[l4] === 2 && p[l4 + 1] === 0) return this.ptb(iface, ip, l4 + 4);
+        return this.missReason(daddr, FAMILY_V6, R.pass_icmp_other);
+      case IPPROTO_FRAGMENT:
+        return this.missReason(daddr, FAMILY_V6, R.pass_fragment);
+      case IPPROTO_HOPOPTS:
+      case IPPROTO_ROUTING:
+      case IPPROTO_DSTOPTS:
+        return this.missReason(daddr, FAMILY_V6, R.pass_ipv6_ext);
+      default:
+        return this.missReason(daddr, FAMILY_V6, R.pass_no_service);
+    }
+    if (p.length < l4 + (nexthdr === IPPROTO_TCP ? 20 : 8)) return R.pass_truncated;
+    const sport = p.readUInt16BE(l4);
+    const dport = p.readUInt16BE(l4 + 2);
+    const svc = this.state.services.get(serviceId(p.subarray(daddr), FAMILY_V6, dport, nexthdr));
+    if (!svc) return this.missReason(daddr, FAMILY_V6, R.pass_no_service);
+    const hash = flowHash(hashAddr(p, ip + 8, 6), hashAddr(p, daddr, 6), sport, dport, nexthdr);
+    return this.forward(iface, svc, hash, R.forward);
+  }
+
+  ns(iface: Iface, ip: number, icmp: number): number {
+    const p = this.pkt;
+    if (p.length < icmp + 24) return R.pass_truncated;
+    const saddr = ip + 8;
+    const daddr = ip + 24;
+    const target = icmp + 8;
+    const zero = p.subarray(saddr, saddr + 16).every((b) => b === 0);
+    if (p[ip + 7] !== 255 || p[icmp + 1] !== 0 || zero) return R.pass_nd_other;
+    const toTarget = p.compare(p, target, target + 16, daddr, daddr + 16) === 0;
+    const solicited =
+      Buffer.from([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]).compare(p, daddr, daddr + 13) === 0 &&
+      p.compare(p, target + 13, target + 16, daddr + 13, daddr + 16) === 0;
+    if (!toTarget && !solicited) return R.pass_nd_other;
+    const vipAddr = Buffer.from(p.subarray(target, target + 16));
+    const vip = this.state.vips.get(vipId(vipAddr, FAMILY_V6));
+    if (!vip) return R.pass_not_vip;
+    const r = this.instanceCheck(vip.instance);
+    if (r) return r;
+
+    const peerMac = Buffer.from(p.subarray(6, 12));
+    const peer = Buffer.from(p.subarray(saddr, saddr + 16));
+    const out = Buffer.alloc(NA_LEN);
+    p.copy(out, 0, 0, Math.min(p.length, NA_LEN));
+    peerMac.copy(out, 0);
+    iface.mac.copy(out, 6, 0, 6);
+    out.writeUInt32BE(0x60000000, ip);
+    out.writeUInt16BE(NA_BODY_LEN, ip + 4);
+    out[ip + 6] = IPPROTO_ICMPV6;
+    out[ip + 7] = 255;
+    vipAddr.copy(out, saddr);
+    peer.copy(out, daddr);
+    out[icmp] = 136;
+    out[icmp + 1] = 0;
+    out.writeUInt16BE(0, icmp + 2);
+    out.writeUInt32BE(0x60000000, icmp + 4);
+    vipAddr.copy(out, target);
+    out[icmp + 24] = 2;
+    out[icmp + 25] = 1;
+    iface.mac.copy(out, icmp + 26, 0, 6);
+    const pseudo = Buffer.alloc(40);
+    out.copy(pseudo, 0, saddr, saddr + 32);
+    pseudo.writeUInt32BE(NA_BODY_LEN, 32);
+    pseudo[39] = IPPROTO_ICMPV6;
+    out.writeUInt16BE(checksum(pseudo, out.subarray(icmp, icmp + NA_BODY_LEN)), icmp + 2);
+    this.pkt = out;
+    return R.nd_advert;
+  }
+
+  ptb(iface: Iface, ip: number, body: number): number {
+    const p = this.pkt;
+    const daddr = ip + 24;
+    if (p.length < body + 4) return R.pass_truncated;
+    const inner = body + 4;
+    if (p.length < inner + 40) return R.pass_truncated;
+    const ports = inner + 40;
+    if (p.length < ports + 4) return R.pass_truncated;
+    const proto = p[inner + 6];
+    if (
+      p.compare(p, inner + 8, inner + 24, daddr, daddr + 16) !== 0 ||
+      (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP)
+    ) {
+      return this.missReason(daddr, FAMILY_V6, R.pass_icmp_other);
+    }
+    const sport = p.readUInt16BE(ports);
+    const dport = p.readUInt16BE(ports + 2);
+    const svc = this.state.services.get(serviceId(p.subarray(inner + 8), FAMILY_V6, sport, proto));
+    if (!svc) return this.missReason(daddr, FAMILY_V6, R.pass_icmp_other);
+    const hash = flowHash(hashAddr(p, inner + 24, 6), hashAddr(p, inner + 8, 6), dport, sport, proto);
+    return this.forward(iface, svc, hash, R.icmp_forward);
+  }
+}
+
+/** RFC 1071 over the concatenated parts (each of even length). */
+export function checksum(...parts: Uint8Array[]): number {
+  let sum = 0;
+  for (const part of parts) for (let i = 0; i + 1 < part.length; i += 2) sum += (part[i] << 8) | part[i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/**
+ * Runs the model on one frame received on ifindex at monotonic time nowNs
+ * (the program's bpf_ktime_get_ns()).
+ */
+export function runModel(frame: Buffer, state: ModelState, ifindex: number, nowNs: bigint): ModelResult {
+  const run = new Run(frame, state, nowNs, frame.length);
+  const reason = run.process(ifindex);
+  run.counters.unshift({ map: 'verdicts', key: reason, bytes: frame.length });
+  return { reason, reasonName: REASONS[reason], action: actionOf(reason), output: run.pkt, counters: run.counters };
+}
+

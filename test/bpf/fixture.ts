@@ -1,0 +1,173 @@
+/**
+ * Loads out/bpf/vipd.bpf.o (small maps), writes a ModelState into its maps,
+ * and runs frames through both the kernel (BPF_PROG_TEST_RUN) and the
+ * TypeScript model, so tests can demand that the two agree.
+ */
+import { ObjectSpec, type Collection, type Program, type BpfMap, type PerCpuMap } from '../../src/bpf/index.js';
+import {
+  MAPS,
+  REAL_NONE,
+  RING_SIZE,
+  REASON_MAX,
+  type Counter,
+  type Iface,
+  type Instance,
+  type Real,
+  type Service,
+  type ServiceKey,
+  type Vip,
+  type VipKey,
+} from '../../src/dataplane/abi.js';
+import { runModel, type CounterMap, type ModelResult, type ModelState } from '../../src/dataplane/model.js';
+import { objectPath } from '../../src/dataplane/manager.js';
+
+/** test-run without a ctx runs as if received on the namespace's loopback. */
+export const TEST_IFINDEX = 1;
+
+export interface KernelResult {
+  action: number;
+  output: Buffer;
+}
+
+type CounterDelta = Map<string, { packets: bigint; bytes: bigint }>;
+
+export class Fixture {
+  readonly prog: Program;
+  private readonly instances: BpfMap<number, Instance>;
+  private readonly vips: BpfMap<VipKey, Vip>;
+  private readonly services: BpfMap<ServiceKey, Service>;
+  private readonly rings: BpfMap<number, number>;
+  private readonly reals: BpfMap<number, Real>;
+  private readonly ifaces: BpfMap<number, Iface>;
+  private readonly counters: Record<CounterMap, PerCpuMap<number, Counter>>;
+
+  private constructor(
+    private readonly coll: Collection,
+    readonly state: ModelState,
+  ) {
+    this.prog = coll.program('vipd_xdp');
+    this.instances = coll.map('instances', MAPS.instances.key, MAPS.instances.value);
+    this.vips = coll.map('vips', MAPS.vips.key, MAPS.vips.value);
+    this.services = coll.map('services', MAPS.services.key, MAPS.services.value);
+    this.rings = coll.map('rings', MAPS.rings.key, MAPS.rings.value);
+    this.reals = coll.map('reals', MAPS.reals.key, MAPS.reals.value);
+    this.ifaces = coll.map('ifaces', MAPS.ifaces.key, MAPS.ifaces.value);
+    this.counters = {
+      verdicts: coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value),
+      service_stats: coll.perCpuMap('service_stats', MAPS.service_stats.key, MAPS.service_stats.value),
+      real_stats: coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value),
+    };
+  }
+
+  /** Loads the object sized to state.limits and writes state into it. */
+  static async load(state: ModelState): Promise<Fixture> {
+    const spec = ObjectSpec.open(objectPath());
+    spec.map('instances').maxEntries = state.limits.instances;
+    spec.map('services').maxEntries = state.limits.services;
+    spec.map('service_stats').maxEntries = state.limits.services;
+    spec.map('rings').maxEntries = state.limits.rings * RING_SIZE;
+    spec.map('reals').maxEntries = state.limits.reals;
+    spec.map('real_stats').maxEntries = state.limits.reals;
+    const fx = new Fixture(await spec.load(), state);
+    fx.write();
+    return fx;
+  }
+
+  /** Writes the whole state (after a test changed it). */
+  write(): void {
+    const s = this.state;
+    for (const [k, v] of s.ifaces) this.ifaces.update(k, v);
+    for (const [k, v] of s.instances) this.instances.update(k, v);
+    for (const [k, v] of s.reals) this.reals.update(k, v);
+    for (const [id, v] of s.vips) this.vips.update(vipKeyOf(id), v);
+    for (const [id, v] of s.services) this.services.update(serviceKeyOf(id), v);
+    for (const [ring, table] of s.rings) {
+      const entries: [number, number][] = [];
+      for (let i = 0; i < RING_SIZE; i++) entries.push([ring * RING_SIZE + i, table[i]]);
+      this.rings.updateBatch(entries);
+    }
+  }
+
+  kernel(frame: Buffer): KernelResult {
+    const res = this.prog.run({ data: frame, dataSizeOut: frame.length + 256 });
+    return { action: res.retval, output: res.data };
+  }
+
+  model(frame: Buffer): ModelResult {
+    return runModel(frame, this.state, TEST_IFINDEX, process.hrtime.bigint());
+  }
+
+    modelWith(state: ModelState, frame: Buffer): ModelResult {
+    return runModel(frame, state, TEST_IFINDEX, process.hrtime.bigint());
+  }
+
+  /** Runs fn with the test interface removed from the ifaces map. */
+  withoutIface(fn: () => void): void {
+    const saved = this.state.ifaces.get(TEST_IFINDEX);
+    this.ifaces.delete(TEST_IFINDEX);
+    try {
+      fn();
+    } finally {
+      if (saved) this.ifaces.update(TEST_IFINDEX, saved);
+    }
+  }
+
+  /** Per-CPU counters summed, keyed "map/key". */
+  readCounters(): CounterDelta {
+    const out: CounterDelta = new Map();
+    for (const [name, map] of Object.entries(this.counters)) {
+      for (const [key, perCpu] of map.lookupBatch(1024)) {
+        let packets = 0n;
+        let bytes = 0n;
+        for (const c of perCpu) {
+          packets += c.packets;
+          bytes += c.bytes;
+        }
+        if (packets || bytes) out.set(`${name}/${key}`, { packets, bytes });
+      }
+    }
+    return out;
+  }
+
+  close(): void {
+    this.prog.close();
+    for (const m of [this.instances, this.vips, this.services, this.rings, this.reals, this.ifaces]) m.close();
+    for (const m of Object.values(this.counters)) m.close();
+    this.coll.close();
+  }
+}
+
+/** Counter movement between two readings, as "map/key" -> packets/bytes. */
+export function counterDelta(before: CounterDelta, after: CounterDelta): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, a] of after) {
+    const b = before.get(k) ?? { packets: 0n, bytes: 0n };
+    if (a.packets !== b.packets || a.bytes !== b.bytes) out.set(k, `${a.packets - b.packets}/${a.bytes - b.bytes}`);
+  }
+  return out;
+}
+
+/** What the model says the counters moved by, in counterDelta()'s form. */
+export function modelDelta(res: ModelResult): Map<string, string> {
+  const acc = new Map<string, { p: number; b: number }>();
+  for (const c of res.counters) {
+    const k = `${c.map}/${c.key}`;
+    const v = acc.get(k) ?? { p: 0, b: 0 };
+    acc.set(k, { p: v.p + 1, b: v.b + c.bytes });
+  }
+  return new Map([...acc].map(([k, v]) => [k, `${v.p}/${v.b}`]));
+}
+
+/** The map key of a model vipId() ("family/hex"). */
+function vipKeyOf(id: string): VipKey {
+  const [family, hex] = id.split('/');
+  return { addr: Buffer.from(hex, 'hex'), family: Number(family), pad: Buffer.alloc(3) };
+}
+
+/** The map key of a model serviceId() ("family/hex/proto/port"). */
+function serviceKeyOf(id: string): ServiceKey {
+  const [family, hex, proto, port] = id.split('/');
+  return { addr: Buffer.from(hex, 'hex'), family: Number(family), proto: Number(proto), port: Number(port) };
+}
+
+export { REAL_NONE, REASON_MAX };

@@ -1,0 +1,139 @@
+/**
+ * The program manager on the real object, without a daemon and without an
+ * interface (frames go in through BPF_PROG_TEST_RUN, which runs as ifindex
+ * 1): configuration, Maglev install and swap, failover and lease expiry,
+ * counters, and re-adoption of pinned maps by a second manager.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBpffs, unmountBpffs, xdpVerdictName } from '../../src/bpf/index.js';
+import { IPPROTO_TCP, REAL_NONE, RING_SIZE } from '../../src/dataplane/abi.js';
+import { parseAddr } from '../../src/dataplane/addr.js';
+import { flowHash, hashAddr } from '../../src/dataplane/hash.js';
+import { Dataplane } from '../../src/dataplane/manager.js';
+import { LB_MAC, mac, tcpFrame } from '../helpers/frames.js';
+
+const VIP = '10.0.0.10';
+const CLIENT = '198.51.100.7';
+const REALS = ['02:00:00:00:01:01', '02:00:00:00:01:02'];
+const SVC = { vip: VIP, port: 80, protocol: 'tcp' as const };
+const limits = { instances: 8, vips: 64, services: 4, reals: 8, ifaces: 4 };
+
+function flow(sport: number): Buffer {
+  return tcpFrame({ src: CLIENT, dst: VIP, sport, dport: 80 });
+}
+
+describe('Dataplane manager', () => {
+  let pinDir: string;
+  let mounted = false;
+  let dp: Dataplane;
+
+  beforeAll(async () => {
+    pinDir = mkdtempSync('/run/vipd-test-dp-');
+    mounted = ensureBpffs(pinDir).mounted;
+    dp = await Dataplane.open({ pinDir, limits, ringQuiesceMs: 1 });
+  });
+
+  afterAll(() => {
+    dp?.close();
+    if (pinDir) {
+      Dataplane.unpinAll(pinDir);
+      if (mounted) unmountBpffs(pinDir);
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  });
+
+  it('pins every map by name and starts fresh', () => {
+    expect(dp.adopted).toBe(false);
+    // A fresh bpffs root also lists the kernel's maps.debug and progs.debug.
+    expect(readdirSync(pinDir).filter((n) => !n.endsWith('.debug')).sort()).toEqual(
+      ['instances', 'vips', 'services', 'rings', 'reals', 'ifaces', 'verdicts', 'service_stats', 'real_stats'].sort(),
+    );
+  });
+
+  it('forwards a service by its Maglev table once configured and active', async () => {
+    dp.enableInterface(1, LB_MAC);
+    REALS.forEach((m, i) => dp.setReal(i, { mac: m, address: `192.168.0.${i + 1}` }));
+    dp.setVip(VIP, 0);
+    const svc = dp.addService({ ...SVC, instance: 0 });
+    expect(svc).toMatchObject({ index: 0, ring: 0 });
+
+    // Before a table is installed, the ring is empty: the service passes.
+    dp.activate(0, 30);
+    expect(xdpVerdictName(dp.program.run({ data: flow(1000) }).retval)).toBe('PASS');
+
+    await dp.setBackends(SVC, [
+      { real: 0, key: '192.168.0.1', weight: 1 },
+      { real: 1, key: '192.168.0.2', weight: 1 },
+    ]);
+    expect(dp.listServices()[0].ring).toBe(1);
+    const table = dp.table(SVC);
+    expect(table).toBeDefined();
+    const hits = [0, 0];
+    for (let sport = 1000; sport < 1200; sport++) {
+      const res = dp.program.run({ data: flow(sport) });
+      expect(xdpVerdictName(res.retval)).toBe('TX');
+      const h = flowHash(hashAddr(parseAddr(CLIENT).addr, 0, 4), hashAddr(parseAddr(VIP).addr, 0, 4), sport, 80, IPPROTO_TCP);
+      const real = table![h % RING_SIZE];
+      expect(res.data.subarray(0, 6).equals(mac(REALS[real]))).toBe(true);
+      expect(res.data.subarray(6, 12).equals(mac(LB_MAC))).toBe(true);
+      hits[real]++;
+    }
+    expect(hits[0]).toBeGreaterThan(50);
+    expect(hits[1]).toBeGreaterThan(50);
+
+    const c = dp.counters();
+    expect(c.verdicts.forward.packets).toBe(200n);
+    expect(c.services.get(0)?.packets).toBe(200n);
+    expect(c.reals.get(0)?.packets).toBe(BigInt(hits[0]));
+    expect(c.reals.get(1)?.packets).toBe(BigInt(hits[1]));
+  });
+
+  it('swaps a whole table with one update', async () => {
+    await dp.installTable(SVC, new Uint32Array(RING_SIZE).fill(1));
+    expect(dp.listServices()[0].ring).toBe(0);
+    for (let sport = 2000; sport < 2050; sport++) {
+      expect(dp.program.run({ data: flow(sport) }).data.subarray(0, 6).equals(mac(REALS[1]))).toBe(true);
+    }
+    await dp.installTable(SVC, new Uint32Array(RING_SIZE).fill(REAL_NONE));
+    expect(xdpVerdictName(dp.program.run({ data: flow(2000) }).retval)).toBe('PASS');
+    await dp.installTable(SVC, new Uint32Array(RING_SIZE).fill(0));
+  });
+
+  it('fails over with one write and stops at the end of the lease', async () => {
+    dp.deactivate(0);
+    expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('PASS');
+    expect(dp.instance(0).active).toBe(false);
+
+    dp.activate(0, 0.05);
+    expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('TX');
+    await new Promise((r) => setTimeout(r, 80));
+    const before = dp.counters().verdicts.pass_lease_expired.packets;
+    expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('PASS');
+    expect(dp.counters().verdicts.pass_lease_expired.packets).toBe(before + 1n);
+
+    dp.renewLease(0, 30);
+    expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('TX');
+  });
+
+  it('a second manager re-adopts the pinned maps and keeps forwarding', async () => {
+    dp.close();
+    dp = await Dataplane.open({ pinDir, limits, ringQuiesceMs: 1 });
+    expect(dp.adopted).toBe(true);
+    expect(dp.listServices()).toEqual([{ ...SVC, instance: 0, index: 0, ring: 0 }]);
+    const res = dp.program.run({ data: flow(4000) });
+    expect(xdpVerdictName(res.retval)).toBe('TX');
+    expect(res.data.subarray(0, 6).equals(mac(REALS[0]))).toBe(true);
+    // Counters survive too.
+    expect(dp.counters().verdicts.forward.packets).toBeGreaterThan(200n);
+    // A new service gets the next free slot.
+    expect(dp.addService({ vip: VIP, port: 443, protocol: 'tcp', instance: 0 }).index).toBe(1);
+    expect(dp.deleteService({ vip: VIP, port: 443, protocol: 'tcp' })).toBe(true);
+  });
+
+  it('unpinAll removes the pins', () => {
+    const dir = pinDir;
+    Dataplane.unpinAll(dir);
+    expect(existsSync(`${dir}/instances`)).toBe(false);
+  });
+});

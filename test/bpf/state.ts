@@ -1,0 +1,94 @@
+/**
+ * The map contents the golden and differential tests run against: one
+ * interface, instances that are active, inactive and expired, VIPs of each
+ * family on each, services with live, empty and half-invalid rings.
+ */
+import {
+  IFACE_F_ENABLED,
+  INST_F_ACTIVE,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  REAL_F_VALID,
+  REAL_NONE,
+  RING_SIZE,
+} from '../../src/dataplane/abi.js';
+import { parseAddr, parseMac } from '../../src/dataplane/addr.js';
+import { emptyState, serviceId, vipId, type ModelState } from '../../src/dataplane/model.js';
+import { LB_MAC } from '../helpers/frames.js';
+import { TEST_IFINDEX } from './fixture.js';
+
+export const INST_ACTIVE = 0;
+export const INST_INACTIVE = 1;
+export const INST_EXPIRED = 2;
+
+export const VIP4 = '10.0.0.10';
+export const VIP6 = '2001:db8::10';
+export const VIP4_INACTIVE = '10.0.0.11';
+export const VIP6_INACTIVE = '2001:db8::11';
+export const VIP4_EXPIRED = '10.0.0.12';
+export const VIP6_EXPIRED = '2001:db8::12';
+/** A VIP with no services at all. */
+export const VIP4_BARE = '10.0.0.13';
+
+export const REAL_MACS = ['02:00:00:00:01:01', '02:00:00:00:01:02', '02:00:00:00:01:03'];
+/** A service whose port has an all-empty ring. */
+export const EMPTY_PORT = 8080;
+/** A service whose ring also names an invalid real server. */
+export const MIXED_PORT = 8081;
+
+const FOREVER = 0xffffffffffffffffn;
+
+function ring(fill: (slot: number) => number): Uint32Array {
+  const t = new Uint32Array(RING_SIZE);
+  for (let i = 0; i < RING_SIZE; i++) t[i] = fill(i);
+  return t;
+}
+
+export function testState(): ModelState {
+  const s = emptyState({ instances: 8, services: 16, rings: 32, reals: 8 });
+  s.ifaces.set(TEST_IFINDEX, { mac: parseMac(LB_MAC), flags: IFACE_F_ENABLED });
+  s.instances.set(INST_ACTIVE, { lease_expiry_ns: FOREVER, flags: INST_F_ACTIVE, pad: 0 });
+  s.instances.set(INST_INACTIVE, { lease_expiry_ns: FOREVER, flags: 0, pad: 0 });
+  s.instances.set(INST_EXPIRED, { lease_expiry_ns: 1n, flags: INST_F_ACTIVE, pad: 0 });
+  REAL_MACS.forEach((mac, i) => {
+    const a = parseAddr(`192.168.0.${i + 1}`);
+    s.reals.set(i, { mac: parseMac(mac), flags: REAL_F_VALID, addr: a.addr, family: a.family, pad: Buffer.alloc(3) });
+  });
+  // Real 3 exists but is not valid (a drained slot never forwards to 00:00:..).
+  s.reals.set(3, { mac: Buffer.alloc(6), flags: 0, addr: Buffer.alloc(16), family: 0, pad: Buffer.alloc(3) });
+
+  const vips: [string, number][] = [
+    [VIP4, INST_ACTIVE],
+    [VIP6, INST_ACTIVE],
+    [VIP4_INACTIVE, INST_INACTIVE],
+    [VIP6_INACTIVE, INST_INACTIVE],
+    [VIP4_EXPIRED, INST_EXPIRED],
+    [VIP6_EXPIRED, INST_EXPIRED],
+    [VIP4_BARE, INST_ACTIVE],
+  ];
+  for (const [vip, instance] of vips) {
+    const a = parseAddr(vip);
+    s.vips.set(vipId(a.addr, a.family), { instance, flags: 0 });
+  }
+
+  let index = 0;
+  const service = (vip: string, port: number, proto: number, instance: number, table: Uint32Array) => {
+    const a = parseAddr(vip);
+    const r = 2 * index + (index % 2); // exercise both halves of the double buffer
+    s.services.set(serviceId(a.addr, a.family, port, proto), { index, ring: r, instance, flags: 0 });
+    s.rings.set(r, table);
+    index++;
+  };
+  const two = ring((i) => i % 2);
+  for (const vip of [VIP4, VIP6]) {
+    service(vip, 80, IPPROTO_TCP, INST_ACTIVE, two);
+    service(vip, 53, IPPROTO_UDP, INST_ACTIVE, ring((i) => (i % 3 === 0 ? 2 : i % 2)));
+    service(vip, EMPTY_PORT, IPPROTO_TCP, INST_ACTIVE, ring(() => REAL_NONE));
+    service(vip, MIXED_PORT, IPPROTO_TCP, INST_ACTIVE, ring((i) => i % 4));
+  }
+  service(VIP4_INACTIVE, 80, IPPROTO_TCP, INST_INACTIVE, two);
+  service(VIP6_INACTIVE, 80, IPPROTO_TCP, INST_INACTIVE, two);
+  service(VIP4_EXPIRED, 80, IPPROTO_TCP, INST_EXPIRED, two);
+  service(VIP6_EXPIRED, 80, IPPROTO_TCP, INST_EXPIRED, two);
+  return s;
+}
