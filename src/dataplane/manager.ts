@@ -27,6 +27,7 @@ import { packageRoot } from '../native.js';
 import {
   IFACE_F_ENABLED,
   INST_F_ACTIVE,
+  instanceCodec,
   IPPROTO_TCP,
   IPPROTO_UDP,
   MAPS,
@@ -298,6 +299,20 @@ export class Dataplane {
   /** The same write as activate(): kept as its own name for the caller's sake. */
   renewLease(instance: number, leaseSeconds: number): void {
     this.activate(instance, leaseSeconds);
+  }
+
+  /**
+   * What the native advert sender needs to renew an instance's lease after
+   * every advert it sends (src/net AdvertSender.setLease): the instances map
+   * fd, the key, the active value, and where its expiry field sits.
+   */
+  leaseTarget(instance: number): { mapFd: number; key: Buffer; value: Buffer; valueOffset: number } {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(instance);
+    const value = instanceCodec.toBuffer({ lease_expiry_ns: 0n, flags: INST_F_ACTIVE, pad: 0 });
+    const field = instanceCodec.layout.find((f) => f.name === 'lease_expiry_ns');
+    if (!field) throw new Error('vipd_instance has no lease_expiry_ns');
+    return { mapFd: this.instances.fd, key, value, valueOffset: field.offset };
   }
 
   /** Stops answering and forwarding for the instance (BACKUP, FAULT, SIGTERM). */

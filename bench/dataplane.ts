@@ -1,0 +1,484 @@
+/**
+ * Data plane per packet: BPF_PROG_TEST_RUN of vipd's XDP program on each of
+ * its paths, beside XDP_PASS, a MAC swap, the minimal DR yardstick and an
+ * IPIP balancer, all through the same template-restoring wrapper
+ * (bench/bpf/xdp_bench_wrapper.bpf.c) so every repetition sees the original
+ * frame. Rounds are interleaved; a case's figure is the median over rounds
+ * of (wrapper + program) - (wrapper alone, same frame), in ns per packet.
+ */
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import {
+  type BpfMap,
+  type Collection,
+  ObjectSpec,
+  type Program,
+  type ProgArrayMap,
+  struct,
+  types as t,
+  xdpVerdictName,
+} from '../src/bpf/index.js';
+import { REASONS } from '../src/dataplane/abi.js';
+import { Dataplane } from '../src/dataplane/manager.js';
+import { buildMaglevTable } from '../src/dataplane/maglev.js';
+import {
+  type BenchContext,
+  type Section,
+  type SectionOutcome,
+  type Skip,
+  fmt,
+  formatTable,
+  median,
+  summarize,
+  type Summary,
+} from './lib.js';
+import { barChart } from './svg.js';
+import { OUR_MAC, TCP_SPORT_OFFSET, arpRequest, ipv4, neighborSolicitation, tcpSyn } from './frames.js';
+
+const XDP_PASS = 2;
+const XDP_TX = 3;
+
+const OBJ = {
+  wrapper: 'out/bpf/xdp_bench_wrapper.bpf.o',
+  pass: 'out/bpf/xdp_bench_pass.bpf.o',
+  macswap: 'out/bpf/xdp_macswap.bpf.o',
+  yardstick: 'out/bpf/xdp_yardstick.bpf.o',
+  ipip: 'out/bpf/xdp_ipip.bpf.o',
+  vipd: 'out/bpf/vipd.bpf.o',
+} as const;
+
+const VIP4 = '203.0.113.42';
+const VIP6 = '2001:db8::42';
+const CLIENT4 = '198.51.100.7';
+const CLIENT6 = '2001:db8::7';
+const PORT = 80;
+/** Real servers in every balancer's Maglev ring. */
+const REALS = Array.from({ length: 10 }, (_, i) => ({
+  key: `10.0.0.${11 + i}`,
+  weight: 100,
+  mac: Buffer.from([0x02, 0x00, 0x0a, 0x00, 0x00, 11 + i]),
+}));
+/** The loopback device: the ingress interface of a test run without ctx. */
+const TEST_RUN_IFINDEX = 1;
+
+const TPL_MAX = 256;
+const templateCodec = struct('bench_template', {
+  len: t.u32,
+  vary_off: t.u16,
+  vary_len: t.u16,
+  data: t.bytes(TPL_MAX),
+});
+
+interface Frame {
+  name: string;
+  bytes: Buffer;
+  /** Write a per-packet sequence number here (2 bytes): a new flow each packet. */
+  varyOffset?: number;
+}
+
+interface Case {
+  id: string;
+  label: string;
+  group: 'vipd' | 'anchor';
+  program: Program;
+  frame: Frame;
+  expect: number;
+  /** vipd only: the verdict counters, to name the reason of an unexpected verdict. */
+  reasons?: () => number[];
+  /** Run without the wrapper (for calibration: XDP_PASS only). */
+  direct?: boolean;
+}
+
+interface Sample {
+  gross: number;
+  wall: number;
+}
+
+interface CaseResult {
+  id: string;
+  label: string;
+  group: string;
+  frame: string;
+  verdict: string;
+  repeat: number;
+  /** (wrapper + program) - wrapper alone, ns/packet, over rounds. */
+  net: Summary;
+  gross: Summary;
+  wrapper: Summary;
+  /** Same from wall-clock time around the syscall (includes interrupts), ns/packet. */
+  wallNet: Summary;
+  /** min(wrapper + program) - min(wrapper alone): the least-disturbed runs, robust on a busy machine. */
+  best: number;
+  ratioToYardstick: number | undefined;
+  samples: { gross: number[]; wrapper: number[] };
+}
+
+/** Loads one object; errors say which. */
+async function load(ctx: BenchContext, rel: string): Promise<Collection> {
+  const spec = ObjectSpec.open(join(ctx.root, rel));
+  return spec.load();
+}
+
+function setupReferenceBalancer(coll: Collection): void {
+  const svcKey = struct('bench_svc_key', { addr: t.bytes(4), port: t.be16, proto: t.u8, pad: t.u8 });
+  const svc = struct('bench_svc', { ring: t.u32, tunnel_src: t.bytes(4) });
+  const real = struct('bench_real', { mac: t.bytes(6), pad: t.u16, addr: t.bytes(4) });
+  const services = coll.map('bench_services', svcKey, svc);
+  const ring = coll.map('bench_ring', t.u32, t.u32);
+  const reals = coll.map('bench_reals', t.u32, real);
+  try {
+    services.update({ addr: ipv4(VIP4), port: PORT, proto: 6, pad: 0 }, { ring: 0, tunnel_src: ipv4('192.0.2.2') });
+    REALS.forEach((r, i) => reals.update(i, { mac: r.mac, pad: 0, addr: ipv4(r.key) }));
+    const table = buildMaglevTable(REALS);
+    ring.updateBatch(Array.from(table, (v, i) => [i, v] as const));
+  } finally {
+    services.close();
+    ring.close();
+    reals.close();
+  }
+}
+
+/**
+ * vipd's program, configured through src/dataplane/manager.ts as the daemon
+ * does it: one instance active with an endless lease, the VIPs, one TCP
+ * service whose Maglev ring spreads over REALS, and the loopback device (the
+ * ingress of a test run without ctx) enabled with OUR_MAC.
+ */
+async function openVipd(object: string): Promise<Dataplane> {
+  const dp = await Dataplane.open({ object, limits: { services: 4 }, ringQuiesceMs: 0 });
+  try {
+    dp.enableInterface(TEST_RUN_IFINDEX, OUR_MAC);
+    dp.activate(0, Infinity);
+    dp.setVip(VIP4, 0);
+    dp.setVip(VIP6, 0);
+    REALS.forEach((r, i) => dp.setReal(i, { mac: r.mac, address: r.key }));
+    const service = { vip: VIP4, port: PORT, protocol: 'tcp' as const, instance: 0 };
+    await dp.addService(service);
+    await dp.setBackends(
+      service,
+      REALS.map((r, i) => ({ real: i, key: r.key, weight: r.weight })),
+    );
+    return dp;
+  } catch (err) {
+    dp.close();
+    throw err;
+  }
+}
+
+/** Packets counted per verdict reason: to say why a case took another path. */
+function reasonCounter(dp: Dataplane): () => number[] {
+  return () => {
+    const v = dp.counters().verdicts;
+    return REASONS.map((r) => Number(v[r].packets));
+  };
+}
+
+class Harness {
+  private readonly tpl: BpfMap<number, { len: number; vary_off: number; vary_len: number; data: Buffer }>;
+  private readonly target: ProgArrayMap;
+  private current: { frame?: Frame; program?: Program | null } = {};
+
+  constructor(
+    readonly wrapper: Program,
+    wrapperColl: Collection,
+  ) {
+    this.tpl = wrapperColl.map('bench_tpl', t.u32, templateCodec);
+    this.target = wrapperColl.progArray('bench_target');
+  }
+
+  /** Sets the template frame and the program under test (null: the wrapper alone). */
+  arm(frame: Frame, program: Program | null): void {
+    if (this.current.frame !== frame) {
+      if (frame.bytes.length > TPL_MAX) throw new Error(`frame ${frame.name} exceeds ${TPL_MAX} bytes`);
+      this.tpl.update(0, {
+        len: frame.bytes.length,
+        vary_off: frame.varyOffset ?? 0,
+        vary_len: frame.varyOffset === undefined ? 0 : 2,
+        data: frame.bytes,
+      });
+    }
+    if (this.current.program !== program) {
+      if (program) this.target.set(0, program);
+      else this.target.clear(0);
+    }
+    this.current = { frame, program };
+  }
+
+  run(frame: Frame, program: Program | null, repeat: number): RunOutcome {
+    this.arm(frame, program);
+    const t0 = process.hrtime.bigint();
+    const r = this.wrapper.run({ data: frame.bytes, repeat });
+    const wall = Number(process.hrtime.bigint() - t0) / repeat;
+    return { gross: r.durationNs, wall, retval: r.retval, data: r.data };
+  }
+
+  close(): void {
+    this.tpl.close();
+    this.target.close();
+  }
+}
+
+type RunOutcome = Sample & { retval: number; data: Buffer };
+
+function runDirect(program: Program, frame: Frame, repeat: number): RunOutcome {
+  const t0 = process.hrtime.bigint();
+  const r = program.run({ data: frame.bytes, repeat });
+  return { gross: r.durationNs, wall: Number(process.hrtime.bigint() - t0) / repeat, retval: r.retval, data: r.data };
+}
+
+export const dataplane: Section = {
+  key: 'dataplane',
+  title: 'Data plane per packet (BPF_PROG_TEST_RUN)',
+  requires: {
+    root: true,
+    native: true,
+    objects: [OBJ.wrapper, OBJ.pass, OBJ.macswap, OBJ.yardstick, OBJ.ipip],
+  },
+  async run(ctx: BenchContext): Promise<SectionOutcome> {
+    const skipped: Skip[] = [];
+    const rounds = ctx.quick ? 3 : 9;
+    const targetMs = ctx.quick ? 10 : 40;
+    const colls: Collection[] = [];
+    const progs: Program[] = [];
+    const keepColl = (c: Collection): Collection => (colls.push(c), c);
+    const keep = (p: Program): Program => (progs.push(p), p);
+
+    ctx.progress('dataplane: loading the wrapper and the anchor programs');
+    const wrapperColl = keepColl(await load(ctx, OBJ.wrapper));
+    let dp: Dataplane | undefined;
+    const harness = new Harness(keep(wrapperColl.program('xdp_bench_wrapper')), wrapperColl);
+    try {
+      const passProg = keep(keepColl(await load(ctx, OBJ.pass)).program('xdp_bench_pass'));
+      const macswap = keep(keepColl(await load(ctx, OBJ.macswap)).program('xdp_macswap'));
+      const yardColl = keepColl(await load(ctx, OBJ.yardstick));
+      setupReferenceBalancer(yardColl);
+      const yardstick = keep(yardColl.program('xdp_yardstick'));
+      const ipipColl = keepColl(await load(ctx, OBJ.ipip));
+      setupReferenceBalancer(ipipColl);
+      const ipip = keep(ipipColl.program('xdp_ipip'));
+
+      const syn: Frame = { name: 'tcp4-syn', bytes: tcpSyn(CLIENT4, 40000, VIP4, PORT) };
+      const synNew: Frame = { name: 'tcp4-syn-new-flow', bytes: syn.bytes, varyOffset: TCP_SPORT_OFFSET };
+      const arp: Frame = { name: 'arp-request', bytes: arpRequest(CLIENT4, VIP4) };
+      const ns: Frame = { name: 'ipv6-ns', bytes: neighborSolicitation(CLIENT6, VIP6) };
+      const other: Frame = { name: 'tcp4-not-vip', bytes: tcpSyn(CLIENT4, 40000, '192.0.2.99', 22) };
+
+      const cases: Case[] = [];
+      let vipd: Program | undefined;
+      let reasons: (() => number[]) | undefined;
+      try {
+        ctx.progress('dataplane: loading out/bpf/vipd.bpf.o and configuring its maps');
+        dp = await openVipd(join(ctx.root, OBJ.vipd));
+        reasons = reasonCounter(dp);
+        vipd = dp.program;
+      } catch (err) {
+        skipped.push({ what: 'vipd program (ARP, NS, forward, pass)', why: (err as Error).message.split('\n')[0] });
+      }
+      if (vipd) {
+        const vipdCases: Case[] = [];
+        vipdCases.push(
+          { id: 'vipd_arp_reply', label: 'vipd ARP reply', group: 'vipd', program: vipd, frame: arp, expect: XDP_TX },
+          { id: 'vipd_ns_reply', label: 'vipd NS reply', group: 'vipd', program: vipd, frame: ns, expect: XDP_TX },
+          { id: 'vipd_forward', label: 'vipd forward (same flow)', group: 'vipd', program: vipd, frame: syn, expect: XDP_TX },
+          {
+            id: 'vipd_forward_new_flow',
+            label: 'vipd forward (new flow)',
+            group: 'vipd',
+            program: vipd,
+            frame: synNew,
+            expect: XDP_TX,
+          },
+          { id: 'vipd_pass', label: 'vipd pass (not a VIP)', group: 'vipd', program: vipd, frame: other, expect: XDP_PASS },
+        );
+        cases.push(...vipdCases.map((c) => ({ ...c, reasons })));
+      }
+      cases.push(
+        { id: 'xdp_pass', label: 'XDP_PASS', group: 'anchor', program: passProg, frame: syn, expect: XDP_PASS },
+        {
+          id: 'xdp_pass_direct',
+          label: 'XDP_PASS (no wrapper)',
+          group: 'anchor',
+          program: passProg,
+          frame: syn,
+          expect: XDP_PASS,
+          direct: true,
+        },
+        { id: 'macswap', label: 'MAC swap + XDP_TX', group: 'anchor', program: macswap, frame: syn, expect: XDP_TX },
+        { id: 'yardstick', label: 'yardstick DR (same flow)', group: 'anchor', program: yardstick, frame: syn, expect: XDP_TX },
+        {
+          id: 'yardstick_new_flow',
+          label: 'yardstick DR (new flow)',
+          group: 'anchor',
+          program: yardstick,
+          frame: synNew,
+          expect: XDP_TX,
+        },
+        { id: 'ipip', label: 'IPIP balancer', group: 'anchor', program: ipip, frame: syn, expect: XDP_TX },
+      );
+
+      // Check each path once: the verdict, and that the wrapper restores the
+      // frame (two runs leave the same bytes as one).
+      const good: Case[] = [];
+      for (const c of cases) {
+        const before = c.reasons?.();
+        const once = c.direct ? runDirect(c.program, c.frame, 1) : harness.run(c.frame, c.program, 1);
+        const after = c.reasons?.();
+        const reason =
+          before && after ? REASONS.filter((_, i) => after[i] > before[i]).join(', ') || undefined : undefined;
+        const thrice = c.direct ? once : harness.run(c.frame, c.program, 3);
+        const restored = c.direct || c.frame.varyOffset !== undefined || once.data.equals(thrice.data);
+        if (once.retval !== c.expect || thrice.retval !== c.expect || !restored) {
+          skipped.push({
+            what: c.label,
+            why:
+              once.retval !== c.expect
+                ? `returned ${xdpVerdictName(once.retval)}${reason ? ` (reason ${reason})` : ''}, expected ${xdpVerdictName(c.expect)}`
+                : 'the output changed between repetitions (the wrapper did not restore the frame)',
+          });
+          continue;
+        }
+        good.push(c);
+      }
+
+      // Repeat counts: each run should take about targetMs.
+      const frames = [...new Set(good.filter((c) => !c.direct).map((c) => c.frame))];
+      const repeatOf = new Map<Case | Frame, number>();
+      const calibrate = (key: Case | Frame, ns: number): void => {
+        repeatOf.set(key, Math.max(10_000, Math.min(5_000_000, Math.round((targetMs * 1e6) / Math.max(ns, 1)))));
+      };
+      for (const c of good) {
+        const s = c.direct ? runDirect(c.program, c.frame, 100_000) : harness.run(c.frame, c.program, 100_000);
+        calibrate(c, s.wall);
+      }
+      for (const f of frames) calibrate(f, harness.run(f, null, 100_000).wall);
+
+      const gross = new Map<Case, Sample[]>(good.map((c) => [c, []]));
+      const base = new Map<Frame, Sample[]>(frames.map((f) => [f, []]));
+      const steps: Array<{ label: string; go: () => void }> = [
+        ...frames.map((f) => ({
+          label: `wrapper alone, ${f.name}`,
+          go: () => base.get(f)?.push(harness.run(f, null, repeatOf.get(f) ?? 10_000)),
+        })),
+        ...good.map((c) => ({
+          label: c.label,
+          go: () =>
+            gross
+              .get(c)
+              ?.push(
+                c.direct
+                  ? runDirect(c.program, c.frame, repeatOf.get(c) ?? 10_000)
+                  : harness.run(c.frame, c.program, repeatOf.get(c) ?? 10_000),
+              ),
+        })),
+      ];
+      for (let r = 0; r < rounds; r++) {
+        ctx.progress(`dataplane: round ${r + 1}/${rounds} (${steps.length} runs of ~${targetMs} ms)`);
+        // Rotate the order each round so no case always follows the same one.
+        for (let i = 0; i < steps.length; i++) steps[(i + r) % steps.length].go();
+      }
+
+      const results: CaseResult[] = good.map((c) => {
+        const g = gross.get(c) ?? [];
+        const b = c.direct ? g.map(() => ({ gross: 0, wall: 0 })) : (base.get(c.frame) ?? []);
+        const net = g.map((s, i) => s.gross - b[i].gross);
+        const wallNet = g.map((s, i) => s.wall - b[i].wall);
+        return {
+          id: c.id,
+          label: c.label,
+          group: c.group,
+          frame: c.frame.name,
+          verdict: xdpVerdictName(c.expect),
+          repeat: repeatOf.get(c) ?? 0,
+          net: summarize(net),
+          gross: summarize(g.map((s) => s.gross)),
+          wrapper: summarize(b.map((s) => s.gross)),
+          wallNet: summarize(wallNet),
+          best: Math.min(...g.map((s) => s.gross)) - Math.min(...b.map((s) => s.gross)),
+          ratioToYardstick: undefined,
+          samples: { gross: g.map((s) => s.gross), wrapper: b.map((s) => s.gross) },
+        };
+      });
+      const yard = results.find((r) => r.id === 'yardstick')?.net.median;
+      for (const r of results) r.ratioToYardstick = yard && yard > 0 ? r.net.median / yard : undefined;
+
+      const loadAvg = loadavg();
+      const cpus = availableParallelism();
+      const svgFile = join(ctx.resultsDir, 'dataplane.svg');
+      writeFileSync(
+        svgFile,
+        barChart({
+          title: 'vipd XDP data plane, cost per packet',
+          subtitle: `BPF_PROG_TEST_RUN, template-restoring wrapper subtracted; median of ${rounds} interleaved rounds, whiskers min..max`,
+          unit: 'ns/packet',
+          bars: results.map((r) => ({
+            label: r.label,
+            value: r.net.median,
+            min: r.net.min,
+            max: r.net.max,
+            group: r.group,
+          })),
+        }),
+      );
+
+      const rows = [
+        ['case', 'verdict', 'ns/pkt', 'min', 'max', 'x yardstick', 'gross', 'wrapper'],
+        ...results.map((r) => [
+          r.label,
+          r.verdict,
+          fmt(r.net.median),
+          fmt(r.net.min),
+          fmt(r.net.max),
+          r.ratioToYardstick === undefined ? '-' : fmt(r.ratioToYardstick, 2),
+          fmt(r.gross.median),
+          fmt(r.wrapper.median),
+        ]),
+      ];
+      const fwd = results.find((r) => r.id === 'vipd_forward');
+      const ipipR = results.find((r) => r.id === 'ipip');
+      const goals: string[] = [];
+      if (fwd && yard) {
+        const ratio = fwd.net.median / yard;
+        goals.push(`goal: vipd forward <= 1.2x yardstick: ${fmt(ratio, 2)}x ${ratio <= 1.2 ? 'MET' : 'NOT MET'}`);
+      }
+      if (fwd && ipipR) {
+        goals.push(
+          `goal: vipd forward < IPIP: ${fmt(fwd.net.median)} vs ${fmt(ipipR.net.median)} ns ${fwd.net.median < ipipR.net.median ? 'MET' : 'NOT MET'}`,
+        );
+      }
+      const table = [
+        formatTable(rows, [false, false, true, true, true, true, true, true]),
+        '',
+        'ns/pkt = (wrapper + program) - (wrapper alone on the same frame), kernel-measured, median over rounds;',
+        'the tail call is included; kernel durations are whole ns. gross = wrapper + program; wrapper = wrapper alone.',
+        `load average ${loadAvg.map((l) => l.toFixed(2)).join(' ')} on ${cpus} CPUs` +
+          (loadAvg[0] > cpus ? ': the machine is busy, figures are inflated and noisy (compare ratios)' : ''),
+        ...goals,
+      ].join('\n');
+
+      return {
+        json: {
+          unit: 'ns/packet',
+          method:
+            'BPF_PROG_TEST_RUN repeat=N through xdp_bench_wrapper (copies the template frame, tail-calls the program); ' +
+            'figure = median over interleaved rounds of (wrapper+program) - (wrapper alone, same frame)',
+          rounds,
+          kernel: release(),
+          cpus,
+          loadAverage: loadAvg,
+          cases: results,
+          yardstickNs: yard,
+          medianOfAll: median(results.map((r) => r.net.median)),
+        },
+        table,
+        files: [svgFile],
+        skipped,
+      };
+    } finally {
+      dp?.close();
+      harness.close();
+      for (const p of progs) p.close();
+      for (const c of colls) c.close();
+    }
+  },
+};
