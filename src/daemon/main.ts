@@ -1,5 +1,9 @@
 import { Command, CommanderError } from 'commander';
+import { BpfError } from '../bpf/index.js';
 import { ExitCode } from '../exit-codes.js';
+import { NetError, PRIVILEGE_CODE } from '../net/index.js';
+import { ConfigRejected, Daemon } from './daemon.js';
+import { createLogger, type LogFormat } from './logger.js';
 import { checkConfigFile } from '../config/check.js';
 
 const DESCRIPTION = `Keeps virtual IP addresses alive with VRRP (v2/v3, IPv4/IPv6) and forwards
@@ -22,7 +26,10 @@ Exit codes:
 
 Signals:
   SIGHUP   re-read the config and apply only what changed (a bad config is rejected)
-  SIGTERM  graceful stop: priority-0 advertisement, VIPs released
+  SIGTERM  graceful stop: priority-0 advertisement, VIPs released, program detached
+  SIGUSR2  handoff: exit leaving program, maps and leases pinned, so a vipd
+           started within the lease carries on without an election (hitless
+           restart or upgrade)
 
 Examples:
   vipd --check /etc/vipd/vipd.yaml
@@ -45,6 +52,63 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(ExitCode.Usage);
   }
   if (opts.check) process.exit(await checkConfigFile(opts.check));
-  console.error('vipd: the daemon is not built yet in this version');
-  process.exit(ExitCode.Failure);
+  if (opts.log !== 'json' && opts.log !== 'pretty') {
+    console.error(`vipd: --log must be json or pretty, not '${opts.log}'`);
+    process.exit(ExitCode.Usage);
+  }
+  process.exit(await runDaemon(opts.config as string, opts.log));
+}
+
+/** Exit code for a failure at start: 2 for config, 3 for privilege or kernel feature, else 1. */
+export function exitCodeFor(err: unknown): ExitCode {
+  if (err instanceof ConfigRejected) return ExitCode.Usage;
+  if (err instanceof BpfError) return err.exitCode;
+  if (err instanceof NetError && err.code === PRIVILEGE_CODE) return ExitCode.MissingPrivilege;
+  return ExitCode.Failure;
+}
+
+async function runDaemon(configFile: string, format: LogFormat): Promise<ExitCode> {
+  const log = createLogger(format);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({ configFile, logger: log });
+  } catch (err) {
+    const code = exitCodeFor(err);
+    if (err instanceof ConfigRejected) {
+      for (const line of err.errors) console.error(line);
+      console.error(`vipd: ${configFile}: ${err.errors.length} error(s)`);
+    } else {
+      log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'vipd could not start');
+      console.error(`vipd: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return code;
+  }
+  return new Promise<ExitCode>((resolve) => {
+    let ending = false;
+    const end = (how: 'stop' | 'handoff', signal: string) => {
+      if (ending) return;
+      ending = true;
+      log.info({ signal }, how === 'stop' ? 'stopping' : 'handing off to the next vipd');
+      const done = how === 'stop' ? daemon.stop() : daemon.handoff();
+      done.then(
+        () => resolve(ExitCode.Ok),
+        (err: unknown) => {
+          log.error({ err: (err as Error).message }, 'stop failed');
+          resolve(ExitCode.Failure);
+        },
+      );
+    };
+    process.on('SIGTERM', () => end('stop', 'SIGTERM'));
+    process.on('SIGINT', () => end('stop', 'SIGINT'));
+    process.on('SIGUSR2', () => end('handoff', 'SIGUSR2'));
+    process.on('SIGHUP', () => {
+      daemon.reload().then(
+        (r) => log.info({ changes: r.changes }, r.changes.length ? 'reload applied' : 'reload: nothing changed'),
+        (err: unknown) => {
+          const lines = err instanceof ConfigRejected ? err.errors : [(err as Error).message];
+          log.error({ errors: lines }, 'reload rejected: the running config stays');
+        },
+      );
+    });
+  });
 }

@@ -1,0 +1,273 @@
+/**
+ * A vipd test site in network namespaces: a client, two vipd hosts and two
+ * real servers on one bridge, with real daemons. The demo and the daemon's
+ * netns tests both build on it. Everything it makes is removed by cleanup()
+ * (and by the lab's exit hooks if the process dies).
+ *
+ * Facts of veth this relies on (../shared/DESIGN.md "Testing"): XDP_TX
+ * reaches the peer only when the peer runs an XDP program, so every bridge
+ * port gets xdp_pass; and the client turns off TX checksum offload, since a
+ * CHECKSUM_PARTIAL frame sent back out by XDP would arrive with a bad sum.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StatusResult } from '../src/daemon/api.js';
+import { ControlClient } from '../src/daemon/control/index.js';
+import { packageRoot } from '../src/native.js';
+import { NetnsLab, type Bridge, type Namespace } from '../test/helpers/netns.js';
+
+export const SUBNET = '10.99.0';
+export const VIP = `${SUBNET}.100`;
+export const SERVICE_PORT = 8080;
+export const CLIENT_ADDR = `${SUBNET}.10`;
+export const LB_ADDRS = [`${SUBNET}.1`, `${SUBNET}.2`] as const;
+export const REAL_ADDRS = [`${SUBNET}.21`, `${SUBNET}.22`] as const;
+
+export interface SiteOptions {
+  label?: string;
+  version?: 2 | 3;
+  /** Seconds. */
+  advertInterval?: number;
+  priorities?: [number, number];
+  preempt?: boolean;
+  /** Extra YAML lines appended to each host's instance (indented 4). */
+  instanceExtra?: string;
+  healthCheck?: 'tcp' | 'none';
+  /** Which hosts run vipd (default both); `false` leaves a host for another daemon (keepalived). */
+  vipdHosts?: [boolean, boolean];
+}
+
+/** The real servers: TCP says "NAME CLIENT" then echoes lines as "NAME LINE"; UDP answers "NAME PAYLOAD". */
+const realServerScript = (name: string) => `
+  const net = require('node:net');
+  const dgram = require('node:dgram');
+  const srv = net.createServer((s) => {
+    s.write('${name} ' + s.remoteAddress + '\\n');
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\\n')) >= 0) { s.write('${name} ' + buf.slice(0, i) + '\\n'); buf = buf.slice(i + 1); }
+    });
+    s.on('error', () => {});
+  });
+  srv.listen(${SERVICE_PORT}, '0.0.0.0');
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', (m, r) => udp.send(Buffer.concat([Buffer.from('${name} '), m]), r.port, r.address));
+  udp.bind(${SERVICE_PORT}, '${VIP}', () => console.log('ready'));`;
+
+export class Site {
+  readonly lab: NetnsLab;
+  readonly sw: Bridge;
+  readonly client: Namespace;
+  readonly lbs: Namespace[];
+  readonly reals: Namespace[];
+  readonly dirs: string[];
+  readonly pins: string[];
+  readonly daemons: (ChildProcess | undefined)[] = [undefined, undefined];
+  readonly opts: Required<Omit<SiteOptions, 'instanceExtra'>> & { instanceExtra: string };
+
+  private constructor(opts: SiteOptions) {
+    this.opts = {
+      label: opts.label ?? 'site',
+      version: opts.version ?? 3,
+      advertInterval: opts.advertInterval ?? 0.1,
+      priorities: opts.priorities ?? [150, 100],
+      preempt: opts.preempt ?? true,
+      instanceExtra: opts.instanceExtra ?? '',
+      healthCheck: opts.healthCheck ?? 'tcp',
+      vipdHosts: opts.vipdHosts ?? [true, true],
+    };
+    this.lab = new NetnsLab(this.opts.label);
+    this.sw = this.lab.bridge();
+    this.client = this.lab.namespace('cl');
+    this.lbs = [this.lab.namespace('lb1'), this.lab.namespace('lb2')];
+    this.reals = [this.lab.namespace('rs1'), this.lab.namespace('rs2')];
+    this.dirs = this.lbs.map(() => this.lab.tmpDir());
+    this.pins = this.lbs.map(() => this.lab.bpffs());
+  }
+
+  /** Builds the namespaces, links, addresses and real servers. */
+  static async create(opts: SiteOptions = {}): Promise<Site> {
+    const site = new Site(opts);
+    try {
+      await site.wire();
+    } catch (err) {
+      await site.cleanup();
+      throw err;
+    }
+    return site;
+  }
+
+  private async wire(): Promise<void> {
+    const xdpPass = join(packageRoot(), 'out', 'bpf', 'xdp_pass.bpf.o');
+    const hosts: [Namespace, string][] = [
+      [this.client, CLIENT_ADDR],
+      [this.lbs[0], LB_ADDRS[0]],
+      [this.lbs[1], LB_ADDRS[1]],
+      [this.reals[0], REAL_ADDRS[0]],
+      [this.reals[1], REAL_ADDRS[1]],
+    ];
+    hosts.forEach(([ns, addr], i) => {
+      this.sw.attach(ns, 'eth0');
+      ns.addr('eth0', `${addr}/24`);
+      this.sw.ns.ip(['link', 'set', 'dev', `p${i}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
+    });
+    this.client.execSync('ethtool', ['-K', 'eth0', 'tx', 'off']);
+    for (const r of this.reals) {
+      r.ip(['addr', 'add', `${VIP}/32`, 'dev', 'lo']);
+      r.execSync('sysctl', [
+        '-qw',
+        'net.ipv4.conf.all.arp_ignore=1',
+        'net.ipv4.conf.all.arp_announce=2',
+        'net.ipv4.conf.eth0.arp_ignore=1',
+        'net.ipv4.conf.eth0.arp_announce=2',
+      ]);
+    }
+    // The LBs know the real servers' MACs before the first health check.
+    for (const lb of this.lbs) for (const a of REAL_ADDRS) await lb.exec('ping', ['-c', '1', '-W', '1', a]);
+    await Promise.all(this.reals.map((r, i) => waitLine(r.spawn(process.execPath, ['-e', realServerScript(`rs${i + 1}`)]), 'ready')));
+  }
+
+  socket(i: number): string {
+    return join(this.dirs[i], 'vipd.sock');
+  }
+
+  configPath(i: number): string {
+    return join(this.dirs[i], 'vipd.yaml');
+  }
+
+  logPath(i: number): string {
+    return join(this.dirs[i], 'vipd.log');
+  }
+
+  /** The vipd config of host i (0 or 1). */
+  config(i: number, overrides: { priority?: number; extraServices?: string } = {}): string {
+    const o = this.opts;
+    const hc =
+      o.healthCheck === 'tcp' ? `\n    healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }` : '';
+    return `# vipd config for ${this.lbs[i].name} (written by scripts/topology.ts)
+bpf: { pin: ${this.pins[i]}, mode: native }
+control: { socket: ${this.socket(i)}, metrics: 127.0.0.1:9477 }
+instances:
+  - name: web
+    interface: eth0
+    vrid: 51
+    version: ${o.version}
+    priority: ${overrides.priority ?? o.priorities[i]}
+    advertInterval: ${o.advertInterval}
+    preempt: ${o.preempt}
+    vips: [${VIP}/32]
+    garp: { repeat: 3, interval: 0.01, delay: 0, refresh: 0 }${o.instanceExtra}
+services:
+  - name: web
+    vip: ${VIP}
+    port: ${SERVICE_PORT}
+    protocol: tcp
+    instance: web
+    backends:
+      - { address: ${REAL_ADDRS[0]}, weight: 100 }
+      - { address: ${REAL_ADDRS[1]}, weight: 100 }${hc}
+  - name: web-udp
+    vip: ${VIP}
+    port: ${SERVICE_PORT}
+    protocol: udp
+    instance: web
+    backends:
+      - { address: ${REAL_ADDRS[0]}, weight: 100 }
+      - { address: ${REAL_ADDRS[1]}, weight: 100 }
+${overrides.extraServices ?? ''}`;
+  }
+
+  writeConfig(i: number, text = this.config(i)): string {
+    writeFileSync(this.configPath(i), text);
+    return this.configPath(i);
+  }
+
+  /** Starts vipd on host i; its JSON log goes to logPath(i). */
+  startDaemon(i: number, opts: { writeConfig?: boolean } = {}): ChildProcess {
+    if (opts.writeConfig !== false) this.writeConfig(i);
+    const bin = join(packageRoot(), 'bin', 'vipd');
+    const child = this.lbs[i].spawn(process.execPath, [bin, '--config', this.configPath(i)]);
+    const log = createWriteStream(this.logPath(i), { flags: 'a' });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    this.daemons[i] = child;
+    return child;
+  }
+
+  /** Sends a signal to vipd on host i and waits for it to exit. */
+  async stopDaemon(i: number, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<number | null> {
+    const child = this.daemons[i];
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(signal);
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const code = await exited;
+    clearTimeout(t);
+    this.daemons[i] = undefined;
+    return code;
+  }
+
+  async status(i: number): Promise<StatusResult> {
+    const c = await ControlClient.connect(this.socket(i), { timeoutMs: 2000 });
+    try {
+      return await c.call<StatusResult>('status', {});
+    } finally {
+      c.close();
+    }
+  }
+
+  async call<T>(i: number, method: string, params: unknown = {}): Promise<T> {
+    const c = await ControlClient.connect(this.socket(i), { timeoutMs: 5000 });
+    try {
+      return await c.call<T>(method, params);
+    } finally {
+      c.close();
+    }
+  }
+
+  /** Host i's instance state, or undefined while its daemon does not answer. */
+  async state(i: number): Promise<string | undefined> {
+    try {
+      return (await this.status(i)).instances[0]?.state;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until host i's instance is in `state`. */
+  async waitState(i: number, state: string, timeoutMs = 15_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    let last: string | undefined;
+    while (Date.now() < until) {
+      last = await this.state(i);
+      if (last === state) return;
+      await sleep(50);
+    }
+    throw new Error(`${this.lbs[i].name}: still ${last ?? 'not answering'} after ${timeoutMs} ms, wanted ${state}`);
+  }
+
+  async cleanup(): Promise<void> {
+    for (let i = 0; i < this.daemons.length; i++) await this.stopDaemon(i, 'SIGTERM', 3000).catch(() => undefined);
+    await this.lab.cleanup();
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Resolves when the child prints a line containing `text`; rejects if it exits first. */
+export function waitLine(child: ChildProcess, text: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes(text)) resolve();
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.once('exit', (code) => reject(new Error(`exited (${code}) before '${text}': ${err}`)));
+    setTimeout(() => reject(new Error(`no '${text}' within ${timeoutMs} ms: ${err}`)), timeoutMs).unref();
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * The daemon's answers to vipctl (src/daemon/api.ts is the contract).
+ * Parameters are checked here: the socket is root-only, but a malformed
+ * request must still get a clear error and change nothing.
+ */
+import { ControlError, type Handlers } from './control/index.js';
+import type { DrainResult, PriorityResult, ReloadResult, StatsSnapshot, StatusResult } from './api.js';
+import type { Daemon } from './daemon.js';
+import { ConfigRejected } from './daemon.js';
+
+function obj(params: unknown): Record<string, unknown> {
+  if (params === undefined || params === null) return {};
+  if (typeof params !== 'object' || Array.isArray(params)) throw new ControlError('INVALID', 'params must be a map');
+  return params as Record<string, unknown>;
+}
+
+function str(p: Record<string, unknown>, key: string): string {
+  const v = p[key];
+  if (typeof v !== 'string' || v === '') throw new ControlError('INVALID', `${key} must be a non-empty string`);
+  return v;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+export function controlHandlers(d: Daemon): Handlers {
+  const drain = (drained: boolean) => async (params: unknown): Promise<DrainResult> => {
+    const p = obj(params);
+    const service = str(p, 'service');
+    const backend = str(p, 'backend');
+    if (!d.services.has(service)) throw new ControlError('NOT_FOUND', `no service '${service}'`);
+    const res = await d.services.setDrained(service, backend, drained);
+    if (!res) throw new ControlError('NOT_FOUND', `service '${service}' has no backend '${backend}'`);
+    return { service, backend, drained, changed: res.changed };
+  };
+  return {
+    status: (): StatusResult => d.status(),
+    stats: {
+      stream: async function* (params: unknown, ctx): AsyncGenerator<StatsSnapshot> {
+        const p = obj(params);
+        const watch = p.watch === true;
+        const interval = typeof p.intervalMs === 'number' && p.intervalMs >= 100 ? p.intervalMs : 1000;
+        yield d.stats();
+        while (watch && !ctx.signal.aborted) {
+          await sleep(interval, ctx.signal);
+          if (ctx.signal.aborted) return;
+          yield d.stats();
+        }
+      },
+    },
+    drain: drain(true),
+    undrain: drain(false),
+    priority: (params: unknown): PriorityResult => {
+      const p = obj(params);
+      const name = str(p, 'instance');
+      const priority = p.priority;
+      if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 1 || priority > 254) {
+        throw new ControlError('INVALID', 'priority must be an integer 1..254');
+      }
+      const e = d.instance(name);
+      if (!e) throw new ControlError('NOT_FOUND', `no instance '${name}'`);
+      const previous = e.runner.status().priority;
+      e.runner.engine.setPriority(priority);
+      return { instance: name, previous, priority };
+    },
+    reload: async (): Promise<ReloadResult> => {
+      try {
+        return await d.reload();
+      } catch (err) {
+        if (err instanceof ConfigRejected) throw new ControlError('CONFIG', err.errors.join('\n'));
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,357 @@
+/**
+ * One VRRP instance, running: the pure engine (src/vrrp) wired to its raw
+ * socket, the native advert sender thread, announcements and the data-plane
+ * lease. It decides nothing itself; it carries out the engine's actions and
+ * reports state changes to the daemon, which owns the data plane, addresses,
+ * notify hooks and metrics.
+ *
+ * Who sends adverts: while MASTER the native sender thread sends them on
+ * time whatever the event loop does. The engine's own periodic advert
+ * actions become check-ins for the sender's watchdog (proof that JS is
+ * alive) and carry priority changes; adverts the engine wants *now* (split
+ * brain, priority 0) are sent at once.
+ */
+import { EventEmitter } from 'node:events';
+import type { InstanceConfig as ConfigInstance } from '../config/index.js';
+import { AdvertSender, addresses, linkInfo, sendAnnouncements, VrrpSocket, type VrrpPacket } from '../net/index.js';
+import {
+  AdvertValidator,
+  encodeAdvert,
+  passwordAuthData,
+  receivedAdvert,
+  VrrpInstance,
+  type AdvertFields,
+  type Clock,
+  type InstanceStatus as EngineStatus,
+  type RejectReason,
+  type StateChangeAction,
+  type VrrpAction,
+} from '../vrrp/index.js';
+import type { Logger } from './logger.js';
+
+/** Where the lease lives in the data plane (Dataplane.leaseTarget). */
+export interface LeaseTarget {
+  mapFd: number;
+  key: Buffer;
+  value: Buffer;
+  valueOffset: number;
+}
+
+export interface InstanceRunnerEvents {
+  /** A state change, after the engine decided it; the daemon applies it synchronously. */
+  state: [StateChangeAction];
+  /** Seconds from the decision to become MASTER to the first announcement sent. */
+  failover: [number];
+  'advert-rx': [];
+  'advert-tx': [];
+  'rx-invalid': [RejectReason];
+  /** The native sender stopped because JS stalled past the watchdog bound. */
+  watchdog: [];
+}
+
+export interface InstanceRunnerOptions {
+  clock: Clock;
+  logger: Logger;
+  /** How long the data plane may serve without a renewal: the peers' Master_Down interval. */
+  leaseSeconds: number;
+  leaseTarget: LeaseTarget;
+  /** Native sender watchdog (ms). */
+  watchdogMs?: number;
+  /** SCHED_FIFO priority for the sender thread, when permitted. */
+  schedPriority?: number;
+  /** Names of tracked objects ("interface:eth1", "script:chk") with weights. */
+  track: { name: string; weight: number }[];
+}
+
+/** The family VRRP runs over: the first VIP's. VIPs of the other family follow the state. */
+export function vrrpFamily(cfg: ConfigInstance): 4 | 6 {
+  return cfg.vips[0]?.family ?? 4;
+}
+
+/** The primary address adverts are sent from (the tie-break between equal priorities). */
+export function primaryAddress(cfg: ConfigInstance): string {
+  if (cfg.unicastSource) return cfg.unicastSource.address;
+  const family = vrrpFamily(cfg);
+  if (family === 6) {
+    const ll = linkInfo(cfg.interface).linkLocal;
+    if (!ll) throw new Error(`instance ${cfg.name}: ${cfg.interface} has no IPv6 link-local address`);
+    return ll;
+  }
+  const vipSet = new Set(cfg.vips.map((v) => v.address));
+  const own = addresses(cfg.interface, 4).find((a) => !vipSet.has(a.address));
+  if (!own) {
+    throw new Error(
+      `instance ${cfg.name}: ${cfg.interface} has no IPv4 address of its own to send adverts from (set unicastSource)`,
+    );
+  }
+  return own.address;
+}
+
+export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
+  readonly config: ConfigInstance;
+  readonly engine: VrrpInstance;
+  readonly family: 4 | 6;
+  readonly primary: string;
+  /** VIPs carried in adverts (the VRRP family's). */
+  readonly advertVips: string[];
+  /** Every VIP, both families: what is announced and served. */
+  readonly allVips: string[];
+
+  readonly #opts: InstanceRunnerOptions;
+  readonly #log: Logger;
+  readonly #socket: VrrpSocket;
+  readonly #validator: AdvertValidator;
+  /** One sender per destination: a v3 IPv4 checksum covers the destination address. */
+  readonly #senders = new Map<string, AdvertSender>();
+  #senderPriority = -1;
+  #running = false;
+  /** Set while the engine handles a received advert: adverts it emits then are replies, sent now. */
+  #inReceive = false;
+  #becameMasterAt: number | null = null;
+  #stopping = false;
+
+  constructor(config: ConfigInstance, opts: InstanceRunnerOptions) {
+    super();
+    this.config = config;
+    this.#opts = opts;
+    this.#log = opts.logger.child({ instance: config.name });
+    this.family = vrrpFamily(config);
+    this.primary = primaryAddress(config);
+    this.advertVips = config.vips.filter((v) => v.family === this.family).map((v) => v.address);
+    this.allVips = config.vips.map((v) => v.address);
+    const unicast = config.unicastPeers.map((p) => p.address);
+    this.#validator = new AdvertValidator({
+      version: config.version,
+      family: this.family,
+      vrid: config.vrid,
+      addresses: this.advertVips,
+      auth: config.auth ? { type: 'pass', password: config.auth.password } : { type: 'none' },
+      advertIntervalMs: config.advertInterval * 1000,
+      unicastPeers: unicast,
+      v3Checksum: config.checksumMode === 'v2' ? 'v2-style' : 'pseudo-header',
+    });
+    this.#socket = VrrpSocket.open({
+      interface: config.interface,
+      family: this.family,
+      multicast: unicast.length === 0,
+      source: this.primary,
+    });
+    this.#socket.on('packet', (p) => this.#onPacket(p));
+    this.#socket.on('error', (err) => this.#log.error({ err: err.message }, 'VRRP receive failed'));
+    for (const dst of unicast.length > 0 ? unicast : [this.#socket.group]) {
+      const sender = new AdvertSender(this.#socket, {
+        intervalMs: config.advertInterval * 1000,
+        destinations: [dst],
+        watchdogMs: opts.watchdogMs ?? 2000,
+        schedPriority: opts.schedPriority,
+      });
+      sender.on('watchdog', () => {
+        this.#log.error('advert sender stopped by its watchdog: the event loop stalled too long');
+        this.emit('watchdog');
+      });
+      sender.on('error', (err) => this.#log.warn({ err: err.message, destination: dst }, 'advert send failing'));
+      sender.on('recovered', () => this.#log.info({ destination: dst }, 'advert sends work again'));
+      sender.on('lease-error', (err) => this.#log.error({ err: err.message }, 'lease renewal failed'));
+      this.#senders.set(dst, sender);
+    }
+    this.engine = new VrrpInstance(
+      {
+        name: config.name,
+        version: config.version,
+        vrid: config.vrid,
+        priority: config.priority,
+        advertIntervalMs: config.advertInterval * 1000,
+        primaryAddress: this.primary,
+        vips: this.allVips,
+        preempt: config.preempt,
+        preemptDelayMs: config.preemptDelay * 1000,
+        track: opts.track,
+        announce: {
+          repeat: config.garp.repeat,
+          intervalMs: config.garp.interval * 1000,
+          secondBurstDelayMs: config.garp.delay * 1000,
+          refreshMs: config.garp.refresh * 1000,
+        },
+      },
+      { clock: opts.clock, emit: (a) => this.#onAction(a), drainPending: () => this.#socket.drain() },
+    );
+  }
+
+  get state(): EngineStatus['state'] {
+    return this.engine.state;
+  }
+
+  status(): EngineStatus {
+    return this.engine.status();
+  }
+
+  /** Max gap between adverts the native sender measured (µs), and how many it sent. */
+  senderStats(): { sent: number; maxGapUs: number } {
+    let sent = 0;
+    let maxGapUs = 0;
+    for (const s of this.#senders.values()) {
+      const st = s.stats();
+      sent += st.sent;
+      maxGapUs = Math.max(maxGapUs, st.maxGapUs);
+    }
+    return { sent, maxGapUs };
+  }
+
+  start(): void {
+    this.#running = true;
+    this.engine.start();
+  }
+
+  /**
+   * Graceful stop: a MASTER sends one priority-0 advert so a BACKUP takes
+   * over after Skew_Time instead of Master_Down, then everything closes.
+   */
+  stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const actions = this.#running ? this.engine.shutdown() : [];
+    for (const s of this.#senders.values()) s.setLease(null);
+    for (const action of actions) this.#onAction(action);
+    this.close();
+  }
+
+  /** Releases sockets and threads without any advert (crash-like, for tests and reload). */
+  close(): void {
+    this.#running = false;
+    for (const s of this.#senders.values()) s.close();
+    this.#senders.clear();
+    this.#socket.close();
+  }
+
+  #onPacket(packet: VrrpPacket): void {
+    const meta = { family: this.family, src: packet.source, dst: packet.destination, ttl: packet.ttl };
+    const res = this.#validator.receive(packet.payload, meta);
+    if (!res.ok) {
+      // Another router's instance on the same segment is not an error of ours.
+      if (res.reason === 'vrid') return;
+      this.emit('rx-invalid', res.reason);
+      this.#log.debug({ reason: res.reason, from: packet.source }, 'advert rejected');
+      return;
+    }
+    this.emit('advert-rx');
+    if (!this.#running) return;
+    this.#inReceive = true;
+    try {
+      this.engine.onAdvert(receivedAdvert(res.advert, meta, packet.arrivalMs));
+    } finally {
+      this.#inReceive = false;
+    }
+  }
+
+  #advertBytes(priority: number, destination: string): Buffer {
+    const cfg = this.config;
+    const fields: AdvertFields =
+      cfg.version === 2
+        ? {
+            version: 2,
+            vrid: cfg.vrid,
+            priority,
+            addresses: this.advertVips,
+            authType: cfg.auth ? 1 : 0,
+            authData: cfg.auth ? passwordAuthData(cfg.auth.password) : Buffer.alloc(8),
+            advertIntervalSec: cfg.advertInterval,
+          }
+        : {
+            version: 3,
+            vrid: cfg.vrid,
+            priority,
+            addresses: this.advertVips,
+            maxAdvertIntervalCs: cfg.advertIntervalCentis,
+            reserved: 0,
+          };
+    return encodeAdvert(
+      fields,
+      { family: this.family, src: this.primary, dst: destination },
+      { v3Checksum: cfg.checksumMode === 'v2' ? 'v2-style' : 'pseudo-header' },
+    );
+  }
+
+  #setSenderPriority(priority: number): void {
+    if (priority === this.#senderPriority) return;
+    for (const [dst, sender] of this.#senders) sender.setAdvert(this.#advertBytes(priority, dst));
+    this.#senderPriority = priority;
+  }
+
+  #onAction(action: VrrpAction): void {
+    switch (action.kind) {
+      case 'stateChange':
+        this.#onStateChange(action);
+        return;
+      case 'sendAdvert':
+        this.#onSendAdvert(action.priority);
+        return;
+      case 'announce':
+        this.#announce(action.vips, action.repeat, action.intervalMs);
+        return;
+    }
+  }
+
+  #onStateChange(change: StateChangeAction): void {
+    if (change.to === 'MASTER') {
+      this.#becameMasterAt = this.#opts.clock.now();
+      this.#setSenderPriority(change.priority);
+      for (const s of this.#senders.values()) {
+        s.setLease({ ...this.#opts.leaseTarget, leaseNs: BigInt(Math.round(this.#opts.leaseSeconds * 1e9)) });
+      }
+    } else if (change.from === 'MASTER') {
+      for (const s of this.#senders.values()) {
+        s.setLease(null);
+        s.stop();
+      }
+    }
+    // The daemon activates the data plane before the first advert and announcement leave.
+    this.emit('state', change);
+    if (change.to === 'MASTER') {
+      for (const s of this.#senders.values()) s.start();
+      this.emit('advert-tx');
+    }
+  }
+
+  #onSendAdvert(priority: number): void {
+    if (this.#senders.size === 0) return;
+    const stopping = priority === 0;
+    const running = this.engine.state === 'MASTER' && !stopping;
+    if (running && !this.#inReceive) {
+      // The engine's periodic tick while MASTER: the sender thread has it covered.
+      this.#setSenderPriority(priority);
+      for (const [dst, s] of this.#senders) {
+        s.checkIn();
+        if (!s.stats().running) {
+          // The watchdog stopped it during a stall we have now come out of.
+          this.#log.warn({ destination: dst }, 'event loop back: advert sender restarted');
+          s.start();
+        }
+      }
+      return;
+    }
+    // A reply to what we just heard (split brain), or the priority-0 goodbye: now.
+    this.#setSenderPriority(priority);
+    for (const [dst, s] of this.#senders) {
+      try {
+        s.sendNow();
+        this.emit('advert-tx');
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message, destination: dst, priority }, 'advert not sent');
+      }
+    }
+  }
+
+  #announce(vips: readonly string[], repeat: number, intervalMs: number): void {
+    try {
+      const a = sendAnnouncements(this.config.interface, vips, { repeat, intervalMs });
+      a.done.catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'announcement failed'));
+      if (this.#becameMasterAt !== null) {
+        const seconds = (this.#opts.clock.now() - this.#becameMasterAt) / 1000;
+        this.#becameMasterAt = null;
+        this.emit('failover', seconds);
+      }
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message, vips }, 'announcement failed');
+    }
+  }
+}
