@@ -59,7 +59,7 @@ export interface NotifyConfig {
 
 export interface TrackInterface {
   readonly name: string;
-  /** Added to the priority while the link is down; 0 means FAULT while down. */
+  /** keepalived's rule: negative is added while down, positive while up; 0 means FAULT while down. */
   readonly weight: number;
 }
 
@@ -68,7 +68,7 @@ export interface TrackScript {
   readonly command: Argv;
   readonly interval: number;
   readonly timeout: number;
-  /** Added to the priority while failing; 0 means FAULT while failing. */
+  /** keepalived's rule: negative is added while failing, positive while up; 0 means FAULT while failing. */
   readonly weight: number;
   readonly rise: number;
   readonly fall: number;
