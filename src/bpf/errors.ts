@@ -17,6 +17,7 @@ export type BpfErrorCode =
   | 'VIPD_BPF_NO_INTERFACE'
   | 'VIPD_BPF_BPFFS'
   | 'VIPD_BPF_CLOSED'
+  | 'VIPD_BPF_PIN_MISMATCH'
   | 'VIPD_BPF_SYSTEM';
 
 export class BpfError extends Error {

@@ -165,6 +165,15 @@ export class ObjectSpec {
     } catch (err) {
       const log = typeof (err as { log?: unknown }).log === 'string' ? (err as { log: string }).log : '';
       const e = translateNativeError(err, `loading ${this.path}`);
+      const mismatch = /couldn't reuse pinned map at '([^']+)'/.exec(log);
+      if (mismatch) {
+        throw new BpfError(
+          'VIPD_BPF_PIN_MISMATCH',
+          e.op,
+          `the map pinned at ${mismatch[1]} does not match ${this.path} (type, key/value size, max entries or flags differ)`,
+          { errnoName: e.errnoName, cause: err },
+        );
+      }
       // The verifier answers EACCES too: only a load without a verifier log is a privilege problem.
       const verifierSpoke = /BEGIN PROG LOAD LOG|program load failed/i.test(log);
       if (e.code === 'VIPD_BPF_PERMISSION' && !verifierSpoke) throw e;

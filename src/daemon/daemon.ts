@@ -4,8 +4,10 @@
  * the difference), graceful stop (priority 0, VIPs released) and handoff
  * (exit leaving everything pinned, for a hitless restart or upgrade).
  */
-import { readFileSync } from 'node:fs';
-import { ensureBpffs } from '../bpf/index.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BpfError, ensureBpffs } from '../bpf/index.js';
+import { MAPS } from '../dataplane/abi.js';
 import { diffConfig, loadConfig, formatConfigError, type Config, type InstanceConfig } from '../config/index.js';
 import { Dataplane } from '../dataplane/manager.js';
 import { VipdMetrics, MetricsServer, type DataplaneCounters } from '../metrics/index.js';
@@ -101,7 +103,7 @@ export class Daemon {
   async #start(): Promise<void> {
     this.#config = await Daemon.readConfig(this.#opts.configFile);
     const { mounted } = ensureBpffs(this.#config.bpf.pin);
-    this.#dp = await Dataplane.open({ pinDir: this.#config.bpf.pin });
+    this.#dp = await this.#openDataplane(this.#config.bpf.pin);
     this.#log.info(
       { pin: this.#config.bpf.pin, mountedBpffs: mounted, adopted: this.#dp.adopted },
       this.#dp.adopted ? 'data plane adopted from pins' : 'data plane loaded',
@@ -126,6 +128,23 @@ export class Daemon {
     this.#log.info({ socket: this.#config.control.socket, metrics: `${addr.host}:${addr.port}` }, 'control ready');
     this.#startSystemdWatchdog();
     sdNotify({ READY: 1, STATUS: this.#statusLine() });
+  }
+
+  /**
+   * Loads the program, re-adopting pinned maps. Pins left by a build with a
+   * different map layout cannot be reused: their maps are replaced (state is
+   * rebuilt from the config) while pinned XDP links stay, so attach() swaps
+   * the new program into them atomically.
+   */
+  async #openDataplane(pinDir: string): Promise<Dataplane> {
+    try {
+      return await Dataplane.open({ pinDir });
+    } catch (err) {
+      if (!(err instanceof BpfError && err.code === 'VIPD_BPF_PIN_MISMATCH')) throw err;
+      this.#log.warn({ pin: pinDir, why: err.message }, 'pinned maps do not match this build: replacing them (links kept)');
+      for (const name of Object.keys(MAPS)) rmSync(join(pinDir, name), { force: true });
+      return Dataplane.open({ pinDir });
+    }
   }
 
   // ---- instances -------------------------------------------------------

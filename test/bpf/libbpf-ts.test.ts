@@ -277,3 +277,27 @@ describe('pins', () => {
     expect(existsSync(join(pinDir, 'test_hash'))).toBe(false);
   });
 });
+
+describe('pinned maps from another build', () => {
+  const pinDir = mkdtempSync('/run/vipd-test-pinmismatch-');
+  afterAll(() => {
+    try {
+      unmountBpffs(pinDir);
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a pin whose definition differs is a typed PIN_MISMATCH error naming the pin', async () => {
+    ensureBpffs(pinDir);
+    const first = await loadTestObject((s) => {
+      s.pinMapsUnder(pinDir);
+      s.map('test_hash').maxEntries = 16;
+    });
+    first.close();
+    const err = await loadTestObject((s) => s.pinMapsUnder(pinDir)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BpfError);
+    expect(err).toMatchObject({ code: 'VIPD_BPF_PIN_MISMATCH' });
+    expect((err as Error).message).toContain(join(pinDir, 'test_hash'));
+  });
+});
