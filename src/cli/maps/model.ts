@@ -1,0 +1,118 @@
+/**
+ * What `vipctl maps` shows: each pinned map's entries decoded into readable
+ * values. This is also the --json shape (bigint counters print as numbers).
+ */
+import type { MapName } from '../../dataplane/abi.js';
+
+export interface InstanceEntry {
+  readonly id: number;
+  readonly flags: string[];
+  /** CLOCK_MONOTONIC deadline in ns (bpf_ktime_get_ns), 0 for none. */
+  readonly leaseExpiryNs: bigint;
+  /** Seconds left on the lease when read (negative: expired), null when there is none. */
+  readonly leaseRemainingSeconds: number | null;
+}
+
+export interface VipEntry {
+  readonly vip: string;
+  readonly family: number;
+  readonly instance: number;
+  readonly flags: number;
+}
+
+export interface ServiceEntry {
+  /** `vip:port/protocol`. */
+  readonly service: string;
+  readonly vip: string;
+  readonly port: number;
+  readonly protocol: string;
+  readonly family: number;
+  /** Slot in service_stats. */
+  readonly index: number;
+  /** The live ring in rings. */
+  readonly ring: number;
+  readonly instance: number;
+  readonly flags: number;
+}
+
+export interface RingShare {
+  /** Index in reals. */
+  readonly real: number;
+  /** The real's address, when reals has a valid entry for it. */
+  readonly address: string | null;
+  readonly slots: number;
+}
+
+export interface RingEntry {
+  readonly ring: number;
+  readonly service: string;
+  /** live: the service's current table; idle: the previous one (the next swap writes it). */
+  readonly role: 'live' | 'idle';
+  readonly slots: number;
+  /** Slots per real server, most first. */
+  readonly reals: RingShare[];
+  /** Slots naming no real server (REAL_NONE). */
+  readonly empty: number;
+  /** --all: every slot's real index (0xffffffff for none). */
+  readonly table?: number[];
+}
+
+export interface RealEntry {
+  readonly index: number;
+  readonly address: string;
+  readonly family: number;
+  readonly mac: string;
+  readonly flags: string[];
+}
+
+export interface IfaceEntry {
+  readonly ifindex: number;
+  /** From /sys/class/net; null when no interface has that index here. */
+  readonly name: string | null;
+  readonly mac: string;
+  readonly flags: string[];
+}
+
+export interface CounterValue {
+  readonly packets: bigint;
+  readonly bytes: bigint;
+}
+
+export interface CounterEntry extends CounterValue {
+  readonly index: number;
+  /** Verdict reason, service or real server the slot counts for (null: nothing names it now). */
+  readonly label: string | null;
+  /** verdicts only: the XDP action of the reason. */
+  readonly action?: 'TX' | 'PASS';
+  /** One value per possible CPU; the sum is packets/bytes. */
+  readonly perCpu: CounterValue[];
+}
+
+export interface EntryTypes {
+  instances: InstanceEntry;
+  vips: VipEntry;
+  services: ServiceEntry;
+  rings: RingEntry;
+  reals: RealEntry;
+  ifaces: IfaceEntry;
+  verdicts: CounterEntry;
+  service_stats: CounterEntry;
+  real_stats: CounterEntry;
+}
+
+export interface MapDump<N extends MapName> {
+  readonly name: N;
+  readonly path: string;
+  /** Kernel map type, e.g. Array, PercpuArray, Hash. */
+  readonly type: string;
+  readonly maxEntries: number;
+  readonly entries: EntryTypes[N][];
+  /** Entries left out: empty array slots (without --all), rings no service uses. */
+  readonly omitted: number;
+  /** What was left out and why, for people. */
+  readonly note?: string;
+}
+
+/** The dump of map N, as a union over N (so a switch on `name` narrows the entries). */
+export type DumpOf<N extends MapName> = { [M in N]: MapDump<M> }[N];
+export type AnyMapDump = DumpOf<MapName>;

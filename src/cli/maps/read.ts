@@ -1,0 +1,242 @@
+/**
+ * Reads vipd's pinned maps straight from bpffs and decodes them with the
+ * codecs of src/dataplane/abi.ts. Needs no daemon, only root.
+ */
+import { mapTypeName, type BpfMap, type Codec, type PerCpuMap } from '../../bpf/index.js';
+import {
+  actionOf,
+  MAPS,
+  REAL_F_VALID,
+  REASONS,
+  RING_SIZE,
+  XDP_TX,
+  type Counter,
+  type MapName,
+  type Real,
+  type Service,
+  type ServiceKey,
+} from '../../dataplane/abi.js';
+import { formatAddr, formatMac } from '../../dataplane/addr.js';
+import { flagNames, IFACE_FLAGS, INSTANCE_FLAGS, interfaceNames, protocolName, REAL_FLAGS, serviceLabel } from './labels.js';
+import type { CounterEntry, DumpOf, EntryTypes, MapDump, RealEntry, ServiceEntry } from './model.js';
+import { openPinnedMap, openPinnedPerCpuMap, pinPath } from './pins.js';
+import { readRing, ringsInUse, summarizeRing } from './rings.js';
+
+export interface ReadOptions {
+  /** Show empty array slots, zero counters and every ring slot. */
+  readonly all?: boolean;
+  /** CLOCK_MONOTONIC now in ns (the XDP program's clock), to tell how long a lease has left. */
+  readonly monotonicNowNs?: bigint;
+}
+
+const ZERO_MAC = '00:00:00:00:00:00';
+
+type CounterMapName = 'verdicts' | 'service_stats' | 'real_stats';
+
+/** One reading of a pin directory; services and reals are read once and shared as labels. */
+export class PinnedMapReader {
+  readonly dir: string;
+  readonly #all: boolean;
+  readonly #nowNs: bigint;
+  #services: ServiceEntry[] | undefined;
+  #validReals: RealEntry[] | undefined;
+
+  constructor(dir: string, options: ReadOptions = {}) {
+    this.dir = dir;
+    this.#all = options.all === true;
+    // process.hrtime is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns().
+    this.#nowNs = options.monotonicNowNs ?? process.hrtime.bigint();
+  }
+
+  read<N extends MapName>(name: N): DumpOf<N> {
+    const readers: { [M in MapName]: () => MapDump<M> } = {
+      instances: () => this.#instances(),
+      vips: () => this.#vips(),
+      services: () => this.#withMap('services', MAPS.services.key, MAPS.services.value, (map) => this.#dump('services', map, this.#readServices(map))),
+      rings: () => this.#rings(),
+      reals: () => this.#reals(),
+      ifaces: () => this.#ifaces(),
+      verdicts: () => this.#counters('verdicts', (index) => REASONS[index] ?? null),
+      service_stats: () => {
+        const byIndex = new Map(this.#servicesForLabels().map((s) => [s.index, s.service]));
+        return this.#counters('service_stats', (index) => byIndex.get(index) ?? null);
+      },
+      real_stats: () => {
+        const byIndex = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
+        return this.#counters('real_stats', (index) => byIndex.get(index) ?? null);
+      },
+    };
+    return readers[name]() as DumpOf<N>;
+  }
+
+  #instances(): MapDump<'instances'> {
+    return this.#withMap('instances', MAPS.instances.key, MAPS.instances.value, (map) => {
+      const all = map.lookupBatch();
+      const entries = all
+        .filter(([, v]) => this.#all || v.flags !== 0 || v.lease_expiry_ns !== 0n)
+        .map(([id, v]) => ({
+          id,
+          flags: flagNames(v.flags, INSTANCE_FLAGS),
+          leaseExpiryNs: v.lease_expiry_ns,
+          leaseRemainingSeconds: v.lease_expiry_ns === 0n ? null : Number(v.lease_expiry_ns - this.#nowNs) / 1e9,
+        }));
+      return this.#dump('instances', map, entries, all.length - entries.length, 'empty instance slots');
+    });
+  }
+
+  #vips(): MapDump<'vips'> {
+    return this.#withMap('vips', MAPS.vips.key, MAPS.vips.value, (map) => {
+      const entries = map
+        .lookupBatch()
+        .map(([k, v]) => ({ vip: formatAddr(k.addr, k.family), family: k.family, instance: v.instance, flags: v.flags }))
+        .sort((a, b) => a.instance - b.instance || a.family - b.family || a.vip.localeCompare(b.vip));
+      return this.#dump('vips', map, entries);
+    });
+  }
+
+  #rings(): MapDump<'rings'> {
+    const services = this.#servicesForLabels();
+    const addresses = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
+    return this.#withMap('rings', MAPS.rings.key, MAPS.rings.value, (map) => {
+      const entries = ringsInUse(services, map.maxEntries).map((use) =>
+        summarizeRing(use, readRing(map, use.ring), (real) => addresses.get(real) ?? null, this.#all),
+      );
+      const ringCount = Math.floor(map.maxEntries / RING_SIZE);
+      return this.#dump('rings', map, entries, ringCount - entries.length, `of ${ringCount} rings are used by no service (not read)`);
+    });
+  }
+
+  #reals(): MapDump<'reals'> {
+    return this.#withMap('reals', MAPS.reals.key, MAPS.reals.value, (map) => {
+      const all = decodeReals(map.lookupBatch());
+      const entries = this.#all ? all : all.filter((r) => r.flags.length > 0 || r.family !== 0 || r.mac !== ZERO_MAC);
+      return this.#dump('reals', map, entries, all.length - entries.length, 'empty real-server slots');
+    });
+  }
+
+  #ifaces(): MapDump<'ifaces'> {
+    const names = interfaceNames();
+    return this.#withMap('ifaces', MAPS.ifaces.key, MAPS.ifaces.value, (map) => {
+      // An array indexed by ifindex (or a hash): slots never written are all zero.
+      const all = map
+        .lookupBatch()
+        .map(([ifindex, v]) => ({ ifindex, name: names.get(ifindex) ?? null, mac: formatMac(v.mac), flags: flagNames(v.flags, IFACE_FLAGS) }))
+        .sort((a, b) => a.ifindex - b.ifindex);
+      const entries = this.#all ? all : all.filter((e) => e.flags.length > 0 || e.mac !== ZERO_MAC);
+      return this.#dump('ifaces', map, entries, all.length - entries.length, 'unused interface slots');
+    });
+  }
+
+  /** Per-CPU counters, summed; verdicts shows every reason, the stats maps only slots that counted. */
+  #counters<N extends CounterMapName>(name: N, labelOf: (index: number) => string | null): MapDump<N> {
+    const spec = MAPS[name];
+    const map = openPinnedPerCpuMap(this.dir, name, spec.key, spec.value);
+    try {
+      const all = map.lookupBatch().map(([index, perCpu]): CounterEntry => {
+        const action = actionOf(index) === XDP_TX ? 'TX' : 'PASS';
+        return {
+          index,
+          label: labelOf(index),
+          ...(name === 'verdicts' ? { action } : {}),
+          ...sumCounters(perCpu),
+          perCpu: perCpu.map((c) => ({ packets: c.packets, bytes: c.bytes })),
+        };
+      });
+      const entries = this.#all || name === 'verdicts' ? all : all.filter((c) => c.packets !== 0n || c.bytes !== 0n);
+      return this.#dump(name, map, entries as EntryTypes[N][], all.length - entries.length, 'counters at zero');
+    } finally {
+      map.close();
+    }
+  }
+
+  #readServices(map: BpfMap<ServiceKey, Service>): ServiceEntry[] {
+    this.#services = map
+      .lookupBatch()
+      .map(([k, v]) => ({
+        service: serviceLabel(k.addr, k.family, k.port, k.proto),
+        vip: formatAddr(k.addr, k.family),
+        port: k.port,
+        protocol: protocolName(k.proto),
+        family: k.family,
+        index: v.index,
+        ring: v.ring,
+        instance: v.instance,
+        flags: v.flags,
+      }))
+      .sort((a, b) => a.index - b.index);
+    return this.#services;
+  }
+
+  /** Services, to name rings and service_stats slots; empty when the map cannot be read. */
+  #servicesForLabels(): ServiceEntry[] {
+    if (this.#services === undefined) {
+      try {
+        this.#withMap('services', MAPS.services.key, MAPS.services.value, (map) => this.#readServices(map));
+      } catch {
+        this.#services = [];
+      }
+    }
+    return this.#services ?? [];
+  }
+
+  /** Valid real servers, to name ring slots and real_stats slots; empty when reals cannot be read. */
+  #realsForLabels(): RealEntry[] {
+    if (this.#validReals === undefined) {
+      try {
+        const all = this.#withMap('reals', MAPS.reals.key, MAPS.reals.value, (map) => map.lookupBatch());
+        this.#validReals = decodeReals(all.filter(([, v]) => (v.flags & REAL_F_VALID) !== 0));
+      } catch {
+        this.#validReals = [];
+      }
+    }
+    return this.#validReals;
+  }
+
+  /** Opens a pinned map, hands it to fn, and closes it. */
+  #withMap<K, V, T>(name: MapName, key: Codec<K>, value: Codec<V>, fn: (map: BpfMap<K, V>) => T): T {
+    const map = openPinnedMap(this.dir, name, key, value);
+    try {
+      return fn(map);
+    } finally {
+      map.close();
+    }
+  }
+
+  #dump<N extends MapName>(
+    name: N,
+    map: BpfMap<unknown, unknown> | PerCpuMap<unknown, unknown>,
+    entries: EntryTypes[N][],
+    omitted = 0,
+    omittedWhat = '',
+  ): MapDump<N> {
+    return {
+      name,
+      path: pinPath(this.dir, name),
+      type: mapTypeName(map.type),
+      maxEntries: map.maxEntries,
+      entries,
+      omitted,
+      ...(omitted > 0 ? { note: `${omitted} ${omittedWhat}${name === 'rings' ? '' : ' not shown (--all shows them)'}` } : {}),
+    };
+  }
+}
+
+function decodeReals(all: readonly [number, Real][]): RealEntry[] {
+  return all.map(([index, v]) => ({
+    index,
+    address: v.family === 0 ? '' : formatAddr(v.addr, v.family),
+    family: v.family,
+    mac: formatMac(v.mac),
+    flags: flagNames(v.flags, REAL_FLAGS),
+  }));
+}
+
+function sumCounters(perCpu: readonly Counter[]): { packets: bigint; bytes: bigint } {
+  let packets = 0n;
+  let bytes = 0n;
+  for (const c of perCpu) {
+    packets += c.packets;
+    bytes += c.bytes;
+  }
+  return { packets, bytes };
+}

@@ -1,0 +1,92 @@
+/** `vipctl maps` as tables for people: one section per map. */
+import { REAL_NONE } from '../../dataplane/abi.js';
+import { tableLines, type ColumnSpec } from '../table.js';
+import { formatDuration } from '../units.js';
+import type { AnyMapDump, CounterEntry, InstanceEntry, RingEntry } from './model.js';
+
+const R = (title: string): ColumnSpec => ({ title, align: 'right' });
+
+function lease(entry: InstanceEntry): string {
+  const left = entry.leaseRemainingSeconds;
+  if (left === null) return 'none';
+  return left >= 0 ? `expires in ${formatDuration(left)}` : `expired ${formatDuration(-left)} ago`;
+}
+
+function flags(names: readonly string[]): string {
+  return names.length === 0 ? '-' : names.join(',');
+}
+
+function counterRows(entries: readonly CounterEntry[], withAction: boolean): string[][] {
+  return entries.map((c) => [
+    String(c.index),
+    c.label ?? '-',
+    ...(withAction ? [c.action ?? ''] : []),
+    String(c.packets),
+    String(c.bytes),
+  ]);
+}
+
+function ringShares(ring: RingEntry): string {
+  const parts = ring.reals.map((r) => `${r.address ?? `real ${r.real}`}=${r.slots}`);
+  if (ring.empty > 0) parts.push(`none=${ring.empty}`);
+  return parts.join(' ');
+}
+
+function ringTableLines(ring: RingEntry): string[] {
+  if (ring.table === undefined) return [];
+  return [
+    '',
+    `  ring ${ring.ring} (${ring.role} for ${ring.service}), every slot:`,
+    ...tableLines([R('SLOT'), R('REAL')], ring.table.map((real, slot) => [String(slot), real === REAL_NONE ? 'none' : String(real)]), '    '),
+  ];
+}
+
+function bodyLines(dump: AnyMapDump): string[] {
+  switch (dump.name) {
+    case 'instances':
+      return tableLines([R('ID'), 'FLAGS', 'LEASE', R('EXPIRY NS')], dump.entries.map((e) => [String(e.id), flags(e.flags), lease(e), String(e.leaseExpiryNs)]), '  ');
+    case 'vips':
+      return tableLines(['VIP', R('INSTANCE'), R('FLAGS')], dump.entries.map((e) => [e.vip, String(e.instance), String(e.flags)]), '  ');
+    case 'services':
+      return tableLines(
+        ['SERVICE', R('INDEX'), R('LIVE RING'), R('INSTANCE'), R('FLAGS')],
+        dump.entries.map((e) => [e.service, String(e.index), String(e.ring), String(e.instance), String(e.flags)]),
+        '  ',
+      );
+    case 'rings':
+      return [
+        ...tableLines(
+          [R('RING'), 'SERVICE', 'ROLE', 'SLOTS PER REAL SERVER'],
+          dump.entries.map((e) => [String(e.ring), e.service, e.role, ringShares(e)]),
+          '  ',
+        ),
+        ...dump.entries.flatMap(ringTableLines),
+      ];
+    case 'reals':
+      return tableLines([R('INDEX'), 'ADDRESS', 'MAC', 'FLAGS'], dump.entries.map((e) => [String(e.index), e.address || '-', e.mac, flags(e.flags)]), '  ');
+    case 'ifaces':
+      return tableLines([R('IFINDEX'), 'NAME', 'MAC', 'FLAGS'], dump.entries.map((e) => [String(e.ifindex), e.name ?? '?', e.mac, flags(e.flags)]), '  ');
+    case 'verdicts':
+      return tableLines([R('INDEX'), 'REASON', 'ACTION', R('PACKETS'), R('BYTES')], counterRows(dump.entries, true), '  ');
+    case 'service_stats':
+      return tableLines([R('INDEX'), 'SERVICE', R('PACKETS'), R('BYTES')], counterRows(dump.entries, false), '  ');
+    case 'real_stats':
+      return tableLines([R('INDEX'), 'REAL SERVER', R('PACKETS'), R('BYTES')], counterRows(dump.entries, false), '  ');
+  }
+}
+
+function title(dump: AnyMapDump): string {
+  const perCpu = dump.name === 'verdicts' || dump.name === 'service_stats' || dump.name === 'real_stats' ? ', per-CPU counters summed' : '';
+  return `${dump.name}  ${dump.path}  (${dump.type}, max ${dump.maxEntries}${perCpu})`;
+}
+
+export function formatMapDump(dump: AnyMapDump): string {
+  const lines = [title(dump)];
+  lines.push(...(dump.entries.length === 0 ? ['  (empty)'] : bodyLines(dump)));
+  if (dump.note !== undefined) lines.push(`  ${dump.note}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatMapDumps(dumps: readonly AnyMapDump[]): string {
+  return dumps.map(formatMapDump).join('\n');
+}

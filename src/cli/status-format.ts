@@ -1,0 +1,88 @@
+/** `vipctl status` as tables for people. */
+import type { BackendStatus, InstanceStatus, ServiceStatus, StatusResult } from '../daemon/api.js';
+import { tableLines } from './table.js';
+import { formatAgo, formatDuration } from './units.js';
+
+function masterSince(instance: InstanceStatus, now: Date): string {
+  if (instance.masterSince !== null) return formatAgo(instance.masterSince, now);
+  return instance.masterAddress !== null ? `- (master ${instance.masterAddress})` : '-';
+}
+
+function instanceRows(instances: readonly InstanceStatus[], now: Date): string[][] {
+  return instances.map((i) => [
+    i.name,
+    i.state,
+    String(i.priority),
+    String(i.effectivePriority),
+    String(i.vrid),
+    `v${i.version}`,
+    i.interface,
+    masterSince(i, now),
+    String(i.transitions),
+    i.vips.join(' '),
+  ]);
+}
+
+function backendState(b: BackendStatus): string {
+  if (b.drained) return b.up ? 'DRAINED' : 'DRAINED,DOWN';
+  return b.up ? 'UP' : 'DOWN';
+}
+
+function backendRows(backends: readonly BackendStatus[]): string[][] {
+  return backends.map((b) => [b.address, backendState(b), String(b.weight), b.mac ?? 'unresolved', b.reason ?? '']);
+}
+
+function serviceLines(service: ServiceStatus): string[] {
+  const where = `${service.vip}:${service.port}/${service.protocol}`;
+  const title = service.name === where ? where : `${service.name} (${where})`;
+  const up = service.backends.filter((b) => b.up && !b.drained).length;
+  const lines = [
+    `${title}  instance ${service.instance}, ${service.active ? 'forwarding here' : 'not forwarding here'}, ${up}/${service.backends.length} backends taking flows`,
+  ];
+  if (service.backends.length === 0) return [...lines, '  (no backends)'];
+  return [
+    ...lines,
+    ...tableLines(['BACKEND', 'STATE', { title: 'WEIGHT', align: 'right' }, 'MAC', 'CHECK'], backendRows(service.backends), '  '),
+  ];
+}
+
+function failoverLines(instances: readonly InstanceStatus[]): string[] {
+  return instances
+    .filter((i) => i.lastReason !== null || i.lastFailoverSeconds !== null)
+    .map((i) => {
+      const parts = [];
+      if (i.lastReason !== null) parts.push(`last change: ${i.lastReason}`);
+      if (i.lastFailoverSeconds !== null) parts.push(`last failover took ${formatDuration(i.lastFailoverSeconds)}`);
+      return `  ${i.name}: ${parts.join('; ')}`;
+    });
+}
+
+export function formatStatus(status: StatusResult, now: Date): string {
+  const d = status.daemon;
+  const lines = [`vipd ${d.version}, pid ${d.pid}, up ${formatAgo(d.startedAt, now).replace(/ ago$/, '')}, config ${d.configFile}, pins ${d.pinDir}`, ''];
+  if (status.instances.length === 0) lines.push('No VRRP instances.');
+  else {
+    lines.push(
+      ...tableLines(
+        [
+          'INSTANCE',
+          'STATE',
+          { title: 'PRIO', align: 'right' },
+          { title: 'EFFECTIVE', align: 'right' },
+          { title: 'VRID', align: 'right' },
+          'VRRP',
+          'INTERFACE',
+          'MASTER SINCE',
+          { title: 'TRANSITIONS', align: 'right' },
+          'VIPS',
+        ],
+        instanceRows(status.instances, now),
+      ),
+      ...failoverLines(status.instances),
+    );
+  }
+  lines.push('');
+  if (status.services.length === 0) lines.push('No services.');
+  else lines.push(...status.services.flatMap((s, i) => [...(i > 0 ? [''] : []), ...serviceLines(s)]));
+  return `${lines.join('\n')}\n`;
+}

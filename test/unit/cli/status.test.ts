@@ -1,0 +1,82 @@
+/** `vipctl status` against a real control socket. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../../src/cli/action.js';
+import { runStatus } from '../../../src/cli/status.js';
+import { NOW, STATUS } from './fixtures.js';
+import { recordOutput, startDaemon, type TestDaemon } from './helpers.js';
+
+describe('vipctl status', () => {
+  let daemon: TestDaemon;
+  let calls = 0;
+
+  beforeAll(async () => {
+    daemon = await startDaemon({
+      status: () => {
+        calls++;
+        return STATUS;
+      },
+    });
+  });
+  afterAll(() => daemon?.close());
+
+  it('prints instances and services as aligned tables', async () => {
+    const output = recordOutput();
+    expect(await runCommand(() => runStatus({ socket: daemon.socket, now: NOW }, output), output)).toBe(0);
+    const text = output.stdout();
+    expect(output.stderr()).toBe('');
+    const lines = text.split('\n');
+
+    const header = lines.find((l) => l.startsWith('INSTANCE'))!;
+    const web = lines.find((l) => l.startsWith('web '))!;
+    const dns = lines.find((l) => l.startsWith('dns '))!;
+    expect(header).toMatch(/STATE\s+PRIO\s+EFFECTIVE\s+VRID\s+VRRP\s+INTERFACE\s+MASTER SINCE\s+TRANSITIONS\s+VIPS/);
+    expect(web.split(/\s{2,}/)).toEqual(['web', 'MASTER', '150', '140', '51', 'v3', 'eth0', '3m12s ago', '3', '203.0.113.42/32 2001:db8::42/128']);
+    expect(dns).toContain('BACKUP');
+    expect(dns).toContain('- (master 192.0.2.2)');
+    // Aligned: every column starts at the same offset in each row.
+    expect(web.indexOf('MASTER')).toBe(header.indexOf('STATE'));
+    expect(dns.indexOf('BACKUP')).toBe(header.indexOf('STATE'));
+    expect(text).toContain('last failover took 4ms');
+
+    expect(text).toContain('203.0.113.42:80/tcp  instance web, forwarding here, 1/3 backends taking flows');
+    const backend = (address: string) => lines.find((l) => l.trim().startsWith(address))!.trim().split(/\s{2,}/);
+    expect(backend('10.0.0.11')).toEqual(['10.0.0.11', 'UP', '100', '02:00:00:00:01:01', 'http 200 in 3ms']);
+    expect(backend('10.0.0.12')).toEqual(['10.0.0.12', 'DOWN', '100', '02:00:00:00:01:02', 'connect: ECONNREFUSED']);
+    expect(backend('10.0.0.13')).toEqual(['10.0.0.13', 'DRAINED', '50', 'unresolved', 'http 200 in 4ms']);
+    expect(text).toContain('vipd 0.1.0, pid 4242, up 2h0m');
+  });
+
+  it('--json prints the DESIGN.md shape', async () => {
+    const output = recordOutput();
+    expect(await runStatus({ socket: daemon.socket, json: true }, output)).toBe(0);
+    const parsed = JSON.parse(output.stdout()) as typeof STATUS;
+    expect(parsed).toEqual(STATUS);
+    for (const instance of parsed.instances) {
+      for (const key of ['name', 'state', 'priority', 'effectivePriority', 'vrid', 'masterSince', 'transitions']) {
+        expect(instance).toHaveProperty(key);
+      }
+      expect(['INIT', 'BACKUP', 'MASTER', 'FAULT']).toContain(instance.state);
+    }
+    for (const service of parsed.services) {
+      for (const key of ['vip', 'port', 'protocol', 'backends']) expect(service).toHaveProperty(key);
+      for (const backend of service.backends) {
+        for (const key of ['address', 'up', 'weight', 'drained']) expect(backend).toHaveProperty(key);
+      }
+    }
+  });
+
+  it('prints bigint counters from the socket as JSON numbers', async () => {
+    const big = await startDaemon({ status: () => ({ ...STATUS, instances: [{ ...STATUS.instances[0], transitions: 7n }] }) });
+    try {
+      const output = recordOutput();
+      await runStatus({ socket: big.socket, json: true }, output);
+      expect((JSON.parse(output.stdout()) as typeof STATUS).instances[0].transitions).toBe(7);
+    } finally {
+      await big.close();
+    }
+  });
+
+  it('asked the daemon each time', () => {
+    expect(calls).toBe(2);
+  });
+});
