@@ -111,6 +111,9 @@ async function main(): Promise<number> {
     await site.waitState(1, 'BACKUP');
     printStatus('lb1', await site.status(0));
     printStatus('lb2', await site.status(1));
+    step('vipctl status on lb1');
+    const vipctl = await site.lbs[0].exec(process.execPath, [join(packageRoot(), 'bin', 'vipctl'), '--socket', site.socket(0), 'status']);
+    console.log(vipctl.stdout.replace(/^/gm, '  ').trimEnd());
 
     step(`Client traffic for ${TRAFFIC_SECONDS} s: UDP probe every ${UDP_EVERY_MS} ms, ${TCP_CONNECTIONS} TCP connections`);
     const client = site.client.exec(process.execPath, ['-e', clientScript], { timeoutMs: (TRAFFIC_SECONDS + 10) * 1000 });

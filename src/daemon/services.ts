@@ -104,6 +104,11 @@ export class ServiceTable {
         if (svc.healthCheck) {
           checks.set(key, checkSpecFromConfig(svc.healthCheck, { service: svc.name, servicePort: svc.port, backend: b.address }));
         }
+        // Fix (found by test/netns/daemon-election): a backend's first state is
+        // provisional "up" and a passing first check emits no change, so
+        // vipd_backend_up never appeared for healthy backends. Publish the
+        // starting state of every backend this table did not have yet.
+        if (!prev) this.#opts.onBackendUp?.(svc.name, b.address, backends.get(b.address)!.up);
       }
       const state: ServiceState = {
         config: svc,
@@ -174,7 +179,7 @@ export class ServiceTable {
           weight: b.weight,
           drained: b.drained,
           mac: b.mac,
-          reason: b.reason,
+          reason: b.reason ?? this.health.status(backendKey(s.config.name, b.address))?.last?.detail ?? null,
         }),
       ),
     }));
