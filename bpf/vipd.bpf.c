@@ -9,6 +9,7 @@
  * leases); src/dataplane/model.ts is the same logic in TypeScript, and the
  * tests in test/bpf hold the two to the same output, byte for byte.
  */
+#include <stddef.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -53,26 +54,87 @@ static __always_inline void counter_add(void *map, __u32 key, __u64 bytes)
 	}
 }
 
-/* 0 when the instance is active and its lease runs, else the pass reason. */
+/* Copies a MAC address as three 16-bit words: clang turns memcpy() of the
+ * byte arrays of packed headers into six byte loads and six byte stores.
+ * Every MAC the program moves starts at an even offset of the frame or of a
+ * map value, so these accesses are aligned even for a verifier that checks
+ * alignment strictly.
+ */
+static __always_inline void mac_copy(void *dst, const void *src)
+{
+	__u16 *d = dst;
+	const __u16 *s = src;
+
+	d[0] = s[0];
+	d[1] = s[1];
+	d[2] = s[2];
+}
+
+/* The lease clock. bpf_ktime_get_ns() costs as much as the whole forwarding
+ * path on some machines (a virtual machine's TSC read), so each CPU reads it
+ * once per jiffy and reuses the reading for the rest of that jiffy:
+ * bpf_jiffies64() and bpf_get_smp_processor_id() are single loads once the
+ * verifier has inlined them. The time seen lags CLOCK_MONOTONIC by less than
+ * a tick, so a lease may outlive its deadline by up to one tick (1-10 ms)
+ * and never ends early. jiffies starts at INITIAL_JIFFIES, never 0, so a
+ * zeroed slot always misses. One cache line per CPU: no false sharing.
+ * This is a cache in .bss (not pinned, not ABI): a reload starts empty.
+ */
+#define CLOCK_SLOTS 512
+
+struct clock_slot {
+	__u64 jiffies;
+	__u64 ns;
+	__u64 pad[6];
+};
+
+struct clock_slot clock_slots[CLOCK_SLOTS];
+
+static __always_inline __u64 lease_clock(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 now = bpf_jiffies64();
+	struct clock_slot *slot;
+
+	if (cpu >= CLOCK_SLOTS)
+		return bpf_ktime_get_ns();
+	slot = &clock_slots[cpu];
+	if (slot->jiffies != now) {
+		slot->ns = bpf_ktime_get_ns();
+		slot->jiffies = now;
+	}
+	return slot->ns;
+}
+
+/* 0 when the instance is active and its lease runs, else the pass reason.
+ * An endless lease (VIPD_LEASE_FOREVER) reads no clock at all.
+ */
 static __always_inline __u32 instance_check(__u32 id)
 {
 	struct vipd_instance *inst = bpf_map_lookup_elem(&instances, &id);
+	__u64 expiry;
 
 	if (!inst || !(inst->flags & VIPD_INST_F_ACTIVE))
 		return VIPD_R_PASS_INACTIVE;
-	if (bpf_ktime_get_ns() >= inst->lease_expiry_ns)
+	expiry = inst->lease_expiry_ns;
+	if (expiry != VIPD_LEASE_FOREVER && lease_clock() >= expiry)
 		return VIPD_R_PASS_LEASE_EXPIRED;
 	return 0;
 }
 
 /* The reason for a packet to addr that no handler took: a VIP's traffic
- * gets vip_reason, anything else is not ours.
+ * gets vip_reason, anything else is not ours. Only packets that found no
+ * service come here, so the vips lookup stays off the forwarding path; a
+ * function of its own (not inlined) so that clang cannot hoist the key's
+ * set-up into the paths that never need it.
  */
-static __always_inline __u32 miss_reason(const void *addr, __u8 family, __u32 vip_reason)
+static __noinline __u32 miss_reason(const __u32 *addr, __u32 family, __u32 vip_reason)
 {
 	struct vipd_vip_key key = {.family = family};
 
-	__builtin_memcpy(key.addr, addr, family == VIPD_FAMILY_V4 ? 4 : 16);
+	__builtin_memcpy(key.addr, addr, 4);
+	if (family == VIPD_FAMILY_V6)
+		__builtin_memcpy(key.addr + 4, addr + 1, 12);
 	if (!bpf_map_lookup_elem(&vips, &key))
 		return VIPD_R_PASS_NOT_VIP;
 	return vip_reason;
@@ -134,8 +196,8 @@ static __always_inline __u32 forward(struct ethhdr *eth, const struct vipd_iface
 	if (!real || !(real->flags & VIPD_REAL_F_VALID))
 		return VIPD_R_PASS_NO_BACKEND;
 
-	__builtin_memcpy(eth->h_dest, real->mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, iface->mac, ETH_ALEN);
+	mac_copy(eth->h_dest, real->mac);
+	mac_copy(eth->h_source, iface->mac);
 	counter_add(&service_stats, svc->index, bytes);
 	counter_add(&real_stats, r, bytes);
 	return reason;
@@ -146,20 +208,25 @@ static __always_inline __u32 handle_arp(struct hdr_cursor *c, struct ethhdr *eth
 {
 	struct arp_eth_ipv4 *arp = cursor_pull_type(c, struct arp_eth_ipv4);
 	struct vipd_vip_key key = {.family = VIPD_FAMILY_V4};
+	__u16 *spa, *tpa;
 	struct vipd_vip *vip;
 	__u32 r;
 
 	if (!arp)
 		return VIPD_R_PASS_TRUNCATED;
-	if (arp->htype != bpf_htons(1) || arp->ptype != bpf_htons(ETH_P_IP) ||
-	    arp->hlen != ETH_ALEN || arp->plen != 4 || arp->oper != ARPOP_REQUEST_BE)
+	/* htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4, oper 1 (request):
+	 * the first 8 bytes, compared at once.
+	 */
+	if (*(__u64 *)arp != bpf_cpu_to_be64(0x0001080006040001ull))
 		return VIPD_R_PASS_ARP_OTHER;
 	/* Gratuitous ARP (sender = target) announces; it asks nothing. */
-	if (arp->spa[0] == arp->tpa[0] && arp->spa[1] == arp->tpa[1] &&
-	    arp->spa[2] == arp->tpa[2] && arp->spa[3] == arp->tpa[3])
+	spa = (__u16 *)arp->spa;
+	tpa = (__u16 *)arp->tpa;
+	if (spa[0] == tpa[0] && spa[1] == tpa[1])
 		return VIPD_R_PASS_ARP_OTHER;
 
-	__builtin_memcpy(key.addr, arp->tpa, 4);
+	((__u16 *)key.addr)[0] = tpa[0];
+	((__u16 *)key.addr)[1] = tpa[1];
 	vip = bpf_map_lookup_elem(&vips, &key);
 	if (!vip)
 		return VIPD_R_PASS_NOT_VIP;
@@ -168,13 +235,15 @@ static __always_inline __u32 handle_arp(struct hdr_cursor *c, struct ethhdr *eth
 		return r;
 
 	/* The reply goes to the requester's hardware address, as Linux's. */
-	__builtin_memcpy(arp->tha, arp->sha, ETH_ALEN);
-	__builtin_memcpy(arp->tpa, arp->spa, 4);
-	__builtin_memcpy(arp->sha, iface->mac, ETH_ALEN);
-	__builtin_memcpy(arp->spa, key.addr, 4);
+	mac_copy(arp->tha, arp->sha);
+	tpa[0] = spa[0];
+	tpa[1] = spa[1];
+	mac_copy(arp->sha, iface->mac);
+	spa[0] = ((__u16 *)key.addr)[0];
+	spa[1] = ((__u16 *)key.addr)[1];
 	arp->oper = ARPOP_REPLY_BE;
-	__builtin_memcpy(eth->h_dest, arp->tha, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, iface->mac, ETH_ALEN);
+	mac_copy(eth->h_dest, arp->tha);
+	mac_copy(eth->h_source, iface->mac);
 	return VIPD_R_ARP_REPLY;
 }
 
@@ -229,7 +298,10 @@ static __always_inline __u32 handle_ipv4(struct hdr_cursor *c, struct ethhdr *et
 					 const struct vipd_iface *iface, __u64 bytes)
 {
 	struct iphdr *iph = cursor_pull_type(c, struct iphdr);
-	struct vipd_service_key key = {.family = VIPD_FAMILY_V4};
+	/* Aligned for the word stores below (the verifier checks stack
+	 * alignment strictly).
+	 */
+	struct vipd_service_key key __attribute__((aligned(8)));
 	struct vipd_service *svc;
 	struct l4_ports *ports;
 	__u32 hash;
@@ -250,26 +322,26 @@ static __always_inline __u32 handle_ipv4(struct hdr_cursor *c, struct ethhdr *et
 
 	switch (iph->protocol) {
 	case IPPROTO_TCP:
-		if (!cursor_pull(c, sizeof(struct tcphdr)))
-			return VIPD_R_PASS_TRUNCATED;
+		ports = cursor_pull(c, sizeof(struct tcphdr));
 		break;
 	case IPPROTO_UDP:
-		if (!cursor_pull(c, sizeof(struct udphdr)))
-			return VIPD_R_PASS_TRUNCATED;
+		ports = cursor_pull(c, sizeof(struct udphdr));
 		break;
 	case IPPROTO_ICMP:
 		return handle_icmp4(c, eth, iph, iface, bytes);
 	default:
 		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
 	}
-	/* The transport header was pulled whole above; its ports start it. */
-	ports = (struct l4_ports *)((void *)iph + iph->ihl * 4);
-	if ((void *)(ports + 1) > c->end)
+	if (!ports)
 		return VIPD_R_PASS_TRUNCATED;
 
-	__builtin_memcpy(key.addr, &iph->daddr, 4);
+	/* The key in word stores: the VIP, 12 zero bytes, (port, proto, family). */
+	*(__u32 *)&key.addr[0] = iph->daddr;
+	*(__u32 *)&key.addr[4] = 0;
+	*(__u64 *)&key.addr[8] = 0;
 	key.port = ports->dest;
 	key.proto = iph->protocol;
+	key.family = VIPD_FAMILY_V4;
 	svc = bpf_map_lookup_elem(&services, &key);
 	if (!svc)
 		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
@@ -300,11 +372,12 @@ static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c,
 	struct nd_msg_hdr *ns = cursor_pull_type(c, struct nd_msg_hdr);
 	struct vipd_vip_key key = {.family = VIPD_FAMILY_V6};
 	struct nd_opt_lladdr *opt;
-	__u8 peer_mac[ETH_ALEN];
+	__u16 peer_mac[ETH_ALEN / 2];
 	struct in6_addr peer;
 	struct vipd_vip *vip;
 	void *data, *data_end;
-	__u32 sum, r;
+	__u64 sum;
+	__u32 r;
 	int delta;
 
 	if (!ns)
@@ -325,7 +398,7 @@ static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c,
 	if (r)
 		return r;
 
-	__builtin_memcpy(peer_mac, eth->h_source, ETH_ALEN);
+	mac_copy(peer_mac, eth->h_source);
 	__builtin_memcpy(&peer, &ip6h->saddr, sizeof(peer));
 	delta = (int)NA_LEN - (int)(ctx->data_end - ctx->data);
 	if (delta && bpf_xdp_adjust_tail(ctx, delta))
@@ -343,8 +416,8 @@ static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c,
 	if (!eth || !ip6h || !ns || !opt)
 		return VIPD_R_PASS_TRUNCATED;
 
-	__builtin_memcpy(eth->h_dest, peer_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, iface->mac, ETH_ALEN);
+	mac_copy(eth->h_dest, peer_mac);
+	mac_copy(eth->h_source, iface->mac);
 	*(__be32 *)ip6h = bpf_htonl(0x60000000); /* version 6, no class or flow label */
 	ip6h->payload_len = bpf_htons(NA_BODY_LEN);
 	ip6h->nexthdr = IPPROTO_ICMPV6;
@@ -358,16 +431,17 @@ static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c,
 	/* ns->target stays: it is the VIP. */
 	opt->type = ND_OPT_TARGET_LL;
 	opt->len = 1;
-	__builtin_memcpy(opt->mac, iface->mac, ETH_ALEN);
+	mac_copy(opt->mac, iface->mac);
 
 	/* Pseudo-header (addresses, upper-layer length, next header), then
-	 * the message.
+	 * the message. Every part starts 4-byte aligned (the IPv6 header
+	 * does, as the verifier assumes with NET_IP_ALIGN), so 32-bit words.
 	 */
-	sum = csum_add_words(0, &ip6h->saddr, 32);
+	sum = csum_add_words32(0, &ip6h->saddr, 32);
 	sum += bpf_htons(NA_BODY_LEN) + bpf_htons(IPPROTO_ICMPV6);
-	sum = csum_add_words(sum, ns, sizeof(*ns));
-	sum = csum_add_words(sum, opt, sizeof(*opt));
-	ns->cksum = csum_fold(sum);
+	sum = csum_add_words32(sum, ns, sizeof(*ns));
+	sum = csum_add_words32(sum, opt, sizeof(*opt));
+	ns->cksum = csum_fold64(sum);
 	return VIPD_R_ND_ADVERT;
 }
 
@@ -392,14 +466,16 @@ static __always_inline __u32 handle_ptb(struct hdr_cursor *c, struct ethhdr *eth
 		return VIPD_R_PASS_TRUNCATED;
 	if (!addr6_eq(&inner->saddr, &outer->daddr) ||
 	    (inner->nexthdr != IPPROTO_TCP && inner->nexthdr != IPPROTO_UDP))
-		return miss_reason(&outer->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_ICMP_OTHER);
+		return miss_reason(outer->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+				   VIPD_R_PASS_ICMP_OTHER);
 
 	__builtin_memcpy(key.addr, &inner->saddr, 16);
 	key.port = ports->source;
 	key.proto = inner->nexthdr;
 	svc = bpf_map_lookup_elem(&services, &key);
 	if (!svc)
-		return miss_reason(&outer->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_ICMP_OTHER);
+		return miss_reason(outer->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+				   VIPD_R_PASS_ICMP_OTHER);
 	hash =
 	    flow_hash(fold_v6(inner->daddr.in6_u.u6_addr32), fold_v6(inner->saddr.in6_u.u6_addr32),
 		      ports->dest, ports->source, inner->nexthdr);
@@ -440,18 +516,22 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 			c->pos += 4;
 			return handle_ptb(c, eth, ip6h, iface, bytes);
 		}
-		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_ICMP_OTHER);
+		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+				   VIPD_R_PASS_ICMP_OTHER);
 	case IPPROTO_FRAGMENT:
-		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_FRAGMENT);
+		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+				   VIPD_R_PASS_FRAGMENT);
 	case IPPROTO_HOPOPTS:
 	case IPPROTO_ROUTING:
 	case IPPROTO_DSTOPTS:
 		/* Extension chains are not walked: a bounded walk would pass
 		 * the verifier, but nothing we serve sends them.
 		 */
-		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_IPV6_EXT);
+		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+				   VIPD_R_PASS_IPV6_EXT);
 	default:
-		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_NO_SERVICE);
+		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+				   VIPD_R_PASS_NO_SERVICE);
 	}
 	if (!ports)
 		return VIPD_R_PASS_TRUNCATED;
@@ -461,7 +541,8 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 	key.proto = ip6h->nexthdr;
 	svc = bpf_map_lookup_elem(&services, &key);
 	if (!svc)
-		return miss_reason(&ip6h->daddr, VIPD_FAMILY_V6, VIPD_R_PASS_NO_SERVICE);
+		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+				   VIPD_R_PASS_NO_SERVICE);
 	hash = flow_hash(fold_v6(ip6h->saddr.in6_u.u6_addr32), fold_v6(ip6h->daddr.in6_u.u6_addr32),
 			 ports->source, ports->dest, ip6h->nexthdr);
 	return forward(eth, iface, svc, hash, bytes, VIPD_R_FORWARD);
@@ -484,7 +565,8 @@ static __always_inline __u32 process(struct xdp_md *ctx, __u64 bytes)
 	if (!eth)
 		return VIPD_R_PASS_TRUNCATED;
 
-	switch (eth->h_proto) {
+	/* ethhdr is packed: read h_proto as one (aligned) 16-bit word. */
+	switch (*(__be16 *)((void *)eth + offsetof(struct ethhdr, h_proto))) {
 	case bpf_htons(ETH_P_ARP):
 		return handle_arp(&c, eth, iface);
 	case bpf_htons(ETH_P_IP):

@@ -9,7 +9,7 @@
 #ifndef VIPD_CONSTS_H
 #define VIPD_CONSTS_H
 
-#define VIPD_ABI_VERSION 1
+#define VIPD_ABI_VERSION 2
 
 /* Map sizes. Rings are the big one: every ring is VIPD_RING_SIZE u32
  * slots, and each service owns two (double buffering, see vipd_maps.h),
@@ -22,6 +22,14 @@
 #define VIPD_MAX_RINGS	   (2 * VIPD_MAX_SERVICES)
 #define VIPD_MAX_REALS	   4096
 #define VIPD_MAX_IFACES	   64
+
+/* ifaces is an array indexed by ifindex (one inlined lookup per packet
+ * instead of a hash lookup), so it caps the ifindex, not the number of
+ * interfaces: a frame received on ifindex >= VIPD_MAX_IFINDEX passes
+ * (pass_no_iface), and the manager refuses to enable such an interface.
+ * VIPD_MAX_IFACES is the manager's default limit on enabled interfaces.
+ */
+#define VIPD_MAX_IFINDEX 4096
 
 /* Maglev table size: a prime, so every (offset, skip) pair of the table
  * builder visits every slot. 65537 keeps the per-backend imbalance under 1%
@@ -42,6 +50,11 @@
  */
 #define VIPD_FAMILY_V4 4
 #define VIPD_FAMILY_V6 6
+
+/* struct vipd_instance.lease_expiry_ns of a lease that never ends: the
+ * program reads no clock for it.
+ */
+#define VIPD_LEASE_FOREVER 0xffffffffffffffffull
 
 /* struct vipd_instance.flags */
 #define VIPD_INST_F_ACTIVE (1u << 0) /* this host is MASTER for the instance */

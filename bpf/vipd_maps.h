@@ -57,9 +57,12 @@ struct {
 	__type(value, struct vipd_real);
 } reals SEC(".maps");
 
+/* An array indexed by ifindex (< VIPD_MAX_IFINDEX): an unused slot is all
+ * zero, so not enabled.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIPD_MAX_IFACES);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIPD_MAX_IFINDEX);
 	__type(key, __u32); /* ifindex */
 	__type(value, struct vipd_iface);
 } ifaces SEC(".maps");

@@ -7,14 +7,17 @@
  */
 import { struct, types as t, type CodecValue } from '../bpf/index.js';
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 export const MAX_INSTANCES = 256;
 export const MAX_VIPS = 16384;
 export const MAX_SERVICES = 64;
 export const MAX_RINGS = 2 * MAX_SERVICES;
 export const MAX_REALS = 4096;
+/** The manager's default limit on enabled interfaces. */
 export const MAX_IFACES = 64;
+/** ifaces is an array indexed by ifindex: an interface's ifindex must be below this. */
+export const MAX_IFINDEX = 4096;
 
 /** Slots per Maglev ring (a prime). */
 export const RING_SIZE = 65537;
@@ -26,6 +29,9 @@ export const HASH_SEED = 0x5eed1e55;
 export const FAMILY_V4 = 4;
 export const FAMILY_V6 = 6;
 export type Family = typeof FAMILY_V4 | typeof FAMILY_V6;
+
+/** lease_expiry_ns of a lease that never ends (the program reads no clock for it). */
+export const LEASE_FOREVER = 0xffffffffffffffffn;
 
 export const INST_F_ACTIVE = 1 << 0;
 export const REAL_F_VALID = 1 << 0;

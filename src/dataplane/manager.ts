@@ -31,7 +31,9 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   MAPS,
+  LEASE_FOREVER,
   MAX_IFACES,
+  MAX_IFINDEX,
   MAX_INSTANCES,
   MAX_REALS,
   MAX_SERVICES,
@@ -65,7 +67,13 @@ export interface DataplaneLimits {
   /** Services; each owns two Maglev rings of RING_SIZE slots (4 bytes each). */
   services: number;
   reals: number;
+  /** How many interfaces may be enabled at once (the manager checks it). */
   ifaces: number;
+  /**
+   * Size of the ifaces array, which is indexed by ifindex: an interface can
+   * be enabled only when its ifindex is below this (default MAX_IFINDEX).
+   */
+  ifindexes: number;
 }
 
 export const DEFAULT_DATAPLANE_LIMITS: DataplaneLimits = {
@@ -74,6 +82,7 @@ export const DEFAULT_DATAPLANE_LIMITS: DataplaneLimits = {
   services: MAX_SERVICES,
   reals: MAX_REALS,
   ifaces: MAX_IFACES,
+  ifindexes: MAX_IFINDEX,
 };
 
 export interface DataplaneOptions {
@@ -131,8 +140,6 @@ export interface Counters {
 export function monotonicNs(): bigint {
   return process.hrtime.bigint();
 }
-
-const LEASE_FOREVER = 0xffffffffffffffffn;
 
 function protoNumber(p: Protocol): number {
   return p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
@@ -222,7 +229,7 @@ export class Dataplane {
       spec.map('rings').maxEntries = 2 * limits.services * RING_SIZE;
       spec.map('reals').maxEntries = limits.reals;
       spec.map('real_stats').maxEntries = limits.reals;
-      spec.map('ifaces').maxEntries = limits.ifaces;
+      spec.map('ifaces').maxEntries = limits.ifindexes;
       const adopted = opts.pinDir !== undefined && existsSync(join(opts.pinDir, 'instances'));
       if (opts.pinDir) spec.pinMapsUnder(opts.pinDir);
       const coll = await spec.load();
@@ -264,11 +271,46 @@ export class Dataplane {
    * means (another namespace's process, bpftool) and for test runs.
    */
   enableInterface(ifindex: number, mac: string | Buffer): void {
+    this.checkIfindex(ifindex);
+    if (!this.interfaceEnabled(ifindex)) {
+      const enabled = this.enabledInterfaces().length;
+      if (enabled >= this.limits.ifaces) {
+        throw new RangeError(`cannot enable ifindex ${ifindex}: ${enabled} interfaces are enabled, the limit is ${this.limits.ifaces}`);
+      }
+    }
     this.ifaces.update(ifindex, { mac: typeof mac === 'string' ? parseMac(mac) : mac, flags: IFACE_F_ENABLED });
   }
 
+  /** Stops the program acting on ifindex; false when it was not enabled. */
   disableInterface(ifindex: number): boolean {
-    return this.ifaces.delete(ifindex);
+    if (!Number.isInteger(ifindex) || ifindex < 0 || ifindex >= this.limits.ifindexes) return false;
+    const was = this.interfaceEnabled(ifindex);
+    // An array slot cannot be deleted: all zero reads as "not enabled".
+    this.ifaces.update(ifindex, { mac: Buffer.alloc(6), flags: 0 });
+    return was;
+  }
+
+  /** The ifindexes the program acts on. */
+  enabledInterfaces(): number[] {
+    return this.ifaces
+      .lookupBatch(1024)
+      .filter(([, v]) => (v.flags & IFACE_F_ENABLED) !== 0)
+      .map(([k]) => k);
+  }
+
+  private interfaceEnabled(ifindex: number): boolean {
+    return ((this.ifaces.lookup(ifindex)?.flags ?? 0) & IFACE_F_ENABLED) !== 0;
+  }
+
+  /** ifaces is an array indexed by ifindex: refuse what it cannot hold. */
+  private checkIfindex(ifindex: number): void {
+    if (!Number.isInteger(ifindex) || ifindex <= 0) throw new RangeError(`not an ifindex: ${ifindex}`);
+    if (ifindex >= this.limits.ifindexes) {
+      throw new RangeError(
+        `ifindex ${ifindex} is too large for the data plane: the ifaces map is an array indexed by ifindex ` +
+          `and holds ifindexes below ${this.limits.ifindexes} (limits.ifindexes)`,
+      );
+    }
   }
 
   /** Detaches from an interface and forgets it (its pin too). */
@@ -281,7 +323,7 @@ export class Dataplane {
     link?.close();
     this.links.delete(ifindex);
     if (pin) rmSync(pin, { force: true });
-    this.ifaces.delete(ifindex);
+    this.disableInterface(ifindex);
   }
 
   /**

@@ -5,7 +5,10 @@
  * the C program check for check, in the same order, so that the golden and
  * differential tests (test/bpf) can demand byte-for-byte agreement.
  *
- * Pure: no maps, no sockets, no clock of its own.
+ * Pure: no maps, no sockets, no clock of its own. The caller passes the
+ * time the program's lease clock would read (bpf/vipd.bpf.c lease_clock():
+ * CLOCK_MONOTONIC sampled once per jiffy per CPU, so up to a tick behind);
+ * an endless lease (LEASE_FOREVER) never reads it.
  */
 import {
   FAMILY_V4,
@@ -13,11 +16,13 @@ import {
   IFACE_F_ENABLED,
   INST_F_ACTIVE,
   IPPROTO_TCP,
+  LEASE_FOREVER,
   IPPROTO_UDP,
   MAX_REALS,
   MAX_RINGS,
   MAX_SERVICES,
   MAX_INSTANCES,
+  MAX_IFINDEX,
   REAL_F_VALID,
   REAL_NONE,
   REASONS,
@@ -38,6 +43,8 @@ export interface ModelLimits {
   services: number;
   rings: number;
   reals: number;
+  /** Size of the ifaces array: frames received on a larger ifindex pass. */
+  ifindexes: number;
 }
 
 /** The contents of the maps, in the shapes of their codecs. */
@@ -77,6 +84,7 @@ export const DEFAULT_LIMITS: ModelLimits = {
   services: MAX_SERVICES,
   rings: MAX_RINGS,
   reals: MAX_REALS,
+  ifindexes: MAX_IFINDEX,
 };
 
 export function emptyState(limits: Partial<ModelLimits> = {}): ModelState {
@@ -142,7 +150,7 @@ class Run {
   instanceCheck(id: number): number {
     const inst = id < this.state.limits.instances ? this.state.instances.get(id) : undefined;
     if (!inst || !(inst.flags & INST_F_ACTIVE)) return R.pass_inactive;
-    if (this.now >= inst.lease_expiry_ns) return R.pass_lease_expired;
+    if (inst.lease_expiry_ns !== LEASE_FOREVER && this.now >= inst.lease_expiry_ns) return R.pass_lease_expired;
     return 0;
   }
 
@@ -167,7 +175,7 @@ class Run {
   }
 
   process(ifindex: number): number {
-    const iface = this.state.ifaces.get(ifindex);
+    const iface = ifindex < this.state.limits.ifindexes ? this.state.ifaces.get(ifindex) : undefined;
     if (!iface || !(iface.flags & IFACE_F_ENABLED)) return R.pass_no_iface;
     if (this.pkt.length < ETH_HLEN) return R.pass_truncated;
     switch (this.pkt.readUInt16BE(12)) {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ObjectSpec, btfStructs, compareWithBtf } from '../../src/bpf/index.js';
 import {
   MAPS,
-  MAX_IFACES,
+  MAX_IFINDEX,
   MAX_INSTANCES,
   MAX_REALS,
   MAX_RINGS,
@@ -55,7 +55,7 @@ describe('data-plane ABI', () => {
         services: MAX_SERVICES,
         rings: MAX_RINGS * RING_SIZE,
         reals: MAX_REALS,
-        ifaces: MAX_IFACES,
+        ifaces: MAX_IFINDEX,
         verdicts: REASON_MAX,
         service_stats: MAX_SERVICES,
         real_stats: MAX_REALS,

@@ -104,7 +104,8 @@ export class Fixture {
   /** Runs fn with the test interface removed from the ifaces map. */
   withoutIface(fn: () => void): void {
     const saved = this.state.ifaces.get(TEST_IFINDEX);
-    this.ifaces.delete(TEST_IFINDEX);
+    // ifaces is an array: a zeroed slot is a disabled interface.
+    this.ifaces.update(TEST_IFINDEX, { mac: Buffer.alloc(6), flags: 0 });
     try {
       fn();
     } finally {

@@ -89,6 +89,28 @@ describe('Dataplane manager', () => {
     expect(c.reals.get(1)?.packets).toBe(BigInt(hits[1]));
   });
 
+  it('keeps ifaces as an array indexed by ifindex: caps it and limits how many are enabled', () => {
+    // limits.ifindexes (default 4096) caps the ifindex; the error says so.
+    expect(() => dp.enableInterface(4096, LB_MAC)).toThrow(/ifindex 4096 is too large.*below 4096 \(limits\.ifindexes\)/);
+    expect(() => dp.enableInterface(0, LB_MAC)).toThrow(RangeError);
+    // limits.ifaces (4 here) bounds how many are enabled at once; 1 already is.
+    for (const i of [2, 3, 4]) dp.enableInterface(i, LB_MAC);
+    expect(dp.enabledInterfaces()).toEqual([1, 2, 3, 4]);
+    expect(() => dp.enableInterface(5, LB_MAC)).toThrow(/limit is 4/);
+    dp.enableInterface(4, LB_MAC); // re-enabling one that is enabled is fine
+    for (const i of [2, 3, 4]) expect(dp.disableInterface(i)).toBe(true);
+    expect(dp.disableInterface(4)).toBe(false);
+    expect(dp.disableInterface(99999)).toBe(false);
+
+    // A disabled interface passes everything, re-enabled it forwards again.
+    expect(dp.disableInterface(1)).toBe(true);
+    const before = dp.counters().verdicts.pass_no_iface.packets;
+    expect(xdpVerdictName(dp.program.run({ data: flow(1000) }).retval)).toBe('PASS');
+    expect(dp.counters().verdicts.pass_no_iface.packets).toBe(before + 1n);
+    dp.enableInterface(1, LB_MAC);
+    expect(xdpVerdictName(dp.program.run({ data: flow(1000) }).retval)).toBe('TX');
+  });
+
   it('swaps a whole table with one update', async () => {
     await dp.installTable(SVC, new Uint32Array(RING_SIZE).fill(1));
     expect(dp.listServices()[0].ring).toBe(0);

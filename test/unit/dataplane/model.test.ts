@@ -4,7 +4,7 @@
  * correctness of what the model builds (checksums, ARP fields).
  */
 import { describe, expect, it } from 'vitest';
-import { FAMILY_V4, FAMILY_V6, IFACE_F_ENABLED, INST_F_ACTIVE, REASONS, actionOf, XDP_PASS, XDP_TX } from '../../../src/dataplane/abi.js';
+import { FAMILY_V4, FAMILY_V6, IFACE_F_ENABLED, INST_F_ACTIVE, LEASE_FOREVER, REASONS, actionOf, XDP_PASS, XDP_TX } from '../../../src/dataplane/abi.js';
 import { formatAddr, parseAddr, parseMac, formatMac } from '../../../src/dataplane/addr.js';
 import { flowHash, jhash3words } from '../../../src/dataplane/hash.js';
 import { checksum, emptyState, runModel, vipId } from '../../../src/dataplane/model.js';
@@ -76,6 +76,18 @@ describe('reference model', () => {
     expect(reply.readUInt16BE(20)).toBe(2); // ARP reply
     expect(reply.subarray(22, 28).equals(parseMac(LB_MAC))).toBe(true);
     expect(reply.subarray(28, 32).toString('hex')).toBe('0a00000a');
+  });
+
+  it('an endless lease (LEASE_FOREVER) never expires; an ifindex beyond the ifaces array passes', () => {
+    const s = emptyState({ ifindexes: 8 });
+    s.ifaces = new Map(state.ifaces);
+    s.vips = state.vips;
+    s.instances.set(0, { lease_expiry_ns: LEASE_FOREVER, flags: INST_F_ACTIVE, pad: 0 });
+    const f = arpRequestFrame({ spa: '10.0.0.1', tpa: '10.0.0.10' });
+    expect(runModel(f, s, 1, LEASE_FOREVER - 1n).reasonName).toBe('arp_reply');
+    // The kernel cannot hold ifindex 8 in an array of 8 slots: the model ignores it too.
+    s.ifaces.set(8, { mac: parseMac(LB_MAC), flags: IFACE_F_ENABLED });
+    expect(runModel(f, s, 8, 0n).reasonName).toBe('pass_no_iface');
   });
 
   it('never throws on garbage and leaves a passed frame untouched', () => {
