@@ -55,7 +55,21 @@ const realServerScript = (name: string) => `
   srv.listen(${SERVICE_PORT}, '0.0.0.0');
   const udp = dgram.createSocket('udp4');
   udp.on('message', (m, r) => udp.send(Buffer.concat([Buffer.from('${name} '), m]), r.port, r.address));
-  udp.bind(${SERVICE_PORT}, '${VIP}', () => console.log('ready'));`;
+  udp.bind(${SERVICE_PORT}, '${VIP}', () => console.log('ready'));
+  // "tcp off" / "tcp on" on stdin: stop or start accepting TCP (existing connections stay).
+  let lines = '';
+  process.stdin.setEncoding('utf8').on('data', (d) => {
+    lines += d;
+    let i;
+    while ((i = lines.indexOf('\\n')) >= 0) {
+      const cmd = lines.slice(0, i).trim();
+      lines = lines.slice(i + 1);
+      const ack = () => console.log('ack ' + cmd);
+      if (cmd === 'tcp off' && srv.listening) srv.close(() => {});
+      if (cmd === 'tcp on' && !srv.listening) srv.listen(${SERVICE_PORT}, '0.0.0.0', ack);
+      else ack();
+    }
+  });`;
 
 export class Site {
   readonly lab: NetnsLab;
@@ -66,6 +80,8 @@ export class Site {
   readonly dirs: string[];
   readonly pins: string[];
   readonly daemons: (ChildProcess | undefined)[] = [undefined, undefined];
+  /** The real servers' processes (realServerScript), by index. */
+  readonly realServers: ChildProcess[] = [];
   readonly opts: Required<Omit<SiteOptions, 'instanceExtra'>> & { instanceExtra: string };
 
   private constructor(opts: SiteOptions) {
@@ -127,7 +143,53 @@ export class Site {
     }
     // The LBs know the real servers' MACs before the first health check.
     for (const lb of this.lbs) for (const a of REAL_ADDRS) await lb.exec('ping', ['-c', '1', '-W', '1', a]);
-    await Promise.all(this.reals.map((r, i) => waitLine(r.spawn(process.execPath, ['-e', realServerScript(`rs${i + 1}`)]), 'ready')));
+    this.reals.forEach((r, i) => this.realServers.push(r.spawn(process.execPath, ['-e', realServerScript(`rs${i + 1}`)])));
+    await Promise.all(this.realServers.map((c) => waitLine(c, 'ready')));
+  }
+
+  /**
+   * Stops (or starts again) real server i's TCP listener: new connections
+   * to it are refused (RST), established ones and UDP go on. No firewall
+   * rules needed.
+   */
+  async setRealServerTcp(i: number, listening: boolean): Promise<void> {
+    const child = this.realServers[i];
+    const cmd = `tcp ${listening ? 'on' : 'off'}`;
+    const acked = waitLine(child, `ack ${cmd}`, 5000);
+    child.stdin?.write(`${cmd}\n`);
+    await acked;
+  }
+
+  /**
+   * For an LB host that runs another daemon (keepalived, which has no data
+   * plane): a UDP echo on VIP:SERVICE_PORT in host i itself, answering
+   * "lbN PAYLOAD" from the VIP. It binds the VIP before the VIP is there
+   * (ip_nonlocal_bind), so it answers whenever the daemon has put the VIP on
+   * the interface, i.e. exactly while that host is MASTER.
+   */
+  async startLocalEcho(i: number): Promise<ChildProcess> {
+    const ns = this.lbs[i];
+    ns.execSync('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
+    const script = `
+      const udp = require('node:dgram').createSocket('udp4');
+      udp.on('message', (m, r) => udp.send(Buffer.concat([Buffer.from('lb${i + 1} '), m]), r.port, r.address));
+      udp.on('error', () => {});
+      udp.bind(${SERVICE_PORT}, '${VIP}', () => console.log('ready'));`;
+    const child = ns.spawn(process.execPath, ['-e', script]);
+    await waitLine(child, 'ready');
+    return child;
+  }
+
+  /** The MAC of host i's eth0 (what the client's neighbour entry for the VIP holds while i is MASTER). */
+  lbMac(i: number): string {
+    return this.lbs[i].mac('eth0');
+  }
+
+  /** Host i's Prometheus text, fetched from inside its namespace (the endpoint is on loopback). */
+  async metrics(i: number): Promise<string> {
+    const r = await this.lbs[i].exec('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:9477/metrics'], { timeoutMs: 5000 });
+    if (r.code !== 0) throw new Error(`${this.lbs[i].name}: metrics: curl exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
   }
 
   socket(i: number): string {
@@ -255,19 +317,46 @@ ${overrides.extraServices ?? ''}`;
   }
 }
 
+/**
+ * Sums the samples of one Prometheus metric whose labels include `labels`
+ * (e.g. `metricSum(text, 'vipd_vrrp_adverts_total', { direction: 'rx' })`).
+ */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Resolves when the child prints a line containing `text`; rejects if it exits first. */
+/** Resolves when the child prints a line containing `text` (from now on); rejects if it exits first. */
 export function waitLine(child: ChildProcess, text: string, timeoutMs = 10_000): Promise<void> {
+  // Only output from now on counts; the listeners are removed once it settles.
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    const onOut = (d: string) => {
       out += d;
-      if (out.includes(text)) resolve();
-    });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.once('exit', (code) => reject(new Error(`exited (${code}) before '${text}': ${err}`)));
-    setTimeout(() => reject(new Error(`no '${text}' within ${timeoutMs} ms: ${err}`)), timeoutMs).unref();
+      if (out.includes(text)) done(resolve);
+    };
+    const onErr = (d: string) => (err += d);
+    const onExit = (code: number | null) => done(() => reject(new Error(`exited (${code}) before '${text}': ${err}`)));
+    const t = setTimeout(() => done(() => reject(new Error(`no '${text}' within ${timeoutMs} ms: ${err}`))), timeoutMs);
+    t.unref();
+    const done = (then: () => void) => {
+      clearTimeout(t);
+      child.stdout?.off('data', onOut);
+      child.stderr?.off('data', onErr);
+      child.off('exit', onExit);
+      then();
+    };
+    child.stdout?.setEncoding('utf8').on('data', onOut);
+    child.stderr?.setEncoding('utf8').on('data', onErr);
+    child.once('exit', onExit);
   });
 }

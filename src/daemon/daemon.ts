@@ -43,6 +43,23 @@ export interface DaemonOptions {
   logger: Logger;
 }
 
+/**
+ * The interfaces an instance tracks: its config's, plus its own interface
+ * with weight 0 (FAULT while its link is down), as keepalived does, unless
+ * the config tracks it already.
+ *
+ * Fix (found by test/netns/daemon-failover): without this a MASTER whose
+ * link went down stayed MASTER; its health checks failed over the dead link
+ * and emptied its Maglev tables, and when the link came back it kept the VIP
+ * and forwarded with half-rebuilt tables, resetting established flows. Now
+ * it goes FAULT (VIPs inactive), comes back as BACKUP and preempts only
+ * after preemptDelay.
+ */
+function trackedInterfaces(cfg: InstanceConfig): { name: string; weight: number }[] {
+  const own = cfg.track.interfaces.some((t) => t.name === cfg.interface);
+  return own ? [...cfg.track.interfaces] : [...cfg.track.interfaces, { name: cfg.interface, weight: 0 }];
+}
+
 const VERSION = (() => {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -118,9 +135,16 @@ export class Daemon {
     this.#startLinkWatcher();
     for (const cfg of this.#config.instances) this.#addInstance(cfg);
     this.#buildSyncGroups();
+    // Fix (found by test/netns/daemon-restart): on a hitless restart the
+    // pinned tables forward already, and the lease left by the previous vipd
+    // runs out after ~3 adverts. Rebuilding the Maglev tables takes ~0.5-1 s,
+    // so with adopted pins the instances start (and take the lease over)
+    // first; before, a loaded host missed the lease and the BACKUP took over.
+    const instancesFirst = this.#dp.adopted;
+    if (instancesFirst) for (const e of this.#instances.values()) this.#startInstance(e);
     await this.#services.apply(this.#config.services, (name) => this.#instanceRef(name));
     this.#services.start();
-    for (const e of this.#instances.values()) this.#startInstance(e);
+    if (!instancesFirst) for (const e of this.#instances.values()) this.#startInstance(e);
     this.#control = new ControlServer(this.#config.control.socket, controlHandlers(this), this.#log);
     await this.#control.listen();
     this.#metricsServer = new MetricsServer(this.#metrics, this.#config.control.metrics, this.#log);
@@ -173,12 +197,12 @@ export class Daemon {
   }
 
   #startLinkWatcher(): void {
-    const tracked = new Set(this.#config.instances.flatMap((i) => i.track.interfaces.map((t) => t.name)));
+    const tracked = new Set(this.#config.instances.flatMap((i) => trackedInterfaces(i).map((t) => t.name)));
     this.#links?.close();
     this.#links = new LinkWatcher({ interfaces: [...tracked] });
     this.#links.on('change', (l) => {
       for (const e of this.#instances.values()) {
-        if (!e.config.track.interfaces.some((t) => t.name === l.name)) continue;
+        if (!trackedInterfaces(e.config).some((t) => t.name === l.name)) continue;
         this.#log.info({ instance: e.config.name, interface: l.name, up: l.isUp }, 'tracked interface changed');
         e.runner.engine.setTrackState(`interface:${l.name}`, l.isUp);
         this.#refreshGroupOf(e.config.name);
@@ -196,7 +220,7 @@ export class Daemon {
   #addInstance(cfg: InstanceConfig): InstanceEntry {
     const id = this.#instanceId(cfg.name);
     const track = [
-      ...cfg.track.interfaces.map((t) => ({ name: `interface:${t.name}`, weight: t.weight })),
+      ...trackedInterfaces(cfg).map((t) => ({ name: `interface:${t.name}`, weight: t.weight })),
       ...cfg.track.scripts.map((s) => ({ name: `script:${s.name}`, weight: s.weight })),
     ];
     const runner = new InstanceRunner(cfg, {
@@ -248,7 +272,7 @@ export class Daemon {
   }
 
   #startInstance(e: InstanceEntry): void {
-    for (const t of e.config.track.interfaces) {
+    for (const t of trackedInterfaces(e.config)) {
       const state = this.#links?.current(t.name);
       if (state) e.runner.engine.setTrackState(`interface:${t.name}`, state.isUp);
     }

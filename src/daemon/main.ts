@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BpfError } from '../bpf/index.js';
 import { ExitCode } from '../exit-codes.js';
@@ -67,8 +68,41 @@ export function exitCodeFor(err: unknown): ExitCode {
   return ExitCode.Failure;
 }
 
+/**
+ * The capabilities vipd cannot run without that the effective set lacks
+ * (CapEff of /proc/self/status): CAP_NET_ADMIN (XDP, addresses), CAP_NET_RAW
+ * (VRRP sockets), CAP_BPF (or CAP_SYS_ADMIN, before 5.8).
+ *
+ * Fix (found by test/netns/daemon-election): started as a non-root user,
+ * vipd failed at whichever step came first, e.g. "cannot create the pin
+ * directory ...: EACCES", without naming what was missing. It now checks
+ * first and says which privilege it needs (exit 3).
+ */
+export function missingCapabilities(procStatus?: string): string[] {
+  let text = procStatus;
+  try {
+    text ??= readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return [];
+  }
+  const m = /^CapEff:\s*([0-9a-fA-F]+)\s*$/m.exec(text);
+  if (!m) return [];
+  const eff = BigInt(`0x${m[1]}`);
+  const has = (bit: number) => ((eff >> BigInt(bit)) & 1n) === 1n;
+  const missing: string[] = [];
+  if (!has(12)) missing.push('CAP_NET_ADMIN');
+  if (!has(13)) missing.push('CAP_NET_RAW');
+  if (!has(39) && !has(21)) missing.push('CAP_BPF');
+  return missing;
+}
+
 async function runDaemon(configFile: string, format: LogFormat): Promise<ExitCode> {
   const log = createLogger(format);
+  const missing = missingCapabilities();
+  if (missing.length > 0) {
+    console.error(`vipd: missing privilege: needs ${missing.join(', ')} (run as root)`);
+    return ExitCode.MissingPrivilege;
+  }
   let daemon: Daemon;
   try {
     daemon = await Daemon.start({ configFile, logger: log });

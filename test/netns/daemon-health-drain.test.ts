@@ -1,0 +1,159 @@
+/**
+ * Backends leaving and returning: a failing health check takes a real
+ * server out of the Maglev table and back in, and `vipctl drain` /
+ * `undrain` do the same by hand. What the operator checks: `status`
+ * (backend up / drained), the vipd_backend_up metric, and where new
+ * connections through the VIP land.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BackendStatus, DrainResult } from '../../src/daemon/api.js';
+import { packageRoot } from '../../src/native.js';
+import {
+  Site,
+  Traffic,
+  createSite,
+  ensureBuilt,
+  metricValue,
+  printLogs,
+  skipReason,
+  sleep,
+  tally,
+  waitFor,
+} from './fixtures/daemon-site.js';
+
+const RS1 = '10.99.0.21';
+
+async function webBackend(site: Site, i: number, address: string): Promise<BackendStatus> {
+  const web = (await site.status(i)).services.find((s) => s.name === 'web');
+  const b = web?.backends.find((x) => x.address === address);
+  if (!b) throw new Error(`no backend ${address} in service web`);
+  return b;
+}
+
+/** vipctl from this checkout, when its build has drain (another part of the project); else undefined. */
+function vipctl(): string | undefined {
+  const bin = join(packageRoot(), 'bin', 'vipctl');
+  return existsSync(join(packageRoot(), 'dist', 'src', 'cli', 'drain.js')) ? bin : undefined;
+}
+
+/** Daemon start and first election on a loaded 2-core host (other test files run beside this one). */
+const STARTUP_MS = 45_000;
+
+describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  let site: Site | undefined;
+  let traffic: Traffic | undefined;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    site = await createSite({ label: 'health', advertInterval: 0.1 }, async (s) => {
+      s.startDaemon(0);
+      s.startDaemon(1);
+      await s.waitState(0, 'MASTER', STARTUP_MS);
+      await s.waitState(1, 'BACKUP', STARTUP_MS);
+      await waitFor('every backend up with a MAC', async () =>
+        (await s.status(0)).services.every((x) => x.backends.every((b) => b.up && b.mac)) ? true : undefined,
+      );
+    });
+    traffic = Traffic.open(site);
+  }, 120_000);
+
+  afterEach(({ task }) => {
+    if (task.result?.state === 'fail') printLogs(site);
+  });
+
+  afterAll(async () => {
+    await traffic?.close().catch(() => undefined);
+    await site?.cleanup();
+  });
+
+  it('a real server that stops accepting TCP goes down and takes no new connections; back up, it takes them again', async () => {
+    const s = site!;
+    const t = traffic!;
+    expect(tally(await t.connect(20))).toEqual(expect.objectContaining({ rs1: expect.any(Number), rs2: expect.any(Number) }));
+
+    await s.setRealServerTcp(0, false);
+    const down = await waitFor(`${RS1} down in status`, async () => {
+      const b = await webBackend(s, 0, RS1);
+      return b.up ? undefined : b;
+    });
+    console.log(`[health] ${RS1} down: ${down.reason}`);
+    expect(down).toMatchObject({ up: false, drained: false });
+    expect(await webBackend(s, 0, '10.99.0.22')).toMatchObject({ up: true });
+    expect(metricValue(await s.metrics(0), 'vipd_backend_up', { service: 'web', backend: RS1 })).toBe(0);
+    await sleep(300); // the Maglev swap follows the status change
+    const whileDown = tally(await t.connect(20));
+    console.log(`[health] 20 new connections while ${RS1} is down: ${JSON.stringify(whileDown)}`);
+    expect(whileDown).toEqual({ rs2: 20 });
+
+    await s.setRealServerTcp(0, true);
+    await waitFor(`${RS1} up again in status`, async () => ((await webBackend(s, 0, RS1)).up ? true : undefined));
+    expect(metricValue(await s.metrics(0), 'vipd_backend_up', { service: 'web', backend: RS1 })).toBe(1);
+    await sleep(300);
+    const back = tally(await t.connect(40));
+    console.log(`[health] 40 new connections after ${RS1} came back: ${JSON.stringify(back)}`);
+    expect(Object.keys(back).sort()).toEqual(['rs1', 'rs2']);
+  });
+
+  /*
+   * Drain and existing flows: the XDP program keeps no per-flow state (no
+   * connection tracking). Every packet is placed by the Maglev table, so
+   * when a backend is drained, packets of the flows it already had hash to
+   * other backends too, and those backends answer them with RST: a drained
+   * backend's existing TCP connections break at once. (Maglev keeps the
+   * other backends' flows where they were, all or nearly all.) Drain is a
+   * "no new flows" switch only for a data plane with flow state; with vipd,
+   * drain a backend and let its clients reconnect, or lower its weight
+   * first. The test measures and prints how many broke.
+   */
+  it('drain: new connections avoid the drained backend; undrain: both again (existing flows measured)', async () => {
+    const s = site!;
+    const t = traffic!;
+    const started = await t.start({ conns: 16, intervalMs: 50, udpIntervalMs: 0, maxMs: 30_000 });
+    await t.waitFlowing(await t.snapshot(), 3);
+    const onRs1 = started.conns.filter((c) => c.server === 'rs1').length;
+
+    const cli = vipctl();
+    const run = async (verb: 'drain' | 'undrain'): Promise<DrainResult> => {
+      if (cli) {
+        const r = spawnSync(process.execPath, [cli, '--socket', s.socket(0), verb, 'web', RS1, '--json'], { encoding: 'utf8', timeout: 30_000 });
+        expect(r.status, `vipctl ${verb}: ${r.stdout}${r.stderr}`).toBe(0);
+        return JSON.parse(r.stdout) as DrainResult;
+      }
+      return s.call<DrainResult>(0, verb, { service: 'web', backend: RS1 });
+    };
+    console.log(`[drain] using ${cli ? 'vipctl' : 'the control socket (vipctl has no drain in this build)'}`);
+
+    expect(await run('drain')).toMatchObject({ service: 'web', backend: RS1, drained: true, changed: true });
+    // Draining twice is not an error and changes nothing.
+    expect(await s.call<DrainResult>(0, 'drain', { service: 'web', backend: RS1 })).toMatchObject({ drained: true, changed: false });
+    expect(await webBackend(s, 0, RS1)).toMatchObject({ drained: true, up: true });
+    const whileDrained = tally(await t.connect(20));
+    console.log(`[drain] 20 new connections while ${RS1} is drained: ${JSON.stringify(whileDrained)}`);
+    expect(whileDrained).toEqual({ rs2: 20 });
+
+    await sleep(500);
+    const snap = await t.snapshot();
+    const broke = (server: string) => snap.conns.filter((c) => c.server === server && (c.closed || c.error)).length;
+    console.log(
+      `[drain] existing connections that broke when ${RS1} was drained: ${broke('rs1')}/${onRs1} on rs1 (drained), ` +
+        `${broke('rs2')}/${started.conns.length - onRs1} on rs2`,
+    );
+    await t.stop(100);
+
+    expect(await run('undrain')).toMatchObject({ service: 'web', backend: RS1, drained: false, changed: true });
+    expect(await webBackend(s, 0, RS1)).toMatchObject({ drained: false, up: true });
+    await sleep(300);
+    const after = tally(await t.connect(40));
+    console.log(`[drain] 40 new connections after undrain: ${JSON.stringify(after)}`);
+    expect(Object.keys(after).sort()).toEqual(['rs1', 'rs2']);
+  });
+
+  it('drain of an unknown service or backend is refused with NOT_FOUND', async () => {
+    const s = site!;
+    await expect(s.call(0, 'drain', { service: 'nope', backend: RS1 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(s.call(0, 'drain', { service: 'web', backend: '10.99.0.99' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
