@@ -12,11 +12,15 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { controlPlane } from './controlplane.js';
+import { daemon } from './daemon-resources.js';
 import { dataplane } from './dataplane.js';
+import { failover } from './failover.js';
 import { type BenchContext, type Section, type Skip, missingPrerequisites, repoRoot } from './lib.js';
+import { pacing } from './pacing.js';
+import { throughput } from './throughput.js';
 
 /** In run order. Failover, throughput: add here. */
-const SECTIONS: readonly Section[] = [dataplane, controlPlane];
+const SECTIONS: readonly Section[] = [dataplane, throughput, failover, controlPlane, daemon, pacing];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--only KEY[,KEY...]]
 sections: ${SECTIONS.map((s) => s.key).join(', ')}`;

@@ -250,7 +250,7 @@ export class Daemon {
       this.#log.info({ instance: cfg.name, seconds: s }, 'failover: first announcement sent');
     });
     runner.on('advert-rx', () => this.#metrics.advert(cfg.name, 'rx'));
-    runner.on('advert-tx', () => this.#metrics.advert(cfg.name, 'tx'));
+    runner.on('advert-tx', (n) => this.#metrics.advert(cfg.name, 'tx', n));
     runner.on('rx-invalid', (reason) => this.#metrics.rxInvalid(cfg.name, reason));
     for (const s of cfg.track.scripts) {
       entry.scripts.push(

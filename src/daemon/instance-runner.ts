@@ -52,7 +52,8 @@ export interface InstanceRunnerEvents {
   /** Seconds from the decision to become MASTER to the first announcement sent. */
   failover: [number];
   'advert-rx': [];
-  'advert-tx': [];
+  /** Adverts that left since the last event (the sender thread's count). */
+  'advert-tx': [number];
   'rx-invalid': [RejectReason];
   /** The native sender stopped because JS stalled past the watchdog bound. */
   watchdog: [];
@@ -118,6 +119,8 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   #inReceive = false;
   #becameMasterAt: number | null = null;
   #stopping = false;
+  /** Per sender: its sent count at the last tick, and when that count last moved. */
+  readonly #progress = new Map<AdvertSender, { sent: number; movedAt: number }>();
   /**
    * The first announcement round, built ahead (interface index + MAC read
    * while nothing is urgent), so becoming MASTER costs no rtnetlink round
@@ -319,6 +322,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   #onStateChange(change: StateChangeAction): void {
     if (change.to === 'MASTER') {
       this.#becameMasterAt = this.#opts.clock.now();
+      this.#progress.clear();
       this.#setSenderPriority(change.priority);
       for (const s of this.#senders.values()) {
         s.setLease({ ...this.#opts.leaseTarget, leaseNs: BigInt(Math.round(this.#opts.leaseSeconds * 1e9)) });
@@ -333,7 +337,6 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     this.emit('state', change);
     if (change.to === 'MASTER') {
       for (const s of this.#senders.values()) s.start();
-      this.emit('advert-tx');
     }
   }
 
@@ -344,14 +347,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     if (running && !this.#inReceive) {
       // The engine's periodic tick while MASTER: the sender thread has it covered.
       this.#setSenderPriority(priority);
-      for (const [dst, s] of this.#senders) {
-        s.checkIn();
-        if (!s.stats().running) {
-          // The watchdog stopped it during a stall we have now come out of.
-          this.#log.warn({ destination: dst }, 'event loop back: advert sender restarted');
-          s.start();
-        }
-      }
+      for (const [dst, s] of this.#senders) this.#tickSender(dst, s);
       return;
     }
     // A reply to what we just heard (split brain), or the priority-0 goodbye: now.
@@ -359,7 +355,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     for (const [dst, s] of this.#senders) {
       try {
         s.sendNow();
-        this.emit('advert-tx');
+        this.emit('advert-tx', 1);
       } catch (err) {
         this.#log.warn({ err: (err as Error).message, destination: dst, priority }, 'advert not sent');
       }
@@ -374,6 +370,36 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     } catch (err) {
       this.#announceCache = null;
       this.#log.debug({ err: (err as Error).message }, 'announcement frames not prepared');
+    }
+  }
+
+  /**
+   * Once per engine tick while MASTER: check in with the sender's watchdog,
+   * count what it sent, and restart it if it stopped (its watchdog fired
+   * during a stall we are now out of) or stopped making progress.
+   */
+  #tickSender(dst: string, s: AdvertSender): void {
+    s.checkIn();
+    const st = s.stats();
+    const now = this.#opts.clock.now();
+    const p = this.#progress.get(s) ?? { sent: st.sent, movedAt: now };
+    if (st.sent !== p.sent) {
+      this.emit('advert-tx', Math.max(0, st.sent - p.sent));
+      p.sent = st.sent;
+      p.movedAt = now;
+    }
+    this.#progress.set(s, p);
+    const stalledMs = now - p.movedAt;
+    if (!st.running) {
+      this.#log.warn({ destination: dst }, 'event loop back: advert sender restarted');
+      s.start();
+      p.movedAt = now;
+    } else if (stalledMs > 3 * this.config.advertInterval * 1000 + 100) {
+      // Never seen in normal operation: a guard so that a stuck thread cannot leave us a silent MASTER.
+      this.#log.error({ destination: dst, stalledMs: Math.round(stalledMs), stats: st }, 'advert sender made no progress: restarting it');
+      s.stop();
+      s.start();
+      p.movedAt = now;
     }
   }
 

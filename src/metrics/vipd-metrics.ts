@@ -163,8 +163,8 @@ export class VipdMetrics {
     this.vrrpTransitions.inc({ instance, to });
   }
 
-  advert(instance: string, direction: AdvertDirection): void {
-    this.vrrpAdverts.inc({ instance, direction });
+  advert(instance: string, direction: AdvertDirection, count = 1): void {
+    if (count > 0) this.vrrpAdverts.inc({ instance, direction }, count);
   }
 
   /** `reason`: a fixed string from the VRRP validator, never packet data. */
