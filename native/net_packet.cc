@@ -14,9 +14,25 @@
 namespace vipd
 {
 
+/* One AF_PACKET socket for the whole process, opened on first use and kept:
+ * closing one waits for the kernel (synchronize_net() in packet_release,
+ * 6-24 ms measured here), which would block the event loop on every
+ * announcement round. Protocol 0: it never receives; sendto names the
+ * interface, so one socket serves them all. */
+static int packet_fd = -1;
+
+static int PacketFd(Napi::Env env)
+{
+	if (packet_fd < 0) {
+		packet_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+		if (packet_fd < 0)
+			throw ErrnoError(env, "socket", errno, "AF_PACKET");
+	}
+	return packet_fd;
+}
+
 /* packetSend(ifindex, frames: Uint8Array[]): sends each frame once, in
- * order; throws on the first failure. The socket has protocol 0, so it never
- * receives anything. */
+ * order; throws on the first failure. */
 static Napi::Value PacketSend(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -30,9 +46,7 @@ static Napi::Value PacketSend(const Napi::CallbackInfo &info)
 		if (bufs.back().size() < ETH_HLEN)
 			throw Napi::RangeError::New(env, "frame shorter than an Ethernet header");
 	}
-	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		throw ErrnoError(env, "socket", errno, "AF_PACKET");
+	int fd = PacketFd(env);
 	for (const std::string &f : bufs) {
 		struct sockaddr_ll sll = {};
 		sll.sll_family = AF_PACKET;
@@ -44,12 +58,10 @@ static Napi::Value PacketSend(const Napi::CallbackInfo &info)
 		sll.sll_protocol = proto;
 		if (sendto(fd, f.data(), f.size(), 0, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 			int err = errno;
-			close(fd);
 			throw ErrnoError(env, "sendto", err,
 					 "AF_PACKET frame on ifindex " + std::to_string(ifindex));
 		}
 	}
-	close(fd);
 	return Napi::Number::New(env, (double)bufs.size());
 }
 

@@ -309,25 +309,41 @@ export class Daemon {
   }
 
   /** A state change: data plane first, then addresses, then hooks, metrics and logs. */
+  /**
+   * A state change. Only the data plane is written at once: the engine sends
+   * the first advert and announcement right after this returns, and nothing
+   * else may delay them. Addresses, hooks, log and sd_notify follow in a
+   * microtask (in order, just after the announcement has left).
+   */
   #onState(e: InstanceEntry, c: StateChangeAction): void {
     const cfg = e.config;
-    if (c.to === 'MASTER') {
-      this.#dp.activate(e.id, this.#leaseSeconds(cfg));
-      e.masterSince = new Date().toISOString();
-      if (cfg.addAddresses) this.#addAddresses(e);
-    } else if (c.from === 'MASTER' || c.to === 'INIT') {
-      this.#dp.deactivate(e.id);
-      e.masterSince = null;
-      if (e.addressesAdded) this.#removeAddresses(e);
-    }
+    const toMaster = c.to === 'MASTER';
+    const leftMaster = !toMaster && (c.from === 'MASTER' || c.to === 'INIT');
+    if (toMaster) this.#dp.activate(e.id, this.#leaseSeconds(cfg));
+    else if (leftMaster) this.#dp.deactivate(e.id);
+    if (toMaster) e.masterSince = new Date().toISOString();
+    else if (leftMaster) e.masterSince = null;
     e.lastReason = c.reason;
     this.#metrics.transition(cfg.name, c.to);
+    const g = this.#groupOf(cfg.name);
+    g?.group.onStateChange(c);
+    queueMicrotask(() => this.#afterState(e, c, toMaster, leftMaster, g));
+  }
+
+  #afterState(
+    e: InstanceEntry,
+    c: StateChangeAction,
+    toMaster: boolean,
+    leftMaster: boolean,
+    g: { name: string; group: SyncGroup } | undefined,
+  ): void {
+    const cfg = e.config;
+    if (toMaster && cfg.addAddresses) this.#addAddresses(e);
+    else if (leftMaster && e.addressesAdded) this.#removeAddresses(e);
     this.#log.info({ instance: cfg.name, from: c.from, to: c.to, priority: c.priority, reason: c.reason }, `${cfg.name}: ${c.from} -> ${c.to}`);
     const hook = c.to === 'MASTER' ? cfg.notify.master : c.to === 'BACKUP' ? cfg.notify.backup : c.to === 'FAULT' ? cfg.notify.fault : cfg.notify.stop;
     this.#notify.notify('INSTANCE', cfg.name, notifyStateFor(c.to), c.priority, hook ? [hook] : []);
-    const g = this.#groupOf(cfg.name);
     if (g) {
-      g.group.onStateChange(c);
       const groupState = g.group.state;
       const gcfg = this.#config.syncGroups.find((x) => x.name === g.name);
       if (groupState && gcfg) {
