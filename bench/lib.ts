@@ -3,19 +3,10 @@
  * output, statistics and table formatting. bench/run.ts lists the sections.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 /** The checkout root (the folder with binding.gyp), from bench/ or dist/bench/. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'binding.gyp'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('bench: cannot find the checkout root (no binding.gyp above bench/)');
-    dir = parent;
-  }
-}
+export { packageRoot as repoRoot } from '../src/native.js';
 
 export interface BenchContext {
   root: string;

@@ -1,20 +1,12 @@
 /**
  * Time, injected, so rise/fall behaviour is tested with a fake clock.
  *
- * The shape is the same as src/vrrp/clock.ts on purpose: the daemon can hand
- * one clock object to both, yet neither module imports the other.
+ * The interface is src/clock.ts, shared with the VRRP engine.
  */
 
-/** Opaque handle of a pending timer. */
-export type TimerId = unknown;
+import type { Clock } from '../clock.js';
 
-export interface Clock {
-  /** Milliseconds on a monotonic base. */
-  now(): number;
-  /** Calls `fire` once, after `delayMs` (0 or less: as soon as possible). */
-  setTimer(delayMs: number, fire: () => void): TimerId;
-  clearTimer(id: TimerId): void;
-}
+export type { Clock, TimerId } from '../clock.js';
 
 /**
  * performance.now and Node timers. Timers are unref'd: a pending health check

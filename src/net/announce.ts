@@ -1,56 +1,29 @@
 /**
  * Gratuitous ARP and unsolicited neighbour advertisements: pure frame
  * builders (Ethernet frames, byte-exact with keepalived's, see
- * /work/shared/KEEPALIVED.md "Wire facts") and sendAnnouncements, which puts
+ * ../shared/KEEPALIVED.md "Wire facts") and sendAnnouncements, which puts
  * them on an interface through AF_PACKET with repeats.
  */
 import { isIP } from 'node:net';
+import { parseIpv4, parseIpv6, parseMac } from '../addr.js';
 import { native } from './errors.js';
 import { netAddon } from './native.js';
 import { linkInfo, type LinkRef } from './rtnl.js';
 
-/** `aa:bb:cc:dd:ee:ff` -> 6 bytes. */
-export function parseMac(mac: string | Uint8Array): Buffer {
-  if (typeof mac !== 'string') {
-    if (mac.length !== 6) throw new TypeError('a MAC address is 6 bytes');
-    return Buffer.from(mac);
-  }
-  const parts = mac.split(/[:-]/);
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
-    throw new TypeError(`not a MAC address: '${mac}'`);
-  }
-  return Buffer.from(parts.map((p) => parseInt(p, 16)));
-}
-
-export function formatMac(mac: Uint8Array): string {
-  return [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
+export { formatMac, parseMac } from '../addr.js';
 
 /** Dotted quad -> 4 bytes. */
 export function ipv4Bytes(address: string): Buffer {
-  if (isIP(address) !== 4) throw new TypeError(`not an IPv4 address: '${address}'`);
-  return Buffer.from(address.split('.').map(Number));
+  const b = parseIpv4(address);
+  if (!b) throw new TypeError(`not an IPv4 address: '${address}'`);
+  return b;
 }
 
 /** IPv6 text (with ::, or a trailing dotted quad) -> 16 bytes. */
 export function ipv6Bytes(address: string): Buffer {
-  if (isIP(address) !== 6) throw new TypeError(`not an IPv6 address: '${address}'`);
-  let text = address.replace(/%.*$/, '');
-  if (text.includes('.')) {
-    const i = text.lastIndexOf(':');
-    const v4 = ipv4Bytes(text.slice(i + 1));
-    text = `${text.slice(0, i + 1)}${((v4[0] << 8) | v4[1]).toString(16)}:${((v4[2] << 8) | v4[3]).toString(16)}`;
-  }
-  const words = (s: string | undefined): number[] =>
-    s ? s.split(':').map((w) => parseInt(w, 16)) : [];
-  const [head, rest] = text.split('::') as [string, string | undefined];
-  const h = words(head);
-  const t = words(rest);
-  const all = rest === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  if (all.length !== 8) throw new TypeError(`not an IPv6 address: '${address}'`);
-  const out = Buffer.alloc(16);
-  all.forEach((w, i) => out.writeUInt16BE(w, i * 2));
-  return out;
+  const b = parseIpv6(address);
+  if (!b) throw new TypeError(`not an IPv6 address: '${address}'`);
+  return b;
 }
 
 /**

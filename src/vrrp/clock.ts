@@ -4,16 +4,9 @@
  * "now" means (one monotonic base shared with advert arrival timestamps).
  */
 
-/** Opaque handle of a pending timer. */
-export type TimerId = unknown;
+import type { Clock, TimerId } from '../clock.js';
 
-export interface Clock {
-  /** Milliseconds on a monotonic base; arrival timestamps must use the same base. */
-  now(): number;
-  /** Calls `fire` once, after `delayMs` (0 or less: as soon as possible). */
-  setTimer(delayMs: number, fire: () => void): TimerId;
-  clearTimer(id: TimerId): void;
-}
+export type { Clock, TimerId } from '../clock.js';
 
 /** The process's monotonic clock (performance.now) and Node timers. */
 export const systemClock: Clock = {

@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../src/native.js';
 
 const PREFIX = 'vt-';
 
@@ -537,15 +537,7 @@ export class NetnsLab implements AsyncDisposable {
 }
 
 /** The repository root (the folder with binding.gyp). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'binding.gyp'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('repoRoot: no binding.gyp above this file');
-    dir = up;
-  }
-  return dir;
-}
+export const repoRoot = packageRoot;
 
 const transpiled = new Map<string, string>();
 

@@ -1,0 +1,120 @@
+/**
+ * IP and MAC address text <-> bytes, without sockets: the one parser and
+ * formatter every layer uses (VRRP fields, map keys, announcement frames).
+ * VRRP compares addresses as unsigned big-endian numbers (RFC 9568
+ * tie-break), so these give the bytes, not just validation.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+export type IpFamily = 4 | 6;
+
+/** Byte length of one address of the family. */
+export function addressLength(family: IpFamily): number {
+  return family === 4 ? 4 : 16;
+}
+
+/** Parses dotted-quad text; null when it is not an IPv4 address. */
+export function parseIpv4(text: string): Buffer | null {
+  if (!isIPv4(text)) return null;
+  return Buffer.from(text.split('.').map((part) => Number(part)));
+}
+
+/** Parses IPv6 text (with "::", an embedded IPv4 tail or a %zone); null when invalid. */
+export function parseIpv6(text: string): Buffer | null {
+  const bare = text.split('%')[0];
+  if (!isIPv6(bare)) return null;
+  const groups: number[] = [];
+  const pushGroups = (part: string): void => {
+    if (part === '') return;
+    for (const word of part.split(':')) {
+      if (word.includes('.')) {
+        const v4 = parseIpv4(word);
+        if (v4 === null) return;
+        groups.push(v4.readUInt16BE(0), v4.readUInt16BE(2));
+      } else {
+        groups.push(parseInt(word, 16));
+      }
+    }
+  };
+  const [head, tail] = bare.split('::');
+  pushGroups(head);
+  const headCount = groups.length;
+  if (tail !== undefined) {
+    pushGroups(tail);
+    const zeros = new Array<number>(8 - groups.length).fill(0);
+    groups.splice(headCount, 0, ...zeros);
+  }
+  if (groups.length !== 8) return null;
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
+  return out;
+}
+
+/** Parses either family; the family is decided by the text. */
+export function parseIp(text: string): { family: IpFamily; bytes: Buffer } | null {
+  const v4 = parseIpv4(text);
+  if (v4 !== null) return { family: 4, bytes: v4 };
+  const v6 = parseIpv6(text);
+  if (v6 !== null) return { family: 6, bytes: v6 };
+  return null;
+}
+
+/** Parses text that must be of `family`; null otherwise. */
+export function parseIpOf(family: IpFamily, text: string): Buffer | null {
+  return family === 4 ? parseIpv4(text) : parseIpv6(text);
+}
+
+/** Formats 4 or 16 bytes; IPv6 in the RFC 5952 canonical form (what tcpdump prints). */
+export function formatIp(bytes: Uint8Array): string {
+  if (bytes.length === 4) return Array.from(bytes).join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
+  // The longest run of two or more zero groups (leftmost on a tie) becomes "::".
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (gs: number[]): string => gs.map((g) => g.toString(16)).join(':');
+  if (bestStart < 0) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+}
+
+/** Canonical text of an address, or null when it does not parse. */
+export function canonicalIp(text: string): string | null {
+  const parsed = parseIp(text);
+  return parsed === null ? null : formatIp(parsed.bytes);
+}
+
+/** Unsigned big-endian comparison: <0, 0, >0 like a sort comparator. */
+export function compareIp(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
+
+/** `aa:bb:cc:dd:ee:ff` (or `-` separated) -> 6 bytes; 6 bytes pass through. */
+export function parseMac(mac: string | Uint8Array): Buffer {
+  if (typeof mac !== 'string') {
+    if (mac.length !== 6) throw new TypeError('a MAC address is 6 bytes');
+    return Buffer.from(mac);
+  }
+  const parts = mac.split(/[:-]/);
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
+    throw new TypeError(`not a MAC address: '${mac}'`);
+  }
+  return Buffer.from(parts.map((p) => parseInt(p, 16)));
+}
+
+/** 6 bytes -> `aa:bb:cc:dd:ee:ff`. */
+export function formatMac(mac: Uint8Array): string {
+  return [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
