@@ -168,6 +168,16 @@ static __always_inline __u32 flow_hash(__u32 src, __u32 dst, __be16 sport, __be1
 	return jhash_3words(src, dst, ports, VIPD_HASH_SEED ^ proto);
 }
 
+/* flow_hash() of a packet's own (source, dest) ports: the two ports read as
+ * one big-endian word are already (sport << 16 | dport). The ports start
+ * 4-byte aligned (after a header of 20 + 4n or 40 bytes).
+ */
+static __always_inline __u32 flow_hash_fwd(__u32 src, __u32 dst, const struct l4_ports *ports,
+					   __u8 proto)
+{
+	return jhash_3words(src, dst, bpf_ntohl(*(const __be32 *)ports), VIPD_HASH_SEED ^ proto);
+}
+
 static __always_inline __u32 fold_v6(const __be32 *w)
 {
 	return bpf_ntohl(w[0]) ^ bpf_ntohl(w[1]) ^ bpf_ntohl(w[2]) ^ bpf_ntohl(w[3]);
@@ -189,8 +199,9 @@ static __always_inline __u32 forward(struct ethhdr *eth, const struct vipd_iface
 	if (r)
 		return r;
 	idx = bpf_map_lookup_elem(&rings, &slot);
-	if (!idx || *idx == VIPD_REAL_NONE)
+	if (!idx)
 		return VIPD_R_PASS_NO_BACKEND;
+	/* VIPD_REAL_NONE is out of the reals array's range: no entry. */
 	r = *idx;
 	real = bpf_map_lookup_elem(&reals, &r);
 	if (!real || !(real->flags & VIPD_REAL_F_VALID))
@@ -198,7 +209,9 @@ static __always_inline __u32 forward(struct ethhdr *eth, const struct vipd_iface
 
 	mac_copy(eth->h_dest, real->mac);
 	mac_copy(eth->h_source, iface->mac);
-	counter_add(&service_stats, svc->index, bytes);
+	/* The one counter of a forwarded packet: the service's totals and the
+	 * forward verdict are sums of real_stats (docs/dataplane.md).
+	 */
 	counter_add(&real_stats, r, bytes);
 	return reason;
 }
@@ -256,7 +269,7 @@ static __always_inline __u32 handle_icmp4(struct hdr_cursor *c, struct ethhdr *e
 					  __u64 bytes)
 {
 	struct icmphdr *icmp = cursor_pull_type(c, struct icmphdr);
-	struct vipd_service_key key = {.family = VIPD_FAMILY_V4};
+	struct vipd_service4_key key = {};
 	struct vipd_service *svc;
 	struct l4_ports *ports;
 	struct iphdr *inner;
@@ -283,10 +296,10 @@ static __always_inline __u32 handle_icmp4(struct hdr_cursor *c, struct ethhdr *e
 	    (inner->frag_off & bpf_htons(IP_OFFSET)))
 		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
 
-	__builtin_memcpy(key.addr, &inner->saddr, 4);
+	key.addr = inner->saddr;
 	key.port = ports->source;
 	key.proto = inner->protocol;
-	svc = bpf_map_lookup_elem(&services, &key);
+	svc = bpf_map_lookup_elem(&services4, &key);
 	if (!svc)
 		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
 	hash = flow_hash(bpf_ntohl(inner->daddr), bpf_ntohl(inner->saddr), ports->dest,
@@ -298,10 +311,7 @@ static __always_inline __u32 handle_ipv4(struct hdr_cursor *c, struct ethhdr *et
 					 const struct vipd_iface *iface, __u64 bytes)
 {
 	struct iphdr *iph = cursor_pull_type(c, struct iphdr);
-	/* Aligned for the word stores below (the verifier checks stack
-	 * alignment strictly).
-	 */
-	struct vipd_service_key key __attribute__((aligned(8)));
+	struct vipd_service4_key key;
 	struct vipd_service *svc;
 	struct l4_ports *ports;
 	__u32 hash;
@@ -335,18 +345,14 @@ static __always_inline __u32 handle_ipv4(struct hdr_cursor *c, struct ethhdr *et
 	if (!ports)
 		return VIPD_R_PASS_TRUNCATED;
 
-	/* The key in word stores: the VIP, 12 zero bytes, (port, proto, family). */
-	*(__u32 *)&key.addr[0] = iph->daddr;
-	*(__u32 *)&key.addr[4] = 0;
-	*(__u64 *)&key.addr[8] = 0;
+	key.addr = iph->daddr;
 	key.port = ports->dest;
 	key.proto = iph->protocol;
-	key.family = VIPD_FAMILY_V4;
-	svc = bpf_map_lookup_elem(&services, &key);
+	key.pad = 0;
+	svc = bpf_map_lookup_elem(&services4, &key);
 	if (!svc)
 		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
-	hash = flow_hash(bpf_ntohl(iph->saddr), bpf_ntohl(iph->daddr), ports->source, ports->dest,
-			 iph->protocol);
+	hash = flow_hash_fwd(bpf_ntohl(iph->saddr), bpf_ntohl(iph->daddr), ports, iph->protocol);
 	return forward(eth, iface, svc, hash, bytes, VIPD_R_FORWARD);
 }
 
@@ -450,7 +456,7 @@ static __always_inline __u32 handle_ptb(struct hdr_cursor *c, struct ethhdr *eth
 					struct ipv6hdr *outer, const struct vipd_iface *iface,
 					__u64 bytes)
 {
-	struct vipd_service_key key = {.family = VIPD_FAMILY_V6};
+	struct vipd_service6_key key = {};
 	struct vipd_service *svc;
 	struct l4_ports *ports;
 	struct ipv6hdr *inner;
@@ -472,7 +478,7 @@ static __always_inline __u32 handle_ptb(struct hdr_cursor *c, struct ethhdr *eth
 	__builtin_memcpy(key.addr, &inner->saddr, 16);
 	key.port = ports->source;
 	key.proto = inner->nexthdr;
-	svc = bpf_map_lookup_elem(&services, &key);
+	svc = bpf_map_lookup_elem(&services6, &key);
 	if (!svc)
 		return miss_reason(outer->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_ICMP_OTHER);
@@ -487,7 +493,7 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 					 __u64 bytes)
 {
 	struct ipv6hdr *ip6h = cursor_pull_type(c, struct ipv6hdr);
-	struct vipd_service_key key = {.family = VIPD_FAMILY_V6};
+	struct vipd_service6_key key = {};
 	struct vipd_service *svc;
 	struct icmp6hdr *icmp6;
 	struct l4_ports *ports;
@@ -539,12 +545,12 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 	__builtin_memcpy(key.addr, &ip6h->daddr, 16);
 	key.port = ports->dest;
 	key.proto = ip6h->nexthdr;
-	svc = bpf_map_lookup_elem(&services, &key);
+	svc = bpf_map_lookup_elem(&services6, &key);
 	if (!svc)
 		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_NO_SERVICE);
-	hash = flow_hash(fold_v6(ip6h->saddr.in6_u.u6_addr32), fold_v6(ip6h->daddr.in6_u.u6_addr32),
-			 ports->source, ports->dest, ip6h->nexthdr);
+	hash = flow_hash_fwd(fold_v6(ip6h->saddr.in6_u.u6_addr32),
+			     fold_v6(ip6h->daddr.in6_u.u6_addr32), ports, ip6h->nexthdr);
 	return forward(eth, iface, svc, hash, bytes, VIPD_R_FORWARD);
 }
 
@@ -588,6 +594,8 @@ int vipd_xdp(struct xdp_md *ctx)
 	__u64 bytes = ctx->data_end - ctx->data;
 	__u32 reason = process(ctx, bytes);
 
-	counter_add(&verdicts, reason, bytes);
+	/* forward is counted in real_stats alone (see vipd_maps.h). */
+	if (reason != VIPD_R_FORWARD)
+		counter_add(&verdicts, reason, bytes);
 	return reason < VIPD_R_FIRST_PASS ? XDP_TX : XDP_PASS;
 }

@@ -9,7 +9,7 @@
 #ifndef VIPD_CONSTS_H
 #define VIPD_CONSTS_H
 
-#define VIPD_ABI_VERSION 2
+#define VIPD_ABI_VERSION 3
 
 /* Map sizes. Rings are the big one: every ring is VIPD_RING_SIZE u32
  * slots, and each service owns two (double buffering, see vipd_maps.h),
@@ -66,7 +66,9 @@
 #define VIPD_IFACE_F_ENABLED (1u << 0) /* answer and forward on this interface */
 
 /* Why the program returned what it returned: the index of the verdicts
- * map. The first four are XDP_TX; every other reason is XDP_PASS.
+ * map. The first four are XDP_TX; every other reason is XDP_PASS. The
+ * program counts every reason there except VIPD_R_FORWARD, which readers
+ * derive from real_stats (see vipd_maps.h).
  */
 enum vipd_reason {
 	VIPD_R_ARP_REPLY = 0,	   /* ARP request for an active VIP answered */

@@ -36,12 +36,22 @@ struct {
 	__type(value, struct vipd_vip);
 } vips SEC(".maps");
 
+/* One service index space over both maps (the manager allocates it), so
+ * together they hold at most VIPD_MAX_SERVICES services.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VIPD_MAX_SERVICES);
-	__type(key, struct vipd_service_key);
+	__type(key, struct vipd_service4_key);
 	__type(value, struct vipd_service);
-} services SEC(".maps");
+} services4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIPD_MAX_SERVICES);
+	__type(key, struct vipd_service6_key);
+	__type(value, struct vipd_service);
+} services6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -67,6 +77,13 @@ struct {
 	__type(value, struct vipd_iface);
 } ifaces SEC(".maps");
 
+/* Every verdict but VIPD_R_FORWARD: a forwarded packet updates one counter,
+ * its real server's in real_stats. Real servers are indexed per (service,
+ * backend), so the reader derives the forward count (the sum of real_stats
+ * less the icmp_forward count, which real_stats includes too) and the
+ * per-service totals (ABI 3; ABI 2 counted forward here and kept a
+ * service_stats map).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VIPD_REASON_MAX);
@@ -74,13 +91,7 @@ struct {
 	__type(value, struct vipd_counter);
 } verdicts SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VIPD_MAX_SERVICES);
-	__type(key, __u32); /* vipd_service.index */
-	__type(value, struct vipd_counter);
-} service_stats SEC(".maps");
-
+/* Packets sent to each real server (forward and icmp_forward). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VIPD_MAX_REALS);

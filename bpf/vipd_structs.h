@@ -33,16 +33,27 @@ struct vipd_vip {
 	__u32 flags; /* reserved, 0 */
 };
 
-/* services: (VIP, port, protocol) -> counters slot, live ring, instance. */
-struct vipd_service_key {
+/* services4 / services6: (VIP, port, protocol) -> ring, instance. Two maps,
+ * so that an IPv4 service key is 8 bytes: the kernel hashes and compares
+ * every byte of a hash key, and IPv4 is the common case (ABI 3; ABI 2 had
+ * one map with a 20-byte key for both families).
+ */
+struct vipd_service4_key {
+	__be32 addr;
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;   /* 0 */
+};
+
+struct vipd_service6_key {
 	__u8 addr[16];
 	__be16 port;
 	__u8 proto; /* IPPROTO_TCP / IPPROTO_UDP */
-	__u8 family;
+	__u8 pad;   /* 0 */
 };
 
 struct vipd_service {
-	__u32 index;	/* slot in service_stats */
+	__u32 index;	/* the service's number: it owns rings 2 * index and 2 * index + 1 */
 	__u32 ring;	/* live ring: slots [ring * VIPD_RING_SIZE, +VIPD_RING_SIZE) of rings */
 	__u32 instance; /* same instance as the VIP's: one lookup less per packet */
 	__u32 flags;	/* reserved, 0 */
@@ -63,7 +74,7 @@ struct vipd_iface {
 	__u16 flags; /* VIPD_IFACE_F_* */
 };
 
-/* verdicts, service_stats, real_stats: one per CPU, summed by the reader. */
+/* verdicts, real_stats: one per CPU, summed by the reader. */
 struct vipd_counter {
 	__u64 packets;
 	__u64 bytes;

@@ -195,6 +195,52 @@ abstract class KeyedMap<K, V, Stored> extends MapBase {
     );
   }
 
+  /**
+   * BPF_MAP_UPDATE_BATCH from buffers the caller has already encoded: count
+   * keys of keyCodec.size bytes each, and count stored values (for a per-CPU
+   * map, one slot per possible CPU each), in the kernel's byte order. No
+   * codec and no per-entry objects: for bulk writes of bytes the caller
+   * holds anyway (a Uint32Array's buffer). Returns how many were written.
+   */
+  updateBatchRaw(keys: Buffer, values: Buffer, count: number, flags?: UpdateFlags): number {
+    this.checkBatchBuffers(keys, values, count);
+    if (count === 0) return 0;
+    return callNative(`batch update of ${this.describe()}`, () =>
+      bpfNative().mapUpdateBatch(this.fd, keys, values, count, flagValue(flags)),
+    );
+  }
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH into the caller's buffers (keys and stored values,
+   * raw), up to count entries. inBatch is the cursor the previous call
+   * returned as outBatch, or null to start at the beginning. For an array
+   * map the cursor is the last key read (a u32 index), so passing index
+   * i - 1 starts the read at index i. done: the map has no more entries.
+   */
+  lookupBatchRaw(
+    inBatch: Buffer | null,
+    keys: Buffer,
+    values: Buffer,
+    count: number,
+  ): { count: number; done: boolean; outBatch: Buffer } {
+    this.checkBatchBuffers(keys, values, count);
+    const outBatch = Buffer.alloc(Math.max(this.keyCodec.size, 8));
+    const res = callNative(`batch lookup in ${this.describe()}`, () =>
+      bpfNative().mapLookupBatch(this.fd, inBatch, outBatch, keys, values, count),
+    );
+    return { ...res, outBatch };
+  }
+
+  private checkBatchBuffers(keys: Buffer, values: Buffer, count: number): void {
+    if (!Number.isInteger(count) || count < 0) throw new RangeError(`batch count must be a non-negative integer, got ${count}`);
+    if (keys.length < count * this.keyCodec.size) {
+      throw new RangeError(`${this.describe()}: ${count} keys need ${count * this.keyCodec.size} bytes, the buffer has ${keys.length}`);
+    }
+    if (values.length < count * this.storedSize) {
+      throw new RangeError(`${this.describe()}: ${count} values need ${count * this.storedSize} bytes, the buffer has ${values.length}`);
+    }
+  }
+
   /** Deletes many keys with BPF_MAP_DELETE_BATCH; returns how many were deleted. */
   deleteBatch(keysToDelete: readonly K[]): number {
     if (keysToDelete.length === 0) return 0;

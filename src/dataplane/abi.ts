@@ -7,7 +7,7 @@
  */
 import { struct, types as t, type CodecValue } from '../bpf/index.js';
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 export const MAX_INSTANCES = 256;
 export const MAX_VIPS = 16384;
@@ -40,7 +40,11 @@ export const IFACE_F_ENABLED = 1 << 0;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 
-/** enum vipd_reason, in order: the index of the verdicts map. */
+/**
+ * enum vipd_reason, in order: the index of the verdicts map. The program
+ * counts every reason there except 'forward', which is the sum of
+ * real_stats less icmp_forward (forwardedCounter()).
+ */
 export const REASONS = [
   'arp_reply',
   'nd_advert',
@@ -98,11 +102,19 @@ export const vipCodec = struct('vipd_vip', {
   flags: t.u32,
 });
 
-export const serviceKeyCodec = struct('vipd_service_key', {
+/** services4 key: 8 bytes (the kernel hashes every byte of a hash key). */
+export const service4KeyCodec = struct('vipd_service4_key', {
+  addr: t.bytes(4),
+  port: t.be16,
+  proto: t.u8,
+  pad: t.u8,
+});
+
+export const service6KeyCodec = struct('vipd_service6_key', {
   addr: t.bytes(16),
   port: t.be16,
   proto: t.u8,
-  family: t.u8,
+  pad: t.u8,
 });
 
 export const serviceCodec = struct('vipd_service', {
@@ -133,7 +145,8 @@ export const counterCodec = struct('vipd_counter', {
 export type Instance = CodecValue<typeof instanceCodec>;
 export type VipKey = CodecValue<typeof vipKeyCodec>;
 export type Vip = CodecValue<typeof vipCodec>;
-export type ServiceKey = CodecValue<typeof serviceKeyCodec>;
+export type Service4Key = CodecValue<typeof service4KeyCodec>;
+export type Service6Key = CodecValue<typeof service6KeyCodec>;
 export type Service = CodecValue<typeof serviceCodec>;
 export type Real = CodecValue<typeof realCodec>;
 export type Iface = CodecValue<typeof ifaceCodec>;
@@ -144,7 +157,8 @@ export const STRUCT_CODECS = [
   instanceCodec,
   vipKeyCodec,
   vipCodec,
-  serviceKeyCodec,
+  service4KeyCodec,
+  service6KeyCodec,
   serviceCodec,
   realCodec,
   ifaceCodec,
@@ -155,12 +169,12 @@ export const STRUCT_CODECS = [
 export const MAPS = {
   instances: { key: u32Key, value: instanceCodec, perCpu: false },
   vips: { key: vipKeyCodec, value: vipCodec, perCpu: false },
-  services: { key: serviceKeyCodec, value: serviceCodec, perCpu: false },
+  services4: { key: service4KeyCodec, value: serviceCodec, perCpu: false },
+  services6: { key: service6KeyCodec, value: serviceCodec, perCpu: false },
   rings: { key: u32Key, value: t.u32, perCpu: false },
   reals: { key: u32Key, value: realCodec, perCpu: false },
   ifaces: { key: u32Key, value: ifaceCodec, perCpu: false },
   verdicts: { key: u32Key, value: counterCodec, perCpu: true },
-  service_stats: { key: u32Key, value: counterCodec, perCpu: true },
   real_stats: { key: u32Key, value: counterCodec, perCpu: true },
 } as const;
 export type MapName = keyof typeof MAPS;

@@ -25,6 +25,7 @@ import {
 } from '../bpf/index.js';
 import { packageRoot } from '../native.js';
 import {
+  FAMILY_V4,
   IFACE_F_ENABLED,
   INST_F_ACTIVE,
   instanceCodec,
@@ -49,7 +50,8 @@ import {
   type Real,
   type ReasonName,
   type Service,
-  type ServiceKey,
+  type Service4Key,
+  type Service6Key,
   type Vip,
   type VipKey,
 } from './abi.js';
@@ -109,7 +111,7 @@ export interface ServiceSpec {
 }
 
 export interface ServiceInfo extends ServiceSpec {
-  /** Slot in service_stats. */
+  /** The service's number: it owns rings 2 * index and 2 * index + 1; the key of Counters.services. */
   index: number;
   /** The live ring (2 * index or 2 * index + 1). */
   ring: number;
@@ -129,12 +131,31 @@ export interface BackendSpec {
 }
 
 export interface Counters {
+  /** Every reason; forward is derived from real_stats (forwardedCounter()). */
   verdicts: Record<ReasonName, Counter>;
-  /** By service index. */
+  /**
+   * By service index: packets sent to real servers for the service (forward
+   * and icmp_forward), the sum over the real servers its tables used.
+   */
   services: Map<number, Counter>;
-  /** By real server index. */
+  /** By real server index (non-zero only). */
   reals: Map<number, Counter>;
 }
+
+/**
+ * The forward verdict, which the program does not count in verdicts: every
+ * packet real_stats counts is a forward or an icmp_forward, so forward is
+ * the sum of real_stats less icmp_forward. Read verdicts before real_stats,
+ * and the difference never goes below what had been forwarded.
+ */
+export function forwardedCounter(realTotal: Counter, icmpForward: Counter): Counter {
+  const packets = realTotal.packets - icmpForward.packets;
+  const bytes = realTotal.bytes - icmpForward.bytes;
+  return { packets: packets > 0n ? packets : 0n, bytes: bytes > 0n ? bytes : 0n };
+}
+
+/** Maps earlier ABIs pinned that this one has not (ABI 2: services, service_stats). */
+const RETIRED_MAPS = ['services', 'service_stats'] as const;
 
 /** CLOCK_MONOTONIC in ns: what bpf_ktime_get_ns() reads in the program. */
 export function monotonicNs(): bigint {
@@ -145,6 +166,15 @@ function protoNumber(p: Protocol): number {
   return p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
 }
 
+/** A service's identity, whichever map (services4, services6) holds it. */
+interface ServiceKey {
+  /** 16 bytes, network order (IPv4 in the first 4). */
+  addr: Buffer;
+  family: number;
+  port: number;
+  proto: number;
+}
+
 function serviceKey(s: Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>): ServiceKey {
   const { addr, family } = parseAddr(s.vip);
   return { addr, family, port: s.port, proto: protoNumber(s.protocol) };
@@ -152,6 +182,24 @@ function serviceKey(s: Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>): ServiceK
 
 function serviceId(k: ServiceKey): string {
   return `${formatAddr(k.addr, k.family)}|${k.port}|${k.proto}`;
+}
+
+function service4Key(k: ServiceKey): Service4Key {
+  return { addr: k.addr.subarray(0, 4), port: k.port, proto: k.proto, pad: 0 };
+}
+
+function service6Key(k: ServiceKey): Service6Key {
+  return { addr: k.addr, port: k.port, proto: k.proto, pad: 0 };
+}
+
+const ZERO_COUNTER: Counter = { packets: 0n, bytes: 0n };
+
+function addCounters(a: Counter, b: Counter): Counter {
+  return { packets: a.packets + b.packets, bytes: a.bytes + b.bytes };
+}
+
+function subCounters(a: Counter, b: Counter): Counter {
+  return { packets: a.packets - b.packets, bytes: a.bytes - b.bytes };
 }
 
 function vipKey(vip: string): VipKey {
@@ -180,17 +228,29 @@ export class Dataplane {
 
   private readonly instances: BpfMap<number, Instance>;
   private readonly vips: BpfMap<VipKey, Vip>;
-  private readonly services: BpfMap<ServiceKey, Service>;
+  private readonly services4: BpfMap<Service4Key, Service>;
+  private readonly services6: BpfMap<Service6Key, Service>;
   private readonly rings: BpfMap<number, number>;
   private readonly reals: BpfMap<number, Real>;
   private readonly ifaces: BpfMap<number, Iface>;
   private readonly verdicts: PerCpuMap<number, Counter>;
-  private readonly serviceStats: PerCpuMap<number, Counter>;
   private readonly realStats: PerCpuMap<number, Counter>;
   private readonly links = new Map<number, XdpAttachment>();
   /** Service id -> what the services map holds, and when its previous ring was retired. */
   private readonly known = new Map<string, { key: ServiceKey; value: Service; retiredAt: number }>();
   private readonly quiesceMs: number;
+  /**
+   * Service totals are sums over real servers (the program counts a forward
+   * in real_stats alone): real index -> the service index whose table last
+   * used it. Fed by installTable(), rebuilt from the live rings on adoption.
+   */
+  private readonly realOwner = new Map<number, number>();
+  /** real_stats of a real when it changed owner: the new owner counts from there. */
+  private readonly realBase = new Map<number, Counter>();
+  /** What reals counted for a service before they moved to another one. */
+  private readonly serviceBase = new Map<number, Counter>();
+  /** Preallocated ring write: keys (consecutive u32) and a view of them. */
+  private ringKeys: Buffer | undefined;
 
   private constructor(coll: Collection, opts: DataplaneOptions, limits: DataplaneLimits, adopted: boolean) {
     this.limits = limits;
@@ -200,17 +260,77 @@ export class Dataplane {
     this.program = coll.program(PROGRAM_NAME);
     this.instances = coll.map('instances', MAPS.instances.key, MAPS.instances.value);
     this.vips = coll.map('vips', MAPS.vips.key, MAPS.vips.value);
-    this.services = coll.map('services', MAPS.services.key, MAPS.services.value);
+    this.services4 = coll.map('services4', MAPS.services4.key, MAPS.services4.value);
+    this.services6 = coll.map('services6', MAPS.services6.key, MAPS.services6.value);
     this.rings = coll.map('rings', MAPS.rings.key, MAPS.rings.value);
     this.reals = coll.map('reals', MAPS.reals.key, MAPS.reals.value);
     this.ifaces = coll.map('ifaces', MAPS.ifaces.key, MAPS.ifaces.value);
     this.verdicts = coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value);
-    this.serviceStats = coll.perCpuMap('service_stats', MAPS.service_stats.key, MAPS.service_stats.value);
     this.realStats = coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value);
     coll.close();
-    for (const [key, value] of this.services.entries()) {
+    for (const [k, value] of this.services4.entries()) {
+      const addr = Buffer.alloc(16);
+      k.addr.copy(addr);
+      const key = { addr, family: FAMILY_V4, port: k.port, proto: k.proto };
       this.known.set(serviceId(key), { key, value, retiredAt: 0 });
     }
+    for (const [k, value] of this.services6.entries()) {
+      const key = { addr: Buffer.from(k.addr), family: 6, port: k.port, proto: k.proto };
+      this.known.set(serviceId(key), { key, value, retiredAt: 0 });
+    }
+    // Adopted: what the live tables send to counts for their service, all
+    // of it (which real served which service before is not kept anywhere).
+    for (const s of this.known.values()) this.claimReals(s.value.index, this.readRing(s.value.ring), true);
+  }
+
+  private updateService(key: ServiceKey, value: Service): void {
+    if (key.family === FAMILY_V4) this.services4.update(service4Key(key), value);
+    else this.services6.update(service6Key(key), value);
+  }
+
+  private deleteServiceKey(key: ServiceKey): boolean {
+    return key.family === FAMILY_V4 ? this.services4.delete(service4Key(key)) : this.services6.delete(service6Key(key));
+  }
+
+  /** real_stats of one real, summed over CPUs. */
+  private realCount(real: number): Counter {
+    const v = real < this.limits.reals ? this.realStats.lookup(real) : undefined;
+    return v ? sumCounters(v) : ZERO_COUNTER;
+  }
+
+  /**
+   * Records that service index now sends to the reals of table. A real that
+   * counted for another service leaves that service's total where it was
+   * (folded into serviceBase) and counts for this one from now on; so does
+   * a real no service had, unless adopting (its whole count is this one's).
+   */
+  private claimReals(index: number, table: Uint32Array, adopting = false): void {
+    const seen = new Set<number>();
+    for (const r of table) {
+      if (r === REAL_NONE || seen.has(r)) continue;
+      seen.add(r);
+      const owner = this.realOwner.get(r);
+      if (owner === index) continue;
+      if (owner !== undefined) {
+        const now = this.realCount(r);
+        const since = subCounters(now, this.realBase.get(r) ?? ZERO_COUNTER);
+        this.serviceBase.set(owner, addCounters(this.serviceBase.get(owner) ?? ZERO_COUNTER, since));
+        this.realBase.set(r, now);
+      } else if (!adopting) {
+        this.realBase.set(r, this.realCount(r));
+      }
+      this.realOwner.set(r, index);
+    }
+  }
+
+  /** A deleted service's reals count for nobody until a table uses them again. */
+  private releaseReals(index: number): void {
+    for (const [r, owner] of this.realOwner) {
+      if (owner !== index) continue;
+      this.realOwner.delete(r);
+      this.realBase.set(r, this.realCount(r));
+    }
+    this.serviceBase.delete(index);
   }
 
   /**
@@ -224,8 +344,9 @@ export class Dataplane {
     try {
       spec.map('instances').maxEntries = limits.instances;
       spec.map('vips').maxEntries = limits.vips;
-      spec.map('services').maxEntries = limits.services;
-      spec.map('service_stats').maxEntries = limits.services;
+      // One index space over both maps: each could hold every service.
+      spec.map('services4').maxEntries = limits.services;
+      spec.map('services6').maxEntries = limits.services;
       spec.map('rings').maxEntries = 2 * limits.services * RING_SIZE;
       spec.map('reals').maxEntries = limits.reals;
       spec.map('real_stats').maxEntries = limits.reals;
@@ -400,7 +521,7 @@ export class Dataplane {
     const have = this.known.get(id);
     if (have) {
       const value = { ...have.value, instance: spec.instance };
-      this.services.update(key, value);
+      this.updateService(key, value);
       have.value = value;
       return { ...spec, index: value.index, ring: value.ring };
     }
@@ -412,9 +533,9 @@ export class Dataplane {
     }
     const ring = 2 * index;
     this.writeRing(ring, new Uint32Array(RING_SIZE).fill(REAL_NONE));
-    this.serviceStats.update(index, { packets: 0n, bytes: 0n });
+    this.releaseReals(index);
     const value: Service = { index, ring, instance: spec.instance, flags: 0 };
-    this.services.update(key, value);
+    this.updateService(key, value);
     this.known.set(id, { key, value, retiredAt: 0 });
     return { ...spec, index, ring };
   }
@@ -432,14 +553,43 @@ export class Dataplane {
 
   deleteService(spec: Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>): boolean {
     const key = serviceKey(spec);
-    this.known.delete(serviceId(key));
-    return this.services.delete(key);
+    const id = serviceId(key);
+    const have = this.known.get(id);
+    this.known.delete(id);
+    const deleted = this.deleteServiceKey(key);
+    if (have) this.releaseReals(have.value.index);
+    return deleted;
   }
 
+  /**
+   * One BPF_MAP_UPDATE_BATCH of the whole ring, straight from the table's
+   * bytes: keys are consecutive u32 (a preallocated buffer), values the
+   * Uint32Array's own memory. Both in host order, which is the kernel's.
+   */
   private writeRing(ring: number, table: Uint32Array): void {
-    const entries: [number, number][] = new Array(RING_SIZE);
-    for (let i = 0; i < RING_SIZE; i++) entries[i] = [ring * RING_SIZE + i, table[i]];
-    this.rings.updateBatch(entries);
+    this.ringKeys ??= Buffer.alloc(RING_SIZE * 4);
+    const keys = new Uint32Array(this.ringKeys.buffer, this.ringKeys.byteOffset, RING_SIZE);
+    const base = ring * RING_SIZE;
+    for (let i = 0; i < RING_SIZE; i++) keys[i] = base + i;
+    const values = Buffer.from(table.buffer, table.byteOffset, RING_SIZE * 4);
+    const written = this.rings.updateBatchRaw(this.ringKeys, values, RING_SIZE);
+    if (written !== RING_SIZE) throw new Error(`ring ${ring}: ${written} of ${RING_SIZE} slots written`);
+  }
+
+  /** A whole ring in one BPF_MAP_LOOKUP_BATCH (REAL_NONE where the read falls short). */
+  private readRing(ring: number): Uint32Array {
+    const out = new Uint32Array(RING_SIZE).fill(REAL_NONE);
+    if ((ring + 1) * RING_SIZE > this.rings.maxEntries) return out;
+    const keys = Buffer.alloc(RING_SIZE * 4);
+    const values = Buffer.from(out.buffer, out.byteOffset, RING_SIZE * 4);
+    // The array's batch cursor is the last index read: start after base - 1.
+    let cursor: Buffer | null = null;
+    if (ring > 0) {
+      cursor = Buffer.alloc(4);
+      cursor.writeUInt32LE(ring * RING_SIZE - 1);
+    }
+    this.rings.lookupBatchRaw(cursor, keys, values, RING_SIZE);
+    return out;
   }
 
   /**
@@ -459,8 +609,9 @@ export class Dataplane {
     if (wait > 0) await sleep(wait);
     const idle = svc.value.ring ^ 1;
     this.writeRing(idle, table);
+    this.claimReals(svc.value.index, table);
     const value = { ...svc.value, ring: idle };
-    this.services.update(key, value);
+    this.updateService(key, value);
     svc.value = value;
     svc.retiredAt = Date.now();
   }
@@ -477,26 +628,32 @@ export class Dataplane {
   table(spec: Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>): Uint32Array | undefined {
     const svc = this.known.get(serviceId(serviceKey(spec)));
     if (!svc) return undefined;
-    const out = new Uint32Array(RING_SIZE);
-    const base = svc.value.ring * RING_SIZE;
-    for (let i = 0; i < RING_SIZE; i++) out[i] = this.rings.lookup(base + i) ?? REAL_NONE;
-    return out;
+    return this.readRing(svc.value.ring);
   }
 
-  /** Per-CPU counters, summed. */
+  /**
+   * Per-CPU counters, summed. The program counts a forwarded packet once,
+   * in real_stats: verdicts.forward and the service totals are derived here
+   * (real servers are per service, see claimReals()).
+   */
   counters(): Counters {
     const verdicts = Object.fromEntries(REASONS.map((r) => [r, { packets: 0n, bytes: 0n }])) as Record<ReasonName, Counter>;
+    // verdicts first: then real_stats holds at least every icmp_forward counted.
     for (const [k, v] of this.verdicts.lookupBatch(64)) if (k < REASONS.length) verdicts[REASONS[k]] = sumCounters(v);
     const services = new Map<number, Counter>();
-    for (const s of this.known.values()) {
-      const v = this.serviceStats.lookup(s.value.index);
-      if (v) services.set(s.value.index, sumCounters(v));
-    }
+    for (const s of this.known.values()) services.set(s.value.index, this.serviceBase.get(s.value.index) ?? ZERO_COUNTER);
     const reals = new Map<number, Counter>();
+    let total = ZERO_COUNTER;
     for (const [k, v] of this.realStats.lookupBatch(1024)) {
       const c = sumCounters(v);
-      if (c.packets) reals.set(k, c);
+      if (!c.packets) continue;
+      reals.set(k, c);
+      total = addCounters(total, c);
+      const owner = this.realOwner.get(k);
+      const have = owner === undefined ? undefined : services.get(owner);
+      if (owner !== undefined && have) services.set(owner, addCounters(have, subCounters(c, this.realBase.get(k) ?? ZERO_COUNTER)));
     }
+    verdicts.forward = forwardedCounter(total, verdicts.icmp_forward);
     return { verdicts, services, reals };
   }
 
@@ -505,8 +662,8 @@ export class Dataplane {
     for (const l of this.links.values()) l.close();
     this.links.clear();
     this.program.close();
-    for (const m of [this.instances, this.vips, this.services, this.rings, this.reals, this.ifaces]) m.close();
-    for (const m of [this.verdicts, this.serviceStats, this.realStats]) m.close();
+    for (const m of [this.instances, this.vips, this.services4, this.services6, this.rings, this.reals, this.ifaces]) m.close();
+    for (const m of [this.verdicts, this.realStats]) m.close();
   }
 
   [Symbol.dispose](): void {
@@ -531,7 +688,7 @@ export class Dataplane {
         rmSync(join(pinDir, name), { force: true });
       }
     }
-    for (const name of Object.keys(MAPS)) rmSync(join(pinDir, name), { force: true });
+    for (const name of [...Object.keys(MAPS), ...RETIRED_MAPS]) rmSync(join(pinDir, name), { force: true });
   }
 }
 

@@ -61,7 +61,7 @@ export interface ModelState {
   limits: ModelLimits;
 }
 
-export type CounterMap = 'verdicts' | 'service_stats' | 'real_stats';
+export type CounterMap = 'verdicts' | 'real_stats';
 
 export interface CounterTouch {
   map: CounterMap;
@@ -169,7 +169,7 @@ class Run {
     if (!real || !(real.flags & REAL_F_VALID)) return R.pass_no_backend;
     real.mac.copy(this.pkt, 0, 0, 6);
     iface.mac.copy(this.pkt, 6, 0, 6);
-    this.count('service_stats', svc.index, this.state.limits.services);
+    // The one counter of a forwarded packet (forward: not in verdicts).
     this.count('real_stats', idx, this.state.limits.reals);
     return reason;
   }
@@ -394,7 +394,8 @@ export function checksum(...parts: Uint8Array[]): number {
 export function runModel(frame: Buffer, state: ModelState, ifindex: number, nowNs: bigint): ModelResult {
   const run = new Run(frame, state, nowNs, frame.length);
   const reason = run.process(ifindex);
-  run.counters.unshift({ map: 'verdicts', key: reason, bytes: frame.length });
+  // forward is not counted in verdicts: readers derive it from real_stats.
+  if (reason !== R.forward) run.counters.unshift({ map: 'verdicts', key: reason, bytes: frame.length });
   return { reason, reasonName: REASONS[reason], action: actionOf(reason), output: run.pkt, counters: run.counters };
 }
 

@@ -42,22 +42,22 @@ describe('data-plane ABI', () => {
       expect({
         instances: max('instances'),
         vips: max('vips'),
-        services: max('services'),
+        services4: max('services4'),
+        services6: max('services6'),
         rings: max('rings'),
         reals: max('reals'),
         ifaces: max('ifaces'),
         verdicts: max('verdicts'),
-        service_stats: max('service_stats'),
         real_stats: max('real_stats'),
       }).toEqual({
         instances: MAX_INSTANCES,
         vips: MAX_VIPS,
-        services: MAX_SERVICES,
+        services4: MAX_SERVICES,
+        services6: MAX_SERVICES,
         rings: MAX_RINGS * RING_SIZE,
         reals: MAX_REALS,
         ifaces: MAX_IFINDEX,
         verdicts: REASON_MAX,
-        service_stats: MAX_SERVICES,
         real_stats: MAX_REALS,
       });
     } finally {

@@ -14,7 +14,8 @@ import {
   type Instance,
   type Real,
   type Service,
-  type ServiceKey,
+  type Service4Key,
+  type Service6Key,
   type Vip,
   type VipKey,
 } from '../../src/dataplane/abi.js';
@@ -35,7 +36,8 @@ export class Fixture {
   readonly prog: Program;
   private readonly instances: BpfMap<number, Instance>;
   private readonly vips: BpfMap<VipKey, Vip>;
-  private readonly services: BpfMap<ServiceKey, Service>;
+  private readonly services4: BpfMap<Service4Key, Service>;
+  private readonly services6: BpfMap<Service6Key, Service>;
   private readonly rings: BpfMap<number, number>;
   private readonly reals: BpfMap<number, Real>;
   private readonly ifaces: BpfMap<number, Iface>;
@@ -48,13 +50,13 @@ export class Fixture {
     this.prog = coll.program('vipd_xdp');
     this.instances = coll.map('instances', MAPS.instances.key, MAPS.instances.value);
     this.vips = coll.map('vips', MAPS.vips.key, MAPS.vips.value);
-    this.services = coll.map('services', MAPS.services.key, MAPS.services.value);
+    this.services4 = coll.map('services4', MAPS.services4.key, MAPS.services4.value);
+    this.services6 = coll.map('services6', MAPS.services6.key, MAPS.services6.value);
     this.rings = coll.map('rings', MAPS.rings.key, MAPS.rings.value);
     this.reals = coll.map('reals', MAPS.reals.key, MAPS.reals.value);
     this.ifaces = coll.map('ifaces', MAPS.ifaces.key, MAPS.ifaces.value);
     this.counters = {
       verdicts: coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value),
-      service_stats: coll.perCpuMap('service_stats', MAPS.service_stats.key, MAPS.service_stats.value),
       real_stats: coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value),
     };
   }
@@ -63,8 +65,8 @@ export class Fixture {
   static async load(state: ModelState): Promise<Fixture> {
     const spec = ObjectSpec.open(objectPath());
     spec.map('instances').maxEntries = state.limits.instances;
-    spec.map('services').maxEntries = state.limits.services;
-    spec.map('service_stats').maxEntries = state.limits.services;
+    spec.map('services4').maxEntries = state.limits.services;
+    spec.map('services6').maxEntries = state.limits.services;
     spec.map('rings').maxEntries = state.limits.rings * RING_SIZE;
     spec.map('reals').maxEntries = state.limits.reals;
     spec.map('real_stats').maxEntries = state.limits.reals;
@@ -80,7 +82,11 @@ export class Fixture {
     for (const [k, v] of s.instances) this.instances.update(k, v);
     for (const [k, v] of s.reals) this.reals.update(k, v);
     for (const [id, v] of s.vips) this.vips.update(vipKeyOf(id), v);
-    for (const [id, v] of s.services) this.services.update(serviceKeyOf(id), v);
+    for (const [id, v] of s.services) {
+      const k = serviceKeyOf(id);
+      if (k.family === 4) this.services4.update({ addr: k.addr.subarray(0, 4), port: k.port, proto: k.proto, pad: 0 }, v);
+      else this.services6.update({ addr: k.addr, port: k.port, proto: k.proto, pad: 0 }, v);
+    }
     for (const [ring, table] of s.rings) {
       const entries: [number, number][] = [];
       for (let i = 0; i < RING_SIZE; i++) entries.push([ring * RING_SIZE + i, table[i]]);
@@ -132,7 +138,7 @@ export class Fixture {
 
   close(): void {
     this.prog.close();
-    for (const m of [this.instances, this.vips, this.services, this.rings, this.reals, this.ifaces]) m.close();
+    for (const m of [this.instances, this.vips, this.services4, this.services6, this.rings, this.reals, this.ifaces]) m.close();
     for (const m of Object.values(this.counters)) m.close();
     this.coll.close();
   }
@@ -166,7 +172,7 @@ function vipKeyOf(id: string): VipKey {
 }
 
 /** The map key of a model serviceId() ("family/hex/proto/port"). */
-function serviceKeyOf(id: string): ServiceKey {
+function serviceKeyOf(id: string): { addr: Buffer; family: number; proto: number; port: number } {
   const [family, hex, proto, port] = id.split('/');
   return { addr: Buffer.from(hex, 'hex'), family: Number(family), proto: Number(proto), port: Number(port) };
 }

@@ -165,6 +165,35 @@ describe('maps', () => {
     expect(m.lookupBatch(5)).toHaveLength(16);
   });
 
+  it('array: raw batch update and lookup from caller-encoded buffers', () => {
+    using m = coll.map('test_array', t.u32, TestValue);
+    const size = TestValue.size;
+    // Indexes 4..9, each value's bytes encoded by the caller.
+    const keys = Buffer.alloc(6 * 4);
+    const values = Buffer.alloc(6 * size);
+    for (let i = 0; i < 6; i++) {
+      keys.writeUInt32LE(4 + i, i * 4);
+      TestValue.encode({ counter: BigInt(100 + i), flags: i, mac: Buffer.alloc(6, i), weight: 7 }, values, i * size);
+    }
+    expect(m.updateBatchRaw(keys, values, 6)).toBe(6);
+    expect(m.lookup(9)).toEqual({ counter: 105n, flags: 5, mac: Buffer.alloc(6, 5), weight: 7 });
+    expect(m.updateBatchRaw(keys, values, 0)).toBe(0);
+    // Buffers too short for the count are refused before the kernel sees them.
+    expect(() => m.updateBatchRaw(keys, values, 7)).toThrow(RangeError);
+    expect(() => m.updateBatchRaw(keys.subarray(0, 8), values, 6)).toThrow(RangeError);
+    // Read indexes 5..7: the array's cursor is the last index read.
+    const from = Buffer.alloc(4);
+    from.writeUInt32LE(4);
+    const outKeys = Buffer.alloc(3 * 4);
+    const outValues = Buffer.alloc(3 * size);
+    const res = m.lookupBatchRaw(from, outKeys, outValues, 3);
+    expect(res.count).toBe(3);
+    expect([0, 1, 2].map((i) => outKeys.readUInt32LE(i * 4))).toEqual([5, 6, 7]);
+    expect(TestValue.decode(outValues, 2 * size).counter).toBe(103n);
+    expect(res.outBatch.readUInt32LE(0)).toBe(7);
+    for (let i = 4; i < 10; i++) m.update(i, { counter: 0n, flags: 0, mac: Buffer.alloc(6), weight: 0 });
+  });
+
   it('per-CPU array: one value per possible CPU, summed by the caller', () => {
     using m = coll.perCpuMap('test_percpu', t.u32, t.u64);
     const cpus = possibleCpus();

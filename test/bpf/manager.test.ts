@@ -47,7 +47,7 @@ describe('Dataplane manager', () => {
     expect(dp.adopted).toBe(false);
     // A fresh bpffs root also lists the kernel's maps.debug and progs.debug.
     expect(readdirSync(pinDir).filter((n) => !n.endsWith('.debug')).sort()).toEqual(
-      ['instances', 'vips', 'services', 'rings', 'reals', 'ifaces', 'verdicts', 'service_stats', 'real_stats'].sort(),
+      ['instances', 'vips', 'services4', 'services6', 'rings', 'reals', 'ifaces', 'verdicts', 'real_stats'].sort(),
     );
   });
 
@@ -146,11 +146,36 @@ describe('Dataplane manager', () => {
     const res = dp.program.run({ data: flow(4000) });
     expect(xdpVerdictName(res.retval)).toBe('TX');
     expect(res.data.subarray(0, 6).equals(mac(REALS[0]))).toBe(true);
-    // Counters survive too.
-    expect(dp.counters().verdicts.forward.packets).toBeGreaterThan(200n);
+    // Counters survive too; the live table's reals count for its service.
+    const c = dp.counters();
+    expect(c.verdicts.forward.packets).toBeGreaterThan(200n);
+    expect(c.services.get(0)).toEqual(c.reals.get(0));
     // A new service gets the next free slot.
     expect(dp.addService({ vip: VIP, port: 443, protocol: 'tcp', instance: 0 }).index).toBe(1);
     expect(dp.deleteService({ vip: VIP, port: 443, protocol: 'tcp' })).toBe(true);
+  });
+
+  it('derives service totals from real servers, also when a real moves to another service', async () => {
+    const other = { vip: VIP, port: 8080, protocol: 'tcp' as const };
+    const index = dp.addService({ ...other, instance: 0 }).index;
+    const flowTo = (sport: number, dport: number) => tcpFrame({ src: CLIENT, dst: VIP, sport, dport });
+    const before = dp.counters();
+    const svc0 = before.services.get(0)!;
+    expect(before.services.get(index)).toEqual({ packets: 0n, bytes: 0n });
+    // Real 1 (idle since the restart) now serves the new service: it counts from here.
+    await dp.installTable(other, new Uint32Array(RING_SIZE).fill(1));
+    for (let sport = 5000; sport < 5010; sport++) expect(xdpVerdictName(dp.program.run({ data: flowTo(sport, 8080) }).retval)).toBe('TX');
+    let c = dp.counters();
+    expect(c.services.get(index)?.packets).toBe(10n);
+    expect(c.services.get(0)).toEqual(svc0);
+    // Real 0 moves from service 0 to the new one: service 0 keeps its total.
+    await dp.installTable(other, new Uint32Array(RING_SIZE).fill(0));
+    for (let sport = 5000; sport < 5005; sport++) dp.program.run({ data: flowTo(sport, 8080) });
+    c = dp.counters();
+    expect(c.services.get(0)).toEqual(svc0);
+    expect(c.services.get(index)?.packets).toBe(15n);
+    expect(c.verdicts.forward.packets - before.verdicts.forward.packets).toBe(15n);
+    expect(dp.deleteService(other)).toBe(true);
   });
 
   it('unpinAll removes the pins', () => {

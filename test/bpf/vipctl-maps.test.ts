@@ -50,8 +50,8 @@ describe('vipctl maps on pinned maps', () => {
     mounted = ensureBpffs(pinDir).mounted;
     const spec = ObjectSpec.open(OBJECT);
     spec.map('instances').maxEntries = 8;
-    spec.map('services').maxEntries = SERVICES;
-    spec.map('service_stats').maxEntries = SERVICES;
+    spec.map('services4').maxEntries = SERVICES;
+    spec.map('services6').maxEntries = SERVICES;
     spec.map('rings').maxEntries = 2 * SERVICES * RING_SIZE;
     spec.map('reals').maxEntries = 8;
     spec.map('real_stats').maxEntries = 8;
@@ -63,9 +63,13 @@ describe('vipctl maps on pinned maps', () => {
     vips.update({ ...parseAddr('203.0.113.42'), pad: Buffer.alloc(3) }, { instance: 1, flags: 0 });
     vips.update({ ...parseAddr('2001:db8::42'), pad: Buffer.alloc(3) }, { instance: 1, flags: 0 });
     const svc = parseAddr('203.0.113.42');
-    coll.map('services', MAPS.services.key, MAPS.services.value).update(
-      { addr: svc.addr, family: svc.family, port: 80, proto: IPPROTO_TCP },
+    coll.map('services4', MAPS.services4.key, MAPS.services4.value).update(
+      { addr: svc.addr.subarray(0, 4), port: 80, proto: IPPROTO_TCP, pad: 0 },
       { index: 0, ring: 1, instance: 1, flags: 0 },
+    );
+    coll.map('services6', MAPS.services6.key, MAPS.services6.value).update(
+      { addr: parseAddr('2001:db8::42').addr, port: 443, proto: IPPROTO_TCP, pad: 0 },
+      { index: 1, ring: 2, instance: 1, flags: 0 },
     );
     const rings = coll.map('rings', MAPS.rings.key, MAPS.rings.value);
     const entries: [number, number][] = [];
@@ -78,11 +82,13 @@ describe('vipctl maps on pinned maps', () => {
       reals.update(i, { mac: parseMac(`02:00:00:00:01:0${i + 1}`), flags: REAL_F_VALID, ...parseAddr(address), pad: Buffer.alloc(3) }),
     );
     coll.map('ifaces', MAPS.ifaces.key, MAPS.ifaces.value).update(1, { mac: parseMac('02:00:00:00:00:fe'), flags: IFACE_F_ENABLED });
-    // Per-CPU counters: CPU i counts i + 1 packets of 100 bytes.
+    // Per-CPU counters: CPU i counts i + 1 packets of 100 bytes. The program
+    // counts forward in real_stats alone; icmp_forward in both.
     const perCpu = Array.from({ length: cpus }, (_, i) => ({ packets: BigInt(i + 1), bytes: BigInt((i + 1) * 100) }));
-    coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value).update(REASONS.indexOf('forward'), perCpu);
-    coll.perCpuMap('service_stats', MAPS.service_stats.key, MAPS.service_stats.value).update(0, perCpu);
-    coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value).update(1, perCpu);
+    const icmp = Array.from({ length: cpus }, () => ({ packets: 1n, bytes: 10n }));
+    const withIcmp = perCpu.map((c) => ({ packets: c.packets + 1n, bytes: c.bytes + 10n }));
+    coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value).update(REASONS.indexOf('icmp_forward'), icmp);
+    coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value).update(1, withIcmp);
     // The pins keep the maps; the loader's handles go, as when vipd has stopped.
     coll.close();
     coll = undefined;
@@ -117,10 +123,13 @@ describe('vipctl maps on pinned maps', () => {
       { vip: '203.0.113.42', family: 4, instance: 1, flags: 0 },
       { vip: '2001:db8::42', family: 6, instance: 1, flags: 0 },
     ]);
-    expect(dump.maps.services.entries).toEqual([
+    expect(dump.maps.services4.entries).toEqual([
       { service: '203.0.113.42:80/tcp', vip: '203.0.113.42', port: 80, protocol: 'tcp', family: 4, index: 0, ring: 1, instance: 1, flags: 0 },
     ]);
-    expect(dump.maps.rings.entries).toEqual([
+    expect(dump.maps.services6.entries).toEqual([
+      { service: '[2001:db8::42]:443/tcp', vip: '2001:db8::42', port: 443, protocol: 'tcp', family: 6, index: 1, ring: 2, instance: 1, flags: 0 },
+    ]);
+    expect(dump.maps.rings.entries.filter((e) => e.service === '203.0.113.42:80/tcp')).toEqual([
       { ring: 0, service: '203.0.113.42:80/tcp', role: 'idle', slots: RING_SIZE, reals: [], empty: RING_SIZE },
       {
         ring: 1,
@@ -134,7 +143,11 @@ describe('vipctl maps on pinned maps', () => {
         empty: 0,
       },
     ]);
-    expect(dump.maps.rings.omitted).toBe(2 * SERVICES - 2);
+    expect(dump.maps.rings.entries.filter((e) => e.service === '[2001:db8::42]:443/tcp').map((e) => [e.ring, e.role])).toEqual([
+      [2, 'live'],
+      [3, 'idle'],
+    ]);
+    expect(dump.maps.rings.omitted).toBe(2 * SERVICES - 4);
     expect(dump.maps.reals.entries).toEqual([
       { index: 0, address: '10.0.0.11', family: 4, mac: '02:00:00:00:01:01', flags: ['valid'] },
       { index: 1, address: '10.0.0.12', family: 4, mac: '02:00:00:00:01:02', flags: ['valid'] },
@@ -145,14 +158,18 @@ describe('vipctl maps on pinned maps', () => {
     expect(verdicts.type).toBe('PerCpuArray');
     expect(verdicts.entries.map((v) => v.label)).toEqual([...REASONS]);
     const forward = verdicts.entries.find((v) => v.label === 'forward')!;
-    expect(forward).toMatchObject({ index: 2, action: 'TX', packets: Number(sumOfCpus), bytes: Number(sumOfCpus * 100n) });
+    expect(forward).toMatchObject({ index: 2, action: 'TX', derived: true, packets: Number(sumOfCpus), bytes: Number(sumOfCpus * 100n) });
     expect(forward.perCpu).toEqual(Array.from({ length: cpus }, (_, i) => ({ packets: i + 1, bytes: (i + 1) * 100 })));
     expect(verdicts.entries.find((v) => v.label === 'pass_not_vip')).toMatchObject({ action: 'PASS', packets: 0 });
 
-    expect(dump.maps.service_stats.entries).toHaveLength(1);
-    expect(dump.maps.service_stats.entries[0]).toMatchObject({ index: 0, label: '203.0.113.42:80/tcp', packets: Number(sumOfCpus) });
+    expect(verdicts.entries.find((v) => v.label === 'icmp_forward')).toMatchObject({ packets: cpus, bytes: cpus * 10 });
     expect(dump.maps.real_stats.entries).toHaveLength(1);
-    expect(dump.maps.real_stats.entries[0]).toMatchObject({ index: 1, label: '10.0.0.12', bytes: Number(sumOfCpus * 100n) });
+    expect(dump.maps.real_stats.entries[0]).toMatchObject({
+      index: 1,
+      label: '10.0.0.12',
+      packets: Number(sumOfCpus) + cpus,
+      bytes: Number(sumOfCpus * 100n) + cpus * 10,
+    });
   });
 
   it('prints tables for people', async () => {
@@ -167,7 +184,7 @@ describe('vipctl maps on pinned maps', () => {
     expect(text).toMatch(new RegExp(`^\\s+0\\s+203\\.0\\.113\\.42:80/tcp\\s+idle\\s+none=${RING_SIZE}$`, 'm'));
     expect(text).toMatch(/^\s+1\s+10\.0\.0\.12\s+02:00:00:00:01:02\s+valid$/m);
     expect(text).toMatch(/^\s+1\s+lo\s+02:00:00:00:00:fe\s+enabled$/m);
-    expect(text).toMatch(new RegExp(`^\\s+2\\s+forward\\s+TX\\s+${sumOfCpus}\\s+${sumOfCpus * 100n}`, 'm'));
+    expect(text).toMatch(new RegExp(`^\\s+2\\s+forward \\(from real_stats\\)\\s+TX\\s+${sumOfCpus}\\s+${sumOfCpus * 100n}`, 'm'));
     expect(text).toContain('7 empty instance slots not shown (--all shows them)');
   });
 

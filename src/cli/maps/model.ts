@@ -27,7 +27,7 @@ export interface ServiceEntry {
   readonly port: number;
   readonly protocol: string;
   readonly family: number;
-  /** Slot in service_stats. */
+  /** The service's number (it owns rings 2 * index and 2 * index + 1). */
   readonly index: number;
   /** The live ring in rings. */
   readonly ring: number;
@@ -84,6 +84,11 @@ export interface CounterEntry extends CounterValue {
   readonly label: string | null;
   /** verdicts only: the XDP action of the reason. */
   readonly action?: 'TX' | 'PASS';
+  /**
+   * verdicts only: true on forward, which the program does not count in
+   * verdicts; shown as the sum of real_stats less icmp_forward, per CPU.
+   */
+  readonly derived?: boolean;
   /** One value per possible CPU; the sum is packets/bytes. */
   readonly perCpu: CounterValue[];
 }
@@ -91,12 +96,12 @@ export interface CounterEntry extends CounterValue {
 export interface EntryTypes {
   instances: InstanceEntry;
   vips: VipEntry;
-  services: ServiceEntry;
+  services4: ServiceEntry;
+  services6: ServiceEntry;
   rings: RingEntry;
   reals: RealEntry;
   ifaces: IfaceEntry;
   verdicts: CounterEntry;
-  service_stats: CounterEntry;
   real_stats: CounterEntry;
 }
 

@@ -5,6 +5,8 @@
 import { mapTypeName, type BpfMap, type Codec, type PerCpuMap } from '../../bpf/index.js';
 import {
   actionOf,
+  FAMILY_V4,
+  FAMILY_V6,
   MAPS,
   REAL_F_VALID,
   REASONS,
@@ -14,7 +16,6 @@ import {
   type MapName,
   type Real,
   type Service,
-  type ServiceKey,
 } from '../../dataplane/abi.js';
 import { formatAddr, formatMac } from '../../dataplane/addr.js';
 import { flagNames, IFACE_FLAGS, INSTANCE_FLAGS, interfaceNames, protocolName, REAL_FLAGS, serviceLabel } from './labels.js';
@@ -31,7 +32,8 @@ export interface ReadOptions {
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
-type CounterMapName = 'verdicts' | 'service_stats' | 'real_stats';
+type CounterMapName = 'verdicts' | 'real_stats';
+type ServiceMapName = 'services4' | 'services6';
 
 /** One reading of a pin directory; services and reals are read once and shared as labels. */
 export class PinnedMapReader {
@@ -52,15 +54,12 @@ export class PinnedMapReader {
     const readers: { [M in MapName]: () => MapDump<M> } = {
       instances: () => this.#instances(),
       vips: () => this.#vips(),
-      services: () => this.#withMap('services', MAPS.services.key, MAPS.services.value, (map) => this.#dump('services', map, this.#readServices(map))),
+      services4: () => this.#serviceDump('services4'),
+      services6: () => this.#serviceDump('services6'),
       rings: () => this.#rings(),
       reals: () => this.#reals(),
       ifaces: () => this.#ifaces(),
-      verdicts: () => this.#counters('verdicts', (index) => REASONS[index] ?? null),
-      service_stats: () => {
-        const byIndex = new Map(this.#servicesForLabels().map((s) => [s.index, s.service]));
-        return this.#counters('service_stats', (index) => byIndex.get(index) ?? null);
-      },
+      verdicts: () => this.#verdicts(),
       real_stats: () => {
         const byIndex = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
         return this.#counters('real_stats', (index) => byIndex.get(index) ?? null);
@@ -149,34 +148,78 @@ export class PinnedMapReader {
     }
   }
 
-  #readServices(map: BpfMap<ServiceKey, Service>): ServiceEntry[] {
-    this.#services = map
+  /**
+   * verdicts, with forward filled in: the program counts a forwarded packet
+   * in real_stats alone, so forward is the sum of real_stats less
+   * icmp_forward (both count real servers' packets), CPU by CPU.
+   */
+  #verdicts(): MapDump<'verdicts'> {
+    const dump = this.#counters('verdicts', (index) => REASONS[index] ?? null);
+    const forward = REASONS.indexOf('forward');
+    const icmp = dump.entries.find((e) => e.index === REASONS.indexOf('icmp_forward'));
+    let reals: CounterEntry[];
+    try {
+      reals = this.#counters('real_stats', () => null).entries;
+    } catch {
+      return { ...dump, note: 'forward: real_stats cannot be read, so forward (counted there) shows 0' };
+    }
+    const entries = dump.entries.map((e): CounterEntry => {
+      if (e.index !== forward) return e;
+      const perCpu = e.perCpu.map((_, cpu) => {
+        let packets = 0n;
+        let bytes = 0n;
+        for (const r of reals) {
+          packets += r.perCpu[cpu]?.packets ?? 0n;
+          bytes += r.perCpu[cpu]?.bytes ?? 0n;
+        }
+        packets -= icmp?.perCpu[cpu]?.packets ?? 0n;
+        bytes -= icmp?.perCpu[cpu]?.bytes ?? 0n;
+        return { packets: packets > 0n ? packets : 0n, bytes: bytes > 0n ? bytes : 0n };
+      });
+      return { ...e, ...sumCounters(perCpu), perCpu, derived: true };
+    });
+    return { ...dump, entries };
+  }
+
+  #serviceDump<N extends ServiceMapName>(name: N): MapDump<N> {
+    const spec = MAPS[name];
+    const family = name === 'services4' ? FAMILY_V4 : FAMILY_V6;
+    return this.#withMap(name, spec.key, spec.value, (map) =>
+      this.#dump(name, map, this.#readServices(map as BpfMap<{ addr: Buffer; port: number; proto: number }, Service>, family) as EntryTypes[N][]),
+    );
+  }
+
+  #readServices(map: BpfMap<{ addr: Buffer; port: number; proto: number }, Service>, family: number): ServiceEntry[] {
+    return map
       .lookupBatch()
       .map(([k, v]) => ({
-        service: serviceLabel(k.addr, k.family, k.port, k.proto),
-        vip: formatAddr(k.addr, k.family),
+        service: serviceLabel(k.addr, family, k.port, k.proto),
+        vip: formatAddr(k.addr, family),
         port: k.port,
         protocol: protocolName(k.proto),
-        family: k.family,
+        family,
         index: v.index,
         ring: v.ring,
         instance: v.instance,
         flags: v.flags,
       }))
       .sort((a, b) => a.index - b.index);
-    return this.#services;
   }
 
-  /** Services, to name rings and service_stats slots; empty when the map cannot be read. */
+  /** Services of both families, to name rings; empty when neither map can be read. */
   #servicesForLabels(): ServiceEntry[] {
     if (this.#services === undefined) {
-      try {
-        this.#withMap('services', MAPS.services.key, MAPS.services.value, (map) => this.#readServices(map));
-      } catch {
-        this.#services = [];
+      const all: ServiceEntry[] = [];
+      for (const name of ['services4', 'services6'] as const) {
+        try {
+          all.push(...this.#serviceDump(name).entries);
+        } catch {
+          // Not pinned or not this build: rings go unnamed.
+        }
       }
+      this.#services = all.sort((a, b) => a.index - b.index);
     }
-    return this.#services ?? [];
+    return this.#services;
   }
 
   /** Valid real servers, to name ring slots and real_stats slots; empty when reals cannot be read. */

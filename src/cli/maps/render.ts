@@ -19,7 +19,7 @@ function flags(names: readonly string[]): string {
 function counterRows(entries: readonly CounterEntry[], withAction: boolean): string[][] {
   return entries.map((c) => [
     String(c.index),
-    c.label ?? '-',
+    c.derived === true ? `${c.label ?? '-'} (from real_stats)` : (c.label ?? '-'),
     ...(withAction ? [c.action ?? ''] : []),
     String(c.packets),
     String(c.bytes),
@@ -47,7 +47,8 @@ function bodyLines(dump: AnyMapDump): string[] {
       return tableLines([R('ID'), 'FLAGS', 'LEASE', R('EXPIRY NS')], dump.entries.map((e) => [String(e.id), flags(e.flags), lease(e), String(e.leaseExpiryNs)]), '  ');
     case 'vips':
       return tableLines(['VIP', R('INSTANCE'), R('FLAGS')], dump.entries.map((e) => [e.vip, String(e.instance), String(e.flags)]), '  ');
-    case 'services':
+    case 'services4':
+    case 'services6':
       return tableLines(
         ['SERVICE', R('INDEX'), R('LIVE RING'), R('INSTANCE'), R('FLAGS')],
         dump.entries.map((e) => [e.service, String(e.index), String(e.ring), String(e.instance), String(e.flags)]),
@@ -68,15 +69,13 @@ function bodyLines(dump: AnyMapDump): string[] {
       return tableLines([R('IFINDEX'), 'NAME', 'MAC', 'FLAGS'], dump.entries.map((e) => [String(e.ifindex), e.name ?? '?', e.mac, flags(e.flags)]), '  ');
     case 'verdicts':
       return tableLines([R('INDEX'), 'REASON', 'ACTION', R('PACKETS'), R('BYTES')], counterRows(dump.entries, true), '  ');
-    case 'service_stats':
-      return tableLines([R('INDEX'), 'SERVICE', R('PACKETS'), R('BYTES')], counterRows(dump.entries, false), '  ');
     case 'real_stats':
       return tableLines([R('INDEX'), 'REAL SERVER', R('PACKETS'), R('BYTES')], counterRows(dump.entries, false), '  ');
   }
 }
 
 function title(dump: AnyMapDump): string {
-  const perCpu = dump.name === 'verdicts' || dump.name === 'service_stats' || dump.name === 'real_stats' ? ', per-CPU counters summed' : '';
+  const perCpu = dump.name === 'verdicts' || dump.name === 'real_stats' ? ', per-CPU counters summed' : '';
   return `${dump.name}  ${dump.path}  (${dump.type}, max ${dump.maxEntries}${perCpu})`;
 }
 
