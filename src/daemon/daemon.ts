@@ -4,10 +4,9 @@
  * the difference), graceful stop (priority 0, VIPs released) and handoff
  * (exit leaving everything pinned, for a hitless restart or upgrade).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError, ensureBpffs } from '../bpf/index.js';
-import { MAPS } from '../dataplane/abi.js';
 import { diffConfig, loadConfig, formatConfigError, type Config, type InstanceConfig } from '../config/index.js';
 import { Dataplane } from '../dataplane/manager.js';
 import { VipdMetrics, MetricsServer, type DataplaneCounters } from '../metrics/index.js';
@@ -166,7 +165,11 @@ export class Daemon {
     } catch (err) {
       if (!(err instanceof BpfError && err.code === 'VIPD_BPF_PIN_MISMATCH')) throw err;
       this.#log.warn({ pin: pinDir, why: err.message }, 'pinned maps do not match this build: replacing them (links kept)');
-      for (const name of Object.keys(MAPS)) rmSync(join(pinDir, name), { force: true });
+      // The pin directory is vipd's own: every pin but the links goes, so maps an
+      // older ABI had under other names (services, service_stats) go too.
+      for (const name of readdirSync(pinDir)) {
+        if (!name.startsWith('xdp_link_') && !name.endsWith('.debug')) rmSync(join(pinDir, name), { force: true });
+      }
       return Dataplane.open({ pinDir });
     }
   }
