@@ -137,10 +137,11 @@ describe('control socket: calls', () => {
   it('pending calls reject with CONNECTION_CLOSED when the server stops', async () => {
     const { path, server } = await start();
     const c = await client(path);
-    const pending = c.call('forever');
+    // The expectation is attached before the close, so the rejection is never unhandled.
+    const rejected = expect(c.call('forever')).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
     await sleep(20);
     await server.close();
-    await expect(pending).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+    await rejected;
     await expect(c.call('echo', 1)).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
   });
 
