@@ -27,7 +27,8 @@ export const pacing: Section = {
   async run(ctx: BenchContext): Promise<SectionOutcome> {
     const script = join(dirname(fileURLToPath(import.meta.url)), 'vrrp-pacing.js');
     const seconds = ctx.quick ? 3 : 6;
-    const args = [script, '--json', '--seconds', String(seconds), '--interval-ms', '10', '--block-ms', '100'];
+    // SCHED_FIFO 10: the priority vipd itself gives its sender threads (src/daemon/daemon.ts).
+    const args = [script, '--json', '--seconds', String(seconds), '--interval-ms', '10', '--block-ms', '100', '--sched-fifo', '10'];
     ctx.progress(`pacing: 10 ms adverts, 100 ms loop block every 1 s, ${seconds} s (node ${args.slice(1).join(' ')})`);
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, args, { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 }, (err, out, errOut) => {
