@@ -19,6 +19,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+/* The same flow hash as vipd (bpf/jhash.h, Katran's jhash_3words). */
+#include "jhash.h"
+
 #define BENCH_RING_SIZE	   65537
 #define BENCH_MAX_SERVICES 16
 #define BENCH_MAX_REALS	   1024
@@ -62,35 +65,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct bench_real);
 } bench_reals SEC(".maps");
-
-static __always_inline __u32 bench_rol32(__u32 word, unsigned int shift)
-{
-	return (word << shift) | (word >> ((-shift) & 31));
-}
-
-/* jhash_3words() of linux/jhash.h: the flow hash Katran and vipd use. */
-static __always_inline __u32 bench_jhash_3words(__u32 a, __u32 b, __u32 c, __u32 initval)
-{
-	initval += 0xdeadbeefu + (3 << 2);
-	a += initval;
-	b += initval;
-	c += initval;
-	c ^= b;
-	c -= bench_rol32(b, 14);
-	a ^= c;
-	a -= bench_rol32(c, 11);
-	b ^= a;
-	b -= bench_rol32(a, 25);
-	c ^= b;
-	c -= bench_rol32(b, 16);
-	a ^= c;
-	a -= bench_rol32(c, 4);
-	b ^= a;
-	b -= bench_rol32(a, 14);
-	c ^= b;
-	c -= bench_rol32(b, 24);
-	return c;
-}
 
 struct bench_flow {
 	struct ethhdr *eth;
@@ -137,7 +111,7 @@ static __always_inline bool bench_pick(struct xdp_md *ctx, struct bench_flow *f)
 	f->svc = bpf_map_lookup_elem(&bench_services, &key);
 	if (!f->svc)
 		return false;
-	slot = bench_jhash_3words(iph->saddr, iph->daddr, ((__u32)tcp->source << 16) | tcp->dest,
+	slot = jhash_3words(iph->saddr, iph->daddr, ((__u32)tcp->source << 16) | tcp->dest,
 				  BENCH_HASH_SEED);
 	slot = f->svc->ring + slot % BENCH_RING_SIZE;
 	real_idx = bpf_map_lookup_elem(&bench_ring, &slot);

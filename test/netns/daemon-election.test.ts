@@ -9,12 +9,9 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/native.js';
-import { Site, Traffic, VIP, clientVipMac, ensureBuilt, metricValue, printLogs, skipReason, tally, waitFor } from './fixtures/daemon-site.js';
+import { Site, Traffic, VIP, clientVipMac, ensureBuilt, metricValue, printLogs, skipReason, tally, waitFor, startPair } from './fixtures/daemon-site.js';
 
 const VIPD = () => join(packageRoot(), 'bin', 'vipd');
-
-/** Daemon start and first election on a loaded 2-core host (other test files run beside this one). */
-const STARTUP_MS = 45_000;
 
 describe.skipIf(skipReason)(`vipd election with two hosts${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let site: Site | undefined;
@@ -23,10 +20,7 @@ describe.skipIf(skipReason)(`vipd election with two hosts${skipReason ? ` (skipp
   beforeAll(async () => {
     ensureBuilt();
     site = await Site.create({ label: 'elect', advertInterval: 0.1 });
-    site.startDaemon(0);
-    site.startDaemon(1);
-    await site.waitState(0, 'MASTER', STARTUP_MS);
-    await site.waitState(1, 'BACKUP', STARTUP_MS);
+    await startPair(site, []);
   }, 120_000);
 
   afterEach(({ task }) => {

@@ -27,10 +27,8 @@ import {
   vipArpReplies,
   waitFor,
   type TrafficSummary,
+  startPair,
 } from './fixtures/daemon-site.js';
-
-/** Daemon start and first election on a loaded 2-core host (other test files run beside this one). */
-const STARTUP_MS = 45_000;
 
 describe.skipIf(skipReason)(`vipd failover under traffic${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let site: Site | undefined;
@@ -42,16 +40,8 @@ describe.skipIf(skipReason)(`vipd failover under traffic${skipReason ? ` (skippe
     // takes the VIP back, so its health checks (interval 0.2 s) have seen the
     // real servers again and its Maglev tables match the current MASTER's.
     site = await createSite({ label: 'fail', advertInterval: 0.1, instanceExtra: '\n    preemptDelay: 1' }, async (s) => {
-      s.startDaemon(0);
-      s.startDaemon(1);
-      await s.waitState(0, 'MASTER', STARTUP_MS);
-      await s.waitState(1, 'BACKUP', STARTUP_MS);
       // Both hosts must hold the same table before the takeover: both backends up with MACs.
-      for (const i of [0, 1]) {
-        await waitFor(`${s.lbs[i].label}: every backend up with a MAC`, async () =>
-          (await s.status(i)).services.every((x) => x.backends.every((b) => b.up && b.mac)) ? true : undefined,
-        );
-      }
+      await startPair(s, [0, 1]);
     });
     traffic = Traffic.open(site);
   }, 120_000);

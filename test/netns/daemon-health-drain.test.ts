@@ -22,6 +22,7 @@ import {
   sleep,
   tally,
   waitFor,
+  startPair,
 } from './fixtures/daemon-site.js';
 
 const RS1 = '10.99.0.21';
@@ -39,9 +40,6 @@ function vipctl(): string | undefined {
   return existsSync(join(packageRoot(), 'dist', 'src', 'cli', 'drain.js')) ? bin : undefined;
 }
 
-/** Daemon start and first election on a loaded 2-core host (other test files run beside this one). */
-const STARTUP_MS = 45_000;
-
 describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let site: Site | undefined;
   let traffic: Traffic | undefined;
@@ -49,13 +47,7 @@ describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipp
   beforeAll(async () => {
     ensureBuilt();
     site = await createSite({ label: 'health', advertInterval: 0.1 }, async (s) => {
-      s.startDaemon(0);
-      s.startDaemon(1);
-      await s.waitState(0, 'MASTER', STARTUP_MS);
-      await s.waitState(1, 'BACKUP', STARTUP_MS);
-      await waitFor('every backend up with a MAC', async () =>
-        (await s.status(0)).services.every((x) => x.backends.every((b) => b.up && b.mac)) ? true : undefined,
-      );
+      await startPair(s);
     });
     traffic = Traffic.open(site);
   }, 120_000);

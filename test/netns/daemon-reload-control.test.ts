@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ReloadResult, StatusResult } from '../../src/daemon/api.js';
 import { ControlClient } from '../../src/daemon/control/index.js';
 import { decodeBody, encodeFrame, FrameDecoder } from '../../src/daemon/control/protocol.js';
-import { Site, Traffic, createSite, ensureBuilt, logTail, printLogs, skipReason, sleep, waitFor } from './fixtures/daemon-site.js';
+import { Site, Traffic, createSite, ensureBuilt, logTail, printLogs, skipReason, sleep, waitFor, startPair } from './fixtures/daemon-site.js';
 
 const EXTRA_SERVICE = `  - name: web-8081
     vip: 10.99.0.100
@@ -73,9 +73,6 @@ function header(len: number): Buffer {
   return b;
 }
 
-/** Daemon start and first election on a loaded 2-core host (other test files run beside this one). */
-const STARTUP_MS = 45_000;
-
 describe.skipIf(skipReason)(`vipd reload and control socket${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let site: Site | undefined;
   let traffic: Traffic | undefined;
@@ -83,13 +80,7 @@ describe.skipIf(skipReason)(`vipd reload and control socket${skipReason ? ` (ski
   beforeAll(async () => {
     ensureBuilt();
     site = await createSite({ label: 'reload', advertInterval: 0.1 }, async (s) => {
-      s.startDaemon(0);
-      s.startDaemon(1);
-      await s.waitState(0, 'MASTER', STARTUP_MS);
-      await s.waitState(1, 'BACKUP', STARTUP_MS);
-      await waitFor('every backend up with a MAC', async () =>
-        (await s.status(0)).services.every((x) => x.backends.every((b) => b.up && b.mac)) ? true : undefined,
-      );
+      await startPair(s);
     });
     traffic = Traffic.open(site);
   }, 120_000);

@@ -24,11 +24,8 @@ import {
   printLogs,
   skipReason,
   sleep,
-  waitFor,
+  startPair,
 } from './fixtures/daemon-site.js';
-
-/** Daemon start and first election on a loaded 2-core host (other test files run beside this one). */
-const STARTUP_MS = 45_000;
 
 describe.skipIf(skipReason)(`vipd hitless restart under traffic${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let site: Site | undefined;
@@ -37,15 +34,7 @@ describe.skipIf(skipReason)(`vipd hitless restart under traffic${skipReason ? ` 
   beforeAll(async () => {
     ensureBuilt();
     site = await createSite({ label: 'restart', advertInterval: 2 }, async (s) => {
-      s.startDaemon(0);
-      s.startDaemon(1);
-      await s.waitState(0, 'MASTER', STARTUP_MS);
-      await s.waitState(1, 'BACKUP', STARTUP_MS);
-      for (const i of [0, 1]) {
-        await waitFor(`${s.lbs[i].label}: every backend up with a MAC`, async () =>
-          (await s.status(i)).services.every((x) => x.backends.every((b) => b.up && b.mac)) ? true : undefined,
-        );
-      }
+      await startPair(s, [0, 1]);
     });
     traffic = Traffic.open(site);
     await traffic.start({ conns: 8, intervalMs: 20, udpIntervalMs: 2, udpSockets: 4, maxMs: 90_000 });
