@@ -13,51 +13,28 @@
  * has run out, its XDP program must no longer answer ARP for the VIP (only
  * the new MASTER does), so a crash never leaves two hosts answering.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  Site,
-  Traffic,
   clientVipMac,
-  createSite,
-  ensureBuilt,
   expectFlowsKept,
-  printLogs,
   skipReason,
   sleep,
   vipArpReplies,
   waitFor,
   type TrafficSummary,
-  startPair,
+  useDaemonSite,
 } from './fixtures/daemon-site.js';
 
 describe.skipIf(skipReason)(`vipd failover under traffic${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let site: Site | undefined;
-  let traffic: Traffic | undefined;
-
-  beforeAll(async () => {
-    ensureBuilt();
-    // preemptDelay: the host coming back waits this long as BACKUP before it
-    // takes the VIP back, so its health checks (interval 0.2 s) have seen the
-    // real servers again and its Maglev tables match the current MASTER's.
-    site = await createSite({ label: 'fail', advertInterval: 0.1, instanceExtra: '\n    preemptDelay: 1' }, async (s) => {
-      // Both hosts must hold the same table before the takeover: both backends up with MACs.
-      await startPair(s, [0, 1]);
-    });
-    traffic = Traffic.open(site);
-  }, 120_000);
-
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail') printLogs(site);
-  });
-
-  afterAll(async () => {
-    await traffic?.close().catch(() => undefined);
-    await site?.cleanup();
-  });
+  // preemptDelay: the host coming back waits this long as BACKUP before it
+  // takes the VIP back, so its health checks (interval 0.2 s) have seen the
+  // real servers again and its Maglev tables match the current MASTER's.
+  // Both hosts must hold the same table before the takeover: both backends up with MACs.
+  const env = useDaemonSite({ label: 'fail', advertInterval: 0.1, instanceExtra: '\n    preemptDelay: 1' }, [0, 1]);
 
   it("keeps every TCP connection on its real server when the MASTER's link goes down, and again at failback", async () => {
-    const s = site!;
-    const t = traffic!;
+    const s = env.site;
+    const t = env.traffic;
     const started = await t.start({ conns: 8, intervalMs: 20, udpIntervalMs: 2, udpSockets: 4, maxMs: 40_000 });
     for (const c of started.conns) expect(c.server, JSON.stringify(c)).toMatch(/^rs[12]$/);
     console.log(`[failover] connections greeted by: ${started.conns.map((c) => c.server).join(' ')}`);
@@ -103,7 +80,7 @@ describe.skipIf(skipReason)(`vipd failover under traffic${skipReason ? ` (skippe
   });
 
   it("a SIGKILLed MASTER's host stops answering ARP for the VIP once its lease runs out", async () => {
-    const s = site!;
+    const s = env.site;
     await s.waitState(0, 'MASTER');
     const [mac1, mac2] = [s.lbMac(0), s.lbMac(1)];
     // Control: while lb1 is MASTER, ARP replies for the VIP come from lb1 only.
@@ -124,7 +101,7 @@ describe.skipIf(skipReason)(`vipd failover under traffic${skipReason ? ` (skippe
     expect(new Set(replies)).toEqual(new Set([mac2]));
     expect(clientVipMac(s)).toBe(mac2);
     // And traffic flows through lb2.
-    const seen = await traffic!.connect(10);
+    const seen = await env.traffic.connect(10);
     expect(seen.filter((x) => x.startsWith('error'))).toEqual([]);
   });
 });

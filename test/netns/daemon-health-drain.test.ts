@@ -8,21 +8,17 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackendStatus, DrainResult } from '../../src/daemon/api.js';
 import { packageRoot } from '../../src/native.js';
 import {
   Site,
-  Traffic,
-  createSite,
-  ensureBuilt,
   metricValue,
-  printLogs,
   skipReason,
   sleep,
   tally,
   waitFor,
-  startPair,
+  useDaemonSite,
 } from './fixtures/daemon-site.js';
 
 const RS1 = '10.99.0.21';
@@ -41,29 +37,11 @@ function vipctl(): string | undefined {
 }
 
 describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let site: Site | undefined;
-  let traffic: Traffic | undefined;
-
-  beforeAll(async () => {
-    ensureBuilt();
-    site = await createSite({ label: 'health', advertInterval: 0.1 }, async (s) => {
-      await startPair(s);
-    });
-    traffic = Traffic.open(site);
-  }, 120_000);
-
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail') printLogs(site);
-  });
-
-  afterAll(async () => {
-    await traffic?.close().catch(() => undefined);
-    await site?.cleanup();
-  });
+  const env = useDaemonSite({ label: 'health', advertInterval: 0.1 }, [0]);
 
   it('a real server that stops accepting TCP goes down and takes no new connections; back up, it takes them again', async () => {
-    const s = site!;
-    const t = traffic!;
+    const s = env.site;
+    const t = env.traffic;
     expect(tally(await t.connect(20))).toEqual(expect.objectContaining({ rs1: expect.any(Number), rs2: expect.any(Number) }));
 
     await s.setRealServerTcp(0, false);
@@ -101,8 +79,8 @@ describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipp
    * first. The test measures and prints how many broke.
    */
   it('drain: new connections avoid the drained backend; undrain: both again (existing flows measured)', async () => {
-    const s = site!;
-    const t = traffic!;
+    const s = env.site;
+    const t = env.traffic;
     const started = await t.start({ conns: 16, intervalMs: 50, udpIntervalMs: 0, maxMs: 30_000 });
     await t.waitFlowing(await t.snapshot(), 3);
     const onRs1 = started.conns.filter((c) => c.server === 'rs1').length;
@@ -144,7 +122,7 @@ describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipp
   });
 
   it('drain of an unknown service or backend is refused with NOT_FOUND', async () => {
-    const s = site!;
+    const s = env.site;
     await expect(s.call(0, 'drain', { service: 'nope', backend: RS1 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(s.call(0, 'drain', { service: 'web', backend: '10.99.0.99' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });

@@ -9,11 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { connect } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ReloadResult, StatusResult } from '../../src/daemon/api.js';
 import { ControlClient } from '../../src/daemon/control/index.js';
 import { decodeBody, encodeFrame, FrameDecoder } from '../../src/daemon/control/protocol.js';
-import { Site, Traffic, createSite, ensureBuilt, logTail, printLogs, skipReason, sleep, waitFor, startPair } from './fixtures/daemon-site.js';
+import { logTail, skipReason, sleep, waitFor, useDaemonSite } from './fixtures/daemon-site.js';
 
 const EXTRA_SERVICE = `  - name: web-8081
     vip: 10.99.0.100
@@ -74,29 +74,11 @@ function header(len: number): Buffer {
 }
 
 describe.skipIf(skipReason)(`vipd reload and control socket${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let site: Site | undefined;
-  let traffic: Traffic | undefined;
-
-  beforeAll(async () => {
-    ensureBuilt();
-    site = await createSite({ label: 'reload', advertInterval: 0.1 }, async (s) => {
-      await startPair(s);
-    });
-    traffic = Traffic.open(site);
-  }, 120_000);
-
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail') printLogs(site);
-  });
-
-  afterAll(async () => {
-    await traffic?.close().catch(() => undefined);
-    await site?.cleanup();
-  });
+  const env = useDaemonSite({ label: 'reload', advertInterval: 0.1 }, [0]);
 
   describe('reload', () => {
     it('SIGHUP applies a new service on port 8081', async () => {
-      const s = site!;
+      const s = env.site;
       s.writeConfig(0, s.config(0, { extraServices: EXTRA_SERVICE }));
       s.daemons[0]!.kill('SIGHUP');
       const svc = await waitFor('service web-8081 in status', async () => (await s.status(0)).services.find((x) => x.port === 8081));
@@ -108,7 +90,7 @@ describe.skipIf(skipReason)(`vipd reload and control socket${skipReason ? ` (ski
     });
 
     it('control `reload` applies a weight change and says what changed', async () => {
-      const s = site!;
+      const s = env.site;
       const before = (await s.status(0)).instances[0].transitions;
       const text = s.config(0, { extraServices: EXTRA_SERVICE }).replace('{ address: 10.99.0.21, weight: 100 }', '{ address: 10.99.0.21, weight: 50 }');
       s.writeConfig(0, text);
@@ -123,12 +105,12 @@ describe.skipIf(skipReason)(`vipd reload and control socket${skipReason ? ` (ski
       const st = (await s.status(0)).instances[0];
       expect(st.state).toBe('MASTER');
       expect(st.transitions).toBe(before);
-      const seen = await traffic!.connect(20);
+      const seen = await env.traffic.connect(20);
       expect(seen.filter((x) => x.startsWith('error'))).toEqual([]);
     });
 
     it('a bad config is rejected with CONFIG naming the key and line, and the running config stays', async () => {
-      const s = site!;
+      const s = env.site;
       const good = await s.status(0);
       const lines = s.config(0).split('\n');
       const at = lines.findIndex((l) => l.trim().startsWith('advertInterval:'));
@@ -152,7 +134,7 @@ describe.skipIf(skipReason)(`vipd reload and control socket${skipReason ? ` (ski
       const now = await s.status(0);
       expect(shape(now)).toEqual(shape(good));
       expect(now.daemon.pid).toBe(good.daemon.pid);
-      const seen = await traffic!.connect(20);
+      const seen = await env.traffic.connect(20);
       expect(seen.filter((x) => x.startsWith('error'))).toEqual([]);
       // Put a good config back for the rest of the file.
       s.writeConfig(0, s.config(0, { extraServices: EXTRA_SERVICE }));
@@ -161,14 +143,14 @@ describe.skipIf(skipReason)(`vipd reload and control socket${skipReason ? ` (ski
 
   describe('control socket', () => {
     it('is a socket with mode 0600', () => {
-      const st = statSync(site!.socket(0));
+      const st = statSync(env.site.socket(0));
       expect(st.isSocket()).toBe(true);
       expect(st.mode & 0o777).toBe(0o600);
       expect(st.uid).toBe(0);
     });
 
     it('refuses malformed frames and an unknown method without harming the daemon', async () => {
-      const s = site!;
+      const s = env.site;
       const path = s.socket(0);
       const pid = (await s.status(0)).daemon.pid;
 
@@ -212,12 +194,12 @@ describe.skipIf(skipReason)(`vipd reload and control socket${skipReason ? ` (ski
       expect(s.daemons[0]?.exitCode).toBe(null);
       await sleep(200);
       expect((await s.status(1)).instances[0].state).toBe('BACKUP');
-      const seen = await traffic!.connect(10);
+      const seen = await env.traffic.connect(10);
       expect(seen.filter((x) => x.startsWith('error'))).toEqual([]);
     });
 
     it('a non-root client gets EACCES', async () => {
-      const s = site!;
+      const s = env.site;
       const script = `const c = require('node:net').connect(process.argv[1]);
         c.on('connect', () => { console.log('CONNECTED'); process.exit(0); });
         c.on('error', (e) => { console.log(e.code); process.exit(0); });`;

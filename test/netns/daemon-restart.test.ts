@@ -13,41 +13,19 @@
  * sometimes took over: a test with a 1 s interval measures the host's load,
  * not vipd.)
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  Site,
-  Traffic,
   clientVipMac,
-  createSite,
-  ensureBuilt,
   expectFlowsKept,
-  printLogs,
   skipReason,
   sleep,
-  startPair,
+  useDaemonSite,
 } from './fixtures/daemon-site.js';
 
 describe.skipIf(skipReason)(`vipd hitless restart under traffic${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let site: Site | undefined;
-  let traffic: Traffic | undefined;
-
-  beforeAll(async () => {
-    ensureBuilt();
-    site = await createSite({ label: 'restart', advertInterval: 2 }, async (s) => {
-      await startPair(s, [0, 1]);
-    });
-    traffic = Traffic.open(site);
+  const env = useDaemonSite({ label: 'restart', advertInterval: 2 }, [0, 1], async ({ traffic }) => {
     await traffic.start({ conns: 8, intervalMs: 20, udpIntervalMs: 2, udpSockets: 4, maxMs: 90_000 });
     await traffic.waitFlowing(await traffic.snapshot(true), 10);
-  }, 120_000);
-
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail') printLogs(site);
-  });
-
-  afterAll(async () => {
-    await traffic?.close().catch(() => undefined);
-    await site?.cleanup();
   });
 
   for (const [how, signal] of [
@@ -55,8 +33,8 @@ describe.skipIf(skipReason)(`vipd hitless restart under traffic${skipReason ? ` 
     ['crash (SIGKILL)', 'SIGKILL'],
   ] as const) {
     it(`${how} and an immediate restart: no election, lb1 stays MASTER, no flow lost or moved`, async () => {
-      const s = site!;
-      const t = traffic!;
+      const s = env.site;
+      const t = env.traffic;
       await s.waitState(0, 'MASTER');
       const lb2Before = (await s.status(1)).instances[0];
       expect(lb2Before.state).toBe('BACKUP');
@@ -89,7 +67,7 @@ describe.skipIf(skipReason)(`vipd hitless restart under traffic${skipReason ? ` 
   }
 
   it('all lines written through both restarts were answered by the same real servers', async () => {
-    const end = await traffic!.stop();
+    const end = await env.traffic.stop();
     expectFlowsKept(end);
     for (const c of end.conns) expect(c.answered, JSON.stringify(c)).toBe(c.sent);
     console.log(`[restart] totals: UDP ${end.udp!.lost}/${end.udp!.sent} lost; TCP lines answered ${end.conns.map((c) => `${c.answered}/${c.sent}`).join(' ')}`);
