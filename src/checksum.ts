@@ -1,4 +1,7 @@
-/** The Internet checksum (RFC 1071), shared by the VRRP codec and the frame parser. */
+/**
+ * The Internet checksum (RFC 1071): the one implementation for VRRP adverts,
+ * announcement frames, the data-plane model and the test frame builders.
+ */
 
 /**
  * Ones'-complement sum of the 16-bit big-endian words of the concatenated

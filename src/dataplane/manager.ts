@@ -16,9 +16,7 @@ import {
   XdpLink,
   attachXdp,
   resolveIfindex,
-  type BpfMap,
   type Collection,
-  type PerCpuMap,
   type Program,
   type XdpAttachment,
   type XdpMode,
@@ -45,18 +43,15 @@ import {
   REASONS,
   RING_SIZE,
   type Counter,
-  type Iface,
-  type Instance,
-  type Real,
   type ReasonName,
   type Service,
   type Service4Key,
   type Service6Key,
-  type Vip,
   type VipKey,
 } from './abi.js';
 import { formatAddr, parseAddr, parseMac } from './addr.js';
 import { buildMaglevTable } from './maglev.js';
+import { closeMaps, openMaps, sumCounters, type DataplaneMaps } from './maps.js';
 
 /** out/bpf/vipd.bpf.o of this checkout or installed package. */
 export function objectPath(): string {
@@ -207,15 +202,6 @@ function vipKey(vip: string): VipKey {
   return { addr, family, pad: Buffer.alloc(3) };
 }
 
-function sumCounters(perCpu: Counter[]): Counter {
-  let packets = 0n;
-  let bytes = 0n;
-  for (const c of perCpu) {
-    packets += c.packets;
-    bytes += c.bytes;
-  }
-  return { packets, bytes };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -226,15 +212,7 @@ export class Dataplane {
   readonly limits: DataplaneLimits;
   readonly pinDir: string | undefined;
 
-  private readonly instances: BpfMap<number, Instance>;
-  private readonly vips: BpfMap<VipKey, Vip>;
-  private readonly services4: BpfMap<Service4Key, Service>;
-  private readonly services6: BpfMap<Service6Key, Service>;
-  private readonly rings: BpfMap<number, number>;
-  private readonly reals: BpfMap<number, Real>;
-  private readonly ifaces: BpfMap<number, Iface>;
-  private readonly verdicts: PerCpuMap<number, Counter>;
-  private readonly realStats: PerCpuMap<number, Counter>;
+  private readonly maps: DataplaneMaps;
   private readonly links = new Map<number, XdpAttachment>();
   /** Service id -> what the services map holds, and when its previous ring was retired. */
   private readonly known = new Map<string, { key: ServiceKey; value: Service; retiredAt: number }>();
@@ -258,23 +236,15 @@ export class Dataplane {
     this.pinDir = opts.pinDir;
     this.quiesceMs = opts.ringQuiesceMs ?? 5;
     this.program = coll.program(PROGRAM_NAME);
-    this.instances = coll.map('instances', MAPS.instances.key, MAPS.instances.value);
-    this.vips = coll.map('vips', MAPS.vips.key, MAPS.vips.value);
-    this.services4 = coll.map('services4', MAPS.services4.key, MAPS.services4.value);
-    this.services6 = coll.map('services6', MAPS.services6.key, MAPS.services6.value);
-    this.rings = coll.map('rings', MAPS.rings.key, MAPS.rings.value);
-    this.reals = coll.map('reals', MAPS.reals.key, MAPS.reals.value);
-    this.ifaces = coll.map('ifaces', MAPS.ifaces.key, MAPS.ifaces.value);
-    this.verdicts = coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value);
-    this.realStats = coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value);
+    this.maps = openMaps(coll);
     coll.close();
-    for (const [k, value] of this.services4.entries()) {
+    for (const [k, value] of this.maps.services4.entries()) {
       const addr = Buffer.alloc(16);
       k.addr.copy(addr);
       const key = { addr, family: FAMILY_V4, port: k.port, proto: k.proto };
       this.known.set(serviceId(key), { key, value, retiredAt: 0 });
     }
-    for (const [k, value] of this.services6.entries()) {
+    for (const [k, value] of this.maps.services6.entries()) {
       const key = { addr: Buffer.from(k.addr), family: 6, port: k.port, proto: k.proto };
       this.known.set(serviceId(key), { key, value, retiredAt: 0 });
     }
@@ -284,17 +254,17 @@ export class Dataplane {
   }
 
   private updateService(key: ServiceKey, value: Service): void {
-    if (key.family === FAMILY_V4) this.services4.update(service4Key(key), value);
-    else this.services6.update(service6Key(key), value);
+    if (key.family === FAMILY_V4) this.maps.services4.update(service4Key(key), value);
+    else this.maps.services6.update(service6Key(key), value);
   }
 
   private deleteServiceKey(key: ServiceKey): boolean {
-    return key.family === FAMILY_V4 ? this.services4.delete(service4Key(key)) : this.services6.delete(service6Key(key));
+    return key.family === FAMILY_V4 ? this.maps.services4.delete(service4Key(key)) : this.maps.services6.delete(service6Key(key));
   }
 
   /** real_stats of one real, summed over CPUs. */
   private realCount(real: number): Counter {
-    const v = real < this.limits.reals ? this.realStats.lookup(real) : undefined;
+    const v = real < this.limits.reals ? this.maps.real_stats.lookup(real) : undefined;
     return v ? sumCounters(v) : ZERO_COUNTER;
   }
 
@@ -399,7 +369,7 @@ export class Dataplane {
         throw new RangeError(`cannot enable ifindex ${ifindex}: ${enabled} interfaces are enabled, the limit is ${this.limits.ifaces}`);
       }
     }
-    this.ifaces.update(ifindex, { mac: typeof mac === 'string' ? parseMac(mac) : mac, flags: IFACE_F_ENABLED });
+    this.maps.ifaces.update(ifindex, { mac: typeof mac === 'string' ? parseMac(mac) : mac, flags: IFACE_F_ENABLED });
   }
 
   /** Stops the program acting on ifindex; false when it was not enabled. */
@@ -407,20 +377,20 @@ export class Dataplane {
     if (!Number.isInteger(ifindex) || ifindex < 0 || ifindex >= this.limits.ifindexes) return false;
     const was = this.interfaceEnabled(ifindex);
     // An array slot cannot be deleted: all zero reads as "not enabled".
-    this.ifaces.update(ifindex, { mac: Buffer.alloc(6), flags: 0 });
+    this.maps.ifaces.update(ifindex, { mac: Buffer.alloc(6), flags: 0 });
     return was;
   }
 
   /** The ifindexes the program acts on. */
   enabledInterfaces(): number[] {
-    return this.ifaces
+    return this.maps.ifaces
       .lookupBatch(1024)
       .filter(([, v]) => (v.flags & IFACE_F_ENABLED) !== 0)
       .map(([k]) => k);
   }
 
   private interfaceEnabled(ifindex: number): boolean {
-    return ((this.ifaces.lookup(ifindex)?.flags ?? 0) & IFACE_F_ENABLED) !== 0;
+    return ((this.maps.ifaces.lookup(ifindex)?.flags ?? 0) & IFACE_F_ENABLED) !== 0;
   }
 
   /** ifaces is an array indexed by ifindex: refuse what it cannot hold. */
@@ -456,7 +426,7 @@ export class Dataplane {
   activate(instance: number, leaseSeconds: number): void {
     const expiry =
       leaseSeconds === Infinity ? LEASE_FOREVER : monotonicNs() + BigInt(Math.round(leaseSeconds * 1e9));
-    this.instances.update(instance, { lease_expiry_ns: expiry, flags: INST_F_ACTIVE, pad: 0 });
+    this.maps.instances.update(instance, { lease_expiry_ns: expiry, flags: INST_F_ACTIVE, pad: 0 });
   }
 
   /** The same write as activate(): kept as its own name for the caller's sake. */
@@ -475,26 +445,26 @@ export class Dataplane {
     const value = instanceCodec.toBuffer({ lease_expiry_ns: 0n, flags: INST_F_ACTIVE, pad: 0 });
     const field = instanceCodec.layout.find((f) => f.name === 'lease_expiry_ns');
     if (!field) throw new Error('vipd_instance has no lease_expiry_ns');
-    return { mapFd: this.instances.fd, key, value, valueOffset: field.offset };
+    return { mapFd: this.maps.instances.fd, key, value, valueOffset: field.offset };
   }
 
   /** Stops answering and forwarding for the instance (BACKUP, FAULT, SIGTERM). */
   deactivate(instance: number): void {
-    this.instances.update(instance, { lease_expiry_ns: 0n, flags: 0, pad: 0 });
+    this.maps.instances.update(instance, { lease_expiry_ns: 0n, flags: 0, pad: 0 });
   }
 
   instance(instance: number): { active: boolean; leaseExpiryNs: bigint } {
-    const v = this.instances.lookup(instance);
+    const v = this.maps.instances.lookup(instance);
     return { active: !!v && (v.flags & INST_F_ACTIVE) !== 0, leaseExpiryNs: v?.lease_expiry_ns ?? 0n };
   }
 
   /** The program answers ARP/NDP for vip while its instance is active. */
   setVip(vip: string, instance: number): void {
-    this.vips.update(vipKey(vip), { instance, flags: 0 });
+    this.maps.vips.update(vipKey(vip), { instance, flags: 0 });
   }
 
   deleteVip(vip: string): boolean {
-    return this.vips.delete(vipKey(vip));
+    return this.maps.vips.delete(vipKey(vip));
   }
 
   /**
@@ -504,11 +474,11 @@ export class Dataplane {
   setReal(index: number, real: RealSpec): void {
     const { addr, family } = parseAddr(real.address);
     const mac = typeof real.mac === 'string' ? parseMac(real.mac) : real.mac;
-    this.reals.update(index, { mac, flags: REAL_F_VALID, addr, family, pad: Buffer.alloc(3) });
+    this.maps.reals.update(index, { mac, flags: REAL_F_VALID, addr, family, pad: Buffer.alloc(3) });
   }
 
   deleteReal(index: number): void {
-    this.reals.update(index, { mac: Buffer.alloc(6), flags: 0, addr: Buffer.alloc(16), family: 0, pad: Buffer.alloc(3) });
+    this.maps.reals.update(index, { mac: Buffer.alloc(6), flags: 0, addr: Buffer.alloc(16), family: 0, pad: Buffer.alloc(3) });
   }
 
   /**
@@ -572,14 +542,14 @@ export class Dataplane {
     const base = ring * RING_SIZE;
     for (let i = 0; i < RING_SIZE; i++) keys[i] = base + i;
     const values = Buffer.from(table.buffer, table.byteOffset, RING_SIZE * 4);
-    const written = this.rings.updateBatchRaw(this.ringKeys, values, RING_SIZE);
+    const written = this.maps.rings.updateBatchRaw(this.ringKeys, values, RING_SIZE);
     if (written !== RING_SIZE) throw new Error(`ring ${ring}: ${written} of ${RING_SIZE} slots written`);
   }
 
   /** A whole ring in one BPF_MAP_LOOKUP_BATCH (REAL_NONE where the read falls short). */
   private readRing(ring: number): Uint32Array {
     const out = new Uint32Array(RING_SIZE).fill(REAL_NONE);
-    if ((ring + 1) * RING_SIZE > this.rings.maxEntries) return out;
+    if ((ring + 1) * RING_SIZE > this.maps.rings.maxEntries) return out;
     const keys = Buffer.alloc(RING_SIZE * 4);
     const values = Buffer.from(out.buffer, out.byteOffset, RING_SIZE * 4);
     // The array's batch cursor is the last index read: start after base - 1.
@@ -588,7 +558,7 @@ export class Dataplane {
       cursor = Buffer.alloc(4);
       cursor.writeUInt32LE(ring * RING_SIZE - 1);
     }
-    this.rings.lookupBatchRaw(cursor, keys, values, RING_SIZE);
+    this.maps.rings.lookupBatchRaw(cursor, keys, values, RING_SIZE);
     return out;
   }
 
@@ -639,12 +609,12 @@ export class Dataplane {
   counters(): Counters {
     const verdicts = Object.fromEntries(REASONS.map((r) => [r, { packets: 0n, bytes: 0n }])) as Record<ReasonName, Counter>;
     // verdicts first: then real_stats holds at least every icmp_forward counted.
-    for (const [k, v] of this.verdicts.lookupBatch(64)) if (k < REASONS.length) verdicts[REASONS[k]] = sumCounters(v);
+    for (const [k, v] of this.maps.verdicts.lookupBatch(64)) if (k < REASONS.length) verdicts[REASONS[k]] = sumCounters(v);
     const services = new Map<number, Counter>();
     for (const s of this.known.values()) services.set(s.value.index, this.serviceBase.get(s.value.index) ?? ZERO_COUNTER);
     const reals = new Map<number, Counter>();
     let total = ZERO_COUNTER;
-    for (const [k, v] of this.realStats.lookupBatch(1024)) {
+    for (const [k, v] of this.maps.real_stats.lookupBatch(1024)) {
       const c = sumCounters(v);
       if (!c.packets) continue;
       reals.set(k, c);
@@ -662,8 +632,7 @@ export class Dataplane {
     for (const l of this.links.values()) l.close();
     this.links.clear();
     this.program.close();
-    for (const m of [this.instances, this.vips, this.services4, this.services6, this.rings, this.reals, this.ifaces]) m.close();
-    for (const m of [this.verdicts, this.realStats]) m.close();
+    closeMaps(this.maps);
   }
 
   [Symbol.dispose](): void {

@@ -10,6 +10,7 @@
  * CLOCK_MONOTONIC sampled once per jiffy per CPU, so up to a tick behind);
  * an endless lease (LEASE_FOREVER) never reads it.
  */
+import { internetChecksum } from '../checksum.js';
 import {
   FAMILY_V4,
   FAMILY_V6,
@@ -350,7 +351,7 @@ class Run {
     out.copy(pseudo, 0, saddr, saddr + 32);
     pseudo.writeUInt32BE(NA_BODY_LEN, 32);
     pseudo[39] = IPPROTO_ICMPV6;
-    out.writeUInt16BE(checksum(pseudo, out.subarray(icmp, icmp + NA_BODY_LEN)), icmp + 2);
+    out.writeUInt16BE(internetChecksum(pseudo, out.subarray(icmp, icmp + NA_BODY_LEN)), icmp + 2);
     this.pkt = out;
     return R.nd_advert;
   }
@@ -379,13 +380,6 @@ class Run {
   }
 }
 
-/** RFC 1071 over the concatenated parts (each of even length). */
-export function checksum(...parts: Uint8Array[]): number {
-  let sum = 0;
-  for (const part of parts) for (let i = 0; i + 1 < part.length; i += 2) sum += (part[i] << 8) | part[i + 1];
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
 
 /**
  * Runs the model on one frame received on ifindex at monotonic time nowNs

@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { parseIpv4, parseIpv6, parseMac } from '../addr.js';
+import { internetChecksum } from '../checksum.js';
 import { native } from './errors.js';
 import { netAddon } from './native.js';
 import { linkInfo, type LinkRef } from './rtnl.js';
@@ -53,18 +54,11 @@ const ALL_NODES = ipv6Bytes('ff02::1');
 
 /** The Internet checksum of an ICMPv6 message with its IPv6 pseudo-header. */
 export function icmpv6Checksum(src: Uint8Array, dst: Uint8Array, icmp: Uint8Array): number {
-  let sum = 0;
-  const add = (b: Uint8Array): void => {
-    for (let i = 0; i < b.length; i += 2) sum += (b[i] << 8) | (i + 1 < b.length ? b[i + 1] : 0);
-  };
-  add(src);
-  add(dst);
-  sum += icmp.length >>> 16;
-  sum += icmp.length & 0xffff;
-  sum += 58;
-  add(icmp);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
+  // IPv6 pseudo-header: source, destination, upper-layer length, next header 58.
+  const lenAndNext = Buffer.alloc(8);
+  lenAndNext.writeUInt32BE(icmp.length, 0);
+  lenAndNext[7] = 58;
+  return internetChecksum(src, dst, lenAndNext, icmp);
 }
 
 /**

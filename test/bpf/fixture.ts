@@ -3,22 +3,9 @@
  * and runs frames through both the kernel (BPF_PROG_TEST_RUN) and the
  * TypeScript model, so tests can demand that the two agree.
  */
-import { ObjectSpec, type Collection, type Program, type BpfMap, type PerCpuMap } from '../../src/bpf/index.js';
-import {
-  MAPS,
-  REAL_NONE,
-  RING_SIZE,
-  REASON_MAX,
-  type Counter,
-  type Iface,
-  type Instance,
-  type Real,
-  type Service,
-  type Service4Key,
-  type Service6Key,
-  type Vip,
-  type VipKey,
-} from '../../src/dataplane/abi.js';
+import { ObjectSpec, type Collection, type Program, type PerCpuMap } from '../../src/bpf/index.js';
+import { REAL_NONE, RING_SIZE, REASON_MAX, type Counter, type VipKey } from '../../src/dataplane/abi.js';
+import { closeMaps, openMaps, type DataplaneMaps } from '../../src/dataplane/maps.js';
 import { runModel, type CounterMap, type ModelResult, type ModelState } from '../../src/dataplane/model.js';
 import { objectPath } from '../../src/dataplane/manager.js';
 
@@ -34,13 +21,7 @@ type CounterDelta = Map<string, { packets: bigint; bytes: bigint }>;
 
 export class Fixture {
   readonly prog: Program;
-  private readonly instances: BpfMap<number, Instance>;
-  private readonly vips: BpfMap<VipKey, Vip>;
-  private readonly services4: BpfMap<Service4Key, Service>;
-  private readonly services6: BpfMap<Service6Key, Service>;
-  private readonly rings: BpfMap<number, number>;
-  private readonly reals: BpfMap<number, Real>;
-  private readonly ifaces: BpfMap<number, Iface>;
+  private readonly maps: DataplaneMaps;
   private readonly counters: Record<CounterMap, PerCpuMap<number, Counter>>;
 
   private constructor(
@@ -48,17 +29,8 @@ export class Fixture {
     readonly state: ModelState,
   ) {
     this.prog = coll.program('vipd_xdp');
-    this.instances = coll.map('instances', MAPS.instances.key, MAPS.instances.value);
-    this.vips = coll.map('vips', MAPS.vips.key, MAPS.vips.value);
-    this.services4 = coll.map('services4', MAPS.services4.key, MAPS.services4.value);
-    this.services6 = coll.map('services6', MAPS.services6.key, MAPS.services6.value);
-    this.rings = coll.map('rings', MAPS.rings.key, MAPS.rings.value);
-    this.reals = coll.map('reals', MAPS.reals.key, MAPS.reals.value);
-    this.ifaces = coll.map('ifaces', MAPS.ifaces.key, MAPS.ifaces.value);
-    this.counters = {
-      verdicts: coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value),
-      real_stats: coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value),
-    };
+    this.maps = openMaps(coll);
+    this.counters = { verdicts: this.maps.verdicts, real_stats: this.maps.real_stats };
   }
 
   /** Loads the object sized to state.limits and writes state into it. */
@@ -78,19 +50,19 @@ export class Fixture {
   /** Writes the whole state (after a test changed it). */
   write(): void {
     const s = this.state;
-    for (const [k, v] of s.ifaces) this.ifaces.update(k, v);
-    for (const [k, v] of s.instances) this.instances.update(k, v);
-    for (const [k, v] of s.reals) this.reals.update(k, v);
-    for (const [id, v] of s.vips) this.vips.update(vipKeyOf(id), v);
+    for (const [k, v] of s.ifaces) this.maps.ifaces.update(k, v);
+    for (const [k, v] of s.instances) this.maps.instances.update(k, v);
+    for (const [k, v] of s.reals) this.maps.reals.update(k, v);
+    for (const [id, v] of s.vips) this.maps.vips.update(vipKeyOf(id), v);
     for (const [id, v] of s.services) {
       const k = serviceKeyOf(id);
-      if (k.family === 4) this.services4.update({ addr: k.addr.subarray(0, 4), port: k.port, proto: k.proto, pad: 0 }, v);
-      else this.services6.update({ addr: k.addr, port: k.port, proto: k.proto, pad: 0 }, v);
+      if (k.family === 4) this.maps.services4.update({ addr: k.addr.subarray(0, 4), port: k.port, proto: k.proto, pad: 0 }, v);
+      else this.maps.services6.update({ addr: k.addr, port: k.port, proto: k.proto, pad: 0 }, v);
     }
     for (const [ring, table] of s.rings) {
       const entries: [number, number][] = [];
       for (let i = 0; i < RING_SIZE; i++) entries.push([ring * RING_SIZE + i, table[i]]);
-      this.rings.updateBatch(entries);
+      this.maps.rings.updateBatch(entries);
     }
   }
 
@@ -111,11 +83,11 @@ export class Fixture {
   withoutIface(fn: () => void): void {
     const saved = this.state.ifaces.get(TEST_IFINDEX);
     // ifaces is an array: a zeroed slot is a disabled interface.
-    this.ifaces.update(TEST_IFINDEX, { mac: Buffer.alloc(6), flags: 0 });
+    this.maps.ifaces.update(TEST_IFINDEX, { mac: Buffer.alloc(6), flags: 0 });
     try {
       fn();
     } finally {
-      if (saved) this.ifaces.update(TEST_IFINDEX, saved);
+      if (saved) this.maps.ifaces.update(TEST_IFINDEX, saved);
     }
   }
 
@@ -138,8 +110,7 @@ export class Fixture {
 
   close(): void {
     this.prog.close();
-    for (const m of [this.instances, this.vips, this.services4, this.services6, this.rings, this.reals, this.ifaces]) m.close();
-    for (const m of Object.values(this.counters)) m.close();
+    closeMaps(this.maps);
     this.coll.close();
   }
 }

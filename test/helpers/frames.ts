@@ -5,6 +5,7 @@
  * asks for a broken one.
  */
 import { isIPv4 } from 'node:net';
+import { internetChecksum } from '../../src/checksum.js';
 import { parseAddr, parseMac } from '../../src/dataplane/addr.js';
 
 export const ETH_P_ARP = 0x0806;
@@ -16,18 +17,8 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IPPROTO_ICMPV6 = 58;
 
-export function csum(...parts: Uint8Array[]): number {
-  let sum = 0;
-  let odd = false;
-  for (const part of parts) {
-    for (let i = 0; i < part.length; i++) {
-      sum += odd ? part[i] : part[i] << 8;
-      odd = !odd;
-    }
-  }
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
+/** RFC 1071: the project's one implementation. */
+export const csum = internetChecksum;
 
 function ip4(a: string): Buffer {
   return parseAddr(a).addr.subarray(0, 4);

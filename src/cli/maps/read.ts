@@ -2,6 +2,7 @@
  * Reads vipd's pinned maps straight from bpffs and decodes them with the
  * codecs of src/dataplane/abi.ts. Needs no daemon, only root.
  */
+import { sumCounters } from '../../dataplane/maps.js';
 import { mapTypeName, type BpfMap, type Codec, type PerCpuMap } from '../../bpf/index.js';
 import {
   actionOf,
@@ -12,7 +13,6 @@ import {
   REASONS,
   RING_SIZE,
   XDP_TX,
-  type Counter,
   type MapName,
   type Real,
   type Service,
@@ -274,12 +274,3 @@ function decodeReals(all: readonly [number, Real][]): RealEntry[] {
   }));
 }
 
-function sumCounters(perCpu: readonly Counter[]): { packets: bigint; bytes: bigint } {
-  let packets = 0n;
-  let bytes = 0n;
-  for (const c of perCpu) {
-    packets += c.packets;
-    bytes += c.bytes;
-  }
-  return { packets, bytes };
-}

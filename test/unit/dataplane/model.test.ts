@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { FAMILY_V4, FAMILY_V6, IFACE_F_ENABLED, INST_F_ACTIVE, LEASE_FOREVER, REASONS, actionOf, XDP_PASS, XDP_TX } from '../../../src/dataplane/abi.js';
 import { formatAddr, parseAddr, parseMac, formatMac } from '../../../src/dataplane/addr.js';
 import { flowHash, jhash3words } from '../../../src/dataplane/hash.js';
-import { checksum, emptyState, runModel, vipId } from '../../../src/dataplane/model.js';
+import { internetChecksum as checksum } from '../../../src/checksum.js';
+import { emptyState, runModel, vipId } from '../../../src/dataplane/model.js';
 import { arpRequestFrame, csum, nsFrame, LB_MAC } from '../../helpers/frames.js';
 
 describe('flow hash', () => {
