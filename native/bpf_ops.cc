@@ -11,6 +11,9 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <vector>
 #include <unistd.h>
 
@@ -266,6 +269,11 @@ struct TestRun {
 	__u32 repeat = 1, flags = 0, batch_size = 0;
 	__u32 retval = 0, duration = 0, data_size_out = 0, ctx_size_out = 0;
 	int err = 0;
+	/* Count the kernel instructions this thread retires in the syscall:
+	 * a per-packet cost that, unlike duration, does not move with the
+	 * load of the machine. -1: not asked for, or no counter here. */
+	bool count_insns = false;
+	long long instructions = -1;
 
 	void Run()
 	{
@@ -278,17 +286,46 @@ struct TestRun {
 		    .repeat = (int)repeat, .flags = flags, .batch_size = batch_size);
 		if (data_out.empty())
 			opts.data_out = nullptr;
+		int counter = count_insns ? OpenInsnCounter() : -1;
+		if (counter >= 0)
+			ioctl(counter, PERF_EVENT_IOC_ENABLE, 0);
 		err = bpf_prog_test_run_opts(fd, &opts) ? errno : 0;
+		if (counter >= 0) {
+			long long n = -1;
+			ioctl(counter, PERF_EVENT_IOC_DISABLE, 0);
+			if (read(counter, &n, sizeof(n)) != sizeof(n))
+				n = -1;
+			instructions = n;
+			close(counter);
+		}
 		retval = opts.retval;
 		duration = opts.duration;
 		data_size_out = opts.data_size_out;
 		ctx_size_out = opts.ctx_size_out;
 	}
 
+	/* Instructions retired in kernel mode by the calling thread, from
+	 * the moment it is enabled; -1 where the machine has no such counter
+	 * (some virtual machines) or perf_event_paranoid forbids it. */
+	static int OpenInsnCounter()
+	{
+		struct perf_event_attr attr = {};
+
+		attr.type = PERF_TYPE_HARDWARE;
+		attr.size = sizeof(attr);
+		attr.config = PERF_COUNT_HW_INSTRUCTIONS;
+		attr.disabled = 1;
+		attr.exclude_user = 1;
+		attr.exclude_hv = 1;
+		return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	}
+
 	Napi::Object Result(Napi::Env env)
 	{
 		Napi::Object out = Napi::Object::New(env);
 		out.Set("retval", (double)retval);
+		if (count_insns)
+			out.Set("instructions", (double)instructions);
 		out.Set("duration", (double)duration);
 		size_t n = std::min<size_t>(data_size_out, data_out.size());
 		out.Set("data", Napi::Buffer<uint8_t>::Copy(env, data_out.data(), n));
@@ -323,6 +360,8 @@ static void ParseTestRun(const Napi::CallbackInfo &info, TestRun &run)
 		run.flags = o.Get("flags").As<Napi::Number>().Uint32Value();
 	if (o.Has("batchSize"))
 		run.batch_size = o.Get("batchSize").As<Napi::Number>().Uint32Value();
+	if (o.Has("countInstructions"))
+		run.count_insns = o.Get("countInstructions").ToBoolean();
 }
 
 static Napi::Value ProgTestRun(const Napi::CallbackInfo &info)

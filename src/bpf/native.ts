@@ -70,11 +70,14 @@ export interface NativeTestRunOpts {
   repeat?: number;
   flags?: number;
   batchSize?: number;
+  countInstructions?: boolean;
 }
 
 export interface NativeTestRunResult {
   retval: number;
   duration: number;
+  /** With countInstructions: kernel instructions retired in the call, -1 without a counter. */
+  instructions?: number;
   data: Buffer;
   ctx?: Buffer;
 }

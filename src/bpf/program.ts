@@ -5,7 +5,7 @@ import { ProgType, XdpAction } from './constants.js';
 import { BpfError, callNative } from './errors.js';
 import { FdResource } from './fd.js';
 import { attachXdp, type XdpAttachOptions, type XdpAttachment } from './link.js';
-import { bpfNative, type NativeProgInfo } from './native.js';
+import { bpfNative, type NativeProgInfo, type NativeTestRunResult } from './native.js';
 
 export interface RunOptions {
   /** The input packet (or context data). */
@@ -21,6 +21,12 @@ export interface RunOptions {
   ctxSizeOut?: number;
   /** Live-frames batch size. */
   batchSize?: number;
+  /**
+   * Also count the kernel instructions the calling thread retires in the
+   * call (a hardware counter through perf_event_open): a cost per run that
+   * does not move with the machine's load the way durationNs does.
+   */
+  countInstructions?: boolean;
 }
 
 export interface RunResult {
@@ -31,6 +37,12 @@ export interface RunResult {
   /** Mean nanoseconds per run, as the kernel measured it. */
   durationNs: number;
   ctx?: Buffer;
+  /**
+   * With countInstructions: kernel instructions retired during the whole
+   * call (every repetition, plus the syscall's own entry and set-up);
+   * undefined where the machine has no instruction counter.
+   */
+  instructions?: number;
 }
 
 const VERDICT_NAMES = Object.fromEntries(Object.entries(XdpAction).map(([k, v]) => [v, k.toUpperCase()]));
@@ -38,6 +50,12 @@ const VERDICT_NAMES = Object.fromEntries(Object.entries(XdpAction).map(([k, v]) 
 /** "TX", "PASS", ... for an XDP return value. */
 export function xdpVerdictName(retval: number): string {
   return VERDICT_NAMES[retval] ?? `UNKNOWN(${retval})`;
+}
+
+function toRunResult(res: NativeTestRunResult): RunResult {
+  const out: RunResult = { retval: res.retval, data: res.data, durationNs: res.duration, ctx: res.ctx };
+  if (res.instructions !== undefined && res.instructions >= 0) out.instructions = res.instructions;
+  return out;
 }
 
 export class Program extends FdResource {
@@ -84,20 +102,21 @@ export class Program extends FdResource {
       ctx: opts.ctx,
       ctxSizeOut: opts.ctxSizeOut ?? (opts.ctx ? opts.ctx.length : 0),
       batchSize: opts.batchSize ?? 0,
+      countInstructions: opts.countInstructions ?? false,
     };
   }
 
   /** BPF_PROG_TEST_RUN on the calling thread: fine for a single run or a few thousand repeats. */
   run(opts: RunOptions = {}): RunResult {
     const res = callNative(`test run of ${this.describe()}`, () => bpfNative().progTestRun(this.fd, this.runOpts(opts)));
-    return { retval: res.retval, data: res.data, durationNs: res.duration, ctx: res.ctx };
+    return toRunResult(res);
   }
 
   /** The same on the libuv thread pool, for long repeat counts (benchmarks). */
   async runAsync(opts: RunOptions = {}): Promise<RunResult> {
     try {
       const res = await bpfNative().progTestRunAsync(this.fd, this.runOpts(opts));
-      return { retval: res.retval, data: res.data, durationNs: res.duration, ctx: res.ctx };
+      return toRunResult(res);
     } catch (err) {
       throw callNative(`test run of ${this.describe()}`, () => {
         throw err;
