@@ -138,11 +138,13 @@ export const controlPlane: Section = {
     } else {
       dp = await Dataplane.open({ object: join(ctx.root, vipdObject), limits: { services: 1 }, ringQuiesceMs: 0 });
       const live = dp;
+      // ifindex 1 (lo): an instance entry names its interface; nothing is attached.
+      live.enableInterface(1, '02:00:00:00:00:01');
       const service = { vip: '203.0.113.42', port: 80, protocol: 'tcp' as const, instance: 0 };
       await live.addService(service);
       const tables = [100, 99].map((n) => buildMaglevTable(backends(n)));
       let flip = 0;
-      bench.add('map update (lease renewal)', () => live.renewLease(0, 3));
+      bench.add('map update (lease renewal)', () => live.renewLease(0, 3, 1));
       bench.add(`table swap (${MAGLEV_DEFAULT_SIZE} slots + flip)`, async () => {
         await live.installTable(service, tables[(flip ^= 1)]);
       });
@@ -156,12 +158,13 @@ export const controlPlane: Section = {
       const t0 = performance.now();
       for (let i = 0; i < FAILOVER_VIPS; i++) big.setVip(addr(`10.${102 + (i >> 16)}`, i), 7);
       vipsSetMs = performance.now() - t0;
+      big.enableInterface(1, '02:00:00:00:00:01');
       ctx.progress(`controlPlane: ${FAILOVER_VIPS} VIPs written for instance 7 in ${fmt(vipsSetMs, 0)} ms`);
       const b = big;
       let up = false;
       bench.add(`failover: activate(), instance with ${FAILOVER_VIPS} VIPs`, () => {
         // Alternating take-over and release: each is the one write of the instance entry.
-        if ((up = !up)) b.activate(7, 3);
+        if ((up = !up)) b.activate(7, 3, 1);
         else b.deactivate(7);
       });
     }

@@ -159,7 +159,7 @@ async function openVipd(object: string): Promise<Dataplane> {
   const dp = await Dataplane.open({ object, limits: { services: 4 }, ringQuiesceMs: 0 });
   try {
     dp.enableInterface(TEST_RUN_IFINDEX, OUR_MAC);
-    dp.activate(0, 3600);
+    dp.activate(0, 3600, TEST_RUN_IFINDEX);
     dp.setVip(VIP4, 0);
     dp.setVip(VIP6, 0);
     REALS.forEach((r, i) => dp.setReal(i, { mac: r.mac, address: r.key }));

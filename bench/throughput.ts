@@ -225,7 +225,7 @@ export const throughput: Section = {
       dp = await Dataplane.open({ object: join(root, OBJ.vipd), limits: { services: 1 }, ringQuiesceMs: 0 });
       dp.program.pin(join(pins, 'vipd'));
       dp.enableInterface(lbLink.ifindex, LB_MAC);
-      dp.activate(0, Infinity);
+      dp.activate(0, Infinity, lbLink.ifindex);
       dp.setVip(VIP, 0);
       REALS.forEach((r, i) => dp!.setReal(i, r));
       const service = { vip: VIP, port: PORT, protocol: 'tcp' as const, instance: 0 };

@@ -71,55 +71,62 @@ static __always_inline void mac_copy(void *dst, const void *src)
 }
 
 /* The lease clock. bpf_ktime_get_ns() costs as much as the whole forwarding
- * path on some machines (a virtual machine's TSC read), so each CPU reads it
- * once per jiffy and reuses the reading for the rest of that jiffy:
- * bpf_jiffies64() and bpf_get_smp_processor_id() are single loads once the
- * verifier has inlined them. The time seen lags CLOCK_MONOTONIC by less than
- * a tick, so a lease may outlive its deadline by up to one tick (1-10 ms)
- * and never ends early. jiffies starts at INITIAL_JIFFIES, never 0, so a
- * zeroed slot always misses. One cache line per CPU: no false sharing.
- * This is a cache in .bss (not pinned, not ABI): a reload starts empty.
+ * path on some machines (a virtual machine's clock read), so the program
+ * reads it once per jiffy and reuses the reading for the rest of that
+ * jiffy: bpf_jiffies64() is a single load once the verifier has inlined it.
+ * The time seen lags CLOCK_MONOTONIC by less than a tick, so a lease may
+ * outlive its deadline by up to a tick (1-10 ms) and never ends early.
+ *
+ * One cache for all CPUs, in .bss (not pinned, not ABI: a reload starts
+ * empty). Each jiffy one CPU or a few rewrite it, each with a reading of
+ * its own; a CPU that pairs the new jiffy with an older reading (stores
+ * seen out of order) gets a time that is older still, never newer, so the
+ * rule above holds. jiffies starts at INITIAL_JIFFIES, never 0, so the
+ * zeroed cache always misses first. (ABI 3 kept one slot per CPU: the CPU
+ * number and the slot address cost more than the rare shared miss.)
  */
-#define CLOCK_SLOTS 512
-
-struct clock_slot {
+struct lease_clock_cache {
 	__u64 jiffies;
 	__u64 ns;
-	__u64 pad[6];
 };
 
-struct clock_slot clock_slots[CLOCK_SLOTS];
+struct lease_clock_cache clock_cache;
 
 static __always_inline __u64 lease_clock(void)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
 	__u64 now = bpf_jiffies64();
-	struct clock_slot *slot;
 
-	if (cpu >= CLOCK_SLOTS)
-		return bpf_ktime_get_ns();
-	slot = &clock_slots[cpu];
-	if (slot->jiffies != now) {
-		slot->ns = bpf_ktime_get_ns();
-		slot->jiffies = now;
+	if (clock_cache.jiffies != now) {
+		clock_cache.ns = bpf_ktime_get_ns();
+		clock_cache.jiffies = now;
 	}
-	return slot->ns;
+	return clock_cache.ns;
 }
 
-/* 0 when the instance is active and its lease runs, else the pass reason.
- * An endless lease (VIPD_LEASE_FOREVER) reads no clock at all.
+/* The instance if this host serves it on the frame's interface now: the
+ * lease runs and the instance lives on that interface. Otherwise NULL, and
+ * *reason says why. An instance that is not active has a lease that ended
+ * at 0, so one comparison covers both, and flags only name the reason.
  */
-static __always_inline __u32 instance_check(__u32 id)
+static __always_inline const struct vipd_instance *instance_serving(struct xdp_md *ctx, __u32 id,
+								    __u32 *reason)
 {
-	struct vipd_instance *inst = bpf_map_lookup_elem(&instances, &id);
-	__u64 expiry;
+	const struct vipd_instance *inst = bpf_map_lookup_elem(&instances, &id);
 
-	if (!inst || !(inst->flags & VIPD_INST_F_ACTIVE))
-		return VIPD_R_PASS_INACTIVE;
-	expiry = inst->lease_expiry_ns;
-	if (expiry != VIPD_LEASE_FOREVER && lease_clock() >= expiry)
-		return VIPD_R_PASS_LEASE_EXPIRED;
-	return 0;
+	if (!inst) {
+		*reason = VIPD_R_PASS_INACTIVE;
+		return NULL;
+	}
+	if (lease_clock() >= inst->lease_expiry_ns) {
+		*reason = inst->flags & VIPD_INST_F_ACTIVE ? VIPD_R_PASS_LEASE_EXPIRED
+							   : VIPD_R_PASS_INACTIVE;
+		return NULL;
+	}
+	if (inst->ifindex != ctx->ingress_ifindex) {
+		*reason = VIPD_R_PASS_OTHER_IFACE;
+		return NULL;
+	}
+	return inst;
 }
 
 /* The reason for a packet to addr that no handler took: a VIP's traffic
@@ -158,45 +165,71 @@ static __always_inline bool addr6_is_zero(const struct in6_addr *a)
 	return (x[0] | x[1] | x[2] | x[3]) == 0;
 }
 
-/* The flow hash over (client, VIP, client port, VIP port, protocol). An
- * IPv6 address is folded to 32 bits by XOR of its words first.
+/* The flow hash: jhash_3words over the client's address, the VIP and the
+ * two ports (client's first), each word the little-endian reading of its
+ * four bytes in the packet, so the program hashes what it loads, without
+ * byte swaps (src/dataplane/hash.ts). An IPv6 address is folded to one
+ * word by XOR of its four.
  */
-static __always_inline __u32 flow_hash(__u32 src, __u32 dst, __be16 sport, __be16 dport, __u8 proto)
-{
-	__u32 ports = ((__u32)bpf_ntohs(sport) << 16) | bpf_ntohs(dport);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define le32_word(w) (w)
+#else
+#define le32_word(w) __builtin_bswap32(w)
+#endif
 
-	return jhash_3words(src, dst, ports, VIPD_HASH_SEED ^ proto);
+static __always_inline __u32 flow_hash(__u32 client, __u32 vip, __u32 ports)
+{
+	return jhash_3words(le32_word(client), le32_word(vip), le32_word(ports), VIPD_HASH_SEED);
 }
 
-/* flow_hash() of a packet's own (source, dest) ports: the two ports read as
- * one big-endian word are already (sport << 16 | dport). The ports start
+/* The two ports of a packet from the client, as one word: they start
  * 4-byte aligned (after a header of 20 + 4n or 40 bytes).
  */
-static __always_inline __u32 flow_hash_fwd(__u32 src, __u32 dst, const struct l4_ports *ports,
-					   __u8 proto)
+static __always_inline __u32 ports_word(const struct l4_ports *ports)
 {
-	return jhash_3words(src, dst, bpf_ntohl(*(const __be32 *)ports), VIPD_HASH_SEED ^ proto);
+	return *(const __u32 *)ports;
 }
 
-static __always_inline __u32 fold_v6(const __be32 *w)
-{
-	return bpf_ntohl(w[0]) ^ bpf_ntohl(w[1]) ^ bpf_ntohl(w[2]) ^ bpf_ntohl(w[3]);
-}
-
-/* Sends the frame to the real server that owns slot hash of the service's
- * live ring: new destination MAC, our MAC as source, nothing else changes.
+/* The same word from the ports of a packet to the client (quoted in ICMP):
+ * the client's port is the destination there.
  */
-static __always_inline __u32 forward(struct ethhdr *eth, const struct vipd_iface *iface,
+static __always_inline __u32 ports_word_reversed(const struct l4_ports *ports)
+{
+	struct l4_ports fwd = {.source = ports->dest, .dest = ports->source};
+
+	return *(__u32 *)&fwd;
+}
+
+static __always_inline __u32 fold_v6(const __u32 *w)
+{
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+/* The slot of a flow in a ring of VIPD_RING_SIZE: the hash scaled down by a
+ * multiply and a shift (Lemire's reduction) instead of a modulo, which is a
+ * division on every packet. The hash is uniform, so the slots are too.
+ */
+static __always_inline __u32 ring_slot(__u32 hash)
+{
+	return (__u32)(((__u64)hash * VIPD_RING_SIZE) >> 32);
+}
+
+/* Sends the frame to the real server that owns the flow's slot of the
+ * service's live ring: new destination MAC, our MAC as source, nothing else
+ * changes.
+ */
+static __always_inline __u32 forward(struct xdp_md *ctx, struct ethhdr *eth,
 				     const struct vipd_service *svc, __u32 hash, __u64 bytes,
 				     __u32 reason)
 {
-	__u32 slot = svc->ring * VIPD_RING_SIZE + hash % VIPD_RING_SIZE;
+	__u32 slot = svc->ring * VIPD_RING_SIZE + ring_slot(hash);
+	const struct vipd_instance *inst;
 	struct vipd_real *real;
 	__u32 *idx;
 	__u32 r;
 
-	r = instance_check(svc->instance);
-	if (r)
+	inst = instance_serving(ctx, svc->instance, &r);
+	if (!inst)
 		return r;
 	idx = bpf_map_lookup_elem(&rings, &slot);
 	if (!idx)
@@ -208,7 +241,7 @@ static __always_inline __u32 forward(struct ethhdr *eth, const struct vipd_iface
 		return VIPD_R_PASS_NO_BACKEND;
 
 	mac_copy(eth->h_dest, real->mac);
-	mac_copy(eth->h_source, iface->mac);
+	mac_copy(eth->h_source, inst->mac);
 	/* The one counter of a forwarded packet: the service's totals and the
 	 * forward verdict are sums of real_stats (docs/dataplane.md).
 	 */
@@ -216,11 +249,12 @@ static __always_inline __u32 forward(struct ethhdr *eth, const struct vipd_iface
 	return reason;
 }
 
-static __always_inline __u32 handle_arp(struct hdr_cursor *c, struct ethhdr *eth,
-					const struct vipd_iface *iface)
+static __always_inline __u32 handle_arp(struct xdp_md *ctx, struct hdr_cursor *c,
+					struct ethhdr *eth)
 {
 	struct arp_eth_ipv4 *arp = cursor_pull_type(c, struct arp_eth_ipv4);
 	struct vipd_vip_key key = {.family = VIPD_FAMILY_V4};
+	const struct vipd_instance *inst;
 	__u16 *spa, *tpa;
 	struct vipd_vip *vip;
 	__u32 r;
@@ -243,20 +277,20 @@ static __always_inline __u32 handle_arp(struct hdr_cursor *c, struct ethhdr *eth
 	vip = bpf_map_lookup_elem(&vips, &key);
 	if (!vip)
 		return VIPD_R_PASS_NOT_VIP;
-	r = instance_check(vip->instance);
-	if (r)
+	inst = instance_serving(ctx, vip->instance, &r);
+	if (!inst)
 		return r;
 
 	/* The reply goes to the requester's hardware address, as Linux's. */
 	mac_copy(arp->tha, arp->sha);
 	tpa[0] = spa[0];
 	tpa[1] = spa[1];
-	mac_copy(arp->sha, iface->mac);
+	mac_copy(arp->sha, inst->mac);
 	spa[0] = ((__u16 *)key.addr)[0];
 	spa[1] = ((__u16 *)key.addr)[1];
 	arp->oper = ARPOP_REPLY_BE;
 	mac_copy(eth->h_dest, arp->tha);
-	mac_copy(eth->h_source, iface->mac);
+	mac_copy(eth->h_source, inst->mac);
 	return VIPD_R_ARP_REPLY;
 }
 
@@ -264,9 +298,8 @@ static __always_inline __u32 handle_arp(struct hdr_cursor *c, struct ethhdr *eth
  * packet the real server sent as the VIP: route it by that inner header to
  * the same real server, with the direction of the 5-tuple turned around.
  */
-static __always_inline __u32 handle_icmp4(struct hdr_cursor *c, struct ethhdr *eth,
-					  struct iphdr *outer, const struct vipd_iface *iface,
-					  __u64 bytes)
+static __always_inline __u32 handle_icmp4(struct xdp_md *ctx, struct hdr_cursor *c,
+					  struct ethhdr *eth, struct iphdr *outer, __u64 bytes)
 {
 	struct icmphdr *icmp = cursor_pull_type(c, struct icmphdr);
 	struct vipd_service4_key key = {};
@@ -302,13 +335,12 @@ static __always_inline __u32 handle_icmp4(struct hdr_cursor *c, struct ethhdr *e
 	svc = bpf_map_lookup_elem(&services4, &key);
 	if (!svc)
 		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
-	hash = flow_hash(bpf_ntohl(inner->daddr), bpf_ntohl(inner->saddr), ports->dest,
-			 ports->source, inner->protocol);
-	return forward(eth, iface, svc, hash, bytes, VIPD_R_ICMP_FORWARD);
+	hash = flow_hash(inner->daddr, inner->saddr, ports_word_reversed(ports));
+	return forward(ctx, eth, svc, hash, bytes, VIPD_R_ICMP_FORWARD);
 }
 
-static __always_inline __u32 handle_ipv4(struct hdr_cursor *c, struct ethhdr *eth,
-					 const struct vipd_iface *iface, __u64 bytes)
+static __always_inline __u32 handle_ipv4(struct xdp_md *ctx, struct hdr_cursor *c,
+					 struct ethhdr *eth, __u64 bytes)
 {
 	struct iphdr *iph = cursor_pull_type(c, struct iphdr);
 	struct vipd_service4_key key;
@@ -318,11 +350,18 @@ static __always_inline __u32 handle_ipv4(struct hdr_cursor *c, struct ethhdr *et
 
 	if (!iph)
 		return VIPD_R_PASS_TRUNCATED;
-	if (iph->version != 4 || iph->ihl < 5 || bpf_ntohs(iph->tot_len) < iph->ihl * 4)
+	/* Version 4 without options is one byte, and the common case. */
+	if (*(__u8 *)iph != 0x45) {
+		if (iph->version != 4 || iph->ihl < 5)
+			return VIPD_R_PASS_MALFORMED;
+		/* Options are skipped, not refused: DR forwarding leaves
+		 * them intact.
+		 */
+		if (!cursor_skip(c, iph->ihl * 4 - sizeof(*iph)))
+			return VIPD_R_PASS_TRUNCATED;
+	}
+	if (bpf_ntohs(iph->tot_len) < iph->ihl * 4)
 		return VIPD_R_PASS_MALFORMED;
-	/* Options are skipped, not refused: DR forwarding leaves them intact. */
-	if (!cursor_skip(c, iph->ihl * 4 - sizeof(*iph)))
-		return VIPD_R_PASS_TRUNCATED;
 	/* No fragment can be placed: only the first carries ports, and the
 	 * rest could not follow it to the same real server. Passed, so that
 	 * the kernel reassembles them when the VIP is a local address.
@@ -338,7 +377,7 @@ static __always_inline __u32 handle_ipv4(struct hdr_cursor *c, struct ethhdr *et
 		ports = cursor_pull(c, sizeof(struct udphdr));
 		break;
 	case IPPROTO_ICMP:
-		return handle_icmp4(c, eth, iph, iface, bytes);
+		return handle_icmp4(ctx, c, eth, iph, bytes);
 	default:
 		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
 	}
@@ -352,8 +391,8 @@ static __always_inline __u32 handle_ipv4(struct hdr_cursor *c, struct ethhdr *et
 	svc = bpf_map_lookup_elem(&services4, &key);
 	if (!svc)
 		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
-	hash = flow_hash_fwd(bpf_ntohl(iph->saddr), bpf_ntohl(iph->daddr), ports, iph->protocol);
-	return forward(eth, iface, svc, hash, bytes, VIPD_R_FORWARD);
+	hash = flow_hash(iph->saddr, iph->daddr, ports_word(ports));
+	return forward(ctx, eth, svc, hash, bytes, VIPD_R_FORWARD);
 }
 
 /* Is dst the solicited-node multicast address of target (RFC 4291 2.7.1):
@@ -373,10 +412,11 @@ static __always_inline bool is_solicited_node(const struct in6_addr *dst, const 
  * NA + target link-layer option; the solicitation's options are not kept.
  */
 static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c, struct ethhdr *eth,
-				       struct ipv6hdr *ip6h, const struct vipd_iface *iface)
+				       struct ipv6hdr *ip6h)
 {
 	struct nd_msg_hdr *ns = cursor_pull_type(c, struct nd_msg_hdr);
 	struct vipd_vip_key key = {.family = VIPD_FAMILY_V6};
+	const struct vipd_instance *inst;
 	struct nd_opt_lladdr *opt;
 	__u16 peer_mac[ETH_ALEN / 2];
 	struct in6_addr peer;
@@ -400,8 +440,8 @@ static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c,
 	vip = bpf_map_lookup_elem(&vips, &key);
 	if (!vip)
 		return VIPD_R_PASS_NOT_VIP;
-	r = instance_check(vip->instance);
-	if (r)
+	inst = instance_serving(ctx, vip->instance, &r);
+	if (!inst)
 		return r;
 
 	mac_copy(peer_mac, eth->h_source);
@@ -423,7 +463,7 @@ static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c,
 		return VIPD_R_PASS_TRUNCATED;
 
 	mac_copy(eth->h_dest, peer_mac);
-	mac_copy(eth->h_source, iface->mac);
+	mac_copy(eth->h_source, inst->mac);
 	*(__be32 *)ip6h = bpf_htonl(0x60000000); /* version 6, no class or flow label */
 	ip6h->payload_len = bpf_htons(NA_BODY_LEN);
 	ip6h->nexthdr = IPPROTO_ICMPV6;
@@ -437,7 +477,7 @@ static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c,
 	/* ns->target stays: it is the VIP. */
 	opt->type = ND_OPT_TARGET_LL;
 	opt->len = 1;
-	mac_copy(opt->mac, iface->mac);
+	mac_copy(opt->mac, inst->mac);
 
 	/* Pseudo-header (addresses, upper-layer length, next header), then
 	 * the message. Every part starts 4-byte aligned (the IPv6 header
@@ -452,9 +492,8 @@ static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c,
 }
 
 /* ICMPv6 "packet too big" about a flow of ours: as handle_icmp4(). */
-static __always_inline __u32 handle_ptb(struct hdr_cursor *c, struct ethhdr *eth,
-					struct ipv6hdr *outer, const struct vipd_iface *iface,
-					__u64 bytes)
+static __always_inline __u32 handle_ptb(struct xdp_md *ctx, struct hdr_cursor *c,
+					struct ethhdr *eth, struct ipv6hdr *outer, __u64 bytes)
 {
 	struct vipd_service6_key key = {};
 	struct vipd_service *svc;
@@ -482,15 +521,13 @@ static __always_inline __u32 handle_ptb(struct hdr_cursor *c, struct ethhdr *eth
 	if (!svc)
 		return miss_reason(outer->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_ICMP_OTHER);
-	hash =
-	    flow_hash(fold_v6(inner->daddr.in6_u.u6_addr32), fold_v6(inner->saddr.in6_u.u6_addr32),
-		      ports->dest, ports->source, inner->nexthdr);
-	return forward(eth, iface, svc, hash, bytes, VIPD_R_ICMP_FORWARD);
+	hash = flow_hash(fold_v6(inner->daddr.in6_u.u6_addr32),
+			 fold_v6(inner->saddr.in6_u.u6_addr32), ports_word_reversed(ports));
+	return forward(ctx, eth, svc, hash, bytes, VIPD_R_ICMP_FORWARD);
 }
 
 static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *c,
-					 struct ethhdr *eth, const struct vipd_iface *iface,
-					 __u64 bytes)
+					 struct ethhdr *eth, __u64 bytes)
 {
 	struct ipv6hdr *ip6h = cursor_pull_type(c, struct ipv6hdr);
 	struct vipd_service6_key key = {};
@@ -517,10 +554,10 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 		if ((void *)icmp6 + 4 > c->end)
 			return VIPD_R_PASS_TRUNCATED;
 		if (icmp6->icmp6_type == NDISC_NS)
-			return handle_ns(ctx, c, eth, ip6h, iface);
+			return handle_ns(ctx, c, eth, ip6h);
 		if (icmp6->icmp6_type == ICMPV6_PKT_TOOBIG && icmp6->icmp6_code == 0) {
 			c->pos += 4;
-			return handle_ptb(c, eth, ip6h, iface, bytes);
+			return handle_ptb(ctx, c, eth, ip6h, bytes);
 		}
 		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_ICMP_OTHER);
@@ -549,9 +586,9 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 	if (!svc)
 		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_NO_SERVICE);
-	hash = flow_hash_fwd(fold_v6(ip6h->saddr.in6_u.u6_addr32),
-			     fold_v6(ip6h->daddr.in6_u.u6_addr32), ports, ip6h->nexthdr);
-	return forward(eth, iface, svc, hash, bytes, VIPD_R_FORWARD);
+	hash = flow_hash(fold_v6(ip6h->saddr.in6_u.u6_addr32), fold_v6(ip6h->daddr.in6_u.u6_addr32),
+			 ports_word(ports));
+	return forward(ctx, eth, svc, hash, bytes, VIPD_R_FORWARD);
 }
 
 static __always_inline __u32 process(struct xdp_md *ctx, __u64 bytes)
@@ -560,25 +597,24 @@ static __always_inline __u32 process(struct xdp_md *ctx, __u64 bytes)
 	    .pos = (void *)(long)ctx->data,
 	    .end = (void *)(long)ctx->data_end,
 	};
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct vipd_iface *iface;
 	struct ethhdr *eth;
+	__be16 proto;
 
-	iface = bpf_map_lookup_elem(&ifaces, &ifindex);
-	if (!iface || !(iface->flags & VIPD_IFACE_F_ENABLED))
-		return VIPD_R_PASS_NO_IFACE;
 	eth = cursor_pull_type(&c, struct ethhdr);
 	if (!eth)
 		return VIPD_R_PASS_TRUNCATED;
 
-	/* ethhdr is packed: read h_proto as one (aligned) 16-bit word. */
-	switch (*(__be16 *)((void *)eth + offsetof(struct ethhdr, h_proto))) {
+	/* ethhdr is packed: read h_proto as one (aligned) 16-bit word. IPv4
+	 * is tested first: it is most of the traffic.
+	 */
+	proto = *(__be16 *)((void *)eth + offsetof(struct ethhdr, h_proto));
+	if (proto == bpf_htons(ETH_P_IP))
+		return handle_ipv4(ctx, &c, eth, bytes);
+	switch (proto) {
 	case bpf_htons(ETH_P_ARP):
-		return handle_arp(&c, eth, iface);
-	case bpf_htons(ETH_P_IP):
-		return handle_ipv4(&c, eth, iface, bytes);
+		return handle_arp(ctx, &c, eth);
 	case bpf_htons(ETH_P_IPV6):
-		return handle_ipv6(ctx, &c, eth, iface, bytes);
+		return handle_ipv6(ctx, &c, eth, bytes);
 	case bpf_htons(ETH_P_8021Q):
 	case bpf_htons(ETH_P_8021AD):
 		/* A VIP belongs to one L2 segment; the tag names another. */
@@ -591,11 +627,13 @@ static __always_inline __u32 process(struct xdp_md *ctx, __u64 bytes)
 SEC("xdp")
 int vipd_xdp(struct xdp_md *ctx)
 {
-	__u64 bytes = ctx->data_end - ctx->data;
+	/* Pointer arithmetic: 64 bits, nothing to truncate. */
+	__u64 bytes = (void *)(long)ctx->data_end - (void *)(long)ctx->data;
 	__u32 reason = process(ctx, bytes);
 
 	/* forward is counted in real_stats alone (see vipd_maps.h). */
-	if (reason != VIPD_R_FORWARD)
-		counter_add(&verdicts, reason, bytes);
+	if (reason == VIPD_R_FORWARD)
+		return XDP_TX;
+	counter_add(&verdicts, reason, bytes);
 	return reason < VIPD_R_FIRST_PASS ? XDP_TX : XDP_PASS;
 }

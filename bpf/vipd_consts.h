@@ -9,7 +9,7 @@
 #ifndef VIPD_CONSTS_H
 #define VIPD_CONSTS_H
 
-#define VIPD_ABI_VERSION 3
+#define VIPD_ABI_VERSION 4
 
 /* Map sizes. Rings are the big one: every ring is VIPD_RING_SIZE u32
  * slots, and each service owns two (double buffering, see vipd_maps.h),
@@ -21,15 +21,6 @@
 #define VIPD_MAX_SERVICES  64
 #define VIPD_MAX_RINGS	   (2 * VIPD_MAX_SERVICES)
 #define VIPD_MAX_REALS	   4096
-#define VIPD_MAX_IFACES	   64
-
-/* ifaces is an array indexed by ifindex (one inlined lookup per packet
- * instead of a hash lookup), so it caps the ifindex, not the number of
- * interfaces: a frame received on ifindex >= VIPD_MAX_IFINDEX passes
- * (pass_no_iface), and the manager refuses to enable such an interface.
- * VIPD_MAX_IFACES is the manager's default limit on enabled interfaces.
- */
-#define VIPD_MAX_IFINDEX 4096
 
 /* Maglev table size: a prime, so every (offset, skip) pair of the table
  * builder visits every slot. 65537 keeps the per-backend imbalance under 1%
@@ -41,7 +32,9 @@
 #define VIPD_REAL_NONE 0xffffffffu
 
 /* Seed of the flow hash. Every host must use the same value, or two hosts
- * would send one flow to two real servers after a failover.
+ * would send one flow to two real servers after a failover. (ABI 3 mixed
+ * the protocol into it; TCP and UDP services have rings of their own, so
+ * ABI 4 does not.)
  */
 #define VIPD_HASH_SEED 0x5eed1e55u
 
@@ -51,19 +44,14 @@
 #define VIPD_FAMILY_V4 4
 #define VIPD_FAMILY_V6 6
 
-/* struct vipd_instance.lease_expiry_ns of a lease that never ends: the
- * program reads no clock for it.
- */
+/* struct vipd_instance.lease_expiry_ns of a lease that never ends. */
 #define VIPD_LEASE_FOREVER 0xffffffffffffffffull
 
 /* struct vipd_instance.flags */
-#define VIPD_INST_F_ACTIVE (1u << 0) /* this host is MASTER for the instance */
+#define VIPD_INST_F_ACTIVE (1u << 0) /* MASTER here: a lapsed lease is "expired" */
 
 /* struct vipd_real.flags */
 #define VIPD_REAL_F_VALID (1u << 0) /* the entry holds a real server */
-
-/* struct vipd_iface.flags */
-#define VIPD_IFACE_F_ENABLED (1u << 0) /* answer and forward on this interface */
 
 /* Why the program returned what it returned: the index of the verdicts
  * map. The first four are XDP_TX; every other reason is XDP_PASS. The
@@ -75,7 +63,7 @@ enum vipd_reason {
 	VIPD_R_ND_ADVERT,	   /* neighbour solicitation for an active VIP answered */
 	VIPD_R_FORWARD,		   /* TCP/UDP to a service sent to its real server */
 	VIPD_R_ICMP_FORWARD,	   /* frag-needed / packet-too-big sent to the flow's real */
-	VIPD_R_PASS_NO_IFACE,	   /* the ingress interface is not configured */
+	VIPD_R_PASS_OTHER_IFACE,   /* the VIP's instance serves another interface */
 	VIPD_R_PASS_TRUNCATED,	   /* the frame ends inside a header */
 	VIPD_R_PASS_MALFORMED,	   /* a header is inconsistent (IHL, version, length) */
 	VIPD_R_PASS_VLAN,	   /* 802.1Q / 802.1ad tagged: not ours, see docs */
@@ -93,6 +81,6 @@ enum vipd_reason {
 	VIPD_REASON_MAX,
 };
 
-#define VIPD_R_FIRST_PASS VIPD_R_PASS_NO_IFACE
+#define VIPD_R_FIRST_PASS VIPD_R_PASS_OTHER_IFACE
 
 #endif /* VIPD_CONSTS_H */

@@ -67,16 +67,6 @@ struct {
 	__type(value, struct vipd_real);
 } reals SEC(".maps");
 
-/* An array indexed by ifindex (< VIPD_MAX_IFINDEX): an unused slot is all
- * zero, so not enabled.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VIPD_MAX_IFINDEX);
-	__type(key, __u32); /* ifindex */
-	__type(value, struct vipd_iface);
-} ifaces SEC(".maps");
-
 /* Every verdict but VIPD_R_FORWARD: a forwarded packet updates one counter,
  * its real server's in real_stats. Real servers are indexed per (service,
  * backend), so the reader derives the forward count (the sum of real_stats

@@ -11,14 +11,23 @@
 
 #include <linux/types.h>
 
-/* instances: VRRP instance id -> whether this host serves it, and until when.
- * Failover of an instance is one write of this entry, however many VIPs
- * and services refer to it.
+/* instances: VRRP instance id -> whether this host serves it, until when,
+ * on which interface, and with which MAC. Failover of an instance is one
+ * write of this entry, however many VIPs and services refer to it.
+ *
+ * The interface lives here (ABI 4; ABI 3 had an ifaces map looked up on
+ * every frame): the instance is looked up anyway on every path that
+ * answers or forwards, so checking the ingress interface and finding the
+ * source MAC cost two loads more instead of a map lookup, and the check is
+ * finer: a VIP is served on its own instance's interface only.
  */
 struct vipd_instance {
-	__u64 lease_expiry_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) deadline */
-	__u32 flags;	       /* VIPD_INST_F_* */
-	__u32 pad;
+	/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) deadline; 0: not served here. */
+	__u64 lease_expiry_ns;
+	__u32 ifindex; /* the interface the instance's VIPs are served on */
+	__u8 mac[6];   /* its MAC: the source of every frame sent back out */
+	__u16 flags;   /* VIPD_INST_F_* */
+	__u32 pad;     /* 0 */
 };
 
 /* vips: (address, family) -> the instance that owns it. */
@@ -66,12 +75,6 @@ struct vipd_real {
 	__u8 addr[16];
 	__u8 family;
 	__u8 pad[3];
-};
-
-/* ifaces: ifindex -> the MAC the program writes as source. */
-struct vipd_iface {
-	__u8 mac[6];
-	__u16 flags; /* VIPD_IFACE_F_* */
 };
 
 /* verdicts, real_stats: one per CPU, summed by the reader. */

@@ -230,7 +230,7 @@ export class Daemon {
       clock: monotonicClock,
       logger: this.#log,
       leaseSeconds: this.#leaseSeconds(cfg),
-      leaseTarget: this.#dp.leaseTarget(id),
+      leaseTarget: this.#dp.leaseTarget(id, cfg.interface),
       track,
       schedPriority: 10,
     });
@@ -322,7 +322,7 @@ export class Daemon {
     const cfg = e.config;
     const toMaster = c.to === 'MASTER';
     const leftMaster = !toMaster && (c.from === 'MASTER' || c.to === 'INIT');
-    if (toMaster) this.#dp.activate(e.id, this.#leaseSeconds(cfg));
+    if (toMaster) this.#dp.activate(e.id, this.#leaseSeconds(cfg), cfg.interface);
     else if (leftMaster) this.#dp.deactivate(e.id);
     if (toMaster) e.masterSince = new Date().toISOString();
     else if (leftMaster) e.masterSince = null;

@@ -7,17 +7,13 @@
  */
 import { struct, types as t, type CodecValue } from '../bpf/index.js';
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 export const MAX_INSTANCES = 256;
 export const MAX_VIPS = 16384;
 export const MAX_SERVICES = 64;
 export const MAX_RINGS = 2 * MAX_SERVICES;
 export const MAX_REALS = 4096;
-/** The manager's default limit on enabled interfaces. */
-export const MAX_IFACES = 64;
-/** ifaces is an array indexed by ifindex: an interface's ifindex must be below this. */
-export const MAX_IFINDEX = 4096;
 
 /** Slots per Maglev ring (a prime). */
 export const RING_SIZE = 65537;
@@ -30,12 +26,11 @@ export const FAMILY_V4 = 4;
 export const FAMILY_V6 = 6;
 export type Family = typeof FAMILY_V4 | typeof FAMILY_V6;
 
-/** lease_expiry_ns of a lease that never ends (the program reads no clock for it). */
+/** lease_expiry_ns of a lease that never ends. */
 export const LEASE_FOREVER = 0xffffffffffffffffn;
 
 export const INST_F_ACTIVE = 1 << 0;
 export const REAL_F_VALID = 1 << 0;
-export const IFACE_F_ENABLED = 1 << 0;
 
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
@@ -50,7 +45,7 @@ export const REASONS = [
   'nd_advert',
   'forward',
   'icmp_forward',
-  'pass_no_iface',
+  'pass_other_iface',
   'pass_truncated',
   'pass_malformed',
   'pass_vlan',
@@ -69,7 +64,7 @@ export const REASONS = [
 export type ReasonName = (typeof REASONS)[number];
 export const REASON_MAX = REASONS.length;
 /** Reasons below this one are XDP_TX; the rest XDP_PASS. */
-export const FIRST_PASS_REASON = REASONS.indexOf('pass_no_iface');
+export const FIRST_PASS_REASON = REASONS.indexOf('pass_other_iface');
 
 export function reasonIndex(name: ReasonName): number {
   return REASONS.indexOf(name);
@@ -87,7 +82,9 @@ export const u32Key = t.u32;
 
 export const instanceCodec = struct('vipd_instance', {
   lease_expiry_ns: t.u64,
-  flags: t.u32,
+  ifindex: t.u32,
+  mac: t.bytes(6),
+  flags: t.u16,
   pad: t.u32,
 });
 
@@ -132,11 +129,6 @@ export const realCodec = struct('vipd_real', {
   pad: t.bytes(3),
 });
 
-export const ifaceCodec = struct('vipd_iface', {
-  mac: t.bytes(6),
-  flags: t.u16,
-});
-
 export const counterCodec = struct('vipd_counter', {
   packets: t.u64,
   bytes: t.u64,
@@ -149,7 +141,6 @@ export type Service4Key = CodecValue<typeof service4KeyCodec>;
 export type Service6Key = CodecValue<typeof service6KeyCodec>;
 export type Service = CodecValue<typeof serviceCodec>;
 export type Real = CodecValue<typeof realCodec>;
-export type Iface = CodecValue<typeof ifaceCodec>;
 export type Counter = CodecValue<typeof counterCodec>;
 
 /** Every struct codec, for the BTF comparison. */
@@ -161,7 +152,6 @@ export const STRUCT_CODECS = [
   service6KeyCodec,
   serviceCodec,
   realCodec,
-  ifaceCodec,
   counterCodec,
 ] as const;
 
@@ -173,7 +163,6 @@ export const MAPS = {
   services6: { key: service6KeyCodec, value: serviceCodec, perCpu: false },
   rings: { key: u32Key, value: t.u32, perCpu: false },
   reals: { key: u32Key, value: realCodec, perCpu: false },
-  ifaces: { key: u32Key, value: ifaceCodec, perCpu: false },
   verdicts: { key: u32Key, value: counterCodec, perCpu: true },
   real_stats: { key: u32Key, value: counterCodec, perCpu: true },
 } as const;

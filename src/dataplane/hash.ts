@@ -1,7 +1,10 @@
 /**
- * The flow hash of bpf/vipd.bpf.c: jhash_3words (bpf/jhash.h) over
- * (client, VIP, client port << 16 | VIP port) with the protocol mixed into
- * the seed. IPv6 addresses are folded to 32 bits by XOR of their words.
+ * The flow hash of bpf/vipd.bpf.c: jhash_3words (bpf/jhash.h) over the
+ * client's address, the VIP and the two ports (client's first), each word
+ * the little-endian reading of its four bytes as they are in the packet
+ * (what the program loads, without byte swaps). IPv6 addresses are folded
+ * to one word by XOR of their four. Then the ring slot: the hash scaled to
+ * RING_SIZE by a multiply and a shift.
  */
 import { HASH_SEED, RING_SIZE } from './abi.js';
 
@@ -24,20 +27,36 @@ export function jhash3words(a0: number, b0: number, c0: number, initval: number)
   return c;
 }
 
-/** An address as the hash sees it: IPv4 in host order, IPv6 folded. */
+/** An address as the hash sees it: IPv4's four bytes little-endian, IPv6 folded. */
 export function hashAddr(bytes: Uint8Array, offset: number, family: 4 | 6): number {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (family === 4) return v.getUint32(offset, false);
-  return (v.getUint32(offset) ^ v.getUint32(offset + 4) ^ v.getUint32(offset + 8) ^ v.getUint32(offset + 12)) >>> 0;
+  if (family === 4) return v.getUint32(offset, true);
+  return (
+    (v.getUint32(offset, true) ^
+      v.getUint32(offset + 4, true) ^
+      v.getUint32(offset + 8, true) ^
+      v.getUint32(offset + 12, true)) >>>
+    0
+  );
 }
 
-/** flow_hash() of the C program; ports in host order. */
-export function flowHash(src: number, dst: number, sport: number, dport: number, proto: number): number {
-  const ports = ((sport << 16) | dport) >>> 0;
-  return jhash3words(src, dst, ports, (HASH_SEED ^ proto) >>> 0);
+/**
+ * The ports word: the client's port then the VIP's, as they sit in a packet
+ * from the client (network order), read little-endian. Ports are numbers.
+ */
+export function portsWord(clientPort: number, vipPort: number): number {
+  const b = Buffer.alloc(4);
+  b.writeUInt16BE(clientPort, 0);
+  b.writeUInt16BE(vipPort, 2);
+  return b.readUInt32LE(0);
 }
 
-/** The ring slot a flow lands on. */
+/** flow_hash() of the C program: hashAddr() words and a portsWord(). */
+export function flowHash(client: number, vip: number, ports: number): number {
+  return jhash3words(client, vip, ports, HASH_SEED);
+}
+
+/** ring_slot() of the C program: (hash * RING_SIZE) >> 32 (exact: the product stays below 2^53). */
 export function ringSlot(hash: number): number {
-  return hash % RING_SIZE;
+  return Math.floor(((hash >>> 0) * RING_SIZE) / 2 ** 32);
 }

@@ -24,15 +24,12 @@ import {
 import { packageRoot } from '../native.js';
 import {
   FAMILY_V4,
-  IFACE_F_ENABLED,
   INST_F_ACTIVE,
   instanceCodec,
   IPPROTO_TCP,
   IPPROTO_UDP,
   MAPS,
   LEASE_FOREVER,
-  MAX_IFACES,
-  MAX_IFINDEX,
   MAX_INSTANCES,
   MAX_REALS,
   MAX_SERVICES,
@@ -43,6 +40,7 @@ import {
   REASONS,
   RING_SIZE,
   type Counter,
+  type Instance,
   type ReasonName,
   type Service,
   type Service4Key,
@@ -64,13 +62,6 @@ export interface DataplaneLimits {
   /** Services; each owns two Maglev rings of RING_SIZE slots (4 bytes each). */
   services: number;
   reals: number;
-  /** How many interfaces may be enabled at once (the manager checks it). */
-  ifaces: number;
-  /**
-   * Size of the ifaces array, which is indexed by ifindex: an interface can
-   * be enabled only when its ifindex is below this (default MAX_IFINDEX).
-   */
-  ifindexes: number;
 }
 
 export const DEFAULT_DATAPLANE_LIMITS: DataplaneLimits = {
@@ -78,8 +69,6 @@ export const DEFAULT_DATAPLANE_LIMITS: DataplaneLimits = {
   vips: MAX_VIPS,
   services: MAX_SERVICES,
   reals: MAX_REALS,
-  ifaces: MAX_IFACES,
-  ifindexes: MAX_IFINDEX,
 };
 
 export interface DataplaneOptions {
@@ -149,8 +138,8 @@ export function forwardedCounter(realTotal: Counter, icmpForward: Counter): Coun
   return { packets: packets > 0n ? packets : 0n, bytes: bytes > 0n ? bytes : 0n };
 }
 
-/** Maps earlier ABIs pinned that this one has not (ABI 2: services, service_stats). */
-const RETIRED_MAPS = ['services', 'service_stats'] as const;
+/** Maps earlier ABIs pinned that this one has not (ABI 2: services, service_stats; ABI 1-3: ifaces). */
+const RETIRED_MAPS = ['services', 'service_stats', 'ifaces'] as const;
 
 /** CLOCK_MONOTONIC in ns: what bpf_ktime_get_ns() reads in the program. */
 export function monotonicNs(): bigint {
@@ -214,6 +203,14 @@ export class Dataplane {
 
   private readonly maps: DataplaneMaps;
   private readonly links = new Map<number, XdpAttachment>();
+  /**
+   * Interfaces the program serves: ifindex -> MAC. Not a map of the program
+   * (ABI 4): each instance entry carries its interface's ifindex and MAC,
+   * written from here when the instance is activated.
+   */
+  private readonly interfaces = new Map<number, Buffer>();
+  /** Interface names seen by attach(), so activation needs no lookup by name. */
+  private readonly ifindexByName = new Map<string, number>();
   /** Service id -> what the services map holds, and when its previous ring was retired. */
   private readonly known = new Map<string, { key: ServiceKey; value: Service; retiredAt: number }>();
   private readonly quiesceMs: number;
@@ -320,7 +317,6 @@ export class Dataplane {
       spec.map('rings').maxEntries = 2 * limits.services * RING_SIZE;
       spec.map('reals').maxEntries = limits.reals;
       spec.map('real_stats').maxEntries = limits.reals;
-      spec.map('ifaces').maxEntries = limits.ifindexes;
       const adopted = opts.pinDir !== undefined && existsSync(join(opts.pinDir, 'instances'));
       if (opts.pinDir) spec.pinMapsUnder(opts.pinDir);
       const coll = await spec.load();
@@ -341,6 +337,7 @@ export class Dataplane {
    */
   attach(iface: string | number, mac: string | Buffer, opts: { mode?: XdpMode } = {}): XdpAttachment {
     const ifindex = resolveIfindex(iface);
+    if (typeof iface === 'string') this.ifindexByName.set(iface, ifindex);
     this.enableInterface(ifindex, mac);
     const pin = this.linkPin(ifindex);
     let link: XdpAttachment;
@@ -357,51 +354,45 @@ export class Dataplane {
   }
 
   /**
-   * Lets the program act on frames received on ifindex, sending with mac as
-   * source; attach() does this itself. Apart for attachments made by other
-   * means (another namespace's process, bpftool) and for test runs.
+   * Records an interface's MAC, for the instances activated on it; attach()
+   * does this itself. Apart for attachments made by other means (another
+   * namespace's process, bpftool) and for test runs.
    */
   enableInterface(ifindex: number, mac: string | Buffer): void {
-    this.checkIfindex(ifindex);
-    if (!this.interfaceEnabled(ifindex)) {
-      const enabled = this.enabledInterfaces().length;
-      if (enabled >= this.limits.ifaces) {
-        throw new RangeError(`cannot enable ifindex ${ifindex}: ${enabled} interfaces are enabled, the limit is ${this.limits.ifaces}`);
-      }
-    }
-    this.maps.ifaces.update(ifindex, { mac: typeof mac === 'string' ? parseMac(mac) : mac, flags: IFACE_F_ENABLED });
+    if (!Number.isInteger(ifindex) || ifindex <= 0) throw new RangeError(`not an ifindex: ${ifindex}`);
+    this.interfaces.set(ifindex, Buffer.from(typeof mac === 'string' ? parseMac(mac) : mac));
   }
 
-  /** Stops the program acting on ifindex; false when it was not enabled. */
+  /**
+   * Forgets an interface and stops serving every instance active on it (the
+   * program would pass their frames there anyway once detached); false when
+   * it was not enabled.
+   */
   disableInterface(ifindex: number): boolean {
-    if (!Number.isInteger(ifindex) || ifindex < 0 || ifindex >= this.limits.ifindexes) return false;
-    const was = this.interfaceEnabled(ifindex);
-    // An array slot cannot be deleted: all zero reads as "not enabled".
-    this.maps.ifaces.update(ifindex, { mac: Buffer.alloc(6), flags: 0 });
+    const was = this.interfaces.delete(ifindex);
+    for (const [name, i] of this.ifindexByName) if (i === ifindex) this.ifindexByName.delete(name);
+    for (const [id, v] of this.maps.instances.entries()) {
+      if (v.ifindex === ifindex && v.lease_expiry_ns !== 0n) this.deactivate(id);
+    }
     return was;
   }
 
-  /** The ifindexes the program acts on. */
+  /** The ifindexes the program serves (attached or enabled by this process). */
   enabledInterfaces(): number[] {
-    return this.maps.ifaces
-      .lookupBatch(1024)
-      .filter(([, v]) => (v.flags & IFACE_F_ENABLED) !== 0)
-      .map(([k]) => k);
+    return [...this.interfaces.keys()].sort((a, b) => a - b);
   }
 
-  private interfaceEnabled(ifindex: number): boolean {
-    return ((this.maps.ifaces.lookup(ifindex)?.flags ?? 0) & IFACE_F_ENABLED) !== 0;
-  }
-
-  /** ifaces is an array indexed by ifindex: refuse what it cannot hold. */
-  private checkIfindex(ifindex: number): void {
-    if (!Number.isInteger(ifindex) || ifindex <= 0) throw new RangeError(`not an ifindex: ${ifindex}`);
-    if (ifindex >= this.limits.ifindexes) {
-      throw new RangeError(
-        `ifindex ${ifindex} is too large for the data plane: the ifaces map is an array indexed by ifindex ` +
-          `and holds ifindexes below ${this.limits.ifindexes} (limits.ifindexes)`,
+  /** ifindex and MAC of an enabled interface, for an instance entry. */
+  private servingInterface(iface: string | number): { ifindex: number; mac: Buffer } {
+    const ifindex = typeof iface === 'number' ? iface : (this.ifindexByName.get(iface) ?? resolveIfindex(iface));
+    const mac = this.interfaces.get(ifindex);
+    if (!mac) {
+      throw new Error(
+        `interface ${typeof iface === 'string' ? `${iface} (ifindex ${ifindex})` : `ifindex ${ifindex}`} ` +
+          'is not enabled: attach() or enableInterface() it first',
       );
     }
+    return { ifindex, mac };
   }
 
   /** Detaches from an interface and forgets it (its pin too). */
@@ -418,44 +409,79 @@ export class Dataplane {
   }
 
   /**
-   * Makes this host serve an instance until now + leaseSeconds (the peers'
-   * Master_Down interval); call again with every advertisement to renew.
-   * One map write, however many VIPs and services the instance has.
-   * leaseSeconds = Infinity never expires.
+   * Makes this host serve an instance on an interface until now +
+   * leaseSeconds (the peers' Master_Down interval); call again with every
+   * advertisement to renew. One map write, however many VIPs and services
+   * the instance has. The interface must be enabled (attach()); its VIPs
+   * are served there only. leaseSeconds = Infinity never expires.
    */
-  activate(instance: number, leaseSeconds: number): void {
+  activate(instance: number, leaseSeconds: number, iface: string | number): void {
     const expiry =
       leaseSeconds === Infinity ? LEASE_FOREVER : monotonicNs() + BigInt(Math.round(leaseSeconds * 1e9));
-    this.maps.instances.update(instance, { lease_expiry_ns: expiry, flags: INST_F_ACTIVE, pad: 0 });
+    const entry = this.activeEntry(expiry, iface);
+    // The kernel copies an array value without a lock: a packet may read
+    // part of the old entry and part of the new. Only the lease may change
+    // in a write that makes the entry active, or a packet could take the
+    // new lease with half of the old MAC: a new interface goes in first
+    // with the lease still ended.
+    const old = this.maps.instances.lookup(instance);
+    if (!old || old.ifindex !== entry.ifindex || !old.mac.equals(entry.mac)) {
+      this.maps.instances.update(instance, { ...entry, lease_expiry_ns: 0n, flags: 0 });
+    }
+    this.maps.instances.update(instance, entry);
   }
 
   /** The same write as activate(): kept as its own name for the caller's sake. */
-  renewLease(instance: number, leaseSeconds: number): void {
-    this.activate(instance, leaseSeconds);
+  renewLease(instance: number, leaseSeconds: number, iface: string | number): void {
+    this.activate(instance, leaseSeconds, iface);
+  }
+
+  private activeEntry(expiry: bigint, iface: string | number): Instance {
+    const { ifindex, mac } = this.servingInterface(iface);
+    return { lease_expiry_ns: expiry, ifindex, mac, flags: INST_F_ACTIVE, pad: 0 };
   }
 
   /**
    * What the native advert sender needs to renew an instance's lease after
    * every advert it sends (src/net AdvertSender.setLease): the instances map
-   * fd, the key, the active value, and where its expiry field sits.
+   * fd, the key, the active value (interface and MAC included), and where
+   * its expiry field sits.
    */
-  leaseTarget(instance: number): { mapFd: number; key: Buffer; value: Buffer; valueOffset: number } {
+  leaseTarget(
+    instance: number,
+    iface: string | number,
+  ): { mapFd: number; key: Buffer; value: Buffer; valueOffset: number } {
     const key = Buffer.alloc(4);
     key.writeUInt32LE(instance);
-    const value = instanceCodec.toBuffer({ lease_expiry_ns: 0n, flags: INST_F_ACTIVE, pad: 0 });
+    const value = instanceCodec.toBuffer(this.activeEntry(0n, iface));
     const field = instanceCodec.layout.find((f) => f.name === 'lease_expiry_ns');
     if (!field) throw new Error('vipd_instance has no lease_expiry_ns');
     return { mapFd: this.maps.instances.fd, key, value, valueOffset: field.offset };
   }
 
-  /** Stops answering and forwarding for the instance (BACKUP, FAULT, SIGTERM). */
+  /**
+   * Stops answering and forwarding for the instance (BACKUP, FAULT,
+   * SIGTERM): a lease that ended at 0, the interface kept.
+   */
   deactivate(instance: number): void {
-    this.maps.instances.update(instance, { lease_expiry_ns: 0n, flags: 0, pad: 0 });
+    // Interface and MAC stay (see activate()): only the lease changes.
+    const old = this.maps.instances.lookup(instance);
+    this.maps.instances.update(instance, {
+      lease_expiry_ns: 0n,
+      ifindex: old?.ifindex ?? 0,
+      mac: old?.mac ?? Buffer.alloc(6),
+      flags: 0,
+      pad: 0,
+    });
   }
 
-  instance(instance: number): { active: boolean; leaseExpiryNs: bigint } {
+  instance(instance: number): { active: boolean; leaseExpiryNs: bigint; ifindex: number } {
     const v = this.maps.instances.lookup(instance);
-    return { active: !!v && (v.flags & INST_F_ACTIVE) !== 0, leaseExpiryNs: v?.lease_expiry_ns ?? 0n };
+    return {
+      active: !!v && (v.flags & INST_F_ACTIVE) !== 0,
+      leaseExpiryNs: v?.lease_expiry_ns ?? 0n,
+      ifindex: v?.ifindex ?? 0,
+    };
   }
 
   /** The program answers ARP/NDP for vip while its instance is active. */

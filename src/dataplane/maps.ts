@@ -7,7 +7,6 @@ import type { BpfMap, Collection, PerCpuMap } from '../bpf/index.js';
 import {
   MAPS,
   type Counter,
-  type Iface,
   type Instance,
   type Real,
   type Service,
@@ -24,7 +23,6 @@ export interface DataplaneMaps {
   readonly services6: BpfMap<Service6Key, Service>;
   readonly rings: BpfMap<number, number>;
   readonly reals: BpfMap<number, Real>;
-  readonly ifaces: BpfMap<number, Iface>;
   readonly verdicts: PerCpuMap<number, Counter>;
   readonly real_stats: PerCpuMap<number, Counter>;
 }
@@ -44,7 +42,6 @@ export function openMaps(coll: Collection): DataplaneMaps {
       services6: keep(coll.map('services6', MAPS.services6.key, MAPS.services6.value)),
       rings: keep(coll.map('rings', MAPS.rings.key, MAPS.rings.value)),
       reals: keep(coll.map('reals', MAPS.reals.key, MAPS.reals.value)),
-      ifaces: keep(coll.map('ifaces', MAPS.ifaces.key, MAPS.ifaces.value)),
       verdicts: keep(coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value)),
       real_stats: keep(coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value)),
     };

@@ -7,50 +7,43 @@
  *
  * Pure: no maps, no sockets, no clock of its own. The caller passes the
  * time the program's lease clock would read (bpf/vipd.bpf.c lease_clock():
- * CLOCK_MONOTONIC sampled once per jiffy per CPU, so up to a tick behind);
- * an endless lease (LEASE_FOREVER) never reads it.
+ * CLOCK_MONOTONIC sampled once per jiffy, so up to a tick behind) and the
+ * interface the frame came in on.
  */
 import { internetChecksum } from '../checksum.js';
 import {
   FAMILY_V4,
   FAMILY_V6,
-  IFACE_F_ENABLED,
   INST_F_ACTIVE,
   IPPROTO_TCP,
-  LEASE_FOREVER,
   IPPROTO_UDP,
   MAX_REALS,
   MAX_RINGS,
   MAX_SERVICES,
   MAX_INSTANCES,
-  MAX_IFINDEX,
   REAL_F_VALID,
   REAL_NONE,
   REASONS,
   RING_SIZE,
   actionOf,
   reasonIndex,
-  type Iface,
   type Instance,
   type Real,
   type ReasonName,
   type Service,
   type Vip,
 } from './abi.js';
-import { flowHash, hashAddr } from './hash.js';
+import { flowHash, hashAddr, portsWord, ringSlot } from './hash.js';
 
 export interface ModelLimits {
   instances: number;
   services: number;
   rings: number;
   reals: number;
-  /** Size of the ifaces array: frames received on a larger ifindex pass. */
-  ifindexes: number;
 }
 
 /** The contents of the maps, in the shapes of their codecs. */
 export interface ModelState {
-  ifaces: Map<number, Iface>;
   instances: Map<number, Instance>;
   /** Keyed by vipId(). */
   vips: Map<string, Vip>;
@@ -85,12 +78,10 @@ export const DEFAULT_LIMITS: ModelLimits = {
   services: MAX_SERVICES,
   rings: MAX_RINGS,
   reals: MAX_REALS,
-  ifindexes: MAX_IFINDEX,
 };
 
 export function emptyState(limits: Partial<ModelLimits> = {}): ModelState {
   return {
-    ifaces: new Map(),
     instances: new Map(),
     vips: new Map(),
     services: new Map(),
@@ -128,6 +119,14 @@ const IPPROTO_DSTOPTS = 60;
 const NA_BODY_LEN = 32;
 const NA_LEN = ETH_HLEN + 40 + NA_BODY_LEN;
 
+const ZERO_INSTANCE: Instance = {
+  lease_expiry_ns: 0n,
+  ifindex: 0,
+  mac: Buffer.alloc(6),
+  flags: 0,
+  pad: 0,
+};
+
 const R = Object.fromEntries(REASONS.map((name) => [name, reasonIndex(name)])) as Record<ReasonName, number>;
 
 /** One evaluation: the frame is copied and rewritten like the packet buffer. */
@@ -139,6 +138,7 @@ class Run {
     frame: Buffer,
     readonly state: ModelState,
     readonly now: bigint,
+    readonly ifindex: number,
     readonly bytes: number,
   ) {
     this.pkt = Buffer.from(frame);
@@ -148,44 +148,45 @@ class Run {
     if (key < limit) this.counters.push({ map, key, bytes: this.bytes });
   }
 
-  instanceCheck(id: number): number {
-    const inst = id < this.state.limits.instances ? this.state.instances.get(id) : undefined;
-    if (!inst || !(inst.flags & INST_F_ACTIVE)) return R.pass_inactive;
-    if (inst.lease_expiry_ns !== LEASE_FOREVER && this.now >= inst.lease_expiry_ns) return R.pass_lease_expired;
-    return 0;
+  /** instance_serving(): the instance, or the pass reason. */
+  instanceServing(id: number): Instance | number {
+    // An array map: an entry never written reads as zeros.
+    const inst = id < this.state.limits.instances ? (this.state.instances.get(id) ?? ZERO_INSTANCE) : undefined;
+    if (!inst) return R.pass_inactive;
+    if (this.now >= inst.lease_expiry_ns) return inst.flags & INST_F_ACTIVE ? R.pass_lease_expired : R.pass_inactive;
+    if (inst.ifindex !== this.ifindex) return R.pass_other_iface;
+    return inst;
   }
 
   missReason(off: number, family: number, vipReason: number): number {
     return this.state.vips.has(vipId(this.pkt.subarray(off), family)) ? vipReason : R.pass_not_vip;
   }
 
-  forward(iface: Iface, svc: Service, hash: number, reason: number): number {
-    const slot = ((Math.imul(svc.ring, RING_SIZE) >>> 0) + (hash % RING_SIZE)) >>> 0;
-    const r = this.instanceCheck(svc.instance);
-    if (r) return r;
+  forward(svc: Service, hash: number, reason: number): number {
+    const slot = ((Math.imul(svc.ring, RING_SIZE) >>> 0) + ringSlot(hash)) >>> 0;
+    const inst = this.instanceServing(svc.instance);
+    if (typeof inst === 'number') return inst;
     if (slot >= this.state.limits.rings * RING_SIZE) return R.pass_no_backend;
     const idx = this.state.rings.get(Math.floor(slot / RING_SIZE))?.[slot % RING_SIZE] ?? 0;
     if (idx === REAL_NONE) return R.pass_no_backend;
     const real = idx < this.state.limits.reals ? this.state.reals.get(idx) : undefined;
     if (!real || !(real.flags & REAL_F_VALID)) return R.pass_no_backend;
     real.mac.copy(this.pkt, 0, 0, 6);
-    iface.mac.copy(this.pkt, 6, 0, 6);
+    inst.mac.copy(this.pkt, 6, 0, 6);
     // The one counter of a forwarded packet (forward: not in verdicts).
     this.count('real_stats', idx, this.state.limits.reals);
     return reason;
   }
 
-  process(ifindex: number): number {
-    const iface = ifindex < this.state.limits.ifindexes ? this.state.ifaces.get(ifindex) : undefined;
-    if (!iface || !(iface.flags & IFACE_F_ENABLED)) return R.pass_no_iface;
+  process(): number {
     if (this.pkt.length < ETH_HLEN) return R.pass_truncated;
     switch (this.pkt.readUInt16BE(12)) {
       case ETH_P_ARP:
-        return this.arp(iface);
+        return this.arp();
       case ETH_P_IP:
-        return this.ipv4(iface);
+        return this.ipv4();
       case ETH_P_IPV6:
-        return this.ipv6(iface);
+        return this.ipv6();
       case ETH_P_8021Q:
       case ETH_P_8021AD:
         return R.pass_vlan;
@@ -194,7 +195,7 @@ class Run {
     }
   }
 
-  arp(iface: Iface): number {
+  arp(): number {
     const p = this.pkt;
     const a = ETH_HLEN;
     if (p.length < a + 28) return R.pass_truncated;
@@ -210,42 +211,42 @@ class Run {
     const vipAddr = Buffer.from(p.subarray(tpa, tpa + 4));
     const vip = this.state.vips.get(vipId(vipAddr, FAMILY_V4));
     if (!vip) return R.pass_not_vip;
-    const r = this.instanceCheck(vip.instance);
-    if (r) return r;
+    const inst = this.instanceServing(vip.instance);
+    if (typeof inst === 'number') return inst;
     p.copy(p, tha, sha, sha + 6);
     p.copy(p, tpa, spa, spa + 4);
-    iface.mac.copy(p, sha, 0, 6);
+    inst.mac.copy(p, sha, 0, 6);
     vipAddr.copy(p, spa);
     p.writeUInt16BE(2, a + 6);
     p.copy(p, 0, tha, tha + 6);
-    iface.mac.copy(p, 6, 0, 6);
+    inst.mac.copy(p, 6, 0, 6);
     return R.arp_reply;
   }
 
-  ipv4(iface: Iface): number {
+  ipv4(): number {
     const p = this.pkt;
     const ip = ETH_HLEN;
     if (p.length < ip + 20) return R.pass_truncated;
     const version = p[ip] >> 4;
     const ihl = p[ip] & 0xf;
-    if (version !== 4 || ihl < 5 || p.readUInt16BE(ip + 2) < ihl * 4) return R.pass_malformed;
+    if (version !== 4 || ihl < 5) return R.pass_malformed;
     const l4 = ip + ihl * 4;
     if (p.length < l4) return R.pass_truncated;
+    if (p.readUInt16BE(ip + 2) < ihl * 4) return R.pass_malformed;
     const daddr = ip + 16;
     if (p.readUInt16BE(ip + 6) & 0x3fff) return this.missReason(daddr, FAMILY_V4, R.pass_fragment);
     const proto = p[ip + 9];
-    if (proto === IPPROTO_ICMP) return this.icmp4(iface, ip, l4);
+    if (proto === IPPROTO_ICMP) return this.icmp4(ip, l4);
     if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return this.missReason(daddr, FAMILY_V4, R.pass_no_service);
     if (p.length < l4 + (proto === IPPROTO_TCP ? 20 : 8)) return R.pass_truncated;
-    const sport = p.readUInt16BE(l4);
     const dport = p.readUInt16BE(l4 + 2);
     const svc = this.state.services.get(serviceId(p.subarray(daddr), FAMILY_V4, dport, proto));
     if (!svc) return this.missReason(daddr, FAMILY_V4, R.pass_no_service);
-    const hash = flowHash(hashAddr(p, ip + 12, 4), hashAddr(p, daddr, 4), sport, dport, proto);
-    return this.forward(iface, svc, hash, R.forward);
+    const hash = flowHash(hashAddr(p, ip + 12, 4), hashAddr(p, daddr, 4), p.readUInt32LE(l4));
+    return this.forward(svc, hash, R.forward);
   }
 
-  icmp4(iface: Iface, ip: number, icmp: number): number {
+  icmp4(ip: number, icmp: number): number {
     const p = this.pkt;
     const daddr = ip + 16;
     if (p.length < icmp + 8) return R.pass_truncated;
@@ -269,11 +270,11 @@ class Run {
     const dport = p.readUInt16BE(ports + 2);
     const svc = this.state.services.get(serviceId(p.subarray(inner + 12), FAMILY_V4, sport, proto));
     if (!svc) return this.missReason(daddr, FAMILY_V4, R.pass_icmp_other);
-    const hash = flowHash(hashAddr(p, inner + 16, 4), hashAddr(p, inner + 12, 4), dport, sport, proto);
-    return this.forward(iface, svc, hash, R.icmp_forward);
+    const hash = flowHash(hashAddr(p, inner + 16, 4), hashAddr(p, inner + 12, 4), portsWord(dport, sport));
+    return this.forward(svc, hash, R.icmp_forward);
   }
 
-  ipv6(iface: Iface): number {
+  ipv6(): number {
     const p = this.pkt;
     const ip = ETH_HLEN;
     const l4 = ip + 40;
@@ -287,8 +288,8 @@ class Run {
         break;
       case IPPROTO_ICMPV6:
         if (p.length < l4 + 4) return R.pass_truncated;
-        if (p[l4] === 135) return this.ns(iface, ip, l4);
-        if (p[l4] === 2 && p[l4 + 1] === 0) return this.ptb(iface, ip, l4 + 4);
+        if (p[l4] === 135) return this.ns(ip, l4);
+        if (p[l4] === 2 && p[l4 + 1] === 0) return this.ptb(ip, l4 + 4);
         return this.missReason(daddr, FAMILY_V6, R.pass_icmp_other);
       case IPPROTO_FRAGMENT:
         return this.missReason(daddr, FAMILY_V6, R.pass_fragment);
@@ -300,15 +301,14 @@ class Run {
         return this.missReason(daddr, FAMILY_V6, R.pass_no_service);
     }
     if (p.length < l4 + (nexthdr === IPPROTO_TCP ? 20 : 8)) return R.pass_truncated;
-    const sport = p.readUInt16BE(l4);
     const dport = p.readUInt16BE(l4 + 2);
     const svc = this.state.services.get(serviceId(p.subarray(daddr), FAMILY_V6, dport, nexthdr));
     if (!svc) return this.missReason(daddr, FAMILY_V6, R.pass_no_service);
-    const hash = flowHash(hashAddr(p, ip + 8, 6), hashAddr(p, daddr, 6), sport, dport, nexthdr);
-    return this.forward(iface, svc, hash, R.forward);
+    const hash = flowHash(hashAddr(p, ip + 8, 6), hashAddr(p, daddr, 6), p.readUInt32LE(l4));
+    return this.forward(svc, hash, R.forward);
   }
 
-  ns(iface: Iface, ip: number, icmp: number): number {
+  ns(ip: number, icmp: number): number {
     const p = this.pkt;
     if (p.length < icmp + 24) return R.pass_truncated;
     const saddr = ip + 8;
@@ -324,15 +324,15 @@ class Run {
     const vipAddr = Buffer.from(p.subarray(target, target + 16));
     const vip = this.state.vips.get(vipId(vipAddr, FAMILY_V6));
     if (!vip) return R.pass_not_vip;
-    const r = this.instanceCheck(vip.instance);
-    if (r) return r;
+    const inst = this.instanceServing(vip.instance);
+    if (typeof inst === 'number') return inst;
 
     const peerMac = Buffer.from(p.subarray(6, 12));
     const peer = Buffer.from(p.subarray(saddr, saddr + 16));
     const out = Buffer.alloc(NA_LEN);
     p.copy(out, 0, 0, Math.min(p.length, NA_LEN));
     peerMac.copy(out, 0);
-    iface.mac.copy(out, 6, 0, 6);
+    inst.mac.copy(out, 6, 0, 6);
     out.writeUInt32BE(0x60000000, ip);
     out.writeUInt16BE(NA_BODY_LEN, ip + 4);
     out[ip + 6] = IPPROTO_ICMPV6;
@@ -346,7 +346,7 @@ class Run {
     vipAddr.copy(out, target);
     out[icmp + 24] = 2;
     out[icmp + 25] = 1;
-    iface.mac.copy(out, icmp + 26, 0, 6);
+    inst.mac.copy(out, icmp + 26, 0, 6);
     const pseudo = Buffer.alloc(40);
     out.copy(pseudo, 0, saddr, saddr + 32);
     pseudo.writeUInt32BE(NA_BODY_LEN, 32);
@@ -356,7 +356,7 @@ class Run {
     return R.nd_advert;
   }
 
-  ptb(iface: Iface, ip: number, body: number): number {
+  ptb(ip: number, body: number): number {
     const p = this.pkt;
     const daddr = ip + 24;
     if (p.length < body + 4) return R.pass_truncated;
@@ -375,8 +375,8 @@ class Run {
     const dport = p.readUInt16BE(ports + 2);
     const svc = this.state.services.get(serviceId(p.subarray(inner + 8), FAMILY_V6, sport, proto));
     if (!svc) return this.missReason(daddr, FAMILY_V6, R.pass_icmp_other);
-    const hash = flowHash(hashAddr(p, inner + 24, 6), hashAddr(p, inner + 8, 6), dport, sport, proto);
-    return this.forward(iface, svc, hash, R.icmp_forward);
+    const hash = flowHash(hashAddr(p, inner + 24, 6), hashAddr(p, inner + 8, 6), portsWord(dport, sport));
+    return this.forward(svc, hash, R.icmp_forward);
   }
 }
 
@@ -386,8 +386,8 @@ class Run {
  * (the program's bpf_ktime_get_ns()).
  */
 export function runModel(frame: Buffer, state: ModelState, ifindex: number, nowNs: bigint): ModelResult {
-  const run = new Run(frame, state, nowNs, frame.length);
-  const reason = run.process(ifindex);
+  const run = new Run(frame, state, nowNs, ifindex, frame.length);
+  const reason = run.process();
   // forward is not counted in verdicts: readers derive it from real_stats.
   if (reason !== R.forward) run.counters.unshift({ map: 'verdicts', key: reason, bytes: frame.length });
   return { reason, reasonName: REASONS[reason], action: actionOf(reason), output: run.pkt, counters: run.counters };

@@ -50,7 +50,6 @@ export class Fixture {
   /** Writes the whole state (after a test changed it). */
   write(): void {
     const s = this.state;
-    for (const [k, v] of s.ifaces) this.maps.ifaces.update(k, v);
     for (const [k, v] of s.instances) this.maps.instances.update(k, v);
     for (const [k, v] of s.reals) this.maps.reals.update(k, v);
     for (const [id, v] of s.vips) this.maps.vips.update(vipKeyOf(id), v);
@@ -77,18 +76,6 @@ export class Fixture {
 
     modelWith(state: ModelState, frame: Buffer): ModelResult {
     return runModel(frame, state, TEST_IFINDEX, process.hrtime.bigint());
-  }
-
-  /** Runs fn with the test interface removed from the ifaces map. */
-  withoutIface(fn: () => void): void {
-    const saved = this.state.ifaces.get(TEST_IFINDEX);
-    // ifaces is an array: a zeroed slot is a disabled interface.
-    this.maps.ifaces.update(TEST_IFINDEX, { mac: Buffer.alloc(6), flags: 0 });
-    try {
-      fn();
-    } finally {
-      if (saved) this.maps.ifaces.update(TEST_IFINDEX, saved);
-    }
   }
 
   /** Per-CPU counters summed, keyed "map/key". */

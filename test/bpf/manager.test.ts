@@ -7,9 +7,9 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBpffs, unmountBpffs, xdpVerdictName } from '../../src/bpf/index.js';
-import { IPPROTO_TCP, REAL_NONE, RING_SIZE } from '../../src/dataplane/abi.js';
+import { REAL_NONE, RING_SIZE } from '../../src/dataplane/abi.js';
 import { parseAddr } from '../../src/dataplane/addr.js';
-import { flowHash, hashAddr } from '../../src/dataplane/hash.js';
+import { flowHash, hashAddr, portsWord, ringSlot } from '../../src/dataplane/hash.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
 import { LB_MAC, mac, tcpFrame } from '../helpers/frames.js';
 
@@ -17,7 +17,7 @@ const VIP = '10.0.0.10';
 const CLIENT = '198.51.100.7';
 const REALS = ['02:00:00:00:01:01', '02:00:00:00:01:02'];
 const SVC = { vip: VIP, port: 80, protocol: 'tcp' as const };
-const limits = { instances: 8, vips: 64, services: 4, reals: 8, ifaces: 4 };
+const limits = { instances: 8, vips: 64, services: 4, reals: 8 };
 
 function flow(sport: number): Buffer {
   return tcpFrame({ src: CLIENT, dst: VIP, sport, dport: 80 });
@@ -47,7 +47,7 @@ describe('Dataplane manager', () => {
     expect(dp.adopted).toBe(false);
     // A fresh bpffs root also lists the kernel's maps.debug and progs.debug.
     expect(readdirSync(pinDir).filter((n) => !n.endsWith('.debug')).sort()).toEqual(
-      ['instances', 'vips', 'services4', 'services6', 'rings', 'reals', 'ifaces', 'verdicts', 'real_stats'].sort(),
+      ['instances', 'vips', 'services4', 'services6', 'rings', 'reals', 'verdicts', 'real_stats'].sort(),
     );
   });
 
@@ -59,7 +59,7 @@ describe('Dataplane manager', () => {
     expect(svc).toMatchObject({ index: 0, ring: 0 });
 
     // Before a table is installed, the ring is empty: the service passes.
-    dp.activate(0, 30);
+    dp.activate(0, 30, 1);
     expect(xdpVerdictName(dp.program.run({ data: flow(1000) }).retval)).toBe('PASS');
 
     await dp.setBackends(SVC, [
@@ -73,8 +73,8 @@ describe('Dataplane manager', () => {
     for (let sport = 1000; sport < 1200; sport++) {
       const res = dp.program.run({ data: flow(sport) });
       expect(xdpVerdictName(res.retval)).toBe('TX');
-      const h = flowHash(hashAddr(parseAddr(CLIENT).addr, 0, 4), hashAddr(parseAddr(VIP).addr, 0, 4), sport, 80, IPPROTO_TCP);
-      const real = table![h % RING_SIZE];
+      const h = flowHash(hashAddr(parseAddr(CLIENT).addr, 0, 4), hashAddr(parseAddr(VIP).addr, 0, 4), portsWord(sport, 80));
+      const real = table![ringSlot(h)];
       expect(res.data.subarray(0, 6).equals(mac(REALS[real]))).toBe(true);
       expect(res.data.subarray(6, 12).equals(mac(LB_MAC))).toBe(true);
       hits[real]++;
@@ -89,25 +89,34 @@ describe('Dataplane manager', () => {
     expect(c.reals.get(1)?.packets).toBe(BigInt(hits[1]));
   });
 
-  it('keeps ifaces as an array indexed by ifindex: caps it and limits how many are enabled', () => {
-    // limits.ifindexes (default 4096) caps the ifindex; the error says so.
-    expect(() => dp.enableInterface(4096, LB_MAC)).toThrow(/ifindex 4096 is too large.*below 4096 \(limits\.ifindexes\)/);
+  it('serves an instance on its own interface only, with that interface\'s MAC', () => {
+    // Test runs arrive on ifindex 1 (lo). Active on ifindex 2: its frames pass.
+    const OTHER_MAC = '02:00:00:00:00:77';
+    expect(() => dp.activate(0, 30, 2)).toThrow(/ifindex 2 is not enabled/);
     expect(() => dp.enableInterface(0, LB_MAC)).toThrow(RangeError);
-    // limits.ifaces (4 here) bounds how many are enabled at once; 1 already is.
-    for (const i of [2, 3, 4]) dp.enableInterface(i, LB_MAC);
-    expect(dp.enabledInterfaces()).toEqual([1, 2, 3, 4]);
-    expect(() => dp.enableInterface(5, LB_MAC)).toThrow(/limit is 4/);
-    dp.enableInterface(4, LB_MAC); // re-enabling one that is enabled is fine
-    for (const i of [2, 3, 4]) expect(dp.disableInterface(i)).toBe(true);
-    expect(dp.disableInterface(4)).toBe(false);
-    expect(dp.disableInterface(99999)).toBe(false);
-
-    // A disabled interface passes everything, re-enabled it forwards again.
-    expect(dp.disableInterface(1)).toBe(true);
-    const before = dp.counters().verdicts.pass_no_iface.packets;
+    dp.enableInterface(2, OTHER_MAC);
+    expect(dp.enabledInterfaces()).toEqual([1, 2]);
+    dp.activate(0, 30, 2);
+    expect(dp.instance(0)).toMatchObject({ active: true, ifindex: 2 });
+    const before = dp.counters().verdicts.pass_other_iface.packets;
     expect(xdpVerdictName(dp.program.run({ data: flow(1000) }).retval)).toBe('PASS');
-    expect(dp.counters().verdicts.pass_no_iface.packets).toBe(before + 1n);
+    expect(dp.counters().verdicts.pass_other_iface.packets).toBe(before + 1n);
+
+    // Back on ifindex 1: forwarded, with ifindex 1's MAC as source.
+    dp.activate(0, 30, 1);
+    const res = dp.program.run({ data: flow(1000) });
+    expect(xdpVerdictName(res.retval)).toBe('TX');
+    expect(res.data.subarray(6, 12).equals(mac(LB_MAC))).toBe(true);
+
+    // Disabling an interface stops serving the instances active on it.
+    expect(dp.disableInterface(2)).toBe(true);
+    expect(dp.disableInterface(2)).toBe(false);
+    expect(dp.instance(0).active).toBe(true);
+    expect(dp.disableInterface(1)).toBe(true);
+    expect(dp.instance(0).active).toBe(false);
+    expect(xdpVerdictName(dp.program.run({ data: flow(1000) }).retval)).toBe('PASS');
     dp.enableInterface(1, LB_MAC);
+    dp.activate(0, 30, 1);
     expect(xdpVerdictName(dp.program.run({ data: flow(1000) }).retval)).toBe('TX');
   });
 
@@ -127,14 +136,14 @@ describe('Dataplane manager', () => {
     expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('PASS');
     expect(dp.instance(0).active).toBe(false);
 
-    dp.activate(0, 0.05);
+    dp.activate(0, 0.05, 1);
     expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('TX');
     await new Promise((r) => setTimeout(r, 80));
     const before = dp.counters().verdicts.pass_lease_expired.packets;
     expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('PASS');
     expect(dp.counters().verdicts.pass_lease_expired.packets).toBe(before + 1n);
 
-    dp.renewLease(0, 30);
+    dp.renewLease(0, 30, 1);
     expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('TX');
   });
 

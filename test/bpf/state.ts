@@ -1,10 +1,10 @@
 /**
  * The map contents the golden and differential tests run against: one
- * interface, instances that are active, inactive and expired, VIPs of each
- * family on each, services with live, empty and half-invalid rings.
+ * interface, instances that are active, inactive, expired and active on
+ * another interface, VIPs of each family on each, services with live, empty
+ * and half-invalid rings.
  */
 import {
-  IFACE_F_ENABLED,
   INST_F_ACTIVE,
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -20,6 +20,8 @@ import { TEST_IFINDEX } from './fixture.js';
 export const INST_ACTIVE = 0;
 export const INST_INACTIVE = 1;
 export const INST_EXPIRED = 2;
+/** Active, endless lease, but on another interface than the test runs'. */
+export const INST_OTHER_IFACE = 3;
 
 export const VIP4 = '10.0.0.10';
 export const VIP6 = '2001:db8::10';
@@ -29,6 +31,10 @@ export const VIP4_EXPIRED = '10.0.0.12';
 export const VIP6_EXPIRED = '2001:db8::12';
 /** A VIP with no services at all. */
 export const VIP4_BARE = '10.0.0.13';
+export const VIP4_OTHER_IFACE = '10.0.0.14';
+export const VIP6_OTHER_IFACE = '2001:db8::14';
+/** The MAC of the other interface. */
+export const OTHER_IFACE_MAC = '02:00:00:00:00:77';
 
 export const REAL_MACS = ['02:00:00:00:01:01', '02:00:00:00:01:02', '02:00:00:00:01:03'];
 /** A service whose port has an all-empty ring. */
@@ -46,10 +52,18 @@ function ring(fill: (slot: number) => number): Uint32Array {
 
 export function testState(): ModelState {
   const s = emptyState({ instances: 8, services: 16, rings: 32, reals: 8 });
-  s.ifaces.set(TEST_IFINDEX, { mac: parseMac(LB_MAC), flags: IFACE_F_ENABLED });
-  s.instances.set(INST_ACTIVE, { lease_expiry_ns: FOREVER, flags: INST_F_ACTIVE, pad: 0 });
-  s.instances.set(INST_INACTIVE, { lease_expiry_ns: FOREVER, flags: 0, pad: 0 });
-  s.instances.set(INST_EXPIRED, { lease_expiry_ns: 1n, flags: INST_F_ACTIVE, pad: 0 });
+  const here = { ifindex: TEST_IFINDEX, mac: parseMac(LB_MAC), pad: 0 };
+  s.instances.set(INST_ACTIVE, { ...here, lease_expiry_ns: FOREVER, flags: INST_F_ACTIVE });
+  // What Dataplane.deactivate() writes: a lease that ended at 0 (the interface stays).
+  s.instances.set(INST_INACTIVE, { ...here, lease_expiry_ns: 0n, flags: 0 });
+  s.instances.set(INST_EXPIRED, { ...here, lease_expiry_ns: 1n, flags: INST_F_ACTIVE });
+  s.instances.set(INST_OTHER_IFACE, {
+    lease_expiry_ns: FOREVER,
+    ifindex: TEST_IFINDEX + 1,
+    mac: parseMac(OTHER_IFACE_MAC),
+    flags: INST_F_ACTIVE,
+    pad: 0,
+  });
   REAL_MACS.forEach((mac, i) => {
     const a = parseAddr(`192.168.0.${i + 1}`);
     s.reals.set(i, { mac: parseMac(mac), flags: REAL_F_VALID, addr: a.addr, family: a.family, pad: Buffer.alloc(3) });
@@ -65,6 +79,8 @@ export function testState(): ModelState {
     [VIP4_EXPIRED, INST_EXPIRED],
     [VIP6_EXPIRED, INST_EXPIRED],
     [VIP4_BARE, INST_ACTIVE],
+    [VIP4_OTHER_IFACE, INST_OTHER_IFACE],
+    [VIP6_OTHER_IFACE, INST_OTHER_IFACE],
   ];
   for (const [vip, instance] of vips) {
     const a = parseAddr(vip);
@@ -90,5 +106,7 @@ export function testState(): ModelState {
   service(VIP6_INACTIVE, 80, IPPROTO_TCP, INST_INACTIVE, two);
   service(VIP4_EXPIRED, 80, IPPROTO_TCP, INST_EXPIRED, two);
   service(VIP6_EXPIRED, 80, IPPROTO_TCP, INST_EXPIRED, two);
+  service(VIP4_OTHER_IFACE, 80, IPPROTO_TCP, INST_OTHER_IFACE, two);
+  service(VIP6_OTHER_IFACE, 80, IPPROTO_TCP, INST_OTHER_IFACE, two);
   return s;
 }

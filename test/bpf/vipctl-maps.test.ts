@@ -13,7 +13,6 @@ import { BpfMap, ensureBpffs, ObjectSpec, possibleCpus, unmountBpffs, type Colle
 import { runCommand } from '../../src/cli/action.js';
 import { runMaps } from '../../src/cli/maps/command.js';
 import {
-  IFACE_F_ENABLED,
   INST_F_ACTIVE,
   IPPROTO_TCP,
   MAPS,
@@ -58,7 +57,9 @@ describe('vipctl maps on pinned maps', () => {
     spec.pinMapsUnder(pinDir);
     coll = await spec.load();
 
-    coll.map('instances', MAPS.instances.key, MAPS.instances.value).update(1, { lease_expiry_ns: leaseNs, flags: INST_F_ACTIVE, pad: 0 });
+    coll
+      .map('instances', MAPS.instances.key, MAPS.instances.value)
+      .update(1, { lease_expiry_ns: leaseNs, ifindex: 1, mac: parseMac('02:00:00:00:00:fe'), flags: INST_F_ACTIVE, pad: 0 });
     const vips = coll.map('vips', MAPS.vips.key, MAPS.vips.value);
     vips.update({ ...parseAddr('203.0.113.42'), pad: Buffer.alloc(3) }, { instance: 1, flags: 0 });
     vips.update({ ...parseAddr('2001:db8::42'), pad: Buffer.alloc(3) }, { instance: 1, flags: 0 });
@@ -81,7 +82,6 @@ describe('vipctl maps on pinned maps', () => {
     ['10.0.0.11', '10.0.0.12'].forEach((address, i) =>
       reals.update(i, { mac: parseMac(`02:00:00:00:01:0${i + 1}`), flags: REAL_F_VALID, ...parseAddr(address), pad: Buffer.alloc(3) }),
     );
-    coll.map('ifaces', MAPS.ifaces.key, MAPS.ifaces.value).update(1, { mac: parseMac('02:00:00:00:00:fe'), flags: IFACE_F_ENABLED });
     // Per-CPU counters: CPU i counts i + 1 packets of 100 bytes. The program
     // counts forward in real_stats alone; icmp_forward in both.
     const perCpu = Array.from({ length: cpus }, (_, i) => ({ packets: BigInt(i + 1), bytes: BigInt((i + 1) * 100) }));
@@ -115,7 +115,14 @@ describe('vipctl maps on pinned maps', () => {
     const instances = dump.maps.instances;
     expect(instances).toMatchObject({ path: join(pinDir, 'instances'), type: 'Array', maxEntries: 8, omitted: 7 });
     expect(instances.entries).toHaveLength(1);
-    expect(instances.entries[0]).toMatchObject({ id: 1, flags: ['active'], leaseExpiryNs: Number(leaseNs) });
+    expect(instances.entries[0]).toMatchObject({
+      id: 1,
+      flags: ['active'],
+      leaseExpiryNs: Number(leaseNs),
+      ifindex: 1,
+      interface: 'lo',
+      mac: '02:00:00:00:00:fe',
+    });
     expect(instances.entries[0].leaseRemainingSeconds).toBeGreaterThan(20);
     expect(instances.entries[0].leaseRemainingSeconds).toBeLessThanOrEqual(30);
 
@@ -152,7 +159,6 @@ describe('vipctl maps on pinned maps', () => {
       { index: 0, address: '10.0.0.11', family: 4, mac: '02:00:00:00:01:01', flags: ['valid'] },
       { index: 1, address: '10.0.0.12', family: 4, mac: '02:00:00:00:01:02', flags: ['valid'] },
     ]);
-    expect(dump.maps.ifaces.entries).toEqual([{ ifindex: 1, name: 'lo', mac: '02:00:00:00:00:fe', flags: ['enabled'] }]);
 
     const verdicts = dump.maps.verdicts;
     expect(verdicts.type).toBe('PerCpuArray');
@@ -177,13 +183,12 @@ describe('vipctl maps on pinned maps', () => {
     expect(await runMaps(undefined, { pin: pinDir }, output)).toBe(0);
     const text = output.stdout();
     expect(text).toContain(`instances  ${join(pinDir, 'instances')}  (Array, max 8)`);
-    expect(text).toMatch(/^\s+1\s+active\s+expires in \d+s\s+\d+$/m);
+    expect(text).toMatch(/^\s+1\s+active\s+expires in \d+s\s+\d+\s+lo \(1\)\s+02:00:00:00:00:fe$/m);
     expect(text).toMatch(/^\s+2001:db8::42\s+1\s+0$/m);
     expect(text).toMatch(/^\s+203\.0\.113\.42:80\/tcp\s+0\s+1\s+1\s+0$/m);
     expect(text).toMatch(new RegExp(`^\\s+1\\s+203\\.0\\.113\\.42:80/tcp\\s+live\\s+10\\.0\\.0\\.11=${SPLIT} 10\\.0\\.0\\.12=${RING_SIZE - SPLIT}$`, 'm'));
     expect(text).toMatch(new RegExp(`^\\s+0\\s+203\\.0\\.113\\.42:80/tcp\\s+idle\\s+none=${RING_SIZE}$`, 'm'));
     expect(text).toMatch(/^\s+1\s+10\.0\.0\.12\s+02:00:00:00:01:02\s+valid$/m);
-    expect(text).toMatch(/^\s+1\s+lo\s+02:00:00:00:00:fe\s+enabled$/m);
     expect(text).toMatch(new RegExp(`^\\s+2\\s+forward \\(from real_stats\\)\\s+TX\\s+${sumOfCpus}\\s+${sumOfCpus * 100n}`, 'm'));
     expect(text).toContain('7 empty instance slots not shown (--all shows them)');
   });

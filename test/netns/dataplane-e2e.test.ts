@@ -97,7 +97,7 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
     // The program is loaded here and attached inside the LB namespace (an
     // ifindex means something only there) from its pin.
     const pinDir = lab.bpffs();
-    dp = await Dataplane.open({ pinDir, limits: { services: 2, reals: 8, instances: 8, vips: 16, ifaces: 4 } });
+    dp = await Dataplane.open({ pinDir, limits: { services: 2, reals: 8, instances: 8, vips: 16 } });
     const progPin = join(pinDir, 'vipd_xdp');
     dp.program.pin(progPin);
     lb.ip(['link', 'set', 'dev', 'eth0', 'xdpdrv', 'pinned', progPin]);
@@ -105,7 +105,7 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
     dp.enableInterface(ifindex, lb.mac('eth0'));
     reals.forEach((r, i) => dp!.setReal(i, { mac: r.mac('eth0'), address: `10.77.0.${11 + i}` }));
     dp.setVip(VIP, 0);
-    dp.activate(0, 60);
+    dp.activate(0, 60, ifindex);
     dp.addService({ vip: VIP, port: PORT, protocol: 'tcp', instance: 0 });
     await dp.setBackends({ vip: VIP, port: PORT, protocol: 'tcp' }, [
       { real: 0, key: '10.77.0.11', weight: 1 },

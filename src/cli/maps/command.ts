@@ -74,8 +74,9 @@ export function addMapsCommand(program: Command): void {
       helpFooter({
         details: [
           'Each map is decoded with the codecs of the running build: addresses, MACs, ports in host\n' +
-            'order, flags by name (instances: active; reals: valid; ifaces: enabled), instance leases as\n' +
-            'time left on CLOCK_MONOTONIC, per-CPU counters summed (each CPU\'s value in --json as perCpu).',
+            'order, flags by name (instances: active; reals: valid), instance leases as time left on\n' +
+            'CLOCK_MONOTONIC with the interface and MAC they are served with, per-CPU counters summed\n' +
+            '(each CPU\'s value in --json as perCpu).',
           'Rings: each Maglev ring is 65537 slots; they are shown per ring as slots per real server, for\n' +
             'the live and the idle ring of each service. --all also prints every slot.',
           'Array maps list only slots in use (non-zero) unless --all. The pin directory is --pin, else\n' +

@@ -1,13 +1,12 @@
 /** Names for the numbers the maps hold: flags, protocols, services, interfaces. */
 import { readdirSync, readFileSync } from 'node:fs';
-import { FAMILY_V6, IFACE_F_ENABLED, INST_F_ACTIVE, IPPROTO_TCP, IPPROTO_UDP, REAL_F_VALID } from '../../dataplane/abi.js';
+import { FAMILY_V6, INST_F_ACTIVE, IPPROTO_TCP, IPPROTO_UDP, REAL_F_VALID } from '../../dataplane/abi.js';
 import { formatAddr } from '../../dataplane/addr.js';
 
 export type FlagNames = Readonly<Record<number, string>>;
 
 export const INSTANCE_FLAGS: FlagNames = { [INST_F_ACTIVE]: 'active' };
 export const REAL_FLAGS: FlagNames = { [REAL_F_VALID]: 'valid' };
-export const IFACE_FLAGS: FlagNames = { [IFACE_F_ENABLED]: 'enabled' };
 
 /** Set bits by name; a bit the ABI does not name shows as `bitN`. */
 export function flagNames(flags: number, names: FlagNames): string[] {

@@ -7,6 +7,12 @@ import type { MapName } from '../../dataplane/abi.js';
 export interface InstanceEntry {
   readonly id: number;
   readonly flags: string[];
+  /** The interface the instance's VIPs are served on (0: none). */
+  readonly ifindex: number;
+  /** Its name, from /sys/class/net; null when no interface has that index here. */
+  readonly interface: string | null;
+  /** The MAC written as source of every frame sent for the instance. */
+  readonly mac: string;
   /** CLOCK_MONOTONIC deadline in ns (bpf_ktime_get_ns), 0 for none. */
   readonly leaseExpiryNs: bigint;
   /** Seconds left on the lease when read (negative: expired), null when there is none. */
@@ -65,14 +71,6 @@ export interface RealEntry {
   readonly flags: string[];
 }
 
-export interface IfaceEntry {
-  readonly ifindex: number;
-  /** From /sys/class/net; null when no interface has that index here. */
-  readonly name: string | null;
-  readonly mac: string;
-  readonly flags: string[];
-}
-
 export interface CounterValue {
   readonly packets: bigint;
   readonly bytes: bigint;
@@ -100,7 +98,6 @@ export interface EntryTypes {
   services6: ServiceEntry;
   rings: RingEntry;
   reals: RealEntry;
-  ifaces: IfaceEntry;
   verdicts: CounterEntry;
   real_stats: CounterEntry;
 }

@@ -18,7 +18,7 @@ import {
   type Service,
 } from '../../dataplane/abi.js';
 import { formatAddr, formatMac } from '../../dataplane/addr.js';
-import { flagNames, IFACE_FLAGS, INSTANCE_FLAGS, interfaceNames, protocolName, REAL_FLAGS, serviceLabel } from './labels.js';
+import { flagNames, INSTANCE_FLAGS, interfaceNames, protocolName, REAL_FLAGS, serviceLabel } from './labels.js';
 import type { CounterEntry, DumpOf, EntryTypes, MapDump, RealEntry, ServiceEntry } from './model.js';
 import { openPinnedMap, openPinnedPerCpuMap, pinPath } from './pins.js';
 import { readRing, ringsInUse, summarizeRing } from './rings.js';
@@ -58,7 +58,6 @@ export class PinnedMapReader {
       services6: () => this.#serviceDump('services6'),
       rings: () => this.#rings(),
       reals: () => this.#reals(),
-      ifaces: () => this.#ifaces(),
       verdicts: () => this.#verdicts(),
       real_stats: () => {
         const byIndex = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
@@ -69,6 +68,7 @@ export class PinnedMapReader {
   }
 
   #instances(): MapDump<'instances'> {
+    const names = interfaceNames();
     return this.#withMap('instances', MAPS.instances.key, MAPS.instances.value, (map) => {
       const all = map.lookupBatch();
       const entries = all
@@ -76,6 +76,9 @@ export class PinnedMapReader {
         .map(([id, v]) => ({
           id,
           flags: flagNames(v.flags, INSTANCE_FLAGS),
+          ifindex: v.ifindex,
+          interface: v.ifindex === 0 ? null : (names.get(v.ifindex) ?? null),
+          mac: formatMac(v.mac),
           leaseExpiryNs: v.lease_expiry_ns,
           leaseRemainingSeconds: v.lease_expiry_ns === 0n ? null : Number(v.lease_expiry_ns - this.#nowNs) / 1e9,
         }));
@@ -110,19 +113,6 @@ export class PinnedMapReader {
       const all = decodeReals(map.lookupBatch());
       const entries = this.#all ? all : all.filter((r) => r.flags.length > 0 || r.family !== 0 || r.mac !== ZERO_MAC);
       return this.#dump('reals', map, entries, all.length - entries.length, 'empty real-server slots');
-    });
-  }
-
-  #ifaces(): MapDump<'ifaces'> {
-    const names = interfaceNames();
-    return this.#withMap('ifaces', MAPS.ifaces.key, MAPS.ifaces.value, (map) => {
-      // An array indexed by ifindex (or a hash): slots never written are all zero.
-      const all = map
-        .lookupBatch()
-        .map(([ifindex, v]) => ({ ifindex, name: names.get(ifindex) ?? null, mac: formatMac(v.mac), flags: flagNames(v.flags, IFACE_FLAGS) }))
-        .sort((a, b) => a.ifindex - b.ifindex);
-      const entries = this.#all ? all : all.filter((e) => e.flags.length > 0 || e.mac !== ZERO_MAC);
-      return this.#dump('ifaces', map, entries, all.length - entries.length, 'unused interface slots');
     });
   }
 

@@ -12,6 +12,11 @@ function lease(entry: InstanceEntry): string {
   return left >= 0 ? `expires in ${formatDuration(left)}` : `expired ${formatDuration(-left)} ago`;
 }
 
+function iface(entry: InstanceEntry): string {
+  if (entry.ifindex === 0) return '-';
+  return `${entry.interface ?? '?'} (${entry.ifindex})`;
+}
+
 function flags(names: readonly string[]): string {
   return names.length === 0 ? '-' : names.join(',');
 }
@@ -44,7 +49,11 @@ function ringTableLines(ring: RingEntry): string[] {
 function bodyLines(dump: AnyMapDump): string[] {
   switch (dump.name) {
     case 'instances':
-      return tableLines([R('ID'), 'FLAGS', 'LEASE', R('EXPIRY NS')], dump.entries.map((e) => [String(e.id), flags(e.flags), lease(e), String(e.leaseExpiryNs)]), '  ');
+      return tableLines(
+        [R('ID'), 'FLAGS', 'LEASE', R('EXPIRY NS'), 'INTERFACE', 'MAC'],
+        dump.entries.map((e) => [String(e.id), flags(e.flags), lease(e), String(e.leaseExpiryNs), iface(e), e.mac]),
+        '  ',
+      );
     case 'vips':
       return tableLines(['VIP', R('INSTANCE'), R('FLAGS')], dump.entries.map((e) => [e.vip, String(e.instance), String(e.flags)]), '  ');
     case 'services4':
@@ -65,8 +74,6 @@ function bodyLines(dump: AnyMapDump): string[] {
       ];
     case 'reals':
       return tableLines([R('INDEX'), 'ADDRESS', 'MAC', 'FLAGS'], dump.entries.map((e) => [String(e.index), e.address || '-', e.mac, flags(e.flags)]), '  ');
-    case 'ifaces':
-      return tableLines([R('IFINDEX'), 'NAME', 'MAC', 'FLAGS'], dump.entries.map((e) => [String(e.ifindex), e.name ?? '?', e.mac, flags(e.flags)]), '  ');
     case 'verdicts':
       return tableLines([R('INDEX'), 'REASON', 'ACTION', R('PACKETS'), R('BYTES')], counterRows(dump.entries, true), '  ');
     case 'real_stats':

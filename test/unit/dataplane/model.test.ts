@@ -4,9 +4,9 @@
  * correctness of what the model builds (checksums, ARP fields).
  */
 import { describe, expect, it } from 'vitest';
-import { FAMILY_V4, FAMILY_V6, IFACE_F_ENABLED, INST_F_ACTIVE, LEASE_FOREVER, REASONS, actionOf, XDP_PASS, XDP_TX } from '../../../src/dataplane/abi.js';
+import { FAMILY_V4, FAMILY_V6, INST_F_ACTIVE, LEASE_FOREVER, REASONS, actionOf, XDP_PASS, XDP_TX } from '../../../src/dataplane/abi.js';
 import { formatAddr, parseAddr, parseMac, formatMac } from '../../../src/dataplane/addr.js';
-import { flowHash, jhash3words } from '../../../src/dataplane/hash.js';
+import { flowHash, hashAddr, jhash3words, portsWord, ringSlot } from '../../../src/dataplane/hash.js';
 import { internetChecksum as checksum } from '../../../src/checksum.js';
 import { emptyState, runModel, vipId } from '../../../src/dataplane/model.js';
 import { arpRequestFrame, csum, nsFrame, LB_MAC } from '../../helpers/frames.js';
@@ -15,8 +15,26 @@ describe('flow hash', () => {
   it('matches jhash_3words from bpf/jhash.h (vectors from the C code on the host)', () => {
     expect(jhash3words(0, 0, 0, 0)).toBe(459859287);
     expect(jhash3words(0xffffffff, 1, 0x12345678, 0xdeadbeef)).toBe(4293537281);
-    // flow_hash(198.51.100.7 -> 10.0.0.10, 40000 -> 80, TCP)
-    expect(flowHash(0xc6336407, 0x0a00000a, 40000, 80, 6)).toBe(3651735647);
+    // flow_hash(198.51.100.7 -> 10.0.0.10, 40000 -> 80): the words are the
+    // packet's bytes read little-endian (bpf/jhash.h and memcpy() on x86).
+    const client = hashAddr(parseAddr('198.51.100.7').addr, 0, 4);
+    const vip = hashAddr(parseAddr('10.0.0.10').addr, 0, 4);
+    const ports = portsWord(40000, 80);
+    expect([client, vip, ports]).toEqual([124007366, 167772170, 1342193820]);
+    expect(flowHash(client, vip, ports)).toBe(2844887864);
+    expect(ringSlot(2844887864)).toBe(43410);
+  });
+
+  it('spreads flows over the ring evenly and reaches both ends of it', () => {
+    expect(ringSlot(0)).toBe(0);
+    expect(ringSlot(0xffffffff)).toBe(65536);
+    const buckets = new Array<number>(16).fill(0);
+    for (let sport = 1024; sport < 1024 + 16 * 4000; sport++) {
+      const h = flowHash(124007366, 167772170, portsWord(sport, 80));
+      buckets[Math.floor((ringSlot(h) * 16) / 65537)]++;
+    }
+    // 4000 flows per sixteenth of the ring, give or take a few percent.
+    for (const n of buckets) expect(Math.abs(n - 4000)).toBeLessThan(4000 * 0.06);
   });
 });
 
@@ -42,8 +60,7 @@ describe('map addresses', () => {
 
 describe('reference model', () => {
   const state = emptyState();
-  state.ifaces.set(1, { mac: parseMac(LB_MAC), flags: IFACE_F_ENABLED });
-  state.instances.set(0, { lease_expiry_ns: 1000n, flags: INST_F_ACTIVE, pad: 0 });
+  state.instances.set(0, { lease_expiry_ns: 1000n, ifindex: 1, mac: parseMac(LB_MAC), flags: INST_F_ACTIVE, pad: 0 });
   for (const v of ['10.0.0.10', '2001:db8::10']) {
     const a = parseAddr(v);
     state.vips.set(vipId(a.addr, a.family), { instance: 0, flags: 0 });
@@ -79,16 +96,16 @@ describe('reference model', () => {
     expect(reply.subarray(28, 32).toString('hex')).toBe('0a00000a');
   });
 
-  it('an endless lease (LEASE_FOREVER) never expires; an ifindex beyond the ifaces array passes', () => {
-    const s = emptyState({ ifindexes: 8 });
-    s.ifaces = new Map(state.ifaces);
+  it('an endless lease (LEASE_FOREVER) never expires; another interface than the instance\'s passes', () => {
+    const s = emptyState();
     s.vips = state.vips;
-    s.instances.set(0, { lease_expiry_ns: LEASE_FOREVER, flags: INST_F_ACTIVE, pad: 0 });
+    s.instances.set(0, { lease_expiry_ns: LEASE_FOREVER, ifindex: 1, mac: parseMac(LB_MAC), flags: INST_F_ACTIVE, pad: 0 });
     const f = arpRequestFrame({ spa: '10.0.0.1', tpa: '10.0.0.10' });
     expect(runModel(f, s, 1, LEASE_FOREVER - 1n).reasonName).toBe('arp_reply');
-    // The kernel cannot hold ifindex 8 in an array of 8 slots: the model ignores it too.
-    s.ifaces.set(8, { mac: parseMac(LB_MAC), flags: IFACE_F_ENABLED });
-    expect(runModel(f, s, 8, 0n).reasonName).toBe('pass_no_iface');
+    expect(runModel(f, s, 2, 0n).reasonName).toBe('pass_other_iface');
+    // Deactivated (what Dataplane.deactivate() writes: the lease ends at 0, the interface stays).
+    s.instances.set(0, { lease_expiry_ns: 0n, ifindex: 1, mac: parseMac(LB_MAC), flags: 0, pad: 0 });
+    expect(runModel(f, s, 1, 0n).reasonName).toBe('pass_inactive');
   });
 
   it('never throws on garbage and leaves a passed frame untouched', () => {
