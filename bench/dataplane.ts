@@ -269,8 +269,8 @@ export const dataplane: Section = {
   },
   async run(ctx: BenchContext): Promise<SectionOutcome> {
     const skipped: Skip[] = [];
-    const rounds = ctx.quick ? 3 : 9;
-    const targetMs = ctx.quick ? 10 : 40;
+    const rounds = ctx.quick ? 5 : 15;
+    const targetMs = ctx.quick ? 10 : 30;
     const colls: Collection[] = [];
     const progs: Program[] = [];
     const keepColl = (c: Collection): Collection => (colls.push(c), c);
