@@ -1,8 +1,11 @@
 /**
  * End to end through real namespaces: a client, an LB host running vipd's
- * XDP program (native, on a veth), and two real servers with the VIP on lo,
+ * XDP program (native, on a veth), and two real servers with the VIPs on lo,
  * all on one bridge. Real TCP connections to the VIP must reach both real
- * servers, which must see the client's own address (direct routing).
+ * servers, which must see the client's own address (direct routing): over
+ * IPv4 (the client finds the VIP by ARP, answered by the program) and over
+ * IPv6 (by neighbour solicitation, answered by the program: the LB holds
+ * no VIP address, and a real server does not answer for an address on lo).
  *
  * Facts of veth this relies on (../shared/DESIGN.md "Testing"): XDP_TX
  * reaches the peer only when the peer runs an XDP program, so every bridge
@@ -17,6 +20,7 @@ import { packageRoot } from '../../src/native.js';
 import { NetnsLab, haveCommand, netnsUnavailable, type Namespace } from '../helpers/netns.js';
 
 const VIP = '10.77.0.100';
+const VIP6 = 'fd77::100';
 const PORT = 8080;
 const CONNECTIONS = 24;
 
@@ -24,14 +28,17 @@ const why = netnsUnavailable() ?? (haveCommand('ethtool') ? undefined : 'ethtool
 
 const serverScript = (name: string) => `
   const net = require('node:net');
-  const srv = net.createServer((s) => { s.end('${name} ' + s.remoteAddress + '\\n'); });
-  srv.listen(${PORT}, '0.0.0.0', () => console.log('ready'));`;
+  const answer = (s) => { s.end('${name} ' + s.remoteAddress + '\\n'); };
+  let up = 0;
+  const ready = () => { if (++up === 2) console.log('ready'); };
+  net.createServer(answer).listen({ port: ${PORT}, host: '0.0.0.0' }, ready);
+  net.createServer(answer).listen({ port: ${PORT}, host: '::', ipv6Only: true }, ready);`;
 
-const clientScript = `
+const clientScript = (vip: string) => `
   const net = require('node:net');
   const one = () => new Promise((resolve, reject) => {
     let data = '';
-    const s = net.connect({ host: '${VIP}', port: ${PORT} });
+    const s = net.connect({ host: '${vip}', port: ${PORT} });
     s.setTimeout(3000, () => s.destroy(new Error('timeout')));
     s.on('data', (d) => (data += d));
     s.on('end', () => resolve(data.trim()));
@@ -70,21 +77,23 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
     client = lab.namespace('cl');
     lb = lab.namespace('lb');
     reals.push(lab.namespace('r1'), lab.namespace('r2'));
-    const hosts: [Namespace, string][] = [
-      [client, '10.77.0.1'],
-      [lb, '10.77.0.2'],
-      [reals[0], '10.77.0.11'],
-      [reals[1], '10.77.0.12'],
+    const hosts: [Namespace, string, string][] = [
+      [client, '10.77.0.1', 'fd77::1'],
+      [lb, '10.77.0.2', 'fd77::2'],
+      [reals[0], '10.77.0.11', 'fd77::11'],
+      [reals[1], '10.77.0.12', 'fd77::12'],
     ];
     const xdpPass = join(packageRoot(), 'out', 'bpf', 'xdp_pass.bpf.o');
-    hosts.forEach(([ns, addr], i) => {
+    hosts.forEach(([ns, addr, addr6], i) => {
       sw.attach(ns, 'eth0');
       ns.addr('eth0', `${addr}/24`);
+      ns.addr('eth0', `${addr6}/64`);
       sw.ns.ip(['link', 'set', 'dev', `p${i}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
     });
     client.execSync('ethtool', ['-K', 'eth0', 'tx', 'off']);
     for (const r of reals) {
       r.ip(['addr', 'add', `${VIP}/32`, 'dev', 'lo']);
+      r.addr('lo', `${VIP6}/128`);
       r.execSync('sysctl', [
         '-qw',
         'net.ipv4.conf.all.arp_ignore=1',
@@ -104,12 +113,19 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
     const [{ ifindex }] = lb.ipJson<{ ifindex: number }[]>('link show dev eth0');
     dp.enableInterface(ifindex, lb.mac('eth0'));
     reals.forEach((r, i) => dp!.setReal(i, { mac: r.mac('eth0'), address: `10.77.0.${11 + i}` }));
+    reals.forEach((r, i) => dp!.setReal(2 + i, { mac: r.mac('eth0'), address: `fd77::${11 + i}` }));
     dp.setVip(VIP, 0);
+    dp.setVip(VIP6, 0);
     dp.activate(0, 60, ifindex);
     dp.addService({ vip: VIP, port: PORT, protocol: 'tcp', instance: 0 });
     await dp.setBackends({ vip: VIP, port: PORT, protocol: 'tcp' }, [
       { real: 0, key: '10.77.0.11', weight: 1 },
       { real: 1, key: '10.77.0.12', weight: 1 },
+    ]);
+    dp.addService({ vip: VIP6, port: PORT, protocol: 'tcp', instance: 0 });
+    await dp.setBackends({ vip: VIP6, port: PORT, protocol: 'tcp' }, [
+      { real: 2, key: 'fd77::11', weight: 1 },
+      { real: 3, key: 'fd77::12', weight: 1 },
     ]);
 
     await Promise.all(reals.map((r, i) => waitReady(r.spawn(process.execPath, ['-e', serverScript(`r${i + 1}`)]))));
@@ -121,7 +137,7 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
   });
 
   it('real TCP connections through the VIP reach both real servers with the client address', async () => {
-    const res = await client.exec(process.execPath, ['-e', clientScript], { timeoutMs: 40_000 });
+    const res = await client.exec(process.execPath, ['-e', clientScript(VIP)], { timeoutMs: 40_000 });
     expect(res.stderr).toBe('');
     const lines = JSON.parse(res.stdout) as string[];
     expect(lines.filter((l) => l.startsWith('error'))).toEqual([]);
@@ -139,6 +155,29 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
     expect((c.reals.get(0)?.packets ?? 0n) + (c.reals.get(1)?.packets ?? 0n)).toBe(c.verdicts.forward.packets);
     // The client learnt the VIP at the LB's MAC, from the program's ARP reply.
     expect(client.ip('neigh show ' + VIP)).toContain(lb.mac('eth0'));
+  });
+
+  it('the same over IPv6: the program answers the neighbour solicitation and forwards', async () => {
+    const before = dp!.counters();
+    const res = await client.exec(process.execPath, ['-e', clientScript(VIP6)], { timeoutMs: 40_000 });
+    expect(res.stderr).toBe('');
+    const lines = JSON.parse(res.stdout) as string[];
+    expect(lines.filter((l) => l.startsWith('error'))).toEqual([]);
+    const byServer = new Map<string, number>();
+    for (const l of lines) {
+      const [server, remote] = l.split(' ');
+      expect(remote).toBe('fd77::1');
+      byServer.set(server, (byServer.get(server) ?? 0) + 1);
+    }
+    expect([...byServer.keys()].sort()).toEqual(['r1', 'r2']);
+
+    const c = dp!.counters();
+    expect(c.verdicts.nd_advert.packets).toBeGreaterThan(before.verdicts.nd_advert.packets);
+    const sent6 = (c.reals.get(2)?.packets ?? 0n) + (c.reals.get(3)?.packets ?? 0n);
+    expect(sent6).toBeGreaterThanOrEqual(BigInt(CONNECTIONS * 3));
+    expect(c.verdicts.forward.packets - before.verdicts.forward.packets).toBe(sent6);
+    // Learnt from the program's neighbour advertisement.
+    expect(client.ip('-6 neigh show ' + VIP6)).toContain(lb.mac('eth0'));
   });
 
   it('stops answering when the instance is released', async () => {
