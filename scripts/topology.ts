@@ -24,6 +24,18 @@ export const CLIENT_ADDR = `${SUBNET}.10`;
 export const LB_ADDRS = [`${SUBNET}.1`, `${SUBNET}.2`] as const;
 export const REAL_ADDRS = [`${SUBNET}.21`, `${SUBNET}.22`] as const;
 
+/**
+ * The IPv6 site (`family: 6`): the same hosts on a ULA /64, no IPv4 at all.
+ * The addresses are added without DAD (NetnsLab turns it off), so they are
+ * usable at once. VRRP itself runs between the LBs' link-local addresses
+ * (Site.lbLinkLocals), as RFC 9568 wants.
+ */
+export const SUBNET6 = 'fd99::';
+export const VIP6 = `${SUBNET6}100`;
+export const CLIENT_ADDR6 = `${SUBNET6}10`;
+export const LB_ADDRS6 = [`${SUBNET6}1`, `${SUBNET6}2`] as const;
+export const REAL_ADDRS6 = [`${SUBNET6}21`, `${SUBNET6}22`] as const;
+
 export interface SiteOptions {
   label?: string;
   version?: 2 | 3;
@@ -36,10 +48,12 @@ export interface SiteOptions {
   healthCheck?: 'tcp' | 'none';
   /** Which hosts run vipd (default both); `false` leaves a host for another daemon (keepalived). */
   vipdHosts?: [boolean, boolean];
+  /** Address family of the whole site (default 4): 6 uses SUBNET6 / VIP6 and needs version 3. */
+  family?: 4 | 6;
 }
 
 /** The real servers: TCP says "NAME CLIENT" then echoes lines as "NAME LINE"; UDP answers "NAME PAYLOAD". */
-const realServerScript = (name: string) => `
+const realServerScript = (name: string, vip: string, family: 4 | 6) => `
   const net = require('node:net');
   const dgram = require('node:dgram');
   const srv = net.createServer((s) => {
@@ -52,10 +66,10 @@ const realServerScript = (name: string) => `
     });
     s.on('error', () => {});
   });
-  srv.listen(${SERVICE_PORT}, '0.0.0.0');
-  const udp = dgram.createSocket('udp4');
+  srv.listen(${SERVICE_PORT}, '${family === 6 ? '::' : '0.0.0.0'}');
+  const udp = dgram.createSocket('udp${family}');
   udp.on('message', (m, r) => udp.send(Buffer.concat([Buffer.from('${name} '), m]), r.port, r.address));
-  udp.bind(${SERVICE_PORT}, '${VIP}', () => console.log('ready'));
+  udp.bind(${SERVICE_PORT}, '${vip}', () => console.log('ready'));
   // "tcp off" / "tcp on" on stdin: stop or start accepting TCP (existing connections stay).
   let lines = '';
   process.stdin.setEncoding('utf8').on('data', (d) => {
@@ -66,7 +80,7 @@ const realServerScript = (name: string) => `
       lines = lines.slice(i + 1);
       const ack = () => console.log('ack ' + cmd);
       if (cmd === 'tcp off' && srv.listening) srv.close(() => {});
-      if (cmd === 'tcp on' && !srv.listening) srv.listen(${SERVICE_PORT}, '0.0.0.0', ack);
+      if (cmd === 'tcp on' && !srv.listening) srv.listen(${SERVICE_PORT}, '${family === 6 ? '::' : '0.0.0.0'}', ack);
       else ack();
     }
   });`;
@@ -83,6 +97,13 @@ export class Site {
   /** The real servers' processes (realServerScript), by index. */
   readonly realServers: ChildProcess[] = [];
   readonly opts: Required<Omit<SiteOptions, 'instanceExtra'>> & { instanceExtra: string };
+  /** The site's addresses in its family: VIP, client, LBs, real servers (IPv4: the exported constants). */
+  readonly vip: string;
+  readonly clientAddr: string;
+  readonly lbAddrs: readonly [string, string];
+  readonly realAddrs: readonly [string, string];
+  /** The LBs' eth0 link-local addresses (IPv6 sites; the VRRP sources), known after create(). */
+  lbLinkLocals: string[] = [];
 
   private constructor(opts: SiteOptions) {
     this.opts = {
@@ -94,7 +115,14 @@ export class Site {
       instanceExtra: opts.instanceExtra ?? '',
       healthCheck: opts.healthCheck ?? 'tcp',
       vipdHosts: opts.vipdHosts ?? [true, true],
+      family: opts.family ?? 4,
     };
+    if (this.opts.family === 6 && this.opts.version !== 3) throw new Error('Site: IPv6 needs VRRP version 3');
+    const v6 = this.opts.family === 6;
+    this.vip = v6 ? VIP6 : VIP;
+    this.clientAddr = v6 ? CLIENT_ADDR6 : CLIENT_ADDR;
+    this.lbAddrs = v6 ? LB_ADDRS6 : LB_ADDRS;
+    this.realAddrs = v6 ? REAL_ADDRS6 : REAL_ADDRS;
     this.lab = new NetnsLab(this.opts.label);
     this.sw = this.lab.bridge();
     this.client = this.lab.namespace('cl');
@@ -118,21 +146,25 @@ export class Site {
 
   private async wire(): Promise<void> {
     const xdpPass = join(packageRoot(), 'out', 'bpf', 'xdp_pass.bpf.o');
+    const v6 = this.opts.family === 6;
     const hosts: [Namespace, string][] = [
-      [this.client, CLIENT_ADDR],
-      [this.lbs[0], LB_ADDRS[0]],
-      [this.lbs[1], LB_ADDRS[1]],
-      [this.reals[0], REAL_ADDRS[0]],
-      [this.reals[1], REAL_ADDRS[1]],
+      [this.client, this.clientAddr],
+      [this.lbs[0], this.lbAddrs[0]],
+      [this.lbs[1], this.lbAddrs[1]],
+      [this.reals[0], this.realAddrs[0]],
+      [this.reals[1], this.realAddrs[1]],
     ];
     hosts.forEach(([ns, addr], i) => {
       this.sw.attach(ns, 'eth0');
-      ns.addr('eth0', `${addr}/24`);
+      ns.addr('eth0', `${addr}/${v6 ? 64 : 24}`);
       this.sw.ns.ip(['link', 'set', 'dev', `p${i}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
     });
     this.client.execSync('ethtool', ['-K', 'eth0', 'tx', 'off']);
     for (const r of this.reals) {
-      r.ip(['addr', 'add', `${VIP}/32`, 'dev', 'lo']);
+      r.addr('lo', `${this.vip}/${v6 ? 128 : 32}`);
+      // IPv6 needs no sysctl: Linux answers a neighbour solicitation only for
+      // an address on the interface it arrived on, so the VIP on lo stays quiet.
+      if (v6) continue;
       r.execSync('sysctl', [
         '-qw',
         'net.ipv4.conf.all.arp_ignore=1',
@@ -142,8 +174,11 @@ export class Site {
       ]);
     }
     // The LBs know the real servers' MACs before the first health check.
-    for (const lb of this.lbs) for (const a of REAL_ADDRS) await lb.exec('ping', ['-c', '1', '-W', '1', a]);
-    this.reals.forEach((r, i) => this.realServers.push(r.spawn(process.execPath, ['-e', realServerScript(`rs${i + 1}`)])));
+    for (const lb of this.lbs) for (const a of this.realAddrs) await lb.exec('ping', [...(v6 ? ['-6'] : []), '-c', '1', '-W', '1', a]);
+    if (v6) this.lbLinkLocals = await Promise.all(this.lbs.map((lb) => lb.linkLocal('eth0')));
+    this.reals.forEach((r, i) =>
+      this.realServers.push(r.spawn(process.execPath, ['-e', realServerScript(`rs${i + 1}`, this.vip, this.opts.family)])),
+    );
     await Promise.all(this.realServers.map((c) => waitLine(c, 'ready')));
   }
 
@@ -169,12 +204,13 @@ export class Site {
    */
   async startLocalEcho(i: number): Promise<ChildProcess> {
     const ns = this.lbs[i];
-    ns.execSync('sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
+    const f = this.opts.family;
+    ns.execSync('sysctl', ['-qw', `net.ipv${f}.ip_nonlocal_bind=1`]);
     const script = `
-      const udp = require('node:dgram').createSocket('udp4');
+      const udp = require('node:dgram').createSocket('udp${f}');
       udp.on('message', (m, r) => udp.send(Buffer.concat([Buffer.from('lb${i + 1} '), m]), r.port, r.address));
       udp.on('error', () => {});
-      udp.bind(${SERVICE_PORT}, '${VIP}', () => console.log('ready'));`;
+      udp.bind(${SERVICE_PORT}, '${this.vip}', () => console.log('ready'));`;
     const child = ns.spawn(process.execPath, ['-e', script]);
     await waitLine(child, 'ready');
     return child;
@@ -207,6 +243,8 @@ export class Site {
   /** The vipd config of host i (0 or 1). */
   config(i: number, overrides: { priority?: number; extraServices?: string } = {}): string {
     const o = this.opts;
+    const vip = this.vip;
+    const [rs1, rs2] = this.realAddrs;
     const hc =
       o.healthCheck === 'tcp' ? `\n    healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }` : '';
     return `# vipd config for ${this.lbs[i].name} (written by scripts/topology.ts)
@@ -220,25 +258,25 @@ instances:
     priority: ${overrides.priority ?? o.priorities[i]}
     advertInterval: ${o.advertInterval}
     preempt: ${o.preempt}
-    vips: [${VIP}/32]
+    vips: [${vip}/${o.family === 6 ? 64 : 32}]
     garp: { repeat: 3, interval: 0.01, delay: 0, refresh: 0 }${o.instanceExtra}
 services:
   - name: web
-    vip: ${VIP}
+    vip: ${vip}
     port: ${SERVICE_PORT}
     protocol: tcp
     instance: web
     backends:
-      - { address: ${REAL_ADDRS[0]}, weight: 100 }
-      - { address: ${REAL_ADDRS[1]}, weight: 100 }${hc}
+      - { address: ${rs1}, weight: 100 }
+      - { address: ${rs2}, weight: 100 }${hc}
   - name: web-udp
-    vip: ${VIP}
+    vip: ${vip}
     port: ${SERVICE_PORT}
     protocol: udp
     instance: web
     backends:
-      - { address: ${REAL_ADDRS[0]}, weight: 100 }
-      - { address: ${REAL_ADDRS[1]}, weight: 100 }
+      - { address: ${rs1}, weight: 100 }
+      - { address: ${rs2}, weight: 100 }
 ${overrides.extraServices ?? ''}`;
   }
 

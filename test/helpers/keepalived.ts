@@ -19,6 +19,11 @@
  *   removes it, so state() says BACKUP then; dump() tells them apart.
  * - Killing only the parent makes the child leave cleanly (priority-0
  *   advert): a crash must SIGKILL the VRRP child first.
+ * - IPv6 needs nothing extra: keepalived takes the instance's family from
+ *   its first VIP (e.g. `fd99::100/64`), multicasts VRRPv3 to ff02::12 from
+ *   the interface's link-local address and puts the VIP on the interface
+ *   while MASTER, as for IPv4. With a global first VIP it logs "the first
+ *   IPv6 VIP address should be link local" (RFC 9568 5.2.9) and carries on.
  *
  * No vitest import: usable from bench/ too.
  */
@@ -33,7 +38,7 @@ export interface KeepalivedOptions {
   priority: number;
   /** Seconds: v3 0.01..40.95 in 10 ms steps, v2 whole seconds. */
   advertInterval: number;
-  /** CIDRs, e.g. `10.99.0.100/32`. */
+  /** CIDRs of one family, e.g. `10.99.0.100/32` or `fd99::100/64` (which makes it an IPv6 instance). */
   vips: readonly string[];
   version?: 2 | 3;
   vrid?: number;

@@ -1,8 +1,9 @@
 /**
  * The interop scenario shared by test/netns/keepalived-*.test.ts: vipd on
  * lb1, a real keepalived (Debian 2.2.7) on lb2, one VRRP instance (vrid 51,
- * VIP 10.99.0.100) in scripts/topology.ts's Site. One file per flavour (v3
- * multicast, v3 unicast, v2 PASS) so vitest runs them side by side.
+ * VIP 10.99.0.100, or fd99::100 on an IPv6 site) in scripts/topology.ts's
+ * Site. One file per flavour (v3 multicast, v3 unicast, v2 PASS, v3 IPv6
+ * multicast) so vitest runs them side by side.
  *
  * The steps, in order (each waits for both sides' states):
  *   vipd 150 / keepalived 100: vipd wins.
@@ -13,12 +14,16 @@
  *   keepalived crash (VRRP child SIGKILLed) -> vipd MASTER; keepalived back -> preempts.
  * Before each keepalived or vipd process goes away, its counters are read:
  * keepalived's error counters 0 and advert_rcvd grown (JSON dump), vipd's
- * rx adverts grown and no vipd_vrrp_rx_invalid_total.
+ * rx adverts grown and no vipd_vrrp_rx_invalid_total. On an IPv6 site the
+ * MASTER's adverts are also captured at the other LB once per direction
+ * (vipd's in the first step, keepalived's when it preempts at 200): VRRPv3
+ * to ff02::12 from the sender's link-local address, hop limit 255.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LB_ADDRS, Site, VIP, metricSum } from '../../scripts/topology.js';
+import { LB_ADDRS, Site, metricSum } from '../../scripts/topology.js';
 import { Keepalived, keepalivedErrors, keepalivedStateName, type KeepalivedOptions } from '../helpers/keepalived.js';
 import { haveCommand, netnsUnavailable } from '../helpers/netns.js';
+import { decodeAdvert, packetMeta, parseEthernetFrame, VRRP_MULTICAST, VRRP_PROTOCOL } from '../../src/vrrp/index.js';
 
 export interface InteropFlavour {
   label: string;
@@ -27,7 +32,15 @@ export interface InteropFlavour {
   advertInterval: number;
   unicast?: boolean;
   password?: string;
+  /**
+   * 6: an IPv6 site (VIP fd99::100/64, VRRPv3 to ff02::12 from each LB's
+   * link-local address, which is then the address each side knows the other
+   * by). Default 4.
+   */
+  family?: 4 | 6;
 }
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function interopUnavailable(): string | undefined {
   return netnsUnavailable() ?? (haveCommand('keepalived') ? undefined : 'keepalived is not installed');
@@ -36,8 +49,11 @@ export function interopUnavailable(): string | undefined {
 export function keepalivedInteropSuite(f: InteropFlavour): void {
   const why = interopUnavailable();
   describe.skipIf(why)(`vipd <-> keepalived: ${f.label}${why ? ` (skipped: ${why})` : ''}`, () => {
+    const family = f.family ?? 4;
     let site: Site;
     let ka: Keepalived;
+    /** keepalived's address as vipd sees it: its IPv4 address, or its link-local IPv6 source. */
+    let kaAddr: string;
     /** Master_Down of the slower side plus margin: what a crash failover may take. */
     const downMs = (3 * f.advertInterval + 1) * 1000 + 3000;
 
@@ -62,6 +78,32 @@ export function keepalivedInteropSuite(f: InteropFlavour): void {
       expect(invalid, 'vipd rejected adverts').toEqual([]);
     }
 
+    /**
+     * IPv6 only: what the MASTER on host `from` puts on the wire, as the other
+     * LB receives it. The BACKUP sends nothing, so every VRRP frame seen is
+     * the MASTER's.
+     */
+    async function checkWire6(from: 0 | 1, priority: number): Promise<void> {
+      const cap = site.lbs[1 - from].capture('eth0', `ip6 proto ${VRRP_PROTOCOL}`, { count: 3, timeoutMs: 5000 });
+      await cap.ready;
+      const frames = await cap.frames;
+      expect(frames.length, 'adverts captured').toBe(3);
+      for (const fr of frames) {
+        const p = parseEthernetFrame(fr);
+        if (!p.ok) throw new Error(`unparsable frame: ${p.reason}`);
+        const { family, src, dst, ttl } = p.packet;
+        expect({ family, src, dst, ttl }).toEqual({ family: 6, src: site.lbLinkLocals[from], dst: VRRP_MULTICAST[6], ttl: 255 });
+        const d = decodeAdvert(p.packet.payload, packetMeta(p.packet));
+        if (!d.ok) throw new Error(`advert from ${site.lbs[from].name} rejected: ${d.reason}`);
+        expect({ version: d.advert.version, vrid: d.advert.vrid, priority: d.advert.priority, addresses: d.advert.addresses }).toEqual({
+          version: 3,
+          vrid: 51,
+          priority,
+          addresses: [site.vip],
+        });
+      }
+    }
+
     /** Starts vipd on lb1 and waits until its control socket answers. */
     async function startVipd(): Promise<void> {
       site.startDaemon(0);
@@ -80,13 +122,15 @@ export function keepalivedInteropSuite(f: InteropFlavour): void {
     }
 
     beforeAll(async () => {
+      if (f.unicast && family === 6) throw new Error('keepalivedInteropSuite: the unicast flavour is IPv4 only');
       const extra = [
         f.unicast ? `\n    unicastPeers: [${LB_ADDRS[1]}]\n    unicastSource: ${LB_ADDRS[0]}` : '',
         f.password !== undefined ? `\n    auth: { type: pass, password: ${f.password} }` : '',
       ].join('');
       site = await Site.create({
-        label: `ka${f.version}${f.unicast ? 'u' : ''}`,
+        label: `ka${f.version}${f.unicast ? 'u' : ''}${family === 6 ? '6' : ''}`,
         version: f.version,
+        family,
         advertInterval: f.advertInterval,
         priorities: [150, 100],
         vipdHosts: [true, false],
@@ -99,10 +143,11 @@ export function keepalivedInteropSuite(f: InteropFlavour): void {
         advertInterval: f.advertInterval,
         version: f.version,
         vrid: 51,
-        vips: [`${VIP}/32`],
+        vips: [`${site.vip}/${family === 6 ? 64 : 32}`],
         password: f.password,
         ...(f.unicast ? { unicastPeers: [LB_ADDRS[0]], unicastSource: LB_ADDRS[1] } : {}),
       };
+      kaAddr = family === 6 ? site.lbLinkLocals[1] : site.lbAddrs[1];
       ka = await Keepalived.start(site.lbs[1], opts);
     });
 
@@ -123,6 +168,7 @@ export function keepalivedInteropSuite(f: InteropFlavour): void {
       expect(d.data.master_priority).toBe(150);
       await checkKeepalived();
       await checkVipd();
+      if (family === 6) await checkWire6(0, 150);
     });
 
     it('vipd SIGTERM: keepalived takes over at once (priority 0); vipd back preempts', async () => {
@@ -157,16 +203,17 @@ export function keepalivedInteropSuite(f: InteropFlavour): void {
       expect(ka.state()).toBe('MASTER');
       expect(await site.state(0)).toBe('BACKUP');
       const st = await site.status(0);
-      expect(st.instances[0].masterAddress).toBe(LB_ADDRS[1]);
+      expect(st.instances[0].masterAddress).toBe(kaAddr);
       await checkKeepalived();
       await checkVipd();
+      if (family === 6) await checkWire6(1, 200);
     });
 
     it('keepalived stop: vipd takes over at once (priority 0); keepalived back preempts', async () => {
       await checkKeepalived({ grew: false });
       await ka.stop();
       await site.waitState(0, 'MASTER', 1000 + f.advertInterval * 1000);
-      expect((await site.status(0)).instances[0].lastReason ?? '').toMatch(/^priority 0 from 10\.99\.0\.2/);
+      expect((await site.status(0)).instances[0].lastReason ?? '').toMatch(new RegExp(`^priority 0 from ${escapeRe(kaAddr)} `));
       await ka.start();
       lastRcvd = 0;
       await ka.waitState('MASTER', downMs);
@@ -180,7 +227,7 @@ export function keepalivedInteropSuite(f: InteropFlavour): void {
       await ka.crash();
       await site.waitState(0, 'MASTER', downMs);
       const st = await site.status(0);
-      expect(st.instances[0].lastReason ?? '').toMatch(/^no advert from 10\.99\.0\.2/);
+      expect(st.instances[0].lastReason ?? '').toMatch(new RegExp(`^no advert from ${escapeRe(kaAddr)} `));
       // keepalived removes stale VIPs when it starts; take them off now so lb2 does not answer ARP meanwhile.
       ka.removeVips();
       await ka.start();
