@@ -103,6 +103,17 @@ static __always_inline __u64 lease_clock(void)
 	return clock_cache.ns;
 }
 
+/* Is ingress the instance's interface, or a member of it (a bond's)? */
+static __always_inline bool serves_on(const struct vipd_instance *inst, __u32 ingress)
+{
+	__u32 *master;
+
+	if (inst->ifindex == ingress)
+		return true;
+	master = bpf_map_lookup_elem(&iface_masters, &ingress);
+	return master && *master != 0 && *master == inst->ifindex;
+}
+
 /* The instance if this host serves it on the frame's interface now: the
  * lease runs and the instance lives on that interface. Otherwise NULL, and
  * *reason says why. An instance that is not active has a lease that ended
@@ -122,7 +133,7 @@ static __always_inline const struct vipd_instance *instance_serving(struct xdp_m
 							   : VIPD_R_PASS_INACTIVE;
 		return NULL;
 	}
-	if (inst->ifindex != ctx->ingress_ifindex) {
+	if (!serves_on(inst, ctx->ingress_ifindex)) {
 		*reason = VIPD_R_PASS_OTHER_IFACE;
 		return NULL;
 	}

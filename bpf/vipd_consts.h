@@ -22,6 +22,12 @@
 #define VIPD_MAX_RINGS	   (2 * VIPD_MAX_SERVICES)
 #define VIPD_MAX_REALS	   4096
 
+/* iface_masters is an array indexed by ifindex, so it caps the ifindex of a
+ * bond member (only of members: the instance's own interface may have any
+ * ifindex). The manager refuses a member it cannot hold.
+ */
+#define VIPD_MAX_IFINDEX 4096
+
 /* Maglev table size: a prime, so every (offset, skip) pair of the table
  * builder visits every slot. 65537 keeps the per-backend imbalance under 1%
  * for a few hundred backends.

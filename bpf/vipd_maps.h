@@ -67,6 +67,19 @@ struct {
 	__type(value, struct vipd_real);
 } reals SEC(".maps");
 
+/* iface_masters: ifindex of a bond member -> ifindex of its bond (0: none).
+ * XDP on a bond runs on its members, and a frame carries the member's
+ * ifindex, while the instance names the bond. Read only when the ingress
+ * interface is not the instance's own, so hosts without bonds never touch
+ * it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIPD_MAX_IFINDEX);
+	__type(key, __u32);   /* ifindex of the member */
+	__type(value, __u32); /* ifindex of the bond */
+} iface_masters SEC(".maps");
+
 /* Every verdict but VIPD_R_FORWARD: a forwarded packet updates one counter,
  * its real server's in real_stats. Real servers are indexed per (service,
  * backend), so the reader derives the forward count (the sum of real_stats

@@ -195,7 +195,12 @@ export class Daemon {
       if (!mac) throw new Error(`interface ${iface} has no MAC address`);
       const link = this.#dp.attach(iface, mac, { mode: this.#config.bpf.mode });
       this.#attached.add(iface);
-      this.#log.info({ interface: iface, mode: link.mode, via: link.via }, 'XDP program attached');
+      // A bond's members: XDP runs on them, and the data plane serves their frames for the bond.
+      const members = this.#dp.interfaceMembers(link.ifindex);
+      this.#log.info(
+        { interface: iface, mode: link.mode, via: link.via, ...(members.length ? { bondMembers: members } : {}) },
+        'XDP program attached',
+      );
     }
   }
 

@@ -14,6 +14,8 @@ export const MAX_VIPS = 16384;
 export const MAX_SERVICES = 64;
 export const MAX_RINGS = 2 * MAX_SERVICES;
 export const MAX_REALS = 4096;
+/** iface_masters is an array indexed by ifindex: a bond member's ifindex must be below this. */
+export const MAX_IFINDEX = 4096;
 
 /** Slots per Maglev ring (a prime). */
 export const RING_SIZE = 65537;
@@ -163,6 +165,7 @@ export const MAPS = {
   services6: { key: service6KeyCodec, value: serviceCodec, perCpu: false },
   rings: { key: u32Key, value: t.u32, perCpu: false },
   reals: { key: u32Key, value: realCodec, perCpu: false },
+  iface_masters: { key: u32Key, value: t.u32, perCpu: false },
   verdicts: { key: u32Key, value: counterCodec, perCpu: true },
   real_stats: { key: u32Key, value: counterCodec, perCpu: true },
 } as const;

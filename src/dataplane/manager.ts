@@ -30,6 +30,7 @@ import {
   IPPROTO_UDP,
   MAPS,
   LEASE_FOREVER,
+  MAX_IFINDEX,
   MAX_INSTANCES,
   MAX_REALS,
   MAX_SERVICES,
@@ -48,6 +49,7 @@ import {
   type VipKey,
 } from './abi.js';
 import { formatAddr, parseAddr, parseMac } from './addr.js';
+import { bondMembers } from './bond.js';
 import { buildMaglevTable } from './maglev.js';
 import { closeMaps, openMaps, sumCounters, type DataplaneMaps } from './maps.js';
 
@@ -62,6 +64,12 @@ export interface DataplaneLimits {
   /** Services; each owns two Maglev rings of RING_SIZE slots (4 bytes each). */
   services: number;
   reals: number;
+  /**
+   * Size of iface_masters, indexed by ifindex: a bond member's ifindex must
+   * be below it (default MAX_IFINDEX). Interfaces that are not bond members
+   * may have any ifindex.
+   */
+  ifindexes: number;
 }
 
 export const DEFAULT_DATAPLANE_LIMITS: DataplaneLimits = {
@@ -69,6 +77,7 @@ export const DEFAULT_DATAPLANE_LIMITS: DataplaneLimits = {
   vips: MAX_VIPS,
   services: MAX_SERVICES,
   reals: MAX_REALS,
+  ifindexes: MAX_IFINDEX,
 };
 
 export interface DataplaneOptions {
@@ -317,6 +326,7 @@ export class Dataplane {
       spec.map('rings').maxEntries = 2 * limits.services * RING_SIZE;
       spec.map('reals').maxEntries = limits.reals;
       spec.map('real_stats').maxEntries = limits.reals;
+      spec.map('iface_masters').maxEntries = limits.ifindexes;
       const adopted = opts.pinDir !== undefined && existsSync(join(opts.pinDir, 'instances'));
       if (opts.pinDir) spec.pinMapsUnder(opts.pinDir);
       const coll = await spec.load();
@@ -338,7 +348,9 @@ export class Dataplane {
   attach(iface: string | number, mac: string | Buffer, opts: { mode?: XdpMode } = {}): XdpAttachment {
     const ifindex = resolveIfindex(iface);
     if (typeof iface === 'string') this.ifindexByName.set(iface, ifindex);
-    this.enableInterface(ifindex, mac);
+    // XDP on a bond runs on its members, with their ifindexes.
+    const members = typeof iface === 'string' ? bondMembers(iface).map((m) => m.ifindex) : [];
+    this.enableInterface(ifindex, mac, { members });
     const pin = this.linkPin(ifindex);
     let link: XdpAttachment;
     if (pin && existsSync(pin)) {
@@ -358,9 +370,34 @@ export class Dataplane {
    * does this itself. Apart for attachments made by other means (another
    * namespace's process, bpftool) and for test runs.
    */
-  enableInterface(ifindex: number, mac: string | Buffer): void {
+  enableInterface(ifindex: number, mac: string | Buffer, opts: { members?: readonly number[] } = {}): void {
     if (!Number.isInteger(ifindex) || ifindex <= 0) throw new RangeError(`not an ifindex: ${ifindex}`);
+    const members = opts.members ?? [];
+    for (const m of members) {
+      if (!Number.isInteger(m) || m <= 0) throw new RangeError(`not an ifindex: ${m}`);
+      if (m >= this.limits.ifindexes) {
+        throw new RangeError(
+          `bond member ifindex ${m} is too large for the data plane: iface_masters is an array indexed by ifindex ` +
+            `and holds ifindexes below ${this.limits.ifindexes} (limits.ifindexes)`,
+        );
+      }
+    }
     this.interfaces.set(ifindex, Buffer.from(typeof mac === 'string' ? parseMac(mac) : mac));
+    // Members that left the bond since the last call stop counting for it.
+    for (const [m, master] of this.masterEntries()) if (master === ifindex && !members.includes(m)) this.maps.iface_masters.update(m, 0);
+    for (const m of members) this.maps.iface_masters.update(m, ifindex);
+  }
+
+  /** iface_masters entries in use: [member, bond]. */
+  private masterEntries(): [number, number][] {
+    return this.maps.iface_masters.lookupBatch().filter(([, master]) => master !== 0);
+  }
+
+  /** Bond members recorded for an interface (empty for anything but a bond). */
+  interfaceMembers(ifindex: number): number[] {
+    return this.masterEntries()
+      .filter(([, master]) => master === ifindex)
+      .map(([m]) => m);
   }
 
   /**
@@ -371,6 +408,7 @@ export class Dataplane {
   disableInterface(ifindex: number): boolean {
     const was = this.interfaces.delete(ifindex);
     for (const [name, i] of this.ifindexByName) if (i === ifindex) this.ifindexByName.delete(name);
+    for (const m of this.interfaceMembers(ifindex)) this.maps.iface_masters.update(m, 0);
     for (const [id, v] of this.maps.instances.entries()) {
       if (v.ifindex === ifindex && v.lease_expiry_ns !== 0n) this.deactivate(id);
     }

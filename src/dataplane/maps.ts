@@ -23,6 +23,7 @@ export interface DataplaneMaps {
   readonly services6: BpfMap<Service6Key, Service>;
   readonly rings: BpfMap<number, number>;
   readonly reals: BpfMap<number, Real>;
+  readonly iface_masters: BpfMap<number, number>;
   readonly verdicts: PerCpuMap<number, Counter>;
   readonly real_stats: PerCpuMap<number, Counter>;
 }
@@ -42,6 +43,7 @@ export function openMaps(coll: Collection): DataplaneMaps {
       services6: keep(coll.map('services6', MAPS.services6.key, MAPS.services6.value)),
       rings: keep(coll.map('rings', MAPS.rings.key, MAPS.rings.value)),
       reals: keep(coll.map('reals', MAPS.reals.key, MAPS.reals.value)),
+      iface_masters: keep(coll.map('iface_masters', MAPS.iface_masters.key, MAPS.iface_masters.value)),
       verdicts: keep(coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value)),
       real_stats: keep(coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value)),
     };

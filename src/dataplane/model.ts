@@ -21,6 +21,7 @@ import {
   MAX_RINGS,
   MAX_SERVICES,
   MAX_INSTANCES,
+  MAX_IFINDEX,
   REAL_F_VALID,
   REAL_NONE,
   REASONS,
@@ -40,6 +41,8 @@ export interface ModelLimits {
   services: number;
   rings: number;
   reals: number;
+  /** Size of iface_masters: a member with a larger ifindex has no entry. */
+  ifindexes: number;
 }
 
 /** The contents of the maps, in the shapes of their codecs. */
@@ -52,6 +55,8 @@ export interface ModelState {
   /** Ring number -> RING_SIZE slots; a ring not here reads as zeros (array map). */
   rings: Map<number, Uint32Array>;
   reals: Map<number, Real>;
+  /** iface_masters: bond member ifindex -> the bond's ifindex. */
+  ifaceMasters: Map<number, number>;
   limits: ModelLimits;
 }
 
@@ -78,6 +83,7 @@ export const DEFAULT_LIMITS: ModelLimits = {
   services: MAX_SERVICES,
   rings: MAX_RINGS,
   reals: MAX_REALS,
+  ifindexes: MAX_IFINDEX,
 };
 
 export function emptyState(limits: Partial<ModelLimits> = {}): ModelState {
@@ -87,6 +93,7 @@ export function emptyState(limits: Partial<ModelLimits> = {}): ModelState {
     services: new Map(),
     rings: new Map(),
     reals: new Map(),
+    ifaceMasters: new Map(),
     limits: { ...DEFAULT_LIMITS, ...limits },
   };
 }
@@ -154,8 +161,15 @@ class Run {
     const inst = id < this.state.limits.instances ? (this.state.instances.get(id) ?? ZERO_INSTANCE) : undefined;
     if (!inst) return R.pass_inactive;
     if (this.now >= inst.lease_expiry_ns) return inst.flags & INST_F_ACTIVE ? R.pass_lease_expired : R.pass_inactive;
-    if (inst.ifindex !== this.ifindex) return R.pass_other_iface;
+    if (!this.servesOn(inst)) return R.pass_other_iface;
     return inst;
+  }
+
+  /** serves_on(): the instance's interface, or a member of it (a bond's). */
+  servesOn(inst: Instance): boolean {
+    if (inst.ifindex === this.ifindex) return true;
+    const master = this.ifindex < this.state.limits.ifindexes ? (this.state.ifaceMasters.get(this.ifindex) ?? 0) : 0;
+    return master !== 0 && master === inst.ifindex;
   }
 
   missReason(off: number, family: number, vipReason: number): number {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ObjectSpec, btfStructs, compareWithBtf } from '../../src/bpf/index.js';
 import {
   MAPS,
+  MAX_IFINDEX,
   MAX_INSTANCES,
   MAX_REALS,
   MAX_RINGS,
@@ -45,6 +46,7 @@ describe('data-plane ABI', () => {
         services6: max('services6'),
         rings: max('rings'),
         reals: max('reals'),
+        iface_masters: max('iface_masters'),
         verdicts: max('verdicts'),
         real_stats: max('real_stats'),
       }).toEqual({
@@ -54,6 +56,7 @@ describe('data-plane ABI', () => {
         services6: MAX_SERVICES,
         rings: MAX_RINGS * RING_SIZE,
         reals: MAX_REALS,
+        iface_masters: MAX_IFINDEX,
         verdicts: REASON_MAX,
         real_stats: MAX_REALS,
       });

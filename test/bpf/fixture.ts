@@ -42,6 +42,7 @@ export class Fixture {
     spec.map('rings').maxEntries = state.limits.rings * RING_SIZE;
     spec.map('reals').maxEntries = state.limits.reals;
     spec.map('real_stats').maxEntries = state.limits.reals;
+    spec.map('iface_masters').maxEntries = state.limits.ifindexes;
     const fx = new Fixture(await spec.load(), state);
     fx.write();
     return fx;
@@ -52,6 +53,7 @@ export class Fixture {
     const s = this.state;
     for (const [k, v] of s.instances) this.maps.instances.update(k, v);
     for (const [k, v] of s.reals) this.maps.reals.update(k, v);
+    for (const [k, v] of s.ifaceMasters) this.maps.iface_masters.update(k, v);
     for (const [id, v] of s.vips) this.maps.vips.update(vipKeyOf(id), v);
     for (const [id, v] of s.services) {
       const k = serviceKeyOf(id);

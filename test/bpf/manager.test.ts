@@ -47,7 +47,7 @@ describe('Dataplane manager', () => {
     expect(dp.adopted).toBe(false);
     // A fresh bpffs root also lists the kernel's maps.debug and progs.debug.
     expect(readdirSync(pinDir).filter((n) => !n.endsWith('.debug')).sort()).toEqual(
-      ['instances', 'vips', 'services4', 'services6', 'rings', 'reals', 'verdicts', 'real_stats'].sort(),
+      ['instances', 'vips', 'services4', 'services6', 'rings', 'reals', 'iface_masters', 'verdicts', 'real_stats'].sort(),
     );
   });
 
@@ -108,10 +108,29 @@ describe('Dataplane manager', () => {
     expect(xdpVerdictName(res.retval)).toBe('TX');
     expect(res.data.subarray(6, 12).equals(mac(LB_MAC))).toBe(true);
 
+    // A bond's members are recorded against it: XDP on a bond runs on its
+    // members and sees their ifindexes.
+    dp.enableInterface(2, OTHER_MAC, { members: [5, 6] });
+    expect(dp.interfaceMembers(2)).toEqual([5, 6]);
+    dp.enableInterface(2, OTHER_MAC, { members: [6] }); // 5 left the bond
+    expect(dp.interfaceMembers(2)).toEqual([6]);
+    expect(() => dp.enableInterface(2, OTHER_MAC, { members: [4096] })).toThrow(
+      /bond member ifindex 4096 is too large.*below 4096 \(limits\.ifindexes\)/,
+    );
+    // lo (the test runs' ingress) as a member of "bond" 2: its frames are
+    // served for the instance on 2, with 2's MAC.
+    dp.enableInterface(2, OTHER_MAC, { members: [1] });
+    dp.activate(0, 30, 2);
+    const viaMember = dp.program.run({ data: flow(1000) });
+    expect(xdpVerdictName(viaMember.retval)).toBe('TX');
+    expect(viaMember.data.subarray(6, 12).equals(mac(OTHER_MAC))).toBe(true);
+
     // Disabling an interface stops serving the instances active on it.
     expect(dp.disableInterface(2)).toBe(true);
+    expect(dp.interfaceMembers(2)).toEqual([]);
     expect(dp.disableInterface(2)).toBe(false);
-    expect(dp.instance(0).active).toBe(true);
+    expect(dp.instance(0).active).toBe(false);
+    dp.activate(0, 30, 1);
     expect(dp.disableInterface(1)).toBe(true);
     expect(dp.instance(0).active).toBe(false);
     expect(xdpVerdictName(dp.program.run({ data: flow(1000) }).retval)).toBe('PASS');

@@ -71,6 +71,15 @@ export interface RealEntry {
   readonly flags: string[];
 }
 
+export interface IfaceMasterEntry {
+  /** The bond member (XDP on a bond runs on its members). */
+  readonly ifindex: number;
+  /** Names from /sys/class/net; null when no interface has that index here. */
+  readonly name: string | null;
+  readonly master: number;
+  readonly masterName: string | null;
+}
+
 export interface CounterValue {
   readonly packets: bigint;
   readonly bytes: bigint;
@@ -98,6 +107,7 @@ export interface EntryTypes {
   services6: ServiceEntry;
   rings: RingEntry;
   reals: RealEntry;
+  iface_masters: IfaceMasterEntry;
   verdicts: CounterEntry;
   real_stats: CounterEntry;
 }

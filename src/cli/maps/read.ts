@@ -58,6 +58,7 @@ export class PinnedMapReader {
       services6: () => this.#serviceDump('services6'),
       rings: () => this.#rings(),
       reals: () => this.#reals(),
+      iface_masters: () => this.#ifaceMasters(),
       verdicts: () => this.#verdicts(),
       real_stats: () => {
         const byIndex = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
@@ -113,6 +114,23 @@ export class PinnedMapReader {
       const all = decodeReals(map.lookupBatch());
       const entries = this.#all ? all : all.filter((r) => r.flags.length > 0 || r.family !== 0 || r.mac !== ZERO_MAC);
       return this.#dump('reals', map, entries, all.length - entries.length, 'empty real-server slots');
+    });
+  }
+
+  #ifaceMasters(): MapDump<'iface_masters'> {
+    const names = interfaceNames();
+    return this.#withMap('iface_masters', MAPS.iface_masters.key, MAPS.iface_masters.value, (map) => {
+      // An array indexed by ifindex: 0 is "no bond".
+      const all = map.lookupBatch();
+      const entries = all
+        .filter(([, master]) => this.#all || master !== 0)
+        .map(([ifindex, master]) => ({
+          ifindex,
+          name: names.get(ifindex) ?? null,
+          master,
+          masterName: master === 0 ? null : (names.get(master) ?? null),
+        }));
+      return this.#dump('iface_masters', map, entries, all.length - entries.length, 'interfaces that are no bond member');
     });
   }
 

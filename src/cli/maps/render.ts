@@ -74,6 +74,12 @@ function bodyLines(dump: AnyMapDump): string[] {
       ];
     case 'reals':
       return tableLines([R('INDEX'), 'ADDRESS', 'MAC', 'FLAGS'], dump.entries.map((e) => [String(e.index), e.address || '-', e.mac, flags(e.flags)]), '  ');
+    case 'iface_masters':
+      return tableLines(
+        [R('IFINDEX'), 'MEMBER', R('BOND IFINDEX'), 'BOND'],
+        dump.entries.map((e) => [String(e.ifindex), e.name ?? '?', String(e.master), e.masterName ?? (e.master === 0 ? '-' : '?')]),
+        '  ',
+      );
     case 'verdicts':
       return tableLines([R('INDEX'), 'REASON', 'ACTION', R('PACKETS'), R('BYTES')], counterRows(dump.entries, true), '  ');
     case 'real_stats':

@@ -103,6 +103,12 @@ describe('reference model', () => {
     const f = arpRequestFrame({ spa: '10.0.0.1', tpa: '10.0.0.10' });
     expect(runModel(f, s, 1, LEASE_FOREVER - 1n).reasonName).toBe('arp_reply');
     expect(runModel(f, s, 2, 0n).reasonName).toBe('pass_other_iface');
+    // ifindex 2 a member of a bond that is ifindex 1 (XDP on a bond runs on its members).
+    s.ifaceMasters.set(2, 1);
+    expect(runModel(f, s, 2, 0n).reasonName).toBe('arp_reply');
+    s.ifaceMasters.set(3, 9);
+    expect(runModel(f, s, 3, 0n).reasonName).toBe('pass_other_iface');
+    s.ifaceMasters.clear();
     // Deactivated (what Dataplane.deactivate() writes: the lease ends at 0, the interface stays).
     s.instances.set(0, { lease_expiry_ns: 0n, ifindex: 1, mac: parseMac(LB_MAC), flags: 0, pad: 0 });
     expect(runModel(f, s, 1, 0n).reasonName).toBe('pass_inactive');
