@@ -218,6 +218,8 @@ export class Dataplane {
    * written from here when the instance is activated.
    */
   private readonly interfaces = new Map<number, Buffer>();
+  /** What each instance entry holds for its interface (read from the map once, then kept). */
+  private readonly instanceIfaces = new Map<number, { ifindex: number; mac: Buffer }>();
   /** Interface names seen by attach(), so activation needs no lookup by name. */
   private readonly ifindexByName = new Map<string, number>();
   /** Service id -> what the services map holds, and when its previous ring was retired. */
@@ -462,11 +464,22 @@ export class Dataplane {
     // in a write that makes the entry active, or a packet could take the
     // new lease with half of the old MAC: a new interface goes in first
     // with the lease still ended.
-    const old = this.maps.instances.lookup(instance);
+    const old = this.entryIface(instance);
     if (!old || old.ifindex !== entry.ifindex || !old.mac.equals(entry.mac)) {
       this.maps.instances.update(instance, { ...entry, lease_expiry_ns: 0n, flags: 0 });
+      this.instanceIfaces.set(instance, { ifindex: entry.ifindex, mac: entry.mac });
     }
     this.maps.instances.update(instance, entry);
+  }
+
+  /** The interface an instance entry holds (the map is read once per instance). */
+  private entryIface(instance: number): { ifindex: number; mac: Buffer } | undefined {
+    let v = this.instanceIfaces.get(instance);
+    if (!v) {
+      const e = this.maps.instances.lookup(instance);
+      if (e) this.instanceIfaces.set(instance, (v = { ifindex: e.ifindex, mac: e.mac }));
+    }
+    return v;
   }
 
   /** The same write as activate(): kept as its own name for the caller's sake. */
@@ -503,7 +516,7 @@ export class Dataplane {
    */
   deactivate(instance: number): void {
     // Interface and MAC stay (see activate()): only the lease changes.
-    const old = this.maps.instances.lookup(instance);
+    const old = this.entryIface(instance);
     this.maps.instances.update(instance, {
       lease_expiry_ns: 0n,
       ifindex: old?.ifindex ?? 0,
