@@ -15,7 +15,6 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-#include <linux/icmp.h>
 #include <linux/icmpv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
@@ -25,6 +24,7 @@
 #include "vipd.h"
 #include "parsing.h"
 #include "csum.h"
+#include "icmp4.h"
 #include "jhash.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -312,7 +312,7 @@ static __always_inline __u32 handle_arp(struct xdp_md *ctx, struct hdr_cursor *c
 static __always_inline __u32 handle_icmp4(struct xdp_md *ctx, struct hdr_cursor *c,
 					  struct ethhdr *eth, struct iphdr *outer, __u64 bytes)
 {
-	struct icmphdr *icmp = cursor_pull_type(c, struct icmphdr);
+	struct icmp4hdr *icmp = cursor_pull_type(c, struct icmp4hdr);
 	struct vipd_service4_key key = {};
 	struct vipd_service *svc;
 	struct l4_ports *ports;
@@ -321,7 +321,7 @@ static __always_inline __u32 handle_icmp4(struct xdp_md *ctx, struct hdr_cursor 
 
 	if (!icmp)
 		return VIPD_R_PASS_TRUNCATED;
-	if (icmp->type != ICMP_DEST_UNREACH || icmp->code != ICMP_FRAG_NEEDED)
+	if (icmp->type != ICMP4_DEST_UNREACH || icmp->code != ICMP4_FRAG_NEEDED)
 		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
 
 	inner = cursor_pull_type(c, struct iphdr);
