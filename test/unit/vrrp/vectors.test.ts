@@ -7,14 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { AdvertValidator } from '../../../src/vrrp/validate.js';
 import { decodeAdvert, encodeAdvert, VRRP_PROTOCOL } from '../../../src/vrrp/codec.js';
 import { isVrrp, packetMeta, parseEthernetFrame } from '../../../src/vrrp/frame.js';
-import { listVectorFiles, readFrames, vectorsAvailable, VECTOR_DIR, type CapturedFrame } from './vectors.js';
+import { listVectorFiles, readFrames, type CapturedFrame } from './vectors.js';
 import { readVectorConf } from './keepalived-conf.js';
 
-const available = vectorsAvailable();
-if (!available) console.warn(`skipping keepalived vectors: ${VECTOR_DIR} is missing or empty`);
-
-describe.skipIf(!available)('keepalived 2.2.7 vectors', () => {
-  const files = available ? listVectorFiles() : [];
+describe('keepalived 2.2.7 vectors (test/fixtures/keepalived-vectors)', () => {
+  const files = listVectorFiles();
 
   it('has all nine captures', () => {
     expect(files.map((f) => f.replace('.hex.txt', ''))).toEqual([

@@ -1,10 +1,10 @@
-/** Reads the keepalived capture dumps (NAME.hex.txt) in /work/shared/vectors/keepalived. */
+/** Reads the keepalived capture dumps (NAME.hex.txt) in test/fixtures/keepalived-vectors. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const VECTOR_DIR = path.resolve(repoRoot, '../shared/vectors/keepalived');
+export const VECTOR_DIR = path.resolve(repoRoot, 'test/fixtures/keepalived-vectors');
 
 /** What the capture tool decoded for one frame (the JSON line), loosely typed. */
 export type FrameFacts = Record<string, unknown>;
@@ -16,11 +16,9 @@ export interface CapturedFrame {
   bytes: Buffer;
 }
 
-export function vectorsAvailable(): boolean {
-  return existsSync(VECTOR_DIR) && listVectorFiles().length > 0;
-}
-
+/** The capture dumps; a missing fixture directory is an error, never a reason to skip. */
 export function listVectorFiles(): string[] {
+  if (!existsSync(VECTOR_DIR)) throw new Error(`keepalived vectors missing: ${VECTOR_DIR} (they are part of the repository)`);
   return readdirSync(VECTOR_DIR)
     .filter((f) => f.endsWith('.hex.txt'))
     .sort();
