@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { parseListenAddress } from './address.js';
+import { checkCapacity } from './capacity.js';
 import { sortConfigErrors, type ConfigError } from './errors.js';
 import { readInstance, readName, readNotify } from './read-instance.js';
 import { readService } from './read-service.js';
@@ -156,6 +157,11 @@ function readConfig(reader: FieldReader): Config | undefined {
     if (service) services.push({ field: item, service });
   }
   checkServiceClashes(reader, services);
+  checkCapacity(
+    reader,
+    instances.map(({ field, instance }) => ({ field, value: instance })),
+    services.map(({ field, service }) => ({ field, value: service })),
+  );
   return {
     bpf,
     control,

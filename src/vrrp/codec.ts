@@ -14,6 +14,8 @@ import { internetChecksum } from './checksum.js';
 export const VRRP_PROTOCOL = 112;
 /** TTL / hop limit every advertisement is sent with and must arrive with. */
 export const VRRP_TTL = 255;
+/** Addresses in one advert: the count field is one byte. */
+export const MAX_ADVERT_ADDRESSES = 255;
 /** Multicast destinations (RFC 9568 section 5.1). */
 export const VRRP_MULTICAST = { 4: '224.0.0.18', 6: 'ff02::12' } as const;
 /** The only VRRP packet type. */
@@ -229,7 +231,7 @@ export function encodeAdvert(
   if (fields.version === 2 && family !== 4) throw new RangeError('VRRPv2 is IPv4 only');
   checkRange('vrid', fields.vrid, 1, 255);
   checkRange('priority', fields.priority, 0, 255);
-  checkRange('address count', fields.addresses.length, 0, 255);
+  checkRange('address count', fields.addresses.length, 0, MAX_ADVERT_ADDRESSES);
   const src = parseIpOf(family, meta.src);
   const dst = parseIpOf(family, meta.dst);
   if (src === null || dst === null) throw new RangeError(`VRRP source/destination not IPv${family}`);
