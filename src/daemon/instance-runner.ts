@@ -12,7 +12,7 @@
  * brain, priority 0) are sent at once.
  */
 import { EventEmitter } from 'node:events';
-import type { InstanceConfig as ConfigInstance } from '../config/index.js';
+import type { InstanceConfig } from '../config/index.js';
 import {
   AdvertSender,
   addresses,
@@ -31,7 +31,7 @@ import {
   VrrpInstance,
   type AdvertFields,
   type Clock,
-  type InstanceStatus as EngineStatus,
+  type VrrpInstanceStatus,
   type RejectReason,
   type StateChangeAction,
   type VrrpAction,
@@ -74,12 +74,12 @@ export interface InstanceRunnerOptions {
 }
 
 /** The family VRRP runs over: the first VIP's. VIPs of the other family follow the state. */
-export function vrrpFamily(cfg: ConfigInstance): 4 | 6 {
+export function vrrpFamily(cfg: InstanceConfig): 4 | 6 {
   return cfg.vips[0]?.family ?? 4;
 }
 
 /** The primary address adverts are sent from (the tie-break between equal priorities). */
-export function primaryAddress(cfg: ConfigInstance): string {
+export function primaryAddress(cfg: InstanceConfig): string {
   if (cfg.unicastSource) return cfg.unicastSource.address;
   const family = vrrpFamily(cfg);
   if (family === 6) {
@@ -98,7 +98,7 @@ export function primaryAddress(cfg: ConfigInstance): string {
 }
 
 export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
-  readonly config: ConfigInstance;
+  readonly config: InstanceConfig;
   readonly engine: VrrpInstance;
   readonly family: 4 | 6;
   readonly primary: string;
@@ -129,7 +129,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
    */
   #announceCache: { ifindex: number; mac: string; frames: Uint8Array[] } | null = null;
 
-  constructor(config: ConfigInstance, opts: InstanceRunnerOptions) {
+  constructor(config: InstanceConfig, opts: InstanceRunnerOptions) {
     super();
     this.config = config;
     this.#opts = opts;
@@ -200,11 +200,11 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     );
   }
 
-  get state(): EngineStatus['state'] {
+  get state(): VrrpInstanceStatus['state'] {
     return this.engine.state;
   }
 
-  status(): EngineStatus {
+  status(): VrrpInstanceStatus {
     return this.engine.status();
   }
 
