@@ -62,8 +62,8 @@ export interface InstanceRunnerEvents {
 export interface InstanceRunnerOptions {
   clock: Clock;
   logger: Logger;
-  /** How long the data plane may serve without a renewal: the peers' Master_Down interval. */
-  leaseSeconds: number;
+  /** How long the data plane may serve without a renewal (ms): the peers' Master_Down interval. */
+  leaseMs: number;
   leaseTarget: LeaseTarget;
   /** Native sender watchdog (ms). */
   watchdogMs?: number;
@@ -325,7 +325,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       this.#progress.clear();
       this.#setSenderPriority(change.priority);
       for (const s of this.#senders.values()) {
-        s.setLease({ ...this.#opts.leaseTarget, leaseNs: BigInt(Math.round(this.#opts.leaseSeconds * 1e9)) });
+        s.setLease({ ...this.#opts.leaseTarget, leaseNs: BigInt(Math.round(this.#opts.leaseMs * 1e6)) });
       }
     } else if (change.from === 'MASTER') {
       for (const s of this.#senders.values()) {
