@@ -54,10 +54,6 @@ export class Daemon implements ControlTarget {
     this.#metrics = new VipdMetrics({ logger: this.#log });
   }
 
-  get config(): Config {
-    return this.#config;
-  }
-
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const d = new Daemon(opts);
     await d.#start();
