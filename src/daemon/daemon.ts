@@ -3,6 +3,8 @@
  * lifecycle: start (adopting pinned state when there is any), reload (only
  * the difference), graceful stop (priority 0, VIPs released) and handoff
  * (exit leaving everything pinned, for a hitless restart or upgrade).
+ * The VRRP instances themselves belong to InstanceSet (instances.ts): this
+ * module says when they are added, started and ended, not how.
  */
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,7 +2,7 @@
  * One VRRP instance, running: the pure engine (src/vrrp) wired to its raw
  * socket, the native advert sender thread, announcements and the data-plane
  * lease. It decides nothing itself; it carries out the engine's actions and
- * reports state changes to the daemon, which owns the data plane, addresses,
+ * reports state changes to its owner (InstanceSet, instances.ts), which owns the data plane, addresses,
  * notify hooks and metrics.
  *
  * Who sends adverts: while MASTER the native sender thread sends them on
@@ -47,7 +47,7 @@ export interface LeaseTarget {
 }
 
 export interface InstanceRunnerEvents {
-  /** A state change, after the engine decided it; the daemon applies it synchronously. */
+  /** A state change, after the engine decided it; the owner (InstanceSet) applies it synchronously. */
   state: [StateChangeAction];
   /** Seconds from the decision to become MASTER to the first announcement sent. */
   failover: [number];
@@ -333,7 +333,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         s.stop();
       }
     }
-    // The daemon activates the data plane before the first advert and announcement leave.
+    // The owner (InstanceSet) activates the data plane before the first advert and announcement leave.
     this.emit('state', change);
     if (change.to === 'MASTER') {
       for (const s of this.#senders.values()) s.start();
