@@ -2,8 +2,8 @@
  * One VRRP instance, running: the pure engine (src/vrrp) wired to its raw
  * socket, the native advert sender thread, announcements and the data-plane
  * lease. It decides nothing itself; it carries out the engine's actions and
- * reports state changes to its owner (InstanceSet, instances.ts), which owns the data plane, addresses,
- * notify hooks and metrics.
+ * reports state changes to its owner (InstanceSet, instances.ts), which
+ * writes the data plane and addresses, runs notify hooks, counts metrics.
  *
  * Who sends adverts: while MASTER the native sender thread sends them on
  * time whatever the event loop does. The engine's own periodic advert
