@@ -113,9 +113,3 @@ export interface ControlMethods {
 
 export type ControlMethodName = keyof ControlMethods;
 
-/**
- * Error codes a handler may return (besides the transport's own):
- * NOT_FOUND (no such instance/service/backend), INVALID (bad parameter),
- * CONFIG (reload rejected: message lists every error), BUSY.
- */
-export type ControlHandlerErrorCode = 'NOT_FOUND' | 'INVALID' | 'CONFIG' | 'BUSY';

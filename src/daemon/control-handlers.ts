@@ -2,11 +2,27 @@
  * The daemon's answers to vipctl (src/daemon/api.ts is the contract).
  * Parameters are checked here: the socket is root-only, but a malformed
  * request must still get a clear error and change nothing.
+ *
+ * Error codes the handlers add to the transport's own: NOT_FOUND (no such
+ * instance, service or backend), INVALID (bad parameter), CONFIG (reload
+ * rejected: the message lists every error).
  */
 import { ControlError, type Handlers } from './control/index.js';
 import type { DrainResult, PriorityResult, ReloadResult, StatsSnapshot, StatusResult } from './api.js';
-import type { Daemon } from './daemon.js';
-import { ConfigRejected } from './daemon.js';
+import { ConfigRejected } from './read-config.js';
+
+/** What the handlers may ask of the daemon; the Daemon implements it. */
+export interface ControlTarget {
+  status(): StatusResult;
+  stats(): StatsSnapshot;
+  /** Throws ConfigRejected when the new config has errors (nothing changed then). */
+  reload(): Promise<ReloadResult>;
+  /** Sets an instance's base priority; undefined when there is no such instance. */
+  setPriority(instance: string, priority: number): { previous: number } | undefined;
+  hasService(service: string): boolean;
+  /** undefined when the service has no such backend. */
+  setDrained(service: string, backend: string, drained: boolean): Promise<{ changed: boolean } | undefined>;
+}
 
 function obj(params: unknown): Record<string, unknown> {
   if (params === undefined || params === null) return {};
@@ -29,13 +45,13 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
-export function controlHandlers(d: Daemon): Handlers {
+export function controlHandlers(d: ControlTarget): Handlers {
   const drain = (drained: boolean) => async (params: unknown): Promise<DrainResult> => {
     const p = obj(params);
     const service = str(p, 'service');
     const backend = str(p, 'backend');
-    if (!d.services.has(service)) throw new ControlError('NOT_FOUND', `no service '${service}'`);
-    const res = await d.services.setDrained(service, backend, drained);
+    if (!d.hasService(service)) throw new ControlError('NOT_FOUND', `no service '${service}'`);
+    const res = await d.setDrained(service, backend, drained);
     if (!res) throw new ControlError('NOT_FOUND', `service '${service}' has no backend '${backend}'`);
     return { service, backend, drained, changed: res.changed };
   };
@@ -63,11 +79,9 @@ export function controlHandlers(d: Daemon): Handlers {
       if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 1 || priority > 254) {
         throw new ControlError('INVALID', 'priority must be an integer 1..254');
       }
-      const e = d.instance(name);
-      if (!e) throw new ControlError('NOT_FOUND', `no instance '${name}'`);
-      const previous = e.runner.status().priority;
-      e.runner.engine.setPriority(priority);
-      return { instance: name, previous, priority };
+      const res = d.setPriority(name, priority);
+      if (!res) throw new ControlError('NOT_FOUND', `no instance '${name}'`);
+      return { instance: name, previous: res.previous, priority };
     },
     reload: async (): Promise<ReloadResult> => {
       try {

@@ -2,8 +2,8 @@
  * One VRRP instance, running: the pure engine (src/vrrp) wired to its raw
  * socket, the native advert sender thread, announcements and the data-plane
  * lease. It decides nothing itself; it carries out the engine's actions and
- * reports state changes to the daemon, which owns the data plane, addresses,
- * notify hooks and metrics.
+ * reports state changes to its owner (InstanceSet, instances.ts), which
+ * writes the data plane and addresses, runs notify hooks, counts metrics.
  *
  * Who sends adverts: while MASTER the native sender thread sends them on
  * time whatever the event loop does. The engine's own periodic advert
@@ -12,7 +12,7 @@
  * brain, priority 0) are sent at once.
  */
 import { EventEmitter } from 'node:events';
-import type { InstanceConfig as ConfigInstance } from '../config/index.js';
+import type { InstanceConfig } from '../config/index.js';
 import {
   AdvertSender,
   addresses,
@@ -31,7 +31,7 @@ import {
   VrrpInstance,
   type AdvertFields,
   type Clock,
-  type InstanceStatus as EngineStatus,
+  type VrrpInstanceStatus,
   type RejectReason,
   type StateChangeAction,
   type VrrpAction,
@@ -47,7 +47,7 @@ export interface LeaseTarget {
 }
 
 export interface InstanceRunnerEvents {
-  /** A state change, after the engine decided it; the daemon applies it synchronously. */
+  /** A state change, after the engine decided it; the owner (InstanceSet) applies it synchronously. */
   state: [StateChangeAction];
   /** Seconds from the decision to become MASTER to the first announcement sent. */
   failover: [number];
@@ -62,8 +62,8 @@ export interface InstanceRunnerEvents {
 export interface InstanceRunnerOptions {
   clock: Clock;
   logger: Logger;
-  /** How long the data plane may serve without a renewal: the peers' Master_Down interval. */
-  leaseSeconds: number;
+  /** How long the data plane may serve without a renewal (ms): the peers' Master_Down interval. */
+  leaseMs: number;
   leaseTarget: LeaseTarget;
   /** Native sender watchdog (ms). */
   watchdogMs?: number;
@@ -74,12 +74,12 @@ export interface InstanceRunnerOptions {
 }
 
 /** The family VRRP runs over: the first VIP's. VIPs of the other family follow the state. */
-export function vrrpFamily(cfg: ConfigInstance): 4 | 6 {
+export function vrrpFamily(cfg: InstanceConfig): 4 | 6 {
   return cfg.vips[0]?.family ?? 4;
 }
 
 /** The primary address adverts are sent from (the tie-break between equal priorities). */
-export function primaryAddress(cfg: ConfigInstance): string {
+export function primaryAddress(cfg: InstanceConfig): string {
   if (cfg.unicastSource) return cfg.unicastSource.address;
   const family = vrrpFamily(cfg);
   if (family === 6) {
@@ -98,7 +98,7 @@ export function primaryAddress(cfg: ConfigInstance): string {
 }
 
 export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
-  readonly config: ConfigInstance;
+  readonly config: InstanceConfig;
   readonly engine: VrrpInstance;
   readonly family: 4 | 6;
   readonly primary: string;
@@ -129,7 +129,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
    */
   #announceCache: { ifindex: number; mac: string; frames: Uint8Array[] } | null = null;
 
-  constructor(config: ConfigInstance, opts: InstanceRunnerOptions) {
+  constructor(config: InstanceConfig, opts: InstanceRunnerOptions) {
     super();
     this.config = config;
     this.#opts = opts;
@@ -200,11 +200,11 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     );
   }
 
-  get state(): EngineStatus['state'] {
+  get state(): VrrpInstanceStatus['state'] {
     return this.engine.state;
   }
 
-  status(): EngineStatus {
+  status(): VrrpInstanceStatus {
     return this.engine.status();
   }
 
@@ -325,7 +325,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       this.#progress.clear();
       this.#setSenderPriority(change.priority);
       for (const s of this.#senders.values()) {
-        s.setLease({ ...this.#opts.leaseTarget, leaseNs: BigInt(Math.round(this.#opts.leaseSeconds * 1e9)) });
+        s.setLease({ ...this.#opts.leaseTarget, leaseNs: BigInt(Math.round(this.#opts.leaseMs * 1e6)) });
       }
     } else if (change.from === 'MASTER') {
       for (const s of this.#senders.values()) {
@@ -333,7 +333,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         s.stop();
       }
     }
-    // The daemon activates the data plane before the first advert and announcement leave.
+    // The owner (InstanceSet) activates the data plane before the first advert and announcement leave.
     this.emit('state', change);
     if (change.to === 'MASTER') {
       for (const s of this.#senders.values()) s.start();

@@ -3,7 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { BpfError } from '../bpf/index.js';
 import { ExitCode } from '../exit-codes.js';
 import { NetError, PRIVILEGE_CODE } from '../net/index.js';
-import { ConfigRejected, Daemon } from './daemon.js';
+import { Daemon } from './daemon.js';
+import { ConfigRejected } from './read-config.js';
 import { createLogger, type LogFormat } from './logger.js';
 import { checkConfigFile } from '../config/check.js';
 

@@ -8,13 +8,6 @@ import type { Clock, TimerId } from '../clock.js';
 
 export type { Clock, TimerId } from '../clock.js';
 
-/** The process's monotonic clock (performance.now) and Node timers. */
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimer: (delayMs, fire) => setTimeout(fire, Math.max(0, delayMs)),
-  clearTimer: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
-};
-
 /**
  * One re-armable timer with its due time. `armNoLaterThan` lets a hot path
  * (an advert every 10 ms) leave an earlier pending timer alone instead of

@@ -42,7 +42,7 @@ export interface AnnounceConfig {
   refreshMs: number;
 }
 
-export interface InstanceConfig {
+export interface VrrpInstanceConfig {
   name: string;
   version: VrrpVersion;
   vrid: number;
@@ -56,8 +56,6 @@ export interface InstanceConfig {
   preempt: boolean;
   /** After startup or leaving FAULT, do not preempt a lower master for this long. */
   preemptDelayMs?: number;
-  /** RFC 9568 Accept_Mode; the data plane reads it, the election does not. */
-  acceptMode?: boolean;
   track?: readonly TrackWeight[];
   announce?: Partial<AnnounceConfig>;
 }
@@ -116,7 +114,7 @@ export interface InstanceDeps {
   drainPending?: () => void;
 }
 
-export interface InstanceStatus {
+export interface VrrpInstanceStatus {
   name: string;
   vrid: number;
   state: VrrpState;
@@ -144,8 +142,7 @@ export function receivedAdvert(advert: VrrpAdvert, meta: PacketMeta, arrivalMs: 
 export class VrrpInstance {
   readonly name: string;
   readonly vrid: number;
-  readonly acceptMode: boolean;
-  readonly #config: InstanceConfig;
+  readonly #config: VrrpInstanceConfig;
   readonly #announce: AnnounceConfig;
   readonly #clock: Clock;
   readonly #emit: (action: VrrpAction) => void;
@@ -174,7 +171,7 @@ export class VrrpInstance {
   #masterSince: number | null = null;
   #transitions = 0;
 
-  constructor(config: InstanceConfig, deps: InstanceDeps) {
+  constructor(config: VrrpInstanceConfig, deps: InstanceDeps) {
     const own = parseIp(config.primaryAddress);
     if (own === null) throw new RangeError(`${config.name}: primary address ${config.primaryAddress} is not an IP`);
     if (!Number.isInteger(config.priority) || config.priority < 1 || config.priority > OWNER_PRIORITY) {
@@ -183,7 +180,6 @@ export class VrrpInstance {
     if (!(config.advertIntervalMs > 0)) throw new RangeError(`${config.name}: advert interval must be > 0`);
     this.name = config.name;
     this.vrid = config.vrid;
-    this.acceptMode = config.acceptMode ?? false;
     this.#config = config;
     this.#announce = { ...DEFAULT_ANNOUNCE, ...config.announce };
     this.#clock = deps.clock;
@@ -225,7 +221,7 @@ export class VrrpInstance {
     return masterDownIntervalMs(this.#config.version, this.effectivePriority, this.#masterAdverIntervalMs);
   }
 
-  status(): InstanceStatus {
+  status(): VrrpInstanceStatus {
     return {
       name: this.name,
       vrid: this.vrid,

@@ -1,13 +1,13 @@
 /** Builds a VrrpInstance on a fake clock and records what it asks the daemon to do. */
 import {
   VrrpInstance,
-  type InstanceConfig,
+  type VrrpInstanceConfig,
   type ReceivedAdvert,
   type VrrpAction,
 } from '../../../src/vrrp/instance.js';
 import { FakeClock } from './fake-clock.js';
 
-export const BASE_CONFIG: InstanceConfig = {
+export const BASE_CONFIG: VrrpInstanceConfig = {
   name: 'VI_1',
   version: 3,
   vrid: 51,
@@ -30,7 +30,7 @@ export interface Harness {
   socket: ReceivedAdvert[];
 }
 
-export function harness(overrides: Partial<InstanceConfig> = {}, options: { drain?: boolean; clock?: FakeClock } = {}): Harness {
+export function harness(overrides: Partial<VrrpInstanceConfig> = {}, options: { drain?: boolean; clock?: FakeClock } = {}): Harness {
   const clock = options.clock ?? new FakeClock(0);
   const actions: VrrpAction[] = [];
   let taken = 0;
