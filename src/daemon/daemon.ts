@@ -11,7 +11,8 @@ import { diffConfig, loadConfig, formatConfigError, type Config, type InstanceCo
 import { Dataplane } from '../dataplane/manager.js';
 import { VipdMetrics, MetricsServer, type DataplaneCounters } from '../metrics/index.js';
 import { addAddress, LinkWatcher, linkInfo, removeAddress, sdNotify, monotonicNs } from '../net/index.js';
-import { masterDownIntervalMs, NotifyRunner, notifyStateFor, SyncGroup, TrackScript, type StateChangeAction } from '../vrrp/index.js';
+import { TrackScript } from '../checks/index.js';
+import { masterDownIntervalMs, NotifyRunner, notifyStateFor, SyncGroup, type StateChangeAction } from '../vrrp/index.js';
 import type { InstanceStatus, ReloadResult, StatsSnapshot, StatusResult } from './api.js';
 import { monotonicClock } from './clock.js';
 import { ControlServer } from './control/index.js';

@@ -8,5 +8,4 @@ export * from './instance.js';
 export * from './notify.js';
 export * from './sync-group.js';
 export * from './timing.js';
-export * from './track.js';
 export * from './validate.js';
