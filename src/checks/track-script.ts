@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../clock.js';
 import { RiseFallScheduler } from './rise-fall.js';
-import { commandSucceeded, runCommand } from './run-command.js';
+import { programSucceeded, runProgram } from './run-program.js';
 
 /**
  * Runs argv once; resolves true on exit status 0. Must stop the command when
@@ -15,9 +15,9 @@ import { commandSucceeded, runCommand } from './run-command.js';
  */
 export type ScriptExec = (argv: readonly string[], timeoutMs: number, signal: AbortSignal) => Promise<boolean>;
 
-/** The real ScriptExec: runCommand, so a timeout stops the script's whole process group. */
+/** The real ScriptExec: runProgram, so a timeout stops the script's whole process group. */
 export const runScript: ScriptExec = async (argv, _timeoutMs, signal) =>
-  commandSucceeded(await runCommand(argv, { signal }));
+  programSucceeded(await runProgram(argv, { signal }));
 
 export interface TrackScriptSpec {
   name: string;

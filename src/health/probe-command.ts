@@ -3,7 +3,7 @@
  * shared command runner, so the checker's timeout stops the command's whole
  * process group, a shell script's `sleep` or `curl` included.
  */
-import { runCommand, type CommandOutcome } from '../checks/run-command.js';
+import { runProgram, type ProgramOutcome } from '../checks/run-program.js';
 import { describeProbe } from './describe.js';
 import type { CommandProbeSpec, ProbeResult } from './types.js';
 
@@ -13,11 +13,11 @@ const REASON_STDERR = 200;
 export async function probeCommand(spec: CommandProbeSpec, signal: AbortSignal): Promise<ProbeResult> {
   const what = describeProbe(spec);
   if (spec.argv.length === 0) return { ok: false, detail: `${what}: empty argv` };
-  const outcome = await runCommand(spec.argv, { signal, env: spec.env });
+  const outcome = await runProgram(spec.argv, { signal, env: spec.env });
   return { ok: outcome.kind === 'exited' && outcome.code === 0, detail: `${what}: ${outcomeText(outcome)}` };
 }
 
-function outcomeText(outcome: CommandOutcome): string {
+function outcomeText(outcome: ProgramOutcome): string {
   switch (outcome.kind) {
     case 'spawn-error':
       return outcome.code;

@@ -32,7 +32,7 @@ export interface HttpProbeSpec {
 
 export interface CommandProbeSpec {
   readonly type: 'command';
-  /** Absolute program path first; spawned in its own process group (src/checks/run-command.ts), never a shell. */
+  /** Absolute program path first; spawned in its own process group (src/checks/run-program.ts), never a shell. */
   readonly argv: readonly string[];
   /** Added to the daemon's environment (e.g. which backend to check). */
   readonly env?: Readonly<Record<string, string>>;

@@ -3,7 +3,6 @@ export * from './addr.js';
 export * from './checksum.js';
 export * from './clock.js';
 export * from './codec.js';
-export * from './frame.js';
 export * from './instance.js';
 export * from './notify.js';
 export * from './sync-group.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { runCommand } from '../../../src/checks/run-command.js';
+import { runProgram } from '../../../src/checks/run-program.js';
 import { TrackScript } from '../../../src/checks/track-script.js';
 import { Checker } from '../../../src/health/checker.js';
 import { systemClock } from '../../../src/health/clock.js';
@@ -82,18 +82,18 @@ describe('a command that times out leaves nothing running', () => {
   });
 });
 
-describe('runCommand', () => {
+describe('runProgram', () => {
   it('reports the exit status and the stderr it wrote', async () => {
-    expect(await runCommand(['/bin/sh', '-c', 'echo oops >&2; exit 4'])).toEqual({ kind: 'exited', code: 4, stderr: 'oops\n' });
+    expect(await runProgram(['/bin/sh', '-c', 'echo oops >&2; exit 4'])).toEqual({ kind: 'exited', code: 4, stderr: 'oops\n' });
   });
 
   it('a program that cannot start is an outcome, not an exception', async () => {
-    expect(await runCommand(['/nonexistent/script'])).toEqual({ kind: 'spawn-error', code: 'ENOENT' });
+    expect(await runProgram(['/nonexistent/script'])).toEqual({ kind: 'spawn-error', code: 'ENOENT' });
   });
 
   it('its own time limit stops the whole group the same way', async () => {
     const script = stubbornScript('limit');
-    expect(await runCommand(script.argv, { timeoutMs: 200, killGraceMs: 100 })).toMatchObject({ kind: 'stopped' });
+    expect(await runProgram(script.argv, { timeoutMs: 200, killGraceMs: 100 })).toMatchObject({ kind: 'stopped' });
     await expectAllGone(script.pids());
   });
 });

@@ -24,7 +24,7 @@ const CLOSE_GRACE_MS = 200;
 /** Between SIGTERM and SIGKILL to the group. */
 export const DEFAULT_KILL_GRACE_MS = 1000;
 
-export interface RunCommandOptions {
+export interface RunProgramOptions {
   /** Aborting stops the command (the caller's time limit): SIGTERM to the group, SIGKILL after the grace. */
   readonly signal?: AbortSignal;
   /** A time limit of its own, for callers without a scheduler; same stop sequence. */
@@ -36,7 +36,7 @@ export interface RunCommandOptions {
 }
 
 /** How a run ended. Never an exception: a command that cannot start is an outcome too. */
-export type CommandOutcome =
+export type ProgramOutcome =
   | { readonly kind: 'exited'; readonly code: number; readonly stderr: string }
   | { readonly kind: 'signaled'; readonly signal: NodeJS.Signals; readonly stderr: string }
   /** Stopped by the abort signal or the time limit; `stderr` is what it wrote until then. */
@@ -44,12 +44,12 @@ export type CommandOutcome =
   /** Never ran: ENOENT, EACCES, ... */
   | { readonly kind: 'spawn-error'; readonly code: string };
 
-export function commandSucceeded(outcome: CommandOutcome): boolean {
+export function programSucceeded(outcome: ProgramOutcome): boolean {
   return outcome.kind === 'exited' && outcome.code === 0;
 }
 
 /** Runs argv once and resolves when it has ended (or been stopped). Never rejects. */
-export function runCommand(argv: readonly string[], options: RunCommandOptions = {}): Promise<CommandOutcome> {
+export function runProgram(argv: readonly string[], options: RunProgramOptions = {}): Promise<ProgramOutcome> {
   return new Promise((resolve) => {
     const [file, ...args] = argv;
     if (file === undefined) return resolve({ kind: 'spawn-error', code: 'EINVAL' });
@@ -67,7 +67,7 @@ export function runCommand(argv: readonly string[], options: RunCommandOptions =
     let closeTimer: ReturnType<typeof setTimeout> | undefined;
     const limitTimer = options.timeoutMs === undefined ? undefined : setTimeout(() => stop(), options.timeoutMs);
 
-    const finish = (outcome: CommandOutcome): void => {
+    const finish = (outcome: ProgramOutcome): void => {
       if (settled) return;
       settled = true;
       options.signal?.removeEventListener('abort', stop);
@@ -76,7 +76,7 @@ export function runCommand(argv: readonly string[], options: RunCommandOptions =
       child.stderr?.destroy();
       resolve(outcome);
     };
-    const fromExit = (code: number | null, signalName: NodeJS.Signals | null): CommandOutcome => {
+    const fromExit = (code: number | null, signalName: NodeJS.Signals | null): ProgramOutcome => {
       if (stopped) return { kind: 'stopped', stderr };
       if (code !== null) return { kind: 'exited', code, stderr };
       return { kind: 'signaled', signal: signalName ?? 'SIGKILL', stderr };
