@@ -7,18 +7,19 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError, ensureBpffs } from '../bpf/index.js';
+import { TrackScript } from '../checks/index.js';
 import { diffConfig, loadConfig, formatConfigError, type Config, type InstanceConfig } from '../config/index.js';
 import { Dataplane } from '../dataplane/manager.js';
 import { VipdMetrics, MetricsServer, type DataplaneCounters } from '../metrics/index.js';
 import { addAddress, LinkWatcher, linkInfo, removeAddress, sdNotify, monotonicNs } from '../net/index.js';
-import { TrackScript } from '../checks/index.js';
-import { masterDownIntervalMs, NotifyRunner, notifyStateFor, SyncGroup, type StateChangeAction } from '../vrrp/index.js';
+import { masterDownIntervalMs, notifyStateFor, SyncGroup, type StateChangeAction } from '../vrrp/index.js';
 import type { InstanceStatus, ReloadResult, StatsSnapshot, StatusResult } from './api.js';
 import { monotonicClock } from './clock.js';
 import { ControlServer } from './control/index.js';
 import { controlHandlers } from './control-handlers.js';
 import { InstanceRunner } from './instance-runner.js';
 import type { Logger } from './logger.js';
+import { NotifyRunner } from './notify-runner.js';
 import { ServiceTable } from './services.js';
 
 export class ConfigRejected extends Error {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runProgram } from '../../../src/checks/run-program.js';
 import { TrackScript } from '../../../src/checks/track-script.js';
+import { NotifyRunner, type NotifyOutcome } from '../../../src/daemon/notify-runner.js';
 import { Checker } from '../../../src/health/checker.js';
 import { systemClock } from '../../../src/health/clock.js';
 import type { HealthChange } from '../../../src/health/types.js';
@@ -78,6 +79,16 @@ describe('a command that times out leaves nothing running', () => {
     const c = await change;
     checker.stop();
     expect(c).toMatchObject({ up: false, reason: expect.stringMatching(/: timed out after 300ms$/) });
+    await expectAllGone(script.pids());
+  });
+
+  it('notify hook: its grandchild that ignores SIGTERM is killed too', async () => {
+    const script = stubbornScript('notify');
+    const outcomes: NotifyOutcome[] = [];
+    const runner = new NotifyRunner({ timeoutMs: 300, onOutcome: (o) => outcomes.push(o) });
+    runner.notify('INSTANCE', 'VI_1', 'MASTER', 150, [script.argv]);
+    await runner.whenIdle();
+    expect(outcomes.map((o) => o.result)).toEqual(['timeout']);
     await expectAllGone(script.pids());
   });
 });
