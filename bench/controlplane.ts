@@ -197,7 +197,7 @@ export const controlPlane: Section = {
 
     // libbpf-ts map call cost (bench/libbpf.ts).
     let mapCalls: MapCallCost[] | undefined;
-    const mapMissing = missingPrerequisites(ctx.root, { root: true, native: true, objects: ['out/bpf/libbpf_ts_test.bpf.o'] });
+    const mapMissing = missingPrerequisites(ctx.root, { root: true, native: true, objects: ['out/test/progs/libbpf_ts_test.bpf.o'] });
     if (mapMissing) skipped.push({ what: 'libbpf-ts map call cost', why: mapMissing });
     else {
       ctx.progress('controlPlane: libbpf-ts map call cost (bench/libbpf.ts), 5 tasks x 0.4 s');

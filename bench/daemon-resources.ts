@@ -56,7 +56,7 @@ interface DaemonFigure {
 export const daemon: Section = {
   key: 'daemon',
   title: 'Daemon RSS and idle CPU (real vipd pair)',
-  requires: { root: true, native: true, objects: ['out/bpf/vipd.bpf.o', 'out/bpf/xdp_pass.bpf.o'] },
+  requires: { root: true, native: true, objects: ['out/bpf/vipd.bpf.o', 'out/test/progs/xdp_pass.bpf.o'] },
   async run(ctx: BenchContext): Promise<SectionOutcome> {
     const skipped: Skip[] = [];
     const hz = clockTicks();

@@ -40,11 +40,11 @@ const XDP_PASS = 2;
 const XDP_TX = 3;
 
 const OBJ = {
-  wrapper: 'out/bpf/xdp_bench_wrapper.bpf.o',
-  pass: 'out/bpf/xdp_bench_pass.bpf.o',
-  macswap: 'out/bpf/xdp_macswap.bpf.o',
-  yardstick: 'out/bpf/xdp_yardstick.bpf.o',
-  ipip: 'out/bpf/xdp_ipip.bpf.o',
+  wrapper: 'out/bench/bpf/xdp_bench_wrapper.bpf.o',
+  pass: 'out/bench/bpf/xdp_bench_pass.bpf.o',
+  macswap: 'out/bench/bpf/xdp_macswap.bpf.o',
+  yardstick: 'out/bench/bpf/xdp_yardstick.bpf.o',
+  ipip: 'out/bench/bpf/xdp_ipip.bpf.o',
   vipd: 'out/bpf/vipd.bpf.o',
 } as const;
 

@@ -464,7 +464,7 @@ function stackSvgs(svgs: string[]): string {
 export const failover: Section = {
   key: 'failover',
   title: 'Failover: MASTER link down, vipd beside keepalived',
-  requires: { root: true, native: true, objects: ['out/bpf/vipd.bpf.o', 'out/bpf/xdp_pass.bpf.o'] },
+  requires: { root: true, native: true, objects: ['out/bpf/vipd.bpf.o', 'out/test/progs/xdp_pass.bpf.o'] },
   async run(ctx: BenchContext): Promise<SectionOutcome> {
     const skipped: Skip[] = [];
     const why = netnsUnavailable() ?? (haveCommand('tcpdump') ? undefined : 'tcpdump is not installed');

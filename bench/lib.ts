@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The checkout root (the folder with binding.gyp), from bench/ or dist/bench/. */
+/** The checkout root (the folder with binding.gyp), from bench/ or dist-tools/bench/. */
 export { packageRoot as repoRoot } from '../src/native.js';
 
 export interface BenchContext {
@@ -37,7 +37,7 @@ export interface SectionOutcome {
 export interface Prerequisites {
   /** Needs root (BPF_PROG_TEST_RUN, namespaces). */
   root?: boolean;
-  /** Needs these compiled objects, relative to the checkout (out/bpf/...). */
+  /** Needs these compiled objects, relative to the checkout (out/bpf/, out/bench/bpf/, out/test/progs/). */
   objects?: string[];
   /** Needs the native addon (build/Release/vipd_native.node). */
   native?: boolean;

@@ -3,7 +3,7 @@
  * the typed path (codec + native call + syscall) beside the raw native call
  * with pre-encoded buffers, so the binding's own overhead is visible.
  *
- *   npm run build && node dist/bench/libbpf.js [--json]
+ *   npm run build && npm run build:tools && node dist-tools/bench/libbpf.js [--json]
  */
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
@@ -22,7 +22,7 @@ const Key = struct('test_key', { id: t.u32, port: t.u16, proto: t.u8, pad: t.u8 
 const Value = struct('test_value', { counter: t.u64, flags: t.u32, mac: t.bytes(6), weight: t.u16 });
 
 export async function benchMapCalls(): Promise<MapCallCost[]> {
-  const coll = await ObjectSpec.open(join(packageRoot(), 'out/bpf/libbpf_ts_test.bpf.o')).load();
+  const coll = await ObjectSpec.open(join(packageRoot(), 'out/test/progs/libbpf_ts_test.bpf.o')).load();
   const hash = coll.map('test_hash', Key, Value);
   const array = coll.map('test_array', t.u32, Value);
   const native = bpfNative();

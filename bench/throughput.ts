@@ -45,9 +45,9 @@ import { barChart } from './svg.js';
 
 const OBJ = {
   vipd: 'out/bpf/vipd.bpf.o',
-  livegen: 'out/bpf/xdp_livegen.bpf.o',
-  count: 'out/bpf/xdp_count.bpf.o',
-  macswap: 'out/bpf/xdp_macswap.bpf.o',
+  livegen: 'out/bench/bpf/xdp_livegen.bpf.o',
+  count: 'out/bench/bpf/xdp_count.bpf.o',
+  macswap: 'out/bench/bpf/xdp_macswap.bpf.o',
 } as const;
 
 const GEN_MAC = '02:00:00:00:0a:01';
@@ -244,7 +244,7 @@ export const throughput: Section = {
       attach(gen, 'sink');
 
       const script = fileURLToPath(import.meta.url);
-      if (!script.endsWith('.js')) throw new Error(`throughput: run from the build (node dist/bench/run.js), not ${script}`);
+      if (!script.endsWith('.js')) throw new Error(`throughput: run from the build (node dist-tools/bench/run.js), not ${script}`);
       const child: NodeChild = gen.node(script, ['livegen']);
       await child.waitEvent('ready', () => true, 15_000);
 

@@ -6,7 +6,7 @@
  * receiver's max inter-arrival gap, and how many gaps would have let a
  * VRRPv3 backup's Master_Down timer (3 x interval + skew) expire.
  *
- *   npm run build && sudo node dist/bench/vrrp-pacing.js [--seconds 10]
+ *   npm run build && npm run build:tools && sudo node dist-tools/bench/vrrp-pacing.js [--seconds 10]
  *     [--interval-ms 10] [--block-ms 100] [--sched-fifo 0] [--json]
  *
  * Goal (not a test assertion): sender max gap < 15 ms, no Master_Down gaps.

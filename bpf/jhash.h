@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /* The flow hash: Bob Jenkins' lookup3 final mix, as jhash_3words() in the
- * kernel's linux/jhash.h (and in Katran). src/dataplane/hash.ts is the same
+ * kernel's linux/jhash.h (and in Katran). test/model/xdp-hash.ts is the same
  * function in TypeScript; the differential test keeps them equal.
  */
 #ifndef VIPD_JHASH_H

@@ -6,7 +6,7 @@
  *
  * It passes everything it does not own, and counts every verdict by reason.
  * docs/dataplane.md describes the maps and the policies (VLAN, fragments,
- * leases); src/dataplane/model.ts is the same logic in TypeScript, and the
+ * leases); test/model/xdp-model.ts is the same logic in TypeScript, and the
  * tests in test/bpf hold the two to the same output, byte for byte.
  */
 #include <stddef.h>
@@ -179,7 +179,7 @@ static __always_inline bool addr6_is_zero(const struct in6_addr *a)
 /* The flow hash: jhash_3words over the client's address, the VIP and the
  * two ports (client's first), each word the little-endian reading of its
  * four bytes in the packet, so the program hashes what it loads, without
- * byte swaps (src/dataplane/hash.ts). An IPv6 address is folded to one
+ * byte swaps (test/model/xdp-hash.ts). An IPv6 address is folded to one
  * word by XOR of its four.
  */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -1,6 +1,7 @@
 /* The vipd native addon: libbpf objects, maps, programs and links, BTF
  * layouts, bpffs and interface helpers, and the VRRP socket path. The typed
- * face of all of it lives in src/bpf and src/vrrp; nothing else loads it. */
+ * face of all of it lives in src/bpf and src/net (src/native.ts loads it);
+ * nothing else loads it. */
 #include "addon.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)

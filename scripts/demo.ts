@@ -82,7 +82,7 @@ function preflight(): string | undefined {
   if (process.getuid?.() !== 0) return 'the demo builds network namespaces: run it as root';
   const why = netnsUnavailable();
   if (why) return why;
-  for (const f of ['out/bpf/vipd.bpf.o', 'out/bpf/xdp_pass.bpf.o', 'build/Release/vipd_native.node', 'dist/src/daemon/main.js']) {
+  for (const f of ['out/bpf/vipd.bpf.o', 'out/test/progs/xdp_pass.bpf.o', 'build/Release/vipd_native.node', 'dist/src/daemon/main.js']) {
     if (!existsSync(join(packageRoot(), f))) return `${f} is missing: run \`npm run build\` (or scripts/bootstrap)`;
   }
   return undefined;

@@ -145,7 +145,7 @@ export class Site {
   }
 
   private async wire(): Promise<void> {
-    const xdpPass = join(packageRoot(), 'out', 'bpf', 'xdp_pass.bpf.o');
+    const xdpPass = join(packageRoot(), 'out', 'test', 'progs', 'xdp_pass.bpf.o');
     const v6 = this.opts.family === 6;
     const hosts: [Namespace, string][] = [
       [this.client, this.clientAddr],

@@ -4,7 +4,7 @@
  * VRRP compares addresses as unsigned big-endian numbers (RFC 9568
  * tie-break), so these give the bytes, not just validation.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 
 export type IpFamily = 4 | 6;
 
@@ -117,4 +117,25 @@ export function parseMac(mac: string | Uint8Array): Buffer {
 /** 6 bytes -> `aa:bb:cc:dd:ee:ff`. */
 export function formatMac(mac: Uint8Array): string {
   return [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Where a listener binds. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * `host:port` or `[v6]:port` (`127.0.0.1:9477`, `[::1]:9477`,
+ * `localhost:9477`; port 0..65535). The one listen-address parser: the
+ * config loader adds its own rules on top (an IP host, a fixed port).
+ * Throws RangeError.
+ */
+export function parseListenAddress(text: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 0 || port > 65535) throw new RangeError(`not a host:port address: ${JSON.stringify(text)}`);
+  const host = m[1] ?? m[2] ?? '';
+  if (m[1] !== undefined && isIP(host) !== 6) throw new RangeError(`not an IPv6 address in brackets: ${JSON.stringify(text)}`);
+  return { host, port };
 }

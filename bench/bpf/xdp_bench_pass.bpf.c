@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
-/* The benchmark's own XDP_PASS program (bpf/xdp_pass.bpf.c serves the
- * tests; this copy keeps the benchmark independent of it): the floor of
+/* The benchmark's own XDP_PASS program (test/progs/xdp_pass.bpf.c serves
+ * the tests; this copy keeps the benchmark independent of it): the floor of
  * every figure, the cost of entering and leaving a BPF program.
  */
 #include <linux/bpf.h>

@@ -3,7 +3,8 @@
  * spellings of one IPv6 address compare equal everywhere in vipd.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { IpAddress, ListenAddress, VirtualAddress } from './schema.js';
+import { parseListenAddress, type ListenAddress } from '../addr.js';
+import type { IpAddress, VirtualAddress } from './schema.js';
 
 /** IPv6 compressed and lower case, via the WHATWG URL host serialiser. */
 function canonicalIpv6(text: string): string {
@@ -11,7 +12,7 @@ function canonicalIpv6(text: string): string {
 }
 
 /** A unicast host address, or undefined; zone ids (`%eth0`) are not accepted. */
-export function parseIp(text: string): IpAddress | undefined {
+export function parseIpAddress(text: string): IpAddress | undefined {
   if (isIPv4(text)) return { address: text, family: 4 };
   if (isIPv6(text) && !text.includes('%')) return { address: canonicalIpv6(text), family: 6 };
   return undefined;
@@ -37,7 +38,7 @@ export type CidrResult = { ok: true; value: VirtualAddress } | { ok: false; reas
 export function parseCidr(text: string): CidrResult {
   const slash = text.indexOf('/');
   const addressText = slash < 0 ? text : text.slice(0, slash);
-  const ip = parseIp(addressText);
+  const ip = parseIpAddress(addressText);
   if (!ip) return { ok: false, reason: `"${addressText}" is not an IPv4 or IPv6 address` };
   const unusable = unusableAddressReason(ip);
   if (unusable) return { ok: false, reason: `"${addressText}" is ${unusable}` };
@@ -53,15 +54,22 @@ export function parseCidr(text: string): CidrResult {
   return { ok: true, value: { ...ip, prefixLength, cidr: `${ip.address}/${prefixLength}` } };
 }
 
-/** `host:port` or `[v6]:port` with an IP host. */
-export function parseListenAddress(text: string): ListenAddress | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  if (!match) return undefined;
-  const hostText = match[1] ?? match[2] ?? '';
-  const ip = parseIp(hostText);
-  const port = Number(match[3]);
-  if (!ip || (match[1] !== undefined && ip.family !== 6) || port < 1 || port > 65535) return undefined;
-  return { host: ip.address, port };
+/**
+ * A listen address in the config: src/addr.ts parses the syntax; the config
+ * also wants an IP host (the daemon binds without resolving a name) and a
+ * fixed port (not 0). The IPv6 host is canonicalised.
+ */
+export function parseConfigListenAddress(text: string): ListenAddress | undefined {
+  let parsed: ListenAddress;
+  try {
+    parsed = parseListenAddress(text);
+  } catch {
+    return undefined;
+  }
+  const ip = parseIpAddress(parsed.host);
+  const bracketed = text.trim().startsWith('[');
+  if (!ip || bracketed !== (ip.family === 6) || parsed.port < 1) return undefined;
+  return { host: ip.address, port: parsed.port };
 }
 
 /** `vip:port` with brackets around IPv6, for names and messages. */

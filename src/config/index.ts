@@ -4,4 +4,4 @@ export { parseConfig, loadConfig, type ConfigResult } from './load.js';
 export { formatConfigError, sortConfigErrors, type ConfigError } from './errors.js';
 export { diffConfig, type ConfigDiff, type NamedChanges, type BackendChanges } from './diff.js';
 export { checkConfigFile, type CheckOutput } from './check.js';
-export { parseCidr, parseIp, parseListenAddress, formatHostPort } from './address.js';
+export { parseCidr, parseConfigListenAddress, parseIpAddress, formatHostPort } from './address.js';

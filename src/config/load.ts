@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
-import { parseListenAddress } from './address.js';
+import { parseConfigListenAddress } from './address.js';
 import { checkCapacity } from './capacity.js';
 import { sortConfigErrors, type ConfigError } from './errors.js';
 import { readInstance, readName, readNotify } from './read-instance.js';
@@ -41,7 +41,7 @@ function readBpf(reader: FieldReader, field: Field | undefined): BpfConfig {
 
 function readControl(reader: FieldReader, field: Field | undefined): ControlConfig {
   let socket: string = DEFAULTS.control.socket;
-  let metrics = parseListenAddress(DEFAULTS.control.metrics) ?? { host: '127.0.0.1', port: 9477 };
+  let metrics = parseConfigListenAddress(DEFAULTS.control.metrics) ?? { host: '127.0.0.1', port: 9477 };
   const fields = field && reader.mapping(field, ['socket', 'metrics']);
   if (fields?.socket) {
     const text = reader.text(fields.socket);
@@ -50,7 +50,7 @@ function readControl(reader: FieldReader, field: Field | undefined): ControlConf
   }
   if (fields?.metrics) {
     const text = reader.text(fields.metrics);
-    const parsed = text === undefined ? undefined : parseListenAddress(text);
+    const parsed = text === undefined ? undefined : parseConfigListenAddress(text);
     if (text !== undefined && !parsed) reader.error(fields.metrics, `"${text}" must be IP:PORT or [IPv6]:PORT`);
     if (parsed) metrics = parsed;
   }

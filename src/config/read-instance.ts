@@ -1,5 +1,5 @@
 /** Reads and checks one `instances[i]` entry (VRRP instance). */
-import { parseCidr, parseIp, unusableAddressReason } from './address.js';
+import { parseCidr, parseIpAddress, unusableAddressReason } from './address.js';
 import {
   DEFAULTS,
   LIMITS,
@@ -46,7 +46,7 @@ function readInterfaceName(reader: FieldReader, field: Field): string | undefine
 export function readIp(reader: FieldReader, field: Field): IpAddress | undefined {
   const text = reader.text(field);
   if (text === undefined) return undefined;
-  const ip = parseIp(text);
+  const ip = parseIpAddress(text);
   if (!ip) {
     reader.error(field, `"${text}" is not an IPv4 or IPv6 address${text.includes('/') ? ' (no prefix length here)' : ''}`);
     return undefined;

@@ -6,6 +6,7 @@
  * The YAML spelling of each key is the same as the property name; defaults
  * are in `DEFAULTS` below and documented in docs/configuration.md.
  */
+import type { ListenAddress } from '../addr.js';
 
 export type AddressFamily = 4 | 6;
 
@@ -22,10 +23,7 @@ export interface VirtualAddress extends IpAddress {
   readonly cidr: string;
 }
 
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
+export type { ListenAddress };
 
 export type BpfMode = 'auto' | 'native' | 'generic';
 

@@ -3,7 +3,9 @@
  * Software Network Load Balancer", NSDI 2016), weighted the way Katran does it.
  *
  * The table maps each of `size` slots to a backend. The XDP program hashes a
- * flow's 5-tuple, takes it modulo `size`, and forwards to the slot's backend.
+ * flow (client address, VIP, both ports), scales the hash to a slot with a
+ * multiply and a shift, `(hash * size) >> 32` (bpf/vipd.bpf.c ring_slot(), no
+ * modulo), and forwards to the slot's backend.
  * Two hosts given the same backends (in any order) build byte-identical tables,
  * so a flow keeps its real server when the VIP moves between them.
  *

@@ -1,12 +1,10 @@
 /**
- * One health check on a schedule, with rise/fall hysteresis.
- *
- * Runs never overlap: the next run is scheduled only when the current one has
- * finished (or timed out), `intervalMs` after the previous start or at once if
- * the run took longer. A run still going at `timeoutMs` is aborted and counts
- * as a failure, whatever the probe does with the abort.
+ * One health check on a schedule, with rise/fall hysteresis: a probe on the
+ * shared scheduler (src/checks/rise-fall.ts, which says how runs are timed),
+ * reporting flips as HealthChange.
  */
-import { systemClock, type Clock, type TimerId } from './clock.js';
+import { RiseFallScheduler } from '../checks/rise-fall.js';
+import { systemClock, type Clock } from './clock.js';
 import { describeProbe } from './describe.js';
 import { runProbe, type ProbeFn } from './probe.js';
 import type { CheckSpec, HealthChange, InitialState, ProbeResult } from './types.js';
@@ -33,45 +31,42 @@ export interface CheckerStatus {
 
 export class Checker {
   readonly spec: CheckSpec;
-  readonly #clock: Clock;
-  readonly #probe: ProbeFn;
+  readonly #scheduler: RiseFallScheduler;
   readonly #listeners = new Set<ChangeListener>();
-  #up: boolean;
-  #provisional: boolean;
-  #successes = 0;
-  #failures = 0;
-  #runs = 0;
-  #last: (ProbeResult & { at: number }) | undefined;
-  #timer: TimerId | null = null;
-  #inFlight: AbortController | null = null;
-  #started = false;
 
   constructor(spec: CheckSpec, options: CheckerOptions = {}) {
     validateSpec(spec);
     this.spec = spec;
-    this.#clock = options.clock ?? systemClock;
-    this.#probe = options.probe ?? runProbe;
-    const initial = options.initialState ?? spec.initialState ?? 'up';
-    this.#up = initial === 'up' || initial === 'fully-up';
-    this.#provisional = initial === 'up' || initial === 'down';
+    const probe = options.probe ?? runProbe;
+    this.#scheduler = new RiseFallScheduler(
+      { ...spec, initialState: options.initialState ?? spec.initialState ?? 'up' },
+      (signal) => probe(spec.probe, signal),
+      {
+        clock: options.clock ?? systemClock,
+        what: describeProbe(spec.probe),
+        onFlip: (up, result, streak) => this.#flip(up, result, streak),
+      },
+    );
   }
 
   get up(): boolean {
-    return this.#up;
+    return this.#scheduler.up;
   }
 
   get running(): boolean {
-    return this.#started;
+    return this.#scheduler.running;
   }
 
   status(): CheckerStatus {
+    const hysteresis = this.#scheduler.hysteresis;
+    const last = this.#scheduler.last;
     return {
-      up: this.#up,
-      provisional: this.#provisional,
-      consecutiveSuccesses: this.#successes,
-      consecutiveFailures: this.#failures,
-      runs: this.#runs,
-      ...(this.#last ? { last: { ...this.#last } } : {}),
+      up: hysteresis.up,
+      provisional: hysteresis.provisional,
+      consecutiveSuccesses: hysteresis.successes,
+      consecutiveFailures: hysteresis.failures,
+      runs: this.#scheduler.runs,
+      ...(last ? { last } : {}),
     };
   }
 
@@ -83,95 +78,15 @@ export class Checker {
 
   /** The first run starts at once. Idempotent. */
   start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#schedule(0);
+    this.#scheduler.start();
   }
 
   /** Cancels the pending run and aborts one in flight; its result is ignored. */
   stop(): void {
-    this.#started = false;
-    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
-    this.#timer = null;
-    this.#inFlight?.abort();
-    this.#inFlight = null;
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = this.#clock.setTimer(delayMs, () => {
-      this.#timer = null;
-      void this.#run();
-    });
-  }
-
-  async #run(): Promise<void> {
-    if (!this.#started || this.#inFlight) return;
-    const startedAt = this.#clock.now();
-    const controller = new AbortController();
-    this.#inFlight = controller;
-    const result = await this.#runOnce(controller);
-    // stop() (or a newer run after stop/start) owns the state now.
-    if (this.#inFlight !== controller) return;
-    this.#inFlight = null;
-    this.#record(result);
-    if (!this.#started) return;
-    const elapsed = this.#clock.now() - startedAt;
-    this.#schedule(Math.max(0, this.spec.intervalMs - elapsed));
-  }
-
-  /** The probe's result, or a timeout failure if it is not back in time. */
-  #runOnce(controller: AbortController): Promise<ProbeResult> {
-    return new Promise((resolve) => {
-      let done = false;
-      const timeout = this.#clock.setTimer(this.spec.timeoutMs, () => {
-        if (done) return;
-        done = true;
-        controller.abort();
-        resolve({
-          ok: false,
-          detail: `${describeProbe(this.spec.probe)}: timed out after ${formatMs(this.spec.timeoutMs)}`,
-        });
-      });
-      this.#probe(this.spec.probe, controller.signal).then(
-        (result) => {
-          if (done) return;
-          done = true;
-          this.#clock.clearTimer(timeout);
-          resolve(result);
-        },
-        (err: unknown) => {
-          // A probe must not reject; if a custom one does, it is a failure.
-          if (done) return;
-          done = true;
-          this.#clock.clearTimer(timeout);
-          resolve({ ok: false, detail: `${describeProbe(this.spec.probe)}: ${String(err)}` });
-        },
-      );
-    });
-  }
-
-  #record(result: ProbeResult): void {
-    this.#runs++;
-    this.#last = { ...result, at: this.#clock.now() };
-    const provisional = this.#provisional;
-    this.#provisional = false;
-    if (result.ok) {
-      this.#failures = 0;
-      this.#successes++;
-      if (!this.#up && (provisional || this.#successes >= this.spec.rise)) {
-        this.#flip(true, result, this.#successes);
-      }
-    } else {
-      this.#successes = 0;
-      this.#failures++;
-      if (this.#up && (provisional || this.#failures >= this.spec.fall)) {
-        this.#flip(false, result, this.#failures);
-      }
-    }
+    this.#scheduler.stop();
   }
 
   #flip(up: boolean, result: ProbeResult, streak: number): void {
-    this.#up = up;
     const change: HealthChange = {
       service: this.spec.service,
       backend: this.spec.backend,
@@ -186,10 +101,6 @@ export class Checker {
       }
     }
   }
-}
-
-function formatMs(ms: number): string {
-  return ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 function validateSpec(spec: CheckSpec): void {

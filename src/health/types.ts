@@ -2,6 +2,7 @@
  * What a health check is and what it reports. Plain data: the daemon builds
  * these from the config (see fromConfig.ts) and compares them on reload.
  */
+import type { InitialState } from '../checks/rise-fall.js';
 
 /** An inclusive range of HTTP status codes, or one exact code. */
 export type ExpectStatus = number | { readonly min: number; readonly max: number };
@@ -31,7 +32,7 @@ export interface HttpProbeSpec {
 
 export interface CommandProbeSpec {
   readonly type: 'command';
-  /** Absolute program path first; run with execFile, never a shell. */
+  /** Absolute program path first; spawned in its own process group (src/checks/run-program.ts), never a shell. */
   readonly argv: readonly string[];
   /** Added to the daemon's environment (e.g. which backend to check). */
   readonly env?: Readonly<Record<string, string>>;
@@ -39,12 +40,8 @@ export interface CommandProbeSpec {
 
 export type ProbeSpec = TcpProbeSpec | HttpProbeSpec | CommandProbeSpec;
 
-/**
- * How a checker starts, before its first result (HAProxy's `init-state`):
- * - `up` / `down`: provisional; the first result alone decides.
- * - `fully-up` / `fully-down`: settled; leaving it takes `fall` / `rise` results.
- */
-export type InitialState = 'up' | 'down' | 'fully-up' | 'fully-down';
+/** How a checker starts before its first result; see src/checks/rise-fall.ts. */
+export type { InitialState } from '../checks/rise-fall.js';
 
 export interface CheckSpec {
   /** Service name, for events and logs. */

@@ -6,7 +6,7 @@
 import { ObjectSpec, type Collection, type Program, type PerCpuMap } from '../../src/bpf/index.js';
 import { REAL_NONE, RING_SIZE, REASON_MAX, type Counter, type VipKey } from '../../src/dataplane/abi.js';
 import { closeMaps, openMaps, type DataplaneMaps } from '../../src/dataplane/maps.js';
-import { runModel, type CounterMap, type ModelResult, type ModelState } from '../../src/dataplane/model.js';
+import { runModel, type CounterMap, type ModelResult, type ModelState } from '../model/xdp-model.js';
 import { objectPath } from '../../src/dataplane/manager.js';
 
 /** test-run without a ctx runs as if received on the namespace's loopback. */

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xdpVerdictName } from '../../src/bpf/index.js';
 import { IPPROTO_TCP, IPPROTO_UDP, REASONS, type ReasonName } from '../../src/dataplane/abi.js';
 import { parseAddr } from '../../src/dataplane/addr.js';
-import { flowHash, hashAddr, portsWord, ringSlot } from '../../src/dataplane/hash.js';
-import { serviceId } from '../../src/dataplane/model.js';
+import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
+import { serviceId } from '../model/xdp-model.js';
 import {
   CLIENT_MAC,
   ETH_P_ARP,

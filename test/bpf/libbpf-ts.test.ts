@@ -26,8 +26,8 @@ import {
 import { packageRoot } from '../../src/native.js';
 
 const root = packageRoot();
-const TEST_OBJ = join(root, 'out/bpf/libbpf_ts_test.bpf.o');
-const REJECT_OBJ = join(root, 'out/bpf/libbpf_ts_reject.bpf.o');
+const TEST_OBJ = join(root, 'out/test/progs/libbpf_ts_test.bpf.o');
+const REJECT_OBJ = join(root, 'out/test/progs/libbpf_ts_reject.bpf.o');
 
 const TestKey = struct('test_key', { id: t.u32, port: t.u16, proto: t.u8, pad: t.u8 });
 const TestValue = struct('test_value', { counter: t.u64, flags: t.u32, mac: t.bytes(6), weight: t.u16 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBpffs, unmountBpffs, xdpVerdictName } from '../../src/bpf/index.js';
 import { REAL_NONE, RING_SIZE } from '../../src/dataplane/abi.js';
 import { parseAddr } from '../../src/dataplane/addr.js';
-import { flowHash, hashAddr, portsWord, ringSlot } from '../../src/dataplane/hash.js';
+import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
 import { LB_MAC, mac, tcpFrame } from '../helpers/frames.js';
 

@@ -13,7 +13,7 @@ import {
   RING_SIZE,
 } from '../../src/dataplane/abi.js';
 import { parseAddr, parseMac } from '../../src/dataplane/addr.js';
-import { emptyState, serviceId, vipId, type ModelState } from '../../src/dataplane/model.js';
+import { emptyState, serviceId, vipId, type ModelState } from '../model/xdp-model.js';
 import { LB_MAC } from '../helpers/frames.js';
 import { TEST_IFINDEX } from './fixture.js';
 

@@ -83,7 +83,7 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
       [reals[0], '10.77.0.11', 'fd77::11'],
       [reals[1], '10.77.0.12', 'fd77::12'],
     ];
-    const xdpPass = join(packageRoot(), 'out', 'bpf', 'xdp_pass.bpf.o');
+    const xdpPass = join(packageRoot(), 'out', 'test', 'progs', 'xdp_pass.bpf.o');
     hosts.forEach(([ns, addr, addr6], i) => {
       sw.attach(ns, 'eth0');
       ns.addr('eth0', `${addr}/24`);

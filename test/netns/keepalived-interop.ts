@@ -23,7 +23,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LB_ADDRS, Site, metricSum } from '../../scripts/topology.js';
 import { Keepalived, keepalivedErrors, keepalivedStateName, type KeepalivedOptions } from '../helpers/keepalived.js';
 import { haveCommand, netnsUnavailable } from '../helpers/netns.js';
-import { decodeAdvert, packetMeta, parseEthernetFrame, VRRP_MULTICAST, VRRP_PROTOCOL } from '../../src/vrrp/index.js';
+import { decodeAdvert, VRRP_MULTICAST, VRRP_PROTOCOL } from '../../src/vrrp/index.js';
+import { packetMeta, parseEthernetFrame } from '../model/vrrp-frame.js';
 
 export interface InteropFlavour {
   label: string;

@@ -12,7 +12,7 @@ import { ObjectSpec, PerCpuMap, XdpLink, ensureBpffs, types as t, unmountBpffs }
 import { packageRoot } from '../../src/native.js';
 
 const root = packageRoot();
-const OBJ = join(root, 'out/bpf/libbpf_ts_test.bpf.o');
+const OBJ = join(root, 'out/test/progs/libbpf_ts_test.bpf.o');
 const tag = `${process.pid % 100000}${Math.floor(Math.random() * 1000)}`;
 const nsA = `lbts-a-${tag}`;
 const nsB = `lbts-b-${tag}`;

@@ -21,7 +21,7 @@ import { formatAddr, formatMac } from '../../dataplane/addr.js';
 import { flagNames, INSTANCE_FLAGS, interfaceNames, protocolName, REAL_FLAGS, serviceLabel } from './labels.js';
 import type { CounterEntry, DumpOf, EntryTypes, MapDump, RealEntry, ServiceEntry } from './model.js';
 import { openPinnedMap, openPinnedPerCpuMap, pinPath } from './pins.js';
-import { readRing, ringsInUse, summarizeRing } from './rings.js';
+import { readRingBySlot, ringsInUse, summarizeRing } from './rings.js';
 
 export interface ReadOptions {
   /** Show empty array slots, zero counters and every ring slot. */
@@ -102,7 +102,7 @@ export class PinnedMapReader {
     const addresses = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
     return this.#withMap('rings', MAPS.rings.key, MAPS.rings.value, (map) => {
       const entries = ringsInUse(services, map.maxEntries).map((use) =>
-        summarizeRing(use, readRing(map, use.ring), (real) => addresses.get(real) ?? null, this.#all),
+        summarizeRing(use, readRingBySlot(map, use.ring), (real) => addresses.get(real) ?? null, this.#all),
       );
       const ringCount = Math.floor(map.maxEntries / RING_SIZE);
       return this.#dump('rings', map, entries, ringCount - entries.length, `of ${ringCount} rings are used by no service (not read)`);

@@ -7,7 +7,8 @@ import type { BpfMap } from '../../bpf/index.js';
 import { REAL_NONE, RING_SIZE } from '../../dataplane/abi.js';
 import type { RingEntry, RingShare } from './model.js';
 
-export function readRing(rings: BpfMap<number, number>, ring: number): Uint32Array {
+/** One ring, one lookup per slot (the Dataplane's own readRing reads it in one batch). */
+export function readRingBySlot(rings: BpfMap<number, number>, ring: number): Uint32Array {
   const table = new Uint32Array(RING_SIZE);
   const base = ring * RING_SIZE;
   for (let slot = 0; slot < RING_SIZE; slot++) table[slot] = rings.lookup(base + slot) ?? REAL_NONE;

@@ -3,7 +3,7 @@
  * its real servers, and one health check per service.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { parseIp, unusableAddressReason } from '../address.js';
+import { parseIpAddress, unusableAddressReason } from '../address.js';
 import { LIMITS } from '../schema.js';
 import type { DiagnosticLog } from './diagnostics.js';
 import { REAL_SERVER_UNSUPPORTED, UNSUPPORTED_CHECKS, VIRTUAL_SERVER_UNSUPPORTED, reportUnhandled } from './keywords.js';
@@ -129,7 +129,7 @@ interface RealServer {
 }
 
 function convertRealServer(log: DiagnosticLog, block: Statement, defaults: CheckDefaults, servicePort: number, family: 4 | 6): RealServer | undefined {
-  const ip = parseIp(block.args[0] ?? '');
+  const ip = parseIpAddress(block.args[0] ?? '');
   if (!ip || unusableAddressReason(ip) || ip.family !== family) {
     log.dropped(block, describe(block), ip && ip.family !== family ? 'address family differs from the VIP; direct routing keeps it' : 'not a unicast IP address; real server not converted');
     return undefined;
@@ -181,7 +181,7 @@ export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipIn
     log.dropped(block, describe(block), `virtual_server ${addressText} has no vipd equivalent: services are one VIP and port`);
     return undefined;
   }
-  const ip = parseIp(addressText ?? '');
+  const ip = parseIpAddress(addressText ?? '');
   const port = Number(portText);
   if (!ip || !Number.isInteger(port) || port < 1 || port > 65535) {
     log.dropped(block, describe(block), 'needs an IP address and a port; not converted');

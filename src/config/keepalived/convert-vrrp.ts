@@ -2,7 +2,7 @@
  * keepalived's VRRP side -> vipd instances and sync groups: global_defs
  * defaults, vrrp_script, vrrp_instance, vrrp_sync_group.
  */
-import { parseCidr, parseIp, unusableAddressReason } from '../address.js';
+import { parseCidr, parseIpAddress, unusableAddressReason } from '../address.js';
 import { NAME_PATTERN } from '../read-instance.js';
 import { LIMITS } from '../schema.js';
 import type { DiagnosticLog } from './diagnostics.js';
@@ -244,7 +244,7 @@ function convertTrackInterfaces(log: DiagnosticLog, block: Statement, draft: Ins
 
 function convertUnicastPeers(log: DiagnosticLog, block: Statement, draft: InstanceDraft): void {
   for (const entry of blockOf(log, block)) {
-    const ip = parseIp(entry.keyword);
+    const ip = parseIpAddress(entry.keyword);
     if (!ip || unusableAddressReason(ip)) {
       log.dropped(entry, describe(entry), 'not a unicast IP address; peer ignored');
       continue;
@@ -292,7 +292,7 @@ function applyInstanceStatement(
     case 'preempt_delay': draft.preemptDelay = readNumber(log, statement, LIMITS.preemptDelay); return true;
     case 'authentication': convertAuthentication(log, statement, draft); return true;
     case 'unicast_src_ip': {
-      const ip = parseIp(statement.args[0] ?? '');
+      const ip = parseIpAddress(statement.args[0] ?? '');
       if (ip) draft.unicastSource = ip.address;
       else log.dropped(statement, describe(statement), 'not an IP address; ignored');
       return true;

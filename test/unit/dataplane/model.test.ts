@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { FAMILY_V4, FAMILY_V6, INST_F_ACTIVE, LEASE_FOREVER, REASONS, actionOf, XDP_PASS, XDP_TX } from '../../../src/dataplane/abi.js';
 import { formatAddr, parseAddr, parseMac, formatMac } from '../../../src/dataplane/addr.js';
-import { flowHash, hashAddr, jhash3words, portsWord, ringSlot } from '../../../src/dataplane/hash.js';
+import { flowHash, hashAddr, jhash3words, portsWord, ringSlot } from '../../model/xdp-hash.js';
 import { internetChecksum as checksum } from '../../../src/checksum.js';
-import { emptyState, runModel, vipId } from '../../../src/dataplane/model.js';
+import { emptyState, runModel, vipId } from '../../model/xdp-model.js';
 import { arpRequestFrame, csum, nsFrame, LB_MAC } from '../../helpers/frames.js';
 
 describe('flow hash', () => {

@@ -2,13 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  NotifyRunner,
-  notifyArgs,
-  notifyStateFor,
-  type ExecFileFn,
-  type NotifyOutcome,
-} from '../../../src/vrrp/notify.js';
+import { NotifyRunner, type ExecFileFn, type NotifyOutcome } from '../../../src/daemon/notify-runner.js';
+import { notifyArgs, notifyStateFor } from '../../../src/vrrp/notify.js';
 
 /** An execFile whose processes finish only when the test says so. */
 function fakeExecFile(): {

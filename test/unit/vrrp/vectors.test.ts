@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdvertValidator } from '../../../src/vrrp/validate.js';
 import { decodeAdvert, encodeAdvert, VRRP_PROTOCOL } from '../../../src/vrrp/codec.js';
-import { isVrrp, packetMeta, parseEthernetFrame } from '../../../src/vrrp/frame.js';
+import { isVrrp, packetMeta, parseEthernetFrame } from '../../model/vrrp-frame.js';
 import { listVectorFiles, readFrames, type CapturedFrame } from './vectors.js';
 import { readVectorConf } from './keepalived-conf.js';
 

@@ -6,7 +6,7 @@
  * to one word by XOR of their four. Then the ring slot: the hash scaled to
  * RING_SIZE by a multiply and a shift.
  */
-import { HASH_SEED, RING_SIZE } from './abi.js';
+import { HASH_SEED, RING_SIZE } from '../../src/dataplane/abi.js';
 
 function rol32(w: number, s: number): number {
   return ((w << s) | (w >>> (32 - s))) >>> 0;

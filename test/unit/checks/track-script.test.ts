@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Hysteresis, TrackScript, type ScriptExec } from '../../../src/vrrp/track.js';
-import { FakeClock } from './fake-clock.js';
+import { Hysteresis } from '../../../src/checks/rise-fall.js';
+import { TrackScript, type ScriptExec } from '../../../src/checks/track-script.js';
+import { FakeClock } from '../vrrp/fake-clock.js';
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

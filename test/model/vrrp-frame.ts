@@ -5,9 +5,9 @@
  * need it. Handles one 802.1Q tag, IPv4 options, and an IPv4 AH header
  * (keepalived's `auth_type AH`), which sits between the IP header and VRRP.
  */
-import { formatIp, type IpFamily } from './addr.js';
-import { internetChecksum } from './checksum.js';
-import { VRRP_PROTOCOL, type PacketMeta } from './codec.js';
+import { formatIp, type IpFamily } from '../../src/vrrp/addr.js';
+import { internetChecksum } from '../../src/vrrp/checksum.js';
+import { VRRP_PROTOCOL, type PacketMeta } from '../../src/vrrp/codec.js';
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;

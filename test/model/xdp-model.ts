@@ -10,7 +10,7 @@
  * CLOCK_MONOTONIC sampled once per jiffy, so up to a tick behind) and the
  * interface the frame came in on.
  */
-import { internetChecksum } from '../checksum.js';
+import { internetChecksum } from '../../src/checksum.js';
 import {
   FAMILY_V4,
   FAMILY_V6,
@@ -33,8 +33,8 @@ import {
   type ReasonName,
   type Service,
   type Vip,
-} from './abi.js';
-import { flowHash, hashAddr, portsWord, ringSlot } from './hash.js';
+} from '../../src/dataplane/abi.js';
+import { flowHash, hashAddr, portsWord, ringSlot } from './xdp-hash.js';
 
 export interface ModelLimits {
   instances: number;
