@@ -1,13 +1,16 @@
 /* Small system helpers the BPF layer needs: interface names and indexes,
- * and bpffs (is a path one, mount one). */
+ * bpffs (is a path one, mount one) and a lock on a directory. */
 #include "addon.h"
 #include "errors.h"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <net/if.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 namespace vipd
 {
@@ -64,6 +67,26 @@ static Napi::Value Unmount(const Napi::CallbackInfo &info)
 	return env.Undefined();
 }
 
+/* lockDir(path) -> fd: an exclusive flock on the directory itself (a
+ * bpffs holds no regular files to lock). Non-blocking: EWOULDBLOCK when
+ * another open file holds it. The fd is close-on-exec, so no child keeps
+ * the lock, and the kernel drops the lock when the fd closes, however the
+ * process ends. */
+static Napi::Value LockDir(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string path = info[0].As<Napi::String>();
+	int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		throw ErrnoError(env, "open", errno, path);
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno;
+		close(fd);
+		throw ErrnoError(env, "flock", err, path);
+	}
+	return Napi::Number::New(env, fd);
+}
+
 void InitSys(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex));
@@ -71,6 +94,7 @@ void InitSys(Napi::Env env, Napi::Object exports)
 	exports.Set("isBpffs", Napi::Function::New(env, IsBpffs));
 	exports.Set("mountBpffs", Napi::Function::New(env, MountBpffs));
 	exports.Set("unmount", Napi::Function::New(env, Unmount));
+	exports.Set("lockDir", Napi::Function::New(env, LockDir));
 }
 
 } // namespace vipd
