@@ -48,6 +48,34 @@ export class BpfError extends Error {
   }
 }
 
+/** One way a pinned map differs from the object's declaration of it. */
+export interface PinDifference {
+  /** The pin's path. */
+  pin: string;
+  field: 'type' | 'key size' | 'value size' | 'max entries' | 'flags';
+  /** What the pinned map has, and what the object declares (type names, numbers, hex flags). */
+  pinned: string;
+  declared: string;
+}
+
+/**
+ * Maps pinned by an earlier build cannot be reused by this object: every
+ * difference is listed (in the message, and in `differences`).
+ */
+export class PinMismatchError extends BpfError {
+  override name = 'PinMismatchError';
+  readonly differences: readonly PinDifference[];
+  constructor(object: string, differences: readonly PinDifference[]) {
+    const list = differences.map((d) => `${d.pin}: ${d.field} ${d.pinned} pinned, ${d.declared} in the object`);
+    super(
+      'VIPD_BPF_PIN_MISMATCH',
+      'bpf_obj_get_info_by_fd',
+      `${differences.length} difference(s) between the pinned maps and ${object}: ${list.join('; ')}`,
+    );
+    this.differences = differences;
+  }
+}
+
 /** Another process holds the pin directory's lock (a second vipd on the same pins). */
 export class PinDirLockedError extends BpfError {
   override name = 'PinDirLockedError';
