@@ -1,6 +1,7 @@
 /* Small system helpers the BPF layer needs: interface names and indexes,
  * bpffs (is a path one, mount one) and a lock on a directory. */
 #include "addon.h"
+#include "args.h"
 #include "errors.h"
 
 #include <cerrno>
@@ -18,7 +19,7 @@ namespace vipd
 static Napi::Value IfNameToIndex(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string name = info[0].As<Napi::String>();
+	std::string name = Args(info, "ifNameToIndex").String(0, "name");
 	unsigned idx = if_nametoindex(name.c_str());
 	if (!idx)
 		throw ErrnoError(env, "if_nametoindex", errno == 0 ? ENODEV : errno,
@@ -30,7 +31,7 @@ static Napi::Value IfIndexToName(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	char name[IF_NAMESIZE];
-	unsigned idx = info[0].As<Napi::Number>().Uint32Value();
+	unsigned idx = Args(info, "ifIndexToName").U32(0, "index");
 	if (!if_indextoname(idx, name))
 		throw ErrnoError(env, "if_indextoname", errno, "ifindex " + std::to_string(idx));
 	return Napi::String::New(env, name);
@@ -39,7 +40,7 @@ static Napi::Value IfIndexToName(const Napi::CallbackInfo &info)
 static Napi::Value IsBpffs(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[0].As<Napi::String>();
+	std::string path = Args(info, "isBpffs").String(0, "path");
 	struct statfs st;
 	if (statfs(path.c_str(), &st)) {
 		if (errno == ENOENT)
@@ -52,7 +53,7 @@ static Napi::Value IsBpffs(const Napi::CallbackInfo &info)
 static Napi::Value MountBpffs(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[0].As<Napi::String>();
+	std::string path = Args(info, "mountBpffs").String(0, "path");
 	if (mount("bpf", path.c_str(), "bpf", 0, "mode=0700"))
 		throw ErrnoError(env, "mount", errno, "bpffs at " + path);
 	return env.Undefined();
@@ -61,7 +62,7 @@ static Napi::Value MountBpffs(const Napi::CallbackInfo &info)
 static Napi::Value Unmount(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[0].As<Napi::String>();
+	std::string path = Args(info, "unmount").String(0, "path");
 	if (umount2(path.c_str(), MNT_DETACH))
 		throw ErrnoError(env, "umount", errno, path);
 	return env.Undefined();
@@ -75,7 +76,7 @@ static Napi::Value Unmount(const Napi::CallbackInfo &info)
 static Napi::Value LockDir(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[0].As<Napi::String>();
+	std::string path = Args(info, "lockDir").String(0, "path");
 	int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		throw ErrnoError(env, "open", errno, path);
