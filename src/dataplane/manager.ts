@@ -6,7 +6,7 @@
  *
  *   interfaces.ts    interfaces, bonds and XDP attachments
  *   instances.ts     the instances map (leases)
- *   service-table.ts the services maps
+ *   service-entries.ts the services maps
  *   rings.ts         the Maglev rings behind them
  *   counters.ts      verdict, real and service counters
  *   pins.ts          the pin directory: paths, removal, the one-vipd lock
@@ -39,11 +39,11 @@ import { Interfaces } from './interfaces.js';
 import { closeMaps, openMaps, type DataplaneMaps } from './maps.js';
 import { hasPinnedMaps, lockPinDir, unpinAll } from './pins.js';
 import { MaglevRings } from './rings.js';
-import { ServiceTable, type BackendSpec, type ServiceInfo, type ServiceRef, type ServiceSpec } from './service-table.js';
+import { ServiceEntries, type BackendSpec, type ServiceInfo, type ServiceRef, type ServiceSpec } from './service-entries.js';
 
 export { forwardedCounter, type Counters } from './counters.js';
 export { monotonicNs, type InstanceEntry, type LeaseTarget } from './instances.js';
-export type { BackendSpec, Protocol, ServiceInfo, ServiceRef, ServiceSpec } from './service-table.js';
+export type { BackendSpec, Protocol, ServiceInfo, ServiceRef, ServiceSpec } from './service-entries.js';
 
 /** out/bpf/vipd.bpf.o of this checkout or installed package. */
 export function objectPath(): string {
@@ -111,7 +111,7 @@ export class Dataplane {
   private readonly interfaces: Interfaces;
   private readonly instances: InstanceTable;
   private readonly serviceCounters: ServiceCounters;
-  private readonly services: ServiceTable;
+  private readonly services: ServiceEntries;
 
   private constructor(program: Program, maps: DataplaneMaps, opts: DataplaneOptions, limits: DataplaneLimits, adopted: boolean, lock: DirLock | undefined) {
     this.program = program;
@@ -124,7 +124,7 @@ export class Dataplane {
     this.instances = new InstanceTable(maps.instances, (iface) => this.interfaces.serving(iface));
     this.serviceCounters = new ServiceCounters(maps, limits.reals);
     const rings = new MaglevRings(maps.rings, opts.ringQuiesceMs ?? 5);
-    this.services = new ServiceTable(maps, rings, this.serviceCounters, limits.services);
+    this.services = new ServiceEntries(maps, rings, this.serviceCounters, limits.services);
   }
 
   /**
@@ -277,7 +277,7 @@ export class Dataplane {
     this.maps.reals.update(index, { mac: Buffer.alloc(6), flags: 0, addr: Buffer.alloc(16), family: 0, pad: Buffer.alloc(3) });
   }
 
-  // ---- services (service-table.ts, rings.ts) --------------------------------
+  // ---- services (service-entries.ts, rings.ts) --------------------------------
 
   /**
    * Adds a service (or moves it to another instance), with an empty ring:

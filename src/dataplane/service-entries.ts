@@ -79,7 +79,7 @@ export interface ServiceMaps {
   readonly services6: BpfMap<Service6Key, Service>;
 }
 
-export class ServiceTable {
+export class ServiceEntries {
   /** Service id -> what the services map holds. */
   private readonly known = new Map<string, { key: ServiceKey; value: Service }>();
 
