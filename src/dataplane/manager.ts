@@ -4,12 +4,12 @@
  * maps and XDP links pinned under a pin directory by an earlier process) and
  * hands each job to the module that owns it:
  *
- *   interfaces.ts    interfaces, bonds and XDP attachments
- *   instances.ts     the instances map (leases)
+ *   interfaces.ts      interfaces, bonds and XDP attachments
+ *   instances.ts       the instances map (leases)
  *   service-entries.ts the services maps
- *   rings.ts         the Maglev rings behind them
- *   counters.ts      verdict, real and service counters
- *   pins.ts          the pin directory: paths, removal, the one-vipd lock
+ *   rings.ts           the Maglev rings behind them
+ *   counters.ts        verdict, real and service counters
+ *   pins.ts            the pin directory: paths, removal, the one-vipd lock
  *
  * VIPs and real servers are one map write each and stay here.
  *
