@@ -3,6 +3,7 @@
  * edited; load() runs on the libuv thread pool so the verifier never blocks
  * the event loop, and a rejection carries libbpf's log with the verifier's. */
 #include "addon.h"
+#include "args.h"
 #include "errors.h"
 
 #include <bpf/bpf.h>
@@ -135,7 +136,7 @@ Napi::Function BpfObject::Define(Napi::Env env)
 BpfObject::BpfObject(const Napi::CallbackInfo &info) : Napi::ObjectWrap<BpfObject>(info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[0].As<Napi::String>();
+	std::string path = Args(info, "BpfObject").String(0, "path");
 	std::string log;
 
 	capture_buf = &log;
@@ -231,8 +232,10 @@ Napi::Value BpfObject::Programs(const Napi::CallbackInfo &info)
 Napi::Value BpfObject::SetMaxEntries(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	struct bpf_map *map = FindMap(env, info[0].As<Napi::String>());
-	int err = bpf_map__set_max_entries(map, info[1].As<Napi::Number>().Uint32Value());
+	Args a(info, "setMaxEntries");
+	std::string name = a.String(0, "map");
+	uint32_t n = a.U32(1, "maxEntries");
+	int err = bpf_map__set_max_entries(FindMap(env, name), n);
 	if (err)
 		throw ErrnoError(env, "bpf_map__set_max_entries", -err);
 	return env.Undefined();
@@ -241,10 +244,10 @@ Napi::Value BpfObject::SetMaxEntries(const Napi::CallbackInfo &info)
 Napi::Value BpfObject::SetPinPath(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	struct bpf_map *map = FindMap(env, info[0].As<Napi::String>());
-	std::string path;
-	if (info[1].IsString())
-		path = info[1].As<Napi::String>();
+	Args a(info, "setPinPath");
+	std::string name = a.String(0, "map");
+	std::string path = a.Absent(1) ? "" : a.String(1, "path");
+	struct bpf_map *map = FindMap(env, name);
 	int err = bpf_map__set_pin_path(map, path.empty() ? nullptr : path.c_str());
 	if (err)
 		throw ErrnoError(env, "bpf_map__set_pin_path", -err);
@@ -254,7 +257,7 @@ Napi::Value BpfObject::SetPinPath(const Napi::CallbackInfo &info)
 Napi::Value BpfObject::InitialValue(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	struct bpf_map *map = FindMap(env, info[0].As<Napi::String>());
+	struct bpf_map *map = FindMap(env, Args(info, "initialValue").String(0, "map"));
 	size_t size = 0;
 	const void *data = bpf_map__initial_value(map, &size);
 	if (!data)
@@ -266,8 +269,10 @@ Napi::Value BpfObject::InitialValue(const Napi::CallbackInfo &info)
 Napi::Value BpfObject::SetInitialValue(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	struct bpf_map *map = FindMap(env, info[0].As<Napi::String>());
-	Napi::Buffer<uint8_t> buf = info[1].As<Napi::Buffer<uint8_t>>();
+	Args a(info, "setInitialValue");
+	std::string name = a.String(0, "map");
+	Napi::Buffer<uint8_t> buf = a.Buffer(1, "data");
+	struct bpf_map *map = FindMap(env, name);
 	int err = bpf_map__set_initial_value(map, buf.Data(), buf.Length());
 	if (err)
 		throw ErrnoError(env, "bpf_map__set_initial_value", -err,
@@ -278,8 +283,10 @@ Napi::Value BpfObject::SetInitialValue(const Napi::CallbackInfo &info)
 Napi::Value BpfObject::SetAutoload(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	struct bpf_program *prog = FindProg(env, info[0].As<Napi::String>());
-	int err = bpf_program__set_autoload(prog, info[1].As<Napi::Boolean>());
+	Args a(info, "setAutoload");
+	std::string name = a.String(0, "program");
+	bool on = a.Bool(1, "on");
+	int err = bpf_program__set_autoload(FindProg(env, name), on);
 	if (err)
 		throw ErrnoError(env, "bpf_program__set_autoload", -err);
 	return env.Undefined();
@@ -301,7 +308,7 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo &info)
 Napi::Value BpfObject::MapFd(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int fd = bpf_map__fd(FindMap(env, info[0].As<Napi::String>()));
+	int fd = bpf_map__fd(FindMap(env, Args(info, "mapFd").String(0, "map")));
 	if (fd < 0)
 		throw ErrnoError(env, "bpf_map__fd", EINVAL, "map is not loaded");
 	return Napi::Number::New(env, fd);
@@ -310,7 +317,7 @@ Napi::Value BpfObject::MapFd(const Napi::CallbackInfo &info)
 Napi::Value BpfObject::ProgFd(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int fd = bpf_program__fd(FindProg(env, info[0].As<Napi::String>()));
+	int fd = bpf_program__fd(FindProg(env, Args(info, "progFd").String(0, "program")));
 	if (fd < 0)
 		throw ErrnoError(env, "bpf_program__fd", EINVAL, "program is not loaded");
 	return Napi::Number::New(env, fd);

@@ -3,6 +3,7 @@
  * Each is one syscall (a few microseconds), so they run on the JS thread;
  * long test runs have an async twin on the thread pool. */
 #include "addon.h"
+#include "args.h"
 #include "errors.h"
 
 #include <bpf/bpf.h>
@@ -14,41 +15,73 @@
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <algorithm>
 #include <vector>
 #include <unistd.h>
 
 namespace vipd
 {
 
-static int ArgFd(const Napi::CallbackInfo &info, size_t i)
+/* What the kernel reads from and writes to the buffers of a call on a map:
+ * key_size bytes per key, and per value value_size bytes, or, for a per-CPU
+ * map, value_size rounded up to 8 for every possible CPU. Read from the
+ * map itself, so a buffer JavaScript made too short is a TypeError instead
+ * of a kernel write past its end. */
+struct MapShape {
+	size_t key;
+	size_t value;
+};
+
+static bool IsPerCpu(__u32 type)
 {
-	return info[i].As<Napi::Number>().Int32Value();
+	return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
 }
 
-static uint8_t *BufArg(const Napi::CallbackInfo &info, size_t i)
+static MapShape ShapeOf(Napi::Env env, int fd)
 {
-	if (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined())
-		return nullptr;
-	return info[i].As<Napi::Buffer<uint8_t>>().Data();
-}
+	struct bpf_map_info mi;
+	__u32 len = sizeof(mi);
 
-static uint64_t U64Arg(const Napi::CallbackInfo &info, size_t i)
-{
-	if (i >= info.Length() || info[i].IsUndefined())
-		return 0;
-	if (info[i].IsBigInt()) {
-		bool lossless;
-		return info[i].As<Napi::BigInt>().Uint64Value(&lossless);
+	memset(&mi, 0, sizeof(mi));
+	if (bpf_obj_get_info_by_fd(fd, &mi, &len))
+		throw ErrnoError(env, "bpf_obj_get_info_by_fd", errno, "not a map fd?");
+	MapShape shape = {mi.key_size, mi.value_size};
+	if (IsPerCpu(mi.type)) {
+		int cpus = libbpf_num_possible_cpus();
+		if (cpus < 0)
+			throw ErrnoError(env, "libbpf_num_possible_cpus", -cpus);
+		shape.value = ((shape.value + 7) / 8 * 8) * (size_t)cpus;
 	}
-	return (uint64_t)info[i].As<Napi::Number>().Int64Value();
+	return shape;
 }
 
+/* A key argument: a Buffer of the map's key size, or null for a map without
+ * keys (queue, stack). */
+static uint8_t *KeyArg(const Args &a, size_t i, const MapShape &shape)
+{
+	if (shape.key == 0 && a.Absent(i))
+		return nullptr;
+	return a.Buffer(i, "key", shape.key).Data();
+}
+
+/* The batch cursor: the kernel reads and writes up to a key (array maps) or
+ * a u32 bucket index (hash maps). */
+static size_t BatchCursorSize(const MapShape &shape)
+{
+	return std::max<size_t>(shape.key, 4);
+}
+
+/* mapLookup(fd, key|null, value, flags?) -> found */
 static Napi::Value MapLookup(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int err = bpf_map_lookup_elem_flags(ArgFd(info, 0), BufArg(info, 1), BufArg(info, 2),
-					    U64Arg(info, 3));
-	if (err) {
+	Args a(info, "mapLookup");
+	int fd = a.Fd(0);
+	MapShape shape = ShapeOf(env, fd);
+	uint8_t *key = KeyArg(a, 1, shape);
+	uint8_t *value = a.Buffer(2, "value", shape.value).Data();
+	if (bpf_map_lookup_elem_flags(fd, key, value, a.U64Opt(3, "flags"))) {
 		if (errno == ENOENT)
 			return Napi::Boolean::New(env, false);
 		throw ErrnoError(env, "bpf_map_lookup_elem", errno);
@@ -56,18 +89,28 @@ static Napi::Value MapLookup(const Napi::CallbackInfo &info)
 	return Napi::Boolean::New(env, true);
 }
 
+/* mapUpdate(fd, key|null, value, flags?) */
 static Napi::Value MapUpdate(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	if (bpf_map_update_elem(ArgFd(info, 0), BufArg(info, 1), BufArg(info, 2), U64Arg(info, 3)))
+	Args a(info, "mapUpdate");
+	int fd = a.Fd(0);
+	MapShape shape = ShapeOf(env, fd);
+	uint8_t *key = KeyArg(a, 1, shape);
+	uint8_t *value = a.Buffer(2, "value", shape.value).Data();
+	if (bpf_map_update_elem(fd, key, value, a.U64Opt(3, "flags")))
 		throw ErrnoError(env, "bpf_map_update_elem", errno);
 	return env.Undefined();
 }
 
+/* mapDelete(fd, key) -> deleted */
 static Napi::Value MapDelete(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	if (bpf_map_delete_elem(ArgFd(info, 0), BufArg(info, 1))) {
+	Args a(info, "mapDelete");
+	int fd = a.Fd(0);
+	MapShape shape = ShapeOf(env, fd);
+	if (bpf_map_delete_elem(fd, KeyArg(a, 1, shape))) {
 		if (errno == ENOENT)
 			return Napi::Boolean::New(env, false);
 		throw ErrnoError(env, "bpf_map_delete_elem", errno);
@@ -75,10 +118,16 @@ static Napi::Value MapDelete(const Napi::CallbackInfo &info)
 	return Napi::Boolean::New(env, true);
 }
 
+/* mapGetNextKey(fd, key|null, next) -> more; a null key asks for the first. */
 static Napi::Value MapGetNextKey(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	if (bpf_map_get_next_key(ArgFd(info, 0), BufArg(info, 1), BufArg(info, 2))) {
+	Args a(info, "mapGetNextKey");
+	int fd = a.Fd(0);
+	MapShape shape = ShapeOf(env, fd);
+	uint8_t *key = a.BufferOrNull(1, "key", shape.key);
+	uint8_t *next = a.Buffer(2, "next", shape.key).Data();
+	if (bpf_map_get_next_key(fd, key, next)) {
 		if (errno == ENOENT)
 			return Napi::Boolean::New(env, false);
 		throw ErrnoError(env, "bpf_map_get_next_key", errno);
@@ -90,18 +139,23 @@ static Napi::Value MapGetNextKey(const Napi::CallbackInfo &info)
 static Napi::Value MapLookupBatch(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
+	Args a(info, "mapLookupBatch");
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = info[5].As<Napi::Number>().Uint32Value();
-	bool and_delete = info.Length() > 6 && info[6].ToBoolean();
+	int fd = a.Fd(0);
+	MapShape shape = ShapeOf(env, fd);
+	__u32 count = a.U32(5, "count");
+	uint8_t *in_batch = a.BufferOrNull(1, "inBatch", BatchCursorSize(shape));
+	uint8_t *out_batch = a.Buffer(2, "outBatch", BatchCursorSize(shape)).Data();
+	uint8_t *keys = a.Buffer(3, "keys", shape.key * count).Data();
+	uint8_t *values = a.Buffer(4, "values", shape.value * count).Data();
+	bool and_delete = a.BoolOpt(6, "andDelete");
 	int err;
 
 	if (and_delete)
-		err = bpf_map_lookup_and_delete_batch(ArgFd(info, 0), BufArg(info, 1),
-						      BufArg(info, 2), BufArg(info, 3),
-						      BufArg(info, 4), &count, &opts);
+		err = bpf_map_lookup_and_delete_batch(fd, in_batch, out_batch, keys, values, &count,
+						      &opts);
 	else
-		err = bpf_map_lookup_batch(ArgFd(info, 0), BufArg(info, 1), BufArg(info, 2),
-					   BufArg(info, 3), BufArg(info, 4), &count, &opts);
+		err = bpf_map_lookup_batch(fd, in_batch, out_batch, keys, values, &count, &opts);
 	bool done = false;
 	if (err) {
 		if (errno != ENOENT)
@@ -117,23 +171,34 @@ static Napi::Value MapLookupBatch(const Napi::CallbackInfo &info)
 	return out;
 }
 
+/* mapUpdateBatch(fd, keys, values, count, flags?) -> entries written */
 static Napi::Value MapUpdateBatch(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = U64Arg(info, 4));
-	__u32 count = info[3].As<Napi::Number>().Uint32Value();
-	if (bpf_map_update_batch(ArgFd(info, 0), BufArg(info, 1), BufArg(info, 2), &count, &opts))
+	Args a(info, "mapUpdateBatch");
+	int fd = a.Fd(0);
+	MapShape shape = ShapeOf(env, fd);
+	__u32 count = a.U32(3, "count");
+	uint8_t *keys = a.Buffer(1, "keys", shape.key * count).Data();
+	uint8_t *values = a.Buffer(2, "values", shape.value * count).Data();
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = a.U64Opt(4, "flags"));
+	if (bpf_map_update_batch(fd, keys, values, &count, &opts))
 		throw ErrnoError(env, "bpf_map_update_batch", errno,
 				 std::to_string(count) + " entries written");
 	return Napi::Number::New(env, count);
 }
 
+/* mapDeleteBatch(fd, keys, count) -> entries deleted */
 static Napi::Value MapDeleteBatch(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
+	Args a(info, "mapDeleteBatch");
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = info[2].As<Napi::Number>().Uint32Value();
-	if (bpf_map_delete_batch(ArgFd(info, 0), BufArg(info, 1), &count, &opts))
+	int fd = a.Fd(0);
+	MapShape shape = ShapeOf(env, fd);
+	__u32 count = a.U32(2, "count");
+	uint8_t *keys = a.Buffer(1, "keys", shape.key * count).Data();
+	if (bpf_map_delete_batch(fd, keys, &count, &opts))
 		throw ErrnoError(env, "bpf_map_delete_batch", errno,
 				 std::to_string(count) + " entries deleted");
 	return Napi::Number::New(env, count);
@@ -142,7 +207,7 @@ static Napi::Value MapDeleteBatch(const Napi::CallbackInfo &info)
 static Napi::Value MapFreeze(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	if (bpf_map_freeze(ArgFd(info, 0)))
+	if (bpf_map_freeze(Args(info, "mapFreeze").Fd(0)))
 		throw ErrnoError(env, "bpf_map_freeze", errno);
 	return env.Undefined();
 }
@@ -150,8 +215,10 @@ static Napi::Value MapFreeze(const Napi::CallbackInfo &info)
 static Napi::Value ObjPin(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[1].As<Napi::String>();
-	if (bpf_obj_pin(ArgFd(info, 0), path.c_str()))
+	Args a(info, "objPin");
+	int fd = a.Fd(0);
+	std::string path = a.String(1, "path");
+	if (bpf_obj_pin(fd, path.c_str()))
 		throw ErrnoError(env, "bpf_obj_pin", errno, path);
 	return env.Undefined();
 }
@@ -159,7 +226,7 @@ static Napi::Value ObjPin(const Napi::CallbackInfo &info)
 static Napi::Value ObjGet(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[0].As<Napi::String>();
+	std::string path = Args(info, "objGet").String(0, "path");
 	int fd = bpf_obj_get(path.c_str());
 	if (fd < 0)
 		throw ErrnoError(env, "bpf_obj_get", errno, path);
@@ -169,7 +236,7 @@ static Napi::Value ObjGet(const Napi::CallbackInfo &info)
 static Napi::Value CloseFd(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	if (close(ArgFd(info, 0)))
+	if (close(Args(info, "closeFd").Fd(0)))
 		throw ErrnoError(env, "close", errno);
 	return env.Undefined();
 }
@@ -177,7 +244,7 @@ static Napi::Value CloseFd(const Napi::CallbackInfo &info)
 static Napi::Value DupFd(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int fd = fcntl(ArgFd(info, 0), F_DUPFD_CLOEXEC, 3);
+	int fd = fcntl(Args(info, "dupFd").Fd(0), F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		throw ErrnoError(env, "dup", errno);
 	return Napi::Number::New(env, fd);
@@ -186,10 +253,11 @@ static Napi::Value DupFd(const Napi::CallbackInfo &info)
 static Napi::Value MapInfo(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
+	int fd = Args(info, "mapInfo").Fd(0);
 	struct bpf_map_info mi;
 	__u32 len = sizeof(mi);
 	memset(&mi, 0, sizeof(mi));
-	if (bpf_obj_get_info_by_fd(ArgFd(info, 0), &mi, &len))
+	if (bpf_obj_get_info_by_fd(fd, &mi, &len))
 		throw ErrnoError(env, "bpf_obj_get_info_by_fd", errno);
 	Napi::Object out = Napi::Object::New(env);
 	out.Set("type", (double)mi.type);
@@ -206,10 +274,11 @@ static Napi::Value MapInfo(const Napi::CallbackInfo &info)
 static Napi::Value ProgInfo(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
+	int fd = Args(info, "progInfo").Fd(0);
 	struct bpf_prog_info pi;
 	__u32 len = sizeof(pi);
 	memset(&pi, 0, sizeof(pi));
-	if (bpf_obj_get_info_by_fd(ArgFd(info, 0), &pi, &len))
+	if (bpf_obj_get_info_by_fd(fd, &pi, &len))
 		throw ErrnoError(env, "bpf_obj_get_info_by_fd", errno);
 	char tag[2 * BPF_TAG_SIZE + 1];
 	for (int i = 0; i < BPF_TAG_SIZE; i++)
@@ -228,10 +297,11 @@ static Napi::Value ProgInfo(const Napi::CallbackInfo &info)
 static Napi::Value LinkInfo(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
+	int fd = Args(info, "linkInfo").Fd(0);
 	struct bpf_link_info li;
 	__u32 len = sizeof(li);
 	memset(&li, 0, sizeof(li));
-	if (bpf_obj_get_info_by_fd(ArgFd(info, 0), &li, &len))
+	if (bpf_obj_get_info_by_fd(fd, &li, &len))
 		throw ErrnoError(env, "bpf_obj_get_info_by_fd", errno);
 	Napi::Object out = Napi::Object::New(env);
 	out.Set("type", (double)li.type);
@@ -245,8 +315,9 @@ static Napi::Value LinkInfo(const Napi::CallbackInfo &info)
 static Napi::Value GetFdById(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string kind = info[0].As<Napi::String>();
-	__u32 id = info[1].As<Napi::Number>().Uint32Value();
+	Args a(info, "getFdById");
+	std::string kind = a.String(0, "kind");
+	__u32 id = a.U32(1, "id");
 	int fd;
 	if (kind == "map")
 		fd = bpf_map_get_fd_by_id(id);
@@ -338,29 +409,27 @@ struct TestRun {
 };
 
 /* progTestRun(fd, {data, dataSizeOut, repeat, flags, ctx, ctxSizeOut, batchSize}) */
-static void ParseTestRun(const Napi::CallbackInfo &info, TestRun &run)
+static void ParseTestRun(const Args &a, TestRun &run)
 {
-	run.fd = ArgFd(info, 0);
-	Napi::Object o = info[1].As<Napi::Object>();
-	if (o.Has("data") && o.Get("data").IsBuffer()) {
-		auto b = o.Get("data").As<Napi::Buffer<uint8_t>>();
-		run.data_in.assign(b.Data(), b.Data() + b.Length());
-	}
-	if (o.Has("dataSizeOut"))
-		run.data_out.resize(o.Get("dataSizeOut").As<Napi::Number>().Uint32Value());
-	if (o.Has("ctx") && o.Get("ctx").IsBuffer()) {
-		auto b = o.Get("ctx").As<Napi::Buffer<uint8_t>>();
-		run.ctx_in.assign(b.Data(), b.Data() + b.Length());
-	}
-	if (o.Has("ctxSizeOut"))
-		run.ctx_out.resize(o.Get("ctxSizeOut").As<Napi::Number>().Uint32Value());
-	if (o.Has("repeat"))
-		run.repeat = o.Get("repeat").As<Napi::Number>().Uint32Value();
-	if (o.Has("flags"))
-		run.flags = o.Get("flags").As<Napi::Number>().Uint32Value();
-	if (o.Has("batchSize"))
-		run.batch_size = o.Get("batchSize").As<Napi::Number>().Uint32Value();
-	if (o.Has("countInstructions"))
+	run.fd = a.Fd(0);
+	Napi::Object o = a.Object(1, "options");
+	Napi::Buffer<uint8_t> data = a.OptBuffer(o, "data");
+	run.data_in.assign(data.Data(), data.Data() + data.Length());
+	Napi::Buffer<uint8_t> ctx = a.OptBuffer(o, "ctx");
+	run.ctx_in.assign(ctx.Data(), ctx.Data() + ctx.Length());
+	/* Output sizes are allocated here: a cap keeps a typo from asking for gigabytes. */
+	const uint32_t max_out = 16u << 20;
+	uint32_t data_out = a.OptU32(o, "dataSizeOut", 0);
+	uint32_t ctx_out = a.OptU32(o, "ctxSizeOut", 0);
+	if (data_out > max_out || ctx_out > max_out)
+		throw Napi::RangeError::New(
+		    a.Env(), "progTestRun: dataSizeOut and ctxSizeOut are at most 16 MiB");
+	run.data_out.resize(data_out);
+	run.ctx_out.resize(ctx_out);
+	run.repeat = a.OptU32(o, "repeat", 1);
+	run.flags = a.OptU32(o, "flags", 0);
+	run.batch_size = a.OptU32(o, "batchSize", 0);
+	if (a.Has(o, "countInstructions"))
 		run.count_insns = o.Get("countInstructions").ToBoolean();
 }
 
@@ -368,7 +437,7 @@ static Napi::Value ProgTestRun(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	TestRun run;
-	ParseTestRun(info, run);
+	ParseTestRun(Args(info, "progTestRun"), run);
 	run.Run();
 	if (run.err)
 		throw ErrnoError(env, "bpf_prog_test_run", run.err);
@@ -399,8 +468,10 @@ class TestRunWorker : public Napi::AsyncWorker
 
 static Napi::Value ProgTestRunAsync(const Napi::CallbackInfo &info)
 {
+	TestRun run;
+	ParseTestRun(Args(info, "progTestRunAsync"), run);
 	TestRunWorker *w = new TestRunWorker(info.Env());
-	ParseTestRun(info, w->run);
+	w->run = std::move(run);
 	Napi::Promise p = w->deferred.Promise();
 	w->Queue();
 	return p;
@@ -411,9 +482,11 @@ static Napi::Value ProgTestRunAsync(const Napi::CallbackInfo &info)
 static Napi::Value XdpLinkCreate(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = info[2].As<Napi::Number>().Uint32Value());
-	int fd = bpf_link_create(ArgFd(info, 0), info[1].As<Napi::Number>().Int32Value(), BPF_XDP,
-				 &opts);
+	Args a(info, "xdpLinkCreate");
+	int prog_fd = a.Fd(0, "progFd");
+	int ifindex = a.I32(1, "ifindex");
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = a.U32(2, "flags"));
+	int fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
 	if (fd < 0)
 		throw ErrnoError(env, "bpf_link_create", errno);
 	return Napi::Number::New(env, fd);
@@ -422,10 +495,13 @@ static Napi::Value XdpLinkCreate(const Napi::CallbackInfo &info)
 static Napi::Value LinkUpdate(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int old_fd = info.Length() > 2 && info[2].IsNumber() ? ArgFd(info, 2) : 0;
+	Args a(info, "linkUpdate");
+	int link_fd = a.Fd(0, "linkFd");
+	int prog_fd = a.Fd(1, "newProgFd");
+	int old_fd = a.Absent(2) ? 0 : a.Fd(2, "oldProgFd");
 	LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = (__u32)(old_fd > 0 ? BPF_F_REPLACE : 0),
 		    .old_prog_fd = (__u32)old_fd);
-	if (bpf_link_update(ArgFd(info, 0), ArgFd(info, 1), &opts))
+	if (bpf_link_update(link_fd, prog_fd, &opts))
 		throw ErrnoError(env, "bpf_link_update", errno);
 	return env.Undefined();
 }
@@ -433,7 +509,7 @@ static Napi::Value LinkUpdate(const Napi::CallbackInfo &info)
 static Napi::Value LinkDetach(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	if (bpf_link_detach(ArgFd(info, 0)))
+	if (bpf_link_detach(Args(info, "linkDetach").Fd(0, "linkFd")))
 		throw ErrnoError(env, "bpf_link_detach", errno);
 	return env.Undefined();
 }
@@ -442,13 +518,15 @@ static Napi::Value LinkDetach(const Napi::CallbackInfo &info)
 static Napi::Value XdpAttach(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int old_fd = info.Length() > 3 && info[3].IsNumber() ? ArgFd(info, 3) : -1;
-	__u32 flags = info[2].As<Napi::Number>().Uint32Value();
+	Args a(info, "xdpAttach");
+	int ifindex = a.I32(0, "ifindex");
+	int prog_fd = a.Fd(1, "progFd");
+	__u32 flags = a.U32(2, "flags");
+	int old_fd = a.Absent(3) ? -1 : a.Fd(3, "oldProgFd");
 	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
 	if (old_fd >= 0)
 		flags |= XDP_FLAGS_REPLACE;
-	int err =
-	    bpf_xdp_attach(info[0].As<Napi::Number>().Int32Value(), ArgFd(info, 1), flags, &opts);
+	int err = bpf_xdp_attach(ifindex, prog_fd, flags, &opts);
 	if (err)
 		throw ErrnoError(env, "bpf_xdp_attach", -err);
 	return env.Undefined();
@@ -457,8 +535,9 @@ static Napi::Value XdpAttach(const Napi::CallbackInfo &info)
 static Napi::Value XdpDetach(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int err = bpf_xdp_detach(info[0].As<Napi::Number>().Int32Value(),
-				 info[1].As<Napi::Number>().Uint32Value(), nullptr);
+	Args a(info, "xdpDetach");
+	int ifindex = a.I32(0, "ifindex");
+	int err = bpf_xdp_detach(ifindex, a.U32(1, "flags"), nullptr);
 	if (err)
 		throw ErrnoError(env, "bpf_xdp_detach", -err);
 	return env.Undefined();
@@ -468,7 +547,7 @@ static Napi::Value XdpQuery(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	LIBBPF_OPTS(bpf_xdp_query_opts, opts);
-	int err = bpf_xdp_query(info[0].As<Napi::Number>().Int32Value(), 0, &opts);
+	int err = bpf_xdp_query(Args(info, "xdpQuery").I32(0, "ifindex"), 0, &opts);
 	if (err)
 		throw ErrnoError(env, "bpf_xdp_query", -err);
 	Napi::Object out = Napi::Object::New(env);

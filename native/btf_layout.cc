@@ -2,6 +2,7 @@
  * the TypeScript codecs can be checked against what clang really laid out,
  * and `const volatile` settings can be found by name. */
 #include "addon.h"
+#include "args.h"
 #include "errors.h"
 
 #include <bpf/btf.h>
@@ -36,7 +37,7 @@ static struct btf *OpenBtf(Napi::Env env, const std::string &path)
 static Napi::Value BtfStructs(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	BtfHandle h(OpenBtf(env, info[0].As<Napi::String>()));
+	BtfHandle h(OpenBtf(env, Args(info, "btfStructs").String(0, "path")));
 	Napi::Array out = Napi::Array::New(env);
 	uint32_t n = 0;
 
@@ -70,8 +71,10 @@ static Napi::Value BtfStructs(const Napi::CallbackInfo &info)
 static Napi::Value BtfDatasec(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	BtfHandle h(OpenBtf(env, info[0].As<Napi::String>()));
-	std::string sec = info[1].As<Napi::String>();
+	Args a(info, "btfDatasec");
+	std::string path = a.String(0, "path");
+	std::string sec = a.String(1, "section");
+	BtfHandle h(OpenBtf(env, path));
 	Napi::Array out = Napi::Array::New(env);
 	__s32 id = btf__find_by_name_kind(h.btf, sec.c_str(), BTF_KIND_DATASEC);
 	if (id < 0)

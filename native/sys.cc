@@ -1,13 +1,17 @@
 /* Small system helpers the BPF layer needs: interface names and indexes,
- * and bpffs (is a path one, mount one). */
+ * bpffs (is a path one, mount one) and a lock on a directory. */
 #include "addon.h"
+#include "args.h"
 #include "errors.h"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <net/if.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 namespace vipd
 {
@@ -15,7 +19,7 @@ namespace vipd
 static Napi::Value IfNameToIndex(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string name = info[0].As<Napi::String>();
+	std::string name = Args(info, "ifNameToIndex").String(0, "name");
 	unsigned idx = if_nametoindex(name.c_str());
 	if (!idx)
 		throw ErrnoError(env, "if_nametoindex", errno == 0 ? ENODEV : errno,
@@ -27,7 +31,7 @@ static Napi::Value IfIndexToName(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	char name[IF_NAMESIZE];
-	unsigned idx = info[0].As<Napi::Number>().Uint32Value();
+	unsigned idx = Args(info, "ifIndexToName").U32(0, "index");
 	if (!if_indextoname(idx, name))
 		throw ErrnoError(env, "if_indextoname", errno, "ifindex " + std::to_string(idx));
 	return Napi::String::New(env, name);
@@ -36,7 +40,7 @@ static Napi::Value IfIndexToName(const Napi::CallbackInfo &info)
 static Napi::Value IsBpffs(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[0].As<Napi::String>();
+	std::string path = Args(info, "isBpffs").String(0, "path");
 	struct statfs st;
 	if (statfs(path.c_str(), &st)) {
 		if (errno == ENOENT)
@@ -49,7 +53,7 @@ static Napi::Value IsBpffs(const Napi::CallbackInfo &info)
 static Napi::Value MountBpffs(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[0].As<Napi::String>();
+	std::string path = Args(info, "mountBpffs").String(0, "path");
 	if (mount("bpf", path.c_str(), "bpf", 0, "mode=0700"))
 		throw ErrnoError(env, "mount", errno, "bpffs at " + path);
 	return env.Undefined();
@@ -58,10 +62,30 @@ static Napi::Value MountBpffs(const Napi::CallbackInfo &info)
 static Napi::Value Unmount(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string path = info[0].As<Napi::String>();
+	std::string path = Args(info, "unmount").String(0, "path");
 	if (umount2(path.c_str(), MNT_DETACH))
 		throw ErrnoError(env, "umount", errno, path);
 	return env.Undefined();
+}
+
+/* lockDir(path) -> fd: an exclusive flock on the directory itself (a
+ * bpffs holds no regular files to lock). Non-blocking: EWOULDBLOCK when
+ * another open file holds it. The fd is close-on-exec, so no child keeps
+ * the lock, and the kernel drops the lock when the fd closes, however the
+ * process ends. */
+static Napi::Value LockDir(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string path = Args(info, "lockDir").String(0, "path");
+	int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		throw ErrnoError(env, "open", errno, path);
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno;
+		close(fd);
+		throw ErrnoError(env, "flock", err, path);
+	}
+	return Napi::Number::New(env, fd);
 }
 
 void InitSys(Napi::Env env, Napi::Object exports)
@@ -71,6 +95,7 @@ void InitSys(Napi::Env env, Napi::Object exports)
 	exports.Set("isBpffs", Napi::Function::New(env, IsBpffs));
 	exports.Set("mountBpffs", Napi::Function::New(env, MountBpffs));
 	exports.Set("unmount", Napi::Function::New(env, Unmount));
+	exports.Set("lockDir", Napi::Function::New(env, LockDir));
 }
 
 } // namespace vipd

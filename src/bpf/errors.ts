@@ -18,6 +18,7 @@ export type BpfErrorCode =
   | 'VIPD_BPF_BPFFS'
   | 'VIPD_BPF_CLOSED'
   | 'VIPD_BPF_PIN_MISMATCH'
+  | 'VIPD_BPF_PIN_DIR_LOCKED'
   | 'VIPD_BPF_SYSTEM';
 
 export class BpfError extends Error {
@@ -27,15 +28,68 @@ export class BpfError extends Error {
   readonly op: string;
   /** The errno name from the kernel ("EPERM"), when there was one. */
   readonly errnoName?: string;
-  /** Exit code a CLI should use: 3 for missing privilege or kernel feature, else 1. */
-  readonly exitCode: 1 | 3;
+  /**
+   * Exit code a CLI should use: 3 for missing privilege or kernel feature,
+   * 2 for a pin directory another process holds (a setup error), else 1.
+   */
+  readonly exitCode: 1 | 2 | 3;
 
   constructor(code: BpfErrorCode, op: string, message: string, opts: { errnoName?: string; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.op = op;
     this.errnoName = opts.errnoName;
-    this.exitCode = code === 'VIPD_BPF_PERMISSION' || code === 'VIPD_BPF_UNSUPPORTED' || code === 'VIPD_BPF_BPFFS' ? 3 : 1;
+    this.exitCode =
+      code === 'VIPD_BPF_PERMISSION' || code === 'VIPD_BPF_UNSUPPORTED' || code === 'VIPD_BPF_BPFFS'
+        ? 3
+        : code === 'VIPD_BPF_PIN_DIR_LOCKED'
+          ? 2
+          : 1;
+  }
+}
+
+/** One way a pinned map differs from the object's declaration of it. */
+export interface PinDifference {
+  /** The pin's path. */
+  pin: string;
+  field: 'type' | 'key size' | 'value size' | 'max entries' | 'flags';
+  /** What the pinned map has, and what the object declares (type names, numbers, hex flags). */
+  pinned: string;
+  declared: string;
+}
+
+/**
+ * Maps pinned by an earlier build cannot be reused by this object: every
+ * difference is listed (in the message, and in `differences`).
+ */
+export class PinMismatchError extends BpfError {
+  override name = 'PinMismatchError';
+  readonly differences: readonly PinDifference[];
+  constructor(object: string, differences: readonly PinDifference[]) {
+    const list = differences.map((d) => `${d.pin}: ${d.field} ${d.pinned} pinned, ${d.declared} in the object`);
+    super(
+      'VIPD_BPF_PIN_MISMATCH',
+      'bpf_obj_get_info_by_fd',
+      `${differences.length} difference(s) between the pinned maps and ${object}: ${list.join('; ')}`,
+    );
+    this.differences = differences;
+  }
+}
+
+/** Another process holds the pin directory's lock (a second vipd on the same pins). */
+export class PinDirLockedError extends BpfError {
+  override name = 'PinDirLockedError';
+  /** The holder, from /proc/locks; undefined when the kernel did not list it. */
+  readonly holderPid: number | undefined;
+  constructor(dir: string, holderPid: number | undefined) {
+    super(
+      'VIPD_BPF_PIN_DIR_LOCKED',
+      'flock',
+      `the pin directory ${dir} is in use by ${holderPid === undefined ? 'another process' : `another vipd (pid ${holderPid})`}: ` +
+        'one vipd per pin directory (stop it, or give this one its own bpf.pin)',
+      { errnoName: 'EWOULDBLOCK' },
+    );
+    this.holderPid = holderPid;
   }
 }
 

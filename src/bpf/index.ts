@@ -16,7 +16,16 @@ export {
   type XdpMode,
 } from './link.js';
 export { types, struct, raw, type Codec, type StructCodec, type FieldLayout, type CodecValue } from './codec.js';
-export { BpfError, VerifierError, translateNativeError, type BpfErrorCode } from './errors.js';
+export {
+  BpfError,
+  PinDirLockedError,
+  PinMismatchError,
+  VerifierError,
+  translateNativeError,
+  type BpfErrorCode,
+  type PinDifference,
+} from './errors.js';
+export { flockHolder, tryLockDir, type DirLock } from './dir-lock.js';
 export { ensureBpffs, isOnBpffs, unmountBpffs } from './bpffs.js';
 export { btfStructs, compareWithBtf, type BtfStruct, type BtfMember } from './btf.js';
 export { MapType, ProgType, XdpAction, XdpFlag, UpdateFlag, TestRunFlag, isPerCpuMapType, mapTypeName } from './constants.js';

@@ -152,6 +152,8 @@ export interface BpfNative {
   isBpffs(path: string): boolean;
   mountBpffs(path: string): void;
   unmount(path: string): void;
+  /** An exclusive, non-blocking flock on a directory: the fd holding it (closeFd releases it). */
+  lockDir(path: string): number;
 }
 
 /** The addon, typed. Throws a clear error when it was never built. */

@@ -7,9 +7,23 @@
 import { existsSync } from 'node:fs';
 import type { Codec } from './codec.js';
 import { mapTypeName } from './constants.js';
-import { BpfError, callNative, translateNativeError, VerifierError } from './errors.js';
+import {
+  BpfError,
+  callNative,
+  PinMismatchError,
+  translateNativeError,
+  VerifierError,
+  type PinDifference,
+} from './errors.js';
 import { BpfMap, PerCpuMap, ProgArrayMap } from './map.js';
-import { bpfNative, type BtfVar, type NativeBpfObject, type NativeMapDesc, type NativeProgDesc } from './native.js';
+import {
+  bpfNative,
+  type BtfVar,
+  type NativeBpfObject,
+  type NativeMapDesc,
+  type NativeMapInfo,
+  type NativeProgDesc,
+} from './native.js';
 import { Program } from './program.js';
 
 /** A map as declared in the object; maxEntries may change until load. */
@@ -40,6 +54,9 @@ export class MapSpec {
   set maxEntries(n: number) {
     callNative(`resizing map '${this.name}'`, () => this.obj.setMaxEntries(this.name, n));
     this.desc = { ...this.desc, maxEntries: n };
+  }
+  get flags(): number {
+    return this.desc.flags;
   }
   /** Where load() pins it (reusing an existing compatible pin instead of creating a map). */
   get pinPath(): string | undefined {
@@ -160,20 +177,13 @@ export class ObjectSpec {
    */
   async load(): Promise<Collection> {
     const obj = this.obj;
+    const differences = this.pinDifferences();
+    if (differences.length > 0) throw new PinMismatchError(this.path, differences);
     try {
       await obj.load();
     } catch (err) {
       const log = typeof (err as { log?: unknown }).log === 'string' ? (err as { log: string }).log : '';
       const e = translateNativeError(err, `loading ${this.path}`);
-      const mismatch = /couldn't reuse pinned map at '([^']+)'/.exec(log);
-      if (mismatch) {
-        throw new BpfError(
-          'VIPD_BPF_PIN_MISMATCH',
-          e.op,
-          `the map pinned at ${mismatch[1]} does not match ${this.path} (type, key/value size, max entries or flags differ)`,
-          { errnoName: e.errnoName, cause: err },
-        );
-      }
       // The verifier answers EACCES too: only a load without a verifier log is a privilege problem.
       const verifierSpoke = /BEGIN PROG LOAD LOG|program load failed/i.test(log);
       if (e.code === 'VIPD_BPF_PERMISSION' && !verifierSpoke) throw e;
@@ -197,6 +207,37 @@ export class ObjectSpec {
       this.#obj = undefined;
     }
     return new Collection(this.path, maps, progs);
+  }
+
+  /**
+   * How each map already pinned where this spec pins it differs from its
+   * declaration: what libbpf checks before it reuses a pin (type, key
+   * size, value size, max entries, flags), read from the pinned map
+   * itself, so every difference is named, not only the first libbpf meets.
+   */
+  pinDifferences(): PinDifference[] {
+    const native = bpfNative();
+    const out: PinDifference[] = [];
+    for (const spec of this.maps.values()) {
+      const pin = spec.pinPath;
+      if (pin === undefined || !existsSync(pin)) continue;
+      const fd = callNative(`opening the pin ${pin}`, () => native.objGet(pin));
+      let info: NativeMapInfo;
+      try {
+        info = callNative(`reading the pin ${pin}`, () => native.mapInfo(fd));
+      } finally {
+        native.closeFd(fd);
+      }
+      const differ = (field: PinDifference['field'], pinned: string, declared: string) => {
+        if (pinned !== declared) out.push({ pin, field, pinned, declared });
+      };
+      differ('type', mapTypeName(info.type), spec.typeName);
+      differ('key size', String(info.keySize), String(spec.keySize));
+      differ('value size', String(info.valueSize), String(spec.valueSize));
+      differ('max entries', String(info.maxEntries), String(spec.maxEntries));
+      differ('flags', `0x${info.flags.toString(16)}`, `0x${spec.flags.toString(16)}`);
+    }
+    return out;
   }
 
   /** Frees the spec without loading. */

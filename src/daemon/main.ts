@@ -23,7 +23,8 @@ export function buildDaemonCommand(): Command {
 Exit codes:
   0  ok
   1  runtime failure
-  2  usage or config error (every error printed with its key path and file:line)
+  2  usage or config error (every error printed with its key path and file:line),
+     or another vipd holds the pin directory (bpf.pin; the message names its pid)
   3  missing privilege or kernel feature (the message names what is missing)
 
 Signals:

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBpffs, unmountBpffs, xdpVerdictName } from '../../src/bpf/index.js';
+import { PinDirLockedError, ensureBpffs, unmountBpffs, xdpVerdictName } from '../../src/bpf/index.js';
 import { REAL_NONE, RING_SIZE } from '../../src/dataplane/abi.js';
 import { parseAddr } from '../../src/dataplane/addr.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
@@ -181,6 +181,22 @@ describe('Dataplane manager', () => {
     // A new service gets the next free slot.
     expect(dp.addService({ vip: VIP, port: 443, protocol: 'tcp', instance: 0 }).index).toBe(1);
     expect(dp.deleteService({ vip: VIP, port: 443, protocol: 'tcp' })).toBe(true);
+  });
+
+  it('holds the pin directory: a second manager on it fails naming this process, and gets it once the first closes', async () => {
+    const t0 = Date.now();
+    const err = await Dataplane.open({ pinDir, limits, pinLockWaitMs: 200 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PinDirLockedError);
+    expect(err).toMatchObject({ code: 'VIPD_BPF_PIN_DIR_LOCKED', exitCode: 2, holderPid: process.pid });
+    expect((err as Error).message).toContain(`pin directory ${pinDir} is in use by another vipd (pid ${process.pid})`);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+    // The first one was not disturbed.
+    expect(dp.listServices()).toHaveLength(1);
+    // Released by close(): a waiting open() gets it.
+    const second = Dataplane.open({ pinDir, limits, ringQuiesceMs: 1, pinLockWaitMs: 5000 });
+    dp.close();
+    dp = await second;
+    expect(dp.adopted).toBe(true);
   });
 
   it('derives service totals from real servers, also when a real moves to another service', async () => {

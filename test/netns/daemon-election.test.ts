@@ -138,5 +138,23 @@ describe.skipIf(skipReason)(`vipd election with two hosts${skipReason ? ` (skipp
       // And the real daemon on that host did not notice.
       expect((await s.status(0)).instances[0].state).toBe('MASTER');
     });
+
+    it('a second vipd on the same pin directory exits 2 naming the running one by pid', async () => {
+      const s = site!;
+      const before = await s.status(0);
+      // Same pin directory, its own control socket: only the pin lock can stop it.
+      const cfg = join(s.dirs[0], 'second.yaml');
+      writeFileSync(cfg, s.config(0).replace(s.socket(0), join(s.dirs[0], 'second.sock')));
+      const r = await s.lbs[0].exec(process.execPath, [VIPD(), '--config', cfg], { timeoutMs: 30_000 });
+      const out = `${r.stdout}${r.stderr}`;
+      console.log(`[cli] second vipd on ${before.daemon.pinDir}: exit ${r.code}: ${out.trim().split('\n').pop()}`);
+      expect(r.code, out).toBe(2);
+      expect(out).toContain(`pin directory ${before.daemon.pinDir} is in use by another vipd (pid ${before.daemon.pid})`);
+      // The running daemon kept its pins, its state and its lease.
+      const after = await s.status(0);
+      expect(after.daemon.pid).toBe(before.daemon.pid);
+      expect(after.instances[0].state).toBe('MASTER');
+      expect(after.instances[0].transitions).toBe(before.instances[0].transitions);
+    });
   });
 });

@@ -1,0 +1,137 @@
+/**
+ * The data plane's counters, read at scrape time: verdicts (per-CPU,
+ * summed) and real_stats, from which the forward verdict and the service
+ * totals are derived. The program counts a forwarded packet once, in
+ * real_stats alone, so which service a real's packets belong to is kept
+ * here: the service whose table last used the real.
+ */
+import type { PerCpuMap } from '../bpf/index.js';
+import { REAL_NONE, REASONS, type Counter, type ReasonName } from './abi.js';
+import { sumCounters } from './maps.js';
+
+export interface Counters {
+  /** Every reason; forward is derived from real_stats (forwardedCounter()). */
+  verdicts: Record<ReasonName, Counter>;
+  /**
+   * By service index: packets sent to real servers for the service (forward
+   * and icmp_forward), the sum over the real servers its tables used.
+   */
+  services: Map<number, Counter>;
+  /** By real server index (non-zero only). */
+  reals: Map<number, Counter>;
+}
+
+/**
+ * The forward verdict, which the program does not count in verdicts: every
+ * packet real_stats counts is a forward or an icmp_forward, so forward is
+ * the sum of real_stats less icmp_forward. Read verdicts before real_stats,
+ * and the difference never goes below what had been forwarded.
+ */
+export function forwardedCounter(realTotal: Counter, icmpForward: Counter): Counter {
+  const packets = realTotal.packets - icmpForward.packets;
+  const bytes = realTotal.bytes - icmpForward.bytes;
+  return { packets: packets > 0n ? packets : 0n, bytes: bytes > 0n ? bytes : 0n };
+}
+
+const ZERO_COUNTER: Counter = { packets: 0n, bytes: 0n };
+
+function addCounters(a: Counter, b: Counter): Counter {
+  return { packets: a.packets + b.packets, bytes: a.bytes + b.bytes };
+}
+
+function subCounters(a: Counter, b: Counter): Counter {
+  return { packets: a.packets - b.packets, bytes: a.bytes - b.bytes };
+}
+
+/** The two per-CPU maps the counters come from. */
+export interface CounterMaps {
+  readonly verdicts: PerCpuMap<number, Counter>;
+  readonly real_stats: PerCpuMap<number, Counter>;
+}
+
+/**
+ * Which service each real server counts for. Service totals are sums over
+ * real servers: real index -> the service index whose table last used it,
+ * fed by claim() when a table is installed (or found live on adoption).
+ */
+export class ServiceCounters {
+  private readonly realOwner = new Map<number, number>();
+  /** real_stats of a real when it changed owner: the new owner counts from there. */
+  private readonly realBase = new Map<number, Counter>();
+  /** What reals counted for a service before they moved to another one. */
+  private readonly serviceBase = new Map<number, Counter>();
+
+  constructor(
+    private readonly maps: CounterMaps,
+    /** Entries of real_stats (limits.reals): an index at or above it counts nothing. */
+    private readonly reals: number,
+  ) {}
+
+  /** real_stats of one real, summed over CPUs. */
+  private realCount(real: number): Counter {
+    const v = real < this.reals ? this.maps.real_stats.lookup(real) : undefined;
+    return v ? sumCounters(v) : ZERO_COUNTER;
+  }
+
+  /**
+   * Records that service index now sends to the reals of table. A real that
+   * counted for another service leaves that service's total where it was
+   * (folded into serviceBase) and counts for this one from now on; so does
+   * a real no service had, unless adopting (its whole count is this one's:
+   * which real served which service before is not kept anywhere).
+   */
+  claim(index: number, table: Uint32Array, adopting = false): void {
+    const seen = new Set<number>();
+    for (const r of table) {
+      if (r === REAL_NONE || seen.has(r)) continue;
+      seen.add(r);
+      const owner = this.realOwner.get(r);
+      if (owner === index) continue;
+      if (owner !== undefined) {
+        const now = this.realCount(r);
+        const since = subCounters(now, this.realBase.get(r) ?? ZERO_COUNTER);
+        this.serviceBase.set(owner, addCounters(this.serviceBase.get(owner) ?? ZERO_COUNTER, since));
+        this.realBase.set(r, now);
+      } else if (!adopting) {
+        this.realBase.set(r, this.realCount(r));
+      }
+      this.realOwner.set(r, index);
+    }
+  }
+
+  /** A deleted (or reused) service index: its reals count for nobody until a table uses them again. */
+  release(index: number): void {
+    for (const [r, owner] of this.realOwner) {
+      if (owner !== index) continue;
+      this.realOwner.delete(r);
+      this.realBase.set(r, this.realCount(r));
+    }
+    this.serviceBase.delete(index);
+  }
+
+  /**
+   * Per-CPU counters, summed, for the given live service indexes. The
+   * program counts a forwarded packet once, in real_stats: verdicts.forward
+   * and the service totals are derived here.
+   */
+  read(services: Iterable<number>): Counters {
+    const verdicts = Object.fromEntries(REASONS.map((r) => [r, { packets: 0n, bytes: 0n }])) as Record<ReasonName, Counter>;
+    // verdicts first: then real_stats holds at least every icmp_forward counted.
+    for (const [k, v] of this.maps.verdicts.lookupBatch(64)) if (k < REASONS.length) verdicts[REASONS[k]] = sumCounters(v);
+    const totals = new Map<number, Counter>();
+    for (const index of services) totals.set(index, this.serviceBase.get(index) ?? ZERO_COUNTER);
+    const reals = new Map<number, Counter>();
+    let total = ZERO_COUNTER;
+    for (const [k, v] of this.maps.real_stats.lookupBatch(1024)) {
+      const c = sumCounters(v);
+      if (!c.packets) continue;
+      reals.set(k, c);
+      total = addCounters(total, c);
+      const owner = this.realOwner.get(k);
+      const have = owner === undefined ? undefined : totals.get(owner);
+      if (owner !== undefined && have) totals.set(owner, addCounters(have, subCounters(c, this.realBase.get(k) ?? ZERO_COUNTER)));
+    }
+    verdicts.forward = forwardedCounter(total, verdicts.icmp_forward);
+    return { verdicts, services: totals, reals };
+  }
+}
