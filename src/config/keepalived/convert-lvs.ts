@@ -188,9 +188,10 @@ function placeChecks(log: DiagnosticLog, servers: readonly RealServer[], service
 }
 
 /** What to do instead of a NAT or TUN virtual server, since vipd forwards by direct routing only. */
-function forwardingAdvice(port: number): string {
+function forwardingAdvice(vip: { address: string; family: 4 | 6 }, port: number): string {
+  const onLo = `ip addr add ${vip.address}/${vip.family === 4 ? 32 : 128} dev lo`;
   return 'vipd forwards by direct routing only (it rewrites the destination MAC); virtual_server not converted. ' +
-    'To move it to vipd, switch it to DR: each real server holds the VIP on lo (ip addr add VIP/32 dev lo) with ' +
+    `To move it to vipd, switch it to DR: each real server holds the VIP on lo (${onLo}) with ` +
     `net.ipv4.conf.all.arp_ignore=1 and arp_announce=2, shares a layer-2 segment with the vipd hosts and listens on port ${port} itself (DR does not translate ports). ` +
     'Otherwise keep this service on IPVS (keepalived\'s virtual_server)';
 }
@@ -249,7 +250,7 @@ export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipIn
   const method = kind?.args[0]?.toUpperCase();
   if (method !== 'DR') {
     log.dropped(kind ?? block, kind ? describe(kind) : describe(block),
-      `${kind ? '' : 'no lb_kind: keepalived\'s default is NAT. '}${forwardingAdvice(port)}`);
+      `${kind ? '' : 'no lb_kind: keepalived\'s default is NAT. '}${forwardingAdvice(ip, port)}`);
     return undefined;
   }
   const instance = vipInstance.get(ip.address);

@@ -385,7 +385,7 @@ function settleVersionAndInterval(log: DiagnosticLog, block: Statement, draft: I
  * Priority and preemption as keepalived settles them: state MASTER without
  * a priority is the address owner (255); nopreempt and preempt_delay do not
  * apply to an initial MASTER, nopreempt not to priority 255, preempt_delay
- * not in strict mode. Strict mode also demotes a MASTER that is not the owner.
+ * not in strict mode nor with nopreempt. Strict mode also demotes a MASTER that is not the owner.
  */
 function settlePreemption(log: DiagnosticLog, draft: InstanceDraft): { priority: number; preempt: boolean; preemptDelay: number } {
   if (draft.priority === undefined && draft.master) {
@@ -407,6 +407,9 @@ function settlePreemption(log: DiagnosticLog, draft: InstanceDraft): { priority:
     preemptDelay = 0;
   } else if (draft.preemptDelay && draft.strict) {
     log.note(draft.preemptDelay.at, describe(draft.preemptDelay.at), `keepalived ignores preempt_delay in strict mode (${draft.strict.file}:${draft.strict.line}); not converted`);
+    preemptDelay = 0;
+  } else if (draft.preemptDelay && !preempt) {
+    log.note(draft.preemptDelay.at, describe(draft.preemptDelay.at), 'keepalived ignores preempt_delay with nopreempt; not converted');
     preemptDelay = 0;
   }
   return { priority, preempt, preemptDelay };
