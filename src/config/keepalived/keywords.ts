@@ -29,7 +29,7 @@ export const TOP_LEVEL_UNSUPPORTED: Readonly<Record<string, string>> = {
 export const GLOBAL_NOTES: Readonly<Record<string, string>> = {
   router_id: 'only names this host in keepalived e-mails and logs; not needed',
   script_user: 'vipd runs commands as its own user',
-  enable_script_security: 'vipd runs only absolute program paths, never a shell',
+  enable_script_security: 'vipd runs only absolute program paths; the importer resolves bare names and writes a needed shell out as [/bin/sh, -c, ...]',
   vrrp_no_swap: TUNING,
   checker_no_swap: TUNING,
   vrrp_rt_priority: TUNING,
