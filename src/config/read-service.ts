@@ -82,7 +82,7 @@ function readBackends(reader: FieldReader, field: Field, vipFamily: 4 | 6 | unde
   if (items.length === 0) reader.error(field, 'needs at least one backend');
   const seen = new Set<string>();
   for (const item of items) {
-    const fields = reader.mapping(item, ['address', 'weight']);
+    const fields = reader.mapping(item, ['address', 'weight', 'healthCheck']);
     if (!fields) continue;
     const addressField = reader.required(item, fields, 'address');
     const ip = addressField ? readIp(reader, addressField) : undefined;
@@ -92,10 +92,12 @@ function readBackends(reader: FieldReader, field: Field, vipFamily: 4 | 6 | unde
     if (ip && addressField && vipFamily !== undefined && ip.family !== vipFamily) {
       reader.error(addressField, `backend ${ip.address} is IPv${ip.family} but the VIP is IPv${vipFamily}: direct routing keeps the address family`);
     }
-    if (!ip || !addressField || weight === undefined) continue;
+    // A backend's own check replaces the service's for that backend (keepalived checks per real server).
+    const healthCheck = fields.healthCheck ? readHealthCheck(reader, fields.healthCheck) : undefined;
+    if (!ip || !addressField || weight === undefined || (fields.healthCheck && !healthCheck)) continue;
     if (seen.has(ip.address)) reader.error(addressField, `backend ${ip.address} is listed twice`);
     seen.add(ip.address);
-    backends.push({ address: ip.address, family: ip.family, weight });
+    backends.push({ address: ip.address, family: ip.family, weight, ...(healthCheck ? { healthCheck } : {}) });
   }
   return backends;
 }

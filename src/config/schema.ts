@@ -178,6 +178,8 @@ export interface BackendConfig {
   readonly family: AddressFamily;
   /** Maglev weight; 0 keeps the backend configured but sends it no new flows. */
   readonly weight: number;
+  /** This backend's own check, used instead of the service's `healthCheck` for it. */
+  readonly healthCheck?: HealthCheckConfig;
 }
 
 export type ServiceProtocol = 'tcp' | 'udp';

@@ -1,15 +1,17 @@
 /**
  * keepalived's LVS side -> vipd services: virtual_server with lb_kind DR,
- * its real servers, and one health check per service.
+ * its real servers, and their health checks (one for the service, and a
+ * per-backend override where a real server's check differs).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { parseIpAddress, unusableAddressReason } from '../address.js';
+import { formatHostPort, parseIpAddress, unusableAddressReason } from '../address.js';
 import { LIMITS } from '../schema.js';
+import type { CommandReader } from './commands.js';
 import type { DiagnosticLog } from './diagnostics.js';
 import { REAL_SERVER_UNSUPPORTED, UNSUPPORTED_CHECKS, VIRTUAL_SERVER_UNSUPPORTED, reportUnhandled } from './keywords.js';
-import type { HealthCheckYaml, ServiceYaml } from './output.js';
+import type { BackendYaml, HealthCheckYaml, ServiceYaml } from './output.js';
 import type { Statement } from './parser.js';
-import { blockOf, describe, readCommand, readNumber } from './values.js';
+import { blockOf, describe, readNumber } from './values.js';
 
 /** Settings a virtual_server passes down to its checks (keepalived inherits them). */
 interface CheckDefaults {
@@ -75,7 +77,7 @@ function firstUrl(log: DiagnosticLog, urls: readonly Statement[]): { path?: stri
 }
 
 /** One keepalived checker block -> a vipd check; undefined (reported) when it cannot be. */
-function convertCheck(log: DiagnosticLog, block: Statement, defaults: CheckDefaults, servicePort: number, serverPort: number): HealthCheckYaml | undefined {
+function convertCheck(log: DiagnosticLog, block: Statement, defaults: CheckDefaults, servicePort: number, serverPort: number, commands: CommandReader): HealthCheckYaml | undefined {
   const type = CHECK_TYPES[block.keyword];
   if (!type) return undefined;
   let port = serverPort;
@@ -92,11 +94,11 @@ function convertCheck(log: DiagnosticLog, block: Statement, defaults: CheckDefau
       case 'retry': case 'nb_get_retry': retry = readNumber(log, statement, { min: 0, max: 99, integer: true }) ?? retry; break;
       case 'delay_loop': interval = readNumber(log, statement, { min: 0.01, max: 3600 }) ?? interval; break;
       case 'delay_before_retry':
-        log.note(statement, describe(statement), 'vipd retries at the check interval; fall counts the retries');
+        log.noteOnce('delay_before_retry', statement, describe(statement), 'vipd retries at the check interval; fall counts the retries');
         break;
       case 'url': urls.push(statement); break;
       case 'virtualhost': host = statement.args[0] ?? host; break;
-      case 'misc_path': command = readCommand(log, statement); break;
+      case 'misc_path': command = commands.read(statement, 'check'); break;
       case 'user': log.note(statement, describe(statement), 'vipd runs commands as its own user'); break;
       default: reportUnhandled(log, statement, block.keyword, CHECK_UNSUPPORTED, [...COMMON_CHECK_KEYWORDS, 'url', 'virtualhost', 'misc_path', 'misc_timeout']);
     }
@@ -124,11 +126,13 @@ function convertCheck(log: DiagnosticLog, block: Statement, defaults: CheckDefau
 }
 
 interface RealServer {
-  backend: { address: string; weight: number };
+  backend: BackendYaml;
   check?: { check: HealthCheckYaml; at: Statement };
+  /** Checker blocks vipd has no equivalent for (SMTP_CHECK, UDP_CHECK, ...). */
+  unsupported: Statement[];
 }
 
-function convertRealServer(log: DiagnosticLog, block: Statement, defaults: CheckDefaults, servicePort: number, family: 4 | 6): RealServer | undefined {
+function convertRealServer(log: DiagnosticLog, block: Statement, defaults: CheckDefaults, servicePort: number, family: 4 | 6, commands: CommandReader): RealServer | undefined {
   const ip = parseIpAddress(block.args[0] ?? '');
   if (!ip || unusableAddressReason(ip) || ip.family !== family) {
     log.dropped(block, describe(block), ip && ip.family !== family ? 'address family differs from the VIP; direct routing keeps it' : 'not a unicast IP address; real server not converted');
@@ -138,16 +142,16 @@ function convertRealServer(log: DiagnosticLog, block: Statement, defaults: Check
   if (serverPort !== servicePort) {
     log.dropped(block, describe(block), `direct routing does not translate ports: traffic reaches this backend on port ${servicePort}`);
   }
-  const server: RealServer = { backend: { address: ip.address, weight: 1 } };
+  const server: RealServer = { backend: { address: ip.address, weight: 1 }, unsupported: [] };
   for (const statement of blockOf(log, block)) {
     if (statement.keyword === 'weight') {
       server.backend.weight = readNumber(log, statement, { ...LIMITS.backendWeight, integer: true }) ?? 1;
     } else if (CHECK_TYPES[statement.keyword]) {
-      const check = convertCheck(log, statement, defaults, servicePort, Number.isInteger(serverPort) ? serverPort : servicePort);
-      if (check && server.check) log.dropped(statement, statement.keyword, 'vipd runs one check per service; only the first is converted');
+      const check = convertCheck(log, statement, defaults, servicePort, Number.isInteger(serverPort) ? serverPort : servicePort, commands);
+      if (check && server.check) log.dropped(statement, statement.keyword, `vipd runs one check per backend; only the first (line ${server.check.at.line}) is converted`);
       else if (check) server.check = { check, at: statement };
     } else if (UNSUPPORTED_CHECKS[statement.keyword]) {
-      log.dropped(statement, statement.keyword, UNSUPPORTED_CHECKS[statement.keyword] ?? '');
+      server.unsupported.push(statement);
     } else {
       reportUnhandled(log, statement, 'real_server', REAL_SERVER_UNSUPPORTED, ['weight', ...Object.keys(CHECK_TYPES)]);
     }
@@ -155,27 +159,48 @@ function convertRealServer(log: DiagnosticLog, block: Statement, defaults: Check
   return server;
 }
 
-/** The check of the first real server that has one; others that differ are reported. */
-function pickServiceCheck(log: DiagnosticLog, servers: readonly RealServer[]): HealthCheckYaml | undefined {
+/**
+ * The service's check is the first real server's; a server whose check
+ * differs keeps its own as a per-backend override. Checks vipd has no
+ * equivalent for are reported with what the backend is left with.
+ */
+function placeChecks(log: DiagnosticLog, servers: readonly RealServer[], service: string): HealthCheckYaml | undefined {
   const first = servers.find((server) => server.check)?.check;
   for (const server of servers) {
-    if (!first || !server.check || server.check === first) continue;
-    if (!isDeepStrictEqual(server.check.check, first.check)) {
-      log.dropped(server.check.at, server.check.at.keyword, `vipd has one check per service and uses the one at line ${first.at.line} (${first.at.file}); this one differs`);
+    if (first && server.check && server.check !== first && !isDeepStrictEqual(server.check.check, first.check)) {
+      server.backend.healthCheck = server.check.check;
+    }
+    for (const statement of server.unsupported) {
+      const why = UNSUPPORTED_CHECKS[statement.keyword] ?? 'no vipd equivalent';
+      const left = server.check
+        ? `backend ${server.backend.address} is checked by its ${server.check.at.keyword} (line ${server.check.at.line}) only`
+        : first
+          ? `backend ${server.backend.address} gets the service's ${first.at.keyword} (line ${first.at.line}) instead`
+          : `service ${service} is left without a health check: every backend counts as up and gets traffic even when it is down`;
+      log.dropped(statement, statement.keyword, `${why}; ${left}. Meanwhile a MISC_CHECK (a command check) can do the probe`);
     }
   }
-  const unchecked = servers.filter((server) => !server.check);
+  const unchecked = servers.filter((server) => !server.check && server.unsupported.length === 0);
   if (first && unchecked.length > 0) {
     log.note(first.at, first.at.keyword, `also applied to ${unchecked.map((s) => s.backend.address).join(', ')}, which had no check in keepalived`);
   }
   return first?.check;
 }
 
+/** What to do instead of a NAT or TUN virtual server, since vipd forwards by direct routing only. */
+function forwardingAdvice(vip: { address: string; family: 4 | 6 }, port: number): string {
+  const onLo = `ip addr add ${vip.address}/${vip.family === 4 ? 32 : 128} dev lo`;
+  return 'vipd forwards by direct routing only (it rewrites the destination MAC); virtual_server not converted. ' +
+    `To move it to vipd, switch it to DR: each real server holds the VIP on lo (${onLo}) with ` +
+    `net.ipv4.conf.all.arp_ignore=1 and arp_announce=2, shares a layer-2 segment with the vipd hosts and listens on port ${port} itself (DR does not translate ports). ` +
+    'Otherwise keep this service on IPVS (keepalived\'s virtual_server)';
+}
+
 const VIRTUAL_SERVER_KEYWORDS = ['delay_loop', 'lb_algo', 'lvs_sched', 'lb_kind', 'lvs_method', 'protocol', 'real_server',
-  'connect_timeout', 'retry', 'virtualhost', 'delay_before_retry'];
+  'connect_timeout', 'retry', 'virtualhost', 'delay_before_retry', 'persistence_timeout', 'ha_suspend'];
 
 /** vipdInstance: the instance holding a VIP, by canonical address. */
-export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipInstance: ReadonlyMap<string, string>): ServiceYaml | undefined {
+export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipInstance: ReadonlyMap<string, string>, commands: CommandReader): ServiceYaml | undefined {
   const [addressText, portText] = block.args;
   if (addressText === 'group' || addressText === 'fwmark') {
     log.dropped(block, describe(block), `virtual_server ${addressText} has no vipd equivalent: services are one VIP and port`);
@@ -197,7 +222,14 @@ export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipIn
       case 'connect_timeout': defaults.connectTimeout = readNumber(log, statement, { min: 0.01, max: 3600 }); break;
       case 'retry': defaults.retry = readNumber(log, statement, { min: 0, max: 99, integer: true }); break;
       case 'virtualhost': defaults.virtualhost = statement.args[0]; break;
-      case 'delay_before_retry': log.note(statement, describe(statement), 'vipd retries at the check interval'); break;
+      case 'delay_before_retry': log.noteOnce('delay_before_retry', statement, describe(statement), 'vipd retries at the check interval; fall counts the retries'); break;
+      case 'persistence_timeout':
+        // 0 is keepalived's "no persistence", which is what vipd does.
+        if (statement.args[0] !== undefined && Number(statement.args[0]) !== 0) {
+          log.dropped(statement, describe(statement), 'not supported yet: vipd has no per-client persistence (Maglev keeps each connection on its backend, but a client\'s next connection may go to another one); it comes with the connection table');
+        }
+        break;
+      case 'ha_suspend': log.note(statement, describe(statement), 'vipd forwards a service only while its instance is MASTER anyway'); break;
       case 'lb_algo': case 'lvs_sched':
         if (statement.args[0] !== 'mh') log.note(statement, describe(statement), 'vipd always uses Maglev consistent hashing (IPVS "mh"), weighted');
         break;
@@ -217,9 +249,8 @@ export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipIn
   }
   const method = kind?.args[0]?.toUpperCase();
   if (method !== 'DR') {
-    log.dropped(kind ?? block, kind ? describe(kind) : describe(block), kind
-      ? 'vipd forwards by direct routing (MAC rewrite) only; NAT and TUN have no equivalent; virtual_server not converted'
-      : 'no lb_kind: keepalived\'s default is NAT, which vipd does not do (it forwards by direct routing only); virtual_server not converted');
+    log.dropped(kind ?? block, kind ? describe(kind) : describe(block),
+      `${kind ? '' : 'no lb_kind: keepalived\'s default is NAT. '}${forwardingAdvice(ip, port)}`);
     return undefined;
   }
   const instance = vipInstance.get(ip.address);
@@ -229,7 +260,7 @@ export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipIn
   }
   const servers: RealServer[] = [];
   for (const statement of realServers) {
-    const server = convertRealServer(log, statement, defaults, port, ip.family);
+    const server = convertRealServer(log, statement, defaults, port, ip.family, commands);
     if (!server) continue;
     if (servers.some((s) => s.backend.address === server.backend.address)) {
       log.dropped(statement, describe(statement), 'this backend is already listed for the service; ignored');
@@ -241,6 +272,6 @@ export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipIn
     log.dropped(block, describe(block), 'no usable real_server; not converted');
     return undefined;
   }
-  const healthCheck = pickServiceCheck(log, servers);
+  const healthCheck = placeChecks(log, servers, `${formatHostPort(ip.address, port)}/${protocol}`);
   return { vip: ip.address, port, protocol, instance, backends: servers.map((s) => s.backend), ...(healthCheck ? { healthCheck } : {}) };
 }

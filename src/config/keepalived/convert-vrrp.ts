@@ -5,17 +5,20 @@
 import { parseCidr, parseIpAddress, unusableAddressReason } from '../address.js';
 import { NAME_PATTERN } from '../read-instance.js';
 import { LIMITS } from '../schema.js';
+import type { CommandReader } from './commands.js';
 import type { DiagnosticLog } from './diagnostics.js';
 import { GLOBAL_NOTES, GLOBAL_UNSUPPORTED, INSTANCE_UNSUPPORTED, reportUnhandled } from './keywords.js';
 import type { GarpYaml, InstanceYaml, NotifyYaml, SyncGroupYaml, TrackScriptYaml } from './output.js';
 import type { Statement } from './parser.js';
-import { blockOf, describe, readCommand, readNumber, readWord } from './values.js';
+import { blockOf, describe, readNumber, readWord } from './values.js';
 
 /** Settings from global_defs that are defaults for every instance. */
 export interface VrrpGlobals {
   version: 2 | 3;
   garp: GarpYaml;
   checksumAsV2: boolean;
+  /** The global `vrrp_strict`, when set: keepalived then ignores authentication and preempt_delay. */
+  strict?: Statement;
 }
 
 /** A vrrp_script, not yet placed: instances may override its weight. */
@@ -43,6 +46,9 @@ export function convertGlobalDefs(log: DiagnosticLog, block: Statement, globals:
     } else if (keyword === 'vrrp_version') {
       const version = readNumber(log, statement, { min: 2, max: 3, integer: true });
       if (version === 2 || version === 3) globals.version = version;
+    } else if (keyword === 'vrrp_strict') {
+      globals.strict = statement;
+      log.note(statement, describe(statement), 'vipd always follows the RFC checks that matter on the wire; what strict mode changes in keepalived (no authentication, no preempt_delay) is applied to the converted instances');
     } else if (keyword === 'v3_checksum_as_v2' || keyword === 'vrrp_v3_checksum_as_v2') {
       globals.checksumAsV2 = statement.args[0] !== 'false';
     } else if (GLOBAL_NOTES[keyword] !== undefined) {
@@ -58,7 +64,7 @@ export function convertGlobalDefs(log: DiagnosticLog, block: Statement, globals:
 
 const SCRIPT_KEYWORDS = ['script', 'interval', 'timeout', 'weight', 'rise', 'fall', 'user', 'init_fail'];
 
-export function convertVrrpScript(log: DiagnosticLog, block: Statement): [string, ScriptDefinition] | undefined {
+export function convertVrrpScript(log: DiagnosticLog, block: Statement, commands: CommandReader): [string, ScriptDefinition] | undefined {
   const name = block.args[0];
   if (name === undefined) {
     log.dropped(block, 'vrrp_script', 'needs a name; ignored');
@@ -70,7 +76,7 @@ export function convertVrrpScript(log: DiagnosticLog, block: Statement): [string
   for (const statement of blockOf(log, block)) {
     switch (statement.keyword) {
       case 'script':
-        command = readCommand(log, statement);
+        command = commands.read(statement, 'script');
         break;
       case 'interval': script.interval = readNumber(log, statement, { min: 0.01, max: 3600 }) ?? script.interval; break;
       case 'timeout': {
@@ -109,12 +115,15 @@ class NotifyCollector {
   private readonly specific: NotifyYaml = {};
   private generic: { argv: string[]; at: Statement } | undefined;
 
-  constructor(private readonly log: DiagnosticLog) {}
+  constructor(
+    private readonly log: DiagnosticLog,
+    private readonly commands: CommandReader,
+  ) {}
 
   accept(statement: Statement): boolean {
     const state = { notify_master: 'master', notify_backup: 'backup', notify_fault: 'fault', notify_stop: 'stop' }[statement.keyword] as keyof NotifyYaml | undefined;
     if (statement.keyword !== 'notify' && state === undefined) return false;
-    const argv = readCommand(this.log, statement);
+    const argv = this.commands.read(statement, 'notify');
     if (argv && state) this.specific[state] = argv;
     else if (argv) this.generic = { argv, at: statement };
     return true;
@@ -138,7 +147,7 @@ class NotifyCollector {
 const INSTANCE_KEYWORDS = [
   'state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'version', 'nopreempt', 'preempt',
   'preempt_delay', 'authentication', 'unicast_src_ip', 'unicast_peer', 'virtual_ipaddress', 'track_interface',
-  'track_script', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify', 'v3_checksum_as_v2',
+  'track_script', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify', 'v3_checksum_as_v2', 'strict_mode',
   ...Object.keys(GARP_KEYWORDS),
 ];
 
@@ -148,10 +157,15 @@ interface InstanceDraft {
   interface?: string;
   vrid?: number;
   version: 2 | 3;
-  priority: number;
+  /** Unset: keepalived derives it from the state (255 for MASTER, else 100). */
+  priority?: number;
   advertInterval?: { value: number; at: Statement };
-  preempt?: boolean;
-  preemptDelay?: number;
+  /** `state MASTER`, which changes how keepalived reads priority and preemption. */
+  master?: Statement;
+  nopreempt?: Statement;
+  preemptDelay?: { value: number; at: Statement };
+  /** What makes the instance strict (global vrrp_strict or its own strict_mode), if anything. */
+  strict?: Statement;
   unicastSource?: string;
   unicastPeers: string[];
   auth?: { password: string; at: Statement };
@@ -196,6 +210,11 @@ function convertVirtualAddresses(log: DiagnosticLog, block: Statement, draft: In
       log.dropped(entry, describe(entry), `${parsed.reason}; address ignored`);
       continue;
     }
+    const twice = draft.vips.find((vip) => vip.split('/')[0] === parsed.value.address);
+    if (twice) {
+      log.note(entry, describe(entry), `${parsed.value.address} is already listed (as ${twice}); the repeat is ignored`);
+      continue;
+    }
     draft.vips.push(parsed.value.cidr);
     draft.vipFamilies.add(parsed.value.family);
     for (let i = 0; i < entry.args.length; i++) {
@@ -227,7 +246,12 @@ function convertTrackScripts(log: DiagnosticLog, block: Statement, draft: Instan
     if (entry.args[0] === 'weight') {
       weight = readNumber(log, { ...entry, args: entry.args.slice(1) }, { ...LIMITS.trackWeight, integer: true }) ?? weight;
     }
-    draft.trackScripts.push({ name: vipdName(log, entry, entry.keyword), command: settings.command, interval: settings.interval,
+    const name = vipdName(log, entry, entry.keyword);
+    if (draft.trackScripts.some((tracked) => tracked.name === name)) {
+      log.note(entry, describe(entry), `"${name}" is already tracked by this instance; the repeat is ignored`);
+      continue;
+    }
+    draft.trackScripts.push({ name, command: settings.command, interval: settings.interval,
       ...(settings.timeout === undefined ? {} : { timeout: settings.timeout }), weight, rise: settings.rise, fall: settings.fall });
   }
 }
@@ -238,6 +262,10 @@ function convertTrackInterfaces(log: DiagnosticLog, block: Statement, draft: Ins
     if (entry.args[0] === 'weight') {
       weight = readNumber(log, { ...entry, args: entry.args.slice(1) }, { ...LIMITS.trackWeight, integer: true }) ?? 0;
     }
+    if (draft.trackInterfaces.some((tracked) => tracked.name === entry.keyword)) {
+      log.note(entry, describe(entry), `${entry.keyword} is already tracked by this instance; the repeat is ignored`);
+      continue;
+    }
     draft.trackInterfaces.push({ name: entry.keyword, weight });
   }
 }
@@ -247,6 +275,15 @@ function convertUnicastPeers(log: DiagnosticLog, block: Statement, draft: Instan
     const ip = parseIpAddress(entry.keyword);
     if (!ip || unusableAddressReason(ip)) {
       log.dropped(entry, describe(entry), 'not a unicast IP address; peer ignored');
+      continue;
+    }
+    if (draft.unicastPeers.includes(ip.address)) {
+      log.note(entry, describe(entry), `peer ${ip.address} is already listed; the repeat is ignored`);
+      continue;
+    }
+    const first = draft.unicastPeers[0];
+    if (first !== undefined && parseIpAddress(first)?.family !== ip.family) {
+      log.dropped(entry, describe(entry), `the first peer ${first} is IPv${parseIpAddress(first)?.family}: an instance sends adverts in one address family; peer ignored`);
       continue;
     }
     draft.unicastPeers.push(ip.address);
@@ -270,10 +307,22 @@ function applyInstanceStatement(
   }
   if (notify.accept(statement)) return true;
   switch (statement.keyword) {
-    case 'state':
+    case 'state': {
       // vipd always starts as BACKUP and wins by priority; keepalived's
-      // `state MASTER` only skips the first Master_Down wait.
+      // `state MASTER` skips the first Master_Down wait, and also changes
+      // the default priority and preemption (settled in convertInstance).
+      const state = statement.args[0];
+      if (state === 'MASTER') draft.master = statement;
+      else if (state !== 'BACKUP') log.note(statement, describe(statement), 'keepalived reads an unknown state as BACKUP');
       return true;
+    }
+    case 'strict_mode': {
+      const value = statement.args[0]?.toLowerCase();
+      if (value === undefined || ['true', 'on', 'yes'].includes(value)) draft.strict = statement;
+      else if (['false', 'off', 'no'].includes(value)) draft.strict = undefined;
+      else log.dropped(statement, describe(statement), 'needs on or off; ignored');
+      return true;
+    }
     case 'interface': draft.interface = readWord(log, statement) ?? draft.interface; return true;
     case 'virtual_router_id': draft.vrid = readNumber(log, statement, { ...LIMITS.vrid, integer: true }); return true;
     case 'priority': draft.priority = readNumber(log, statement, { ...LIMITS.priority, integer: true }) ?? draft.priority; return true;
@@ -287,9 +336,13 @@ function applyInstanceStatement(
       if (version === 2 || version === 3) draft.version = version;
       return true;
     }
-    case 'nopreempt': draft.preempt = false; return true;
+    case 'nopreempt': draft.nopreempt = statement; return true;
     case 'preempt': return true;
-    case 'preempt_delay': draft.preemptDelay = readNumber(log, statement, LIMITS.preemptDelay); return true;
+    case 'preempt_delay': {
+      const value = readNumber(log, statement, LIMITS.preemptDelay);
+      draft.preemptDelay = value ? { value, at: statement } : undefined;
+      return true;
+    }
     case 'authentication': convertAuthentication(log, statement, draft); return true;
     case 'unicast_src_ip': {
       const ip = parseIpAddress(statement.args[0] ?? '');
@@ -328,11 +381,46 @@ function settleVersionAndInterval(log: DiagnosticLog, block: Statement, draft: I
   return interval.value;
 }
 
+/**
+ * Priority and preemption as keepalived settles them: state MASTER without
+ * a priority is the address owner (255); nopreempt and preempt_delay do not
+ * apply to an initial MASTER, nopreempt not to priority 255, preempt_delay
+ * not in strict mode nor with nopreempt. Strict mode also demotes a MASTER that is not the owner.
+ */
+function settlePreemption(log: DiagnosticLog, draft: InstanceDraft): { priority: number; preempt: boolean; preemptDelay: number } {
+  if (draft.priority === undefined && draft.master) {
+    log.note(draft.master, describe(draft.master), 'no priority: keepalived makes an initial MASTER the address owner (priority 255), and so does the converted config');
+  }
+  const priority = draft.priority ?? (draft.master ? LIMITS.priority.max : 100);
+  const master = draft.master !== undefined && (!draft.strict || priority === LIMITS.priority.max);
+  let preempt = draft.nopreempt === undefined;
+  if (draft.nopreempt && priority === LIMITS.priority.max) {
+    log.note(draft.nopreempt, 'nopreempt', 'keepalived ignores nopreempt at priority 255 (the address owner always preempts); not converted');
+    preempt = true;
+  } else if (draft.nopreempt && master) {
+    log.note(draft.nopreempt, 'nopreempt', `keepalived ignores nopreempt with state MASTER (${draft.master?.file}:${draft.master?.line}); not converted, the instance preempts as it does in keepalived`);
+    preempt = true;
+  }
+  let preemptDelay = draft.preemptDelay?.value ?? 0;
+  if (draft.preemptDelay && master) {
+    log.note(draft.preemptDelay.at, describe(draft.preemptDelay.at), `keepalived ignores preempt_delay with state MASTER (${draft.master?.file}:${draft.master?.line}); not converted`);
+    preemptDelay = 0;
+  } else if (draft.preemptDelay && draft.strict) {
+    log.note(draft.preemptDelay.at, describe(draft.preemptDelay.at), `keepalived ignores preempt_delay in strict mode (${draft.strict.file}:${draft.strict.line}); not converted`);
+    preemptDelay = 0;
+  } else if (draft.preemptDelay && !preempt) {
+    log.note(draft.preemptDelay.at, describe(draft.preemptDelay.at), 'keepalived ignores preempt_delay with nopreempt; not converted');
+    preemptDelay = 0;
+  }
+  return { priority, preempt, preemptDelay };
+}
+
 export function convertInstance(
   log: DiagnosticLog,
   block: Statement,
   globals: VrrpGlobals,
   scripts: ReadonlyMap<string, ScriptDefinition>,
+  commands: CommandReader,
 ): InstanceYaml | undefined {
   const rawName = block.args[0];
   if (rawName === undefined) {
@@ -340,11 +428,11 @@ export function convertInstance(
     return undefined;
   }
   const draft: InstanceDraft = {
-    name: vipdName(log, block, rawName), version: globals.version, priority: 100, unicastPeers: [],
+    name: vipdName(log, block, rawName), version: globals.version, unicastPeers: [], ...(globals.strict ? { strict: globals.strict } : {}),
     checksumAsV2: globals.checksumAsV2, vips: [], vipFamilies: new Set(), garp: { ...globals.garp },
     trackInterfaces: [], trackScripts: [],
   };
-  const notify = new NotifyCollector(log);
+  const notify = new NotifyCollector(log, commands);
   const statements = blockOf(log, block);
   // `interface` first: virtual_ipaddress compares its `dev` option with it.
   for (const statement of [...statements].sort((a, b) => Number(b.keyword === 'interface') - Number(a.keyword === 'interface'))) {
@@ -358,6 +446,10 @@ export function convertInstance(
     return undefined;
   }
   const advertInterval = settleVersionAndInterval(log, block, draft);
+  if (draft.auth && draft.strict) {
+    log.note(draft.auth.at, 'authentication', `keepalived ignores authentication in strict mode (${draft.strict.file}:${draft.strict.line}) and sends adverts without it; dropped so that vipd and keepalived accept each other's adverts`);
+    draft.auth = undefined;
+  }
   if (draft.auth && draft.version === 3) {
     log.dropped(draft.auth.at, 'authentication', 'VRRPv3 has no authentication (keepalived ignores it too); dropped');
     draft.auth = undefined;
@@ -366,6 +458,7 @@ export function convertInstance(
     log.note(block, 'unicast_src_ip', 'without unicast_peer it has no effect; dropped');
     draft.unicastSource = undefined;
   }
+  const { priority, preempt, preemptDelay } = settlePreemption(log, draft);
   const notifyYaml = notify.result();
   const track = {
     ...(draft.trackInterfaces.length ? { interfaces: draft.trackInterfaces } : {}),
@@ -376,10 +469,10 @@ export function convertInstance(
     interface: draft.interface ?? '',
     vrid: draft.vrid ?? 0,
     version: draft.version,
-    priority: draft.priority,
+    priority,
     advertInterval,
-    ...(draft.preempt === false ? { preempt: false } : {}),
-    ...(draft.preemptDelay ? { preemptDelay: draft.preemptDelay } : {}),
+    ...(preempt ? {} : { preempt: false }),
+    ...(preemptDelay ? { preemptDelay } : {}),
     ...(draft.unicastSource ? { unicastSource: draft.unicastSource } : {}),
     ...(draft.unicastPeers.length ? { unicastPeers: draft.unicastPeers } : {}),
     ...(draft.auth ? { auth: { type: 'pass' as const, password: draft.auth.password } } : {}),
@@ -393,20 +486,21 @@ export function convertInstance(
   };
 }
 
-export function convertSyncGroup(log: DiagnosticLog, block: Statement, instanceNames: ReadonlyMap<string, string>): SyncGroupYaml | undefined {
+export function convertSyncGroup(log: DiagnosticLog, block: Statement, instanceNames: ReadonlyMap<string, string>, commands: CommandReader): SyncGroupYaml | undefined {
   const rawName = block.args[0];
   if (rawName === undefined) {
     log.dropped(block, 'vrrp_sync_group', 'needs a name; not converted');
     return undefined;
   }
   const members: string[] = [];
-  const notify = new NotifyCollector(log);
+  const notify = new NotifyCollector(log, commands);
   for (const statement of blockOf(log, block)) {
     if (notify.accept(statement)) continue;
     if (statement.keyword === 'group') {
       for (const member of blockOf(log, statement)) {
         const name = instanceNames.get(member.keyword);
         if (name === undefined) log.dropped(member, member.keyword, 'no converted vrrp_instance has this name; left out of the group');
+        else if (members.includes(name)) log.note(member, member.keyword, 'already a member of this group; the repeat is ignored');
         else members.push(name);
       }
     } else {

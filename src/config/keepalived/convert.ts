@@ -4,6 +4,7 @@
  * then what refers to instances (sync groups, virtual servers).
  */
 import { parseCidr } from '../address.js';
+import { CommandReader } from './commands.js';
 import type { DiagnosticLog } from './diagnostics.js';
 import { TOP_LEVEL_UNSUPPORTED, reportUnhandled } from './keywords.js';
 import { convertVirtualServer } from './convert-lvs.js';
@@ -41,7 +42,13 @@ function clashWith(accepted: readonly InstanceYaml[], instance: InstanceYaml): s
   return undefined;
 }
 
-export function convertStatements(log: DiagnosticLog, statements: readonly Statement[]): ConversionResult {
+export interface ConversionOptions {
+  /** PATH-style list where bare script names are looked up; keepalived's own PATH when it loads the config. */
+  readonly searchPath?: string;
+}
+
+export function convertStatements(log: DiagnosticLog, statements: readonly Statement[], options: ConversionOptions = {}): ConversionResult {
+  const commands = new CommandReader(log, options.searchPath);
   const globals = defaultGlobals();
   const scripts = new Map<string, ScriptDefinition>();
   let recognized = 0;
@@ -49,7 +56,7 @@ export function convertStatements(log: DiagnosticLog, statements: readonly State
     if (TOP_LEVEL.includes(statement.keyword) || TOP_LEVEL_UNSUPPORTED[statement.keyword] !== undefined) recognized++;
     if (statement.keyword === 'global_defs') convertGlobalDefs(log, statement, globals);
     else if (statement.keyword === 'vrrp_script') {
-      const script = convertVrrpScript(log, statement);
+      const script = convertVrrpScript(log, statement, commands);
       if (script) scripts.set(...script);
     }
   }
@@ -57,7 +64,7 @@ export function convertStatements(log: DiagnosticLog, statements: readonly State
   const instances: InstanceYaml[] = [];
   const instanceNames = new Map<string, string>();
   for (const statement of statements.filter((s) => s.keyword === 'vrrp_instance')) {
-    const instance = convertInstance(log, statement, globals, scripts);
+    const instance = convertInstance(log, statement, globals, scripts, commands);
     if (!instance) continue;
     const clash = clashWith(instances, instance);
     if (clash) {
@@ -80,7 +87,7 @@ export function convertStatements(log: DiagnosticLog, statements: readonly State
   const grouped = new Set<string>();
   for (const statement of statements) {
     if (statement.keyword === 'vrrp_sync_group') {
-      const group = convertSyncGroup(log, statement, instanceNames);
+      const group = convertSyncGroup(log, statement, instanceNames, commands);
       if (!group) continue;
       const twice = group.instances.find((name) => grouped.has(name));
       if (twice) log.dropped(statement, describe(statement), `instance "${twice}" is already in another sync group; group not converted`);
@@ -90,7 +97,7 @@ export function convertStatements(log: DiagnosticLog, statements: readonly State
         syncGroups.push(group);
       }
     } else if (statement.keyword === 'virtual_server') {
-      const service = convertVirtualServer(log, statement, vipInstance);
+      const service = convertVirtualServer(log, statement, vipInstance, commands);
       if (!service) continue;
       if (services.some((s) => s.vip === service.vip && s.port === service.port && s.protocol === service.protocol)) {
         log.dropped(statement, describe(statement), 'the same VIP, port and protocol are already a service; not converted');

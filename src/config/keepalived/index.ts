@@ -4,14 +4,16 @@
  */
 import { formatConfigError, type ConfigError } from '../errors.js';
 import { parseConfig } from '../load.js';
-import { convertStatements } from './convert.js';
+import { convertStatements, type ConversionOptions } from './convert.js';
 import { DiagnosticLog, type ImportDiagnostic } from './diagnostics.js';
 import { emitYaml } from './emit.js';
 import { parseStatements } from './parser.js';
 import { readKeepalivedSource, type SourceOptions } from './source.js';
 
 export { formatImportDiagnostic, type ImportDiagnostic, type ImportSeverity } from './diagnostics.js';
-export type { SourceOptions as ImportOptions } from './source.js';
+
+/** Where to read from (config id) and how to resolve bare script names (search path, default: this process's PATH). */
+export type ImportOptions = SourceOptions & ConversionOptions;
 
 /** 0: everything converted, 1: something left out (see diagnostics), 2: nothing usable. */
 export type ImportExitCode = 0 | 1 | 2;
@@ -25,14 +27,15 @@ export interface ImportResult {
   readonly exitCode: ImportExitCode;
 }
 
-export function importKeepalived(file: string, options: SourceOptions = {}): ImportResult {
+export function importKeepalived(file: string, options: ImportOptions = {}): ImportResult {
   const log = new DiagnosticLog();
   const source = readKeepalivedSource(file, options, log);
   if (!source.readable) {
     return { diagnostics: [{ file, line: 0, what: 'keepalived config', reason: 'cannot read the file', severity: 'dropped' }], validationErrors: [], exitCode: 2 };
   }
   const statements = parseStatements(source.lines, log);
-  const { document, recognized } = convertStatements(log, statements);
+  const searchPath = 'searchPath' in options ? options.searchPath : process.env.PATH;
+  const { document, recognized } = convertStatements(log, statements, searchPath === undefined ? {} : { searchPath });
   if (document.instances.length === 0) {
     const reason = recognized === 0 ? 'no keepalived configuration found' : 'no vrrp_instance could be converted, and vipd needs at least one';
     log.dropped({ file, line: 0 }, 'keepalived config', reason);

@@ -29,7 +29,7 @@ export const TOP_LEVEL_UNSUPPORTED: Readonly<Record<string, string>> = {
 export const GLOBAL_NOTES: Readonly<Record<string, string>> = {
   router_id: 'only names this host in keepalived e-mails and logs; not needed',
   script_user: 'vipd runs commands as its own user',
-  enable_script_security: 'vipd runs only absolute program paths, never a shell',
+  enable_script_security: 'vipd runs only absolute program paths; the importer resolves bare names and writes a needed shell out as [/bin/sh, -c, ...]',
   vrrp_no_swap: TUNING,
   checker_no_swap: TUNING,
   vrrp_rt_priority: TUNING,
@@ -41,7 +41,6 @@ export const GLOBAL_NOTES: Readonly<Record<string, string>> = {
   vrrp_iptables: NO_FIREWALL,
   vrrp_ipsets: NO_FIREWALL,
   nftables: NO_FIREWALL,
-  vrrp_strict: 'vipd always follows the RFC checks that matter on the wire',
 };
 
 export const GLOBAL_UNSUPPORTED: Readonly<Record<string, string>> = {
@@ -65,7 +64,7 @@ export const GLOBAL_UNSUPPORTED: Readonly<Record<string, string>> = {
 };
 
 export const INSTANCE_UNSUPPORTED: Readonly<Record<string, string>> = {
-  use_vmac: 'vipd answers ARP/NDP for the VIP from XDP with the interface MAC; it creates no VMAC interface',
+  use_vmac: 'not supported yet: vipd answers ARP/NDP for the VIP from XDP with the interface MAC and creates no VMAC interface (VMAC support comes with later VRRP work)',
   vmac_xmit_base: 'vipd creates no VMAC interface',
   virtual_ipaddress_excluded: 'vipd advertises every VIP; add these to the system network config or to vips',
   virtual_routes: 'vipd does not manage routes',
@@ -77,7 +76,6 @@ export const INSTANCE_UNSUPPORTED: Readonly<Record<string, string>> = {
   dont_track_primary: 'vipd always tracks the instance interface',
   accept: 'no vipd equivalent (the XDP program owns VIP traffic)',
   no_accept: 'no vipd equivalent (the XDP program owns VIP traffic)',
-  strict_mode: 'vipd always follows the RFC checks that matter on the wire',
   smtp_alert: NO_EMAIL,
   lvs_sync_daemon_interface: 'vipd needs no connection sync: every node builds the same Maglev table',
   garp_master_refresh_repeat: 'vipd sends one announcement per VIP per refresh',
@@ -102,7 +100,6 @@ export const INSTANCE_UNSUPPORTED: Readonly<Record<string, string>> = {
 };
 
 export const VIRTUAL_SERVER_UNSUPPORTED: Readonly<Record<string, string>> = {
-  persistence_timeout: 'Maglev keeps each flow on its backend, but there is no per-client persistence across flows',
   persistence_granularity: 'no per-client persistence in vipd',
   persistence_engine: 'no per-client persistence in vipd',
   sorry_server: 'no fallback server in vipd',
@@ -114,7 +111,6 @@ export const VIRTUAL_SERVER_UNSUPPORTED: Readonly<Record<string, string>> = {
   hysteresis: 'no quorum in vipd',
   alpha: 'vipd starts backends up and applies rise/fall',
   omega: 'no vipd equivalent',
-  ha_suspend: 'vipd forwards only while the VIP\'s instance is MASTER anyway',
   ops: 'one-packet scheduling has no vipd equivalent (Maglev hashes each flow)',
   smtp_alert: NO_EMAIL,
   ip_family: 'vipd takes the family from the VIP',
@@ -135,12 +131,12 @@ export const REAL_SERVER_UNSUPPORTED: Readonly<Record<string, string>> = {
 };
 
 export const UNSUPPORTED_CHECKS: Readonly<Record<string, string>> = {
-  SMTP_CHECK: 'no SMTP check in vipd; use a command check',
-  DNS_CHECK: 'no DNS check in vipd; use a command check',
-  LDAP_CHECK: 'no LDAP check in vipd; use a command check',
-  UDP_CHECK: 'no UDP check in vipd; use a command check',
-  PING_CHECK: 'no ICMP check in vipd; use a command check',
-  FILE_CHECK: 'no file check in vipd; use a command check',
+  SMTP_CHECK: 'vipd has no SMTP check',
+  DNS_CHECK: 'vipd has no DNS check',
+  LDAP_CHECK: 'vipd has no LDAP check',
+  UDP_CHECK: 'vipd has no UDP check yet',
+  PING_CHECK: 'vipd has no ICMP (ping) check yet',
+  FILE_CHECK: 'vipd has no file check',
   BFD_CHECK: 'BFD has no vipd equivalent',
 };
 

@@ -76,17 +76,25 @@ export function splitWords(text: string): Word[] {
   return words;
 }
 
+const ESCAPES: Readonly<Record<string, string>> = { a: '\x07', b: '\b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
 /**
  * Split a script string into argv the way keepalived does (it execs the
- * words, no shell): whitespace separates, single or double quotes group.
+ * words, no shell): whitespace separates, single or double quotes group,
+ * a backslash escapes the next character (C escapes such as \t too).
  */
 export function splitCommand(text: string): string[] {
   const argv: string[] = [];
   let current = '';
   let inWord = false;
   let quote: string | undefined;
-  for (const char of text) {
-    if (quote) {
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i] ?? '';
+    if (char === '\\' && i + 1 < text.length) {
+      const next = text[++i] ?? '';
+      current += ESCAPES[next] ?? next;
+      inWord = true;
+    } else if (quote) {
       if (char === quote) quote = undefined;
       else current += char;
     } else if (char === '"' || char === "'") {

@@ -69,12 +69,19 @@ export interface HealthCheckYaml {
   fall: number;
 }
 
+export interface BackendYaml {
+  address: string;
+  weight: number;
+  /** Only where this real server's check differs from the service's. */
+  healthCheck?: HealthCheckYaml;
+}
+
 export interface ServiceYaml {
   vip: string;
   port: number;
   protocol: 'tcp' | 'udp';
   instance: string;
-  backends: { address: string; weight: number }[];
+  backends: BackendYaml[];
   healthCheck?: HealthCheckYaml;
 }
 

@@ -83,9 +83,26 @@ class SourceReader {
     return undefined;
   }
 
-  private substitute(text: string): string {
-    return text.replace(REFERENCE, (whole, braced: string | undefined, bare: string | undefined) =>
-      this.variables.get(braced ?? bare ?? '') ?? whole);
+  /**
+   * The line with its references replaced, or undefined (reported) when it
+   * uses one that is not defined: `${NAME}` would leave braces that change
+   * the block structure, and a bare `$NAME` a literal `$` in a setting.
+   * A bare `$NAME` inside double quotes stays as written, as keepalived
+   * leaves it: it is meant for the shell of a script.
+   */
+  private substitute(file: string, line: number, text: string): string | undefined {
+    const missing: string[] = [];
+    const result = text.replace(REFERENCE, (whole, braced: string | undefined, bare: string | undefined, offset: number) => {
+      const value = this.variables.get(braced ?? bare ?? '');
+      if (value !== undefined) return value;
+      const quoted = (text.slice(0, offset).match(/"/g)?.length ?? 0) % 2 === 1;
+      if (braced !== undefined || !quoted) missing.push(whole);
+      return whole;
+    });
+    if (missing.length === 0) return result;
+    const names = missing.map((ref) => ref.replace(/[${}]/g, ''));
+    this.log.dropped({ file, line }, missing.join(' '), `not defined (keepalived needs a "$${names[0]}=value" line before it); the line is skipped`);
+    return undefined;
   }
 
   private readLine(file: string, line: number, raw: string, depth: number): void {
@@ -93,10 +110,13 @@ class SourceReader {
     if (conditional === undefined) return;
     const definition = DEFINITION.exec(conditional);
     if (definition) {
-      this.variables.set(definition[1] ?? '', this.substitute((definition[2] ?? '').trim()));
+      const value = this.substitute(file, line, (definition[2] ?? '').trim());
+      if (value !== undefined) this.variables.set(definition[1] ?? '', value);
       return;
     }
-    const words = splitWords(this.substitute(conditional));
+    const substituted = this.substitute(file, line, conditional);
+    if (substituted === undefined) return;
+    const words = splitWords(substituted);
     if (words.length === 0) return;
     if (words[0]?.text === 'include' && !words[0].quoted) {
       this.include(file, line, words.slice(1), depth);

@@ -1,6 +1,5 @@
 /** Reading keepalived statement arguments, reporting what cannot be used. */
 import type { DiagnosticLog } from './diagnostics.js';
-import { splitCommand } from './lexer.js';
 import type { Statement } from './parser.js';
 
 /** The statement as the user wrote it, shortened for messages. */
@@ -32,23 +31,6 @@ export function readWord(log: DiagnosticLog, statement: Statement): string | und
   const word = statement.args[0];
   if (word === undefined || word === '') log.dropped(statement, statement.keyword, 'needs a value; ignored');
   return word === '' ? undefined : word;
-}
-
-/**
- * A script setting as argv. keepalived execs scripts without a shell too,
- * but it searches PATH; vipd wants the absolute path written down.
- */
-export function readCommand(log: DiagnosticLog, statement: Statement): string[] | undefined {
-  const argv = splitCommand(statement.args.join(' '));
-  if (argv.length === 0) {
-    log.dropped(statement, statement.keyword, 'no command given; ignored');
-    return undefined;
-  }
-  if (!argv[0]?.startsWith('/')) {
-    log.dropped(statement, describe(statement), `vipd runs only absolute program paths (no PATH search); write the full path of "${argv[0]}"`);
-    return undefined;
-  }
-  return argv;
 }
 
 /** Children of a block statement, reporting a statement that needed a block and has none. */

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type Config } from '../../../src/config/index.js';
-import { importKeepalived, formatImportDiagnostic, type ImportResult } from '../../../src/config/keepalived/index.js';
+import { importKeepalived, formatImportDiagnostic, type ImportOptions, type ImportResult } from '../../../src/config/keepalived/index.js';
 import { runImportKeepalived } from '../../../src/cli/import-keepalived.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -13,8 +13,8 @@ const fixtures = join(repoRoot, 'test/fixtures/keepalived');
 const vectorFiles = readdirSync(vectorsDir).filter((f) => /^vec_.*\.conf$/.test(f)).sort();
 
 /** Import, then prove the YAML passes the same validation as `vipd --check`. */
-function importAndValidate(file: string, configId?: string): { result: ImportResult; config: Config; stderr: string[] } {
-  const result = importKeepalived(file, configId === undefined ? {} : { configId });
+function importAndValidate(file: string, configId?: string, options: ImportOptions = {}): { result: ImportResult; config: Config; stderr: string[] } {
+  const result = importKeepalived(file, { ...options, ...(configId === undefined ? {} : { configId }) });
   expect(result.yaml, 'no YAML produced').toBeDefined();
   const checked = parseConfig(result.yaml ?? '', 'converted.yaml');
   if (!checked.ok) throw new Error(checked.errors.map((e) => `${e.line} ${e.keyPath}: ${e.message}`).join('\n'));
@@ -59,7 +59,7 @@ describe('keepalived import: fixtures', () => {
 
     const web = config.instances.find((i) => i.name === 'VI_WEB');
     expect(web).toMatchObject({
-      interface: 'eth0', vrid: 51, version: 3, priority: 150, advertIntervalCentis: 10, preempt: false, preemptDelay: 30,
+      interface: 'eth0', vrid: 51, version: 3, priority: 150, advertIntervalCentis: 10, preempt: true, preemptDelay: 30,
       unicastSource: { address: '192.0.2.11', family: 4 }, unicastPeers: [{ address: '192.0.2.12', family: 4 }],
       garp: { repeat: 3, interval: 0, delay: 5, refresh: 60 },
       track: {
@@ -92,22 +92,24 @@ describe('keepalived import: fixtures', () => {
   });
 
   it('reports everything it cannot convert, by file and line, and still converts the rest (exit 1)', () => {
-    const { result, config, stderr } = importAndValidate(join(fixtures, 'partial/keepalived.conf'));
+    // A search path without pgrep: the importer cannot resolve "pgrep" and says so.
+    const { result, config, stderr } = importAndValidate(join(fixtures, 'partial/keepalived.conf'), undefined, { searchPath: '/nonexistent' });
     expect(result.exitCode).toBe(1);
     const file = join(fixtures, 'partial/keepalived.conf');
     const expected = [
       `${file}:3: notification_email: vipd sends no e-mail`,
       `${file}:9: include missing/*.conf: no file matches`,
-      `${file}:12: script pgrep haproxy: vipd runs only absolute program paths`,
+      `${file}:12: script pgrep haproxy: "pgrep" is not on this host's PATH (/nonexistent); written as /usr/bin/pgrep`,
       `${file}:15: vrrp_instanec VI_TYPO: unknown keyword in the top level (did you mean "vrrp_instance"?)`,
       `${file}:22: @lb2: line skipped`,
       `${file}:24: auth_type AH: vipd does not do IPsec AH`,
       `${file}:27: use_vmac: `,
       `${file}:29: 198.51.100.10/24 label eth0:vip: `,
       `${file}:34: notify /usr/local/bin/notify-all.sh: vipd runs one command per state: not run on master`,
-      `${file}:40: lb_kind NAT: vipd forwards by direct routing (MAC rewrite) only`,
-      `${file}:50: persistence_timeout 300: `,
-      `${file}:53: SMTP_CHECK: no SMTP check in vipd`,
+      `${file}:40: lb_kind NAT: vipd forwards by direct routing only (it rewrites the destination MAC); virtual_server not converted. ` +
+        'To move it to vipd, switch it to DR: each real server holds the VIP on lo (ip addr add 198.51.100.10/32 dev lo) with net.ipv4.conf.all.arp_ignore=1 and arp_announce=2',
+      `${file}:50: persistence_timeout 300: not supported yet`,
+      `${file}:53: SMTP_CHECK: vipd has no SMTP check; service 198.51.100.10:25/tcp is left without a health check: every backend counts as up`,
       `${file}:57: real_server 10.0.0.12 26: direct routing does not translate ports`,
     ];
     for (const start of expected) expect(stderr.some((line) => line.startsWith(start)), start).toBe(true);
@@ -166,7 +168,7 @@ describe('vipctl import-keepalived', () => {
 
     const partial = run({ file: join(fixtures, 'partial/keepalived.conf') });
     expect(partial.code).toBe(1);
-    expect(partial.stderr).toContain(`${join(fixtures, 'partial/keepalived.conf')}:27: use_vmac: vipd answers ARP/NDP for the VIP from XDP with the interface MAC; it creates no VMAC interface`);
+    expect(partial.stderr.find((l) => l.includes(':27: use_vmac:'))).toMatch(/^\S+partial\/keepalived\.conf:27: use_vmac: not supported yet: /);
 
     const missing = run({ file: '/nonexistent/keepalived.conf' });
     expect(missing).toEqual({ code: 2, stdout: '', stderr: ['/nonexistent/keepalived.conf: keepalived config: cannot read the file'] });

@@ -39,6 +39,7 @@ describe('keepalived lexer', () => {
 
   it('splits script strings into argv honouring quotes', () => {
     expect(splitCommand(`/bin/x 'a b' "c d" e`)).toEqual(['/bin/x', 'a b', 'c d', 'e']);
+    expect(splitCommand(String.raw`/bin/x a\ b "c\"d" \t`)).toEqual(['/bin/x', 'a b', 'c"d', '\t']);
   });
 });
 
@@ -59,8 +60,15 @@ describe('keepalived parser', () => {
   });
 
   it('substitutes $VAR definitions', () => {
-    const { tree } = parseText('$IF=eth1\n$VIP = 10.0.0.1/24\ninterface $IF\naddr ${VIP} $UNSET\n');
-    expect(shape(tree)).toBe('interface eth1; addr 10.0.0.1/24 $UNSET');
+    const { tree } = parseText('$IF=eth1\n$VIP = 10.0.0.1/24\ninterface $IF\naddr ${VIP}\nscript "/bin/sh -c \'echo $HOME\'"\n');
+    expect(shape(tree)).toBe('interface eth1; addr 10.0.0.1/24; script /bin/sh -c \'echo $HOME\'');
+  });
+
+  it('skips a line using an undefined variable, with an error at the line, never a literal "$"', () => {
+    const { tree, log } = parseText('interface ${IFACE}\nvirtual_router_id $VRID\nvrrp_instance A {\n}\n');
+    expect(shape(tree)).toBe('vrrp_instance A {}');
+    expect(log.entries.map((d) => `${d.line} ${d.what}: ${d.severity}`)).toEqual(['1 ${IFACE}: dropped', '2 $VRID: dropped']);
+    expect(log.entries[0]?.reason).toMatch(/not defined .*"\$IFACE=value".*skipped/);
   });
 
   it('keeps @id lines only for a matching config id, @^id lines otherwise', () => {

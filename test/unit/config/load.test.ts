@@ -113,6 +113,24 @@ services:
     expect(result.config.syncGroups[0]).toEqual({ name: 'g', instances: ['a', 'b'], notify: { fault: ['/bin/logger', 'fault'] } });
     expect(result.config.services[2]?.healthCheck).toMatchObject({ type: 'command', command: ['/usr/lib/check-dns', '10.1.0.11', '53'] });
   });
+
+  it('accepts a backend\'s own healthCheck, which replaces the service\'s for that backend', () => {
+    const text = `${MINIMAL}services:
+  - vip: 203.0.113.42
+    port: 53
+    protocol: udp
+    instance: web
+    backends:
+      - { address: 10.0.0.31 }
+      - { address: 10.0.0.32, healthCheck: { type: command, command: [/usr/lib/check-dns, 10.0.0.32], interval: 5 } }
+    healthCheck: { type: command, command: [/usr/lib/check-dns, 10.0.0.31] }
+`;
+    const result = parseConfig(text, 'per-backend.yaml');
+    if (!result.ok) throw new Error(result.errors.map(formatConfigError).join('\n'));
+    const [plain, own] = result.config.services[0]?.backends ?? [];
+    expect(plain).toEqual({ address: '10.0.0.31', family: 4, weight: 1 });
+    expect(own?.healthCheck).toEqual({ type: 'command', command: ['/usr/lib/check-dns', '10.0.0.32'], interval: 5, timeout: 1, rise: 2, fall: 3 });
+  });
 });
 
 describe('parseConfig: errors', () => {
@@ -166,6 +184,10 @@ describe('parseConfig: errors', () => {
     instance: web
     backends: [{ address: 10.0.0.1 }, { address: 10.0.0.1 }]
     healthCheck: { type: http, command: [/bin/true] }
+  - vip: 203.0.113.42
+    port: 82
+    instance: web
+    backends: [{ address: 10.0.0.2, healthCheck: { type: ping } }, { address: 10.0.0.3, healthCheck: { type: tcp, path: / } }]
 `;
     const errors = errorsOf(text).map((e) => `${e.line} ${e.keyPath}: ${e.message}`);
     expect(errors).toEqual([
@@ -176,6 +198,8 @@ describe('parseConfig: errors', () => {
       expect.stringMatching(/^14 services\[1\]\.instance: no instance is named "db"; instances: web/),
       expect.stringMatching(/^19 services\[2\]\.backends\[1\]\.address: backend 10\.0\.0\.1 is listed twice/),
       expect.stringMatching(/^20 services\[2\]\.healthCheck\.command: unknown key "command"/),
+      expect.stringMatching(/^24 services\[3\]\.backends\[0\]\.healthCheck\.type: must be one of tcp, http, https, command/),
+      expect.stringMatching(/^24 services\[3\]\.backends\[1\]\.healthCheck\.path: unknown key "path"/),
     ]);
   });
 
