@@ -198,7 +198,7 @@ export class InstanceSet {
       addressesAdded: false,
     };
     for (const vip of cfg.vips) this.#dp.setVip(vip.address, id);
-    this.#metrics.declareInstance(cfg.name);
+    this.#metrics.declareInstance(cfg.name, { vrid: String(cfg.vrid), interface: cfg.interface, version: String(cfg.version) });
     runner.on('state', (c) => this.#onState(entry, c));
     runner.on('failover', (s) => {
       entry.lastFailoverSeconds = s;
