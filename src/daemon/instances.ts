@@ -15,6 +15,7 @@ import { addAddress, LinkWatcher, monotonicNs, removeAddress, sdNotify } from '.
 import { masterDownIntervalMs, NotifyRunner, notifyStateFor, SyncGroup, TrackScript, type StateChangeAction } from '../vrrp/index.js';
 import type { InstanceStatus } from './api.js';
 import { monotonicClock } from './clock.js';
+import type { EventLog } from './events.js';
 import { InstanceRunner } from './instance-runner.js';
 import type { Logger } from './logger.js';
 
@@ -25,6 +26,8 @@ export interface InstanceSetOptions {
   dataplane: InstanceDataplane;
   metrics: VipdMetrics;
   logger: Logger;
+  /** The history state changes and failovers are recorded in (`vipctl events`). */
+  events?: EventLog;
 }
 
 /**
@@ -84,6 +87,7 @@ export class InstanceSet {
   readonly #dp: InstanceDataplane;
   readonly #metrics: VipdMetrics;
   readonly #log: Logger;
+  readonly #events: EventLog | undefined;
   readonly #notify: NotifyRunner;
   readonly #instances = new Map<string, InstanceEntry>();
   readonly #groups = new Map<string, GroupEntry>();
@@ -98,6 +102,7 @@ export class InstanceSet {
     this.#dp = opts.dataplane;
     this.#metrics = opts.metrics;
     this.#log = opts.logger;
+    this.#events = opts.events;
     this.#notify = new NotifyRunner({
       timeoutMs: 10_000,
       onOutcome: (o) => {
@@ -204,6 +209,7 @@ export class InstanceSet {
       entry.lastFailoverSeconds = s;
       this.#metrics.setFailoverSeconds(s);
       this.#log.info({ instance: cfg.name, seconds: s }, 'failover: first announcement sent');
+      this.#events?.record({ type: 'failover', instance: cfg.name, seconds: s });
     });
     runner.on('advert-rx', () => this.#metrics.advert(cfg.name, 'rx'));
     runner.on('advert-tx', (n) => this.#metrics.advert(cfg.name, 'tx', n));
@@ -318,6 +324,7 @@ export class InstanceSet {
     if (toMaster && cfg.addAddresses) this.#addAddresses(e);
     else if (leftMaster && e.addressesAdded) this.#removeAddresses(e);
     this.#log.info({ instance: cfg.name, from: c.from, to: c.to, priority: c.priority, reason: c.reason }, `${cfg.name}: ${c.from} -> ${c.to}`);
+    this.#events?.record({ type: 'state', instance: cfg.name, from: c.from, to: c.to, priority: c.priority, reason: c.reason });
     const hook = c.to === 'MASTER' ? cfg.notify.master : c.to === 'BACKUP' ? cfg.notify.backup : c.to === 'FAULT' ? cfg.notify.fault : cfg.notify.stop;
     this.#notify.notify('INSTANCE', cfg.name, notifyStateFor(c.to), c.priority, hook ? [hook] : []);
     const groupState = g?.group.state;
