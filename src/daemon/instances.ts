@@ -209,7 +209,9 @@ export class InstanceSet {
       entry.lastFailoverSeconds = s;
       this.#metrics.setFailoverSeconds(s);
       this.#log.info({ instance: cfg.name, seconds: s }, 'failover: first announcement sent');
-      this.#events?.record({ type: 'failover', instance: cfg.name, seconds: s });
+      // The first announcement leaves before #afterState's microtask runs: queued
+      // behind it, the failover follows its state change in the history.
+      queueMicrotask(() => this.#events?.record({ type: 'failover', instance: cfg.name, seconds: s }));
     });
     runner.on('advert-rx', () => this.#metrics.advert(cfg.name, 'rx'));
     runner.on('advert-tx', (n) => this.#metrics.advert(cfg.name, 'tx', n));
