@@ -1,5 +1,6 @@
-/* Small system helpers the BPF layer needs: interface names and indexes,
- * bpffs (is a path one, mount one) and a lock on a directory. */
+/* Small system helpers: interface names and indexes, bpffs (is a path one,
+ * mount one) and a lock on a directory for the BPF layer, and the peer of
+ * a Unix socket for the control socket's audit trail. */
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
@@ -10,6 +11,7 @@
 #include <net/if.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -88,6 +90,24 @@ static Napi::Value LockDir(const Napi::CallbackInfo &info)
 	return Napi::Number::New(env, fd);
 }
 
+/* SO_PEERCRED of a connected Unix socket: who connected (the credentials
+ * at connect(2) time). Node has no API for it. */
+static Napi::Value PeerCredentials(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = Args(info, "peerCredentials").Fd(0, "fd");
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		throw ErrnoError(env, "getsockopt", errno,
+				 "SO_PEERCRED of fd " + std::to_string(fd));
+	Napi::Object out = Napi::Object::New(env);
+	out.Set("pid", Napi::Number::New(env, cred.pid));
+	out.Set("uid", Napi::Number::New(env, cred.uid));
+	out.Set("gid", Napi::Number::New(env, cred.gid));
+	return out;
+}
+
 void InitSys(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex));
@@ -96,6 +116,7 @@ void InitSys(Napi::Env env, Napi::Object exports)
 	exports.Set("mountBpffs", Napi::Function::New(env, MountBpffs));
 	exports.Set("unmount", Napi::Function::New(env, Unmount));
 	exports.Set("lockDir", Napi::Function::New(env, LockDir));
+	exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
 }
 
 } // namespace vipd

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { addDrainCommands } from './drain.js';
+import { addEventsCommand } from './events.js';
 import { addImportKeepalivedCommand } from './import-keepalived.js';
 import { addMapsCommand } from './maps/command.js';
 import { addPriorityCommand } from './priority.js';
@@ -28,6 +29,7 @@ run vipctl as root. Every read command takes --json for machines.
 Examples:
   vipctl status
   vipctl stats --watch
+  vipctl events --follow
   vipctl drain 203.0.113.42:80/tcp 10.0.0.11
   vipctl priority web 50
   vipctl maps services --pin /run/vipd-bpf
@@ -40,6 +42,7 @@ See docs/vipctl.md and \`vipctl COMMAND --help\`.`,
   addDrainCommands(program);
   addPriorityCommand(program);
   addReloadCommand(program);
+  addEventsCommand(program);
   addMapsCommand(program);
   addImportKeepalivedCommand(program);
   return program;

@@ -101,6 +101,53 @@ export interface ReloadResult {
   changes: string[];
 }
 
+/**
+ * Who asked for a change: the control socket's peer (SO_PEERCRED) or a
+ * signal to the daemon. uid/pid are null when unknown (a signal carries no
+ * sender here, and a peer that could not be read).
+ */
+export interface Requester {
+  via: 'control' | 'signal';
+  uid: number | null;
+  pid: number | null;
+}
+
+/** What happened, without the numbering the event log adds. */
+export type VipdEventBody =
+  /** A VRRP state change of an instance on this host. */
+  | { type: 'state'; instance: string; from: InstanceState; to: InstanceState; priority: number; reason: string }
+  /** A BACKUP->MASTER change completed: seconds from the election to the first announcement sent. */
+  | { type: 'failover'; instance: string; seconds: number }
+  /** A health-check result changed. */
+  | { type: 'backend'; service: string; backend: string; up: boolean; reason: string }
+  /** `vipctl drain` / `undrain` (changed: false when it already was so). */
+  | { type: 'drain'; service: string; backend: string; drained: boolean; changed: boolean; by: Requester }
+  /** `vipctl priority`. */
+  | { type: 'priority'; instance: string; previous: number; priority: number; by: Requester }
+  /**
+   * A reload, applied or rejected: `changes` as `vipctl reload` prints them,
+   * `diff` the changed lines of the config file (`-N: old`, `+N: new`, with
+   * secrets masked), `errors` why a rejected one was refused.
+   */
+  | { type: 'reload'; result: 'applied' | 'rejected'; changes: string[]; diff: string[]; errors?: string[]; by: Requester };
+
+export type VipdEventType = VipdEventBody['type'];
+
+/** One entry of the daemon's event history (`vipctl events`). */
+export type VipdEvent = VipdEventBody & {
+  /** 1, 2, 3... since the daemon started; a gap means events were lost (the ring overflowed). */
+  seq: number;
+  /** ISO 8601 time the event was recorded. */
+  at: string;
+};
+
+export interface EventsParams {
+  /** Only the last `limit` events of the history (default all it holds). */
+  limit?: number;
+  /** After the history, stream new events until the client cancels. */
+  follow?: boolean;
+}
+
 /** Method name -> [params, result]. */
 export interface ControlMethods {
   status: [Record<string, never>, StatusResult];
@@ -109,6 +156,8 @@ export interface ControlMethods {
   undrain: [DrainParams, DrainResult];
   priority: [PriorityParams, PriorityResult];
   reload: [Record<string, never>, ReloadResult];
+  /** A stream: one VipdEvent per item. */
+  events: [EventsParams, VipdEvent];
 }
 
 export type ControlMethodName = keyof ControlMethods;

@@ -7,8 +7,9 @@
  * instance, service or backend), INVALID (bad parameter), CONFIG (reload
  * rejected: the message lists every error).
  */
-import { ControlError, type Handlers } from './control/index.js';
-import type { DrainResult, PriorityResult, ReloadResult, StatsSnapshot, StatusResult } from './api.js';
+import { ControlError, type Handlers, type RequestContext } from './control/index.js';
+import type { DrainResult, PriorityResult, ReloadResult, Requester, StatsSnapshot, StatusResult, VipdEvent } from './api.js';
+import type { EventLog } from './events.js';
 import { ConfigRejected } from './read-config.js';
 
 /** What the handlers may ask of the daemon; the Daemon implements it. */
@@ -16,12 +17,19 @@ export interface ControlTarget {
   status(): StatusResult;
   stats(): StatsSnapshot;
   /** Throws ConfigRejected when the new config has errors (nothing changed then). */
-  reload(): Promise<ReloadResult>;
+  reload(by: Requester): Promise<ReloadResult>;
   /** Sets an instance's base priority; undefined when there is no such instance. */
-  setPriority(instance: string, priority: number): { previous: number } | undefined;
+  setPriority(instance: string, priority: number, by: Requester): { previous: number } | undefined;
   hasService(service: string): boolean;
   /** undefined when the service has no such backend. */
-  setDrained(service: string, backend: string, drained: boolean): Promise<{ changed: boolean } | undefined>;
+  setDrained(service: string, backend: string, drained: boolean, by: Requester): Promise<{ changed: boolean } | undefined>;
+  /** The history `vipctl events` reads. */
+  readonly events: Pick<EventLog, 'follow' | 'list'>;
+}
+
+/** Who sent the request, for the event history. */
+function requester(ctx: RequestContext): Requester {
+  return { via: 'control', uid: ctx.peer?.uid ?? null, pid: ctx.peer?.pid ?? null };
 }
 
 function obj(params: unknown): Record<string, unknown> {
@@ -46,12 +54,12 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 export function controlHandlers(d: ControlTarget): Handlers {
-  const drain = (drained: boolean) => async (params: unknown): Promise<DrainResult> => {
+  const drain = (drained: boolean) => async (params: unknown, ctx: RequestContext): Promise<DrainResult> => {
     const p = obj(params);
     const service = str(p, 'service');
     const backend = str(p, 'backend');
     if (!d.hasService(service)) throw new ControlError('NOT_FOUND', `no service '${service}'`);
-    const res = await d.setDrained(service, backend, drained);
+    const res = await d.setDrained(service, backend, drained, requester(ctx));
     if (!res) throw new ControlError('NOT_FOUND', `service '${service}' has no backend '${backend}'`);
     return { service, backend, drained, changed: res.changed };
   };
@@ -70,22 +78,36 @@ export function controlHandlers(d: ControlTarget): Handlers {
         }
       },
     },
+    events: {
+      stream: async function* (params: unknown, ctx): AsyncGenerator<VipdEvent> {
+        const p = obj(params);
+        const limit = p.limit;
+        if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)) {
+          throw new ControlError('INVALID', 'limit must be a positive integer');
+        }
+        if (p.follow === true) {
+          yield* d.events.follow(ctx.signal, limit);
+          return;
+        }
+        for (const e of d.events.list(limit)) yield e;
+      },
+    },
     drain: drain(true),
     undrain: drain(false),
-    priority: (params: unknown): PriorityResult => {
+    priority: (params: unknown, ctx: RequestContext): PriorityResult => {
       const p = obj(params);
       const name = str(p, 'instance');
       const priority = p.priority;
       if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 1 || priority > 254) {
         throw new ControlError('INVALID', 'priority must be an integer 1..254');
       }
-      const res = d.setPriority(name, priority);
+      const res = d.setPriority(name, priority, requester(ctx));
       if (!res) throw new ControlError('NOT_FOUND', `no instance '${name}'`);
       return { instance: name, previous: res.previous, priority };
     },
-    reload: async (): Promise<ReloadResult> => {
+    reload: async (_params: unknown, ctx: RequestContext): Promise<ReloadResult> => {
       try {
-        return await d.reload();
+        return await d.reload(requester(ctx));
       } catch (err) {
         if (err instanceof ConfigRejected) throw new ControlError('CONFIG', err.errors.join('\n'));
         throw err;

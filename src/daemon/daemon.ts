@@ -12,14 +12,16 @@ import { BpfError, ensureBpffs } from '../bpf/index.js';
 import { diffConfig, type Config, type InstanceConfig } from '../config/index.js';
 import { Dataplane } from '../dataplane/manager.js';
 import { VipdMetrics, MetricsServer, type DataplaneCounters } from '../metrics/index.js';
-import { linkInfo, sdNotify } from '../net/index.js';
-import type { ReloadResult, StatsSnapshot, StatusResult } from './api.js';
+import { linkInfo, peerCredentials, sdNotify } from '../net/index.js';
+import type { ReloadResult, Requester, StatsSnapshot, StatusResult } from './api.js';
 import { ControlServer } from './control/index.js';
 import { controlHandlers, type ControlTarget } from './control-handlers.js';
+import { EventLog } from './events.js';
 import { InstanceSet } from './instances.js';
 import type { Logger } from './logger.js';
-import { readConfig } from './read-config.js';
+import { ConfigRejected, readConfig } from './read-config.js';
 import { ServiceTable } from './services.js';
+import { lineDiff } from './text-diff.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -35,6 +37,15 @@ const VERSION = (() => {
   }
 })();
 
+/** The config file's text ('' when unreadable: readConfig reports that itself). */
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export class Daemon implements ControlTarget {
   readonly #opts: DaemonOptions;
   readonly #log: Logger;
@@ -43,6 +54,9 @@ export class Daemon implements ControlTarget {
   #services!: ServiceTable;
   #instances!: InstanceSet;
   readonly #metrics: VipdMetrics;
+  readonly events: EventLog;
+  /** The config file's text as last applied, for the reload event's diff. */
+  #configText = '';
   #metricsServer: MetricsServer | undefined;
   #control: ControlServer | undefined;
   #watchdog: NodeJS.Timeout | undefined;
@@ -54,6 +68,7 @@ export class Daemon implements ControlTarget {
     this.#opts = opts;
     this.#log = opts.logger;
     this.#metrics = new VipdMetrics({ logger: this.#log });
+    this.events = new EventLog({ logger: this.#log });
   }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
@@ -63,6 +78,7 @@ export class Daemon implements ControlTarget {
   }
 
   async #start(): Promise<void> {
+    this.#configText = readText(this.#opts.configFile);
     this.#config = await readConfig(this.#opts.configFile);
     const { mounted } = ensureBpffs(this.#config.bpf.pin);
     this.#dp = await this.#openDataplane(this.#config.bpf.pin);
@@ -73,10 +89,14 @@ export class Daemon implements ControlTarget {
     this.#services = new ServiceTable({
       dataplane: this.#dp,
       logger: this.#log,
-      onBackendUp: (s, b, up) => this.#metrics.setBackendUp(s, b, up),
+      onBackendUp: (s, b, up, reason) => {
+        this.#metrics.setBackendUp(s, b, up);
+        // The starting state comes without a reason: only changes are events.
+        if (reason !== undefined) this.events.record({ type: 'backend', service: s, backend: b, up, reason });
+      },
     });
     this.#metrics.setDataplane({ readCounters: () => this.#counters() });
-    this.#instances = new InstanceSet({ dataplane: this.#dp, metrics: this.#metrics, logger: this.#log });
+    this.#instances = new InstanceSet({ dataplane: this.#dp, metrics: this.#metrics, logger: this.#log, events: this.events });
     this.#attachInterfaces(this.#config.instances);
     this.#instances.apply(this.#config);
     // Fix (found by test/netns/daemon-restart): on a hitless restart the
@@ -89,7 +109,7 @@ export class Daemon implements ControlTarget {
     await this.#services.apply(this.#config.services, (name) => this.#instances.ref(name));
     this.#services.start();
     if (!instancesFirst) this.#instances.startPending();
-    this.#control = new ControlServer(this.#config.control.socket, controlHandlers(this), this.#log);
+    this.#control = new ControlServer(this.#config.control.socket, controlHandlers(this), this.#log, { peerCredentials });
     await this.#control.listen();
     this.#metricsServer = new MetricsServer(this.#metrics, this.#config.control.metrics, this.#log);
     const addr = await this.#metricsServer.listen();
@@ -188,22 +208,46 @@ export class Daemon implements ControlTarget {
     };
   }
 
-  setPriority(instance: string, priority: number): { previous: number } | undefined {
-    return this.#instances.setPriority(instance, priority);
+  setPriority(instance: string, priority: number, by: Requester): { previous: number } | undefined {
+    const res = this.#instances.setPriority(instance, priority);
+    if (res) this.events.record({ type: 'priority', instance, previous: res.previous, priority, by });
+    return res;
   }
 
   hasService(service: string): boolean {
     return this.#services.has(service);
   }
 
-  setDrained(service: string, backend: string, drained: boolean): Promise<{ changed: boolean } | undefined> {
-    return this.#services.setDrained(service, backend, drained);
+  async setDrained(service: string, backend: string, drained: boolean, by: Requester): Promise<{ changed: boolean } | undefined> {
+    const res = await this.#services.setDrained(service, backend, drained);
+    if (res) this.events.record({ type: 'drain', service, backend, drained, changed: res.changed, by });
+    return res;
   }
 
   // ---- reload ---------------------------------------------------------------
 
-  /** Re-reads the config and applies only the difference; a bad config changes nothing. */
-  async reload(): Promise<ReloadResult> {
+  /**
+   * Re-reads the config and applies only the difference; a bad config
+   * changes nothing. Either way the event history gets the attempt, with
+   * who asked and the changed lines of the file.
+   */
+  async reload(by: Requester = { via: 'signal', uid: null, pid: null }): Promise<ReloadResult> {
+    const text = readText(this.#opts.configFile);
+    const textDiff = lineDiff(this.#configText, text);
+    let result: ReloadResult;
+    try {
+      result = await this.#reload();
+    } catch (err) {
+      const errors = err instanceof ConfigRejected ? err.errors : [(err as Error).message];
+      this.events.record({ type: 'reload', result: 'rejected', changes: [], diff: textDiff, errors, by });
+      throw err;
+    }
+    this.#configText = text;
+    this.events.record({ type: 'reload', result: 'applied', changes: result.changes, diff: textDiff, by });
+    return result;
+  }
+
+  async #reload(): Promise<ReloadResult> {
     const next = await readConfig(this.#opts.configFile);
     const diff = diffConfig(this.#config, next);
     const changes: string[] = [];

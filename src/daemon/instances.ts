@@ -17,6 +17,7 @@ import { masterDownIntervalMs, notifyStateFor, SyncGroup, type StateChangeAction
 import { NotifyRunner } from './notify-runner.js';
 import type { InstanceStatus } from './api.js';
 import { monotonicClock } from './clock.js';
+import type { EventLog } from './events.js';
 import { InstanceRunner } from './instance-runner.js';
 import type { Logger } from './logger.js';
 
@@ -27,6 +28,8 @@ export interface InstanceSetOptions {
   dataplane: InstanceDataplane;
   metrics: VipdMetrics;
   logger: Logger;
+  /** The history state changes and failovers are recorded in (`vipctl events`). */
+  events?: EventLog;
 }
 
 /**
@@ -86,6 +89,7 @@ export class InstanceSet {
   readonly #dp: InstanceDataplane;
   readonly #metrics: VipdMetrics;
   readonly #log: Logger;
+  readonly #events: EventLog | undefined;
   readonly #notify: NotifyRunner;
   readonly #instances = new Map<string, InstanceEntry>();
   readonly #groups = new Map<string, GroupEntry>();
@@ -100,6 +104,7 @@ export class InstanceSet {
     this.#dp = opts.dataplane;
     this.#metrics = opts.metrics;
     this.#log = opts.logger;
+    this.#events = opts.events;
     this.#notify = new NotifyRunner({
       timeoutMs: 10_000,
       onOutcome: (o) => {
@@ -200,12 +205,15 @@ export class InstanceSet {
       addressesAdded: false,
     };
     for (const vip of cfg.vips) this.#dp.setVip(vip.address, id);
-    this.#metrics.declareInstance(cfg.name);
+    this.#metrics.declareInstance(cfg.name, { vrid: String(cfg.vrid), interface: cfg.interface, version: String(cfg.version) });
     runner.on('state', (c) => this.#onState(entry, c));
     runner.on('failover', (s) => {
       entry.lastFailoverSeconds = s;
       this.#metrics.setFailoverSeconds(s);
       this.#log.info({ instance: cfg.name, seconds: s }, 'failover: first announcement sent');
+      // The first announcement leaves before #afterState's microtask runs: queued
+      // behind it, the failover follows its state change in the history.
+      queueMicrotask(() => this.#events?.record({ type: 'failover', instance: cfg.name, seconds: s }));
     });
     runner.on('advert-rx', () => this.#metrics.advert(cfg.name, 'rx'));
     runner.on('advert-tx', (n) => this.#metrics.advert(cfg.name, 'tx', n));
@@ -320,6 +328,7 @@ export class InstanceSet {
     if (toMaster && cfg.addAddresses) this.#addAddresses(e);
     else if (leftMaster && e.addressesAdded) this.#removeAddresses(e);
     this.#log.info({ instance: cfg.name, from: c.from, to: c.to, priority: c.priority, reason: c.reason }, `${cfg.name}: ${c.from} -> ${c.to}`);
+    this.#events?.record({ type: 'state', instance: cfg.name, from: c.from, to: c.to, priority: c.priority, reason: c.reason });
     const hook = c.to === 'MASTER' ? cfg.notify.master : c.to === 'BACKUP' ? cfg.notify.backup : c.to === 'FAULT' ? cfg.notify.fault : cfg.notify.stop;
     this.#notify.notify('INSTANCE', cfg.name, notifyStateFor(c.to), c.priority, hook ? [hook] : []);
     const groupState = g?.group.state;

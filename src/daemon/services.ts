@@ -43,7 +43,8 @@ export interface ServiceTableOptions {
   logger: Logger;
   /** Re-read neighbour MACs this often (ms). */
   macRefreshMs?: number;
-  onBackendUp?: (service: string, backend: string, up: boolean) => void;
+  /** A backend's health: its starting state (no reason), then every change (with the check's reason). */
+  onBackendUp?: (service: string, backend: string, up: boolean, reason?: string) => void;
 }
 
 const backendKey = (service: string, address: string) => `${service}|${address}`;
@@ -209,7 +210,7 @@ export class ServiceTable {
     if (b.up === change.up) return;
     b.up = change.up;
     this.#log.info({ service: change.service, backend: change.backend, reason: change.reason }, change.up ? 'backend up' : 'backend down');
-    this.#opts.onBackendUp?.(change.service, change.backend, change.up);
+    this.#opts.onBackendUp?.(change.service, change.backend, change.up, change.reason);
     void this.#install(s, `health ${change.backend} ${change.up ? 'up' : 'down'}`);
   }
 

@@ -19,7 +19,7 @@ export interface BackendCounters {
   /** The backend address. */
   readonly backend: string;
   readonly packets: CounterValue;
-  /** Not exported as a metric (DESIGN.md lists packets only); vipctl stats may use it. */
+  /** vipd_backend_bytes_total (0 when the source has none). */
   readonly bytes?: CounterValue;
 }
 

@@ -12,6 +12,7 @@ export {
   VipdMetrics,
   VRRP_STATE_VALUE,
   type AdvertDirection,
+  type InstanceInfo,
   type VipdMetricsOptions,
   type VrrpStateName,
 } from './vipd-metrics.js';

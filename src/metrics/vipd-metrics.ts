@@ -19,6 +19,17 @@ export const VRRP_STATE_VALUE = { INIT: 0, BACKUP: 1, MASTER: 2, FAULT: 3 } as c
 export type VrrpStateName = keyof typeof VRRP_STATE_VALUE;
 export type AdvertDirection = 'rx' | 'tx';
 
+/** The labels of vipd_vrrp_instance_info (label values are strings). */
+export interface InstanceInfo {
+  readonly instance: string;
+  readonly vrid: string;
+  readonly interface: string;
+  readonly version: string;
+}
+
+/** prom-client default gauges whose names end in _total (see the constructor). */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export interface VipdMetricsOptions {
   readonly dataplane?: DataplaneStatsSource;
   /** collectDefaultMetrics on this registry (process CPU, memory, fds, event loop). Default true. */
@@ -39,8 +50,11 @@ export class VipdMetrics {
   readonly vrrpTransitions: Counter<'instance' | 'to'>;
   readonly vrrpAdverts: Counter<'instance' | 'direction'>;
   readonly vrrpRxInvalid: Counter<'instance' | 'reason'>;
+  readonly vrrpInstanceInfo: Gauge<'instance' | 'vrid' | 'interface' | 'version'>;
   readonly backendUp: Gauge<'service' | 'backend'>;
   readonly failoverSeconds: Gauge;
+  /** The info labels each declared instance carries, to remove exactly that series. */
+  readonly #instanceInfo = new Map<string, InstanceInfo>();
 
   constructor(options: VipdMetricsOptions = {}) {
     this.#dataplane = options.dataplane;
@@ -51,6 +65,14 @@ export class VipdMetrics {
       name: 'vipd_vrrp_state',
       help: 'VRRP state of the instance: 0 init, 1 backup, 2 master, 3 fault.',
       labelNames: ['instance'],
+      registers,
+    });
+    // What identifies a VRID across hosts (vrid, version): rules join it onto
+    // vipd_vrrp_state to find two MASTERs of one VRID (split brain).
+    this.vrrpInstanceInfo = new Gauge({
+      name: 'vipd_vrrp_instance_info',
+      help: 'Always 1: the VRRP instance with its VRID, VRRP version and interface as labels.',
+      labelNames: ['instance', 'vrid', 'interface', 'version'],
       registers,
     });
     this.vrrpTransitions = new Counter({
@@ -128,8 +150,26 @@ export class VipdMetrics {
         for (const b of c?.backends ?? []) this.inc({ service: b.service, backend: b.backend }, toNumber(b.packets));
       },
     });
+    new Counter({
+      name: 'vipd_backend_bytes_total',
+      help: 'Bytes forwarded to the real server by the XDP program.',
+      labelNames: ['service', 'backend'],
+      registers,
+      async collect() {
+        const c = await snapshot();
+        this.reset();
+        for (const b of c?.backends ?? []) this.inc({ service: b.service, backend: b.backend }, toNumber(b.bytes ?? 0));
+      },
+    });
 
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client exports these as gauges named *_total, which Prometheus
+      // reserves for counters (`promtool check metrics` flags them). They
+      // are the sums of nodejs_active_{handles,requests,resources}{type},
+      // which stay, so nothing is lost.
+      for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
+    }
   }
 
   /** The data plane may come up after the metrics; undefined hides the kernel series. */
@@ -141,8 +181,15 @@ export class VipdMetrics {
    * Declares an instance: state INIT and zeroed transition/advert series, so
    * that rate() and increase() see the first event instead of a new series.
    */
-  declareInstance(instance: string): void {
+  declareInstance(instance: string, info?: Omit<InstanceInfo, 'instance'>): void {
     this.vrrpState.set({ instance }, VRRP_STATE_VALUE.INIT);
+    const previous = this.#instanceInfo.get(instance);
+    if (previous) this.vrrpInstanceInfo.remove(previous);
+    if (info) {
+      const labels: InstanceInfo = { instance, vrid: info.vrid, interface: info.interface, version: info.version };
+      this.vrrpInstanceInfo.set(labels, 1);
+      this.#instanceInfo.set(instance, labels);
+    }
     for (const to of Object.keys(VRRP_STATE_VALUE)) this.vrrpTransitions.inc({ instance, to }, 0);
     this.vrrpAdverts.inc({ instance, direction: 'rx' }, 0);
     this.vrrpAdverts.inc({ instance, direction: 'tx' }, 0);
@@ -151,6 +198,9 @@ export class VipdMetrics {
   /** Drops every series of an instance removed by a reload. */
   removeInstance(instance: string): void {
     this.vrrpState.remove({ instance });
+    const info = this.#instanceInfo.get(instance);
+    if (info) this.vrrpInstanceInfo.remove(info);
+    this.#instanceInfo.delete(instance);
     for (const to of Object.keys(VRRP_STATE_VALUE)) this.vrrpTransitions.remove({ instance, to });
     for (const direction of ['rx', 'tx']) this.vrrpAdverts.remove({ instance, direction });
     for (const reason of this.#rxInvalidReasons.get(instance) ?? []) this.vrrpRxInvalid.remove({ instance, reason });

@@ -53,3 +53,4 @@ export {
   type Neighbour,
 } from './rtnl.js';
 export { sdNotify } from './sd-notify.js';
+export { peerCredentials, type PeerCredentials } from './peer-credentials.js';

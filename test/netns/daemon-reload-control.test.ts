@@ -86,7 +86,8 @@ describe.skipIf(skipReason)(`vipd reload and control socket${skipReason ? ` (ski
       expect(svc.backends.map((b) => b.address).sort()).toEqual(['10.99.0.21', '10.99.0.22']);
       // The instance was not touched: still MASTER, no new transition.
       expect((await s.status(0)).instances[0].state).toBe('MASTER');
-      expect(logTail(s, 0, 200)).toMatch(/reload applied|config reloaded/);
+      // The service shows in status before the reload has finished and logged: wait for the line.
+      await waitFor('reload logged', () => (/reload applied|config reloaded/.test(logTail(s, 0, 200)) ? true : undefined), 5000);
     });
 
     it('control `reload` applies a weight change and says what changed', async () => {

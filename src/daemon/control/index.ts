@@ -21,6 +21,7 @@ export {
   type ControlServerOptions,
   type Handler,
   type Handlers,
+  type PeerCredentials,
   type RequestContext,
   type StreamHandler,
   type UnaryHandler,

@@ -3,10 +3,12 @@
  * MessagePack protocol of protocol.ts. Generic: the daemon passes a handler
  * per method; this file knows nothing about VRRP or maps.
  *
- * Who may connect: Node cannot read SO_PEERCRED, so the filesystem is the
- * guard. The socket is created 0600 (umask while binding, then chmod) and
- * owned by the daemon's uid (root): connect(2) needs write permission on the
- * socket, so any other non-root user gets EACCES before vipd sees anything.
+ * Who may connect: the filesystem is the guard. The socket is created 0600
+ * (umask while binding, then chmod) and owned by the daemon's uid (root):
+ * connect(2) needs write permission on the socket, so any other non-root
+ * user gets EACCES before vipd sees anything. Who did connect (SO_PEERCRED,
+ * read through the `peerCredentials` option since Node cannot) is handed to
+ * handlers as ctx.peer, for the audit trail of changes.
  *
  * Robustness: every connection is on its own. A malformed frame gets an
  * error response (or, when the stream cannot be resynchronised, the
@@ -35,6 +37,15 @@ export interface RequestContext {
   readonly method: string;
   /** Aborts when the client cancels, disconnects, or the server stops. */
   readonly signal: AbortSignal;
+  /** The connected process (SO_PEERCRED), when the server could read it. */
+  readonly peer?: PeerCredentials;
+}
+
+/** SO_PEERCRED: the process at the other end as of its connect(2). */
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
 }
 
 /** Answers once. Throw a ControlError to choose the error code. */
@@ -60,9 +71,14 @@ export interface ControlServerOptions {
   readonly maxConnections?: number;
   /** Unsent output beyond this (a client not reading) closes the connection. */
   readonly maxBufferedBytes?: number;
+  /** Reads a new connection's peer (the daemon passes src/net's peerCredentials). */
+  readonly peerCredentials?: (socket: Socket) => PeerCredentials | undefined;
 }
 
-const DEFAULTS: Required<ControlServerOptions> = {
+/** The options with every limit filled in (the peer reader stays optional). */
+type ServerSettings = Required<Omit<ControlServerOptions, 'peerCredentials'>> & Pick<ControlServerOptions, 'peerCredentials'>;
+
+const DEFAULTS: ServerSettings = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   idleTimeoutMs: 60_000,
   frameTimeoutMs: 5_000,
@@ -81,7 +97,7 @@ export class ControlServer {
   readonly path: string;
   readonly #handlers: ReadonlyMap<string, Handler>;
   readonly #logger: ControlLogger;
-  readonly #options: Required<ControlServerOptions>;
+  readonly #options: ServerSettings;
   readonly #connections = new Set<Connection>();
   #server: Server | undefined;
   #inode: number | undefined;
@@ -163,9 +179,10 @@ class Connection {
   readonly #socket: Socket;
   readonly #handlers: ReadonlyMap<string, Handler>;
   readonly #logger: ControlLogger;
-  readonly #options: Required<ControlServerOptions>;
+  readonly #options: ServerSettings;
   readonly #decoder: FrameDecoder;
   readonly #inFlight = new Map<number, AbortController>();
+  readonly #peer: PeerCredentials | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #frameTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -175,7 +192,7 @@ class Connection {
     socket: Socket,
     handlers: ReadonlyMap<string, Handler>,
     logger: ControlLogger,
-    options: Required<ControlServerOptions>,
+    options: ServerSettings,
     onClose: () => void,
   ) {
     this.#id = id;
@@ -184,6 +201,8 @@ class Connection {
     this.#logger = logger;
     this.#options = options;
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
+    // Read once, at accept: the credentials are those of connect(2) anyway.
+    this.#peer = options.peerCredentials?.(socket);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#logger.debug({ err, connection: id }, 'control connection error'));
     socket.on('close', () => {
@@ -251,7 +270,7 @@ class Connection {
     }
     const controller = new AbortController();
     this.#inFlight.set(request.id, controller);
-    const ctx: RequestContext = { id: request.id, method: request.method, signal: controller.signal };
+    const ctx: RequestContext = { id: request.id, method: request.method, signal: controller.signal, ...(this.#peer ? { peer: this.#peer } : {}) };
     const run =
       typeof handler === 'function'
         ? this.#runUnary(handler, request, ctx, controller)

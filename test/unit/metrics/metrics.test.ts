@@ -59,7 +59,7 @@ function typeOf(body: string, name: string): string | undefined {
 }
 
 describe('VipdMetrics over /metrics', () => {
-  it('exposes exactly the DESIGN.md names with the right types', async () => {
+  it('exposes exactly the DESIGN.md names (plus instance info and backend bytes) with the right types', async () => {
     const metrics = new VipdMetrics({ dataplane: new FakeDataplane() });
     const { port } = await serve(metrics);
     const res = await get(port, '/metrics');
@@ -67,19 +67,21 @@ describe('VipdMetrics over /metrics', () => {
     expect(res.type).toMatch(/^text\/plain; version=0\.0\.4/);
     const vipdNames = [...res.body.matchAll(/^# TYPE (vipd_\w+) (\w+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
     expect(vipdNames).toEqual([
+      'vipd_backend_bytes_total counter',
       'vipd_backend_packets_total counter',
       'vipd_backend_up gauge',
       'vipd_failover_seconds gauge',
       'vipd_service_bytes_total counter',
       'vipd_service_packets_total counter',
       'vipd_vrrp_adverts_total counter',
+      'vipd_vrrp_instance_info gauge',
       'vipd_vrrp_rx_invalid_total counter',
       'vipd_vrrp_state gauge',
       'vipd_vrrp_transitions_total counter',
       'vipd_xdp_verdicts_total counter',
     ]);
-    // _total only on counters (ours: prom-client's own nodejs_active_*_total are gauges).
-    for (const m of res.body.matchAll(/^# TYPE (vipd_\w+) (\w+)$/gm)) {
+    // _total only on counters, prom-client's own included (its nodejs_active_*_total gauges are left out).
+    for (const m of res.body.matchAll(/^# TYPE (\w+) (\w+)$/gm)) {
       if (m[1]?.endsWith('_total')) expect(m[2], m[1]).toBe('counter');
     }
     // prom-client's default process metrics are on the same registry.
