@@ -18,6 +18,7 @@ import { ControlServer } from './control/index.js';
 import { controlHandlers } from './control-handlers.js';
 import { InstanceRunner } from './instance-runner.js';
 import type { Logger } from './logger.js';
+import { activateWhenForwardable } from './serve-gate.js';
 import { ServiceTable } from './services.js';
 
 export class ConfigRejected extends Error {
@@ -327,7 +328,8 @@ export class Daemon {
     const cfg = e.config;
     const toMaster = c.to === 'MASTER';
     const leftMaster = !toMaster && (c.from === 'MASTER' || c.to === 'INIT');
-    if (toMaster) this.#dp.activate(e.id, this.#leaseSeconds(cfg), cfg.interface);
+    // [issue 11.4] was `this.#dp.activate(...)`: serving waits (bounded) for the forwarding tables; adverts do not.
+    if (toMaster) activateWhenForwardable({ dp: this.#dp, services: this.#services, log: this.#log }, e.runner, { id: e.id, name: cfg.name }, () => this.#dp.activate(e.id, this.#leaseSeconds(cfg), cfg.interface));
     else if (leftMaster) this.#dp.deactivate(e.id);
     if (toMaster) e.masterSince = new Date().toISOString();
     else if (leftMaster) e.masterSince = null;
@@ -440,10 +442,8 @@ export class Daemon {
         const v = c.services.get(i);
         return { service: name, packets: v?.packets ?? 0n, bytes: v?.bytes ?? 0n };
       }),
-      backends: [...idx.reals].map(([i, r]) => {
-        const v = c.reals.get(i);
-        return { service: r.service, backend: r.backend, packets: v?.packets ?? 0n, bytes: v?.bytes ?? 0n };
-      }),
+      // [issue 11.4] a backend has two real indexes (services.ts): summed there.
+      backends: this.#services.backendCounters(c.reals),
     };
   }
 
