@@ -159,7 +159,8 @@ export class ServiceTable {
         backends,
         installing: old?.installing ?? Promise.resolve(),
         installedKey: old?.installedKey ?? '',
-        liveReals: old?.liveReals,
+        // A data plane this process loaded has no table yet; an adopted one is read on first use.
+        liveReals: old?.liveReals ?? (this.#dp.adopted ? undefined : new Set()),
         installedAt: old?.installedAt ?? 0,
       };
       this.#services.set(svc.name, state);
