@@ -19,6 +19,11 @@ const FIRST_SYN = join(repoRoot(), 'test', 'netns', 'fixtures', 'first-syn.mjs')
 
 /** What the data plane forwards to for the TCP service: backend address -> MAC of the real entry the live ring uses. */
 async function liveMacs(site: Site, i: number): Promise<Map<string, string>> {
+  return new Map([...(await liveReals(site, i))].map(([a, r]) => [a, r.mac]));
+}
+
+/** Backend address -> the real entry (index, MAC) the TCP service's live ring uses. */
+async function liveReals(site: Site, i: number): Promise<Map<string, { index: number; mac: string }>> {
   const vipctl = join(repoRoot(), 'bin', 'vipctl');
   const read = async <T>(name: string): Promise<T[]> => {
     const r = await site.lbs[i].exec(process.execPath, [vipctl, 'maps', name, '--pin', site.pins[i], '--json'], { timeoutMs: 10_000 });
@@ -28,11 +33,11 @@ async function liveMacs(site: Site, i: number): Promise<Map<string, string>> {
   const rings = await read<{ service: string; role: string; reals: { real: number }[] }>('rings');
   const reals = await read<{ index: number; mac: string; address: string }>('reals');
   const byIndex = new Map(reals.map((r) => [r.index, r]));
-  const out = new Map<string, string>();
+  const out = new Map<string, { index: number; mac: string }>();
   for (const ring of rings.filter((r) => r.role === 'live' && r.service === `${VIP}:${SERVICE_PORT}/tcp`)) {
     for (const share of ring.reals) {
       const real = byIndex.get(share.real);
-      if (real) out.set(real.address, real.mac);
+      if (real) out.set(real.address, { index: real.index, mac: real.mac });
     }
   }
   return out;
@@ -107,6 +112,7 @@ describe.skipIf(skipReason)('vipd: real-server MACs from neighbour events', () =
     rs.execSync('sysctl', ['-qw', 'net.ipv4.conf.eth0.arp_notify=1']);
     const macs = ['02:00:00:00:11:01', '02:00:00:00:11:02', '02:00:00:00:11:03'];
     const took: number[] = [];
+    let before = (await liveReals(s(), 0)).get(addr);
     for (const mac of macs) {
       // The kernel ignores an announcement within `locktime` (1 s) of the entry's last update.
       await waitFor('the LB neighbour entry older than its locktime', () => {
@@ -120,7 +126,14 @@ describe.skipIf(skipReason)('vipd: real-server MACs from neighbour events', () =
         logLines(s(), 0).find((l) => l.msg === 'backend MAC changed' && l.backend === addr && l.to === mac && l.time >= t0),
       );
       took.push(seen.time - t0);
-      await waitFor(`${addr} at ${mac} in the data plane`, async () => ((await liveMacs(s(), 0)).get(addr) === mac ? true : undefined));
+      const after = await waitFor(`${addr} at ${mac} in the data plane`, async () => {
+        const r = (await liveReals(s(), 0)).get(addr);
+        return r?.mac === mac ? r : undefined;
+      });
+      // The new MAC went to the backend's other real entry and the ring moved
+      // there: the entry live packets were reading was not rewritten under them.
+      expect(after.index).not.toBe(before?.index);
+      before = after;
     }
     console.log(`[neigh] MAC change -> vipd has it: ${took.join(', ')} ms`);
     // Causality, not a timing goal: seen by the event, not by a periodic read.
