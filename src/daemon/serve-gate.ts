@@ -30,6 +30,9 @@ import type { ServiceTable } from './services.js';
  */
 export const FORWARDABLE_WAIT_MS = 1000;
 
+/** Per runner, the MASTER term a wait belongs to: a wait from an earlier term must not activate a later one. */
+const terms = new WeakMap<InstanceRunner, number>();
+
 export interface ServeGateTarget {
   readonly dp: Dataplane;
   readonly services: ServiceTable;
@@ -49,6 +52,8 @@ export function activateWhenForwardable(
   instance: { id: number; name: string },
   activate: () => void,
 ): void {
+  const term = (terms.get(runner) ?? 0) + 1;
+  terms.set(runner, term);
   const waiting = t.services.notForwardable(instance.id);
   const lease = waiting.length > 0 ? t.dp.instance(instance.id) : undefined;
   if (waiting.length === 0 || (lease?.active && lease.leaseExpiryNs > monotonicNs())) {
@@ -59,7 +64,7 @@ export function activateWhenForwardable(
   t.log.info({ instance: instance.name, services: waiting, boundMs: FORWARDABLE_WAIT_MS }, 'MASTER: waiting for forwarding tables before serving the VIPs');
   runner.holdServing(
     t.services.whenForwardable(instance.id, FORWARDABLE_WAIT_MS).then((r) => {
-      if (runner.state !== 'MASTER') return;
+      if (runner.state !== 'MASTER' || terms.get(runner) !== term) return;
       if (!r.ready) {
         t.log.warn(
           { instance: instance.name, services: r.waiting, waitedMs: Date.now() - started },
