@@ -150,3 +150,46 @@ describe.skipIf(skipReason)('vipd: real-server MACs from neighbour events', () =
     }
   }, 60_000);
 });
+
+describe.skipIf(skipReason)('vipd: the wait for forwarding tables is bounded', () => {
+  let site: Site | undefined;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    site = await createSite({ label: 'nbound', priorities: [255, 100] }, async () => undefined);
+  }, 120_000);
+  afterEach(({ task }) => {
+    if (task.result?.state === 'fail') printLogs(site);
+  });
+  afterAll(async () => {
+    await site?.cleanup();
+  });
+
+  it('a service whose only real server never answers ARP holds the VIP back for the bound only, and is named in a warning', async () => {
+    const s = site!;
+    // 10.99.0.77 is on the segment's subnet but no host has it: it never resolves.
+    const ghost = `  - name: ghost
+    vip: ${VIP}
+    port: 9090
+    protocol: tcp
+    instance: web
+    backends:
+      - { address: 10.99.0.77, weight: 100 }
+`;
+    s.writeConfig(0, s.config(0, { extraServices: ghost }));
+    s.startDaemon(0, { writeConfig: false });
+    const warning = await waitFor('the bound warning', () =>
+      logLines(s, 0).find((l) => l.msg.startsWith('serving the VIPs although these services have no forwarding table yet')),
+    );
+    expect(warning.services).toEqual(['ghost']);
+    expect(warning.waitedMs).toBeGreaterThanOrEqual(900);
+    // Served after the bound: the services that can forward do.
+    const traffic = Traffic.open(s);
+    try {
+      const counts = tally(await traffic.connect(20));
+      expect(Object.keys(counts).sort(), JSON.stringify(counts)).toEqual(['rs1', 'rs2']);
+    } finally {
+      await traffic.close();
+    }
+  }, 60_000);
+});
