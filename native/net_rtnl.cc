@@ -1,7 +1,8 @@
 /* rtnetlink over plain NETLINK_ROUTE sockets (no libmnl / libnl): add and
  * remove addresses, read a link (MAC, index, flags, oper state), list
- * addresses and neighbours, and watch link changes (RTNLGRP_LINK) on the
- * event loop. Requests are synchronous: the kernel answers them at once. */
+ * addresses and neighbours, ask the kernel to resolve a neighbour, and watch
+ * link (RTNLGRP_LINK) and neighbour (RTNLGRP_NEIGH) changes on the event
+ * loop. Requests are synchronous: the kernel answers them at once. */
 #include "errors.h"
 #include "net_util.h"
 
@@ -315,6 +316,38 @@ static const char *NudName(uint16_t s)
 	return "NONE";
 }
 
+/* { ifindex, family, address, mac | null, state, router }, or an empty
+ * object for a message that is not an IPv4/IPv6 neighbour with an address. */
+static Napi::Object NeighObject(Napi::Env env, nlmsghdr *h)
+{
+	struct ndmsg *m = (struct ndmsg *)NLMSG_DATA(h);
+	Napi::Object o = Napi::Object::New(env);
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return o;
+	if (m->ndm_family != AF_INET && m->ndm_family != AF_INET6)
+		return o;
+	Napi::Object n = Napi::Object::New(env);
+	n.Set("mac", env.Null());
+	int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+	bool have_dst = false;
+	for (struct rtattr *a = (struct rtattr *)((char *)m + NLMSG_ALIGN(sizeof(*m)));
+	     RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == NDA_DST) {
+			n.Set("address", FormatIp(m->ndm_family, RTA_DATA(a)));
+			have_dst = true;
+		} else if (a->rta_type == NDA_LLADDR) {
+			n.Set("mac", FormatMac((const uint8_t *)RTA_DATA(a), RTA_PAYLOAD(a)));
+		}
+	}
+	if (!have_dst)
+		return o;
+	n.Set("ifindex", Napi::Number::New(env, m->ndm_ifindex));
+	n.Set("family", Napi::Number::New(env, m->ndm_family == AF_INET ? 4 : 6));
+	n.Set("state", NudName(m->ndm_state));
+	n.Set("router", Napi::Boolean::New(env, m->ndm_flags & NTF_ROUTER));
+	return n;
+}
+
 /* rtnlNeighbours(ifindex (0 = all), family (0, 4, 6)) -> [{ ifindex, family,
  * address, mac | null, state, router }] */
 static Napi::Value Neighbours(const Napi::CallbackInfo &info)
@@ -333,59 +366,69 @@ static Napi::Value Neighbours(const Napi::CallbackInfo &info)
 		struct ndmsg *m = (struct ndmsg *)NLMSG_DATA(h);
 		if (ifindex && m->ndm_ifindex != ifindex)
 			return;
-		if (m->ndm_family != AF_INET && m->ndm_family != AF_INET6)
-			return;
-		Napi::Object o = Napi::Object::New(env);
-		o.Set("mac", env.Null());
-		int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
-		bool have_dst = false;
-		for (struct rtattr *a = (struct rtattr *)((char *)m + NLMSG_ALIGN(sizeof(*m)));
-		     RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-			if (a->rta_type == NDA_DST) {
-				o.Set("address", FormatIp(m->ndm_family, RTA_DATA(a)));
-				have_dst = true;
-			} else if (a->rta_type == NDA_LLADDR) {
-				o.Set("mac",
-				      FormatMac((const uint8_t *)RTA_DATA(a), RTA_PAYLOAD(a)));
-			}
-		}
-		if (!have_dst)
-			return;
-		o.Set("ifindex", Napi::Number::New(env, m->ndm_ifindex));
-		o.Set("family", Napi::Number::New(env, m->ndm_family == AF_INET ? 4 : 6));
-		o.Set("state", NudName(m->ndm_state));
-		o.Set("router", Napi::Boolean::New(env, m->ndm_flags & NTF_ROUTER));
-		out.Set(n++, o);
+		Napi::Object o = NeighObject(env, h);
+		if (o.Has("address"))
+			out.Set(n++, o);
 	});
 	return out;
 }
 
-/* new LinkWatcherHandle(onEvents(err, events)): RTM_NEWLINK / RTM_DELLINK
- * multicast messages, drained per wakeup; events are link objects with
- * type 'new' | 'del', or { type: 'overrun' } when the kernel dropped
- * messages (ENOBUFS): re-read the links then. */
-class LinkWatcherHandle : public Napi::ObjectWrap<LinkWatcherHandle>
+/* rtnlNeighbourUse(ifindex, address): RTM_NEWNEIGH with NTF_USE, which makes
+ * the kernel treat the entry as used by a packet (neigh_event_send): an
+ * unknown neighbour is created and solicited at once (ARP request / NS), a
+ * stale one is re-probed. No MAC is set; the answer arrives as an
+ * RTM_NEWNEIGH event. NLM_F_CREATE makes the entry when there is none. */
+static Napi::Value NeighbourUse(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int ifindex = info[0].As<Napi::Number>().Int32Value();
+	std::string text = info[1].As<Napi::String>();
+	IpAddr ip = ParseIp(env, text);
+	struct ndmsg nd = {};
+	nd.ndm_family = (uint8_t)ip.family;
+	nd.ndm_ifindex = ifindex;
+	nd.ndm_state = NUD_NONE;
+	nd.ndm_flags = NTF_USE;
+	NlMsg req(RTM_NEWNEIGH, NLM_F_ACK | NLM_F_CREATE, &nd, sizeof(nd));
+	req.Attr(NDA_DST, &ip.v6, ip.family == AF_INET ? 4 : 16);
+	try {
+		NlTalk(env, "RTM_NEWNEIGH", req, [](nlmsghdr *) {});
+	} catch (Napi::Error &e) {
+		e.Set("message",
+		      e.Message() + ": resolve " + text + " on ifindex " + std::to_string(ifindex));
+		throw;
+	}
+	return env.Undefined();
+}
+
+/* A multicast rtnetlink subscription on the event loop: messages drained per
+ * wakeup, each turned into an object by Parse (an empty object is skipped);
+ * events carry type 'new' | 'del', or { type: 'overrun' } when the kernel
+ * dropped messages (ENOBUFS): re-read the whole state then. */
+template <class Derived> class RtnlWatcher : public Napi::ObjectWrap<Derived>
 {
       public:
-	static Napi::Function Define(Napi::Env env)
+	static Napi::Function Define(Napi::Env env, const char *name)
 	{
-		return DefineClass(env, "LinkWatcherHandle",
-				   {
-				       InstanceMethod("close", &LinkWatcherHandle::Close),
-				       InstanceMethod("ref", &LinkWatcherHandle::RefJs),
-				       InstanceMethod("unref", &LinkWatcherHandle::UnrefJs),
-				   });
+		return Napi::ObjectWrap<Derived>::DefineClass(
+		    env, name,
+		    {
+			Napi::ObjectWrap<Derived>::InstanceMethod("close", &RtnlWatcher::Close),
+			Napi::ObjectWrap<Derived>::InstanceMethod("ref", &RtnlWatcher::RefJs),
+			Napi::ObjectWrap<Derived>::InstanceMethod("unref", &RtnlWatcher::UnrefJs),
+		    });
 	}
 
-	LinkWatcherHandle(const Napi::CallbackInfo &info)
-	    : Napi::ObjectWrap<LinkWatcherHandle>(info)
+	RtnlWatcher(const Napi::CallbackInfo &info, int groups, uint16_t new_type,
+		    uint16_t del_type, const char *what)
+	    : Napi::ObjectWrap<Derived>(info), new_type_(new_type), del_type_(del_type), what_(what)
 	{
 		Napi::Env env = info.Env();
 		if (!info[0].IsFunction())
 			throw Napi::TypeError::New(env, "onEvents must be a function");
-		fd_ = NlOpen(env, RTMGRP_LINK, true);
+		fd_ = NlOpen(env, groups, true);
 		cb_ = Napi::Persistent(info[0].As<Napi::Function>());
-		ctx_ = std::make_unique<Napi::AsyncContext>(env, "LinkWatcher");
+		ctx_ = std::make_unique<Napi::AsyncContext>(env, what);
 		try {
 			poller_ = std::make_unique<FdPoller>(
 			    env, fd_, [this](int status) { OnReadable(status); });
@@ -396,10 +439,13 @@ class LinkWatcherHandle : public Napi::ObjectWrap<LinkWatcherHandle>
 		}
 	}
 
-	~LinkWatcherHandle() override
+	~RtnlWatcher() override
 	{
 		Shutdown();
 	}
+
+      protected:
+	virtual Napi::Object Parse(Napi::Env env, nlmsghdr *h) = 0;
 
       private:
 	void Shutdown()
@@ -413,7 +459,7 @@ class LinkWatcherHandle : public Napi::ObjectWrap<LinkWatcherHandle>
 
 	void OnReadable(int status)
 	{
-		Napi::Env env = Env();
+		Napi::Env env = this->Env();
 		if (status < 0) {
 			CallJs(env, cb_, ctx_.get(),
 			       {ErrnoError(env, "uv_poll", -status).Value(), env.Undefined()});
@@ -440,10 +486,12 @@ class LinkWatcherHandle : public Napi::ObjectWrap<LinkWatcherHandle>
 			}
 			for (nlmsghdr *h = (nlmsghdr *)buf.data(); NLMSG_OK(h, (size_t)len);
 			     h = NLMSG_NEXT(h, len)) {
-				if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK)
+				if (h->nlmsg_type != new_type_ && h->nlmsg_type != del_type_)
 					continue;
-				Napi::Object o = LinkObject(env, h);
-				o.Set("type", h->nlmsg_type == RTM_NEWLINK ? "new" : "del");
+				Napi::Object o = Parse(env, h);
+				if (o.GetPropertyNames().Length() == 0)
+					continue;
+				o.Set("type", h->nlmsg_type == new_type_ ? "new" : "del");
 				out.Set(n++, o);
 			}
 		}
@@ -451,8 +499,7 @@ class LinkWatcherHandle : public Napi::ObjectWrap<LinkWatcherHandle>
 			CallJs(env, cb_, ctx_.get(), {env.Null(), out});
 		if (err && fd_ >= 0)
 			CallJs(env, cb_, ctx_.get(),
-			       {ErrnoError(env, "recv", err, "link watcher").Value(),
-				env.Undefined()});
+			       {ErrnoError(env, "recv", err, what_).Value(), env.Undefined()});
 	}
 
 	Napi::Value Close(const Napi::CallbackInfo &info)
@@ -475,10 +522,46 @@ class LinkWatcherHandle : public Napi::ObjectWrap<LinkWatcherHandle>
 		return info.Env().Undefined();
 	}
 
+	uint16_t new_type_, del_type_;
+	const char *what_;
 	int fd_ = -1;
 	std::unique_ptr<FdPoller> poller_;
 	Napi::FunctionReference cb_;
 	std::unique_ptr<Napi::AsyncContext> ctx_;
+};
+
+/* new LinkWatcherHandle(onEvents(err, events)): RTM_NEWLINK / RTM_DELLINK;
+ * events are link objects. */
+class LinkWatcherHandle : public RtnlWatcher<LinkWatcherHandle>
+{
+      public:
+	LinkWatcherHandle(const Napi::CallbackInfo &info)
+	    : RtnlWatcher(info, RTMGRP_LINK, RTM_NEWLINK, RTM_DELLINK, "link watcher")
+	{
+	}
+
+      protected:
+	Napi::Object Parse(Napi::Env env, nlmsghdr *h) override
+	{
+		return LinkObject(env, h);
+	}
+};
+
+/* new NeighWatcherHandle(onEvents(err, events)): RTM_NEWNEIGH / RTM_DELNEIGH
+ * (RTNLGRP_NEIGH); events are neighbour objects, IPv4 and IPv6. */
+class NeighWatcherHandle : public RtnlWatcher<NeighWatcherHandle>
+{
+      public:
+	NeighWatcherHandle(const Napi::CallbackInfo &info)
+	    : RtnlWatcher(info, RTMGRP_NEIGH, RTM_NEWNEIGH, RTM_DELNEIGH, "neighbour watcher")
+	{
+	}
+
+      protected:
+	Napi::Object Parse(Napi::Env env, nlmsghdr *h) override
+	{
+		return NeighObject(env, h);
+	}
 };
 
 void InitNetRtnl(Napi::Env env, Napi::Object exports)
@@ -487,7 +570,9 @@ void InitNetRtnl(Napi::Env env, Napi::Object exports)
 	exports.Set("rtnlAddressChange", Napi::Function::New(env, AddressChange));
 	exports.Set("rtnlAddresses", Napi::Function::New(env, Addresses));
 	exports.Set("rtnlNeighbours", Napi::Function::New(env, Neighbours));
-	exports.Set("LinkWatcherHandle", LinkWatcherHandle::Define(env));
+	exports.Set("rtnlNeighbourUse", Napi::Function::New(env, NeighbourUse));
+	exports.Set("LinkWatcherHandle", LinkWatcherHandle::Define(env, "LinkWatcherHandle"));
+	exports.Set("NeighWatcherHandle", NeighWatcherHandle::Define(env, "NeighWatcherHandle"));
 }
 
 } // namespace vipd

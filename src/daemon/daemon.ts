@@ -20,6 +20,7 @@ import { EventLog } from './events.js';
 import { InstanceSet } from './instances.js';
 import type { Logger } from './logger.js';
 import { ConfigRejected, readConfig } from './read-config.js';
+import { activateWhenForwardable } from './serve-gate.js';
 import { ServiceTable } from './services.js';
 import { lineDiff } from './text-diff.js';
 
@@ -96,7 +97,14 @@ export class Daemon implements ControlTarget {
       },
     });
     this.#metrics.setDataplane({ readCounters: () => this.#counters() });
-    this.#instances = new InstanceSet({ dataplane: this.#dp, metrics: this.#metrics, logger: this.#log, events: this.events });
+    this.#instances = new InstanceSet({
+      dataplane: this.#dp,
+      metrics: this.#metrics,
+      logger: this.#log,
+      events: this.events,
+      activateServing: (runner, instance, activate) =>
+        activateWhenForwardable({ dp: this.#dp, services: this.#services, log: this.#log }, runner, instance, activate),
+    });
     this.#attachInterfaces(this.#config.instances);
     this.#instances.apply(this.#config);
     // Fix (found by test/netns/daemon-restart): on a hitless restart the
@@ -190,10 +198,8 @@ export class Daemon implements ControlTarget {
         const v = c.services.get(i);
         return { service: name, packets: v?.packets ?? 0n, bytes: v?.bytes ?? 0n };
       }),
-      backends: [...idx.reals].map(([i, r]) => {
-        const v = c.reals.get(i);
-        return { service: r.service, backend: r.backend, packets: v?.packets ?? 0n, bytes: v?.bytes ?? 0n };
-      }),
+      // [issue 11.4] a backend has two real indexes (services.ts): summed there.
+      backends: this.#services.backendCounters(c.reals),
     };
   }
 

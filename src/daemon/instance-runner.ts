@@ -128,6 +128,12 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
    * announcement; null until first needed or after a send failure.
    */
   #announceCache: { ifindex: number; mac: string; frames: Uint8Array[] } | null = null;
+  /**
+   * Set by holdServing() while a new MASTER waits for its forwarding
+   * tables: adverts go out, but the lease renewals and the announcements
+   * wait (announcements are kept here) until the promise settles.
+   */
+  #hold: { until: Promise<void>; announcements: (() => void)[] } | null = null;
 
   constructor(config: InstanceConfig, opts: InstanceRunnerOptions) {
     super();
@@ -320,24 +326,51 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   }
 
   #onStateChange(change: StateChangeAction): void {
+    this.#hold = null;
     if (change.to === 'MASTER') {
       this.#becameMasterAt = this.#opts.clock.now();
       this.#progress.clear();
       this.#setSenderPriority(change.priority);
-      for (const s of this.#senders.values()) {
-        s.setLease({ ...this.#opts.leaseTarget, leaseNs: BigInt(Math.round(this.#opts.leaseMs * 1e6)) });
-      }
     } else if (change.from === 'MASTER') {
       for (const s of this.#senders.values()) {
         s.setLease(null);
         s.stop();
       }
     }
-    // The owner (InstanceSet) activates the data plane before the first advert and announcement leave.
+    // The owner (InstanceSet) activates the data plane before the first advert and
+    // announcement leave, or holds serving (holdServing) from this call.
     this.emit('state', change);
     if (change.to === 'MASTER') {
+      if (this.#hold === null) this.#setLeases();
       for (const s of this.#senders.values()) s.start();
     }
+  }
+
+  #setLeases(): void {
+    for (const s of this.#senders.values()) {
+      s.setLease({ ...this.#opts.leaseTarget, leaseNs: BigInt(Math.round(this.#opts.leaseMs * 1e6)) });
+    }
+  }
+
+  /**
+   * Called by the daemon from its 'state' handler when it becomes MASTER
+   * but cannot forward yet: adverts start at once (VRRP must not wait, or
+   * a peer would take MASTER too), while the lease renewals (which make the
+   * data plane active) and the VIP announcements wait until `until`
+   * settles, by which time the daemon has activated the data plane. Left
+   * MASTER meanwhile: nothing is released.
+   */
+  holdServing(until: Promise<void>): void {
+    const hold = { until, announcements: [] as (() => void)[] };
+    this.#hold = hold;
+    const release = () => {
+      if (this.#hold !== hold) return;
+      this.#hold = null;
+      if (this.engine.state !== 'MASTER' || !this.#running) return;
+      this.#setLeases();
+      for (const a of hold.announcements) a();
+    };
+    until.then(release, release);
   }
 
   #onSendAdvert(priority: number): void {
@@ -404,6 +437,10 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   }
 
   #announce(vips: readonly string[], repeat: number, intervalMs: number): void {
+    if (this.#hold !== null) {
+      this.#hold.announcements.push(() => this.#announce(vips, repeat, intervalMs));
+      return;
+    }
     const cache = this.#announceCache;
     const allVips = vips.length === this.allVips.length && vips.every((v, i) => v === this.allVips[i]);
     if (cache === null || !allVips) {

@@ -30,6 +30,12 @@ export interface InstanceSetOptions {
   logger: Logger;
   /** The history state changes and failovers are recorded in (`vipctl events`). */
   events?: EventLog;
+  /**
+   * How a new MASTER starts serving: calls activate() at once, or later
+   * (the daemon's serve gate, serve-gate.ts, holds serving until the
+   * instance's services can forward, within a bound). Default: at once.
+   */
+  activateServing?: (runner: InstanceRunner, instance: { id: number; name: string }, activate: () => void) => void;
 }
 
 /**
@@ -91,6 +97,7 @@ export class InstanceSet {
   readonly #log: Logger;
   readonly #events: EventLog | undefined;
   readonly #notify: NotifyRunner;
+  readonly #activateServing: NonNullable<InstanceSetOptions['activateServing']>;
   readonly #instances = new Map<string, InstanceEntry>();
   readonly #groups = new Map<string, GroupEntry>();
   /** The configured instances, every one (added or not yet): ids follow their sorted names. */
@@ -105,6 +112,7 @@ export class InstanceSet {
     this.#metrics = opts.metrics;
     this.#log = opts.logger;
     this.#events = opts.events;
+    this.#activateServing = opts.activateServing ?? ((_runner, _instance, activate) => activate());
     this.#notify = new NotifyRunner({
       timeoutMs: 10_000,
       onOutcome: (o) => {
@@ -312,8 +320,10 @@ export class InstanceSet {
     const toMaster = c.to === 'MASTER';
     const leftMaster = !toMaster && (c.from === 'MASTER' || c.to === 'INIT');
     // The Dataplane API takes seconds; it converts to nanoseconds itself.
-    if (toMaster) this.#dp.activate(e.id, leaseMs(cfg) / 1000, cfg.interface);
-    else if (leftMaster) this.#dp.deactivate(e.id);
+    // Serving may wait (bounded) for the forwarding tables; adverts do not.
+    if (toMaster) {
+      this.#activateServing(e.runner, { id: e.id, name: cfg.name }, () => this.#dp.activate(e.id, leaseMs(cfg) / 1000, cfg.interface));
+    } else if (leftMaster) this.#dp.deactivate(e.id);
     if (toMaster) e.masterSince = new Date().toISOString();
     else if (leftMaster) e.masterSince = null;
     e.lastReason = c.reason;

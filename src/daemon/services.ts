@@ -4,17 +4,25 @@
  * servers are in each service's Maglev table; every change builds a whole
  * new table and swaps it in with one map update.
  *
+ * MACs come from rtnetlink neighbour events (RealMacs, real-macs.ts): an
+ * unknown real server is solicited at once and its MAC installed when the
+ * kernel's answer arrives, a changed MAC the same way.
+ *
  * Real-server indexes are assigned per (service, backend) in sorted order,
  * so the same config gives the same indexes after a restart, and per-backend
- * counters stay per service.
+ * counters stay per service. Each backend has two: its primary index i and
+ * an alternate at the top of the reals map (limits.reals - 1 - i). A changed
+ * MAC is written at the one the live table does not use and a new table
+ * then moves the backend there: Dataplane.setReal() must not rewrite an
+ * entry a packet may be reading (an array value of more than 8 bytes is
+ * copied without a lock, so a reader could take half of each MAC).
  */
-import { createSocket } from 'node:dgram';
 import type { ServiceConfig } from '../config/index.js';
 import type { Dataplane } from '../dataplane/manager.js';
 import { checkSpecFromConfig, HealthMonitor, type KeyedHealthChange } from '../health/index.js';
-import { resolveNeighbour } from '../net/index.js';
 import type { BackendStatus, ServiceStatus } from './api.js';
 import type { Logger } from './logger.js';
+import { RealMacs } from './real-macs.js';
 
 interface BackendState {
   readonly service: string;
@@ -23,8 +31,13 @@ interface BackendState {
   readonly realIndex: number;
   up: boolean;
   drained: boolean;
+  /** The MAC the kernel's neighbour table gives (null: not resolved yet). */
   mac: string | null;
   reason: string | null;
+  /** Real index -> the MAC this process wrote there (primary and alternate index). */
+  readonly written: Map<number, string>;
+  /** The index the next table uses for this backend (one of realIndex, altIndex). */
+  current: number;
 }
 
 interface ServiceState {
@@ -36,12 +49,19 @@ interface ServiceState {
   installing: Promise<void>;
   /** The backend set of the installed table, to skip no-op swaps. */
   installedKey: string;
+  /** Real indexes the live table uses; undefined until read (a table adopted from pins). */
+  liveReals: Set<number> | undefined;
+  /** When the live table was installed (ms), so a real it left is not rewritten before its readers are done. */
+  installedAt: number;
 }
 
 export interface ServiceTableOptions {
   dataplane: Dataplane;
   logger: Logger;
-  /** Re-read neighbour MACs this often (ms). */
+  /**
+   * Re-read the whole neighbour table this often (ms): a safety net for
+   * lost rtnetlink events only; changes arrive as events. Default 30 s.
+   */
   macRefreshMs?: number;
   /** A backend's health: its starting state (no reason), then every change (with the check's reason). */
   onBackendUp?: (service: string, backend: string, up: boolean, reason?: string) => void;
@@ -49,13 +69,28 @@ export interface ServiceTableOptions {
 
 const backendKey = (service: string, address: string) => `${service}|${address}`;
 
+/** How long a packet that read a retired table may still read a real it used (XDP runs under RCU: microseconds). */
+const REAL_QUIESCE_MS = 5;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** What whenForwardable() reports. */
+export interface Forwardable {
+  /** Every service of the instance with an up, undrained backend has a table that forwards. */
+  ready: boolean;
+  /** Services still without one (names). */
+  waiting: string[];
+}
+
 export class ServiceTable {
   readonly health: HealthMonitor;
   readonly #dp: Dataplane;
   readonly #log: Logger;
   readonly #services = new Map<string, ServiceState>();
   readonly #opts: ServiceTableOptions;
-  #macTimer: NodeJS.Timeout | undefined;
+  readonly #macs: RealMacs;
+  /** Called after every table install: whenForwardable() waiters re-check. */
+  readonly #installed = new Set<() => void>();
 
   constructor(opts: ServiceTableOptions) {
     this.#opts = opts;
@@ -63,6 +98,11 @@ export class ServiceTable {
     this.#log = opts.logger.child({ part: 'services' });
     this.health = new HealthMonitor({ logger: this.#log });
     this.health.onChange((c) => this.#onHealth(c));
+    this.#macs = new RealMacs({
+      logger: this.#log,
+      rereadMs: opts.macRefreshMs ?? 30_000,
+      onMac: (iface, address, mac) => this.#onMac(iface, address, mac),
+    });
   }
 
   /**
@@ -101,6 +141,8 @@ export class ServiceTable {
           drained: prev?.drained ?? false,
           mac: prev?.mac ?? null,
           reason: prev?.reason ?? (svc.healthCheck ? null : 'no health check'),
+          written: new Map(),
+          current: realIndex - 1,
         });
         if (svc.healthCheck) {
           checks.set(key, checkSpecFromConfig(svc.healthCheck, { service: svc.name, servicePort: svc.port, backend: b.address }));
@@ -118,30 +160,69 @@ export class ServiceTable {
         backends,
         installing: old?.installing ?? Promise.resolve(),
         installedKey: old?.installedKey ?? '',
+        // A data plane this process loaded has no table yet; an adopted one is read on first use.
+        liveReals: old?.liveReals ?? (this.#dp.adopted ? undefined : new Set()),
+        installedAt: old?.installedAt ?? 0,
       };
       this.#services.set(svc.name, state);
       this.#dp.addService({ vip: svc.vip, port: svc.port, protocol: svc.protocol, instance: inst.id });
       if (!old) this.#log.info({ service: svc.name, backends: svc.backends.length }, 'service added');
     }
     this.health.sync(checks);
-    // Indexes may have moved with the config: rewrite every known real at its index.
-    for (const s of this.#services.values()) {
-      for (const b of s.backends.values()) if (b.mac) this.#dp.setReal(b.realIndex, { mac: b.mac, address: b.address });
-    }
-    this.#refreshMacs();
+    // Indexes may have moved with the config: every known real is written
+    // again (at an index the live table does not use) by the install below.
+    const reals = [...this.#services.values()].flatMap((s) => [...s.backends.values()].map((b) => ({ iface: s.interface, address: b.address })));
+    // Known MACs are taken from the kernel's table now; unknown ones are solicited at once.
+    for (const { iface, address, mac } of this.#macs.watch(reals)) this.#onMac(iface, address, mac, false);
     await Promise.all([...this.#services.values()].map((s) => this.#install(s, 'config')));
   }
 
   start(): void {
     this.health.start();
-    const every = this.#opts.macRefreshMs ?? 2000;
-    this.#macTimer = setInterval(() => this.#refreshMacs(), every);
-    this.#macTimer.unref();
+    this.#macs.start();
   }
 
   stop(): void {
     this.health.stop();
-    if (this.#macTimer) clearInterval(this.#macTimer);
+    this.#macs.stop();
+    for (const wake of this.#installed) wake();
+  }
+
+  /**
+   * Services of the instance that have an up, undrained backend but no
+   * table that forwards yet (no backend with a resolved MAC installed):
+   * what this host would black-hole if it served the instance's VIPs now.
+   */
+  notForwardable(instanceId: number): string[] {
+    const waiting: string[] = [];
+    for (const s of this.#services.values()) {
+      if (s.instanceId !== instanceId) continue;
+      const wanted = [...s.backends.values()].some((b) => b.up && !b.drained && b.weight > 0);
+      if (wanted && s.installedKey === '') waiting.push(s.config.name);
+    }
+    return waiting;
+  }
+
+  /**
+   * Resolves when every service of the instance that has an up, undrained
+   * backend has a forwarding table installed (ready), or after boundMs
+   * with the services still waiting (not ready). Never rejects.
+   */
+  whenForwardable(instanceId: number, boundMs: number): Promise<Forwardable> {
+    const now = this.notForwardable(instanceId);
+    if (now.length === 0) return Promise.resolve({ ready: true, waiting: [] });
+    return new Promise((resolve) => {
+      const check = (final: boolean) => {
+        const waiting = this.notForwardable(instanceId);
+        if (waiting.length > 0 && !final) return;
+        clearTimeout(timer);
+        this.#installed.delete(wake);
+        resolve({ ready: waiting.length === 0, waiting });
+      };
+      const wake = () => check(false);
+      const timer = setTimeout(() => check(true), boundMs);
+      this.#installed.add(wake);
+    });
   }
 
   async idle(): Promise<void> {
@@ -197,9 +278,30 @@ export class ServiceTable {
     }
     const reals = new Map<number, { service: string; backend: string }>();
     for (const s of this.#services.values()) {
-      for (const b of s.backends.values()) reals.set(b.realIndex, { service: s.config.name, backend: b.address });
+      for (const b of s.backends.values()) {
+        // Both of a backend's indexes: its counters are the sum of the two.
+        reals.set(b.realIndex, { service: s.config.name, backend: b.address });
+        const alt = this.#altIndex(b.realIndex);
+        if (alt !== undefined) reals.set(alt, { service: s.config.name, backend: b.address });
+      }
     }
     return { services, reals };
+  }
+
+  /** Per-backend counters from per-real ones: a backend's two real indexes summed. */
+  backendCounters(
+    reals: ReadonlyMap<number, { packets: bigint; bytes: bigint }>,
+  ): { service: string; backend: string; packets: bigint; bytes: bigint }[] {
+    const out = new Map<string, { service: string; backend: string; packets: bigint; bytes: bigint }>();
+    for (const [i, r] of this.indexes().reals) {
+      const k = backendKey(r.service, r.backend);
+      const row = out.get(k) ?? { service: r.service, backend: r.backend, packets: 0n, bytes: 0n };
+      const v = reals.get(i);
+      row.packets += v?.packets ?? 0n;
+      row.bytes += v?.bytes ?? 0n;
+      out.set(k, row);
+    }
+    return [...out.values()];
   }
 
   #onHealth(change: KeyedHealthChange): void {
@@ -214,60 +316,102 @@ export class ServiceTable {
     void this.#install(s, `health ${change.backend} ${change.up ? 'up' : 'down'}`);
   }
 
-  /** Reads MACs from the neighbour table; an unknown one is asked for, never guessed. */
-  #refreshMacs(): void {
+  /**
+   * A real server's MAC as the kernel's neighbour table has it (an event, or
+   * the re-read): every backend with that address on that interface takes
+   * it, and its service gets a new table at once.
+   */
+  #onMac(iface: string, address: string, mac: string, install = true): void {
     for (const s of this.#services.values()) {
-      let changed = false;
-      for (const b of s.backends.values()) {
-        let mac: string | null = null;
-        try {
-          mac = resolveNeighbour(s.interface, b.address) ?? null;
-        } catch (err) {
-          this.#log.warn({ err: (err as Error).message, backend: b.address }, 'neighbour lookup failed');
-        }
-        if (mac === null) {
-          if (b.mac === null) this.#solicit(b.address);
-          // Keep a known MAC while the neighbour entry is merely stale or being re-probed.
-          continue;
-        }
-        if (mac !== b.mac) {
-          if (b.mac !== null) this.#log.warn({ backend: b.address, from: b.mac, to: mac }, 'backend MAC changed');
-          else this.#log.info({ service: s.config.name, backend: b.address, mac }, 'backend MAC resolved');
-          b.mac = mac;
-          this.#dp.setReal(b.realIndex, { mac, address: b.address });
-          changed = true;
-        }
-      }
-      if (changed) void this.#install(s, 'MAC resolved');
+      if (s.interface !== iface) continue;
+      const b = s.backends.get(address);
+      if (!b || b.mac === mac) continue;
+      if (b.mac !== null) this.#log.warn({ service: s.config.name, backend: address, from: b.mac, to: mac }, 'backend MAC changed');
+      else this.#log.info({ service: s.config.name, backend: address, mac }, 'backend MAC resolved');
+      b.mac = mac;
+      if (install) void this.#install(s, b.written.size === 0 ? 'MAC resolved' : 'MAC changed');
     }
   }
 
-  /** Makes the kernel resolve an address: one empty datagram to the discard port. */
-  #solicit(address: string): void {
-    const sock = createSocket(address.includes(':') ? 'udp6' : 'udp4');
-    sock.on('error', () => sock.close());
-    sock.send(Buffer.alloc(0), 9, address, () => sock.close());
+  /** A backend's second real index (top of the reals map), or undefined when the map has no room for one. */
+  #altIndex(realIndex: number): number | undefined {
+    let primaries = 0;
+    for (const s of this.#services.values()) primaries += s.backends.size;
+    const alt = this.#dp.limits.reals - 1 - realIndex;
+    return alt >= primaries ? alt : undefined;
+  }
+
+  /**
+   * Makes sure the real entry the next table uses for b holds b's MAC,
+   * without rewriting an entry the live table uses (setReal's contract): a
+   * new or changed MAC goes to the backend's other index. Returns false
+   * when it could not be written safely (both indexes live, or no room for
+   * a second): the caller leaves b out of one table first.
+   */
+  async #placeReal(s: ServiceState, b: BackendState, live: Set<number>): Promise<boolean> {
+    const mac = b.mac;
+    if (mac === null) return false;
+    if (b.written.get(b.current) === mac) return true;
+    const alt = this.#altIndex(b.realIndex);
+    const target = [b.current, b.current === b.realIndex ? alt : b.realIndex].find((i) => i !== undefined && !live.has(i));
+    if (target === undefined) return false;
+    // The target may have been live until the last swap: let packets that read that table finish.
+    const wait = s.installedAt + REAL_QUIESCE_MS - Date.now();
+    if (wait > 0) await sleep(wait);
+    this.#dp.setReal(target, { mac, address: b.address });
+    b.written.set(target, mac);
+    b.current = target;
+    return true;
+  }
+
+  /** Real indexes the service's live table uses (read from the map once, then tracked). */
+  #liveReals(s: ServiceState): Set<number> {
+    if (!s.liveReals) {
+      const table = this.#dp.table({ vip: s.config.vip, port: s.config.port, protocol: s.config.protocol });
+      s.liveReals = new Set(table ?? []);
+    }
+    return s.liveReals;
   }
 
   #install(s: ServiceState, why: string): Promise<void> {
     const next = s.installing.then(async () => {
       if (!this.#services.has(s.config.name)) return;
-      const eligible = [...s.backends.values()].filter((b) => b.up && !b.drained && b.mac !== null && b.weight > 0);
-      const key = eligible.map((b) => `${b.address}/${b.weight}/${b.realIndex}`).join(',');
-      if (key === s.installedKey) return;
-      await this.#dp.setBackends(
-        { vip: s.config.vip, port: s.config.port, protocol: s.config.protocol },
-        eligible.map((b) => ({ real: b.realIndex, key: b.address, weight: b.weight })),
-      );
-      s.installedKey = key;
-      this.#log.info(
-        { service: s.config.name, backends: eligible.map((b) => b.address), why },
-        'Maglev table installed',
-      );
+      const spec = { vip: s.config.vip, port: s.config.port, protocol: s.config.protocol };
+      const candidates = [...s.backends.values()].filter((b) => b.up && !b.drained && b.mac !== null && b.weight > 0);
+      // Reals the live table uses, of every service (indexes move with a reload).
+      const live = new Set([...this.#services.values()].flatMap((x) => [...this.#liveReals(x)]));
+      const eligible: BackendState[] = [];
+      const blocked: BackendState[] = [];
+      for (const b of candidates) ((await this.#placeReal(s, b, live)) ? eligible : blocked).push(b);
+      const swap = async (list: BackendState[], note: string) => {
+        const key = list.map((b) => `${b.address}/${b.weight}/${b.current}`).join(',');
+        if (key === s.installedKey) return;
+        await this.#dp.setBackends(
+          spec,
+          list.map((b) => ({ real: b.current, key: b.address, weight: b.weight })),
+        );
+        s.installedKey = key;
+        s.liveReals = new Set(list.map((b) => b.current));
+        s.installedAt = Date.now();
+        this.#log.info({ service: s.config.name, backends: list.map((b) => b.address), why: note }, 'Maglev table installed');
+      };
+      await swap(eligible, why);
+      if (blocked.length > 0) {
+        // No free index to write a changed MAC at: with the backend out of the
+        // live table its own entry is free, written, and the backend rejoins.
+        const freed = new Set([...this.#services.values()].flatMap((x) => [...this.#liveReals(x)]));
+        for (const b of blocked) if (await this.#placeReal(s, b, freed)) eligible.push(b);
+        eligible.sort((x, y) => x.address.localeCompare(y.address));
+        await swap(eligible, `${why} (rewritten in place after leaving the table)`);
+      }
     });
-    s.installing = next.catch((err: unknown) => {
-      this.#log.error({ service: s.config.name, err: (err as Error).message }, 'installing the Maglev table failed');
-    });
+    s.installing = next
+      .catch((err: unknown) => {
+        this.#log.error({ service: s.config.name, err: (err as Error).message }, 'installing the Maglev table failed');
+      })
+      .finally(() => {
+        for (const wake of [...this.#installed]) wake();
+      });
     return s.installing;
   }
 }

@@ -41,9 +41,12 @@ export {
   linkLocalAddress,
   LinkWatcher,
   neighbours,
+  NeighbourWatcher,
   parseCidr,
   removeAddress,
   resolveNeighbour,
+  solicitNeighbour,
+  usableNeighbour,
   type AddAddressOptions,
   type AddressInfo,
   type LinkInfo,
@@ -51,6 +54,8 @@ export {
   type LinkState,
   type LinkWatcherEvents,
   type Neighbour,
+  type NeighbourEvent,
+  type NeighbourWatcherEvents,
 } from './rtnl.js';
 export { sdNotify } from './sd-notify.js';
 export { peerCredentials, type PeerCredentials } from './peer-credentials.js';

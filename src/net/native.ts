@@ -96,6 +96,10 @@ export interface NativeNeighbour {
   router: boolean;
 }
 
+export interface NativeNeighbourEvent extends Partial<NativeNeighbour> {
+  type: 'new' | 'del' | 'overrun';
+}
+
 export interface NativeLinkWatcher {
   close(): void;
   ref(): void;
@@ -123,8 +127,13 @@ export interface NetAddon {
   ): void;
   rtnlAddresses(ifindex: number, family: 0 | 4 | 6): NativeAddress[];
   rtnlNeighbours(ifindex: number, family: 0 | 4 | 6): NativeNeighbour[];
+  /** RTM_NEWNEIGH with NTF_USE: the kernel solicits the neighbour at once. */
+  rtnlNeighbourUse(ifindex: number, address: string): void;
   LinkWatcherHandle: new (
     onEvents: (err: Error | null, events: NativeLinkEvent[] | undefined) => void,
+  ) => NativeLinkWatcher;
+  NeighWatcherHandle: new (
+    onEvents: (err: Error | null, events: NativeNeighbourEvent[] | undefined) => void,
   ) => NativeLinkWatcher;
   sdNotify(socketPath: string, message: string): void;
   monotonicNs(): bigint;

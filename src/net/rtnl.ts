@@ -1,12 +1,20 @@
 /**
  * rtnetlink: interface facts (index, MAC, oper state, link-local address),
  * VIP addresses on and off an interface, the neighbour table (real-server
- * MACs), and link up/down events for tracked interfaces.
+ * MACs) with its change events and on-demand resolution, and link up/down
+ * events for tracked interfaces.
  */
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { native, toNetError } from './errors.js';
-import { netAddon, type NativeLink, type NativeLinkEvent, type NativeLinkWatcher } from './native.js';
+import {
+  netAddon,
+  type NativeLink,
+  type NativeLinkEvent,
+  type NativeLinkWatcher,
+  type NativeNeighbour,
+  type NativeNeighbourEvent,
+} from './native.js';
 
 /** An interface by name (`eth0`) or index. */
 export type LinkRef = string | number;
@@ -153,6 +161,97 @@ export function resolveNeighbour(link: LinkRef, address: string): string | undef
   if (fam !== 4 && fam !== 6) throw new TypeError(`not an address: '${address}'`);
   const n = neighbours(link, fam).find((x) => x.address === address && x.mac !== null && USABLE_NUD.has(x.state));
   return n?.mac ?? undefined;
+}
+
+/** True when the kernel's entry holds a MAC to forward to (not FAILED, INCOMPLETE or NONE). */
+export function usableNeighbour(n: Pick<Neighbour, 'mac' | 'state'>): boolean {
+  return n.mac !== null && USABLE_NUD.has(n.state);
+}
+
+/**
+ * Asks the kernel to resolve `address` on `link` now (RTM_NEWNEIGH with
+ * NTF_USE: the entry is treated as used by a packet, so an unknown
+ * neighbour is created and solicited at once and a stale one re-probed).
+ * The answer comes as a NeighbourWatcher event; nothing is returned.
+ */
+export function solicitNeighbour(link: LinkRef, address: string): void {
+  const ifindex = ifindexOf(link);
+  native(`resolve ${address} on ${link}`, 'CAP_NET_ADMIN', () => netAddon().rtnlNeighbourUse(ifindex, address));
+}
+
+export interface NeighbourEvent extends Neighbour {
+  /** RTM_DELNEIGH: the entry is gone. */
+  removed: boolean;
+}
+
+export interface NeighbourWatcherEvents {
+  /** Every RTM_NEWNEIGH / RTM_DELNEIGH (IPv4 and IPv6, all interfaces). */
+  neighbour: [NeighbourEvent];
+  /** The kernel dropped events (ENOBUFS): re-read the table (neighbours()). */
+  overrun: [];
+  error: [Error];
+}
+
+/**
+ * Watches the neighbour table (RTNLGRP_NEIGH) on the event loop: every
+ * entry the kernel adds, changes (new MAC, new NUD state) or removes.
+ * After an `overrun` the listener must re-read what it needs: events were
+ * lost.
+ */
+export class NeighbourWatcher extends EventEmitter<NeighbourWatcherEvents> implements Disposable {
+  private handle: NativeLinkWatcher | undefined;
+
+  constructor() {
+    super();
+    const addon = netAddon();
+    this.handle = native('neighbour watcher', 'CAP_NET_ADMIN', () => new addon.NeighWatcherHandle((e, evs) => this.onEvents(e, evs)));
+  }
+
+  unref(): this {
+    this.handle?.unref();
+    return this;
+  }
+
+  ref(): this {
+    this.handle?.ref();
+    return this;
+  }
+
+  close(): void {
+    const h = this.handle;
+    if (!h) return;
+    this.handle = undefined;
+    h.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private onEvents(err: Error | null, events: NativeNeighbourEvent[] | undefined): void {
+    if (err) {
+      this.emit('error', toNetError(err, 'neighbour watcher', 'CAP_NET_ADMIN'));
+      return;
+    }
+    for (const ev of events ?? []) {
+      if (!this.handle) return;
+      if (ev.type === 'overrun') {
+        this.emit('overrun');
+        continue;
+      }
+      if (ev.address === undefined) continue;
+      const n = ev as NativeNeighbour & { type: 'new' | 'del' };
+      this.emit('neighbour', {
+        ifindex: n.ifindex,
+        family: n.family,
+        address: n.address,
+        mac: n.mac,
+        state: n.state,
+        router: n.router,
+        removed: ev.type === 'del',
+      });
+    }
+  }
 }
 
 /** A link's state as the watcher reports it. */

@@ -86,6 +86,26 @@ describe.skipIf(netnsUnavailable())('rtnetlink (netns)', () => {
     expect(await ca.call('resolveNeighbour', { link: 'eth0', address: '10.204.0.77' })).toBeNull();
   });
 
+  it('solicitNeighbour (NTF_USE) makes the kernel resolve an unknown neighbour, and the neighbour watcher reports its MAC and its changes', async () => {
+    a.ip('neigh flush dev eth0');
+    const w = await ca.call<{ handle: number }>('watchNeighbours', {});
+    const resolved = ca.waitEvent<{ address: string; mac: string; state: string; removed: boolean }>(
+      'neighbour',
+      (e) => e.address === '10.204.0.2' && e.mac === MAC_B && !e.removed,
+    );
+    // No packet to 10.204.0.2 is sent by anyone: only the request makes the kernel ask.
+    await ca.call('solicitNeighbour', { link: 'eth0', address: '10.204.0.2' });
+    expect((await resolved).state).toBe('REACHABLE');
+    expect(await ca.call('resolveNeighbour', { link: 'eth0', address: '10.204.0.2' })).toBe(MAC_B);
+    const changed = ca.waitEvent<{ address: string; mac: string }>('neighbour', (e) => e.address === '10.204.0.2' && e.mac === '02:00:00:00:03:99');
+    a.ip('neigh replace 10.204.0.2 lladdr 02:00:00:00:03:99 dev eth0');
+    await changed;
+    const removed = ca.waitEvent<{ address: string; removed: boolean }>('neighbour', (e) => e.address === '10.204.0.2' && e.removed);
+    a.ip('neigh del 10.204.0.2 dev eth0');
+    await removed;
+    await ca.call('close', { handle: w.handle });
+  });
+
   it('the link watcher sees ip link set down / up', async () => {
     const w = await ca.call<{ handle: number; current: { isUp: boolean }[] }>('watchLinks', { interfaces: ['eth0'] });
     expect(w.current[0]).toMatchObject({ isUp: true });

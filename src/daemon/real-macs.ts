@@ -1,0 +1,203 @@
+/**
+ * Real-server MACs from the kernel's neighbour table, as soon as the kernel
+ * has them: rtnetlink neighbour events (RTNLGRP_NEIGH) report every entry
+ * that resolves or changes, and an unknown real server is solicited at once
+ * (RTM_NEWNEIGH with NTF_USE: the kernel sends its ARP request / neighbour
+ * solicitation now). A slow full re-read is only a safety net for events
+ * the kernel dropped; a socket overrun (ENOBUFS) re-reads at once.
+ *
+ * Before (issue 11): the table was polled every 2 s and an unknown server
+ * solicited with a UDP datagram to the discard port, so a fresh MASTER
+ * could serve its VIPs for up to 2 s with no Maglev table. The datagram is
+ * kept as the fallback when the kernel refuses NTF_USE.
+ */
+import { createSocket } from 'node:dgram';
+import {
+  linkInfo,
+  neighbours,
+  NeighbourWatcher,
+  solicitNeighbour,
+  usableNeighbour,
+  type Neighbour,
+  type NeighbourEvent,
+} from '../net/index.js';
+import type { Logger } from './logger.js';
+
+export interface RealMacsOptions {
+  logger: Logger;
+  /** A usable MAC for a watched address (new, or changed). */
+  onMac: (iface: string, address: string, mac: string) => void;
+  /** Full re-read of the watched interfaces' neighbour tables (ms). */
+  rereadMs: number;
+  /** While a real server has no MAC, solicit it again this often (ms). Default 1 s. */
+  retryMs?: number;
+}
+
+/** A watched real server: interface name and address. */
+export interface RealRef {
+  iface: string;
+  address: string;
+}
+
+/** States in which the kernel will not re-probe by itself: a re-read leaves them alone. */
+const FRESH = new Set(['REACHABLE', 'PERMANENT', 'NOARP']);
+
+export class RealMacs {
+  readonly #opts: RealMacsOptions;
+  readonly #log: Logger;
+  /** iface -> watched addresses. */
+  #watched = new Map<string, Set<string>>();
+  /** ifindex -> iface name, for events (refreshed on every re-read: an interface may be re-created). */
+  #names = new Map<number, string>();
+  /** `${iface}|${address}` -> the last usable MAC seen (who is resolved, for the retry). */
+  readonly #known = new Map<string, string>();
+  #watcher: NeighbourWatcher | undefined;
+  #watcherFailed = false;
+  #ntfUseFailed = false;
+  #rereadTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: RealMacsOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger;
+  }
+
+  /**
+   * Watches exactly these real servers from now on. Subscribes to events
+   * first, then reads the table (so no change falls between the two),
+   * solicits the ones without a usable entry, and returns the MACs known now.
+   */
+  watch(reals: readonly RealRef[]): { iface: string; address: string; mac: string }[] {
+    this.#watched = new Map();
+    for (const r of reals) {
+      let set = this.#watched.get(r.iface);
+      if (!set) this.#watched.set(r.iface, (set = new Set()));
+      set.add(r.address);
+    }
+    for (const k of [...this.#known.keys()]) {
+      const [iface, address] = k.split('|');
+      if (!this.#watched.get(iface)?.has(address)) this.#known.delete(k);
+    }
+    this.#openWatcher();
+    return this.#reread();
+  }
+
+  /** Starts the safety-net re-read and the retry of unresolved servers. */
+  start(): void {
+    this.#stopTimers();
+    this.#rereadTimer = setInterval(() => {
+      for (const m of this.#reread()) this.#opts.onMac(m.iface, m.address, m.mac);
+    }, this.#opts.rereadMs);
+    this.#rereadTimer.unref();
+    this.#retryTimer = setInterval(() => this.#retryUnresolved(), this.#opts.retryMs ?? 1000);
+    this.#retryTimer.unref();
+  }
+
+  stop(): void {
+    this.#stopTimers();
+    this.#watcher?.close();
+    this.#watcher = undefined;
+  }
+
+  #stopTimers(): void {
+    if (this.#rereadTimer) clearInterval(this.#rereadTimer);
+    if (this.#retryTimer) clearInterval(this.#retryTimer);
+    this.#rereadTimer = this.#retryTimer = undefined;
+  }
+
+  #openWatcher(): void {
+    if (this.#watcher || this.#watcherFailed) return;
+    try {
+      const w = new NeighbourWatcher().unref();
+      w.on('neighbour', (n) => this.#onEvent(n));
+      w.on('overrun', () => {
+        this.#log.warn('neighbour events lost (socket overrun): re-reading the neighbour table');
+        for (const m of this.#reread()) this.#opts.onMac(m.iface, m.address, m.mac);
+      });
+      w.on('error', (err) => this.#log.error({ err: err.message }, 'neighbour watcher failed'));
+      this.#watcher = w;
+    } catch (err) {
+      // Without events the re-read (every rereadMs) and the retry are all there is.
+      this.#watcherFailed = true;
+      this.#log.error({ err: (err as Error).message }, 'neighbour events unavailable: real-server MACs come from the periodic re-read only');
+    }
+  }
+
+  #onEvent(n: NeighbourEvent): void {
+    const iface = this.#names.get(n.ifindex);
+    if (iface === undefined || !this.#watched.get(iface)?.has(n.address)) return;
+    // A removed, failed or incomplete entry keeps the MAC we know: the
+    // server may merely be re-probed; a new answer brings the new MAC.
+    if (n.removed || !usableNeighbour(n)) return;
+    this.#take(iface, n.address, n.mac!);
+  }
+
+  /** Records a usable MAC and passes it on (the listener skips what it has already). */
+  #take(iface: string, address: string, mac: string): void {
+    this.#known.set(`${iface}|${address}`, mac);
+    this.#opts.onMac(iface, address, mac);
+  }
+
+  /**
+   * Reads the watched interfaces' tables. Returns every usable MAC of a
+   * watched server (callers pass them on); solicits every watched server without a
+   * fresh entry (unknown ones are resolved, stale ones re-probed, so a MAC
+   * that changed without an announcement is found too).
+   */
+  #reread(): { iface: string; address: string; mac: string }[] {
+    const out: { iface: string; address: string; mac: string }[] = [];
+    for (const [iface, addrs] of this.#watched) {
+      let ifindex: number;
+      let table: Neighbour[];
+      try {
+        ifindex = linkInfo(iface).ifindex;
+        table = neighbours(ifindex);
+      } catch (err) {
+        this.#log.warn({ interface: iface, err: (err as Error).message }, 'neighbour table not read');
+        continue;
+      }
+      for (const [i, name] of this.#names) if (name === iface && i !== ifindex) this.#names.delete(i);
+      this.#names.set(ifindex, iface);
+      const byAddress = new Map(table.map((n) => [n.address, n]));
+      for (const address of addrs) {
+        const n = byAddress.get(address);
+        const k = `${iface}|${address}`;
+        if (n && usableNeighbour(n)) {
+          this.#known.set(k, n.mac!);
+          out.push({ iface, address, mac: n.mac! });
+        }
+        if (!n || !FRESH.has(n.state)) this.#solicit(iface, ifindex, address);
+      }
+    }
+    return out;
+  }
+
+  /** Solicits again the servers that have no MAC yet (a server that comes up late). */
+  #retryUnresolved(): void {
+    for (const [iface, addrs] of this.#watched) {
+      const ifindex = [...this.#names].find(([, name]) => name === iface)?.[0];
+      if (ifindex === undefined) continue;
+      for (const address of addrs) if (!this.#known.has(`${iface}|${address}`)) this.#solicit(iface, ifindex, address);
+    }
+  }
+
+  /** Makes the kernel resolve an address now; never guesses a MAC. */
+  #solicit(iface: string, ifindex: number, address: string): void {
+    if (!this.#ntfUseFailed) {
+      try {
+        solicitNeighbour(ifindex, address);
+        return;
+      } catch (err) {
+        this.#ntfUseFailed = true;
+        this.#log.warn(
+          { interface: iface, backend: address, err: (err as Error).message },
+          'the kernel refused an NTF_USE neighbour request: soliciting real servers with a datagram instead',
+        );
+      }
+    }
+    // The fallback: one empty datagram to the discard port makes the kernel resolve the address.
+    const sock = createSocket(address.includes(':') ? 'udp6' : 'udp4');
+    sock.on('error', () => sock.close());
+    sock.send(Buffer.alloc(0), 9, address, () => sock.close());
+  }
+}
