@@ -52,3 +52,8 @@ export function vrrpFilter(source: string, destination: string): string {
   const v = source.includes(':') ? 'ip6' : 'ip';
   return `(${v} proto 112 and ${v} src ${source} and ${v} dst ${destination})`;
 }
+
+/** ARP requests from `mac` asking for `ip`. */
+export function arpRequestFilter(mac: string, ip: string): string {
+  return `(ether src ${mac} and arp and arp[6:2] = 1 and arp[24:4] = ${ipv4Word(ip)})`;
+}
