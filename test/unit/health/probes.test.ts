@@ -146,7 +146,8 @@ describe('http probe', () => {
       up: false,
       reason: `http GET http://127.0.0.1:${silentPort}/: timed out after 150ms`,
     });
-    expect(Date.now() - t0).toBeLessThan(1000);
+    // At the timeout, not at the next interval (10 s); the bound leaves room for a loaded host.
+    expect(Date.now() - t0).toBeLessThan(5000);
   });
 });
 
