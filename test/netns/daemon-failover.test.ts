@@ -70,7 +70,7 @@ describe.skipIf(skipReason)(`vipd failover under traffic${skipReason ? ` (skippe
     await t.waitFlowing(before, 10);
     const afterFailback = await t.snapshot(true);
     await t.report('failback: lb1 link up, preempts', before, afterFailback);
-    await waitFor("the client's neighbour entry to move back to lb1", () => (clientVipMac(s) === s.lbMac(0) ? true : undefined), 5000);
+    await waitFor("the client's neighbour entry to move back to lb1", () => (clientVipMac(s) === s.lbMac(0) ? true : undefined));
 
     const end = await t.stop();
     expectFlowsKept(end);

@@ -215,7 +215,7 @@ export function keepalivedInteropSuite(f: InteropFlavour): void {
       await checkKeepalived({ grew: false });
       await restartKeepalived(200);
       await ka.waitState('MASTER', downMs);
-      await site.waitState(0, 'BACKUP', 5000);
+      await site.waitState(0, 'BACKUP', settleMs);
       // Stable: vipd, BACKUP, heard three more adverts from keepalived.
       await vipdHeardMore(3);
       expect(ka.state()).toBe('MASTER');
@@ -235,7 +235,7 @@ export function keepalivedInteropSuite(f: InteropFlavour): void {
       await ka.start();
       lastRcvd = 0;
       await ka.waitState('MASTER', downMs);
-      await site.waitState(0, 'BACKUP', 5000);
+      await site.waitState(0, 'BACKUP', settleMs);
       await checkKeepalived();
       await checkVipd();
     });
@@ -251,7 +251,7 @@ export function keepalivedInteropSuite(f: InteropFlavour): void {
       await ka.start();
       lastRcvd = 0;
       await ka.waitState('MASTER', downMs);
-      await site.waitState(0, 'BACKUP', 5000);
+      await site.waitState(0, 'BACKUP', settleMs);
       await vipdHeardMore(3);
       await checkKeepalived();
       await checkVipd();
