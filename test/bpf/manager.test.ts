@@ -11,7 +11,9 @@ import { REAL_NONE, RING_SIZE } from '../../src/dataplane/abi.js';
 import { parseAddr } from '../../src/dataplane/addr.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
+import { monotonicNs } from '../../src/net/clock.js';
 import { LB_MAC, mac, tcpFrame } from '../helpers/frames.js';
+import { waitFor } from '../helpers/wait.js';
 
 const VIP = '10.0.0.10';
 const CLIENT = '198.51.100.7';
@@ -155,9 +157,14 @@ describe('Dataplane manager', () => {
     expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('PASS');
     expect(dp.instance(0).active).toBe(false);
 
-    dp.activate(0, 0.05, 1);
+    // A lease long enough that a stalled CPU between activate() and run()
+    // cannot end it before the first check.
+    dp.activate(0, 0.5, 1);
     expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('TX');
-    await new Promise((r) => setTimeout(r, 80));
+    // Wait until the kernel's monotonic clock is past the lease (the program
+    // samples it once per jiffy, so give it one tick more, 10 ms at HZ=100).
+    const expiry = dp.instance(0).leaseExpiryNs;
+    await waitFor('the lease to run out on CLOCK_MONOTONIC', () => (monotonicNs() >= expiry + 10_000_000n ? true : undefined), 10_000, 10);
     const before = dp.counters().verdicts.pass_lease_expired.packets;
     expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('PASS');
     expect(dp.counters().verdicts.pass_lease_expired.packets).toBe(before + 1n);

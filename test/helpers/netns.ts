@@ -207,7 +207,25 @@ export class Namespace {
       });
     });
     ready.catch(() => {});
-    return { ready, frames };
+    const stopAt = async (isMarker: (frame: Buffer) => boolean, timeoutMs = 15_000): Promise<Buffer[]> => {
+      // -U writes each frame as it is read, in order: once the marker is in
+      // the file, so is every frame captured before it.
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const got = existsSync(file) ? readPcap(readFileSync(file)) : [];
+        const at = got.findIndex(isMarker);
+        if (at >= 0) {
+          child.kill('SIGINT');
+          return got.slice(0, at);
+        }
+        if (child.exitCode !== null || child.signalCode !== null || Date.now() > until) {
+          child.kill('SIGINT');
+          throw new Error(`capture on ${ifname}: no marker frame within ${timeoutMs} ms (${got.length} frames)`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    return { ready, frames, stopAt };
   }
 
   /** Sets an interface up. */
@@ -247,16 +265,25 @@ export class Namespace {
 
 export interface Capture {
   ready: Promise<void>;
+  /** Every frame captured, once tcpdump has stopped (count reached, or timeout). */
   frames: Promise<Buffer[]>;
+  /**
+   * Stops the capture at a marker: waits until a frame for which `isMarker`
+   * is true has been captured (the filter must match it too), then returns
+   * the frames before it. A test sends the marker after its traffic, so
+   * the window ends at an event, not at a time.
+   */
+  stopAt(isMarker: (frame: Buffer) => boolean, timeoutMs?: number): Promise<Buffer[]>;
 }
 
-/** Frames of a classic pcap file (microsecond or nanosecond, little-endian). */
+/** Frames of a classic pcap file (microsecond or nanosecond, little-endian); a partly written last record is left out. */
 export function readPcap(buf: Buffer): Buffer[] {
   const out: Buffer[] = [];
   if (buf.length < 24) return out;
   let off = 24;
   while (off + 16 <= buf.length) {
     const len = buf.readUInt32LE(off + 8);
+    if (off + 16 + len > buf.length) break; // a record still being written
     out.push(Buffer.from(buf.subarray(off + 16, off + 16 + len)));
     off += 16 + len;
   }

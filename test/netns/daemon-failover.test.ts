@@ -17,8 +17,8 @@ import { describe, expect, it } from 'vitest';
 import {
   clientVipMac,
   expectFlowsKept,
+  leasesRemaining,
   skipReason,
-  sleep,
   vipArpReplies,
   waitFor,
   type TrafficSummary,
@@ -46,8 +46,9 @@ describe.skipIf(skipReason)(`vipd failover under traffic${skipReason ? ` (skippe
     before = await t.snapshot(true);
     s.lbs[0].ip(['link', 'set', 'eth0', 'down']);
     await s.waitState(1, 'MASTER');
+    // Every connection answered 10 lines through lb2: the window for
+    // expectFlowsKept (no reset, no move) ends after the takeover, not at a time.
     await t.waitFlowing(before, 10);
-    await sleep(300);
     const afterFailover = await t.snapshot(true);
     await t.report('failover: lb1 link down', before, afterFailover);
     const st1 = (await s.status(1)).instances[0];
@@ -67,10 +68,9 @@ describe.skipIf(skipReason)(`vipd failover under traffic${skipReason ? ` (skippe
     await s.waitState(0, 'MASTER');
     await s.waitState(1, 'BACKUP');
     await t.waitFlowing(before, 10);
-    await sleep(300);
     const afterFailback = await t.snapshot(true);
     await t.report('failback: lb1 link up, preempts', before, afterFailback);
-    await waitFor("the client's neighbour entry to move back to lb1", () => (clientVipMac(s) === s.lbMac(0) ? true : undefined), 5000);
+    await waitFor("the client's neighbour entry to move back to lb1", () => (clientVipMac(s) === s.lbMac(0) ? true : undefined));
 
     const end = await t.stop();
     expectFlowsKept(end);
@@ -89,11 +89,14 @@ describe.skipIf(skipReason)(`vipd failover under traffic${skipReason ? ` (skippe
     expect(control.length).toBeGreaterThan(0);
     expect(new Set(control)).toEqual(new Set([mac1]));
 
+    const pinDir = (await s.status(0)).daemon.pinDir;
+    expect(leasesRemaining(pinDir).length, 'an active lease on lb1 before the kill').toBe(1);
     await s.stopDaemon(0, 'SIGKILL');
     await s.waitState(1, 'MASTER');
     // lb2 took over after its Master_Down interval, which is longer than lb1's
-    // lease (both ~3 adverts); wait a little more so the lease surely ended.
-    await sleep(500);
+    // lease (both ~3 adverts). Wait until lb1's pinned lease has ended on
+    // CLOCK_MONOTONIC by more than the tick the XDP program samples it at.
+    await waitFor("lb1's lease to run out", () => (leasesRemaining(pinDir).every((left) => left < -0.02) ? true : undefined));
     const replies = await vipArpReplies(s, 5);
     console.log(`[lease] ARP replies after lb1's vipd was killed: ${replies.join(' ')}`);
     expect(replies.length).toBeGreaterThan(0);

@@ -15,13 +15,14 @@ import {
   Site,
   metricValue,
   skipReason,
-  sleep,
   tally,
   waitFor,
+  waitMaglevTable,
   useDaemonSite,
 } from './fixtures/daemon-site.js';
 
 const RS1 = '10.99.0.21';
+const RS2 = '10.99.0.22';
 
 async function webBackend(site: Site, i: number, address: string): Promise<BackendStatus> {
   const web = (await site.status(i)).services.find((s) => s.name === 'web');
@@ -51,9 +52,10 @@ describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipp
     });
     console.log(`[health] ${RS1} down: ${down.reason}`);
     expect(down).toMatchObject({ up: false, drained: false });
-    expect(await webBackend(s, 0, '10.99.0.22')).toMatchObject({ up: true });
+    expect(await webBackend(s, 0, RS2)).toMatchObject({ up: true });
     expect(metricValue(await s.metrics(0), 'vipd_backend_up', { service: 'web', backend: RS1 })).toBe(0);
-    await sleep(300); // the Maglev swap follows the status change
+    // The Maglev swap follows the status change: wait until it is installed.
+    await waitMaglevTable(s, 0, 'web', [RS2]);
     const whileDown = tally(await t.connect(20));
     console.log(`[health] 20 new connections while ${RS1} is down: ${JSON.stringify(whileDown)}`);
     expect(whileDown).toEqual({ rs2: 20 });
@@ -61,7 +63,7 @@ describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipp
     await s.setRealServerTcp(0, true);
     await waitFor(`${RS1} up again in status`, async () => ((await webBackend(s, 0, RS1)).up ? true : undefined));
     expect(metricValue(await s.metrics(0), 'vipd_backend_up', { service: 'web', backend: RS1 })).toBe(1);
-    await sleep(300);
+    await waitMaglevTable(s, 0, 'web', [RS1, RS2]);
     const back = tally(await t.connect(40));
     console.log(`[health] 40 new connections after ${RS1} came back: ${JSON.stringify(back)}`);
     expect(Object.keys(back).sort()).toEqual(['rs1', 'rs2']);
@@ -104,8 +106,13 @@ describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipp
     console.log(`[drain] 20 new connections while ${RS1} is drained: ${JSON.stringify(whileDrained)}`);
     expect(whileDrained).toEqual({ rs2: 20 });
 
-    await sleep(500);
-    const snap = await t.snapshot();
+    // Measured once every connection has either ended or answered 3 more
+    // lines since the drain (its fate is settled), not after a fixed time.
+    const settled = await t.snapshot();
+    const snap = await waitFor('every connection ended or answering after the drain', async () => {
+      const now = await t.snapshot();
+      return now.conns.every((c, k) => c.closed || c.error || c.answered >= settled.conns[k].answered + 3) ? now : undefined;
+    });
     const broke = (server: string) => snap.conns.filter((c) => c.server === server && (c.closed || c.error)).length;
     console.log(
       `[drain] existing connections that broke when ${RS1} was drained: ${broke('rs1')}/${onRs1} on rs1 (drained), ` +
@@ -115,7 +122,7 @@ describe.skipIf(skipReason)(`vipd health checks and drain${skipReason ? ` (skipp
 
     expect(await run('undrain')).toMatchObject({ service: 'web', backend: RS1, drained: false, changed: true });
     expect(await webBackend(s, 0, RS1)).toMatchObject({ drained: false, up: true });
-    await sleep(300);
+    await waitMaglevTable(s, 0, 'web', [RS1, RS2]);
     const after = tally(await t.connect(40));
     console.log(`[drain] 40 new connections after undrain: ${JSON.stringify(after)}`);
     expect(Object.keys(after).sort()).toEqual(['rs1', 'rs2']);

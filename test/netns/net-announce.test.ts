@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { garpFrame, icmpv6Checksum, ipv6Bytes, unsolicitedNaFrame } from '../../src/net/announce.js';
+import { garpFilter, neighbourAdvertFilter } from '../helpers/pcap-filter.js';
 import { haveCommand, NetnsLab, netnsUnavailable, transpileForChild, type Namespace, type NodeChild } from '../helpers/netns.js';
 
 const AGENT = new URL('./fixtures/net-agent.mjs', import.meta.url).pathname;
@@ -61,7 +62,11 @@ describe.skipIf(skip)('announcements on the wire (netns)', () => {
 
   it('sends GARPs and unsolicited NAs for every VIP, repeated', async () => {
     const vips = ['10.203.0.100', '10.203.0.101', 'fd00:203::100'];
-    const cap = b.capture('eth0', 'arp or icmp6', { count: 6 });
+    // Only our GARPs and NAs: the kernel's router solicitations, DAD and MLD
+    // from the new link (also from MAC_A) must not take a place in the count.
+    const v4 = vips.filter((v) => !v.includes(':'));
+    const v6 = vips.filter((v) => v.includes(':'));
+    const cap = b.capture('eth0', `${garpFilter(MAC_A, v4)} or ${neighbourAdvertFilter(MAC_A, v6)}`, { count: 6, timeoutMs: 15_000 });
     await cap.ready;
     const res = await ca.call<{ frames: number }>('announce', { link: 'eth0', vips, repeat: 2, intervalMs: 20 });
     expect(res.frames).toBe(3);

@@ -5,11 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, netnsUnavailable, transpileForChild, type Namespace, type NodeChild } from '../helpers/netns.js';
+import { vrrpFilter } from '../helpers/pcap-filter.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const AGENT = new URL('./fixtures/net-agent.mjs', import.meta.url).pathname;
 // A VRRPv3 advert (vrid 61, prio 150, 3 VIPs) from keepalived's capture; the
 // bytes only have to arrive unchanged.
 const ADVERT = '313d960300642d560a4d00640a4d00650a4d0066';
+// The same advert with another last VIP: a frame the test can tell apart.
+const MARKER = '313d960300642d560a4d00640a4d00650a4d0067';
 
 interface Packet {
   source: string;
@@ -34,14 +38,8 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     return (await c.call<{ packets: Packet[] }>('packets', { handle, clear })).packets;
   }
 
-  async function until<T>(fn: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn();
-      if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  function until<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+    return waitFor('a packet at the receiver', fn, timeoutMs, 20);
   }
 
   beforeAll(async () => {
@@ -86,7 +84,7 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
 
   it('IPv4 on the wire: TOS 0xc0, TTL 255, DF clear, IP ID counting up', async () => {
     const sa = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1' });
-    const cap = b.capture('eth0', 'ip proto 112', { count: 2 });
+    const cap = b.capture('eth0', vrrpFilter('10.201.0.1', '224.0.0.18'), { count: 2, timeoutMs: 15_000 });
     await cap.ready;
     await ca.call('send', { handle: sa.handle, hex: ADVERT });
     await ca.call('send', { handle: sa.handle, hex: ADVERT });
@@ -129,7 +127,14 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     });
     const stats = await ca.call<{ sent: number; maxGapUs: number; running: boolean }>('senderCall', { handle: snd.handle, method: 'stats' });
     await ca.call('senderCall', { handle: snd.handle, method: 'stop' });
-    const got = await packets(cb, sb.handle);
+    // Read until a marker sent after the stop arrives: then the receiver
+    // has read every advert of the windows, however late its loop runs.
+    await ca.call('send', { handle: sa.handle, hex: MARKER });
+    const got: Packet[] = [];
+    await until(async () => {
+      got.push(...(await packets(cb, sb.handle)));
+      return got.some((p) => p.payload === MARKER) ? true : undefined;
+    });
     expect(stats.running).toBe(true);
     expect(stats.sent).toBeGreaterThan(0);
     for (const w of windows) {
@@ -156,10 +161,23 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     expect(ev.stats.running).toBe(false);
     expect(ev.stats.watchdogTrips).toBe(1);
     expect(ev.stats.sent).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 100));
-    await packets(cb, sb.handle); // drain what was in flight
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await packets(cb, sb.handle)).toEqual([]);
+    // Stopped means nothing more on the wire. The window is anchored to a
+    // marker sent after it (another payload, the same socket and link): once
+    // the marker has arrived, so has every frame the sender put out before
+    // it, however slowly this host runs. The sleep only makes the window
+    // longer (30 intervals of the sender); it cannot make the test fail.
+    await sleep(300);
+    await ca.call('send', { handle: sa.handle, hex: MARKER });
+    const heard: Packet[] = [];
+    await until(async () => {
+      heard.push(...(await packets(cb, sb.handle)));
+      return heard.some((p) => p.payload === MARKER) ? true : undefined;
+    });
+    const fromSender = heard.filter((p) => p.payload === ADVERT).length;
+    expect(fromSender, 'adverts heard, against those sent before the watchdog tripped').toBeLessThanOrEqual(ev.stats.sent);
+    expect(heard.slice(-1)[0].payload, 'nothing after the marker').toBe(MARKER);
+    const later = await ca.call<{ running: boolean; sent: number }>('senderCall', { handle: snd.handle, method: 'stats' });
+    expect(later).toMatchObject({ running: false, sent: ev.stats.sent });
     // start() again resumes (and counts as a check-in)
     await ca.call('senderCall', { handle: snd.handle, method: 'start' });
     await until(async () => ((await packets(cb, sb.handle, false)).length > 0 ? true : undefined));
@@ -182,8 +200,10 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     await ca.call('lease', { handle: snd.handle, mapFd, keyHex: '07000000', valueHex: 'aabbccdd11223344' + '00'.repeat(8), offset: 8, leaseMs: 500 });
     const before = await ca.call<number>('monotonicMs');
     await ca.call('senderCall', { handle: snd.handle, method: 'start' });
-    await new Promise((r) => setTimeout(r, 100));
-    const stats = await ca.call<{ leaseUpdates: number; leaseErrors: number }>('senderCall', { handle: snd.handle, method: 'stats' });
+    const stats = await until(async () => {
+      const st = await ca.call<{ leaseUpdates: number; leaseErrors: number }>('senderCall', { handle: snd.handle, method: 'stats' });
+      return st.leaseUpdates > 0 ? st : undefined;
+    });
     await ca.call('senderCall', { handle: snd.handle, method: 'stop' });
     const after = await ca.call<number>('monotonicMs');
     expect(stats.leaseUpdates).toBeGreaterThan(0);

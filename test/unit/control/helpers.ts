@@ -47,7 +47,7 @@ export class RawConnection {
   }
 
   /** Resolves once `n` responses have arrived. */
-  async waitFor(n: number, timeoutMs = 2000): Promise<ControlResponse[]> {
+  async waitFor(n: number, timeoutMs = 10_000): Promise<ControlResponse[]> {
     const deadline = Date.now() + timeoutMs;
     while (this.responses.length < n) {
       if (Date.now() > deadline) throw new Error(`got ${this.responses.length} responses, wanted ${n}`);

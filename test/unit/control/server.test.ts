@@ -22,6 +22,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 let streamAborted = 0;
+/** Calls of `forever` the server has started: proof a request reached its handler. */
+let foreverStarted = 0;
 
 const handlers: Handlers = {
   echo: (params) => params,
@@ -31,7 +33,10 @@ const handlers: Handlers = {
     await sleep(ms);
     return v;
   },
-  forever: (_params, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve('aborted'))),
+  forever: (_params, ctx) => {
+    foreverStarted++;
+    return new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve('aborted')));
+  },
   refuse: () => {
     throw new ControlError('NO_SUCH_INSTANCE', 'no instance named nope');
   },
@@ -75,7 +80,7 @@ async function client(path: string) {
   return c;
 }
 
-async function until(cond: () => boolean, timeoutMs = 2000): Promise<void> {
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
@@ -138,8 +143,10 @@ describe('control socket: calls', () => {
     const { path, server } = await start();
     const c = await client(path);
     // The expectation is attached before the close, so the rejection is never unhandled.
+    const started = foreverStarted;
     const rejected = expect(c.call('forever')).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
-    await sleep(20);
+    // Pending means the server is running it: wait until the handler started.
+    await until(() => foreverStarted > started);
     await server.close();
     await rejected;
     await expect(c.call('echo', 1)).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
@@ -173,7 +180,9 @@ describe('control socket: streams', () => {
     await s.done;
     expect(streamAborted).toBe(before + 1);
     const n = items.length;
-    await sleep(30);
+    // A call answered after the cancel: anything the server sent before its
+    // answer has arrived by then, so no item may come after this point.
+    expect(await c.call('echo', 'after')).toBe('after');
     expect(items.length).toBe(n);
   });
 
