@@ -132,20 +132,22 @@ export class ServiceTable {
       for (const b of [...svc.backends].sort((x, y) => x.address.localeCompare(y.address))) {
         const prev = old?.backends.get(b.address);
         const key = backendKey(svc.name, b.address);
+        // A backend's own check (keepalived's per-real-server checks) overrides the service's.
+        const healthCheck = b.healthCheck ?? svc.healthCheck;
         backends.set(b.address, {
           service: svc.name,
           address: b.address,
           weight: b.weight,
           realIndex: realIndex++,
-          up: prev?.up ?? (svc.healthCheck ? (this.health.isUp(key) ?? true) : true),
+          up: prev?.up ?? (healthCheck ? (this.health.isUp(key) ?? true) : true),
           drained: prev?.drained ?? false,
           mac: prev?.mac ?? null,
-          reason: prev?.reason ?? (svc.healthCheck ? null : 'no health check'),
+          reason: prev?.reason ?? (healthCheck ? null : 'no health check'),
           written: new Map(),
           current: realIndex - 1,
         });
-        if (svc.healthCheck) {
-          checks.set(key, checkSpecFromConfig(svc.healthCheck, { service: svc.name, servicePort: svc.port, backend: b.address }));
+        if (healthCheck) {
+          checks.set(key, checkSpecFromConfig(healthCheck, { service: svc.name, servicePort: svc.port, backend: b.address }));
         }
         // Fix (found by test/netns/daemon-election): a backend's first state is
         // provisional "up" and a passing first check emits no change, so
