@@ -7,6 +7,7 @@
         "native/errors.cc",
         "native/bpf_object.cc",
         "native/bpf_ops.cc",
+        "native/bpf_mmap.cc",
         "native/btf_layout.cc",
         "native/sys.cc",
         "native/vrrp_native.cc",

@@ -216,24 +216,24 @@ static __always_inline __u32 fold_v6(const __u32 *w)
 	return w[0] ^ w[1] ^ w[2] ^ w[3];
 }
 
-/* The slot of a flow in a ring of VIPD_RING_SIZE: the hash scaled down by a
- * multiply and a shift (Lemire's reduction) instead of a modulo, which is a
- * division on every packet. The hash is uniform, so the slots are too.
+/* The slot of a flow in a ring of ring_size slots: the hash scaled down by
+ * a multiply and a shift (Lemire's reduction) instead of a modulo, which is
+ * a division on every packet. The hash is uniform, so the slots are too.
  */
-static __always_inline __u32 ring_slot(__u32 hash)
+static __always_inline __u32 ring_slot(__u32 hash, __u32 ring_size)
 {
-	return (__u32)(((__u64)hash * VIPD_RING_SIZE) >> 32);
+	return (__u32)(((__u64)hash * ring_size) >> 32);
 }
 
 /* Sends the frame to the real server that owns the flow's slot of the
- * service's live ring: new destination MAC, our MAC as source, nothing else
- * changes.
+ * service's live ring (ring_size slots of rings from slot svc->ring): new
+ * destination MAC, our MAC as source, nothing else changes.
  */
 static __always_inline __u32 forward(struct xdp_md *ctx, struct ethhdr *eth,
 				     const struct vipd_service *svc, __u32 hash, __u64 bytes,
 				     __u32 reason)
 {
-	__u32 slot = svc->ring * VIPD_RING_SIZE + ring_slot(hash);
+	__u32 slot = svc->ring + ring_slot(hash, svc->ring_size);
 	const struct vipd_instance *inst;
 	struct vipd_real *real;
 	__u32 *idx;

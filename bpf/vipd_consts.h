@@ -9,18 +9,20 @@
 #ifndef VIPD_CONSTS_H
 #define VIPD_CONSTS_H
 
-#define VIPD_ABI_VERSION 4
+#define VIPD_ABI_VERSION 5
 
-/* Map sizes. Rings are the big one: every ring is VIPD_RING_SIZE u32
- * slots, and each service owns two (double buffering, see vipd_maps.h),
- * so the default costs 2 * 64 * 65537 * 4 bytes = 32 MiB. The daemon can
- * shrink or grow max_entries of every map before load.
+/* Map sizes in the object. They are only defaults: the daemon sizes every
+ * map from the config before load (src/dataplane/sizing.ts), so none of
+ * these is a limit an operator meets.
  */
 #define VIPD_MAX_INSTANCES 256
 #define VIPD_MAX_VIPS	   16384
 #define VIPD_MAX_SERVICES  64
-#define VIPD_MAX_RINGS	   (2 * VIPD_MAX_SERVICES)
 #define VIPD_MAX_REALS	   4096
+/* Ring slots, all services together: each service owns two rings of its
+ * own size (double buffering, see vipd_maps.h).
+ */
+#define VIPD_MAX_RING_SLOTS (1u << 20)
 
 /* iface_masters is an array indexed by ifindex, so it caps the ifindex of a
  * bond member (only of members: the instance's own interface may have any
@@ -28,11 +30,11 @@
  */
 #define VIPD_MAX_IFINDEX 4096
 
-/* Maglev table size: a prime, so every (offset, skip) pair of the table
- * builder visits every slot. 65537 keeps the per-backend imbalance under 1%
- * for a few hundred backends.
+/* The largest ring a service can have (a prime). A service's ring size is
+ * the smallest prime of the ladder in src/dataplane/sizing.ts that is at
+ * least 100 times its backend count (Maglev: <= 1% imbalance), capped here.
  */
-#define VIPD_RING_SIZE 65537
+#define VIPD_RING_MAX_SIZE 65537
 
 /* A ring slot that names no real server (a service with no live backend). */
 #define VIPD_REAL_NONE 0xffffffffu

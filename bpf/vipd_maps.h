@@ -5,13 +5,19 @@
  * here, and a restarted daemon re-adopts them: these names are ABI.
  *
  * Maglev rings are double-buffered in one flat array rather than kept in
- * an array-of-maps: each service owns two rings, and struct vipd_service
- * names the live one. The daemon writes the idle ring, then flips
- * vipd_service.ring with one update of the services hash, which the kernel
- * replaces as a whole (RCU), so a packet sees the old table or the new one,
- * never a mix. A flat array needs no map creation at run time (the loader
- * only opens this object) and costs one array lookup per packet instead of
- * two. The price is memory for both halves, paid up front.
+ * an array-of-maps: each service owns two rings of its own size, and
+ * struct vipd_service names the live one by its first slot. The daemon
+ * writes the idle ring, then flips vipd_service.ring with one update of the
+ * services hash, which the kernel replaces as a whole, so a packet sees the
+ * old table or the new one, never a mix. A flat array needs no map creation
+ * at run time (the loader only opens this object) and costs one array
+ * lookup per packet instead of two. The price is memory for both halves,
+ * paid up front.
+ *
+ * The services maps are not preallocated (ABI 5): a preallocated hash
+ * recycles a replaced element at once, so a reader still holding it could
+ * see the next update's ring with this one's size; without preallocation
+ * the old element is freed only after an RCU grace period.
  */
 #ifndef VIPD_MAPS_H
 #define VIPD_MAPS_H
@@ -41,6 +47,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, VIPD_MAX_SERVICES);
 	__type(key, struct vipd_service4_key);
 	__type(value, struct vipd_service);
@@ -48,14 +55,19 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, VIPD_MAX_SERVICES);
 	__type(key, struct vipd_service6_key);
 	__type(value, struct vipd_service);
 } services6 SEC(".maps");
 
+/* Mmapable (ABI 5): the daemon writes a whole ring through a shared
+ * mapping, with no syscall per slot, then flips the service entry.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VIPD_MAX_RINGS *VIPD_RING_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, VIPD_MAX_RING_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32); /* real server index, or VIPD_REAL_NONE */
 } rings SEC(".maps");

@@ -62,10 +62,10 @@ struct vipd_service6_key {
 };
 
 struct vipd_service {
-	__u32 index;	/* the service's number: it owns rings 2 * index and 2 * index + 1 */
-	__u32 ring;	/* live ring: slots [ring * VIPD_RING_SIZE, +VIPD_RING_SIZE) of rings */
-	__u32 instance; /* same instance as the VIP's: one lookup less per packet */
-	__u32 flags;	/* reserved, 0 */
+	__u32 ring;	 /* first slot of the live ring in rings (ABI 5; ABI 4: a ring number) */
+	__u32 ring_size; /* its slots: a prime from the service's backend count (ABI 5) */
+	__u32 instance;	 /* same instance as the VIP's: one lookup less per packet */
+	__u32 flags;	 /* reserved, 0 */
 };
 
 /* reals: real server index -> where to send the frame. */

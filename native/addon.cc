@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	vipd::InitBpfObject(env, exports);
 	vipd::InitBpfOps(env, exports);
+	vipd::InitBpfMmap(env, exports);
 	vipd::InitBtfLayout(env, exports);
 	vipd::InitSys(env, exports);
 	vipd::InitVrrpNative(env, exports);

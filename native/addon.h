@@ -7,6 +7,7 @@ namespace vipd
 
 void InitBpfObject(Napi::Env env, Napi::Object exports);
 void InitBpfOps(Napi::Env env, Napi::Object exports);
+void InitBpfMmap(Napi::Env env, Napi::Object exports);
 void InitBtfLayout(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
 void InitVrrpNative(Napi::Env env, Napi::Object exports);

@@ -30,6 +30,12 @@ export function mapTypeName(type: number): string {
   return entry ? entry[0] : `type${type}`;
 }
 
+/** Map creation flags (BPF_F_*) that the binding looks at. */
+export const MapFlag = {
+  NoPrealloc: 1 << 0,
+  Mmapable: 1 << 10,
+} as const;
+
 export const ProgType = { Xdp: 6 } as const;
 
 export const LinkType = { Xdp: 6 } as const;

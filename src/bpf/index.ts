@@ -4,6 +4,7 @@
  */
 export { ObjectSpec, MapSpec, Collection } from './object.js';
 export { BpfMap, PerCpuMap, ProgArrayMap, MapBase, type UpdateFlags } from './map.js';
+export { ArrayMemory } from './mmap.js';
 export { Program, xdpVerdictName, type RunOptions, type RunResult } from './program.js';
 export {
   XdpLink,
@@ -28,7 +29,7 @@ export {
 export { flockHolder, tryLockDir, type DirLock } from './dir-lock.js';
 export { ensureBpffs, isOnBpffs, unmountBpffs } from './bpffs.js';
 export { btfStructs, compareWithBtf, type BtfStruct, type BtfMember } from './btf.js';
-export { MapType, ProgType, XdpAction, XdpFlag, UpdateFlag, TestRunFlag, isPerCpuMapType, mapTypeName } from './constants.js';
+export { MapType, MapFlag, ProgType, XdpAction, XdpFlag, UpdateFlag, TestRunFlag, isPerCpuMapType, mapTypeName } from './constants.js';
 import { bpfNative } from './native.js';
 
 /** Number of possible CPUs (the length of every per-CPU value). */

@@ -128,6 +128,8 @@ export interface BpfNative {
   mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number, flags?: number | bigint): number;
   mapDeleteBatch(fd: number, keys: Buffer, count: number): number;
   mapFreeze(fd: number): void;
+  mapMmap(fd: number, bytes: number): ArrayBuffer;
+  mapMunmap(buffer: ArrayBuffer): void;
   objPin(fd: number, path: string): void;
   objGet(path: string): number;
   closeFd(fd: number): void;

@@ -48,6 +48,15 @@ struct {
 	__type(value, __u64);
 } test_lru SEC(".maps");
 
+/* Written through a shared mapping (src/bpf/mmap.ts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1000);
+	__type(key, __u32);
+	__type(value, __u32);
+} test_mmap SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 4);

@@ -1,0 +1,93 @@
+/**
+ * Shared memory of a BPF_F_MMAPABLE array: what the XDP program reads,
+ * written from JavaScript with plain stores instead of one syscall per
+ * entry (a Maglev ring is thousands of entries).
+ *
+ * The kernel lays an array's entries out every round_up(value_size, 8)
+ * bytes, so a 4-byte value sits in the first half of each 8-byte stride;
+ * `u32At`/`setU32` hide that. Writes are visible to the program at once,
+ * entry by entry: a caller that needs a whole table to change at once
+ * writes an area no packet reads, then publishes it with one map update
+ * (src/dataplane does exactly that with the services map).
+ */
+import { MapFlag, MapType } from './constants.js';
+import { BpfError, callNative } from './errors.js';
+import type { MapBase } from './map.js';
+import { bpfNative } from './native.js';
+
+const PAGE_SIZE = 4096;
+
+export class ArrayMemory {
+  /** Bytes between two entries. */
+  readonly stride: number;
+  /** Entries of the array. */
+  readonly length: number;
+  #buffer: ArrayBuffer | undefined;
+  #words: Uint32Array;
+  readonly #name: string;
+
+  private constructor(name: string, buffer: ArrayBuffer, stride: number, length: number) {
+    this.#name = name;
+    this.#buffer = buffer;
+    this.stride = stride;
+    this.length = length;
+    this.#words = new Uint32Array(buffer, 0, (stride * length) / 4);
+  }
+
+  /** Maps an mmapable array of 4-byte values (the map stays open: keep its handle). */
+  static ofU32Array(map: MapBase): ArrayMemory {
+    const { type, flags, valueSize, maxEntries } = map.info;
+    if (type !== MapType.Array || (flags & MapFlag.Mmapable) === 0 || valueSize !== 4) {
+      throw new BpfError(
+        'VIPD_BPF_INVALID_ARGUMENT',
+        'mmap',
+        `map '${map.name}' is not an mmapable array of 4-byte values (type ${type}, flags 0x${flags.toString(16)}, value ${valueSize} B)`,
+      );
+    }
+    const stride = 8;
+    const bytes = Math.ceil((stride * maxEntries) / PAGE_SIZE) * PAGE_SIZE;
+    const buffer = callNative(`mapping map '${map.name}'`, () => bpfNative().mapMmap(map.fd, bytes));
+    return new ArrayMemory(map.name, buffer, stride, maxEntries);
+  }
+
+  #check(index: number, count = 1): void {
+    if (this.#buffer === undefined) throw new BpfError('VIPD_BPF_CLOSED', 'mmap', `the mapping of map '${this.#name}' is closed`);
+    if (!Number.isInteger(index) || index < 0 || index + count > this.length) {
+      throw new RangeError(`map '${this.#name}': entries ${index}..${index + count - 1} are outside 0..${this.length - 1}`);
+    }
+  }
+
+  u32At(index: number): number {
+    this.#check(index);
+    return this.#words[index * 2] ?? 0;
+  }
+
+  /** Writes values[i] to entry start + i. */
+  setU32(start: number, values: ArrayLike<number>): void {
+    this.#check(start, values.length);
+    const words = this.#words;
+    for (let i = 0, w = start * 2; i < values.length; i++, w += 2) words[w] = values[i] ?? 0;
+  }
+
+  /** Copies `count` entries from start into a new array. */
+  readU32(start: number, count: number): Uint32Array {
+    this.#check(start, count);
+    const out = new Uint32Array(count);
+    const words = this.#words;
+    for (let i = 0, w = start * 2; i < count; i++, w += 2) out[i] = words[w] ?? 0;
+    return out;
+  }
+
+  /** Unmaps now; later reads and writes throw. */
+  close(): void {
+    const buffer = this.#buffer;
+    if (buffer === undefined) return;
+    this.#buffer = undefined;
+    this.#words = new Uint32Array(0);
+    bpfNative().mapMunmap(buffer);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
