@@ -1,5 +1,7 @@
 /** `vipd --check FILE`: validate, print a one-line verdict or every error. */
+import { formatBytes } from '../dataplane/sizing.js';
 import { ExitCode } from '../exit-codes.js';
+import { dataplaneFootprint } from './capacity.js';
 import { formatConfigError } from './errors.js';
 import { loadConfig } from './load.js';
 
@@ -24,5 +26,10 @@ export async function checkConfigFile(file: string, output: CheckOutput = consol
   const { instances, services } = result.config;
   // The exact wording is a contract (DESIGN.md, scripts grep it): no singular forms.
   output.out(`${file}: ok (${instances.length} instances, ${services.length} services)`);
+  const { sizes, memory } = dataplaneFootprint(result.config);
+  output.out(
+    `data plane: maps need ${formatBytes(memory.total)} of bpf.maxMemory ${formatBytes(result.config.bpf.maxMemory)} ` +
+      `(room for ${sizes.services} services, ${sizes.reals} backends, ${sizes.vips} VIPs)`,
+  );
   return ExitCode.Ok;
 }

@@ -26,9 +26,27 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: C
 
 const TOP_KEYS = ['bpf', 'control', 'instances', 'syncGroups', 'services'] as const;
 
+/** "1GiB", "512 MiB", "64M" or a plain number of bytes. */
+function readByteSize(reader: FieldReader, field: Field): number | undefined {
+  const text = reader.text(field);
+  if (text === undefined) return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(|B|K|KiB|M|MiB|G|GiB|T|TiB)\s*$/.exec(text);
+  const power = { '': 0, B: 0, K: 1, KiB: 1, M: 2, MiB: 2, G: 3, GiB: 3, T: 4, TiB: 4 } as const;
+  if (!match) {
+    reader.error(field, `"${text}" must be a size such as 512MiB or 2GiB (binary units: K, M, G, T)`);
+    return undefined;
+  }
+  const bytes = Math.round(Number(match[1]) * 1024 ** power[match[2] as keyof typeof power]);
+  if (bytes < 1024 ** 2) {
+    reader.error(field, `"${text}" is below 1 MiB: the data plane cannot run in so little`);
+    return undefined;
+  }
+  return bytes;
+}
+
 function readBpf(reader: FieldReader, field: Field | undefined): BpfConfig {
-  const bpf: { pin: string; mode: BpfMode } = { ...DEFAULTS.bpf };
-  const fields = field && reader.mapping(field, ['pin', 'mode']);
+  const bpf: { pin: string; mode: BpfMode; maxMemory: number } = { ...DEFAULTS.bpf };
+  const fields = field && reader.mapping(field, ['pin', 'mode', 'maxMemory']);
   if (!fields) return bpf;
   if (fields.pin) {
     const pin = reader.text(fields.pin);
@@ -36,6 +54,7 @@ function readBpf(reader: FieldReader, field: Field | undefined): BpfConfig {
     else if (pin !== undefined) bpf.pin = pin;
   }
   if (fields.mode) bpf.mode = reader.oneOf<BpfMode>(fields.mode, ['auto', 'native', 'generic']) ?? bpf.mode;
+  if (fields.maxMemory) bpf.maxMemory = readByteSize(reader, fields.maxMemory) ?? bpf.maxMemory;
   return bpf;
 }
 
@@ -159,6 +178,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   checkServiceClashes(reader, services);
   checkCapacity(
     reader,
+    { field: fields.bpf?.node ? fields.bpf : root, maxMemory: bpf.maxMemory },
     instances.map(({ field, instance }) => ({ field, value: instance })),
     services.map(({ field, service }) => ({ field, value: service })),
   );

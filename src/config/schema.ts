@@ -31,6 +31,8 @@ export interface BpfConfig {
   /** bpffs directory the program and maps are pinned under. */
   readonly pin: string;
   readonly mode: BpfMode;
+  /** Bytes of kernel memory the data-plane maps may take; a config that needs more is refused. */
+  readonly maxMemory: number;
 }
 
 export interface ControlConfig {
@@ -208,7 +210,7 @@ export interface Config {
 
 /** Every default in one place; docs/configuration.md lists the same values. */
 export const DEFAULTS = {
-  bpf: { pin: '/sys/fs/bpf/vipd', mode: 'auto' },
+  bpf: { pin: '/sys/fs/bpf/vipd', mode: 'auto', maxMemory: 1024 ** 3 },
   control: { socket: '/run/vipd/vipd.sock', metrics: '127.0.0.1:9477' },
   instance: {
     version: 3,

@@ -61,7 +61,7 @@ describe('parseConfig: valid configs', () => {
     const result = parseConfig(DESIGN_EXAMPLE, 'vipd.yaml');
     if (!result.ok) throw new Error(result.errors.map(formatConfigError).join('\n'));
     const { config } = result;
-    expect(config.bpf).toEqual({ pin: '/sys/fs/bpf/vipd', mode: 'auto' });
+    expect(config.bpf).toEqual({ pin: '/sys/fs/bpf/vipd', mode: 'auto', maxMemory: 1024 ** 3 });
     expect(config.control.metrics).toEqual({ host: '127.0.0.1', port: 9477 });
     const web = config.instances[0];
     expect(web?.advertIntervalCentis).toBe(5);

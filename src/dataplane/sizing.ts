@@ -1,0 +1,160 @@
+/**
+ * Data-plane sizes from the config: how big each service's Maglev ring is,
+ * how many entries each map gets, and what that costs in kernel memory.
+ *
+ * Deterministic (and pure but for possibleCpuCount()): every host given
+ * the same config computes the same ring sizes (so the same tables, so a flow keeps its real server
+ * across a failover). docs/dataplane.md "Sizing" explains the choices.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+/**
+ * The ring sizes a service can have: primes (Maglev needs a prime so every
+ * backend's permutation visits every slot), each about twice the one
+ * before, ending at the largest ring the program is built for
+ * (VIPD_RING_MAX_SIZE). A ladder rather than "the next prime" keeps a
+ * service's ring size, and so its whole table, unchanged while its backend
+ * count moves within one step.
+ */
+export const RING_SIZES = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65537] as const;
+
+/** Slots per backend the ring should have at least: Maglev's paper gives <= 1% imbalance at M > 100 N. */
+export const SLOTS_PER_BACKEND = 100;
+
+/** The ring size for a service with `backends` configured backends (drained or down ones included). */
+export function ringSize(backends: number): number {
+  const wanted = SLOTS_PER_BACKEND * Math.max(1, backends);
+  return RING_SIZES.find((size) => size >= wanted) ?? RING_SIZES[RING_SIZES.length - 1];
+}
+
+/** What a config puts in the data plane. */
+export interface DataplaneDemand {
+  readonly instances: number;
+  readonly vips: number;
+  /** Configured backend count of each service, IPv4 and IPv6 together. */
+  readonly serviceBackends: readonly number[];
+}
+
+/** max_entries of every map whose size follows the config. */
+export interface MapSizes {
+  readonly instances: number;
+  readonly vips: number;
+  /** Each of services4 and services6. */
+  readonly services: number;
+  readonly reals: number;
+  /** rings: every service's two rings, end to end. */
+  readonly ringSlots: number;
+}
+
+/**
+ * Room beyond what the config needs, so that a reload that adds services
+ * or backends fits in the maps already loaded (a reload that does not fit
+ * rebuilds the data plane: src/dataplane says how). A quarter more, and at
+ * least the floor: a small site can grow several times over.
+ */
+export const HEADROOM = 1.25;
+export const FLOOR: MapSizes = { instances: 16, vips: 256, services: 64, reals: 1024, ringSlots: 2 * 65537 };
+
+/** Ring slots a set of services needs: two rings (live and idle) each. */
+export function ringSlotsFor(serviceBackends: readonly number[]): number {
+  return serviceBackends.reduce((sum, n) => sum + 2 * ringSize(n), 0);
+}
+
+export function mapSizesFor(demand: DataplaneDemand): MapSizes {
+  const grow = (needed: number, floor: number) => Math.max(floor, Math.ceil(needed * HEADROOM));
+  return {
+    instances: grow(demand.instances, FLOOR.instances),
+    vips: grow(demand.vips, FLOOR.vips),
+    services: grow(demand.serviceBackends.length, FLOOR.services),
+    reals: grow(
+      demand.serviceBackends.reduce((sum, n) => sum + n, 0),
+      FLOOR.reals,
+    ),
+    ringSlots: grow(ringSlotsFor(demand.serviceBackends), FLOOR.ringSlots),
+  };
+}
+
+/** True when every map of `have` is at least as big as `need` asks. */
+export function sizesHold(have: MapSizes, need: MapSizes): boolean {
+  return (Object.keys(need) as (keyof MapSizes)[]).every((key) => have[key] >= need[key]);
+}
+
+// ---- memory ------------------------------------------------------------
+
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+const PAGE = 4096;
+/** struct htab_elem before the key (hash node, hash, lru/ptr union), on 64-bit kernels. */
+const HTAB_ELEM_HEADER = 48;
+/** A hash bucket (list head + lock). */
+const HTAB_BUCKET = 16;
+
+/** Kernel memory of one map, by the layout of kernel/bpf/arraymap.c and hashtab.c (an estimate). */
+export function arrayBytes(entries: number, valueSize: number, opts: { perCpu?: number; mmapable?: boolean } = {}): number {
+  const elem = roundUp(valueSize, 8);
+  if (opts.perCpu) return entries * (8 + elem * opts.perCpu);
+  const data = entries * elem;
+  return opts.mmapable ? roundUp(data, PAGE) : data;
+}
+
+export function hashBytes(entries: number, keySize: number, valueSize: number): number {
+  const buckets = 2 ** Math.ceil(Math.log2(Math.max(1, entries)));
+  return entries * (HTAB_ELEM_HEADER + roundUp(keySize, 8) + roundUp(valueSize, 8)) + buckets * HTAB_BUCKET;
+}
+
+/** Sizes of the map values and keys that follow the config (bpf/vipd_structs.h). */
+const SIZE = {
+  instance: 24,
+  vipKey: 20,
+  vip: 8,
+  service4Key: 8,
+  service6Key: 20,
+  service: 16,
+  real: 28,
+  counter: 16,
+} as const;
+
+export interface MemoryEstimate {
+  readonly total: number;
+  readonly byMap: Readonly<Record<string, number>>;
+}
+
+/** What the maps of `sizes` take in the kernel, on a host with `cpus` possible CPUs. */
+export function mapMemory(sizes: MapSizes, cpus: number): MemoryEstimate {
+  const byMap: Record<string, number> = {
+    instances: arrayBytes(sizes.instances, SIZE.instance),
+    vips: hashBytes(sizes.vips, SIZE.vipKey, SIZE.vip),
+    services4: hashBytes(sizes.services, SIZE.service4Key, SIZE.service),
+    services6: hashBytes(sizes.services, SIZE.service6Key, SIZE.service),
+    rings: arrayBytes(sizes.ringSlots, 4, { mmapable: true }),
+    reals: arrayBytes(sizes.reals, SIZE.real),
+    real_stats: arrayBytes(sizes.reals, SIZE.counter, { perCpu: cpus }),
+  };
+  return { total: Object.values(byMap).reduce((sum, n) => sum + n, 0), byMap };
+}
+
+/** "1.5 MiB": for messages and the bench. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Possible CPUs (per-CPU maps hold one value for each), from sysfs. */
+export function possibleCpuCount(): number {
+  try {
+    // "0-1" or "0,2-3": count every CPU of every range.
+    const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+    return text.split(',').reduce((sum, range) => {
+      const [from, to] = range.split('-').map(Number);
+      return sum + ((to ?? from ?? 0) - (from ?? 0) + 1);
+    }, 0);
+  } catch {
+    return availableParallelism();
+  }
+}
