@@ -1,0 +1,67 @@
+/** Ring sizing and map sizes from the config (src/dataplane/sizing.ts). */
+import { describe, expect, it } from 'vitest';
+import { isPrime } from '../../../src/dataplane/maglev.js';
+import { FLOOR, HEADROOM, RING_SIZES, mapMemory, mapSizesFor, ringSize, ringSlotsFor, sizesHold } from '../../../src/dataplane/sizing.js';
+
+describe('ringSize', () => {
+  it('every size on the ladder is a prime, ascending, ending at the program ring limit (65537)', () => {
+    for (const size of RING_SIZES) expect(isPrime(size), `${size}`).toBe(true);
+    expect([...RING_SIZES].sort((a, b) => a - b)).toEqual([...RING_SIZES]);
+    expect(RING_SIZES.at(-1)).toBe(65537);
+  });
+
+  it('is the smallest ladder prime with at least 100 slots per backend (Maglev: <= 1% imbalance)', () => {
+    expect(ringSize(0)).toBe(251);
+    expect(ringSize(1)).toBe(251);
+    expect(ringSize(2)).toBe(251);
+    expect(ringSize(3)).toBe(509);
+    expect(ringSize(10)).toBe(1021);
+    expect(ringSize(11)).toBe(2039);
+    expect(ringSize(100)).toBe(16381);
+    expect(ringSize(163)).toBe(16381);
+    expect(ringSize(164)).toBe(32749);
+    for (let n = 1; n <= 655; n++) expect(ringSize(n) / n).toBeGreaterThanOrEqual(100);
+  });
+
+  it('caps at 65537 for very large backend sets', () => {
+    expect(ringSize(656)).toBe(65537);
+    expect(ringSize(100_000)).toBe(65537);
+  });
+
+  it('stays the same while the backend count moves within one step (the table then changes only where it must)', () => {
+    expect(new Set([6, 7, 8, 9, 10].map(ringSize)).size).toBe(1);
+  });
+});
+
+describe('mapSizesFor', () => {
+  it('gives a small config the floor, so it can grow several times over on reload', () => {
+    expect(mapSizesFor({ instances: 1, vips: 1, serviceBackends: [2] })).toEqual(FLOOR);
+  });
+
+  it('gives a large config a quarter more than it needs', () => {
+    const serviceBackends = Array.from({ length: 10_000 }, () => 10);
+    const sizes = mapSizesFor({ instances: 40, vips: 10_000, serviceBackends });
+    expect(sizes.services).toBe(Math.ceil(10_000 * HEADROOM));
+    expect(sizes.reals).toBe(Math.ceil(100_000 * HEADROOM));
+    expect(sizes.vips).toBe(Math.ceil(10_000 * HEADROOM));
+    expect(sizes.ringSlots).toBe(Math.ceil(ringSlotsFor(serviceBackends) * HEADROOM));
+    expect(ringSlotsFor(serviceBackends)).toBe(10_000 * 2 * 1021);
+  });
+
+  it('sizesHold tells whether loaded maps can take a new config', () => {
+    const small = mapSizesFor({ instances: 1, vips: 1, serviceBackends: [2] });
+    const big = mapSizesFor({ instances: 1, vips: 1, serviceBackends: Array.from({ length: 100 }, () => 2) });
+    expect(sizesHold(big, small)).toBe(true);
+    expect(sizesHold(small, big)).toBe(false);
+  });
+});
+
+describe('mapMemory', () => {
+  it('10 000 services x 10 backends fit in 512 MiB of maps on a 64-CPU host', () => {
+    const sizes = mapSizesFor({ instances: 40, vips: 10_000, serviceBackends: Array.from({ length: 10_000 }, () => 10) });
+    const memory = mapMemory(sizes, 64);
+    expect(memory.total).toBeLessThan(512 * 1024 ** 2);
+    // The rings dominate: 8 bytes per slot (4-byte values on an 8-byte stride).
+    expect(memory.byMap.rings).toBe(Math.ceil((sizes.ringSlots * 8) / 4096) * 4096);
+  });
+});
