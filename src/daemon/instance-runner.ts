@@ -25,6 +25,7 @@ import {
 } from '../net/index.js';
 import {
   AdvertValidator,
+  advertCapacity,
   encodeAdvert,
   passwordAuthData,
   receivedAdvert,
@@ -142,7 +143,17 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     this.#log = opts.logger.child({ instance: config.name });
     this.family = vrrpFamily(config);
     this.primary = primaryAddress(config);
-    this.advertVips = config.vips.filter((v) => v.family === this.family).map((v) => v.address);
+    // The VRRP family's VIPs, as many as one advert carries; the rest follow
+    // the state without being listed, as keepalived's excess eVIPs do.
+    const familyVips = config.vips.filter((v) => v.family === this.family).map((v) => v.address);
+    const capacity = advertCapacity(config.version, this.family, linkInfo(config.interface).mtu);
+    this.advertVips = familyVips.slice(0, capacity);
+    if (familyVips.length > capacity) {
+      this.#log.warn(
+        { vips: familyVips.length, advertised: capacity, firstExcluded: familyVips[capacity] },
+        `more VIPs than one advert carries (${capacity} on this link): the rest follow the instance's state unlisted`,
+      );
+    }
     this.allVips = config.vips.map((v) => v.address);
     const unicast = config.unicastPeers.map((p) => p.address);
     this.#validator = new AdvertValidator({

@@ -138,6 +138,18 @@ export function advertLength(version: VrrpVersion, family: IpFamily, count: numb
   return HEADER_LENGTH + count * addressLength(family) + (version === 2 ? AUTH_DATA_LENGTH : 0);
 }
 
+/**
+ * How many addresses an advert can carry on a link of `mtu` bytes: the
+ * one-byte count field's 255, or fewer when the packet would not fit (an
+ * IPv6 advert of 255 addresses is 4 KiB). keepalived 2.2.7 applies the
+ * same bound and moves the excess to its excluded VIPs.
+ */
+export function advertCapacity(version: VrrpVersion, family: IpFamily, mtu: number): number {
+  const ipHeader = family === 4 ? 20 : 40;
+  const room = mtu - ipHeader - advertLength(version, family, 0);
+  return Math.max(0, Math.min(MAX_ADVERT_ADDRESSES, Math.floor(room / addressLength(family))));
+}
+
 /** The pseudo-header the v3 checksum covers, or none (v2, or v3 in v2-style mode). */
 function pseudoHeader(
   version: VrrpVersion,

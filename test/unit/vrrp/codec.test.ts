@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { compareIp, formatIp, parseIp, parseIpv6 } from '../../../src/vrrp/addr.js';
 import { internetChecksum } from '../../../src/vrrp/checksum.js';
 import {
+  advertCapacity,
+  advertLength,
   advertIntervalMs,
   decodeAdvert,
   encodeAdvert,
@@ -191,5 +193,26 @@ describe('malformed input', () => {
       }
     }
     expect([...seen]).toEqual(expect.arrayContaining(['truncated', 'length', 'checksum', 'version', 'type']));
+  });
+});
+
+describe('advertCapacity: addresses one advert carries', () => {
+  it('is 255 (the count field) whenever the packet fits, fewer when it would not', () => {
+    expect(advertCapacity(3, 4, 1500)).toBe(255);
+    expect(advertCapacity(2, 4, 1500)).toBe(255);
+    // IPv6: 40 + 8 + 16 n <= 1500
+    expect(advertCapacity(3, 6, 1500)).toBe(90);
+    expect(advertCapacity(3, 6, 1280)).toBe(77);
+    expect(advertCapacity(3, 6, 9000)).toBe(255);
+    // IPv4 on a tiny MTU: 20 + 8 + 4 n <= 576
+    expect(advertCapacity(3, 4, 576)).toBe(137);
+  });
+
+  it('an advert of exactly that many addresses is as long as the link allows, or shorter', () => {
+    for (const [family, mtu] of [[4, 576], [6, 1500], [6, 1280]] as const) {
+      const n = advertCapacity(3, family, mtu);
+      expect(advertLength(3, family, n) + (family === 4 ? 20 : 40)).toBeLessThanOrEqual(mtu);
+      expect(advertLength(3, family, n + 1) + (family === 4 ? 20 : 40)).toBeGreaterThan(mtu);
+    }
   });
 });
