@@ -42,7 +42,8 @@ struct vipd_vip {
 	__u32 flags; /* reserved, 0 */
 };
 
-/* services4 / services6: (VIP, port, protocol) -> ring, instance. Two maps,
+/* services4 / services6: (VIP, port, protocol) -> ring, instance (ABI 5:
+ * the live ring by its first slot and its size, rings sized per service). Two maps,
  * so that an IPv4 service key is 8 bytes: the kernel hashes and compares
  * every byte of a hash key, and IPv4 is the common case (ABI 3; ABI 2 had
  * one map with a 20-byte key for both families).
@@ -62,10 +63,16 @@ struct vipd_service6_key {
 };
 
 struct vipd_service {
-	__u32 ring;	 /* first slot of the live ring in rings (ABI 5; ABI 4: a ring number) */
-	__u32 ring_size; /* its slots: a prime from the service's backend count (ABI 5) */
+	__u32 ring;	 /* first slot of the live ring in rings */
+	__u32 ring_size; /* slots of each of its rings: a prime from its backend count */
 	__u32 instance;	 /* same instance as the VIP's: one lookup less per packet */
 	__u32 flags;	 /* reserved, 0 */
+	/* The daemon's bookkeeping, never read by the program: the service's
+	 * number (for counters) and the first slot of its two rings (ring is
+	 * region or region + ring_size), so a restarted daemon finds both.
+	 */
+	__u32 index;
+	__u32 region;
 };
 
 /* reals: real server index -> where to send the frame. */

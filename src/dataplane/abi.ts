@@ -7,18 +7,11 @@
  */
 import { struct, types as t, type CodecValue } from '../bpf/index.js';
 
-export const ABI_VERSION = 4;
-
-export const MAX_INSTANCES = 256;
-export const MAX_VIPS = 16384;
-export const MAX_SERVICES = 64;
-export const MAX_RINGS = 2 * MAX_SERVICES;
-export const MAX_REALS = 4096;
 /** iface_masters is an array indexed by ifindex: a bond member's ifindex must be below this. */
 export const MAX_IFINDEX = 4096;
 
-/** Slots per Maglev ring (a prime). */
-export const RING_SIZE = 65537;
+/** The largest ring a service can have (a prime): VIPD_RING_MAX_SIZE. Other map sizes follow the config (sizing.ts). */
+export const RING_MAX_SIZE = 65537;
 /** A ring slot that names no real server. */
 export const REAL_NONE = 0xffffffff;
 /** Seed of the flow hash; the same on every host. */
@@ -117,10 +110,12 @@ export const service6KeyCodec = struct('vipd_service6_key', {
 });
 
 export const serviceCodec = struct('vipd_service', {
-  index: t.u32,
   ring: t.u32,
+  ring_size: t.u32,
   instance: t.u32,
   flags: t.u32,
+  index: t.u32,
+  region: t.u32,
 });
 
 export const realCodec = struct('vipd_real', {

@@ -19,19 +19,9 @@
  * lock). unpinAll() removes them.
  */
 import { join } from 'node:path';
-import { ObjectSpec, type DirLock, type Program, type XdpAttachment, type XdpMode } from '../bpf/index.js';
+import { ArrayMemory, ObjectSpec, type DirLock, type Program, type XdpAttachment, type XdpMode } from '../bpf/index.js';
 import { packageRoot } from '../native.js';
-import {
-  MAX_IFINDEX,
-  MAX_INSTANCES,
-  MAX_REALS,
-  MAX_SERVICES,
-  MAX_VIPS,
-  PROGRAM_NAME,
-  REAL_F_VALID,
-  RING_SIZE,
-  type VipKey,
-} from './abi.js';
+import { MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, type VipKey } from './abi.js';
 import { parseAddr, parseMac } from './addr.js';
 import { ServiceCounters, type Counters } from './counters.js';
 import { InstanceTable, type LeaseTarget } from './instances.js';
@@ -40,6 +30,7 @@ import { closeMaps, openMaps, type DataplaneMaps } from './maps.js';
 import { hasPinnedMaps, lockPinDir, unpinAll } from './pins.js';
 import { MaglevRings } from './rings.js';
 import { ServiceEntries, type BackendSpec, type ServiceInfo, type ServiceRef, type ServiceSpec } from './service-entries.js';
+import { FLOOR, type MapSizes } from './sizing.js';
 
 export { forwardedCounter, type Counters } from './counters.js';
 export { monotonicNs, type InstanceEntry, type LeaseTarget } from './instances.js';
@@ -50,26 +41,15 @@ export function objectPath(): string {
   return join(packageRoot(), 'out', 'bpf', 'vipd.bpf.o');
 }
 
-export interface DataplaneLimits {
-  instances: number;
-  vips: number;
-  /** Services; each owns two Maglev rings of RING_SIZE slots (4 bytes each). */
-  services: number;
-  reals: number;
-  /**
-   * Size of iface_masters, indexed by ifindex: a bond member's ifindex must
-   * be below it (default MAX_IFINDEX). Interfaces that are not bond members
-   * may have any ifindex.
-   */
-  ifindexes: number;
-}
-
-export const DEFAULT_DATAPLANE_LIMITS: DataplaneLimits = {
-  instances: MAX_INSTANCES,
-  vips: MAX_VIPS,
-  services: MAX_SERVICES,
-  reals: MAX_REALS,
-  ifindexes: MAX_IFINDEX,
+/** Which map each size of MapSizes sets (services: both services maps; rings: slots). */
+const SIZED_MAPS: Readonly<Record<string, keyof MapSizes>> = {
+  instances: 'instances',
+  vips: 'vips',
+  services4: 'services',
+  services6: 'services',
+  rings: 'ringSlots',
+  reals: 'reals',
+  real_stats: 'reals',
 };
 
 export interface DataplaneOptions {
@@ -84,7 +64,18 @@ export interface DataplaneOptions {
   pinDir?: string;
   /** How long open() waits for a pin directory another process holds (default 2000 ms: a handoff's exit). */
   pinLockWaitMs?: number;
-  limits?: Partial<DataplaneLimits>;
+  /**
+   * Entries of each map (src/dataplane/sizing.ts mapSizesFor() from the
+   * config); default FLOOR. Pinned maps at least this big are adopted at
+   * their own size; smaller ones are a PinMismatchError.
+   */
+  sizes?: Partial<MapSizes>;
+  /**
+   * Size of iface_masters, indexed by ifindex: a bond member's ifindex must
+   * be below it (default MAX_IFINDEX). Interfaces that are not bond members
+   * may have any ifindex.
+   */
+  ifindexes?: number;
   /** Minimum time between retiring a ring and writing it again (default 5 ms). */
   ringQuiesceMs?: number;
 }
@@ -103,7 +94,8 @@ export class Dataplane {
   readonly program: Program;
   /** True when the maps were already pinned and this process took them over. */
   readonly adopted: boolean;
-  readonly limits: DataplaneLimits;
+  /** Entries of each map, as loaded (adopted maps may be bigger than asked for). */
+  readonly sizes: MapSizes;
   readonly pinDir: string | undefined;
 
   private readonly maps: DataplaneMaps;
@@ -112,48 +104,60 @@ export class Dataplane {
   private readonly instances: InstanceTable;
   private readonly serviceCounters: ServiceCounters;
   private readonly services: ServiceEntries;
+  private readonly ringMemory: ArrayMemory;
 
-  private constructor(program: Program, maps: DataplaneMaps, opts: DataplaneOptions, limits: DataplaneLimits, adopted: boolean, lock: DirLock | undefined) {
+  private constructor(program: Program, maps: DataplaneMaps, opts: DataplaneOptions, adopted: boolean, lock: DirLock | undefined) {
     this.program = program;
     this.maps = maps;
-    this.limits = limits;
     this.adopted = adopted;
     this.pinDir = opts.pinDir;
     this.lock = lock;
-    this.interfaces = new Interfaces(maps.iface_masters, limits.ifindexes, opts.pinDir);
+    this.sizes = {
+      instances: maps.instances.maxEntries,
+      vips: maps.vips.maxEntries,
+      services: Math.min(maps.services4.maxEntries, maps.services6.maxEntries),
+      reals: Math.min(maps.reals.maxEntries, maps.real_stats.maxEntries),
+      ringSlots: maps.rings.maxEntries,
+    };
+    this.interfaces = new Interfaces(maps.iface_masters, maps.iface_masters.maxEntries, opts.pinDir);
     this.instances = new InstanceTable(maps.instances, (iface) => this.interfaces.serving(iface));
-    this.serviceCounters = new ServiceCounters(maps, limits.reals);
-    const rings = new MaglevRings(maps.rings, opts.ringQuiesceMs ?? 5);
-    this.services = new ServiceEntries(maps, rings, this.serviceCounters, limits.services);
+    this.serviceCounters = new ServiceCounters(maps, this.sizes.reals);
+    this.ringMemory = ArrayMemory.ofU32Array(maps.rings);
+    const rings = new MaglevRings(this.ringMemory, opts.ringQuiesceMs ?? 5);
+    this.services = new ServiceEntries(maps, rings, this.serviceCounters, this.sizes.services);
   }
 
   /**
    * Loads the program. With opts.pinDir, the directory is locked, maps
-   * pinned there by an earlier process are reused (their sizes must match
-   * the limits), new ones are pinned, and XDP links pinned there are taken
-   * over by attach().
+   * pinned there by an earlier process are reused (when at least as big as
+   * opts.sizes asks), new ones are pinned, and XDP links pinned there are
+   * taken over by attach().
    */
   static async open(opts: DataplaneOptions = {}): Promise<Dataplane> {
-    const limits = { ...DEFAULT_DATAPLANE_LIMITS, ...opts.limits };
+    const sizes = { ...FLOOR, ...opts.sizes };
     const lock = opts.pinDir === undefined ? undefined : await lockPinDir(opts.pinDir, opts.pinLockWaitMs ?? 2000);
     try {
       const spec = ObjectSpec.open(opts.object ?? objectPath());
       try {
-        spec.map('instances').maxEntries = limits.instances;
-        spec.map('vips').maxEntries = limits.vips;
-        // One index space over both maps: each could hold every service.
-        spec.map('services4').maxEntries = limits.services;
-        spec.map('services6').maxEntries = limits.services;
-        spec.map('rings').maxEntries = 2 * limits.services * RING_SIZE;
-        spec.map('reals').maxEntries = limits.reals;
-        spec.map('real_stats').maxEntries = limits.reals;
-        spec.map('iface_masters').maxEntries = limits.ifindexes;
+        // One index space over both services maps: each could hold every service.
+        for (const [map, size] of Object.entries(SIZED_MAPS)) spec.map(map).maxEntries = sizes[size];
+        spec.map('iface_masters').maxEntries = opts.ifindexes ?? MAX_IFINDEX;
         const adopted = opts.pinDir !== undefined && hasPinnedMaps(opts.pinDir);
-        if (opts.pinDir) spec.pinMapsUnder(opts.pinDir);
+        if (opts.pinDir) {
+          spec.pinMapsUnder(opts.pinDir);
+          // A pinned map with room to spare is adopted at its own size (a
+          // config that shrank keeps its maps, and its state, over a restart).
+          for (const d of spec.pinDifferences()) {
+            const map = d.pin.slice(d.pin.lastIndexOf('/') + 1);
+            if (d.field === 'max entries' && map in SIZED_MAPS && Number(d.pinned) > Number(d.declared)) {
+              spec.map(map).maxEntries = Number(d.pinned);
+            }
+          }
+        }
         const coll = await spec.load();
         try {
           const program = coll.program(PROGRAM_NAME);
-          return new Dataplane(program, openMaps(coll), opts, limits, adopted, lock);
+          return new Dataplane(program, openMaps(coll), opts, adopted, lock);
         } finally {
           coll.close();
         }
@@ -296,8 +300,8 @@ export class Dataplane {
   }
 
   /**
-   * Swaps in a whole new table (RING_SIZE real-server indices) for a
-   * service: written into the idle ring, then made live by one update of
+   * Swaps in a whole new table (the service's tableSize real-server
+   * indices): written into the idle ring, then made live by one update of
    * the service's entry, so no packet sees a half-written table.
    */
   installTable(spec: ServiceRef, table: Uint32Array): Promise<void> {
@@ -325,6 +329,7 @@ export class Dataplane {
 
   /** Drops this process's fds and the pin directory's lock; pinned maps and links stay and keep working. */
   close(): void {
+    this.ringMemory.close();
     this.interfaces.close();
     this.program.close();
     closeMaps(this.maps);

@@ -1,84 +1,158 @@
 /**
- * Where the Maglev tables live: the `rings` array map, RING_SIZE slots of
- * real-server indexes per ring, two rings per service (2 * index and
- * 2 * index + 1). One ring is live (the service entry names it), the other
- * idle; a new table is written into the idle ring and made live by one
- * write of the service entry, so no packet sees a half-written table.
+ * Where the Maglev tables live: the `rings` array map (mmapable), carved
+ * into one area per service. An area is two rings of the service's ring
+ * size, end to end; one is live (the service entry names it), the other
+ * idle. A new table is written into the idle ring through a shared mapping
+ * (plain stores, no syscall per slot) and made live by one write of the
+ * service entry, so no packet sees a half-written table. A table of another
+ * size goes into a new area, and the old area is freed once the entry no
+ * longer names it.
  *
- * The service table uses nothing but reset(), install() and read(): the
- * layout behind them (array of rings, double buffer, quiescence) is this
- * module's alone, so it can be replaced without touching its callers.
+ * The service entries use nothing but allocate(), adopt(), install(),
+ * release() and read(): the layout behind them is this module's alone.
  */
-import type { BpfMap } from '../bpf/index.js';
-import { REAL_NONE, RING_SIZE } from './abi.js';
+import type { ArrayMemory } from '../bpf/index.js';
+import { REAL_NONE } from './abi.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A service's two rings: slots [region, region + 2 * size). */
+export interface RingArea {
+  readonly region: number;
+  readonly size: number;
+}
+
+/** Where a service's live table is. */
+export interface LiveRing extends RingArea {
+  /** First slot of the live ring: region or region + size. */
+  readonly ring: number;
+}
+
+interface FreeExtent {
+  start: number;
+  length: number;
+  /** Date.now() when it stopped being read, for quiescence. */
+  freedAt: number;
+}
+
 export class MaglevRings {
-  /** Preallocated ring write: keys (consecutive u32) and a view of them. */
-  private ringKeys: Buffer | undefined;
+  /** Free slots of the map, sorted by start, adjacent extents merged. */
+  private free: FreeExtent[];
   /** Service index -> when its previous ring was retired (Date.now()). */
   private readonly retiredAt = new Map<number, number>();
 
   constructor(
-    private readonly rings: BpfMap<number, number>,
+    private readonly memory: ArrayMemory,
     /** Minimum time between retiring a ring and writing it again. */
     private readonly quiesceMs: number,
-  ) {}
+  ) {
+    this.free = [{ start: 0, length: memory.length, freedAt: 0 }];
+  }
 
-  /** Empties the first ring of a new service and returns it: the ring its entry starts with. */
-  reset(service: number): number {
-    const ring = 2 * service;
-    this.write(ring, new Uint32Array(RING_SIZE).fill(REAL_NONE));
-    this.retiredAt.delete(service);
-    return ring;
+  /** Slots not in any area. */
+  get freeSlots(): number {
+    return this.free.reduce((sum, e) => sum + e.length, 0);
+  }
+
+  get totalSlots(): number {
+    return this.memory.length;
+  }
+
+  /** Marks the areas of services found in the maps (adopted pins) as taken. */
+  adopt(areas: readonly RingArea[]): void {
+    for (const area of areas) this.take(area.region, 2 * area.size);
   }
 
   /**
-   * Writes table into the service's idle ring (the one not `live`), then
-   * calls publish(ring), which must point the service entry at it.
+   * A new area for a service whose tables have `size` slots, its first
+   * ring filled with REAL_NONE (traffic passes until a table is installed).
    */
-  async install(service: number, live: number, table: Uint32Array, publish: (ring: number) => void): Promise<void> {
-    if (table.length !== RING_SIZE) throw new RangeError(`a table has ${RING_SIZE} slots, got ${table.length}`);
+  allocate(size: number): LiveRing {
+    const length = 2 * size;
+    const now = Date.now();
+    // A quiet extent first; one freed moments ago only when nothing else fits.
+    const fits = (e: FreeExtent) => e.length >= length;
+    const extent = this.free.find((e) => fits(e) && now - e.freedAt >= this.quiesceMs) ?? this.free.find(fits);
+    if (!extent) {
+      throw new RangeError(
+        `the rings map is full: a ring pair of ${length} slots does not fit in ${this.freeSlots} free of ${this.memory.length} slots`,
+      );
+    }
+    const region = extent.start;
+    this.take(region, length);
+    this.memory.setU32(region, new Uint32Array(size).fill(REAL_NONE));
+    return { region, size, ring: region };
+  }
+
+  /** Gives an area back (its service is gone, or moved to another area). */
+  release(area: RingArea): void {
+    this.give(area.region, 2 * area.size);
+  }
+
+  /**
+   * Writes table into the service's idle ring (or, when the table's size
+   * differs, into a new area), then calls publish(), which must point the
+   * service entry at the new live ring; the old area is freed after that.
+   */
+  async install(service: number, live: LiveRing, table: Uint32Array, publish: (next: LiveRing) => void): Promise<LiveRing> {
+    if (table.length !== live.size) {
+      const next = this.allocate(table.length);
+      this.memory.setU32(next.ring, table);
+      publish(next);
+      this.release(live);
+      this.retiredAt.set(service, Date.now());
+      return next;
+    }
     // The idle ring was live until the last swap; packets that read the old
-    // selector finish within microseconds (XDP runs under RCU), so waiting
-    // a few milliseconds before overwriting it is ample.
+    // entry finish within microseconds (XDP runs under RCU), so waiting a
+    // few milliseconds before overwriting it is ample.
     const wait = (this.retiredAt.get(service) ?? 0) + this.quiesceMs - Date.now();
     if (wait > 0) await sleep(wait);
-    const idle = live ^ 1;
-    this.write(idle, table);
-    publish(idle);
+    const idle = live.ring === live.region ? live.region + live.size : live.region;
+    this.memory.setU32(idle, table);
+    const next = { region: live.region, size: live.size, ring: idle };
+    publish(next);
     this.retiredAt.set(service, Date.now());
+    return next;
   }
 
-  /**
-   * One BPF_MAP_UPDATE_BATCH of the whole ring, straight from the table's
-   * bytes: keys are consecutive u32 (a preallocated buffer), values the
-   * Uint32Array's own memory. Both in host order, which is the kernel's.
-   */
-  private write(ring: number, table: Uint32Array): void {
-    this.ringKeys ??= Buffer.alloc(RING_SIZE * 4);
-    const keys = new Uint32Array(this.ringKeys.buffer, this.ringKeys.byteOffset, RING_SIZE);
-    const base = ring * RING_SIZE;
-    for (let i = 0; i < RING_SIZE; i++) keys[i] = base + i;
-    const values = Buffer.from(table.buffer, table.byteOffset, RING_SIZE * 4);
-    const written = this.rings.updateBatchRaw(this.ringKeys, values, RING_SIZE);
-    if (written !== RING_SIZE) throw new Error(`ring ${ring}: ${written} of ${RING_SIZE} slots written`);
+  /** Forgets a service's quiescence clock (its index may be reused). */
+  forget(service: number): void {
+    this.retiredAt.delete(service);
   }
 
-  /** A whole ring in one BPF_MAP_LOOKUP_BATCH (REAL_NONE where the read falls short). */
-  read(ring: number): Uint32Array {
-    const out = new Uint32Array(RING_SIZE).fill(REAL_NONE);
-    if ((ring + 1) * RING_SIZE > this.rings.maxEntries) return out;
-    const keys = Buffer.alloc(RING_SIZE * 4);
-    const values = Buffer.from(out.buffer, out.byteOffset, RING_SIZE * 4);
-    // The array's batch cursor is the last index read: start after base - 1.
-    let cursor: Buffer | null = null;
-    if (ring > 0) {
-      cursor = Buffer.alloc(4);
-      cursor.writeUInt32LE(ring * RING_SIZE - 1);
+  /** A ring's slots; REAL_NONE past the end of the map. */
+  read(ring: number, size: number): Uint32Array {
+    if (ring + size > this.memory.length) return new Uint32Array(size).fill(REAL_NONE);
+    return this.memory.readU32(ring, size);
+  }
+
+  private take(start: number, length: number): void {
+    const end = start + length;
+    const next: FreeExtent[] = [];
+    for (const e of this.free) {
+      const eEnd = e.start + e.length;
+      if (eEnd <= start || e.start >= end) {
+        next.push(e);
+        continue;
+      }
+      if (e.start < start) next.push({ start: e.start, length: start - e.start, freedAt: e.freedAt });
+      if (eEnd > end) next.push({ start: end, length: eEnd - end, freedAt: e.freedAt });
     }
-    this.rings.lookupBatchRaw(cursor, keys, values, RING_SIZE);
-    return out;
+    this.free = next;
+  }
+
+  private give(start: number, length: number): void {
+    const freedAt = Date.now();
+    const all = [...this.free, { start, length, freedAt }].sort((a, b) => a.start - b.start);
+    const merged: FreeExtent[] = [];
+    for (const e of all) {
+      const last = merged[merged.length - 1];
+      if (last && last.start + last.length === e.start) {
+        last.length += e.length;
+        last.freedAt = Math.max(last.freedAt, e.freedAt);
+      } else merged.push({ ...e });
+    }
+    this.free = merged;
   }
 }

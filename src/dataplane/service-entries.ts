@@ -1,8 +1,9 @@
 /**
  * The services4/services6 maps: one entry per (VIP, port, protocol), naming
- * the service's index (its rings and counters), its live ring and the VRRP
- * instance that gates it. Tables go in through MaglevRings; which reals
- * count for which service is told to ServiceCounters.
+ * its live ring (first slot and size), the VRRP instance that gates it, and
+ * the daemon's bookkeeping (the service's index for counters, its ring
+ * area). Tables go in through MaglevRings; which reals count for which
+ * service is told to ServiceCounters.
  */
 import type { BpfMap } from '../bpf/index.js';
 import {
@@ -10,7 +11,6 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   REAL_NONE,
-  RING_SIZE,
   type Service,
   type Service4Key,
   type Service6Key,
@@ -18,7 +18,8 @@ import {
 import { formatAddr, parseAddr } from './addr.js';
 import type { ServiceCounters } from './counters.js';
 import { buildMaglevTable } from './maglev.js';
-import type { MaglevRings } from './rings.js';
+import type { LiveRing, MaglevRings } from './rings.js';
+import { ringSize } from './sizing.js';
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -28,16 +29,25 @@ export interface ServiceSpec {
   protocol: Protocol;
   /** The VRRP instance id whose active flag gates this service. */
   instance: number;
+  /**
+   * Backends the service is configured with, up or not: its ring size
+   * follows (sizing.ts ringSize()), the same on every host. Default 1.
+   */
+  backends?: number;
 }
 
 /** What names a service: its VIP, port and protocol. */
 export type ServiceRef = Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>;
 
 export interface ServiceInfo extends ServiceSpec {
-  /** The service's number: it owns rings 2 * index and 2 * index + 1; the key of Counters.services. */
+  /** The service's number: the key of Counters.services. */
   index: number;
-  /** The live ring (2 * index or 2 * index + 1). */
+  /** First slot of the live ring in the rings map. */
   ring: number;
+  /** Slots of the live ring. */
+  ringSize: number;
+  /** Slots a table installed now must have (differs from ringSize until the next install after a resize). */
+  tableSize: number;
 }
 
 export interface BackendSpec {
@@ -79,29 +89,41 @@ export interface ServiceMaps {
   readonly services6: BpfMap<Service6Key, Service>;
 }
 
+interface Entry {
+  key: ServiceKey;
+  value: Service;
+  /** Ring size the next table gets (from the configured backend count). */
+  tableSize: number;
+}
+
+function liveRing(value: Service): LiveRing {
+  return { region: value.region, size: value.ring_size, ring: value.ring };
+}
+
 export class ServiceEntries {
   /** Service id -> what the services map holds. */
-  private readonly known = new Map<string, { key: ServiceKey; value: Service }>();
+  private readonly known = new Map<string, Entry>();
 
   /** Reads the services already in the maps (adopted pins): their live tables count for them. */
   constructor(
     private readonly maps: ServiceMaps,
     private readonly rings: MaglevRings,
     private readonly counters: ServiceCounters,
-    /** How many services the maps have room for (limits.services). */
+    /** How many services the maps have room for. */
     private readonly capacity: number,
   ) {
     for (const [k, value] of maps.services4.entries()) {
       const addr = Buffer.alloc(16);
       k.addr.copy(addr);
       const key = { addr, family: FAMILY_V4, port: k.port, proto: k.proto };
-      this.known.set(serviceId(key), { key, value });
+      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size });
     }
     for (const [k, value] of maps.services6.entries()) {
       const key = { addr: Buffer.from(k.addr), family: 6, port: k.port, proto: k.proto };
-      this.known.set(serviceId(key), { key, value });
+      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size });
     }
-    for (const s of this.known.values()) counters.claim(s.value.index, rings.read(s.value.ring), true);
+    rings.adopt([...this.known.values()].map((s) => liveRing(s.value)));
+    for (const s of this.known.values()) counters.claim(s.value.index, rings.read(s.value.ring, s.value.ring_size), true);
   }
 
   private update(key: ServiceKey, value: Service): void {
@@ -114,43 +136,57 @@ export class ServiceEntries {
     return [...this.known.values()].map((s) => s.value.index);
   }
 
-  /**
-   * Adds a service (or moves it to another instance), with an empty ring:
-   * traffic passes to the kernel until installTable()/setBackends().
-   */
-  add(spec: ServiceSpec): ServiceInfo {
-    const key = serviceKey(spec);
-    const id = serviceId(key);
-    const have = this.known.get(id);
-    if (have) {
-      const value = { ...have.value, instance: spec.instance };
-      this.update(key, value);
-      have.value = value;
-      return { ...spec, index: value.index, ring: value.ring };
-    }
-    const used = new Set(this.indexes());
-    let index = 0;
-    while (used.has(index)) index++;
-    if (index >= this.capacity) {
-      throw new RangeError(`no room for service ${id}: the limit is ${this.capacity} services`);
-    }
-    const ring = this.rings.reset(index);
-    this.counters.release(index);
-    const value: Service = { index, ring, instance: spec.instance, flags: 0 };
-    this.update(key, value);
-    this.known.set(id, { key, value });
-    return { ...spec, index, ring };
-  }
-
-  list(): ServiceInfo[] {
-    return [...this.known.values()].map(({ key, value }) => ({
+  private info(entry: Entry): ServiceInfo {
+    const { key, value } = entry;
+    return {
       vip: formatAddr(key.addr, key.family),
       port: key.port,
       protocol: key.proto === IPPROTO_TCP ? 'tcp' : 'udp',
       instance: value.instance,
       index: value.index,
       ring: value.ring,
-    }));
+      ringSize: value.ring_size,
+      tableSize: entry.tableSize,
+    };
+  }
+
+  /**
+   * Adds a service (or moves it to another instance, or changes its
+   * configured backend count), with an empty ring: traffic passes to the
+   * kernel until installTable()/setBackends(). A service that is there keeps
+   * its live table; a new ring size takes effect with the next table.
+   */
+  add(spec: ServiceSpec): ServiceInfo {
+    const key = serviceKey(spec);
+    const id = serviceId(key);
+    const tableSize = ringSize(spec.backends ?? 1);
+    const have = this.known.get(id);
+    if (have) {
+      if (have.value.instance !== spec.instance) {
+        have.value = { ...have.value, instance: spec.instance };
+        this.update(key, have.value);
+      }
+      have.tableSize = tableSize;
+      return this.info(have);
+    }
+    const used = new Set(this.indexes());
+    let index = 0;
+    while (used.has(index)) index++;
+    if (index >= this.capacity) {
+      throw new RangeError(`no room for service ${id}: the services maps hold ${this.capacity}`);
+    }
+    const area = this.rings.allocate(tableSize);
+    this.rings.forget(index);
+    this.counters.release(index);
+    const value: Service = { ring: area.ring, ring_size: area.size, instance: spec.instance, flags: 0, index, region: area.region };
+    this.update(key, value);
+    const entry = { key, value, tableSize };
+    this.known.set(id, entry);
+    return this.info(entry);
+  }
+
+  list(): ServiceInfo[] {
+    return [...this.known.values()].map((entry) => this.info(entry));
   }
 
   delete(spec: ServiceRef): boolean {
@@ -160,38 +196,46 @@ export class ServiceEntries {
     this.known.delete(id);
     const deleted =
       key.family === FAMILY_V4 ? this.maps.services4.delete(service4Key(key)) : this.maps.services6.delete(service6Key(key));
-    if (have) this.counters.release(have.value.index);
+    if (have) {
+      this.counters.release(have.value.index);
+      this.rings.release(liveRing(have.value));
+    }
     return deleted;
   }
 
   /**
-   * Swaps in a whole new table (RING_SIZE real-server indices) for a
-   * service: written into the idle ring, then made live by one update of
-   * the service's entry.
+   * Swaps in a whole new table (tableSize real-server indices) for a
+   * service: written into the idle ring, or a new area when the size
+   * changed, then made live by one update of the service's entry.
    */
   async installTable(spec: ServiceRef, table: Uint32Array): Promise<void> {
     const key = serviceKey(spec);
     const svc = this.known.get(serviceId(key));
     if (!svc) throw new Error(`no service ${serviceId(key)}: addService() first`);
-    await this.rings.install(svc.value.index, svc.value.ring, table, (ring) => {
+    if (table.length !== svc.tableSize) {
+      throw new RangeError(`service ${serviceId(key)}: a table has ${svc.tableSize} slots (its ring size), got ${table.length}`);
+    }
+    await this.rings.install(svc.value.index, liveRing(svc.value), table, (next) => {
       this.counters.claim(svc.value.index, table);
-      const value = { ...svc.value, ring };
+      const value = { ...svc.value, ring: next.ring, ring_size: next.size, region: next.region };
       this.update(key, value);
       svc.value = value;
     });
   }
 
-  /** Builds the Maglev table of the backends and installs it. */
+  /** Builds the Maglev table of the backends (the service's ring size) and installs it. */
   async setBackends(spec: ServiceRef, backends: readonly BackendSpec[]): Promise<void> {
-    const slots = buildMaglevTable(backends.map((b) => ({ key: b.key, weight: b.weight })), RING_SIZE);
-    const table = new Uint32Array(RING_SIZE);
-    for (let i = 0; i < RING_SIZE; i++) table[i] = slots[i] === REAL_NONE ? REAL_NONE : backends[slots[i]].real;
+    const svc = this.known.get(serviceId(serviceKey(spec)));
+    const size = svc?.tableSize ?? ringSize(backends.length);
+    const slots = buildMaglevTable(backends.map((b) => ({ key: b.key, weight: b.weight })), size);
+    const table = new Uint32Array(size);
+    for (let i = 0; i < size; i++) table[i] = slots[i] === REAL_NONE ? REAL_NONE : backends[slots[i]].real;
     await this.installTable(spec, table);
   }
 
   /** The live table of a service. */
   table(spec: ServiceRef): Uint32Array | undefined {
     const svc = this.known.get(serviceId(serviceKey(spec)));
-    return svc ? this.rings.read(svc.value.ring) : undefined;
+    return svc ? this.rings.read(svc.value.ring, svc.value.ring_size) : undefined;
   }
 }

@@ -4,7 +4,7 @@
  * TypeScript model, so tests can demand that the two agree.
  */
 import { ObjectSpec, type Collection, type Program, type PerCpuMap } from '../../src/bpf/index.js';
-import { REAL_NONE, RING_SIZE, REASON_MAX, type Counter, type VipKey } from '../../src/dataplane/abi.js';
+import { REAL_NONE, REASON_MAX, type Counter, type VipKey } from '../../src/dataplane/abi.js';
 import { closeMaps, openMaps, type DataplaneMaps } from '../../src/dataplane/maps.js';
 import { runModel, type CounterMap, type ModelResult, type ModelState } from '../model/xdp-model.js';
 import { objectPath } from '../../src/dataplane/manager.js';
@@ -39,7 +39,7 @@ export class Fixture {
     spec.map('instances').maxEntries = state.limits.instances;
     spec.map('services4').maxEntries = state.limits.services;
     spec.map('services6').maxEntries = state.limits.services;
-    spec.map('rings').maxEntries = state.limits.rings * RING_SIZE;
+    spec.map('rings').maxEntries = state.limits.ringSlots;
     spec.map('reals').maxEntries = state.limits.reals;
     spec.map('real_stats').maxEntries = state.limits.reals;
     spec.map('iface_masters').maxEntries = state.limits.ifindexes;
@@ -62,7 +62,7 @@ export class Fixture {
     }
     for (const [ring, table] of s.rings) {
       const entries: [number, number][] = [];
-      for (let i = 0; i < RING_SIZE; i++) entries.push([ring * RING_SIZE + i, table[i]]);
+      for (let i = 0; i < table.length; i++) entries.push([ring + i, table[i]]);
       this.maps.rings.updateBatch(entries);
     }
   }

@@ -38,6 +38,7 @@ import {
   EMPTY_PORT,
   MIXED_PORT,
   REAL_MACS,
+  SMALL_RING_PORT,
   VIP4,
   VIP4_BARE,
   VIP4_EXPIRED,
@@ -75,7 +76,7 @@ function realFor(vip: string, vport: number, proto: number, client: string, cpor
   const svc = state.services.get(serviceId(a.addr, fam, vport, proto));
   if (!svc) throw new Error('no such service in the test state');
   const h = flowHash(hashAddr(c.addr, 0, fam), hashAddr(a.addr, 0, fam), portsWord(cport, vport));
-  const real = state.rings.get(svc.ring)?.[ringSlot(h)];
+  const real = state.rings.get(svc.ring)?.[ringSlot(h, svc.ring_size)];
   return REAL_MACS[real ?? 0];
 }
 
@@ -164,6 +165,14 @@ const cases: GoldenCase[] = [
   { description: 'TCP to an IPv4 service, another flow', input: tcpFrame({ src: C4, dst: VIP4, sport: 40001, dport: 80 }), verdict: 'TX', reason: 'forward', output: forwarded(tcpFrame({ src: C4, dst: VIP4, sport: 40001, dport: 80 }), realFor(VIP4, 80, IPPROTO_TCP, C4, 40001)) },
   { description: 'TCP to an IPv6 service goes to its real server', input: tcp6, verdict: 'TX', reason: 'forward', output: forwarded(tcp6, realFor(VIP6, 80, IPPROTO_TCP, C6, 40000)) },
   { description: 'UDP to an IPv4 service goes to its real server', input: udp4, verdict: 'TX', reason: 'forward', output: forwarded(udp4, realFor(VIP4, 53, IPPROTO_UDP, C4, 5353)) },
+  ...[40000, 40001, 40002].map((sport): GoldenCase => {
+    const f = tcpFrame({ src: C4, dst: VIP4, sport, dport: SMALL_RING_PORT });
+    return { description: `TCP to a service with a 251-slot ring (flow ${sport})`, input: f, verdict: 'TX', reason: 'forward', output: forwarded(f, realFor(VIP4, SMALL_RING_PORT, IPPROTO_TCP, C4, sport)) };
+  }),
+  ...[40000, 40001].map((sport): GoldenCase => {
+    const f = tcpFrame({ src: C6, dst: VIP6, sport, dport: SMALL_RING_PORT });
+    return { description: `TCP to an IPv6 service with a 251-slot ring (flow ${sport})`, input: f, verdict: 'TX', reason: 'forward', output: forwarded(f, realFor(VIP6, SMALL_RING_PORT, IPPROTO_TCP, C6, sport)) };
+  }),
   { description: 'UDP to an IPv6 service goes to its real server', input: udp6, verdict: 'TX', reason: 'forward', output: forwarded(udp6, realFor(VIP6, 53, IPPROTO_UDP, C6, 5353)) },
   { description: 'IPv4 with options is forwarded with the options intact', input: tcp4Opts({ src: C4, dst: VIP4, proto: IPPROTO_TCP, options: ipOptions }), verdict: 'TX', reason: 'forward', output: forwarded(tcp4Opts({ src: C4, dst: VIP4, proto: IPPROTO_TCP, options: ipOptions }), realFor(VIP4, 80, IPPROTO_TCP, C4, 40000)) },
   { description: 'IPv4 with 40 bytes of options (IHL 15) is forwarded', input: tcp4Opts({ src: C4, dst: VIP4, proto: IPPROTO_TCP, options: Buffer.alloc(40, 1) }), verdict: 'TX', reason: 'forward', output: forwarded(tcp4Opts({ src: C4, dst: VIP4, proto: IPPROTO_TCP, options: Buffer.alloc(40, 1) }), realFor(VIP4, 80, IPPROTO_TCP, C4, 40000)) },

@@ -10,7 +10,7 @@ import {
   IPPROTO_UDP,
   REAL_F_VALID,
   REAL_NONE,
-  RING_SIZE,
+  RING_MAX_SIZE,
 } from '../../src/dataplane/abi.js';
 import { parseAddr, parseMac } from '../../src/dataplane/addr.js';
 import { emptyState, serviceId, vipId, type ModelState } from '../model/xdp-model.js';
@@ -44,14 +44,20 @@ export const MIXED_PORT = 8081;
 
 const FOREVER = 0xffffffffffffffffn;
 
-function ring(fill: (slot: number) => number): Uint32Array {
-  const t = new Uint32Array(RING_SIZE);
-  for (let i = 0; i < RING_SIZE; i++) t[i] = fill(i);
+/** Ring size of the services the golden tests were written for (ABI 4's one size). */
+const SIZE = RING_MAX_SIZE;
+/** A service with a small ring (ABI 5: the size follows the backend count). */
+export const SMALL_RING_PORT = 8082;
+const SMALL = 251;
+
+function ring(fill: (slot: number) => number, size = SIZE): Uint32Array {
+  const t = new Uint32Array(size);
+  for (let i = 0; i < size; i++) t[i] = fill(i);
   return t;
 }
 
 export function testState(): ModelState {
-  const s = emptyState({ instances: 8, services: 16, rings: 32, reals: 8 });
+  const s = emptyState({ instances: 8, services: 32, ringSlots: 32 * SIZE, reals: 8 });
   const here = { ifindex: TEST_IFINDEX, mac: parseMac(LB_MAC), pad: 0 };
   s.instances.set(INST_ACTIVE, { ...here, lease_expiry_ns: FOREVER, flags: INST_F_ACTIVE });
   // What Dataplane.deactivate() writes: a lease that ended at 0 (the interface stays).
@@ -87,13 +93,17 @@ export function testState(): ModelState {
     s.vips.set(vipId(a.addr, a.family), { instance, flags: 0 });
   }
 
+  // Each service's two rings end to end, as the manager lays them out.
   let index = 0;
+  let region = 0;
   const service = (vip: string, port: number, proto: number, instance: number, table: Uint32Array) => {
     const a = parseAddr(vip);
-    const r = 2 * index + (index % 2); // exercise both halves of the double buffer
-    s.services.set(serviceId(a.addr, a.family, port, proto), { index, ring: r, instance, flags: 0 });
+    const size = table.length;
+    const r = region + (index % 2) * size; // exercise both halves of the double buffer
+    s.services.set(serviceId(a.addr, a.family, port, proto), { ring: r, ring_size: size, instance, flags: 0, index, region });
     s.rings.set(r, table);
     index++;
+    region += 2 * size;
   };
   const two = ring((i) => i % 2);
   for (const vip of [VIP4, VIP6]) {
@@ -101,6 +111,7 @@ export function testState(): ModelState {
     service(vip, 53, IPPROTO_UDP, INST_ACTIVE, ring((i) => (i % 3 === 0 ? 2 : i % 2)));
     service(vip, EMPTY_PORT, IPPROTO_TCP, INST_ACTIVE, ring(() => REAL_NONE));
     service(vip, MIXED_PORT, IPPROTO_TCP, INST_ACTIVE, ring((i) => i % 4));
+    service(vip, SMALL_RING_PORT, IPPROTO_TCP, INST_ACTIVE, ring((i) => (i * 7) % 3, SMALL));
   }
   service(VIP4_INACTIVE, 80, IPPROTO_TCP, INST_INACTIVE, two);
   service(VIP6_INACTIVE, 80, IPPROTO_TCP, INST_INACTIVE, two);

@@ -4,9 +4,9 @@
  * the little-endian reading of its four bytes as they are in the packet
  * (what the program loads, without byte swaps). IPv6 addresses are folded
  * to one word by XOR of their four. Then the ring slot: the hash scaled to
- * RING_SIZE by a multiply and a shift.
+ * the ring size by a multiply and a shift.
  */
-import { HASH_SEED, RING_SIZE } from '../../src/dataplane/abi.js';
+import { HASH_SEED } from '../../src/dataplane/abi.js';
 
 function rol32(w: number, s: number): number {
   return ((w << s) | (w >>> (32 - s))) >>> 0;
@@ -56,7 +56,7 @@ export function flowHash(client: number, vip: number, ports: number): number {
   return jhash3words(client, vip, ports, HASH_SEED);
 }
 
-/** ring_slot() of the C program: (hash * RING_SIZE) >> 32 (exact: the product stays below 2^53). */
-export function ringSlot(hash: number): number {
-  return Math.floor(((hash >>> 0) * RING_SIZE) / 2 ** 32);
+/** ring_slot() of the C program: (hash * ring_size) >> 32 (exact: the product stays below 2^53). */
+export function ringSlot(hash: number, ringSize: number): number {
+  return Math.floor(((hash >>> 0) * ringSize) / 2 ** 32);
 }

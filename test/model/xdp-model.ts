@@ -17,15 +17,10 @@ import {
   INST_F_ACTIVE,
   IPPROTO_TCP,
   IPPROTO_UDP,
-  MAX_REALS,
-  MAX_RINGS,
-  MAX_SERVICES,
-  MAX_INSTANCES,
   MAX_IFINDEX,
   REAL_F_VALID,
   REAL_NONE,
   REASONS,
-  RING_SIZE,
   actionOf,
   reasonIndex,
   type Instance,
@@ -34,12 +29,14 @@ import {
   type Service,
   type Vip,
 } from '../../src/dataplane/abi.js';
+import { FLOOR } from '../../src/dataplane/sizing.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from './xdp-hash.js';
 
 export interface ModelLimits {
   instances: number;
   services: number;
-  rings: number;
+  /** Slots of the rings map. */
+  ringSlots: number;
   reals: number;
   /** Size of iface_masters: a member with a larger ifindex has no entry. */
   ifindexes: number;
@@ -52,7 +49,7 @@ export interface ModelState {
   vips: Map<string, Vip>;
   /** Keyed by serviceId(). */
   services: Map<string, Service>;
-  /** Ring number -> RING_SIZE slots; a ring not here reads as zeros (array map). */
+  /** First slot -> the ring's slots; a slot in no ring here reads as 0 (array map). */
   rings: Map<number, Uint32Array>;
   reals: Map<number, Real>;
   /** iface_masters: bond member ifindex -> the bond's ifindex. */
@@ -79,12 +76,18 @@ export interface ModelResult {
 }
 
 export const DEFAULT_LIMITS: ModelLimits = {
-  instances: MAX_INSTANCES,
-  services: MAX_SERVICES,
-  rings: MAX_RINGS,
-  reals: MAX_REALS,
+  instances: FLOOR.instances,
+  services: FLOOR.services,
+  ringSlots: FLOOR.ringSlots,
+  reals: FLOOR.reals,
   ifindexes: MAX_IFINDEX,
 };
+
+/** What the rings map holds at a slot: the ring that covers it, or 0. */
+function ringsAt(rings: ReadonlyMap<number, Uint32Array>, slot: number): number {
+  for (const [start, table] of rings) if (slot >= start && slot < start + table.length) return table[slot - start] ?? 0;
+  return 0;
+}
 
 export function emptyState(limits: Partial<ModelLimits> = {}): ModelState {
   return {
@@ -177,11 +180,11 @@ class Run {
   }
 
   forward(svc: Service, hash: number, reason: number): number {
-    const slot = ((Math.imul(svc.ring, RING_SIZE) >>> 0) + ringSlot(hash)) >>> 0;
+    const slot = (svc.ring + ringSlot(hash, svc.ring_size)) >>> 0;
     const inst = this.instanceServing(svc.instance);
     if (typeof inst === 'number') return inst;
-    if (slot >= this.state.limits.rings * RING_SIZE) return R.pass_no_backend;
-    const idx = this.state.rings.get(Math.floor(slot / RING_SIZE))?.[slot % RING_SIZE] ?? 0;
+    if (slot >= this.state.limits.ringSlots) return R.pass_no_backend;
+    const idx = ringsAt(this.state.rings, slot);
     if (idx === REAL_NONE) return R.pass_no_backend;
     const real = idx < this.state.limits.reals ? this.state.reals.get(idx) : undefined;
     if (!real || !(real.flags & REAL_F_VALID)) return R.pass_no_backend;

@@ -33,10 +33,14 @@ export interface ServiceEntry {
   readonly port: number;
   readonly protocol: string;
   readonly family: number;
-  /** The service's number (it owns rings 2 * index and 2 * index + 1). */
+  /** The service's number (the key of its counters). */
   readonly index: number;
-  /** The live ring in rings. */
+  /** First slot of the live ring in rings. */
   readonly ring: number;
+  /** Slots of each of its two rings. */
+  readonly ringSize: number;
+  /** First slot of its two rings (the live one is region or region + ringSize). */
+  readonly region: number;
   readonly instance: number;
   readonly flags: number;
 }
@@ -50,6 +54,7 @@ export interface RingShare {
 }
 
 export interface RingEntry {
+  /** First slot of the ring in the rings map. */
   readonly ring: number;
   readonly service: string;
   /** live: the service's current table; idle: the previous one (the next swap writes it). */

@@ -3,7 +3,7 @@
  * codecs of src/dataplane/abi.ts. Needs no daemon, only root.
  */
 import { sumCounters } from '../../dataplane/maps.js';
-import { mapTypeName, type BpfMap, type Codec, type PerCpuMap } from '../../bpf/index.js';
+import { ArrayMemory, mapTypeName, type BpfMap, type Codec, type PerCpuMap } from '../../bpf/index.js';
 import {
   actionOf,
   FAMILY_V4,
@@ -11,7 +11,6 @@ import {
   MAPS,
   REAL_F_VALID,
   REASONS,
-  RING_SIZE,
   XDP_TX,
   type MapName,
   type Real,
@@ -21,7 +20,7 @@ import { formatAddr, formatMac } from '../../dataplane/addr.js';
 import { flagNames, INSTANCE_FLAGS, interfaceNames, protocolName, REAL_FLAGS, serviceLabel } from './labels.js';
 import type { CounterEntry, DumpOf, EntryTypes, MapDump, RealEntry, ServiceEntry } from './model.js';
 import { openPinnedMap, openPinnedPerCpuMap, pinPath } from './pins.js';
-import { readRingBySlot, ringsInUse, summarizeRing } from './rings.js';
+import { ringsInUse, summarizeRing } from './rings.js';
 
 export interface ReadOptions {
   /** Show empty array slots, zero counters and every ring slot. */
@@ -101,11 +100,12 @@ export class PinnedMapReader {
     const services = this.#servicesForLabels();
     const addresses = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
     return this.#withMap('rings', MAPS.rings.key, MAPS.rings.value, (map) => {
+      using memory = ArrayMemory.ofU32Array(map);
       const entries = ringsInUse(services, map.maxEntries).map((use) =>
-        summarizeRing(use, readRingBySlot(map, use.ring), (real) => addresses.get(real) ?? null, this.#all),
+        summarizeRing(use, memory.readU32(use.ring, use.size), (real) => addresses.get(real) ?? null, this.#all),
       );
-      const ringCount = Math.floor(map.maxEntries / RING_SIZE);
-      return this.#dump('rings', map, entries, ringCount - entries.length, `of ${ringCount} rings are used by no service (not read)`);
+      const unused = map.maxEntries - entries.reduce((sum, e) => sum + e.slots, 0);
+      return this.#dump('rings', map, entries, unused, `of ${map.maxEntries} slots are in no service's rings (not read)`);
     });
   }
 
@@ -208,6 +208,8 @@ export class PinnedMapReader {
         family,
         index: v.index,
         ring: v.ring,
+        ringSize: v.ring_size,
+        region: v.region,
         instance: v.instance,
         flags: v.flags,
       }))

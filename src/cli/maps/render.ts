@@ -59,14 +59,14 @@ function bodyLines(dump: AnyMapDump): string[] {
     case 'services4':
     case 'services6':
       return tableLines(
-        ['SERVICE', R('INDEX'), R('LIVE RING'), R('INSTANCE'), R('FLAGS')],
-        dump.entries.map((e) => [e.service, String(e.index), String(e.ring), String(e.instance), String(e.flags)]),
+        ['SERVICE', R('INDEX'), R('LIVE RING'), R('RING SIZE'), R('INSTANCE'), R('FLAGS')],
+        dump.entries.map((e) => [e.service, String(e.index), String(e.ring), String(e.ringSize), String(e.instance), String(e.flags)]),
         '  ',
       );
     case 'rings':
       return [
         ...tableLines(
-          [R('RING'), 'SERVICE', 'ROLE', 'SLOTS PER REAL SERVER'],
+          [R('FIRST SLOT'), 'SERVICE', 'ROLE', 'SLOTS PER REAL SERVER'],
           dump.entries.map((e) => [String(e.ring), e.service, e.role, ringShares(e)]),
           '  ',
         ),

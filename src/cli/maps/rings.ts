@@ -1,22 +1,15 @@
 /**
- * The Maglev rings, summarized: 65537 slots per ring are shown as how many
- * slots each real server holds. Only the rings services use are read (one
- * lookup per slot; the map holds 2 * services rings).
+ * The Maglev rings, summarized: each ring's slots are shown as how many
+ * slots each real server holds. Only the rings services use are read,
+ * through a shared mapping of the (mmapable) rings map.
  */
-import type { BpfMap } from '../../bpf/index.js';
-import { REAL_NONE, RING_SIZE } from '../../dataplane/abi.js';
+import { REAL_NONE } from '../../dataplane/abi.js';
 import type { RingEntry, RingShare } from './model.js';
 
-/** One ring, one lookup per slot (the Dataplane's own readRing reads it in one batch). */
-export function readRingBySlot(rings: BpfMap<number, number>, ring: number): Uint32Array {
-  const table = new Uint32Array(RING_SIZE);
-  const base = ring * RING_SIZE;
-  for (let slot = 0; slot < RING_SIZE; slot++) table[slot] = rings.lookup(base + slot) ?? REAL_NONE;
-  return table;
-}
-
 export interface RingUse {
+  /** First slot of the ring. */
   readonly ring: number;
+  readonly size: number;
   readonly service: string;
   readonly role: 'live' | 'idle';
 }
@@ -36,15 +29,18 @@ export function summarizeRing(
   const reals: RingShare[] = [...counts]
     .sort(([ra, a], [rb, b]) => b - a || ra - rb)
     .map(([real, slots]) => ({ real, address: addressOf(real), slots }));
-  return { ...use, slots: table.length, reals, empty, ...(withTable ? { table: [...table] } : {}) };
+  const { size: _size, ...where } = use;
+  return { ...where, slots: table.length, reals, empty, ...(withTable ? { table: [...table] } : {}) };
 }
 
-/** The live and idle ring of each service, in ring order; rings out of the map's range are skipped. */
-export function ringsInUse(services: readonly { service: string; ring: number }[], maxEntries: number): RingUse[] {
-  const ringCount = Math.floor(maxEntries / RING_SIZE);
+/** The live and idle ring of each service, in slot order; rings out of the map's range are skipped. */
+export function ringsInUse(
+  services: readonly { service: string; ring: number; ringSize: number; region: number }[],
+  maxEntries: number,
+): RingUse[] {
   const uses = services.flatMap((s): RingUse[] => [
-    { ring: s.ring, service: s.service, role: 'live' },
-    { ring: s.ring ^ 1, service: s.service, role: 'idle' },
+    { ring: s.ring, size: s.ringSize, service: s.service, role: 'live' },
+    { ring: s.ring === s.region ? s.region + s.ringSize : s.region, size: s.ringSize, service: s.service, role: 'idle' },
   ]);
-  return uses.filter((u) => u.ring < ringCount).sort((a, b) => a.ring - b.ring);
+  return uses.filter((u) => u.ring + u.size <= maxEntries).sort((a, b) => a.ring - b.ring);
 }
