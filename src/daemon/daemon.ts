@@ -10,7 +10,9 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError, ensureBpffs } from '../bpf/index.js';
 import { diffConfig, type Config, type InstanceConfig } from '../config/index.js';
+import { dataplaneFootprint } from '../config/capacity.js';
 import { Dataplane } from '../dataplane/manager.js';
+import { formatBytes, type MapSizes } from '../dataplane/sizing.js';
 import { VipdMetrics, MetricsServer, type DataplaneCounters } from '../metrics/index.js';
 import { linkInfo, peerCredentials, sdNotify } from '../net/index.js';
 import type { ReloadResult, Requester, StatsSnapshot, StatusResult } from './api.js';
@@ -133,17 +135,24 @@ export class Daemon implements ControlTarget {
    * the new program into them atomically.
    */
   async #openDataplane(pinDir: string): Promise<Dataplane> {
+    // Map sizes follow the config (with headroom for reloads); pinned maps
+    // at least that big are adopted as they are.
+    const { sizes, memory } = dataplaneFootprint(this.#config);
+    this.#log.info({ sizes, memoryBytes: memory.total }, `data-plane maps: ${formatBytes(memory.total)} of kernel memory`);
     try {
-      return await Dataplane.open({ pinDir });
+      return await Dataplane.open({ pinDir, sizes });
     } catch (err) {
       if (!(err instanceof BpfError && err.code === 'VIPD_BPF_PIN_MISMATCH')) throw err;
-      this.#log.warn({ pin: pinDir, why: err.message }, 'pinned maps do not match this build: replacing them (links kept)');
+      this.#log.warn(
+        { pin: pinDir, why: err.message },
+        'pinned maps do not match this build or are too small for this config: replacing them (links kept, state rebuilt from the config)',
+      );
       // The pin directory is vipd's own: every pin but the links goes, so maps an
       // older ABI had under other names (services, service_stats) go too.
       for (const name of readdirSync(pinDir)) {
         if (!name.startsWith('xdp_link_') && !name.endsWith('.debug')) rmSync(join(pinDir, name), { force: true });
       }
-      return Dataplane.open({ pinDir });
+      return Dataplane.open({ pinDir, sizes });
     }
   }
 
@@ -261,6 +270,16 @@ export class Daemon implements ControlTarget {
     if (diff.bpfChanged) changes.push('bpf settings changed: they take effect at the next restart');
     if (diff.controlChanged) changes.push('control settings changed: they take effect at the next restart');
     const old = this.#config;
+    // Loaded maps cannot grow: a config that needs more room than they have
+    // (their sizes had a quarter to spare at start) is refused, saying so.
+    const needed = dataplaneFootprint(next).sizes;
+    const short = (Object.keys(needed) as (keyof MapSizes)[]).filter((k) => this.#dp.sizes[k] < needed[k]);
+    if (short.length > 0) {
+      throw new ConfigRejected([
+        `this config needs bigger data-plane maps than the loaded ones (${short.map((k) => `${k}: ${needed[k]} needed, ${this.#dp.sizes[k]} loaded`).join('; ')}): ` +
+          'nothing was changed. Restart vipd to apply it: the new maps are sized from the config (a restart re-creates them, so this host serves its VIPs again once it is MASTER)',
+      ]);
+    }
     this.#attachInterfaces(next.instances);
     // What goes away or changes stops gracefully before the new config takes its place.
     const { idsMoved } = this.#instances.apply(next, diff.instances.changed);

@@ -167,7 +167,7 @@ export class ServiceTable {
         installedAt: old?.installedAt ?? 0,
       };
       this.#services.set(svc.name, state);
-      this.#dp.addService({ vip: svc.vip, port: svc.port, protocol: svc.protocol, instance: inst.id });
+      this.#dp.addService({ vip: svc.vip, port: svc.port, protocol: svc.protocol, instance: inst.id, backends: svc.backends.length });
       if (!old) this.#log.info({ service: svc.name, backends: svc.backends.length }, 'service added');
     }
     this.health.sync(checks);
@@ -339,7 +339,7 @@ export class ServiceTable {
   #altIndex(realIndex: number): number | undefined {
     let primaries = 0;
     for (const s of this.#services.values()) primaries += s.backends.size;
-    const alt = this.#dp.limits.reals - 1 - realIndex;
+    const alt = this.#dp.sizes.reals - 1 - realIndex;
     return alt >= primaries ? alt : undefined;
   }
 

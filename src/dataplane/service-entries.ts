@@ -48,6 +48,8 @@ export interface ServiceInfo extends ServiceSpec {
   ringSize: number;
   /** Slots a table installed now must have (differs from ringSize until the next install after a resize). */
   tableSize: number;
+  /** First slot of the service's two rings (the live one is region or region + ringSize). */
+  region: number;
 }
 
 export interface BackendSpec {
@@ -147,6 +149,7 @@ export class ServiceEntries {
       ring: value.ring,
       ringSize: value.ring_size,
       tableSize: entry.tableSize,
+      region: value.region,
     };
   }
 

@@ -67,10 +67,9 @@ export function mapSizesFor(demand: DataplaneDemand): MapSizes {
     instances: grow(demand.instances, FLOOR.instances),
     vips: grow(demand.vips, FLOOR.vips),
     services: grow(demand.serviceBackends.length, FLOOR.services),
-    reals: grow(
-      demand.serviceBackends.reduce((sum, n) => sum + n, 0),
-      FLOOR.reals,
-    ),
+    // Two entries per backend: a changed MAC goes to the one the live table
+    // does not use (src/daemon/services.ts), never rewriting a live entry.
+    reals: grow(2 * demand.serviceBackends.reduce((sum, n) => sum + n, 0), FLOOR.reals),
     ringSlots: grow(ringSlotsFor(demand.serviceBackends), FLOOR.ringSlots),
   };
 }

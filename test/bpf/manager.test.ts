@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PinDirLockedError, ensureBpffs, unmountBpffs, xdpVerdictName } from '../../src/bpf/index.js';
-import { REAL_NONE, RING_SIZE } from '../../src/dataplane/abi.js';
+import { REAL_NONE } from '../../src/dataplane/abi.js';
 import { parseAddr } from '../../src/dataplane/addr.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
@@ -19,7 +19,9 @@ const VIP = '10.0.0.10';
 const CLIENT = '198.51.100.7';
 const REALS = ['02:00:00:00:01:01', '02:00:00:00:01:02'];
 const SVC = { vip: VIP, port: 80, protocol: 'tcp' as const };
-const limits = { instances: 8, vips: 64, services: 4, reals: 8 };
+const sizes = { instances: 8, vips: 64, services: 4, reals: 8, ringSlots: 8192 };
+/** The ring of a service configured with one backend (sizing.ts ringSize(1)). */
+const RING = 251;
 
 function flow(sport: number): Buffer {
   return tcpFrame({ src: CLIENT, dst: VIP, sport, dport: 80 });
@@ -33,7 +35,7 @@ describe('Dataplane manager', () => {
   beforeAll(async () => {
     pinDir = mkdtempSync('/run/vipd-test-dp-');
     mounted = ensureBpffs(pinDir).mounted;
-    dp = await Dataplane.open({ pinDir, limits, ringQuiesceMs: 1 });
+    dp = await Dataplane.open({ pinDir, sizes, ringQuiesceMs: 1 });
   });
 
   afterAll(() => {
@@ -58,7 +60,7 @@ describe('Dataplane manager', () => {
     REALS.forEach((m, i) => dp.setReal(i, { mac: m, address: `192.168.0.${i + 1}` }));
     dp.setVip(VIP, 0);
     const svc = dp.addService({ ...SVC, instance: 0 });
-    expect(svc).toMatchObject({ index: 0, ring: 0 });
+    expect(svc).toMatchObject({ index: 0, ring: 0, ringSize: RING, tableSize: RING, region: 0 });
 
     // Before a table is installed, the ring is empty: the service passes.
     dp.activate(0, 30, 1);
@@ -68,7 +70,7 @@ describe('Dataplane manager', () => {
       { real: 0, key: '192.168.0.1', weight: 1 },
       { real: 1, key: '192.168.0.2', weight: 1 },
     ]);
-    expect(dp.listServices()[0].ring).toBe(1);
+    expect(dp.listServices()[0].ring).toBe(RING);
     const table = dp.table(SVC);
     expect(table).toBeDefined();
     const hits = [0, 0];
@@ -76,7 +78,7 @@ describe('Dataplane manager', () => {
       const res = dp.program.run({ data: flow(sport) });
       expect(xdpVerdictName(res.retval)).toBe('TX');
       const h = flowHash(hashAddr(parseAddr(CLIENT).addr, 0, 4), hashAddr(parseAddr(VIP).addr, 0, 4), portsWord(sport, 80));
-      const real = table![ringSlot(h)];
+      const real = table![ringSlot(h, table!.length)];
       expect(res.data.subarray(0, 6).equals(mac(REALS[real]))).toBe(true);
       expect(res.data.subarray(6, 12).equals(mac(LB_MAC))).toBe(true);
       hits[real]++;
@@ -142,14 +144,14 @@ describe('Dataplane manager', () => {
   });
 
   it('swaps a whole table with one update', async () => {
-    await dp.installTable(SVC, new Uint32Array(RING_SIZE).fill(1));
+    await dp.installTable(SVC, new Uint32Array(RING).fill(1));
     expect(dp.listServices()[0].ring).toBe(0);
     for (let sport = 2000; sport < 2050; sport++) {
       expect(dp.program.run({ data: flow(sport) }).data.subarray(0, 6).equals(mac(REALS[1]))).toBe(true);
     }
-    await dp.installTable(SVC, new Uint32Array(RING_SIZE).fill(REAL_NONE));
+    await dp.installTable(SVC, new Uint32Array(RING).fill(REAL_NONE));
     expect(xdpVerdictName(dp.program.run({ data: flow(2000) }).retval)).toBe('PASS');
-    await dp.installTable(SVC, new Uint32Array(RING_SIZE).fill(0));
+    await dp.installTable(SVC, new Uint32Array(RING).fill(0));
   });
 
   it('fails over with one write and stops at the end of the lease', async () => {
@@ -169,15 +171,15 @@ describe('Dataplane manager', () => {
     expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('PASS');
     expect(dp.counters().verdicts.pass_lease_expired.packets).toBe(before + 1n);
 
-    dp.renewLease(0, 30, 1);
+    dp.activate(0, 30, 1);
     expect(xdpVerdictName(dp.program.run({ data: flow(3000) }).retval)).toBe('TX');
   });
 
   it('a second manager re-adopts the pinned maps and keeps forwarding', async () => {
     dp.close();
-    dp = await Dataplane.open({ pinDir, limits, ringQuiesceMs: 1 });
+    dp = await Dataplane.open({ pinDir, sizes, ringQuiesceMs: 1 });
     expect(dp.adopted).toBe(true);
-    expect(dp.listServices()).toEqual([{ ...SVC, instance: 0, index: 0, ring: 0 }]);
+    expect(dp.listServices()).toEqual([{ ...SVC, instance: 0, index: 0, ring: 0, ringSize: RING, tableSize: RING, region: 0 }]);
     const res = dp.program.run({ data: flow(4000) });
     expect(xdpVerdictName(res.retval)).toBe('TX');
     expect(res.data.subarray(0, 6).equals(mac(REALS[0]))).toBe(true);
@@ -192,7 +194,7 @@ describe('Dataplane manager', () => {
 
   it('holds the pin directory: a second manager on it fails naming this process, and gets it once the first closes', async () => {
     const t0 = Date.now();
-    const err = await Dataplane.open({ pinDir, limits, pinLockWaitMs: 200 }).catch((e: unknown) => e);
+    const err = await Dataplane.open({ pinDir, sizes, pinLockWaitMs: 200 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PinDirLockedError);
     expect(err).toMatchObject({ code: 'VIPD_BPF_PIN_DIR_LOCKED', exitCode: 2, holderPid: process.pid });
     expect((err as Error).message).toContain(`pin directory ${pinDir} is in use by another vipd (pid ${process.pid})`);
@@ -200,7 +202,7 @@ describe('Dataplane manager', () => {
     // The first one was not disturbed.
     expect(dp.listServices()).toHaveLength(1);
     // Released by close(): a waiting open() gets it.
-    const second = Dataplane.open({ pinDir, limits, ringQuiesceMs: 1, pinLockWaitMs: 5000 });
+    const second = Dataplane.open({ pinDir, sizes, ringQuiesceMs: 1, pinLockWaitMs: 5000 });
     dp.close();
     dp = await second;
     expect(dp.adopted).toBe(true);
@@ -214,19 +216,52 @@ describe('Dataplane manager', () => {
     const svc0 = before.services.get(0)!;
     expect(before.services.get(index)).toEqual({ packets: 0n, bytes: 0n });
     // Real 1 (idle since the restart) now serves the new service: it counts from here.
-    await dp.installTable(other, new Uint32Array(RING_SIZE).fill(1));
+    await dp.installTable(other, new Uint32Array(RING).fill(1));
     for (let sport = 5000; sport < 5010; sport++) expect(xdpVerdictName(dp.program.run({ data: flowTo(sport, 8080) }).retval)).toBe('TX');
     let c = dp.counters();
     expect(c.services.get(index)?.packets).toBe(10n);
     expect(c.services.get(0)).toEqual(svc0);
     // Real 0 moves from service 0 to the new one: service 0 keeps its total.
-    await dp.installTable(other, new Uint32Array(RING_SIZE).fill(0));
+    await dp.installTable(other, new Uint32Array(RING).fill(0));
     for (let sport = 5000; sport < 5005; sport++) dp.program.run({ data: flowTo(sport, 8080) });
     c = dp.counters();
     expect(c.services.get(0)).toEqual(svc0);
     expect(c.services.get(index)?.packets).toBe(15n);
     expect(c.verdicts.forward.packets - before.verdicts.forward.packets).toBe(15n);
     expect(dp.deleteService(other)).toBe(true);
+  });
+
+  it('sizes each ring from the backend count: a service that grows gets a bigger ring with its next table, and the kernel forwards by it', async () => {
+    const grown = { vip: VIP, port: 9000, protocol: 'tcp' as const };
+    const small = dp.addService({ ...grown, instance: 0, backends: 2 });
+    expect(small).toMatchObject({ ringSize: 251, tableSize: 251 });
+    const five = Array.from({ length: 5 }, (_, i) => ({ real: i % 2, key: `192.168.1.${i + 1}`, weight: 1 }));
+    // Reconfigured with 5 backends: the live ring stays until the next table.
+    expect(dp.addService({ ...grown, instance: 0, backends: 5 })).toMatchObject({ ringSize: 251, tableSize: 509 });
+    await dp.setBackends(grown, five);
+    const info = dp.listServices().find((x) => x.port === 9000)!;
+    expect(info).toMatchObject({ ringSize: 509, tableSize: 509 });
+    // The new area does not overlap the other service's rings.
+    const first = dp.listServices().find((x) => x.port === 80)!;
+    const [a, b] = [first, info].map((x) => ({ from: x.region, to: x.region + 2 * x.ringSize }));
+    expect(a.to <= b.from || b.to <= a.from).toBe(true);
+    const table = dp.table(grown)!;
+    expect(table).toHaveLength(509);
+    for (let sport = 6000; sport < 6100; sport++) {
+      const res = dp.program.run({ data: tcpFrame({ src: CLIENT, dst: VIP, sport, dport: 9000 }) });
+      expect(xdpVerdictName(res.retval)).toBe('TX');
+      const h = flowHash(hashAddr(parseAddr(CLIENT).addr, 0, 4), hashAddr(parseAddr(VIP).addr, 0, 4), portsWord(sport, 9000));
+      expect(res.data.subarray(0, 6).equals(mac(REALS[table[ringSlot(h, 509)]]))).toBe(true);
+    }
+    await expect(dp.installTable(grown, new Uint32Array(251))).rejects.toThrow(/a table has 509 slots \(its ring size\), got 251/);
+    expect(dp.deleteService(grown)).toBe(true);
+  });
+
+  it('refuses a service whose rings do not fit, naming the room left', () => {
+    // 8192 slots: two rings of 65537 cannot fit.
+    expect(() => dp.addService({ vip: VIP, port: 9001, protocol: 'tcp', instance: 0, backends: 1000 })).toThrow(
+      /the rings map is full: a ring pair of 131074 slots does not fit in \d+ free of 8192 slots/,
+    );
   });
 
   it('unpinAll removes the pins', () => {

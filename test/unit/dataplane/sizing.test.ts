@@ -42,7 +42,7 @@ describe('mapSizesFor', () => {
     const serviceBackends = Array.from({ length: 10_000 }, () => 10);
     const sizes = mapSizesFor({ instances: 40, vips: 10_000, serviceBackends });
     expect(sizes.services).toBe(Math.ceil(10_000 * HEADROOM));
-    expect(sizes.reals).toBe(Math.ceil(100_000 * HEADROOM));
+    expect(sizes.reals).toBe(Math.ceil(2 * 100_000 * HEADROOM));
     expect(sizes.vips).toBe(Math.ceil(10_000 * HEADROOM));
     expect(sizes.ringSlots).toBe(Math.ceil(ringSlotsFor(serviceBackends) * HEADROOM));
     expect(ringSlotsFor(serviceBackends)).toBe(10_000 * 2 * 1021);
