@@ -2,21 +2,22 @@
  * Control plane (tinybench): what the daemon computes and writes when
  * backends or mastership change. The Maglev table build for 10 / 100 / 1000
  * real servers (65537 slots); with root and out/bpf/vipd.bpf.o, also one map
- * update (a lease renewal, what every advertisement costs) and a full table
- * swap (src/dataplane/manager.ts installTable: 65537 slots written to the idle
- * ring, then one flip), failover (activate(): one write, for an instance
- * with 10 000 VIPs), a config apply (1000 VIPs on one instance, 1000 real
- * servers, 50 services x 10 real servers, with room for 1000 services), and
- * the per-call cost of libbpf-ts map operations (bench/libbpf.ts). Daemon
- * RSS and idle CPU: bench/daemon-resources.ts.
+ * update (a lease renewal, what every advertisement costs), table swaps
+ * (installTable: the idle ring written through the mapping, then one flip)
+ * for the largest ring and a 10-backend one, failover (activate(): one
+ * write, for an instance with 10 000 VIPs), a config apply at scale (10 000
+ * services x 10 backends, maps sized from that config, then one backend
+ * change), and the per-call cost of libbpf-ts map operations
+ * (bench/libbpf.ts). Daemon RSS and idle CPU: bench/daemon-resources.ts.
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { RING_SIZE } from '../src/dataplane/abi.js';
 import { MAGLEV_DEFAULT_SIZE, buildMaglevTable } from '../src/dataplane/maglev.js';
 import { Dataplane } from '../src/dataplane/manager.js';
+import { formatBytes, mapMemory, mapSizesFor, possibleCpuCount, ringSize, type MapSizes } from '../src/dataplane/sizing.js';
 import { type BenchContext, type Section, type SectionOutcome, type Skip, fmt, formatTable, missingPrerequisites } from './lib.js';
 import { type MapCallCost, benchMapCalls } from './libbpf.js';
 import { barChart } from './svg.js';
@@ -43,74 +44,120 @@ function backends(n: number): { key: string; weight: number }[] {
   return Array.from({ length: n }, (_, i) => ({ key: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, weight: 100 * (1 + (i % 3)) }));
 }
 
-/** One timed config apply through src/dataplane/manager.ts, step by step (ms). */
+/**
+ * One timed config apply through src/dataplane/manager.ts at the scale of
+ * issue 13: `services` services (TCP and UDP, IPv4 and IPv6 mixed) x
+ * `perService` backends each, maps sized from that config (sizing.ts),
+ * step by step (ms), then one backend change among them and the memory.
+ */
 interface ConfigApply {
-  /** What the limits were and what was written. */
-  servicesLimit: number;
-  vips: number;
-  reals: number;
   services: number;
   backendsPerService: number;
-  ringsMiB: number;
+  vips: number;
+  reals: number;
+  ringSize: number;
+  sizes: MapSizes;
+  /** sizing.ts estimate, and what the kernel charges the maps (fdinfo memlock). */
+  mapsEstimatedBytes: number;
+  mapsKernelBytes: number | null;
   openMs: number;
   vipsMs: number;
   realsMs: number;
-  /** addService (the empty ring written) for every service. */
+  /** addService (an empty ring written through the mapping) for every service. */
   addServicesMs: number;
   /** setBackends (Maglev build + idle ring written + flip) for every service. */
   setBackendsMs: number;
-  perServiceMs: number;
-  /** openMs + vipsMs + realsMs + servicesLimit x perServiceMs: an extrapolation, not a measurement. */
-  extrapolatedFullMs: number;
+  /** From Dataplane.open to the last service forwarding. */
+  totalMs: number;
+  /** One backend drained among them: its service's table rebuilt and swapped. */
+  oneChangeMs: number;
+  /** The process's RSS after the apply (the daemon's would add its own state). */
+  rssBytes: number;
 }
 
 function addr(prefix: string, i: number): string {
   return `${prefix}.${(i >> 8) & 255}.${i & 255}`;
 }
 
-async function configApply(object: string, servicesLimit: number, services: number): Promise<ConfigApply> {
-  const VIPS = 1000;
-  const PER = 10;
-  const reals = services * PER;
+/** Bytes the kernel charges the maps this process holds (fdinfo memlock, each map once), or null. */
+function mapsMemlock(): number | null {
+  const byId = new Map<string, number>();
+  for (const fd of readdirSync('/proc/self/fdinfo')) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed since the listing
+    }
+    const id = /map_id:\s+(\d+)/.exec(info)?.[1];
+    const memlock = /memlock:\s+(\d+)/.exec(info)?.[1];
+    if (id !== undefined && memlock !== undefined) byId.set(id, Number(memlock));
+  }
+  return byId.size === 0 ? null : [...byId.values()].reduce((a, b) => a + b, 0);
+}
+
+async function configApply(object: string, services: number, perService: number, progress: (line: string) => void): Promise<ConfigApply> {
+  // Every fourth service is IPv6, every other one UDP: the issue's mix.
+  const specs = Array.from({ length: services }, (_, s) => ({
+    vip: s % 4 === 3 ? `2001:db8:${(s >> 16) & 0xffff}::${(s & 0xffff).toString(16)}` : addr(`10.${100 + (s >> 16)}`, s),
+    port: 80 + (s % 7),
+    protocol: (s % 2 === 0 ? 'tcp' : 'udp') as 'tcp' | 'udp',
+    instance: 0,
+    backends: perService,
+  }));
+  const vips = [...new Set(specs.map((x) => x.vip))];
+  const reals = services * perService;
+  const sizes = mapSizesFor({ instances: 1, vips: vips.length, serviceBackends: specs.map(() => perService) });
   let t = performance.now();
+  const t0 = t;
   const lap = (): number => {
     const now = performance.now();
     const d = now - t;
     t = now;
     return d;
   };
-  const dp = await Dataplane.open({ object, limits: { services: servicesLimit, reals: Math.max(reals, 1024) }, ringQuiesceMs: 0 });
+  const dp = await Dataplane.open({ object, sizes, ringQuiesceMs: 0 });
   try {
     const openMs = lap();
-    for (let i = 0; i < VIPS; i++) dp.setVip(addr('10.100', i), 0);
+    for (const vip of vips) dp.setVip(vip, 0);
     const vipsMs = lap();
-    for (let i = 0; i < reals; i++) dp.setReal(i, { mac: Buffer.from([2, 0, 0, 0, i >> 8, i & 255]), address: addr('10.101', i) });
+    for (let i = 0; i < reals; i++) {
+      const family6 = specs[Math.floor(i / perService)].vip.includes(':');
+      dp.setReal(i, { mac: Buffer.from([2, 0, 0, i >> 16, (i >> 8) & 255, i & 255]), address: family6 ? `2001:db8:ffff::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}` : addr(`10.${200 + (i >> 16)}`, i) });
+    }
     const realsMs = lap();
-    const specs = Array.from({ length: services }, (_, s) => ({ vip: addr('10.100', s), port: 80, protocol: 'tcp' as const, instance: 0 }));
     for (const spec of specs) dp.addService(spec);
     const addServicesMs = lap();
+    const pools = specs.map((_, s) => Array.from({ length: perService }, (_, j) => ({ real: s * perService + j, key: `backend-${s * perService + j}`, weight: 100 })));
     for (let s = 0; s < services; s++) {
-      await dp.setBackends(
-        specs[s],
-        Array.from({ length: PER }, (_, j) => ({ real: s * PER + j, key: addr('10.101', s * PER + j), weight: 100 })),
-      );
+      await dp.setBackends(specs[s], pools[s]);
+      if (s % 2000 === 1999) progress(`controlPlane: scale apply: ${s + 1}/${services} services forwarding`);
     }
     const setBackendsMs = lap();
-    const perServiceMs = (addServicesMs + setBackendsMs) / services;
+    const totalMs = performance.now() - t0;
+    // One backend change (a drain) among them: the service's table rebuilt and swapped.
+    const changed = Math.floor(services / 2);
+    const c0 = performance.now();
+    await dp.setBackends(specs[changed], pools[changed].slice(1));
+    const oneChangeMs = performance.now() - c0;
+    const estimate = mapMemory(dp.sizes, possibleCpuCount());
     return {
-      servicesLimit,
-      vips: VIPS,
-      reals,
       services,
-      backendsPerService: PER,
-      ringsMiB: (2 * servicesLimit * RING_SIZE * 4) / 2 ** 20,
+      backendsPerService: perService,
+      vips: vips.length,
+      reals,
+      ringSize: ringSize(perService),
+      sizes: dp.sizes,
+      mapsEstimatedBytes: estimate.total,
+      mapsKernelBytes: mapsMemlock(),
       openMs,
       vipsMs,
       realsMs,
       addServicesMs,
       setBackendsMs,
-      perServiceMs,
-      extrapolatedFullMs: openMs + vipsMs + realsMs * (servicesLimit / services) + servicesLimit * perServiceMs,
+      totalMs,
+      oneChangeMs,
+      rssBytes: process.memoryUsage().rss,
     };
   } finally {
     dp.close();
@@ -136,17 +183,24 @@ export const controlPlane: Section = {
     if (missing) {
       skipped.push({ what: 'map update and table swap', why: missing });
     } else {
-      dp = await Dataplane.open({ object: join(ctx.root, vipdObject), limits: { services: 1 }, ringQuiesceMs: 0 });
+      dp = await Dataplane.open({ object: join(ctx.root, vipdObject), sizes: { services: 2, ringSlots: 2 * ringSize(1000) + 2 * ringSize(10) }, ringQuiesceMs: 0 });
       const live = dp;
       // ifindex 1 (lo): an instance entry names its interface; nothing is attached.
       live.enableInterface(1, '02:00:00:00:00:01');
-      const service = { vip: '203.0.113.42', port: 80, protocol: 'tcp' as const, instance: 0 };
-      await live.addService(service);
-      const tables = [100, 99].map((n) => buildMaglevTable(backends(n)));
+      // The largest ring (65537 slots: 656+ backends) and a 10-backend one (1021).
+      const largest = { vip: '203.0.113.42', port: 80, protocol: 'tcp' as const, instance: 0, backends: 1000 };
+      const small = { vip: '203.0.113.42', port: 81, protocol: 'tcp' as const, instance: 0, backends: 10 };
+      live.addService(largest);
+      live.addService(small);
+      const largeTables = [1000, 999].map((n) => buildMaglevTable(backends(n), ringSize(1000)));
+      const smallTables = [10, 9].map((n) => buildMaglevTable(backends(n), ringSize(10)));
       let flip = 0;
-      bench.add('map update (lease renewal)', () => live.renewLease(0, 3, 1));
-      bench.add(`table swap (${MAGLEV_DEFAULT_SIZE} slots + flip)`, async () => {
-        await live.installTable(service, tables[(flip ^= 1)]);
+      bench.add('map update (lease renewal)', () => live.activate(0, 3, 1));
+      bench.add(`table swap (${ringSize(1000)} slots + flip)`, async () => {
+        await live.installTable(largest, largeTables[(flip ^= 1)]);
+      });
+      bench.add(`table swap (${ringSize(10)} slots + flip)`, async () => {
+        await live.installTable(small, smallTables[(flip ^= 1)]);
       });
     }
     // Failover: one write of the instance entry, with 10 000 VIPs referring to it.
@@ -154,7 +208,7 @@ export const controlPlane: Section = {
     let big: Dataplane | undefined;
     let vipsSetMs = Number.NaN;
     if (!missing) {
-      big = await Dataplane.open({ object: join(ctx.root, vipdObject), limits: { services: 1, vips: 16384 }, ringQuiesceMs: 0 });
+      big = await Dataplane.open({ object: join(ctx.root, vipdObject), sizes: { services: 1, vips: 16384 }, ringQuiesceMs: 0 });
       const t0 = performance.now();
       for (let i = 0; i < FAILOVER_VIPS; i++) big.setVip(addr(`10.${102 + (i >> 16)}`, i), 7);
       vipsSetMs = performance.now() - t0;
@@ -180,18 +234,14 @@ export const controlPlane: Section = {
       big?.close();
     }
 
-    // Config apply: a one-shot, timed step by step.
+    // Config apply at scale: a one-shot, timed step by step.
     let apply: ConfigApply | undefined;
     if (!missing) {
-      // 50 services, not 1000: each costs two 65537-slot ring writes (~0.1-0.3 s here), and
-      // the whole `npm run bench` has 5 minutes; the table gives the 1000-service extrapolation.
-      const [limit, n] = ctx.quick ? [100, 10] : [1000, 50];
+      const [n, per] = ctx.quick ? [1000, 10] : [10_000, 10];
+      ctx.progress(`controlPlane: scale apply: ${n} services x ${per} backends (TCP/UDP, IPv4/IPv6), maps sized from that config`);
+      apply = await configApply(join(ctx.root, vipdObject), n, per, ctx.progress);
       ctx.progress(
-        `controlPlane: config apply: room for ${limit} services (rings ${fmt((2 * limit * RING_SIZE * 4) / 2 ** 20, 0)} MiB), 1000 VIPs, ${n * 10} reals, ${n} services x 10 reals`,
-      );
-      apply = await configApply(join(ctx.root, vipdObject), limit, n);
-      ctx.progress(
-        `controlPlane: config apply: ${fmt(apply.perServiceMs, 1)} ms per service; ${limit} services would take ~${fmt(apply.extrapolatedFullMs / 1000, 1)} s (extrapolated)`,
+        `controlPlane: scale apply: every service forwarding after ${fmt(apply.totalMs, 0)} ms; one backend change ${fmt(apply.oneChangeMs, 2)} ms`,
       );
     }
 
@@ -250,21 +300,23 @@ export const controlPlane: Section = {
     let extra = '';
     if (apply) {
       const a = apply;
+      const load = loadavg().map((l) => fmt(l, 2)).join(' ');
       extra +=
-        `\n\nconfig apply (one run, manager API, Dataplane.open with room for ${a.servicesLimit} services: rings ${fmt(a.ringsMiB, 0)} MiB):\n` +
+        `\n\nconfig apply at scale (one run, manager API; load average ${load}): ${a.services} services x ${a.backendsPerService} backends, rings of ${a.ringSize} slots\n` +
         formatTable(
           [
             ['step', 'ms'],
-            [`open + load (limits: ${a.servicesLimit} services)`, fmt(a.openMs, 1)],
-            [`${a.vips} VIPs on one instance (setVip)`, fmt(a.vipsMs, 1)],
+            [`open + load (maps sized from the config: ${a.sizes.services} services, ${a.sizes.reals} reals, ${a.sizes.ringSlots} ring slots)`, fmt(a.openMs, 1)],
+            [`${a.vips} VIPs (setVip)`, fmt(a.vipsMs, 1)],
             [`${a.reals} real servers (setReal)`, fmt(a.realsMs, 1)],
             [`${a.services} services added (empty ring each)`, fmt(a.addServicesMs, 1)],
-            [`${a.services} x setBackends(${a.backendsPerService} reals): Maglev + ring + flip`, fmt(a.setBackendsMs, 1)],
-            ['per service (add + setBackends)', fmt(a.perServiceMs, 2)],
-            [`${a.servicesLimit} services x ${a.backendsPerService} reals (extrapolated)`, fmt(a.extrapolatedFullMs, 0)],
+            [`${a.services} x setBackends(${a.backendsPerService}): Maglev + ring + flip`, fmt(a.setBackendsMs, 1)],
+            ['parsed config -> every service forwarding (goal <= 2000 ms at 10 000 x 10)', fmt(a.totalMs, 0)],
+            ['one backend change among them (goal <= 10 ms)', fmt(a.oneChangeMs, 2)],
           ],
           [false, true],
-        );
+        ) +
+        `\nmemory: maps ${formatBytes(a.mapsKernelBytes ?? a.mapsEstimatedBytes)} (kernel memlock${a.mapsKernelBytes === null ? ' unknown; estimate' : `; sizing.ts estimate ${formatBytes(a.mapsEstimatedBytes)}`}), this process's RSS ${formatBytes(a.rssBytes)}`;
     }
     if (big) extra += `\nfailover setup: ${FAILOVER_VIPS} VIPs written (setVip) in ${fmt(vipsSetMs, 0)} ms; activate() is one write whatever the VIP count`;
     if (mapCalls) {

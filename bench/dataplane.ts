@@ -156,7 +156,7 @@ function setupReferenceBalancer(coll: Collection): void {
  * ingress of a test run without ctx) enabled with OUR_MAC.
  */
 async function openVipd(object: string): Promise<Dataplane> {
-  const dp = await Dataplane.open({ object, limits: { services: 4 }, ringQuiesceMs: 0 });
+  const dp = await Dataplane.open({ object, sizes: { services: 4 }, ringQuiesceMs: 0 });
   try {
     dp.enableInterface(TEST_RUN_IFINDEX, OUR_MAC);
     dp.activate(0, 3600, TEST_RUN_IFINDEX);

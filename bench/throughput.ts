@@ -222,7 +222,7 @@ export const throughput: Section = {
       const lbDrop = (await load(OBJ.count, 'xdp_count', 'lbdrop')).map!;
       await load(OBJ.macswap, 'xdp_macswap', 'macswap');
 
-      dp = await Dataplane.open({ object: join(root, OBJ.vipd), limits: { services: 1 }, ringQuiesceMs: 0 });
+      dp = await Dataplane.open({ object: join(root, OBJ.vipd), sizes: { services: 1 }, ringQuiesceMs: 0 });
       dp.program.pin(join(pins, 'vipd'));
       dp.enableInterface(lbLink.ifindex, LB_MAC);
       dp.activate(0, Infinity, lbLink.ifindex);

@@ -56,6 +56,16 @@ export interface CounterMaps {
  */
 export class ServiceCounters {
   private readonly realOwner = new Map<number, number>();
+  /** The reals each service owns (release() visits only its own: 10 000 services own 100 000 reals). */
+  private readonly owned = new Map<number, Set<number>>();
+  /**
+   * real_stats as first read, for reals no service has claimed since this
+   * process started: one batch read instead of a lookup per real claimed.
+   */
+  private firstSeen: Map<number, Counter> | undefined;
+  /** claim()'s scratch: stamps[real] === stamp when the real was seen in this pass. */
+  private stamps = new Uint32Array(0);
+  private stamp = 0;
   /** real_stats of a real when it changed owner: the new owner counts from there. */
   private readonly realBase = new Map<number, Counter>();
   /** What reals counted for a service before they moved to another one. */
@@ -66,6 +76,27 @@ export class ServiceCounters {
     /** Entries of real_stats (limits.reals): an index at or above it counts nothing. */
     private readonly reals: number,
   ) {}
+
+  /** The count a never-claimed real starts from (read in one batch, once). */
+  private baseOfNew(real: number): Counter {
+    if (this.firstSeen === undefined) {
+      this.firstSeen = new Map();
+      for (const [k, v] of this.maps.real_stats.lookupBatch(4096)) {
+        const c = sumCounters(v);
+        if (c.packets || c.bytes) this.firstSeen.set(k, c);
+      }
+    }
+    return this.firstSeen.get(real) ?? ZERO_COUNTER;
+  }
+
+  private own(index: number, real: number): void {
+    const before = this.realOwner.get(real);
+    if (before !== undefined) this.owned.get(before)?.delete(real);
+    this.realOwner.set(real, index);
+    let set = this.owned.get(index);
+    if (!set) this.owned.set(index, (set = new Set()));
+    set.add(real);
+  }
 
   /** real_stats of one real, summed over CPUs. */
   private realCount(real: number): Counter {
@@ -81,10 +112,26 @@ export class ServiceCounters {
    * which real served which service before is not kept anywhere).
    */
   claim(index: number, table: Uint32Array, adopting = false): void {
-    const seen = new Set<number>();
-    for (const r of table) {
-      if (r === REAL_NONE || seen.has(r)) continue;
-      seen.add(r);
+    // Distinct reals of the table: a stamp per real index (typed, reused)
+    // instead of a Set, so a 65537-slot table costs one pass and no garbage.
+    if (this.stamps.length < this.reals) this.stamps = new Uint32Array(this.reals);
+    const stamps = this.stamps;
+    const stamp = (this.stamp = (this.stamp + 1) >>> 0 || 1);
+    const distinct: number[] = [];
+    for (let i = 0; i < table.length; i++) {
+      const r = table[i];
+      if (r === REAL_NONE || r >= stamps.length) continue;
+      if (stamps[r] !== stamp) {
+        stamps[r] = stamp;
+        distinct.push(r);
+      }
+    }
+    this.claimReals(index, distinct, adopting);
+  }
+
+  /** claim() for a caller that knows the distinct reals of the table (a Maglev build does). */
+  claimReals(index: number, reals: Iterable<number>, adopting = false): void {
+    for (const r of reals) {
       const owner = this.realOwner.get(r);
       if (owner === index) continue;
       if (owner !== undefined) {
@@ -92,20 +139,20 @@ export class ServiceCounters {
         const since = subCounters(now, this.realBase.get(r) ?? ZERO_COUNTER);
         this.serviceBase.set(owner, addCounters(this.serviceBase.get(owner) ?? ZERO_COUNTER, since));
         this.realBase.set(r, now);
-      } else if (!adopting) {
-        this.realBase.set(r, this.realCount(r));
+      } else if (!adopting && !this.realBase.has(r)) {
+        this.realBase.set(r, this.baseOfNew(r));
       }
-      this.realOwner.set(r, index);
+      this.own(index, r);
     }
   }
 
   /** A deleted (or reused) service index: its reals count for nobody until a table uses them again. */
   release(index: number): void {
-    for (const [r, owner] of this.realOwner) {
-      if (owner !== index) continue;
+    for (const r of this.owned.get(index) ?? []) {
       this.realOwner.delete(r);
       this.realBase.set(r, this.realCount(r));
     }
+    this.owned.delete(index);
     this.serviceBase.delete(index);
   }
 

@@ -155,6 +155,23 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
     if (b.weight > maxWeight) maxWeight = b.weight;
   }
 
+  // Equal weights (the common pool): every round each backend takes one turn,
+  // in key order, so the turns simply cycle; the same table as the general
+  // schedule below, without its heap.
+  if (live.every((b) => b.weight === maxWeight)) {
+    for (let filled = 0, i = 0; filled < size; filled++, i = i + 1 === n ? 0 : i + 1) {
+      let p = pos[i];
+      while (table[p] !== NO_BACKEND) {
+        p += skip[i];
+        if (p >= size) p -= size;
+      }
+      table[p] = owner[i];
+      p += skip[i];
+      pos[i] = p >= size ? p - size : p;
+    }
+    return table;
+  }
+
   // Katran's loop walks rounds 1, 2, ... and in each round visits backends in
   // order; backend i gains w_i credit and takes a turn when its credit reaches
   // the largest weight W. After r rounds it has taken floor(r * w_i / W) turns,

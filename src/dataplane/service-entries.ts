@@ -105,6 +105,9 @@ function liveRing(value: Service): LiveRing {
 export class ServiceEntries {
   /** Service id -> what the services map holds. */
   private readonly known = new Map<string, Entry>();
+  private readonly usedIndexes = new Set<number>();
+  /** No index below this is free (indexes are taken lowest first). */
+  private lowestFree = 0;
 
   /** Reads the services already in the maps (adopted pins): their live tables count for them. */
   constructor(
@@ -125,6 +128,7 @@ export class ServiceEntries {
       this.known.set(serviceId(key), { key, value, tableSize: value.ring_size });
     }
     rings.adopt([...this.known.values()].map((s) => liveRing(s.value)));
+    for (const s of this.known.values()) this.usedIndexes.add(s.value.index);
     for (const s of this.known.values()) counters.claim(s.value.index, rings.read(s.value.ring, s.value.ring_size), true);
   }
 
@@ -172,9 +176,7 @@ export class ServiceEntries {
       have.tableSize = tableSize;
       return this.info(have);
     }
-    const used = new Set(this.indexes());
-    let index = 0;
-    while (used.has(index)) index++;
+    const index = this.freeIndex();
     if (index >= this.capacity) {
       throw new RangeError(`no room for service ${id}: the services maps hold ${this.capacity}`);
     }
@@ -185,7 +187,14 @@ export class ServiceEntries {
     this.update(key, value);
     const entry = { key, value, tableSize };
     this.known.set(id, entry);
+    this.usedIndexes.add(index);
     return this.info(entry);
+  }
+
+  /** The lowest index no service has (what a restart with the same config gives again). */
+  private freeIndex(): number {
+    while (this.usedIndexes.has(this.lowestFree)) this.lowestFree++;
+    return this.lowestFree;
   }
 
   list(): ServiceInfo[] {
@@ -202,6 +211,8 @@ export class ServiceEntries {
     if (have) {
       this.counters.release(have.value.index);
       this.rings.release(liveRing(have.value));
+      this.usedIndexes.delete(have.value.index);
+      this.lowestFree = Math.min(this.lowestFree, have.value.index);
     }
     return deleted;
   }
@@ -211,7 +222,7 @@ export class ServiceEntries {
    * service: written into the idle ring, or a new area when the size
    * changed, then made live by one update of the service's entry.
    */
-  async installTable(spec: ServiceRef, table: Uint32Array): Promise<void> {
+  async installTable(spec: ServiceRef, table: Uint32Array, reals?: readonly number[]): Promise<void> {
     const key = serviceKey(spec);
     const svc = this.known.get(serviceId(key));
     if (!svc) throw new Error(`no service ${serviceId(key)}: addService() first`);
@@ -219,7 +230,8 @@ export class ServiceEntries {
       throw new RangeError(`service ${serviceId(key)}: a table has ${svc.tableSize} slots (its ring size), got ${table.length}`);
     }
     await this.rings.install(svc.value.index, liveRing(svc.value), table, (next) => {
-      this.counters.claim(svc.value.index, table);
+      if (reals) this.counters.claimReals(svc.value.index, reals);
+      else this.counters.claim(svc.value.index, table);
       const value = { ...svc.value, ring: next.ring, ring_size: next.size, region: next.region };
       this.update(key, value);
       svc.value = value;
@@ -233,7 +245,12 @@ export class ServiceEntries {
     const slots = buildMaglevTable(backends.map((b) => ({ key: b.key, weight: b.weight })), size);
     const table = new Uint32Array(size);
     for (let i = 0; i < size; i++) table[i] = slots[i] === REAL_NONE ? REAL_NONE : backends[slots[i]].real;
-    await this.installTable(spec, table);
+    // With equal weights every backend holds slots (size / n each, n <= size),
+    // so the reals are known without a pass over the table; uneven weights can
+    // leave a light backend without a slot, so then the table is read.
+    const weighted = backends.filter((b) => b.weight > 0);
+    const equal = weighted.every((b) => b.weight === weighted[0]?.weight) && weighted.length <= size;
+    await this.installTable(spec, table, equal ? weighted.map((b) => b.real) : undefined);
   }
 
   /** The live table of a service. */

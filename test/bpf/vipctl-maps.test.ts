@@ -19,7 +19,7 @@ import {
   REAL_F_VALID,
   REAL_NONE,
   REASONS,
-  RING_SIZE,
+  RING_MAX_SIZE,
 } from '../../src/dataplane/abi.js';
 import { parseAddr, parseMac } from '../../src/dataplane/addr.js';
 import { recordOutput } from '../unit/cli/helpers.js';
@@ -28,8 +28,10 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const OBJECT = join(ROOT, 'out/bpf/vipd.bpf.o');
 const BUILT_CLI = join(ROOT, 'dist/src/cli/main.js');
 const SERVICES = 4;
-/** Ring 1 is the service's live ring: slots [0, 40000) -> real 0, the rest -> real 1. */
+/** The IPv4 service's live ring (its second): slots [0, 40000) -> real 0, the rest -> real 1. */
 const SPLIT = 40_000;
+/** Each service's ring size here: ABI 4's one size, so the expected slot counts stay readable. */
+const RING_SIZE = RING_MAX_SIZE;
 
 interface JsonDump {
   pinDir: string;
@@ -66,11 +68,11 @@ describe('vipctl maps on pinned maps', () => {
     const svc = parseAddr('203.0.113.42');
     coll.map('services4', MAPS.services4.key, MAPS.services4.value).update(
       { addr: svc.addr.subarray(0, 4), port: 80, proto: IPPROTO_TCP, pad: 0 },
-      { index: 0, ring: 1, instance: 1, flags: 0 },
+      { ring: RING_SIZE, ring_size: RING_SIZE, instance: 1, flags: 0, index: 0, region: 0 },
     );
     coll.map('services6', MAPS.services6.key, MAPS.services6.value).update(
       { addr: parseAddr('2001:db8::42').addr, port: 443, proto: IPPROTO_TCP, pad: 0 },
-      { index: 1, ring: 2, instance: 1, flags: 0 },
+      { ring: 2 * RING_SIZE, ring_size: RING_SIZE, instance: 1, flags: 0, index: 1, region: 2 * RING_SIZE },
     );
     const rings = coll.map('rings', MAPS.rings.key, MAPS.rings.value);
     const entries: [number, number][] = [];
@@ -131,15 +133,15 @@ describe('vipctl maps on pinned maps', () => {
       { vip: '2001:db8::42', family: 6, instance: 1, flags: 0 },
     ]);
     expect(dump.maps.services4.entries).toEqual([
-      { service: '203.0.113.42:80/tcp', vip: '203.0.113.42', port: 80, protocol: 'tcp', family: 4, index: 0, ring: 1, instance: 1, flags: 0 },
+      { service: '203.0.113.42:80/tcp', vip: '203.0.113.42', port: 80, protocol: 'tcp', family: 4, index: 0, ring: RING_SIZE, ringSize: RING_SIZE, region: 0, instance: 1, flags: 0 },
     ]);
     expect(dump.maps.services6.entries).toEqual([
-      { service: '[2001:db8::42]:443/tcp', vip: '2001:db8::42', port: 443, protocol: 'tcp', family: 6, index: 1, ring: 2, instance: 1, flags: 0 },
+      { service: '[2001:db8::42]:443/tcp', vip: '2001:db8::42', port: 443, protocol: 'tcp', family: 6, index: 1, ring: 2 * RING_SIZE, ringSize: RING_SIZE, region: 2 * RING_SIZE, instance: 1, flags: 0 },
     ]);
     expect(dump.maps.rings.entries.filter((e) => e.service === '203.0.113.42:80/tcp')).toEqual([
       { ring: 0, service: '203.0.113.42:80/tcp', role: 'idle', slots: RING_SIZE, reals: [], empty: RING_SIZE },
       {
-        ring: 1,
+        ring: RING_SIZE,
         service: '203.0.113.42:80/tcp',
         role: 'live',
         slots: RING_SIZE,
@@ -151,10 +153,10 @@ describe('vipctl maps on pinned maps', () => {
       },
     ]);
     expect(dump.maps.rings.entries.filter((e) => e.service === '[2001:db8::42]:443/tcp').map((e) => [e.ring, e.role])).toEqual([
-      [2, 'live'],
-      [3, 'idle'],
+      [2 * RING_SIZE, 'live'],
+      [3 * RING_SIZE, 'idle'],
     ]);
-    expect(dump.maps.rings.omitted).toBe(2 * SERVICES - 4);
+    expect(dump.maps.rings.omitted).toBe((2 * SERVICES - 4) * RING_SIZE);
     expect(dump.maps.reals.entries).toEqual([
       { index: 0, address: '10.0.0.11', family: 4, mac: '02:00:00:00:01:01', flags: ['valid'] },
       { index: 1, address: '10.0.0.12', family: 4, mac: '02:00:00:00:01:02', flags: ['valid'] },
@@ -185,8 +187,8 @@ describe('vipctl maps on pinned maps', () => {
     expect(text).toContain(`instances  ${join(pinDir, 'instances')}  (Array, max 8)`);
     expect(text).toMatch(/^\s+1\s+active\s+expires in \d+s\s+\d+\s+lo \(1\)\s+02:00:00:00:00:fe$/m);
     expect(text).toMatch(/^\s+2001:db8::42\s+1\s+0$/m);
-    expect(text).toMatch(/^\s+203\.0\.113\.42:80\/tcp\s+0\s+1\s+1\s+0$/m);
-    expect(text).toMatch(new RegExp(`^\\s+1\\s+203\\.0\\.113\\.42:80/tcp\\s+live\\s+10\\.0\\.0\\.11=${SPLIT} 10\\.0\\.0\\.12=${RING_SIZE - SPLIT}$`, 'm'));
+    expect(text).toMatch(new RegExp(`^\\s+203\\.0\\.113\\.42:80/tcp\\s+0\\s+${RING_SIZE}\\s+${RING_SIZE}\\s+1\\s+0$`, 'm'));
+    expect(text).toMatch(new RegExp(`^\\s+${RING_SIZE}\\s+203\\.0\\.113\\.42:80/tcp\\s+live\\s+10\\.0\\.0\\.11=${SPLIT} 10\\.0\\.0\\.12=${RING_SIZE - SPLIT}$`, 'm'));
     expect(text).toMatch(new RegExp(`^\\s+0\\s+203\\.0\\.113\\.42:80/tcp\\s+idle\\s+none=${RING_SIZE}$`, 'm'));
     expect(text).toMatch(/^\s+1\s+10\.0\.0\.12\s+02:00:00:00:01:02\s+valid$/m);
     expect(text).toMatch(new RegExp(`^\\s+2\\s+forward \\(from real_stats\\)\\s+TX\\s+${sumOfCpus}\\s+${sumOfCpus * 100n}`, 'm'));

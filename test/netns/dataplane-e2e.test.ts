@@ -106,7 +106,7 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
     // The program is loaded here and attached inside the LB namespace (an
     // ifindex means something only there) from its pin.
     const pinDir = lab.bpffs();
-    dp = await Dataplane.open({ pinDir, limits: { services: 2, reals: 8, instances: 8, vips: 16 } });
+    dp = await Dataplane.open({ pinDir, sizes: { services: 2, reals: 8, instances: 8, vips: 16, ringSlots: 4096 } });
     const progPin = join(pinDir, 'vipd_xdp');
     dp.program.pin(progPin);
     lb.ip(['link', 'set', 'dev', 'eth0', 'xdpdrv', 'pinned', progPin]);
@@ -117,12 +117,12 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
     dp.setVip(VIP, 0);
     dp.setVip(VIP6, 0);
     dp.activate(0, 60, ifindex);
-    dp.addService({ vip: VIP, port: PORT, protocol: 'tcp', instance: 0 });
+    dp.addService({ vip: VIP, port: PORT, protocol: 'tcp', instance: 0, backends: 2 });
     await dp.setBackends({ vip: VIP, port: PORT, protocol: 'tcp' }, [
       { real: 0, key: '10.77.0.11', weight: 1 },
       { real: 1, key: '10.77.0.12', weight: 1 },
     ]);
-    dp.addService({ vip: VIP6, port: PORT, protocol: 'tcp', instance: 0 });
+    dp.addService({ vip: VIP6, port: PORT, protocol: 'tcp', instance: 0, backends: 2 });
     await dp.setBackends({ vip: VIP6, port: PORT, protocol: 'tcp' }, [
       { real: 2, key: 'fd77::11', weight: 1 },
       { real: 3, key: 'fd77::12', weight: 1 },

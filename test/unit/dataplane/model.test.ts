@@ -22,16 +22,18 @@ describe('flow hash', () => {
     const ports = portsWord(40000, 80);
     expect([client, vip, ports]).toEqual([124007366, 167772170, 1342193820]);
     expect(flowHash(client, vip, ports)).toBe(2844887864);
-    expect(ringSlot(2844887864)).toBe(43410);
+    expect(ringSlot(2844887864, 65537)).toBe(43410);
+    expect(ringSlot(2844887864, 251)).toBe(166);
   });
 
   it('spreads flows over the ring evenly and reaches both ends of it', () => {
-    expect(ringSlot(0)).toBe(0);
-    expect(ringSlot(0xffffffff)).toBe(65536);
+    expect(ringSlot(0, 65537)).toBe(0);
+    expect(ringSlot(0xffffffff, 65537)).toBe(65536);
+    expect(ringSlot(0xffffffff, 251)).toBe(250);
     const buckets = new Array<number>(16).fill(0);
     for (let sport = 1024; sport < 1024 + 16 * 4000; sport++) {
       const h = flowHash(124007366, 167772170, portsWord(sport, 80));
-      buckets[Math.floor((ringSlot(h) * 16) / 65537)]++;
+      buckets[Math.floor((ringSlot(h, 65537) * 16) / 65537)]++;
     }
     // 4000 flows per sixteenth of the ring, give or take a few percent.
     for (const n of buckets) expect(Math.abs(n - 4000)).toBeLessThan(4000 * 0.06);
