@@ -80,3 +80,48 @@ describe('vipctl status', () => {
     expect(calls).toBe(2);
   });
 });
+
+describe('vipctl status at scale: a summary line and filters', () => {
+  let daemon: TestDaemon;
+  const big = {
+    ...STATUS,
+    services: Array.from({ length: 3000 }, (_, i) => ({
+      ...STATUS.services[0],
+      name: `svc-${i}`,
+      vip: `10.0.${i >> 8}.${i & 255}`,
+      instance: i % 3 === 0 ? 'dns' : 'web',
+      active: i % 3 !== 0,
+    })),
+  };
+
+  beforeAll(async () => {
+    daemon = await startDaemon({ status: () => big });
+  });
+  afterAll(() => daemon?.close());
+
+  it('starts with one line that sums up the host', async () => {
+    const output = recordOutput();
+    expect(await runStatus({ socket: daemon.socket, now: NOW }, output)).toBe(0);
+    // Each service of the fixture has 3 backends: 2 up, 1 drained, 1 without a MAC.
+    expect(output.stdout().split('\n')[0]).toBe('2 instances (1 MASTER); 3000 services (2000 forwarding here); 9000 backends (6000 up, 3000 drained, 3000 unresolved)');
+    const summary = recordOutput();
+    await runStatus({ socket: daemon.socket, summary: true }, summary);
+    expect(summary.stdout().trim().split('\n')).toHaveLength(1);
+  });
+
+  it('--vip, --service and --instance keep only what matches, and combine', async () => {
+    const byVip = recordOutput();
+    await runStatus({ socket: daemon.socket, json: true, vip: '10.0.1.44' }, byVip);
+    expect((JSON.parse(byVip.stdout()) as typeof big).services.map((s) => s.name)).toEqual(['svc-300']);
+
+    const byInstance = recordOutput();
+    await runStatus({ socket: daemon.socket, json: true, instance: 'dns', service: 'svc-29' }, byInstance);
+    const kept = JSON.parse(byInstance.stdout()) as typeof big;
+    expect(kept.instances.map((i) => i.name)).toEqual(['dns']);
+    expect(kept.services.map((s) => s.name)).toEqual(['svc-291', 'svc-294', 'svc-297', 'svc-2901', 'svc-2904', 'svc-2907', 'svc-2910', 'svc-2913', 'svc-2916', 'svc-2919', 'svc-2922', 'svc-2925', 'svc-2928', 'svc-2931', 'svc-2934', 'svc-2937', 'svc-2940', 'svc-2943', 'svc-2946', 'svc-2949', 'svc-2952', 'svc-2955', 'svc-2958', 'svc-2961', 'svc-2964', 'svc-2967', 'svc-2970', 'svc-2973', 'svc-2976', 'svc-2979', 'svc-2982', 'svc-2985', 'svc-2988', 'svc-2991', 'svc-2994', 'svc-2997'].sort((a, b) => Number(a.slice(4)) - Number(b.slice(4))));
+
+    const summary = recordOutput();
+    await runStatus({ socket: daemon.socket, summary: true, instance: 'dns' }, summary);
+    expect(summary.stdout().trim()).toBe('1 instances (0 MASTER); 1000 services (0 forwarding here); 3000 backends (2000 up, 1000 drained, 1000 unresolved)');
+  });
+});
