@@ -61,7 +61,7 @@ function readBpf(reader: FieldReader, field: Field | undefined): BpfConfig {
 function readControl(reader: FieldReader, field: Field | undefined): ControlConfig {
   let socket: string = DEFAULTS.control.socket;
   let metrics = parseConfigListenAddress(DEFAULTS.control.metrics) ?? { host: '127.0.0.1', port: 9477 };
-  const fields = field && reader.mapping(field, ['socket', 'metrics']);
+  const fields = field && reader.mapping(field, ['socket', 'metrics', 'backendMetrics']);
   if (fields?.socket) {
     const text = reader.text(fields.socket);
     if (text !== undefined && !text.startsWith('/')) reader.error(fields.socket, 'must be an absolute path');
@@ -73,7 +73,8 @@ function readControl(reader: FieldReader, field: Field | undefined): ControlConf
     if (text !== undefined && !parsed) reader.error(fields.metrics, `"${text}" must be IP:PORT or [IPv6]:PORT`);
     if (parsed) metrics = parsed;
   }
-  return { socket, metrics };
+  const backendMetrics = fields?.backendMetrics ? (reader.boolean(fields.backendMetrics) ?? true) : DEFAULTS.control.backendMetrics;
+  return { socket, metrics, backendMetrics };
 }
 
 function readSyncGroups(reader: FieldReader, field: Field | undefined, instanceNames: ReadonlySet<string>): SyncGroupConfig[] {

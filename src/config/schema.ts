@@ -39,6 +39,8 @@ export interface ControlConfig {
   readonly socket: string;
   /** Where /metrics listens; loopback by default. */
   readonly metrics: ListenAddress;
+  /** Series per backend (vipd_backend_*); false on hosts with tens of thousands of backends. Default true. */
+  readonly backendMetrics: boolean;
 }
 
 /** An argv: absolute program path first, never a shell string. */
@@ -211,7 +213,7 @@ export interface Config {
 /** Every default in one place; docs/configuration.md lists the same values. */
 export const DEFAULTS = {
   bpf: { pin: '/sys/fs/bpf/vipd', mode: 'auto', maxMemory: 1024 ** 3 },
-  control: { socket: '/run/vipd/vipd.sock', metrics: '127.0.0.1:9477' },
+  control: { socket: '/run/vipd/vipd.sock', metrics: '127.0.0.1:9477', backendMetrics: true },
   instance: {
     version: 3,
     priority: 100,

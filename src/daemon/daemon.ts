@@ -56,7 +56,7 @@ export class Daemon implements ControlTarget {
   #dp!: Dataplane;
   #services!: ServiceTable;
   #instances!: InstanceSet;
-  readonly #metrics: VipdMetrics;
+  #metrics!: VipdMetrics;
   readonly events: EventLog;
   /** The config file's text as last applied, for the reload event's diff. */
   #configText = '';
@@ -70,7 +70,6 @@ export class Daemon implements ControlTarget {
   private constructor(opts: DaemonOptions) {
     this.#opts = opts;
     this.#log = opts.logger;
-    this.#metrics = new VipdMetrics({ logger: this.#log });
     this.events = new EventLog({ logger: this.#log });
   }
 
@@ -83,6 +82,8 @@ export class Daemon implements ControlTarget {
   async #start(): Promise<void> {
     this.#configText = readText(this.#opts.configFile);
     this.#config = await readConfig(this.#opts.configFile);
+    // Per-backend series or not is a start-time choice (control settings apply at restart).
+    this.#metrics = new VipdMetrics({ logger: this.#log, perBackend: this.#config.control.backendMetrics });
     const { mounted } = ensureBpffs(this.#config.bpf.pin);
     this.#dp = await this.#openDataplane(this.#config.bpf.pin);
     this.#log.info(

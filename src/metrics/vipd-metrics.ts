@@ -35,6 +35,13 @@ export interface VipdMetricsOptions {
   /** collectDefaultMetrics on this registry (process CPU, memory, fds, event loop). Default true. */
   readonly defaultMetrics?: boolean;
   readonly logger?: Pick<Logger, 'warn'>;
+  /**
+   * Series per (service, backend): vipd_backend_up, _packets_total and
+   * _bytes_total. Default true; false for hosts with tens of thousands of
+   * backends (3 series each), where vipd_service_backends_up{service} and
+   * the per-service counters remain (docs/metrics.md, "Cost of a scrape").
+   */
+  readonly perBackend?: boolean;
 }
 
 export class VipdMetrics {
@@ -52,6 +59,11 @@ export class VipdMetrics {
   readonly vrrpRxInvalid: Counter<'instance' | 'reason'>;
   readonly vrrpInstanceInfo: Gauge<'instance' | 'vrid' | 'interface' | 'version'>;
   readonly backendUp: Gauge<'service' | 'backend'>;
+  /** Backends of a service whose health check passes (all of them without a check). */
+  readonly serviceBackendsUp: Gauge<'service'>;
+  readonly #perBackend: boolean;
+  /** service -> backend -> up, for serviceBackendsUp. */
+  readonly #backendState = new Map<string, Map<string, boolean>>();
   readonly failoverSeconds: Gauge;
   /** The info labels each declared instance carries, to remove exactly that series. */
   readonly #instanceInfo = new Map<string, InstanceInfo>();
@@ -93,10 +105,17 @@ export class VipdMetrics {
       labelNames: ['instance', 'reason'],
       registers,
     });
+    this.#perBackend = options.perBackend !== false;
     this.backendUp = new Gauge({
       name: 'vipd_backend_up',
       help: 'Health check result of the real server: 1 up, 0 down.',
       labelNames: ['service', 'backend'],
+      registers: this.#perBackend ? registers : [],
+    });
+    this.serviceBackendsUp = new Gauge({
+      name: 'vipd_service_backends_up',
+      help: 'Backends of the service whose health check passes (all of them when it has no check).',
+      labelNames: ['service'],
       registers,
     });
     this.failoverSeconds = new Gauge({
@@ -139,11 +158,12 @@ export class VipdMetrics {
         for (const s of c?.services ?? []) this.inc({ service: s.service }, toNumber(s.bytes));
       },
     });
+    const backendRegisters = this.#perBackend ? registers : [];
     new Counter({
       name: 'vipd_backend_packets_total',
       help: 'Packets forwarded to the real server by the XDP program.',
       labelNames: ['service', 'backend'],
-      registers,
+      registers: backendRegisters,
       async collect() {
         const c = await snapshot();
         this.reset();
@@ -154,7 +174,7 @@ export class VipdMetrics {
       name: 'vipd_backend_bytes_total',
       help: 'Bytes forwarded to the real server by the XDP program.',
       labelNames: ['service', 'backend'],
-      registers,
+      registers: backendRegisters,
       async collect() {
         const c = await snapshot();
         this.reset();
@@ -224,18 +244,34 @@ export class VipdMetrics {
   }
 
   setBackendUp(service: string, backend: string, up: boolean): void {
-    this.backendUp.set({ service, backend }, up ? 1 : 0);
+    if (this.#perBackend) this.backendUp.set({ service, backend }, up ? 1 : 0);
     remember(this.#backends, service, backend);
+    let states = this.#backendState.get(service);
+    if (!states) this.#backendState.set(service, (states = new Map()));
+    states.set(backend, up);
+    this.#countUp(service);
   }
 
   /** Drops the health series of a backend (or all of a service's) removed by a reload. */
   removeBackend(service: string, backend?: string): void {
     const known = this.#backends.get(service);
+    const states = this.#backendState.get(service);
     for (const b of backend === undefined ? [...(known ?? [])] : [backend]) {
       this.backendUp.remove({ service, backend: b });
+      states?.delete(b);
       known?.delete(b);
     }
     if (known?.size === 0) this.#backends.delete(service);
+    if (states?.size === 0) {
+      this.#backendState.delete(service);
+      this.serviceBackendsUp.remove({ service });
+    } else this.#countUp(service);
+  }
+
+  #countUp(service: string): void {
+    let up = 0;
+    for (const ok of this.#backendState.get(service)?.values() ?? []) if (ok) up++;
+    this.serviceBackendsUp.set({ service }, up);
   }
 
   setFailoverSeconds(seconds: number): void {

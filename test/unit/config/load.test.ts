@@ -79,7 +79,7 @@ describe('parseConfig: valid configs', () => {
     if (!result.ok) throw new Error(result.errors.map(formatConfigError).join('\n'));
     const [instance] = result.config.instances;
     expect(instance).toMatchObject({ version: 3, priority: 100, advertInterval: 1, advertIntervalCentis: 100, preempt: true, checksumMode: 'rfc', addAddresses: false, unicastPeers: [] });
-    expect(result.config.control).toEqual({ socket: '/run/vipd/vipd.sock', metrics: { host: '127.0.0.1', port: 9477 } });
+    expect(result.config.control).toEqual({ socket: '/run/vipd/vipd.sock', metrics: { host: '127.0.0.1', port: 9477 }, backendMetrics: true });
     expect(result.config.syncGroups).toEqual([]);
   });
 

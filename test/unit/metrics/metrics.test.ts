@@ -59,7 +59,7 @@ function typeOf(body: string, name: string): string | undefined {
 }
 
 describe('VipdMetrics over /metrics', () => {
-  it('exposes exactly the DESIGN.md names (plus instance info and backend bytes) with the right types', async () => {
+  it('exposes exactly the DESIGN.md names (plus instance info, backend bytes and backends up per service) with the right types', async () => {
     const metrics = new VipdMetrics({ dataplane: new FakeDataplane() });
     const { port } = await serve(metrics);
     const res = await get(port, '/metrics');
@@ -71,6 +71,7 @@ describe('VipdMetrics over /metrics', () => {
       'vipd_backend_packets_total counter',
       'vipd_backend_up gauge',
       'vipd_failover_seconds gauge',
+      'vipd_service_backends_up gauge',
       'vipd_service_bytes_total counter',
       'vipd_service_packets_total counter',
       'vipd_vrrp_adverts_total counter',
@@ -188,6 +189,26 @@ describe('VipdMetrics over /metrics', () => {
     }
     metrics.removeBackend('web');
     expect(samples(await metrics.metrics(), 'vipd_backend_up')).toEqual([]);
+  });
+
+  it('perBackend: false drops the per-backend series and keeps the per-service ones (thousands of backends)', async () => {
+    const counters = {
+      verdicts: {},
+      services: [{ service: 'web', packets: 10n, bytes: 1000n }],
+      backends: [{ service: 'web', backend: '10.0.0.11', packets: 10n, bytes: 1000n }],
+    };
+    const metrics = new VipdMetrics({ defaultMetrics: false, perBackend: false, dataplane: { readCounters: () => counters } });
+    metrics.setBackendUp('web', '10.0.0.11', true);
+    metrics.setBackendUp('web', '10.0.0.12', false);
+    metrics.setBackendUp('web', '10.0.0.13', true);
+    const body = await metrics.metrics();
+    expect(body).not.toMatch(/^vipd_backend_/m);
+    expect(samples(body, 'vipd_service_backends_up')).toEqual(['vipd_service_backends_up{service="web"} 2']);
+    expect(samples(body, 'vipd_service_packets_total')).toEqual(['vipd_service_packets_total{service="web"} 10']);
+    metrics.removeBackend('web', '10.0.0.13');
+    expect(samples(await metrics.metrics(), 'vipd_service_backends_up')).toEqual(['vipd_service_backends_up{service="web"} 1']);
+    metrics.removeBackend('web');
+    expect(samples(await metrics.metrics(), 'vipd_service_backends_up')).toEqual([]);
   });
 
   it('two instances do not share a registry', async () => {
