@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArrayMemory, BpfError, ObjectSpec, types as t, type Collection } from '../../src/bpf/index.js';
 import { packageRoot } from '../../src/native.js';
 
-const TEST_OBJ = join(packageRoot(), 'out/bpf/libbpf_ts_test.bpf.o');
+const TEST_OBJ = join(packageRoot(), 'out/test/progs/libbpf_ts_test.bpf.o');
 
 describe('ArrayMemory: an mmapable array written with plain stores', () => {
   let coll: Collection;
