@@ -69,7 +69,7 @@ async function oneRun(site: Site, probeScript: string): Promise<Run> {
 export const firstSyn: Section = {
   key: 'firstSyn',
   title: 'First SYN after an election on a lone vipd',
-  requires: { root: true, native: true, objects: ['out/bpf/vipd.bpf.o', 'out/bpf/xdp_pass.bpf.o'] },
+  requires: { root: true, native: true, objects: ['out/bpf/vipd.bpf.o', 'out/test/progs/xdp_pass.bpf.o'] },
   async run(ctx: BenchContext): Promise<SectionOutcome> {
     const why = netnsUnavailable() ?? (haveCommand('tcpdump') ? undefined : 'tcpdump is not installed');
     if (why) throw new Error(`firstSyn: ${why}`);

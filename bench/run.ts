@@ -18,10 +18,11 @@ import { failover } from './failover.js';
 import { firstSyn } from './first-syn.js';
 import { type BenchContext, type Section, type Skip, missingPrerequisites, repoRoot } from './lib.js';
 import { pacing } from './pacing.js';
+import { scale } from './scale.js';
 import { throughput } from './throughput.js';
 
 /** In run order. Failover, throughput: add here. */
-const SECTIONS: readonly Section[] = [dataplane, throughput, failover, firstSyn, controlPlane, daemon, pacing];
+const SECTIONS: readonly Section[] = [dataplane, throughput, failover, firstSyn, controlPlane, scale, daemon, pacing];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--only KEY[,KEY...]]
 sections: ${SECTIONS.map((s) => s.key).join(', ')}`;

@@ -87,6 +87,22 @@ export class ServiceTable {
   readonly #dp: Dataplane;
   readonly #log: Logger;
   readonly #services = new Map<string, ServiceState>();
+  /**
+   * Real index -> how many services' live tables use it: what #placeReal
+   * must not rewrite. Kept as tables change, because recomputing it from
+   * every service on every install is O(services x backends) each time
+   * (30 s of blocked event loop at 1000 x 10).
+   */
+  readonly #liveRefs = new Map<number, number>();
+  /** Services whose live reals are counted in #liveRefs. */
+  #liveCounted = new WeakSet<ServiceState>();
+  /** Services with an install queued and not started yet (see #install). */
+  readonly #queued = new WeakSet<ServiceState>();
+  /** #services.size when every service was last counted into #liveRefs. */
+  #allCounted = -1;
+  readonly #isLive = { has: (i: number): boolean => (this.#liveRefs.get(i) ?? 0) > 0 };
+  /** #primaryReals(), cached: 10 000 services x 10 backends make it worth it (reset by apply()). */
+  #primaries: number | undefined;
   readonly #opts: ServiceTableOptions;
   readonly #macs: RealMacs;
   /** Called after every table install: whenForwardable() waiters re-check. */
@@ -114,11 +130,17 @@ export class ServiceTable {
     instanceOf: (name: string) => { id: number; interface: string },
   ): Promise<void> {
     const wanted = new Map(services.map((s) => [s.name, s]));
+    this.#primaries = undefined;
+    // Service states are rebuilt below (carrying their live reals): count afresh.
+    this.#liveRefs.clear();
+    this.#liveCounted = new WeakSet();
+    this.#allCounted = -1;
     for (const [name, state] of this.#services) {
       const next = wanted.get(name);
       if (!next || next.vip !== state.config.vip || next.port !== state.config.port || next.protocol !== state.config.protocol) {
         await state.installing;
         this.#dp.deleteService({ vip: state.config.vip, port: state.config.port, protocol: state.config.protocol });
+        this.#setLive(state, new Set());
         this.#services.delete(name);
         this.#log.info({ service: name }, 'service removed');
       }
@@ -272,11 +294,10 @@ export class ServiceTable {
   /** (service index -> name) and (real index -> service, backend), for counters. */
   indexes(): { services: Map<number, string>; reals: Map<number, { service: string; backend: string }> } {
     const services = new Map<number, string>();
+    const byEndpoint = new Map([...this.#services.values()].map((x) => [`${x.config.vip}|${x.config.port}|${x.config.protocol}`, x.config.name]));
     for (const info of this.#dp.listServices()) {
-      const s = [...this.#services.values()].find(
-        (x) => x.config.vip === info.vip && x.config.port === info.port && x.config.protocol === info.protocol,
-      );
-      if (s) services.set(info.index, s.config.name);
+      const name = byEndpoint.get(`${info.vip}|${info.port}|${info.protocol}`);
+      if (name !== undefined) services.set(info.index, name);
     }
     const reals = new Map<number, { service: string; backend: string }>();
     for (const s of this.#services.values()) {
@@ -324,23 +345,37 @@ export class ServiceTable {
    * it, and its service gets a new table at once.
    */
   #onMac(iface: string, address: string, mac: string, install = true): void {
+    // One log line per address, not per service: one real server may back 10 000 services.
+    let changedFrom: string | null = null;
+    const services: string[] = [];
     for (const s of this.#services.values()) {
       if (s.interface !== iface) continue;
       const b = s.backends.get(address);
       if (!b || b.mac === mac) continue;
-      if (b.mac !== null) this.#log.warn({ service: s.config.name, backend: address, from: b.mac, to: mac }, 'backend MAC changed');
-      else this.#log.info({ service: s.config.name, backend: address, mac }, 'backend MAC resolved');
+      if (b.mac !== null) changedFrom = b.mac;
+      services.push(s.config.name);
       b.mac = mac;
       if (install) void this.#install(s, b.written.size === 0 ? 'MAC resolved' : 'MAC changed');
     }
+    if (services.length === 0) return;
+    const fields = { backend: address, mac, services: services.length, service: services[0] };
+    if (changedFrom !== null) this.#log.warn({ ...fields, from: changedFrom, to: mac }, 'backend MAC changed');
+    else this.#log.info(fields, 'backend MAC resolved');
   }
 
   /** A backend's second real index (top of the reals map), or undefined when the map has no room for one. */
   #altIndex(realIndex: number): number | undefined {
-    let primaries = 0;
-    for (const s of this.#services.values()) primaries += s.backends.size;
     const alt = this.#dp.sizes.reals - 1 - realIndex;
-    return alt >= primaries ? alt : undefined;
+    return alt >= this.#primaryReals() ? alt : undefined;
+  }
+
+  /** Backends of all services (their primary real indexes), counted once per config apply. */
+  #primaryReals(): number {
+    if (this.#primaries === undefined) {
+      this.#primaries = 0;
+      for (const s of this.#services.values()) this.#primaries += s.backends.size;
+    }
+    return this.#primaries;
   }
 
   /**
@@ -350,7 +385,7 @@ export class ServiceTable {
    * when it could not be written safely (both indexes live, or no room for
    * a second): the caller leaves b out of one table first.
    */
-  async #placeReal(s: ServiceState, b: BackendState, live: Set<number>): Promise<boolean> {
+  async #placeReal(s: ServiceState, b: BackendState, live: { has(i: number): boolean }): Promise<boolean> {
     const mac = b.mac;
     if (mac === null) return false;
     if (b.written.get(b.current) === mac) return true;
@@ -368,6 +403,38 @@ export class ServiceTable {
 
   /** Real indexes the service's live table uses (read from the map once, then tracked). */
   #liveReals(s: ServiceState): Set<number> {
+    if (!this.#liveCounted.has(s)) {
+      this.#liveCounted.add(s);
+      for (const i of this.#loadLive(s)) this.#liveRefs.set(i, (this.#liveRefs.get(i) ?? 0) + 1);
+    }
+    return this.#loadLive(s);
+  }
+
+  /** Makes next the service's live reals, keeping #liveRefs in step. */
+  #setLive(s: ServiceState, next: Set<number>): void {
+    const counted = this.#liveCounted.has(s);
+    if (counted) {
+      for (const i of s.liveReals ?? []) {
+        const n = (this.#liveRefs.get(i) ?? 1) - 1;
+        if (n > 0) this.#liveRefs.set(i, n);
+        else this.#liveRefs.delete(i);
+      }
+    }
+    s.liveReals = next;
+    this.#liveCounted.add(s);
+    for (const i of next) this.#liveRefs.set(i, (this.#liveRefs.get(i) ?? 0) + 1);
+  }
+
+  /** Every service's live reals counted (adopted tables are read once), then the set of them. */
+  #liveSet(): { has(i: number): boolean } {
+    if (this.#allCounted !== this.#services.size) {
+      for (const x of this.#services.values()) this.#liveReals(x);
+      this.#allCounted = this.#services.size;
+    }
+    return this.#isLive;
+  }
+
+  #loadLive(s: ServiceState): Set<number> {
     if (!s.liveReals) {
       const table = this.#dp.table({ vip: s.config.vip, port: s.config.port, protocol: s.config.protocol });
       s.liveReals = new Set(table ?? []);
@@ -376,12 +443,18 @@ export class ServiceTable {
   }
 
   #install(s: ServiceState, why: string): Promise<void> {
+    // An install still waiting its turn will read the newest state anyway: a
+    // burst of changes (ten real servers resolving, 10 000 services each)
+    // costs each service one table, not one per change.
+    if (this.#queued.has(s)) return s.installing;
+    this.#queued.add(s);
     const next = s.installing.then(async () => {
+      this.#queued.delete(s);
       if (!this.#services.has(s.config.name)) return;
       const spec = { vip: s.config.vip, port: s.config.port, protocol: s.config.protocol };
       const candidates = [...s.backends.values()].filter((b) => b.up && !b.drained && b.mac !== null && b.weight > 0);
       // Reals the live table uses, of every service (indexes move with a reload).
-      const live = new Set([...this.#services.values()].flatMap((x) => [...this.#liveReals(x)]));
+      const live = this.#liveSet();
       const eligible: BackendState[] = [];
       const blocked: BackendState[] = [];
       for (const b of candidates) ((await this.#placeReal(s, b, live)) ? eligible : blocked).push(b);
@@ -393,7 +466,7 @@ export class ServiceTable {
           list.map((b) => ({ real: b.current, key: b.address, weight: b.weight })),
         );
         s.installedKey = key;
-        s.liveReals = new Set(list.map((b) => b.current));
+        this.#setLive(s, new Set(list.map((b) => b.current)));
         s.installedAt = Date.now();
         this.#log.info({ service: s.config.name, backends: list.map((b) => b.address), why: note }, 'Maglev table installed');
       };
@@ -401,7 +474,7 @@ export class ServiceTable {
       if (blocked.length > 0) {
         // No free index to write a changed MAC at: with the backend out of the
         // live table its own entry is free, written, and the backend rejoins.
-        const freed = new Set([...this.#services.values()].flatMap((x) => [...this.#liveReals(x)]));
+        const freed = this.#liveSet();
         for (const b of blocked) if (await this.#placeReal(s, b, freed)) eligible.push(b);
         eligible.sort((x, y) => x.address.localeCompare(y.address));
         await swap(eligible, `${why} (rewritten in place after leaving the table)`);

@@ -1,0 +1,128 @@
+/**
+ * A real vipd with 10 000 services x 10 backends (issue 13): from the
+ * daemon's start to the last service forwarding, its RSS and its maps'
+ * memory, and how long `vipctl status` takes at that size.
+ *
+ * The site is scripts/topology.ts with lb1 alone (priority 255, no peer);
+ * the 10 backends are ten addresses on the two real servers, so each
+ * service's table is built from resolved MACs, as in production.
+ * "Forwarding" is the daemon's own record: the log line "Maglev table
+ * installed" for every service (the test in test/netns/daemon-scale checks
+ * with a real client that installed tables forward).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { Site, VIP } from '../scripts/topology.js';
+import { Dataplane } from '../src/dataplane/manager.js';
+import { formatBytes } from '../src/dataplane/sizing.js';
+import { netnsUnavailable } from '../test/helpers/netns.js';
+import { type BenchContext, type Section, type SectionOutcome, fmt, formatTable } from './lib.js';
+
+const BACKENDS = 10;
+
+function configFor(site: Site, services: number, backends: readonly string[]): string {
+  const base = site.config(0);
+  const lines = ['control: { socket: ' + site.socket(0) + ', metrics: 127.0.0.1:9477, backendMetrics: false }', 'services:'];
+  for (let i = 0; i < services; i++) {
+    lines.push(`  - name: s${i}`, `    vip: ${VIP}`, `    port: ${1000 + (i >> 1)}`, `    protocol: ${i % 2 === 0 ? 'tcp' : 'udp'}`, '    instance: web', '    backends:');
+    for (const b of backends) lines.push(`      - { address: ${b} }`);
+  }
+  const head = base.slice(0, base.indexOf('services:')).replace(/^control: .*$/m, '');
+  return `${head}${lines.join('\n')}\n`;
+}
+
+interface LogLine {
+  time: number;
+  msg: string;
+}
+
+function logLines(site: Site): LogLine[] {
+  if (!existsSync(site.logPath(0))) return [];
+  return readFileSync(site.logPath(0), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+function rssBytes(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+export const scale: Section = {
+  key: 'scale',
+  title: 'A vipd with 10 000 services x 10 backends',
+  requires: { root: true, native: true, objects: ['out/bpf/vipd.bpf.o', 'out/test/progs/xdp_pass.bpf.o'] },
+  async run(ctx: BenchContext): Promise<SectionOutcome> {
+    const why = netnsUnavailable();
+    if (why) throw new Error(`scale: ${why}`);
+    const services = ctx.quick ? 1000 : 10_000;
+    const site = await Site.create({ label: 'scl', priorities: [255, 100], healthCheck: 'none', vipdHosts: [true, false] });
+    try {
+      // Ten backend addresses: the two real servers' own and four more on each.
+      const backends = [...site.realAddrs];
+      for (let i = 0; backends.length < BACKENDS; i++) {
+        const address = `10.99.0.${40 + i}`;
+        site.reals[i % 2].ip(['addr', 'add', `${address}/24`, 'dev', 'eth0']);
+        backends.push(address);
+      }
+      site.writeConfig(0, configFor(site, services, backends));
+      ctx.progress(`scale: starting vipd with ${services} services x ${BACKENDS} backends`);
+      const started = Date.now();
+      const child = site.startDaemon(0, { writeConfig: false });
+      const deadline = started + 120_000;
+      // A service forwards as configured once a table with all its backends is in.
+      let installed = 0;
+      let lastAt = 0;
+      while (Date.now() < deadline) {
+        const whole = new Map<string, number>();
+        for (const l of logLines(site)) {
+          const t = l as LogLine & { service?: string; backends?: string[] };
+          if (t.msg === 'Maglev table installed' && t.backends?.length === BACKENDS && t.service && !whole.has(t.service)) whole.set(t.service, t.time);
+        }
+        installed = whole.size;
+        if (installed >= services) {
+          lastAt = Math.max(...whole.values());
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      if (installed < services) throw new Error(`scale: only ${installed} of ${services} services had a table of all ${BACKENDS} backends after 120 s`);
+      const startToLastMs = lastAt - started;
+      let readyLine: LogLine | undefined;
+      while (!(readyLine = logLines(site).find((l) => l.msg === 'control ready')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      ctx.progress(`scale: last service forwarding ${fmt(startToLastMs, 0)} ms after start`);
+      const rss = rssBytes(child.pid!);
+      const maps = logLines(site).find((l) => l.msg.startsWith('data-plane maps:'));
+      const statusTimes: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        const st = await site.status(0);
+        statusTimes.push(performance.now() - t0);
+        if (st.services.length !== services) throw new Error(`scale: status listed ${st.services.length} services`);
+      }
+      const load = loadavg().map((l) => fmt(l, 2)).join(' ');
+      const table = formatTable(
+        [
+          ['what', 'figure', 'goal'],
+          ['vipd start -> last service forwarding', `${fmt(startToLastMs, 0)} ms`, '<= 5000 ms'],
+          ['vipd start -> control socket ready', readyLine ? `${fmt(readyLine.time - started, 0)} ms` : '-', ''],
+          ['daemon RSS', formatBytes(rss), '<= 512 MiB'],
+          ['data-plane maps (sizing.ts, as logged)', maps?.msg.replace('data-plane maps: ', '') ?? '-', '<= 512 MiB'],
+          ['status call (all services), best of 3', `${fmt(Math.min(...statusTimes), 0)} ms`, '< 1000 ms'],
+        ],
+        [false, true, true],
+      );
+      return {
+        json: { services, backendsPerService: BACKENDS, startToLastMs, rssBytes: rss, statusMs: statusTimes, load },
+        table: `${services} services x ${BACKENDS} backends, one vipd (load average ${load})\n${table}`,
+        files: [],
+        skipped: [],
+      };
+    } finally {
+      if (process.env.VIPD_BENCH_KEEP_LOG) writeFileSync(process.env.VIPD_BENCH_KEEP_LOG, readFileSync(site.logPath(0)));
+      await site.cleanup();
+      Dataplane.unpinAll(site.pins[0]);
+    }
+  },
+};
