@@ -289,7 +289,9 @@ ${overrides.extraServices ?? ''}`;
   startDaemon(i: number, opts: { writeConfig?: boolean } = {}): ChildProcess {
     if (opts.writeConfig !== false) this.writeConfig(i);
     const bin = join(packageRoot(), 'bin', 'vipd');
-    const child = this.lbs[i].spawn(process.execPath, [bin, '--config', this.configPath(i)]);
+    // VIPD_DAEMON_NODE_ARGS: extra node flags for the daemons (e.g. --cpu-prof), for investigations.
+    const nodeArgs = process.env.VIPD_DAEMON_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+    const child = this.lbs[i].spawn(process.execPath, [...nodeArgs, bin, '--config', this.configPath(i)]);
     const log = createWriteStream(this.logPath(i), { flags: 'a' });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);

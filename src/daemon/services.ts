@@ -146,6 +146,7 @@ export class ServiceTable {
       }
     }
     let realIndex = 0;
+    const added: string[] = [];
     const checks = new Map<string, ReturnType<typeof checkSpecFromConfig>>();
     for (const svc of [...services].sort((a, b) => a.name.localeCompare(b.name))) {
       const inst = instanceOf(svc.instance);
@@ -190,8 +191,11 @@ export class ServiceTable {
       };
       this.#services.set(svc.name, state);
       this.#dp.addService({ vip: svc.vip, port: svc.port, protocol: svc.protocol, instance: inst.id, backends: svc.backends.length });
-      if (!old) this.#log.info({ service: svc.name, backends: svc.backends.length }, 'service added');
+      if (!old) added.push(svc.name);
     }
+    // One line per service added, or one for all of a big config (10 000 lines would say less).
+    if (added.length <= 20) for (const name of added) this.#log.info({ service: name }, 'service added');
+    else this.#log.info({ services: added.length, first: added.slice(0, 5) }, `${added.length} services added`);
     this.health.sync(checks);
     // Indexes may have moved with the config: every known real is written
     // again (at an index the live table does not use) by the install below.

@@ -12,6 +12,7 @@ import {
   ControlError,
   ControlErrorCode,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_RESPONSE_BYTES,
   decodeBody,
   encodeFrame,
   FrameDecoder,
@@ -22,7 +23,10 @@ import {
 export interface ControlClientOptions {
   /** For connect() and, by default, for each call. */
   readonly timeoutMs?: number;
+  /** Largest request frame this client sends. */
   readonly maxFrameBytes?: number;
+  /** Largest response frame it accepts (a status of 10 000 services is ~10 MB). */
+  readonly maxResponseBytes?: number;
 }
 
 export interface CallOptions {
@@ -57,7 +61,7 @@ export class ControlClient {
     this.#socket = socket;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#decoder = new FrameDecoder(this.#maxFrameBytes);
+    this.#decoder = new FrameDecoder(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => undefined); // 'close' follows and reports.
     socket.on('close', () => this.#onClose(new ControlError(ControlErrorCode.ConnectionClosed, 'the daemon closed the control connection')));

@@ -5,6 +5,7 @@ export {
   ControlError,
   ControlErrorCode,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_RESPONSE_BYTES,
   decodeBody,
   encodeFrame,
   FrameDecoder,

@@ -20,8 +20,13 @@
  */
 import { Packr } from 'msgpackr';
 
-/** Largest frame either side accepts; a bigger length prefix closes the connection. */
+/** Largest request frame the daemon accepts; a bigger length prefix closes the connection. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/**
+ * Largest response frame: a status of 10 000 services x 10 backends is
+ * ~10 MB. Requests stay small (the daemon's guard); answers may be big.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 export const FRAME_HEADER_BYTES = 4;
 /** Method that cancels a stream in flight on the same connection. */
 export const CANCEL_METHOD = '$cancel';

@@ -22,6 +22,7 @@ import {
   ControlError,
   ControlErrorCode,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_RESPONSE_BYTES,
   decodeBody,
   encodeFrame,
   FrameDecoder,
@@ -60,7 +61,10 @@ export type Handler = UnaryHandler | StreamHandler;
 export type Handlers = Readonly<Record<string, Handler>> | ReadonlyMap<string, Handler>;
 
 export interface ControlServerOptions {
+  /** Largest request frame. */
   readonly maxFrameBytes?: number;
+  /** Largest response frame (a big status). */
+  readonly maxResponseBytes?: number;
   /** A connection with nothing in flight and no frame for this long is closed. */
   readonly idleTimeoutMs?: number;
   /** A frame started must be complete within this (slow-loris guard). */
@@ -80,6 +84,7 @@ type ServerSettings = Required<Omit<ControlServerOptions, 'peerCredentials'>> & 
 
 const DEFAULTS: ServerSettings = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,
   idleTimeoutMs: 60_000,
   frameTimeoutMs: 5_000,
   handlerTimeoutMs: 30_000,
@@ -349,7 +354,7 @@ class Connection {
     if (this.#closed || this.#socket.destroyed || !this.#socket.writable) return false;
     let frame: Buffer;
     try {
-      frame = encodeFrame(response, this.#options.maxFrameBytes);
+      frame = encodeFrame(response, this.#options.maxResponseBytes);
     } catch (err) {
       // An unencodable or oversized result is the handler's bug; the client
       // still gets an answer.
@@ -360,8 +365,11 @@ class Connection {
         error: { code: ControlErrorCode.Internal, message: `response not encodable: ${err instanceof Error ? err.message : String(err)}` },
       });
     }
+    // What was still unsent before this frame: one big answer (a status of
+    // 10 000 services) is not a client that stopped reading.
+    const pendingBefore = this.#socket.writableLength;
     const flushed = this.#socket.write(frame);
-    if (this.#socket.writableLength > this.#options.maxBufferedBytes) {
+    if (pendingBefore > this.#options.maxBufferedBytes) {
       this.#logger.warn({ connection: this.#id }, 'control client is not reading its responses; closing the connection');
       this.#socket.destroy();
       return false;

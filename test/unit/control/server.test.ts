@@ -113,7 +113,8 @@ describe('control socket: calls', () => {
   });
 
   it('handler errors: own codes pass through, bugs are INTERNAL, unknown methods UNKNOWN_METHOD', async () => {
-    const { path } = await start();
+    // A response past maxResponseBytes is the handler's bug too (the default is 256 MiB: see below).
+    const { path } = await start({ maxResponseBytes: 1024 * 1024 });
     const c = await client(path);
     await expect(c.call('refuse')).rejects.toMatchObject({ name: 'ControlError', code: 'NO_SUCH_INSTANCE', message: 'no instance named nope' });
     await expect(c.call('crash')).rejects.toMatchObject({ code: 'INTERNAL', message: 'handler bug' });
@@ -122,6 +123,15 @@ describe('control socket: calls', () => {
     await expect(c.call('unencodable')).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/not encodable/) });
     // The connection is still fine.
     expect(await c.call('echo', 'still here')).toBe('still here');
+  });
+
+  it('a big answer (a status of thousands of services) goes through whole, requests stay small', async () => {
+    const { path } = await start();
+    const c = await client(path);
+    const answer = (await c.call('unencodable')) as { big: string };
+    expect(answer.big).toHaveLength(2 * 1024 * 1024);
+    expect(await c.call('echo', 'still here')).toBe('still here');
+    await expect(c.call('echo', 'x'.repeat(2 * 1024 * 1024))).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
   });
 
   it('a handler past its timeout is answered TIMEOUT and told to stop', async () => {
