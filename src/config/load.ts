@@ -8,10 +8,13 @@ import { LineCounter, parseDocument } from 'yaml';
 import { parseConfigListenAddress } from './address.js';
 import { checkCapacity } from './capacity.js';
 import { sortConfigErrors, type ConfigError } from './errors.js';
-import { readInstance, readName, readNotify } from './read-instance.js';
+import { readInstance, readIp, readName, readNotify } from './read-instance.js';
 import { readService } from './read-service.js';
 import {
   DEFAULTS,
+  LIMITS,
+  type BgpConfig,
+  type BgpPeer,
   type BpfConfig,
   type BpfMode,
   type Config,
@@ -24,7 +27,7 @@ import { FieldReader, type Field } from './yaml-reader.js';
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
-const TOP_KEYS = ['bpf', 'control', 'instances', 'syncGroups', 'services'] as const;
+const TOP_KEYS = ['bpf', 'control', 'bgp', 'instances', 'syncGroups', 'services'] as const;
 
 function readBpf(reader: FieldReader, field: Field | undefined): BpfConfig {
   const bpf: { pin: string; mode: BpfMode } = { ...DEFAULTS.bpf };
@@ -57,6 +60,66 @@ function readControl(reader: FieldReader, field: Field | undefined): ControlConf
   return { socket, metrics };
 }
 
+function readBgpPeer(reader: FieldReader, field: Field): BgpPeer | undefined {
+  const fields = reader.mapping(field, ['address', 'asn', 'bfd', 'holdTime']);
+  if (!fields) return undefined;
+  const addressField = reader.required(field, fields, 'address');
+  const address = addressField ? readIp(reader, addressField) : undefined;
+  const asnField = reader.required(field, fields, 'asn');
+  const asn = asnField ? reader.number(asnField, { ...LIMITS.asn, integer: true }) : undefined;
+  const bfd = fields.bfd ? reader.boolean(fields.bfd) : DEFAULTS.bgp.bfd;
+  const holdTime = fields.holdTime
+    ? reader.number(fields.holdTime, { ...LIMITS.holdTime, integer: true, unit: 'seconds' })
+    : DEFAULTS.bgp.holdTime;
+  if (!address || asn === undefined || bfd === undefined || holdTime === undefined) return undefined;
+  return { address, asn, bfd, holdTime };
+}
+
+function readBgp(reader: FieldReader, field: Field | undefined): BgpConfig | undefined {
+  if (!field) return undefined;
+  const fields = reader.mapping(field, ['asn', 'routerId', 'peers', 'gracePeriod', 'runDir']);
+  if (!fields) return undefined;
+  const asnField = reader.required(field, fields, 'asn');
+  const asn = asnField ? reader.number(asnField, { ...LIMITS.asn, integer: true }) : undefined;
+  const routerIdField = reader.required(field, fields, 'routerId');
+  const routerId = routerIdField ? readIp(reader, routerIdField) : undefined;
+  if (routerIdField && routerId && routerId.family !== 4) reader.error(routerIdField, 'must be an IPv4 address (a BGP router id is 32 bits)');
+  const peersField = reader.required(field, fields, 'peers');
+  const peers: BgpPeer[] = [];
+  const seen = new Set<string>();
+  for (const item of (peersField && reader.list(peersField)) || []) {
+    const peer = readBgpPeer(reader, item);
+    if (!peer) continue;
+    if (seen.has(peer.address.address)) reader.error(item, `peer ${peer.address.address} is listed twice`);
+    seen.add(peer.address.address);
+    peers.push(peer);
+  }
+  if (peersField && peers.length === 0 && reader.errors.length === 0) reader.error(peersField, 'needs at least one peer');
+  const gracePeriod = fields.gracePeriod
+    ? reader.number(fields.gracePeriod, { min: 0, max: 300, unit: 'seconds' })
+    : DEFAULTS.bgp.gracePeriod;
+  let runDir: string = DEFAULTS.bgp.runDir;
+  if (fields.runDir) {
+    const text = reader.text(fields.runDir);
+    if (text !== undefined && !text.startsWith('/')) reader.error(fields.runDir, 'must be an absolute path');
+    else if (text !== undefined) runDir = text;
+  }
+  if (asn === undefined || !routerId || routerId.family !== 4 || gracePeriod === undefined) return undefined;
+  return { asn, routerId: routerId.address, peers, gracePeriod, runDir };
+}
+
+/** An instance announced over BGP needs the top-level `bgp` that says to whom. */
+function checkAnnounce(reader: FieldReader, instances: readonly { field: Field; instance: InstanceConfig }[], bgpGiven: boolean): void {
+  if (bgpGiven) return;
+  for (const { field, instance } of instances) {
+    if (instance.announce === 'vrrp') continue;
+    reader.error(
+      { path: `${field.path}.announce`, offset: field.offset },
+      `instance "${instance.name}" is announced over BGP (announce: ${instance.announce}) but there is no top-level bgp (asn, routerId, peers)`,
+    );
+  }
+}
+
 function readSyncGroups(reader: FieldReader, field: Field | undefined, instanceNames: ReadonlySet<string>): SyncGroupConfig[] {
   const groups: SyncGroupConfig[] = [];
   const groupOf = new Map<string, string>();
@@ -87,6 +150,7 @@ function checkInstanceClashes(reader: FieldReader, instances: readonly { field: 
   const vipOwner = new Map<string, string>();
   for (const [index, { field, instance }] of instances.entries()) {
     for (const { instance: earlier } of instances.slice(0, index)) {
+      if (instance.announce === 'bgp' || earlier.announce === 'bgp') continue;
       if (earlier.interface !== instance.interface || earlier.vrid !== instance.vrid) continue;
       const families = new Set(earlier.vips.map((v) => v.family));
       if (instance.vips.some((v) => families.has(v.family))) {
@@ -132,6 +196,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   if (!fields) return undefined;
   const bpf = readBpf(reader, fields.bpf);
   const control = readControl(reader, fields.control);
+  const bgp = readBgp(reader, fields.bgp);
 
   const instanceLookup = new Map<string, InstanceConfig | undefined>();
   const instances: { field: Field; instance: InstanceConfig }[] = [];
@@ -149,6 +214,7 @@ function readConfig(reader: FieldReader): Config | undefined {
     if (instance) instances.push({ field: item, instance });
   }
   checkInstanceClashes(reader, instances);
+  checkAnnounce(reader, instances, fields.bgp !== undefined);
 
   const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()));
   const services: { field: Field; service: ServiceConfig }[] = [];
@@ -165,6 +231,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   return {
     bpf,
     control,
+    ...(bgp ? { bgp } : {}),
     instances: instances.map((entry) => entry.instance),
     syncGroups,
     services: services.map((entry) => entry.service),
