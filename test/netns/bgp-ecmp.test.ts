@@ -12,7 +12,10 @@
  * hosts' own XDP counters) and every answer of a connection comes from one
  * real server; SIGTERM on a host withdraws its route (the router's route
  * loses that next hop) before the daemon exits, and the connections it
- * carried go on through the other hosts to the same real servers.
+ * carried go on through the other hosts to the same real servers. Also:
+ * `vipctl drain-host` and a host whose backends all fail its health checks
+ * withdraw that host's route, and a host that dies (link down and SIGKILL)
+ * is dropped by the router through BFD; the client's longest gap is printed.
  */
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
@@ -117,6 +120,19 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
     const r = await lbs[i]!.exec('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:9477/metrics'], { timeoutMs: 5000 });
     return metricSum(r.stdout, 'vipd_service_packets_total', { service: 'web' });
   };
+  /** Waits until the router's next hops are `want`; returns the milliseconds it took from `t0`. */
+  const waitHops = async (want: string[], t0 = performance.now(), timeoutMs = 15_000): Promise<number> => {
+    const sorted = [...want].sort();
+    while (performance.now() - t0 < timeoutMs) {
+      if (nextHops().join() === sorted.join()) return performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`router next hops ${JSON.stringify(nextHops())}, wanted ${JSON.stringify(sorted)}`);
+  };
+  const vipctl = (i: number, ...args: string[]) =>
+    lbs[i]!.execSync(process.execPath, [join(repoRoot(), 'bin', 'vipctl'), '--socket', join(dirs[i]!, 'vipd.sock'), ...args]);
+  const metricsText = async (i: number): Promise<string> =>
+    (await lbs[i]!.exec('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:9477/metrics'], { timeoutMs: 5000 })).stdout;
   const printLogs = () => {
     for (const [i, d] of dirs.entries()) {
       try {
@@ -150,6 +166,9 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       for (const [i, addr] of LBS.entries()) {
         const ns = lab.namespace(`lb${i + 1}`);
         sw.attach(ns, 'eth0');
+        // No unknown-unicast flooding to the LBs: when a host dies the bridge forgets its MAC and
+        // would flood its frames to the other LBs, whose XDP would forward them (and hide the failure).
+        sw.ns.execSync('bridge', ['link', 'set', 'dev', `p${port}`, 'flood', 'off']);
         sw.ns.ip(['link', 'set', 'dev', `p${port++}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
         ns.addr('eth0', `${addr}/24`);
         lbs.push(ns);
@@ -219,8 +238,21 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       expect(perHost.filter((n) => n > 0).length).toBeGreaterThan(1);
       const servers = new Set(flowing.conns.map((c) => c.server));
       expect(servers.size).toBe(2);
+      const m = await metricsText(0);
+      expect(metricSum(m, 'vipd_bgp_session_up', { peer: ROUTER })).toBe(1);
+      expect(metricSum(m, 'vipd_bgp_announced', { vip: VIP })).toBe(1);
 
-      // 3. SIGTERM on lb3: the router's route loses lb3 before vipd exits.
+      // 3. vipctl drain-host withdraws lb1's route; undrain-host announces it again.
+      let t = performance.now();
+      expect(vipctl(0, 'drain-host')).toContain('host drained');
+      const drainMs = await waitHops([LBS[1]!, LBS[2]!], t);
+      expect(metricSum(await metricsText(0), 'vipd_bgp_announced', { vip: VIP })).toBe(0);
+      t = performance.now();
+      vipctl(0, 'undrain-host');
+      const undrainMs = await waitHops(LBS, t);
+      console.log(`[bgp] drain-host -> route without lb1: ${drainMs.toFixed(0)} ms; undrain-host -> lb1 back: ${undrainMs.toFixed(0)} ms`);
+
+      // 4. SIGTERM on lb3: the router's route loses lb3 before vipd exits.
       const victim = daemons[2]!;
       let exitedAt = 0;
       const exited = new Promise<void>((resolve) => victim.once('exit', () => ((exitedAt = performance.now()), resolve())));
@@ -243,15 +275,42 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       expect(goneAt).toBeLessThan(exitedAt);
       expect(nextHops()).toEqual([LBS[0], LBS[1]].sort());
 
-      // 4. The connections lb3 carried go on through lb1/lb2, to the same real server (one Maglev table everywhere).
+      // 5. The connections lb3 carried go on through lb1/lb2, to the same real server (one Maglev table everywhere).
       const after = await agent.call<TrafficSummary>('snapshot', { resetGaps: true });
       await waitFor('every connection answered 5 more lines', async () => {
         const s = await agent.call<TrafficSummary>('snapshot', {});
         return s.conns.every((c, i) => c.answered >= (after.conns[i]?.answered ?? 0) + 5) ? s : undefined;
       });
+      const graceful = await agent.call<TrafficSummary>('snapshot', { resetGaps: true });
+      expectFlowsKept(graceful);
+      console.log(`[bgp] graceful stop: longest gap between answers ${Math.max(0, ...graceful.conns.map((c) => c.maxGapMs))} ms over ${graceful.conns.length} connections`);
+
+      // 6. lb2 dies: its link goes down and vipd is SIGKILLed. BFD (100 ms x 3) tells the router.
+      t = performance.now();
+      lbs[1]!.ip(['link', 'set', 'eth0', 'down']);
+      daemons[1]!.kill('SIGKILL');
+      const deadMs = await waitHops([LBS[0]!], t);
+      await waitFor('every connection answered 5 more lines after lb2 died', async () => {
+        const s = await agent.call<TrafficSummary>('snapshot', {});
+        return s.conns.every((c, i) => c.answered >= (graceful.conns[i]?.answered ?? 0) + 5) ? s : undefined;
+      });
       const end = await agent.call<TrafficSummary>('stop', { settleMs: 300 });
       expectFlowsKept(end);
-      console.log(`[bgp] graceful stop: longest gap between answers ${Math.max(0, ...end.conns.map((c) => c.maxGapMs))} ms over ${end.conns.length} connections`);
+      console.log(
+        `[bgp] lb2 link down + SIGKILL -> router route without lb2: ${deadMs.toFixed(0)} ms; ` +
+          `client's longest gap between answers ${Math.max(0, ...end.conns.map((c) => c.maxGapMs))} ms over ${end.conns.length} connections`,
+      );
+
+      // 7. Every backend failing lb1's health checks (after the traffic: while flows run, a host whose own
+      // checks disagree with the others' remaps its flows; docs/bgp.md) withdraws lb1; back when they pass.
+      for (const a of REALS) lbs[0]!.ip(['route', 'add', 'blackhole', `${a}/32`]);
+      t = performance.now();
+      const unhealthyMs = await waitHops([], t, 10_000);
+      const st = JSON.parse(vipctl(0, 'status', '--json')) as { bgp?: { vips: { vip: string; reason: string | null }[] } };
+      expect(st.bgp?.vips).toEqual([{ vip: VIP, announced: false, reason: 'no healthy backend' }]);
+      for (const a of REALS) lbs[0]!.ip(['route', 'del', 'blackhole', `${a}/32`]);
+      await waitHops([LBS[0]!], performance.now(), 10_000);
+      console.log(`[bgp] backends unreachable from lb1 -> route gone: ${unhealthyMs.toFixed(0)} ms (health checks 0.2 s x fall 2)`);
     } catch (err) {
       printLogs();
       throw err;
