@@ -16,8 +16,8 @@ const bgp: BgpConfig = {
 describe('renderBirdConfig', () => {
   it('announces each VIP as a blackhole host route in its family', () => {
     const text = renderBirdConfig({ bgp, announce: ['198.51.100.10', '2001:db8:1::10'] });
-    expect(text).toMatch(/protocol static vips4 \{\n  ipv4;\n  route 198\.51\.100\.10\/32 blackhole;\n\}/);
-    expect(text).toMatch(/protocol static vips6 \{\n  ipv6;\n  route 2001:db8:1::10\/128 blackhole;\n\}/);
+    expect(text).toMatch(/protocol static vips4 \{\n {2}ipv4;\n {2}route 198\.51\.100\.10\/32 blackhole;\n\}/);
+    expect(text).toMatch(/protocol static vips6 \{\n {2}ipv6;\n {2}route 2001:db8:1::10\/128 blackhole;\n\}/);
   });
 
   it('exports only the VIPs to each peer, next hop self, no graceful restart, BFD where asked', () => {
