@@ -108,18 +108,6 @@ function readBgp(reader: FieldReader, field: Field | undefined): BgpConfig | und
   return { asn, routerId: routerId.address, peers, gracePeriod, runDir };
 }
 
-/** An instance announced over BGP needs the top-level `bgp` that says to whom. */
-function checkAnnounce(reader: FieldReader, instances: readonly { field: Field; instance: InstanceConfig }[], bgpGiven: boolean): void {
-  if (bgpGiven) return;
-  for (const { field, instance } of instances) {
-    if (instance.announce === 'vrrp') continue;
-    reader.error(
-      { path: `${field.path}.announce`, offset: field.offset },
-      `instance "${instance.name}" is announced over BGP (announce: ${instance.announce}) but there is no top-level bgp (asn, routerId, peers)`,
-    );
-  }
-}
-
 function readSyncGroups(reader: FieldReader, field: Field | undefined, instanceNames: ReadonlySet<string>): SyncGroupConfig[] {
   const groups: SyncGroupConfig[] = [];
   const groupOf = new Map<string, string>();
@@ -204,7 +192,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   const instanceItems = (instancesField && reader.list(instancesField)) || [];
   if (instancesField && instanceItems.length === 0) reader.error(instancesField, 'needs at least one instance');
   for (const item of instanceItems) {
-    const { name, instance } = readInstance(reader, item);
+    const { name, instance } = readInstance(reader, item, fields.bgp !== undefined);
     if (name === undefined) continue;
     if (instanceLookup.has(name)) {
       reader.error({ path: `${item.path}.name`, offset: item.offset }, `instance name "${name}" is used twice`);
@@ -214,7 +202,6 @@ function readConfig(reader: FieldReader): Config | undefined {
     if (instance) instances.push({ field: item, instance });
   }
   checkInstanceClashes(reader, instances);
-  checkAnnounce(reader, instances, fields.bgp !== undefined);
 
   const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()));
   const services: { field: Field; service: ServiceConfig }[] = [];

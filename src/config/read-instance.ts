@@ -241,7 +241,8 @@ export interface InstanceReadResult {
   readonly instance?: InstanceConfig;
 }
 
-export function readInstance(reader: FieldReader, field: Field): InstanceReadResult {
+/** `bgpConfigured`: the config has a top-level `bgp` (an instance announced over BGP needs it). */
+export function readInstance(reader: FieldReader, field: Field, bgpConfigured = false): InstanceReadResult {
   const fields = reader.mapping(field, INSTANCE_KEYS);
   if (!fields) return {};
   const d = DEFAULTS.instance;
@@ -250,6 +251,9 @@ export function readInstance(reader: FieldReader, field: Field): InstanceReadRes
   const interfaceField = reader.required(field, fields, 'interface');
   const interfaceName = interfaceField ? readInterfaceName(reader, interfaceField) : undefined;
   const announce = fields.announce ? readAnnounce(reader, fields.announce) : d.announce;
+  if (fields.announce && announce && announce !== 'vrrp' && !bgpConfigured) {
+    reader.error(fields.announce, `announce: ${announce} needs the top-level bgp (asn, routerId, peers) that says whom to announce to`);
+  }
   // A BGP-only group elects nothing: no VRID (and none of the VRRP keys matter).
   let vrid: number | undefined = 0;
   if (announce !== 'bgp') {

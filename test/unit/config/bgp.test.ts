@@ -35,7 +35,7 @@ describe('config: bgp and announce', () => {
 
   it('rejects announce: bgp without a top-level bgp, naming the key and line', () => {
     expect(errors(EDGE)).toEqual([
-      '2: instances[0].announce: instance "edge" is announced over BGP (announce: bgp) but there is no top-level bgp (asn, routerId, peers)',
+      '4: instances[0].announce: announce: bgp needs the top-level bgp (asn, routerId, peers) that says whom to announce to',
     ]);
   });
 
