@@ -108,7 +108,12 @@ function readBgp(reader: FieldReader, field: Field | undefined): BgpConfig | und
   return { asn, routerId: routerId.address, peers, gracePeriod, runDir };
 }
 
-function readSyncGroups(reader: FieldReader, field: Field | undefined, instanceNames: ReadonlySet<string>): SyncGroupConfig[] {
+function readSyncGroups(
+  reader: FieldReader,
+  field: Field | undefined,
+  instanceNames: ReadonlySet<string>,
+  bgpOnly: ReadonlySet<string> = new Set(),
+): SyncGroupConfig[] {
   const groups: SyncGroupConfig[] = [];
   const groupOf = new Map<string, string>();
   for (const item of (field && reader.list(field)) || []) {
@@ -122,6 +127,7 @@ function readSyncGroups(reader: FieldReader, field: Field | undefined, instanceN
       const member = reader.text(memberField);
       if (member === undefined) continue;
       if (!instanceNames.has(member)) reader.error(memberField, `no instance is named "${member}"`);
+      else if (bgpOnly.has(member)) reader.error(memberField, `instance "${member}" has announce: bgp: it has no VRRP state to sync`);
       else if (groupOf.has(member)) reader.error(memberField, `instance "${member}" is already in sync group "${groupOf.get(member)}"`);
       groupOf.set(member, name ?? '?');
       members.push(member);
@@ -203,7 +209,8 @@ function readConfig(reader: FieldReader): Config | undefined {
   }
   checkInstanceClashes(reader, instances);
 
-  const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()));
+  const bgpOnly = new Set(instances.filter((e) => e.instance.announce === 'bgp').map((e) => e.instance.name));
+  const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()), bgpOnly);
   const services: { field: Field; service: ServiceConfig }[] = [];
   for (const item of (fields.services && reader.list(fields.services)) || []) {
     const service = readService(reader, item, instanceLookup);

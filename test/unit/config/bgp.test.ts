@@ -64,4 +64,12 @@ instances:
     expect(e).toContainEqual(expect.stringMatching(/^4: bgp.peers\[0\].holdTime: must be/));
     expect(e).toContainEqual(expect.stringMatching(/^6: instances\[0\].vrid: an announce: bgp instance has no VRRP election/));
   });
+
+  it('refuses an announce: bgp instance in a sync group', () => {
+    const text = `${BGP}${EDGE}  - { name: web, interface: eth0, vrid: 1, vips: [10.0.0.1/24] }
+syncGroups:
+  - { name: g, instances: [edge, web] }
+`;
+    expect(errors(text)).toEqual(['12: syncGroups[0].instances[0]: instance "edge" has announce: bgp: it has no VRRP state to sync']);
+  });
 });
