@@ -311,6 +311,26 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       for (const a of REALS) lbs[0]!.ip(['route', 'del', 'blackhole', `${a}/32`]);
       await waitHops([LBS[0]!], performance.now(), 10_000);
       console.log(`[bgp] backends unreachable from lb1 -> route gone: ${unhealthyMs.toFixed(0)} ms (health checks 0.2 s x fall 2)`);
+
+      // 8. Reload lb1 to announce: [vrrp, bgp]: the VIP is announced once lb1 is VRRP MASTER (alone, after Master_Down).
+      const cfgPath = join(dirs[0]!, 'vipd.yaml');
+      writeFileSync(cfgPath, readFileSync(cfgPath, 'utf8').replace('    announce: bgp\n', '    announce: [vrrp, bgp]\n    vrid: 7\n    advertInterval: 0.1\n'));
+      t = performance.now();
+      expect(vipctl(0, 'reload')).toContain('instance edge changed');
+      const vrrpMs = await waitHops([LBS[0]!], t, 10_000);
+      const st2 = JSON.parse(vipctl(0, 'status', '--json')) as { instances: { name: string; state: string }[] };
+      expect(st2.instances).toMatchObject([{ name: 'edge', state: 'MASTER' }]);
+      // Withdrawn while it was not MASTER yet, announced again once it was.
+      const log = await waitFor('the log to say announcing after MASTER', () => {
+        const text = readFileSync(join(dirs[0]!, 'vipd.log'), 'utf8');
+        const at = text.lastIndexOf('"why":"not VRRP MASTER"');
+        return at > 0 && text.indexOf('BGP: announcing', at) > at ? text : undefined;
+      }, 3000).catch((err: Error) => {
+        console.log(readFileSync(join(dirs[0]!, 'vipd.log'), 'utf8').split('\n').slice(-25).join('\n'));
+        throw err;
+      });
+      expect(log).toContain('edge: BACKUP -> MASTER');
+      console.log(`[bgp] reload to announce: [vrrp, bgp] -> MASTER and announced: ${vrrpMs.toFixed(0)} ms`);
     } catch (err) {
       printLogs();
       throw err;
