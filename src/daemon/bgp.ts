@@ -132,10 +132,12 @@ export class BgpAnnouncer {
    * while they move the flows to the other hosts.
    */
   async withdrawForStop(): Promise<void> {
+    // Nothing announced (drained, unhealthy): no router sends us anything to finish.
+    const wasAnnounced = this.#bird.announced.length > 0;
     this.#stopping = true;
     await this.update();
     const ms = this.#bgp.gracePeriod * 1000;
-    if (ms > 0 && this.#leased.size + this.#instances.filter((i) => i.announce !== 'vrrp').length > 0) {
+    if (ms > 0 && wasAnnounced) {
       this.#o.logger.info({ seconds: this.#bgp.gracePeriod }, 'BGP: routes withdrawn, forwarding for the grace period');
       await new Promise((r) => setTimeout(r, ms));
     }

@@ -70,6 +70,22 @@ describe.skipIf(!haveBird || process.getuid?.() !== 0)('BirdSupervisor (real BIR
     await sup.announce(['2001:db8:1::10']);
     expect(await routes(sup.socketPath)).not.toContain('198.51.100.10/32');
 
+    // A reload with another peer: BIRD gets a session for it, the announced routes stay.
+    await sup.reconfigure({
+      asn: 65001,
+      routerId: '192.0.2.2',
+      peers: [
+        { address: { address: '192.0.2.1', family: 4 }, asn: 65000, bfd: false, holdTime: 9 },
+        { address: { address: '192.0.2.3', family: 4 }, asn: 65000, bfd: true, holdTime: 3 },
+      ],
+      gracePeriod: 0,
+      runDir: dir,
+    });
+    const protocols = (await birdCommand(sup.socketPath, 'show protocols')).map((l) => l.text).join('\n');
+    expect(protocols).toMatch(/peer_192_0_2_3\s+BGP/);
+    expect(protocols).toMatch(/bfd\d*\s+BFD/);
+    expect(await routes(sup.socketPath)).toContain('2001:db8:1::10/128');
+
     const pid = Number(execFileSync('cat', [join(dir, 'bird.pid')]).toString().trim());
     process.kill(pid, 'SIGKILL');
     // Restarted with the announced set from the config file it was left.
