@@ -17,219 +17,56 @@
  * withdraw that host's route, and a host that dies (link down and SIGKILL)
  * is dropped by the router through BFD; the client's longest gap is printed.
  */
-import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricSum, waitLine } from '../../scripts/topology.js';
-import { haveCommand, NetnsLab, repoRoot, type Namespace, type NodeChild } from '../helpers/netns.js';
+import { BGP_LBS as LBS, BGP_PORT as PORT, BGP_REALS as REALS, BGP_VIP as VIP, BgpSite, ROUTER } from '../../scripts/bgp-topology.js';
+import { metricSum } from '../../scripts/topology.js';
+import { haveCommand, type NodeChild } from '../helpers/netns.js';
 import { ensureBuilt, expectFlowsKept, skipReason, waitFor, type TrafficSummary } from './fixtures/daemon-site.js';
-
-const VIP = '198.51.100.10';
-const PORT = 8080;
-const ROUTER_CLIENT_SIDE = '10.98.0.1';
-const CLIENT = '10.98.0.10';
-const ROUTER = '10.97.0.1';
-const LBS = ['10.97.0.11', '10.97.0.12', '10.97.0.13'];
-const REALS = ['10.97.0.21', '10.97.0.22'];
-const AGENT = join(repoRoot(), 'test', 'netns', 'fixtures', 'daemon-traffic.mjs');
 
 const why = skipReason ?? (haveCommand('bird') ? undefined : 'needs bird (Debian bird2)');
 
-/** The real servers' protocol, as daemon-traffic.mjs expects: greet "NAME CLIENT", echo "NAME LINE". */
-const realServer = (name: string) => `
-  const srv = require('node:net').createServer((s) => {
-    s.write('${name} ' + s.remoteAddress + '\\n');
-    let buf = '';
-    s.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\\n')) >= 0) { s.write('${name} ' + buf.slice(0, i) + '\\n'); buf = buf.slice(i + 1); }
-    });
-    s.on('error', () => {});
-  });
-  srv.listen(${PORT}, '0.0.0.0', () => console.log('ready'));`;
-
-const routerConfig = () => `
-router id ${ROUTER};
-log stderr all;
-protocol device { scan time 10; }
-protocol kernel {
-  ipv4 { import none; export all; };
-  merge paths on;
-}
-protocol bfd { interface "*" { interval 100 ms; multiplier 3; }; }
-template bgp vipd {
-  local ${ROUTER} as 65000;
-  hold time 9;
-  connect retry time 1;
-  bfd on;
-  ipv4 { import all; export none; };
-}
-${LBS.map((a, i) => `protocol bgp lb${i + 1} from vipd { neighbor ${a} as 65001; }`).join('\n')}
-`;
-
-const vipdConfig = (dir: string, pin: string, i: number) => `
-bpf: { pin: ${pin}, mode: native }
-control: { socket: ${join(dir, 'vipd.sock')}, metrics: 127.0.0.1:9477 }
-bgp:
-  asn: 65001
-  routerId: ${LBS[i]}
-  gracePeriod: 2
-  runDir: ${join(dir, 'bgp')}
-  peers: [{ address: ${ROUTER}, asn: 65000, bfd: true, holdTime: 9 }]
-instances:
-  - name: edge
-    interface: eth0
-    announce: bgp
-    vips: [${VIP}/32]
-services:
-  - name: web
-    vip: ${VIP}
-    port: ${PORT}
-    protocol: tcp
-    instance: edge
-    backends:
-      - { address: ${REALS[0]}, weight: 100 }
-      - { address: ${REALS[1]}, weight: 100 }
-    healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }
-`;
-
-interface RouteJson {
-  dst: string;
-  gateway?: string;
-  nexthops?: { gateway: string }[];
-}
-
 describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 router', () => {
-  let lab: NetnsLab;
-  let router: Namespace;
-  let client: Namespace;
-  const lbs: Namespace[] = [];
-  const dirs: string[] = [];
-  const daemons: (ChildProcess | undefined)[] = [];
-  let agent: NodeChild;
-
-  const nextHops = (): string[] => {
-    const routes = router.ipJson<RouteJson[]>(['route', 'show', `${VIP}/32`]);
-    const r = routes[0];
-    if (!r) return [];
-    return (r.nexthops?.map((n) => n.gateway) ?? (r.gateway ? [r.gateway] : [])).sort();
-  };
-  const servicePackets = async (i: number): Promise<number> => {
-    const r = await lbs[i]!.exec('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:9477/metrics'], { timeoutMs: 5000 });
-    return metricSum(r.stdout, 'vipd_service_packets_total', { service: 'web' });
-  };
-  /** Waits until the router's next hops are `want`; returns the milliseconds it took from `t0`. */
-  const waitHops = async (want: string[], t0 = performance.now(), timeoutMs = 15_000): Promise<number> => {
-    const sorted = [...want].sort();
-    while (performance.now() - t0 < timeoutMs) {
-      if (nextHops().join() === sorted.join()) return performance.now() - t0;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`router next hops ${JSON.stringify(nextHops())}, wanted ${JSON.stringify(sorted)}`);
-  };
-  const vipctl = (i: number, ...args: string[]) =>
-    lbs[i]!.execSync(process.execPath, [join(repoRoot(), 'bin', 'vipctl'), '--socket', join(dirs[i]!, 'vipd.sock'), ...args]);
-  const metricsText = async (i: number): Promise<string> =>
-    (await lbs[i]!.exec('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:9477/metrics'], { timeoutMs: 5000 })).stdout;
+  let site: BgpSite | undefined;
+  let agent: NodeChild | undefined;
   const printLogs = () => {
-    for (const [i, d] of dirs.entries()) {
-      try {
-        console.log(`--- lb${i + 1} vipd log (tail) ---\n${readFileSync(join(d, 'vipd.log'), 'utf8').split('\n').slice(-60).join('\n')}`);
-      } catch {
-        // no log yet
-      }
-    }
+    for (let i = 0; i < LBS.length; i++) console.log(`--- lb${i + 1} vipd log (tail) ---\n${site?.logTail(i) ?? ''}`);
   };
 
   beforeAll(async () => {
     if (why) return;
     ensureBuilt();
-    lab = new NetnsLab('bgp');
-    try {
-      const xdpPass = join(repoRoot(), 'out', 'test', 'progs', 'xdp_pass.bpf.o');
-      const sw = lab.bridge();
-      router = lab.namespace('rt');
-      client = lab.namespace('cl');
-      lab.veth(client, 'eth0', router, 'eth0');
-      client.addr('eth0', `${CLIENT}/24`);
-      client.ip(['route', 'add', 'default', 'via', ROUTER_CLIENT_SIDE]);
-      // A CHECKSUM_PARTIAL frame that XDP sends back out would arrive with a bad sum (scripts/topology.ts).
-      client.execSync('ethtool', ['-K', 'eth0', 'tx', 'off']);
-      router.addr('eth0', `${ROUTER_CLIENT_SIDE}/24`);
-      router.execSync('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.fib_multipath_hash_policy=1', 'net.ipv4.conf.all.rp_filter=0']);
-      let port = 0;
-      sw.attach(router, 'eth1');
-      sw.ns.ip(['link', 'set', 'dev', `p${port++}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
-      router.addr('eth1', `${ROUTER}/24`);
-      for (const [i, addr] of LBS.entries()) {
-        const ns = lab.namespace(`lb${i + 1}`);
-        sw.attach(ns, 'eth0');
-        // No unknown-unicast flooding to the LBs: when a host dies the bridge forgets its MAC and
-        // would flood its frames to the other LBs, whose XDP would forward them (and hide the failure).
-        sw.ns.execSync('bridge', ['link', 'set', 'dev', `p${port}`, 'flood', 'off']);
-        sw.ns.ip(['link', 'set', 'dev', `p${port++}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
-        ns.addr('eth0', `${addr}/24`);
-        lbs.push(ns);
-        dirs.push(lab.tmpDir());
-      }
-      const servers: ChildProcess[] = [];
-      for (const [i, addr] of REALS.entries()) {
-        const ns = lab.namespace(`rs${i + 1}`);
-        sw.attach(ns, 'eth0');
-        sw.ns.ip(['link', 'set', 'dev', `p${port++}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
-        ns.addr('eth0', `${addr}/24`);
-        ns.ip(['route', 'add', 'default', 'via', ROUTER]);
-        ns.addr('lo', `${VIP}/32`);
-        ns.execSync('sysctl', ['-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2', 'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2']);
-        servers.push(ns.spawn(process.execPath, ['-e', realServer(`rs${i + 1}`)]));
-      }
-      await Promise.all(servers.map((c) => waitLine(c, 'ready')));
-      // The LBs know the real servers' MACs before the first health check.
-      for (const lb of lbs) for (const a of REALS) await lb.exec('ping', ['-c', '1', '-W', '1', a]);
-
-      const rdir = lab.tmpDir();
-      writeFileSync(join(rdir, 'bird.conf'), routerConfig());
-      const bird = router.spawn('bird', ['-f', '-c', join(rdir, 'bird.conf'), '-s', join(rdir, 'bird.ctl'), '-P', join(rdir, 'bird.pid')]);
-      bird.stderr?.pipe(createWriteStream(join(rdir, 'bird.log')));
-
-      for (const [i, lb] of lbs.entries()) {
-        const dir = dirs[i]!;
-        writeFileSync(join(dir, 'vipd.yaml'), vipdConfig(dir, lab.bpffs(), i));
-        const child = lb.spawn(process.execPath, [join(repoRoot(), 'bin', 'vipd'), '--config', join(dir, 'vipd.yaml')]);
-        const log = createWriteStream(join(dir, 'vipd.log'), { flags: 'a' });
-        child.stdout?.pipe(log);
-        child.stderr?.pipe(log);
-        daemons.push(child);
-      }
-      agent = client.node(AGENT);
-    } catch (err) {
-      printLogs();
-      await lab.cleanup();
-      throw err;
-    }
+    site = await BgpSite.create('bgp');
+    for (let i = 0; i < LBS.length; i++) site.startDaemon(i);
+    agent = site.trafficAgent();
   }, 60_000);
 
   afterAll(async () => {
-    if (why) return;
     await agent?.stop().catch(() => undefined);
-    for (const d of daemons) if (d && d.exitCode === null) d.kill('SIGKILL');
-    await lab?.cleanup();
+    await site?.cleanup();
   });
 
   it('spreads flows over the hosts with one real server per flow; SIGTERM withdraws the route before the daemon exits', async () => {
     try {
+      const st = site!;
+      const lbs = st.lbs;
+      const daemons = st.daemons;
+      const nextHops = () => st.nextHops();
+      const waitHops = (want: readonly string[], t0?: number, timeoutMs?: number) => st.waitHops(want, t0, timeoutMs);
+      const vipctl = (i: number, ...args: string[]) => st.vipctl(i, ...args);
+      const metricsText = (i: number) => st.metrics(i);
+      const servicePackets = (i: number) => st.servicePackets(i);
+      const traffic = agent!;
       // 1. One route, a next hop per vipd host.
       await waitFor('the router to hold the VIP with 3 next hops', () => (nextHops().length === 3 ? true : undefined), 45_000);
       expect(nextHops()).toEqual([...LBS].sort());
-      console.log(`[bgp] router: ${router.ip(['route', 'show', `${VIP}/32`]).trim().replace(/\s+/g, ' ')}`);
+      console.log(`[bgp] router: ${st.router.ip(['route', 'show', `${VIP}/32`]).trim().replace(/\s+/g, ' ')}`);
 
       // 2. Connections from many client ports spread over the hosts; each stays on one real server.
       const before = await Promise.all(LBS.map((_, i) => servicePackets(i)));
-      await agent.call('start', { host: VIP, port: PORT, conns: 24, intervalMs: 50, maxMs: 40_000 }, 20_000);
+      await traffic.call('start', { host: VIP, port: PORT, conns: 24, intervalMs: 50, maxMs: 40_000 }, 20_000);
       const flowing = await waitFor('every connection answered 5 lines', async () => {
-        const s = await agent.call<TrafficSummary>('snapshot', {});
+        const s = await traffic.call<TrafficSummary>('snapshot', {});
         return s.conns.length === 24 && s.conns.every((c) => c.answered >= 5) ? s : undefined;
       });
       expectFlowsKept(flowing);
@@ -276,12 +113,12 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       expect(nextHops()).toEqual([LBS[0], LBS[1]].sort());
 
       // 5. The connections lb3 carried go on through lb1/lb2, to the same real server (one Maglev table everywhere).
-      const after = await agent.call<TrafficSummary>('snapshot', { resetGaps: true });
+      const after = await traffic.call<TrafficSummary>('snapshot', { resetGaps: true });
       await waitFor('every connection answered 5 more lines', async () => {
-        const s = await agent.call<TrafficSummary>('snapshot', {});
+        const s = await traffic.call<TrafficSummary>('snapshot', {});
         return s.conns.every((c, i) => c.answered >= (after.conns[i]?.answered ?? 0) + 5) ? s : undefined;
       });
-      const graceful = await agent.call<TrafficSummary>('snapshot', { resetGaps: true });
+      const graceful = await traffic.call<TrafficSummary>('snapshot', { resetGaps: true });
       expectFlowsKept(graceful);
       console.log(`[bgp] graceful stop: longest gap between answers ${Math.max(0, ...graceful.conns.map((c) => c.maxGapMs))} ms over ${graceful.conns.length} connections`);
 
@@ -291,10 +128,10 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       daemons[1]!.kill('SIGKILL');
       const deadMs = await waitHops([LBS[0]!], t);
       await waitFor('every connection answered 5 more lines after lb2 died', async () => {
-        const s = await agent.call<TrafficSummary>('snapshot', {});
+        const s = await traffic.call<TrafficSummary>('snapshot', {});
         return s.conns.every((c, i) => c.answered >= (graceful.conns[i]?.answered ?? 0) + 5) ? s : undefined;
       });
-      const end = await agent.call<TrafficSummary>('stop', { settleMs: 300 });
+      const end = await traffic.call<TrafficSummary>('stop', { settleMs: 300 });
       expectFlowsKept(end);
       console.log(
         `[bgp] lb2 link down + SIGKILL -> router route without lb2: ${deadMs.toFixed(0)} ms; ` +
@@ -306,14 +143,14 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       for (const a of REALS) lbs[0]!.ip(['route', 'add', 'blackhole', `${a}/32`]);
       t = performance.now();
       const unhealthyMs = await waitHops([], t, 10_000);
-      const st = JSON.parse(vipctl(0, 'status', '--json')) as { bgp?: { vips: { vip: string; reason: string | null }[] } };
-      expect(st.bgp?.vips).toEqual([{ vip: VIP, announced: false, reason: 'no healthy backend' }]);
+      const status = JSON.parse(vipctl(0, 'status', '--json')) as { bgp?: { vips: { vip: string; reason: string | null }[] } };
+      expect(status.bgp?.vips).toEqual([{ vip: VIP, announced: false, reason: 'no healthy backend' }]);
       for (const a of REALS) lbs[0]!.ip(['route', 'del', 'blackhole', `${a}/32`]);
       await waitHops([LBS[0]!], performance.now(), 10_000);
       console.log(`[bgp] backends unreachable from lb1 -> route gone: ${unhealthyMs.toFixed(0)} ms (health checks 0.2 s x fall 2)`);
 
       // 8. Reload lb1 to announce: [vrrp, bgp]: the VIP is announced once lb1 is VRRP MASTER (alone, after Master_Down).
-      const cfgPath = join(dirs[0]!, 'vipd.yaml');
+      const cfgPath = st.configPath(0);
       writeFileSync(cfgPath, readFileSync(cfgPath, 'utf8').replace('    announce: bgp\n', '    announce: [vrrp, bgp]\n    vrid: 7\n    advertInterval: 0.1\n'));
       t = performance.now();
       expect(vipctl(0, 'reload')).toContain('instance edge changed');
@@ -322,11 +159,11 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       expect(st2.instances).toMatchObject([{ name: 'edge', state: 'MASTER' }]);
       // Withdrawn while it was not MASTER yet, announced again once it was.
       const log = await waitFor('the log to say announcing after MASTER', () => {
-        const text = readFileSync(join(dirs[0]!, 'vipd.log'), 'utf8');
+        const text = readFileSync(st.logPath(0), 'utf8');
         const at = text.lastIndexOf('"why":"not VRRP MASTER"');
         return at > 0 && text.indexOf('BGP: announcing', at) > at ? text : undefined;
       }, 3000).catch((err: Error) => {
-        console.log(readFileSync(join(dirs[0]!, 'vipd.log'), 'utf8').split('\n').slice(-25).join('\n'));
+        console.log(readFileSync(st.logPath(0), 'utf8').split('\n').slice(-25).join('\n'));
         throw err;
       });
       expect(log).toContain('edge: BACKUP -> MASTER');
