@@ -23,8 +23,14 @@ export const ROUTER = '10.97.0.1';
 export const BGP_LBS = ['10.97.0.11', '10.97.0.12', '10.97.0.13'] as const;
 export const BGP_REALS = ['10.97.0.21', '10.97.0.22'] as const;
 
-/** The real servers' protocol, as test/netns/fixtures/daemon-traffic.mjs expects: greet "NAME CLIENT", echo "NAME LINE". */
+/**
+ * The real servers: TCP as test/netns/fixtures/daemon-traffic.mjs expects (greet "NAME CLIENT",
+ * echo "NAME LINE"); UDP on the VIP answers "NAME PAYLOAD".
+ */
 const realServer = (name: string) => `
+  const udp = require('node:dgram').createSocket('udp4');
+  udp.on('message', (m, r) => udp.send(Buffer.concat([Buffer.from('${name} '), m]), r.port, r.address));
+  udp.bind(${BGP_PORT}, '${BGP_VIP}');
   const srv = require('node:net').createServer((s) => {
     s.write('${name} ' + s.remoteAddress + '\\n');
     let buf = '';
@@ -56,6 +62,56 @@ template bgp vipd {
 }
 ${BGP_LBS.map((a, i) => `protocol bgp lb${i + 1} from vipd { neighbor ${a} as 65001; }`).join('\n')}
 `;
+
+/** A UDP probe run: wall-clock start and end (ms since the epoch), and each flow. */
+export interface UdpProbeResult {
+  startedAt: number;
+  endedAt: number;
+  flows: UdpFlowResult[];
+}
+
+/** Per flow (one UDP socket = one source port = one ECMP path): the longest gap between answers and who answered. */
+export interface UdpFlowResult {
+  sent: number;
+  received: number;
+  maxGapMs: number;
+  servers: string[];
+}
+
+/** Runs in the client: `sockets` UDP flows, a probe every `everyMs` each, for `durationMs`; prints one JSON line. */
+const udpProbeScript = (sockets: number, everyMs: number, durationMs: number) => `
+  const dgram = require('node:dgram');
+  const { performance } = require('node:perf_hooks');
+  const flows = [];
+  const startedAt = Date.now();
+  for (let k = 0; k < ${sockets}; k++) {
+    const f = { sent: 0, received: 0, maxGapMs: 0, last: 0, servers: new Set(), sock: dgram.createSocket('udp4') };
+    f.sock.on('message', (m) => {
+      const t = performance.now();
+      f.received++;
+      f.servers.add(String(m).split(' ')[0]);
+      f.maxGapMs = Math.max(f.maxGapMs, t - f.last);
+      f.last = t;
+    });
+    f.sock.bind(0);
+    flows.push(f);
+  }
+  // A gap counts from the first probe: a flow whose first answers are lost shows it too.
+  const firstAt = performance.now();
+  for (const f of flows) f.last = firstAt;
+  const tick = setInterval(() => { for (const f of flows) { f.sent++; f.sock.send(String(f.sent), ${BGP_PORT}, '${BGP_VIP}'); } }, ${everyMs});
+  setTimeout(() => {
+    clearInterval(tick);
+    // A flow still silent when the probes stop: its silence so far counts as a gap too.
+    const end = performance.now();
+    const endedAt = Date.now();
+    for (const f of flows) f.maxGapMs = Math.max(f.maxGapMs, end - f.last);
+    setTimeout(() => {
+      const out = flows.map((f) => ({ sent: f.sent, received: f.received, maxGapMs: Math.round(f.maxGapMs), servers: [...f.servers] }));
+      console.log(JSON.stringify({ startedAt, endedAt, flows: out }));
+      process.exit(0);
+    }, 300);
+  }, ${durationMs});`;
 
 interface RouteJson {
   gateway?: string;
@@ -188,6 +244,15 @@ services:
       - { address: ${BGP_REALS[0]}, weight: 100 }
       - { address: ${BGP_REALS[1]}, weight: 100 }
     healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }
+  - name: web-udp
+    vip: ${BGP_VIP}
+    port: ${BGP_PORT}
+    protocol: udp
+    instance: edge
+    backends:
+      - { address: ${BGP_REALS[0]}, weight: 100 }
+      - { address: ${BGP_REALS[1]}, weight: 100 }
+    healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }
 `;
   }
 
@@ -205,6 +270,19 @@ services:
   /** The traffic agent (test/netns/fixtures/daemon-traffic.mjs) in the client namespace. */
   trafficAgent(): NodeChild {
     return this.client.node(join(packageRoot(), 'test', 'netns', 'fixtures', 'daemon-traffic.mjs'));
+  }
+
+  /**
+   * UDP flows from the client (a probe every `everyMs` on each of `sockets` source ports) for
+   * `durationMs`: resolves when they end. Start it, change something, await it.
+   */
+  async udpProbe(opts: { sockets: number; everyMs: number; durationMs: number }): Promise<UdpProbeResult> {
+    const r = await this.client.exec(process.execPath, ['-e', udpProbeScript(opts.sockets, opts.everyMs, opts.durationMs)], {
+      timeoutMs: opts.durationMs + 10_000,
+    });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (!line.startsWith('{')) throw new Error(`udp probe: no result (exit ${r.code}): ${r.stderr}`);
+    return JSON.parse(line) as UdpProbeResult;
   }
 
   /** The router's next hops for the VIP, sorted (empty: no route). */

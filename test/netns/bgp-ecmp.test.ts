@@ -123,10 +123,25 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       console.log(`[bgp] graceful stop: longest gap between answers ${Math.max(0, ...graceful.conns.map((c) => c.maxGapMs))} ms over ${graceful.conns.length} connections`);
 
       // 6. lb2 dies: its link goes down and vipd is SIGKILLed. BFD (100 ms x 3) tells the router.
+      // UDP flows (16 source ports, a probe every 5 ms) measure each flow's longest gap; TCP's is RTO-bound.
+      const udpBefore = metricSum(await metricsText(1), 'vipd_service_packets_total', { service: 'web-udp' });
+      const probe = st.udpProbe({ sockets: 16, everyMs: 5, durationMs: 6000 });
+      await waitFor('UDP probes through lb2', async () =>
+        metricSum(await metricsText(1), 'vipd_service_packets_total', { service: 'web-udp' }) > udpBefore + 200 ? true : undefined,
+      );
       t = performance.now();
+      const killedAt = Date.now();
       lbs[1]!.ip(['link', 'set', 'eth0', 'down']);
       daemons[1]!.kill('SIGKILL');
       const deadMs = await waitHops([LBS[0]!], t);
+      const { flows, endedAt } = await probe;
+      // The probes must outlast the failure, or the dead host's flows show no gap at all.
+      expect(endedAt - killedAt, 'the UDP probes ended too soon after the kill (a loaded host?)').toBeGreaterThan(deadMs + 1000);
+      for (const f of flows) expect(f.servers.length, JSON.stringify(f)).toBe(1);
+      console.log(
+        `[bgp] lb2 dead: longest UDP gap per flow ${Math.max(...flows.map((f) => f.maxGapMs))} ms ` +
+          `(16 flows, ${flows.reduce((n, f) => n + f.sent - f.received, 0)} of ${flows.reduce((n, f) => n + f.sent, 0)} probes lost)`,
+      );
       await waitFor('every connection answered 5 more lines after lb2 died', async () => {
         const s = await traffic.call<TrafficSummary>('snapshot', {});
         return s.conns.every((c, i) => c.answered >= (graceful.conns[i]?.answered ?? 0) + 5) ? s : undefined;
