@@ -4,13 +4,15 @@
  * MASTER, sends TCP and UDP traffic through the VIP, kills the MASTER's
  * link, and prints what the client saw: the failover time, the probes lost,
  * and whether every TCP connection stayed on its real server. Everything it
- * made is removed at the end, on error, and on Ctrl-C.
+ * made is removed at the end, on error, and on Ctrl-C. With `--bgp`:
+ * three hosts behind a BGP router instead (scripts/demo-bgp.ts).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatusResult } from '../src/daemon/api.js';
 import { packageRoot } from '../src/native.js';
 import { netnsUnavailable } from '../test/helpers/netns.js';
+import { runBgpDemo } from './demo-bgp.js';
 import { LB_ADDRS, SERVICE_PORT, Site, VIP, sleep } from './topology.js';
 
 const ADVERT_INTERVAL = 0.05;
@@ -94,6 +96,8 @@ async function main(): Promise<number> {
     console.error(`demo: ${missing}`);
     return 3;
   }
+  // `npm run demo -- --bgp`: the active-active variant behind a BGP router (scripts/demo-bgp.ts).
+  if (process.argv.includes('--bgp')) return runBgpDemo();
   step('Building the site: client, lb1, lb2 (vipd), rs1, rs2 (real servers) on one bridge');
   const site = await Site.create({ label: 'demo', advertInterval: ADVERT_INTERVAL, healthCheck: 'tcp' });
   let interrupted = false;

@@ -15,7 +15,7 @@ import { formatJsonLine } from './json.js';
 import { processOutput, type CliOutput } from './output.js';
 import type { GlobalOptions } from './target.js';
 
-const EVENT_TYPES: readonly VipdEventType[] = ['state', 'failover', 'backend', 'drain', 'priority', 'reload'];
+const EVENT_TYPES: readonly VipdEventType[] = ['state', 'failover', 'backend', 'drain', 'drain-host', 'priority', 'reload'];
 
 export interface EventsOptions extends GlobalOptions {
   readonly json?: boolean;
@@ -101,13 +101,13 @@ export function addEventsCommand(program: Command): void {
             'event to its log as well ("msg":"event: ..."), so the full trail is in the journal.',
           'Types: state (a VRRP state change, with the reason), failover (BACKUP->MASTER: seconds from\n' +
             'the election to the first announcement), backend (a health-check result changed), drain\n' +
-            '(drain/undrain), priority (vipctl priority), reload (applied or rejected, with what changed,\n' +
+            '(drain/undrain), drain-host (drain-host/undrain-host), priority (vipctl priority), reload (applied or rejected, with what changed,\n' +
             'the changed lines of the config file as -LINE/+LINE, secrets masked, and the errors of a\n' +
-            'rejected one). drain, priority and reload say who asked: the uid of the process on the\n' +
+            'rejected one). drain, drain-host, priority and reload say who asked: the uid of the process on the\n' +
             'control socket, or "by signal" for SIGHUP.',
           'Each event has a sequence number, 1 up from the daemon\'s start: a gap means the ring\n' +
             'overflowed before the events were read. --json fields: {seq, at, type, ...}, "by":\n' +
-            '{via: "control"|"signal", uid, pid} on drain, priority and reload.',
+            '{via: "control"|"signal", uid, pid} on drain, drain-host, priority and reload.',
         ],
         examples: [
           'vipctl events',

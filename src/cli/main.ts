@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../exit-codes.js';
 import { addDrainCommands } from './drain.js';
+import { addDrainHostCommands } from './drain-host.js';
 import { addEventsCommand } from './events.js';
 import { addImportKeepalivedCommand } from './import-keepalived.js';
 import { addMapsCommand } from './maps/command.js';
@@ -32,6 +33,7 @@ Examples:
   vipctl events --follow
   vipctl drain 203.0.113.42:80/tcp 10.0.0.11
   vipctl priority web 50
+  vipctl drain-host
   vipctl maps services --pin /run/vipd-bpf
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 missing privilege or kernel feature.
@@ -40,6 +42,7 @@ See docs/vipctl.md and \`vipctl COMMAND --help\`.`,
   addStatusCommand(program);
   addStatsCommand(program);
   addDrainCommands(program);
+  addDrainHostCommands(program);
   addPriorityCommand(program);
   addReloadCommand(program);
   addEventsCommand(program);

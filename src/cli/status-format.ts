@@ -1,5 +1,5 @@
 /** `vipctl status` as tables for people. */
-import type { BackendStatus, InstanceStatus, ServiceStatus, StatusResult } from '../daemon/api.js';
+import type { BackendStatus, BgpStatus, InstanceStatus, ServiceStatus, StatusResult } from '../daemon/api.js';
 import { tableLines } from './table.js';
 import { formatAgo, formatDuration } from './units.js';
 
@@ -57,6 +57,17 @@ function failoverLines(instances: readonly InstanceStatus[]): string[] {
     });
 }
 
+/** The BGP speaker: sessions, then every VIP announced over BGP and why one is not. */
+function bgpLines(bgp: BgpStatus): string[] {
+  return [
+    `BGP: AS ${bgp.asn}, router id ${bgp.routerId}${bgp.drained ? ', host DRAINED (vipctl undrain-host announces again)' : ''}`,
+    ...tableLines(['PEER', 'UP', 'SESSION'], bgp.sessions.map((p) => [p.peer, p.up ? 'yes' : 'no', p.state])),
+    ...(bgp.vips.length === 0
+      ? ['  (no VIP announced over BGP)']
+      : tableLines(['VIP', 'ANNOUNCED', 'WHY NOT'], bgp.vips.map((v) => [v.vip, v.announced ? 'yes' : 'no', v.reason ?? '']))),
+  ];
+}
+
 export function formatStatus(status: StatusResult, now: Date): string {
   const d = status.daemon;
   const lines = [`vipd ${d.version}, pid ${d.pid}, up ${formatAgo(d.startedAt, now).replace(/ ago$/, '')}, config ${d.configFile}, pins ${d.pinDir}`, ''];
@@ -81,6 +92,7 @@ export function formatStatus(status: StatusResult, now: Date): string {
       ...failoverLines(status.instances),
     );
   }
+  if (status.bgp) lines.push('', ...bgpLines(status.bgp));
   lines.push('');
   if (status.services.length === 0) lines.push('No services.');
   else lines.push(...status.services.flatMap((s, i) => [...(i > 0 ? [''] : []), ...serviceLines(s)]));

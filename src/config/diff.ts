@@ -20,6 +20,8 @@ export interface BackendChanges extends NamedChanges {
 export interface ConfigDiff {
   readonly bpfChanged: boolean;
   readonly controlChanged: boolean;
+  /** The top-level bgp (speaker, peers) differs: the BGP speaker is reconfigured. */
+  readonly bgpChanged: boolean;
   readonly instances: NamedChanges;
   readonly syncGroups: NamedChanges;
   /** A service counts as changed when anything but its backend list changed. */
@@ -68,7 +70,8 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
   }
   const bpfChanged = !isDeepStrictEqual(before.bpf, after.bpf);
   const controlChanged = !isDeepStrictEqual(before.control, after.control);
-  const empty = !bpfChanged && !controlChanged && isEmpty(instances) && isEmpty(syncGroups) &&
+  const bgpChanged = !isDeepStrictEqual(before.bgp, after.bgp);
+  const empty = !bpfChanged && !controlChanged && !bgpChanged && isEmpty(instances) && isEmpty(syncGroups) &&
     isEmpty(services) && backends.length === 0;
-  return { bpfChanged, controlChanged, instances, syncGroups, services, backends, empty };
+  return { bpfChanged, controlChanged, bgpChanged, instances, syncGroups, services, backends, empty };
 }

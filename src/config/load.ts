@@ -8,10 +8,13 @@ import { LineCounter, parseDocument } from 'yaml';
 import { parseConfigListenAddress } from './address.js';
 import { checkCapacity } from './capacity.js';
 import { sortConfigErrors, type ConfigError } from './errors.js';
-import { readInstance, readName, readNotify } from './read-instance.js';
+import { readInstance, readIp, readName, readNotify } from './read-instance.js';
 import { readService } from './read-service.js';
 import {
   DEFAULTS,
+  LIMITS,
+  type BgpConfig,
+  type BgpPeer,
   type BpfConfig,
   type BpfMode,
   type Config,
@@ -24,7 +27,7 @@ import { FieldReader, type Field } from './yaml-reader.js';
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
-const TOP_KEYS = ['bpf', 'control', 'instances', 'syncGroups', 'services'] as const;
+const TOP_KEYS = ['bpf', 'control', 'bgp', 'instances', 'syncGroups', 'services'] as const;
 
 /** "1GiB", "512 MiB", "64M" or a plain number of bytes. */
 function readByteSize(reader: FieldReader, field: Field): number | undefined {
@@ -77,7 +80,60 @@ function readControl(reader: FieldReader, field: Field | undefined): ControlConf
   return { socket, metrics, backendMetrics };
 }
 
-function readSyncGroups(reader: FieldReader, field: Field | undefined, instanceNames: ReadonlySet<string>): SyncGroupConfig[] {
+function readBgpPeer(reader: FieldReader, field: Field): BgpPeer | undefined {
+  const fields = reader.mapping(field, ['address', 'asn', 'bfd', 'holdTime']);
+  if (!fields) return undefined;
+  const addressField = reader.required(field, fields, 'address');
+  const address = addressField ? readIp(reader, addressField) : undefined;
+  const asnField = reader.required(field, fields, 'asn');
+  const asn = asnField ? reader.number(asnField, { ...LIMITS.asn, integer: true }) : undefined;
+  const bfd = fields.bfd ? reader.boolean(fields.bfd) : DEFAULTS.bgp.bfd;
+  const holdTime = fields.holdTime
+    ? reader.number(fields.holdTime, { ...LIMITS.holdTime, integer: true, unit: 'seconds' })
+    : DEFAULTS.bgp.holdTime;
+  if (!address || asn === undefined || bfd === undefined || holdTime === undefined) return undefined;
+  return { address, asn, bfd, holdTime };
+}
+
+function readBgp(reader: FieldReader, field: Field | undefined): BgpConfig | undefined {
+  if (!field) return undefined;
+  const fields = reader.mapping(field, ['asn', 'routerId', 'peers', 'gracePeriod', 'runDir']);
+  if (!fields) return undefined;
+  const asnField = reader.required(field, fields, 'asn');
+  const asn = asnField ? reader.number(asnField, { ...LIMITS.asn, integer: true }) : undefined;
+  const routerIdField = reader.required(field, fields, 'routerId');
+  const routerId = routerIdField ? readIp(reader, routerIdField) : undefined;
+  if (routerIdField && routerId && routerId.family !== 4) reader.error(routerIdField, 'must be an IPv4 address (a BGP router id is 32 bits)');
+  const peersField = reader.required(field, fields, 'peers');
+  const peers: BgpPeer[] = [];
+  const seen = new Set<string>();
+  for (const item of (peersField && reader.list(peersField)) || []) {
+    const peer = readBgpPeer(reader, item);
+    if (!peer) continue;
+    if (seen.has(peer.address.address)) reader.error(item, `peer ${peer.address.address} is listed twice`);
+    seen.add(peer.address.address);
+    peers.push(peer);
+  }
+  if (peersField && peers.length === 0 && reader.errors.length === 0) reader.error(peersField, 'needs at least one peer');
+  const gracePeriod = fields.gracePeriod
+    ? reader.number(fields.gracePeriod, { min: 0, max: 300, unit: 'seconds' })
+    : DEFAULTS.bgp.gracePeriod;
+  let runDir: string = DEFAULTS.bgp.runDir;
+  if (fields.runDir) {
+    const text = reader.text(fields.runDir);
+    if (text !== undefined && !text.startsWith('/')) reader.error(fields.runDir, 'must be an absolute path');
+    else if (text !== undefined) runDir = text;
+  }
+  if (asn === undefined || !routerId || routerId.family !== 4 || gracePeriod === undefined) return undefined;
+  return { asn, routerId: routerId.address, peers, gracePeriod, runDir };
+}
+
+function readSyncGroups(
+  reader: FieldReader,
+  field: Field | undefined,
+  instanceNames: ReadonlySet<string>,
+  bgpOnly: ReadonlySet<string> = new Set(),
+): SyncGroupConfig[] {
   const groups: SyncGroupConfig[] = [];
   const groupOf = new Map<string, string>();
   for (const item of (field && reader.list(field)) || []) {
@@ -91,6 +147,7 @@ function readSyncGroups(reader: FieldReader, field: Field | undefined, instanceN
       const member = reader.text(memberField);
       if (member === undefined) continue;
       if (!instanceNames.has(member)) reader.error(memberField, `no instance is named "${member}"`);
+      else if (bgpOnly.has(member)) reader.error(memberField, `instance "${member}" has announce: bgp: it has no VRRP state to sync`);
       else if (groupOf.has(member)) reader.error(memberField, `instance "${member}" is already in sync group "${groupOf.get(member)}"`);
       groupOf.set(member, name ?? '?');
       members.push(member);
@@ -107,6 +164,7 @@ function checkInstanceClashes(reader: FieldReader, instances: readonly { field: 
   const vipOwner = new Map<string, string>();
   for (const [index, { field, instance }] of instances.entries()) {
     for (const { instance: earlier } of instances.slice(0, index)) {
+      if (instance.announce === 'bgp' || earlier.announce === 'bgp') continue;
       if (earlier.interface !== instance.interface || earlier.vrid !== instance.vrid) continue;
       const families = new Set(earlier.vips.map((v) => v.family));
       if (instance.vips.some((v) => families.has(v.family))) {
@@ -152,6 +210,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   if (!fields) return undefined;
   const bpf = readBpf(reader, fields.bpf);
   const control = readControl(reader, fields.control);
+  const bgp = readBgp(reader, fields.bgp);
 
   const instanceLookup = new Map<string, InstanceConfig | undefined>();
   const instances: { field: Field; instance: InstanceConfig }[] = [];
@@ -159,7 +218,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   const instanceItems = (instancesField && reader.list(instancesField)) || [];
   if (instancesField && instanceItems.length === 0) reader.error(instancesField, 'needs at least one instance');
   for (const item of instanceItems) {
-    const { name, instance } = readInstance(reader, item);
+    const { name, instance } = readInstance(reader, item, fields.bgp !== undefined);
     if (name === undefined) continue;
     if (instanceLookup.has(name)) {
       reader.error({ path: `${item.path}.name`, offset: item.offset }, `instance name "${name}" is used twice`);
@@ -170,7 +229,8 @@ function readConfig(reader: FieldReader): Config | undefined {
   }
   checkInstanceClashes(reader, instances);
 
-  const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()));
+  const bgpOnly = new Set(instances.filter((e) => e.instance.announce === 'bgp').map((e) => e.instance.name));
+  const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()), bgpOnly);
   const services: { field: Field; service: ServiceConfig }[] = [];
   for (const item of (fields.services && reader.list(fields.services)) || []) {
     const service = readService(reader, item, instanceLookup);
@@ -186,6 +246,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   return {
     bpf,
     control,
+    ...(bgp ? { bgp } : {}),
     instances: instances.map((entry) => entry.instance),
     syncGroups,
     services: services.map((entry) => entry.service),

@@ -1,8 +1,10 @@
-/** Reads and checks one `instances[i]` entry (VRRP instance). */
+/** Reads and checks one `instances[i]` entry (VRRP instance, or a VIP group announced over BGP). */
+import { isSeq } from 'yaml';
 import { parseCidr, parseIpAddress, unusableAddressReason } from './address.js';
 import {
   DEFAULTS,
   LIMITS,
+  type AnnounceMode,
   type GarpConfig,
   type InstanceConfig,
   type IpAddress,
@@ -17,7 +19,7 @@ import {
 import type { Field, FieldReader } from './yaml-reader.js';
 
 const INSTANCE_KEYS = [
-  'name', 'interface', 'vrid', 'version', 'priority', 'advertInterval', 'preempt', 'preemptDelay',
+  'name', 'interface', 'announce', 'vrid', 'version', 'priority', 'advertInterval', 'preempt', 'preemptDelay',
   'unicastPeers', 'unicastSource', 'auth', 'checksumMode', 'vips', 'addAddresses', 'garp', 'track', 'notify',
 ] as const;
 
@@ -216,6 +218,20 @@ function readUnicast(
   return source ? { peers, source } : { peers };
 }
 
+/** `announce: vrrp | bgp`, or the list `[vrrp, bgp]` (VRRP, and BGP while MASTER). */
+function readAnnounce(reader: FieldReader, field: Field): AnnounceMode | undefined {
+  if (!isSeq(field.node)) return reader.oneOf<AnnounceMode>(field, ['vrrp', 'bgp']);
+  const modes = new Set<string>();
+  for (const item of reader.list(field) ?? []) {
+    const mode = reader.oneOf(item, ['vrrp', 'bgp'] as const);
+    if (mode) modes.add(mode);
+  }
+  if (modes.size === 2) return 'vrrp+bgp';
+  if (modes.size === 1) return [...modes][0] as AnnounceMode;
+  reader.error(field, 'needs vrrp, bgp or [vrrp, bgp]');
+  return undefined;
+}
+
 /**
  * The instance, or only its name when something in it is wrong: the name
  * still lets services refer to it without a second, misleading error.
@@ -225,7 +241,8 @@ export interface InstanceReadResult {
   readonly instance?: InstanceConfig;
 }
 
-export function readInstance(reader: FieldReader, field: Field): InstanceReadResult {
+/** `bgpConfigured`: the config has a top-level `bgp` (an instance announced over BGP needs it). */
+export function readInstance(reader: FieldReader, field: Field, bgpConfigured = false): InstanceReadResult {
   const fields = reader.mapping(field, INSTANCE_KEYS);
   if (!fields) return {};
   const d = DEFAULTS.instance;
@@ -233,8 +250,18 @@ export function readInstance(reader: FieldReader, field: Field): InstanceReadRes
   const name = nameField ? readName(reader, nameField) : undefined;
   const interfaceField = reader.required(field, fields, 'interface');
   const interfaceName = interfaceField ? readInterfaceName(reader, interfaceField) : undefined;
-  const vridField = reader.required(field, fields, 'vrid');
-  const vrid = vridField ? reader.number(vridField, { ...LIMITS.vrid, integer: true }) : undefined;
+  const announce = fields.announce ? readAnnounce(reader, fields.announce) : d.announce;
+  if (fields.announce && announce && announce !== 'vrrp' && !bgpConfigured) {
+    reader.error(fields.announce, `announce: ${announce} needs the top-level bgp (asn, routerId, peers) that says whom to announce to`);
+  }
+  // A BGP-only group elects nothing: no VRID (and none of the VRRP keys matter).
+  let vrid: number | undefined = 0;
+  if (announce !== 'bgp') {
+    const vridField = reader.required(field, fields, 'vrid');
+    vrid = vridField ? reader.number(vridField, { ...LIMITS.vrid, integer: true }) : undefined;
+  } else if (fields.vrid) {
+    reader.error(fields.vrid, 'an announce: bgp instance has no VRRP election: remove vrid (or use announce: [vrrp, bgp])');
+  }
   const version = fields.version ? reader.oneOf<VrrpVersion>(fields.version, [2, 3]) : d.version;
   const priority = fields.priority ? reader.number(fields.priority, { ...LIMITS.priority, integer: true }) : d.priority;
   let advertInterval: number | undefined = d.advertInterval;
@@ -253,7 +280,7 @@ export function readInstance(reader: FieldReader, field: Field): InstanceReadRes
   const track = readTrack(reader, fields.track);
   const notify = readNotify(reader, fields.notify);
 
-  if (name === undefined || interfaceName === undefined || vrid === undefined || version === undefined ||
+  if (name === undefined || interfaceName === undefined || announce === undefined || vrid === undefined || version === undefined ||
     priority === undefined || advertInterval === undefined || preempt === undefined ||
     preemptDelay === undefined || checksumMode === undefined || addAddresses === undefined || vips.length === 0) {
     return name === undefined ? {} : { name };
@@ -261,6 +288,7 @@ export function readInstance(reader: FieldReader, field: Field): InstanceReadRes
   const instance: InstanceConfig = {
     name,
     interface: interfaceName,
+    announce,
     vrid,
     version,
     priority,

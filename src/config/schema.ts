@@ -107,9 +107,21 @@ export type ChecksumMode = 'rfc' | 'v2';
 
 export type VrrpVersion = 2 | 3;
 
+/**
+ * How an instance's VIPs reach the network:
+ * - `vrrp`: one MASTER per VIP, elected by VRRP, announced with ARP/ND;
+ * - `bgp`: active on every host that runs it while the daemon is healthy,
+ *   each VIP announced as a /32 or /128 route to the `bgp` peers (ECMP);
+ * - `vrrp+bgp`: elected by VRRP, and announced over BGP while MASTER
+ *   (YAML: `announce: [vrrp, bgp]`), for a VIP that moves between L3 segments.
+ */
+export type AnnounceMode = 'vrrp' | 'bgp' | 'vrrp+bgp';
+
 export interface InstanceConfig {
   readonly name: string;
   readonly interface: string;
+  readonly announce: AnnounceMode;
+  /** 0 for `announce: bgp` (no VRRP); 1..255 otherwise. */
   readonly vrid: number;
   readonly version: VrrpVersion;
   readonly priority: number;
@@ -202,9 +214,31 @@ export interface ServiceConfig {
   readonly healthCheck?: HealthCheckConfig;
 }
 
+export interface BgpPeer {
+  readonly address: IpAddress;
+  readonly asn: number;
+  /** A BFD session guards the BGP session: a dead link or host is noticed in ~300 ms instead of the hold time. */
+  readonly bfd: boolean;
+  /** Seconds (BGP hold time offered; 3..65535). */
+  readonly holdTime: number;
+}
+
+/** Top-level `bgp`: the BGP speaker vipd runs (BIRD2, see src/bgp). */
+export interface BgpConfig {
+  readonly asn: number;
+  readonly routerId: string;
+  readonly peers: readonly BgpPeer[];
+  /** Seconds between the withdrawal and the data plane stopping at a graceful stop: the routers move the flows meanwhile. */
+  readonly gracePeriod: number;
+  /** Private directory for BIRD's generated config and control socket. */
+  readonly runDir: string;
+}
+
 export interface Config {
   readonly bpf: BpfConfig;
   readonly control: ControlConfig;
+  /** Absent: no BGP (and no `announce: bgp` instance). */
+  readonly bgp?: BgpConfig;
   readonly instances: readonly InstanceConfig[];
   readonly syncGroups: readonly SyncGroupConfig[];
   readonly services: readonly ServiceConfig[];
@@ -214,7 +248,9 @@ export interface Config {
 export const DEFAULTS = {
   bpf: { pin: '/sys/fs/bpf/vipd', mode: 'auto', maxMemory: 1024 ** 3 },
   control: { socket: '/run/vipd/vipd.sock', metrics: '127.0.0.1:9477', backendMetrics: true },
+  bgp: { holdTime: 9, bfd: false, gracePeriod: 2, runDir: '/run/vipd/bgp' },
   instance: {
+    announce: 'vrrp',
     version: 3,
     priority: 100,
     advertInterval: 1,
@@ -234,6 +270,8 @@ export const DEFAULTS = {
 /** Limits shared by the validator and the docs. */
 export const LIMITS = {
   vrid: { min: 1, max: 255 },
+  asn: { min: 1, max: 4294967295 },
+  holdTime: { min: 3, max: 65535 },
   priority: { min: 1, max: 255 },
   advertIntervalV3: { min: 0.01, max: 40.95 },
   advertIntervalV2: { min: 1, max: 255 },

@@ -51,10 +51,23 @@ export interface ServiceStatus {
   backends: BackendStatus[];
 }
 
+/** The BGP speaker's view (present when the config has `bgp`). */
+export interface BgpStatus {
+  asn: number;
+  routerId: string;
+  /** `vipctl drain-host`: every route withdrawn. */
+  drained: boolean;
+  /** state: BIRD's BGP state (Established, Active, Connect, ...) or `down` while BIRD is not running. */
+  sessions: { peer: string; up: boolean; state: string }[];
+  /** Every VIP announced over BGP; reason says why one is withdrawn (null: announced). */
+  vips: { vip: string; announced: boolean; reason: string | null }[];
+}
+
 export interface StatusResult {
   daemon: { version: string; pid: number; startedAt: string; configFile: string; pinDir: string };
   instances: InstanceStatus[];
   services: ServiceStatus[];
+  bgp?: BgpStatus;
 }
 
 /** Cumulative counters at one instant; vipctl turns two snapshots into rates. */
@@ -80,6 +93,12 @@ export interface DrainParams {
 export interface DrainResult {
   service: string;
   backend: string;
+  drained: boolean;
+  /** False when it already was in that state. */
+  changed: boolean;
+}
+
+export interface DrainHostResult {
   drained: boolean;
   /** False when it already was in that state. */
   changed: boolean;
@@ -124,6 +143,8 @@ export type VipdEventBody =
   | { type: 'drain'; service: string; backend: string; drained: boolean; changed: boolean; by: Requester }
   /** `vipctl priority`. */
   | { type: 'priority'; instance: string; previous: number; priority: number; by: Requester }
+  /** `vipctl drain-host` / `undrain-host`: every BGP route withdrawn (changed: false when it already was so). */
+  | { type: 'drain-host'; drained: boolean; changed: boolean; by: Requester }
   /**
    * A reload, applied or rejected: `changes` as `vipctl reload` prints them,
    * `diff` the changed lines of the config file (`-N: old`, `+N: new`, with
@@ -156,6 +177,8 @@ export interface ControlMethods {
   undrain: [DrainParams, DrainResult];
   priority: [PriorityParams, PriorityResult];
   reload: [Record<string, never>, ReloadResult];
+  drainHost: [Record<string, never>, DrainHostResult];
+  undrainHost: [Record<string, never>, DrainHostResult];
   /** A stream: one VipdEvent per item. */
   events: [EventsParams, VipdEvent];
 }

@@ -8,7 +8,7 @@
  * rejected: the message lists every error).
  */
 import { ControlError, type Handlers, type RequestContext } from './control/index.js';
-import type { DrainResult, PriorityResult, ReloadResult, Requester, StatsSnapshot, StatusResult, VipdEvent } from './api.js';
+import type { DrainHostResult, DrainResult, PriorityResult, ReloadResult, Requester, StatsSnapshot, StatusResult, VipdEvent } from './api.js';
 import type { EventLog } from './events.js';
 import { ConfigRejected } from './read-config.js';
 
@@ -23,6 +23,8 @@ export interface ControlTarget {
   hasService(service: string): boolean;
   /** undefined when the service has no such backend. */
   setDrained(service: string, backend: string, drained: boolean, by: Requester): Promise<{ changed: boolean } | undefined>;
+  /** `vipctl drain-host`; undefined when the config has no bgp. */
+  setHostDrained(drained: boolean, by: Requester): Promise<{ changed: boolean } | undefined>;
   /** The history `vipctl events` reads. */
   readonly events: Pick<EventLog, 'follow' | 'list'>;
 }
@@ -63,6 +65,11 @@ export function controlHandlers(d: ControlTarget): Handlers {
     if (!res) throw new ControlError('NOT_FOUND', `service '${service}' has no backend '${backend}'`);
     return { service, backend, drained, changed: res.changed };
   };
+  const drainHost = (drained: boolean) => async (_params: unknown, ctx: RequestContext): Promise<DrainHostResult> => {
+    const res = await d.setHostDrained(drained, requester(ctx));
+    if (!res) throw new ControlError('NOT_FOUND', 'this vipd has no bgp configured: nothing to drain');
+    return { drained, changed: res.changed };
+  };
   return {
     status: (): StatusResult => d.status(),
     stats: {
@@ -94,6 +101,8 @@ export function controlHandlers(d: ControlTarget): Handlers {
     },
     drain: drain(true),
     undrain: drain(false),
+    drainHost: drainHost(true),
+    undrainHost: drainHost(false),
     priority: (params: unknown, ctx: RequestContext): PriorityResult => {
       const p = obj(params);
       const name = str(p, 'instance');

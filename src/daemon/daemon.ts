@@ -25,10 +25,13 @@ import { ConfigRejected, readConfig } from './read-config.js';
 import { activateWhenForwardable } from './serve-gate.js';
 import { ServiceTable } from './services.js';
 import { lineDiff } from './text-diff.js';
+import { BgpAnnouncer } from './bgp.js';
 
 export interface DaemonOptions {
   configFile: string;
   logger: Logger;
+  /** The BIRD binary (tests); `bird` from PATH by default. */
+  birdPath?: string;
 }
 
 const VERSION = (() => {
@@ -64,6 +67,10 @@ export class Daemon implements ControlTarget {
   #control: ControlServer | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   #attached = new Set<string>();
+  /** ifindex of each attached interface, to see that the data plane still serves it. */
+  readonly #ifindexes = new Map<string, number>();
+  /** Present when the config has `bgp`: the BGP speaker and the `announce: bgp` instances. */
+  #bgp: BgpAnnouncer | undefined;
   readonly #startedAt = new Date().toISOString();
   #stopped = false;
 
@@ -97,6 +104,7 @@ export class Daemon implements ControlTarget {
         this.#metrics.setBackendUp(s, b, up);
         // The starting state comes without a reason: only changes are events.
         if (reason !== undefined) this.events.record({ type: 'backend', service: s, backend: b, up, reason });
+        void this.#bgp?.update();
       },
     });
     this.#metrics.setDataplane({ readCounters: () => this.#counters() });
@@ -107,9 +115,12 @@ export class Daemon implements ControlTarget {
       events: this.events,
       activateServing: (runner, instance, activate) =>
         activateWhenForwardable({ dp: this.#dp, services: this.#services, log: this.#log }, runner, instance, activate),
+      onStateChange: () => void this.#bgp?.update(),
     });
     this.#attachInterfaces(this.#config.instances);
     this.#instances.apply(this.#config);
+    if (this.#config.bgp) this.#bgp = this.#newBgp(this.#config.bgp);
+    this.#bgp?.applyInstances(this.#config.instances);
     // Fix (found by test/netns/daemon-restart): on a hitless restart the
     // pinned tables forward already, and the lease left by the previous vipd
     // runs out after ~3 adverts. Rebuilding the Maglev tables takes ~0.5-1 s,
@@ -120,6 +131,9 @@ export class Daemon implements ControlTarget {
     await this.#services.apply(this.#config.services, (name) => this.#instances.ref(name));
     this.#services.start();
     if (!instancesFirst) this.#instances.startPending();
+    // BIRD starts with nothing announced; the first update announces what is healthy.
+    await this.#bgp?.start();
+    await this.#bgp?.update();
     this.#control = new ControlServer(this.#config.control.socket, controlHandlers(this), this.#log, { peerCredentials });
     await this.#control.listen();
     this.#metricsServer = new MetricsServer(this.#metrics, this.#config.control.metrics, this.#log);
@@ -157,6 +171,25 @@ export class Daemon implements ControlTarget {
     }
   }
 
+  #newBgp(bgp: NonNullable<Config['bgp']>): BgpAnnouncer {
+    return new BgpAnnouncer(bgp, {
+      dataplane: this.#dp,
+      metrics: this.#metrics,
+      logger: this.#log,
+      idOf: (name) => this.#instances.ref(name).id,
+      services: () => this.#services.status(() => true),
+      attached: (iface) => this.#servesOn(iface),
+      isMaster: (name) => this.#instances.isMaster(name),
+      ...(this.#opts.birdPath ? { birdPath: this.#opts.birdPath } : {}),
+    });
+  }
+
+  /** The XDP program is attached to the interface and the data plane serves it. */
+  #servesOn(iface: string): boolean {
+    const ifindex = this.#ifindexes.get(iface);
+    return ifindex !== undefined && this.#dp.enabledInterfaces().includes(ifindex);
+  }
+
   #attachInterfaces(instances: readonly InstanceConfig[]): void {
     const wanted = new Set(instances.map((i) => i.interface));
     for (const iface of wanted) {
@@ -165,6 +198,7 @@ export class Daemon implements ControlTarget {
       if (!mac) throw new Error(`interface ${iface} has no MAC address`);
       const link = this.#dp.attach(iface, mac, { mode: this.#config.bpf.mode });
       this.#attached.add(iface);
+      this.#ifindexes.set(iface, link.ifindex);
       // A bond's members: XDP runs on them, and the data plane serves their frames for the bond.
       const members = this.#dp.interfaceMembers(link.ifindex);
       this.#log.info(
@@ -184,6 +218,7 @@ export class Daemon implements ControlTarget {
 
   status(): StatusResult {
     const active = this.#instances.activeIds();
+    for (const id of this.#bgp?.activeIds() ?? []) active.add(id);
     return {
       daemon: {
         version: VERSION,
@@ -194,6 +229,7 @@ export class Daemon implements ControlTarget {
       },
       instances: this.#instances.status(),
       services: this.#services.status((id) => active.has(id)),
+      ...(this.#bgp ? { bgp: this.#bgp.status() } : {}),
     };
   }
 
@@ -238,6 +274,13 @@ export class Daemon implements ControlTarget {
     const res = await this.#services.setDrained(service, backend, drained);
     if (res) this.events.record({ type: 'drain', service, backend, drained, changed: res.changed, by });
     return res;
+  }
+
+  async setHostDrained(drained: boolean, by: Requester): Promise<{ changed: boolean } | undefined> {
+    if (!this.#bgp) return undefined;
+    const changed = await this.#bgp.setDrained(drained);
+    this.events.record({ type: 'drain-host', drained, changed, by });
+    return { changed };
   }
 
   // ---- reload ---------------------------------------------------------------
@@ -285,9 +328,12 @@ export class Daemon implements ControlTarget {
     // What goes away or changes stops gracefully before the new config takes its place.
     const { idsMoved } = this.#instances.apply(next, diff.instances.changed);
     this.#config = { ...next, bpf: old.bpf, control: old.control };
+    if (diff.bgpChanged) changes.push(...(await this.#reloadBgp(next.bgp)));
+    this.#bgp?.applyInstances(next.instances);
     if (idsMoved) changes.push('instance ids changed: every instance restarted');
     await this.#services.apply(next.services, (name) => this.#instances.ref(name));
     this.#instances.startPending();
+    await this.#bgp?.update();
     for (const n of diff.instances.added) changes.push(`instance ${n} added`);
     for (const n of diff.instances.removed) changes.push(`instance ${n} removed`);
     for (const n of diff.instances.changed) changes.push(`instance ${n} changed (restarted)`);
@@ -303,6 +349,25 @@ export class Daemon implements ControlTarget {
     return { changes };
   }
 
+  /** A new, changed or removed top-level `bgp`. */
+  async #reloadBgp(bgp: Config['bgp']): Promise<string[]> {
+    if (this.#bgp && bgp) {
+      await this.#bgp.reconfigure(bgp);
+      return ['bgp changed: BIRD reconfigured'];
+    }
+    if (this.#bgp) {
+      await this.#bgp.withdrawForStop();
+      await this.#bgp.stop();
+      this.#bgp = undefined;
+      this.#metrics.setBgp([], new Map());
+      return ['bgp removed: routes withdrawn, BIRD stopped'];
+    }
+    if (!bgp) return [];
+    this.#bgp = this.#newBgp(bgp);
+    await this.#bgp.start();
+    return ['bgp added: BIRD started'];
+  }
+
   // ---- stop -----------------------------------------------------------------
 
   /**
@@ -313,7 +378,10 @@ export class Daemon implements ControlTarget {
     if (this.#stopped) return;
     this.#stopped = true;
     sdNotify('STOPPING=1');
+    // Routes go first; the data plane forwards through the grace period while the routers move the flows.
+    await this.#bgp?.withdrawForStop();
     this.#instances.stop('release');
+    await this.#bgp?.stop();
     await this.#closeServers();
     for (const iface of this.#attached) {
       try {
@@ -336,6 +404,7 @@ export class Daemon implements ControlTarget {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#instances.stop('handoff');
+    await this.#bgp?.handoff();
     await this.#closeServers();
     this.#dp.close();
     this.#log.info('handed off: state left pinned for the next vipd');

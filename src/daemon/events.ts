@@ -115,6 +115,8 @@ export function describeEvent(e: VipdEventBody): string {
       return `${e.service}: backend ${e.backend} ${e.up ? 'up' : 'down'} (${e.reason})`;
     case 'drain':
       return `${e.service}: backend ${e.backend} ${e.drained ? 'drained' : 'undrained'}${e.changed ? '' : ' (no change)'} ${who(e.by)}`;
+    case 'drain-host':
+      return `host ${e.drained ? 'drained: BGP routes withdrawn' : 'undrained: BGP routes announced again'}${e.changed ? '' : ' (no change)'} ${who(e.by)}`;
     case 'priority':
       return `${e.instance}: priority ${e.previous} -> ${e.priority} ${who(e.by)}`;
     case 'reload':

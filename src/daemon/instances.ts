@@ -36,6 +36,8 @@ export interface InstanceSetOptions {
    * instance's services can forward, within a bound). Default: at once.
    */
   activateServing?: (runner: InstanceRunner, instance: { id: number; name: string }, activate: () => void) => void;
+  /** After every state change (the BGP side announces a `[vrrp, bgp]` instance's VIPs while MASTER). */
+  onStateChange?: (instance: string, to: string) => void;
 }
 
 /**
@@ -96,6 +98,7 @@ export class InstanceSet {
   readonly #metrics: VipdMetrics;
   readonly #log: Logger;
   readonly #events: EventLog | undefined;
+  readonly #onStateChange: ((instance: string, to: string) => void) | undefined;
   readonly #notify: NotifyRunner;
   readonly #activateServing: NonNullable<InstanceSetOptions['activateServing']>;
   readonly #instances = new Map<string, InstanceEntry>();
@@ -113,6 +116,7 @@ export class InstanceSet {
     this.#log = opts.logger;
     this.#events = opts.events;
     this.#activateServing = opts.activateServing ?? ((_runner, _instance, activate) => activate());
+    this.#onStateChange = opts.onStateChange;
     this.#notify = new NotifyRunner({
       timeoutMs: 10_000,
       onOutcome: (o) => {
@@ -147,7 +151,8 @@ export class InstanceSet {
     const idsMoved = [...this.#instances.values()].some((e) => e.id !== this.#idOf(e.config.name));
     if (idsMoved) for (const e of [...this.#instances.values()]) this.#teardown(e, 'release');
     for (const cfg of next.instances) {
-      if (!this.#instances.has(cfg.name)) this.#pending.push(this.#add(cfg));
+      // announce: bgp instances elect nothing: the BGP side (bgp.ts) keeps them active.
+      if (cfg.announce !== 'bgp' && !this.#instances.has(cfg.name)) this.#pending.push(this.#add(cfg));
     }
     this.#buildSyncGroups();
     return { idsMoved };
@@ -280,7 +285,7 @@ export class InstanceSet {
   // ---- tracking and sync groups ----------------------------------------------
 
   #watchLinks(): void {
-    const tracked = new Set(this.#configs.flatMap((i) => trackedInterfaces(i).map((t) => t.name)));
+    const tracked = new Set(this.#configs.filter((i) => i.announce !== 'bgp').flatMap((i) => trackedInterfaces(i).map((t) => t.name)));
     this.#links?.close();
     this.#links = new LinkWatcher({ interfaces: [...tracked] });
     this.#links.on('change', (l) => {
@@ -348,6 +353,7 @@ export class InstanceSet {
       if (gh) this.#notify.notify('GROUP', g.config.name, notifyStateFor(groupState), c.priority, [gh]);
     }
     sdNotify({ STATUS: this.statusLine() });
+    this.#onStateChange?.(cfg.name, c.to);
   }
 
   #addAddresses(e: InstanceEntry): void {
@@ -381,6 +387,11 @@ export class InstanceSet {
     const previous = e.runner.status().priority;
     e.runner.engine.setPriority(priority);
     return { previous };
+  }
+
+  /** Whether this host is MASTER of the instance now. */
+  isMaster(name: string): boolean {
+    return this.#instances.get(name)?.runner.state === 'MASTER';
   }
 
   /** The ids of the instances this host is MASTER of. */

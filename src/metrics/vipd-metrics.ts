@@ -65,6 +65,8 @@ export class VipdMetrics {
   /** service -> backend -> up, for serviceBackendsUp. */
   readonly #backendState = new Map<string, Map<string, boolean>>();
   readonly failoverSeconds: Gauge;
+  readonly bgpSessionUp: Gauge<'peer'>;
+  readonly bgpAnnounced: Gauge<'vip'>;
   /** The info labels each declared instance carries, to remove exactly that series. */
   readonly #instanceInfo = new Map<string, InstanceInfo>();
 
@@ -121,6 +123,19 @@ export class VipdMetrics {
     this.failoverSeconds = new Gauge({
       name: 'vipd_failover_seconds',
       help: 'Last BACKUP->MASTER change: seconds from winning the election to the first announcement sent.',
+      registers,
+    });
+
+    this.bgpSessionUp = new Gauge({
+      name: 'vipd_bgp_session_up',
+      help: 'BGP session to the peer: 1 established, 0 not.',
+      labelNames: ['peer'],
+      registers,
+    });
+    this.bgpAnnounced = new Gauge({
+      name: 'vipd_bgp_announced',
+      help: 'The VIP is announced to the BGP peers by this host: 1 announced, 0 withdrawn.',
+      labelNames: ['vip'],
       registers,
     });
 
@@ -276,6 +291,14 @@ export class VipdMetrics {
 
   setFailoverSeconds(seconds: number): void {
     this.failoverSeconds.set(seconds);
+  }
+
+  /** Replaces every BGP series: sessions by peer, announced state by VIP (a reload drops what is gone). */
+  setBgp(sessions: readonly { peer: string; up: boolean }[], vips: ReadonlyMap<string, boolean>): void {
+    this.bgpSessionUp.reset();
+    for (const s of sessions) this.bgpSessionUp.set({ peer: s.peer }, s.up ? 1 : 0);
+    this.bgpAnnounced.reset();
+    for (const [vip, announced] of vips) this.bgpAnnounced.set({ vip }, announced ? 1 : 0);
   }
 
   get contentType(): string {

@@ -28,6 +28,7 @@ async function daemonWith(events: EventLog): Promise<TestDaemon> {
     setPriority: unused,
     hasService: unused,
     setDrained: unused,
+    setHostDrained: unused,
     events,
   };
   const d = await startDaemon(controlHandlers(target));

@@ -57,7 +57,7 @@ describe('deploy/vipd.service', () => {
   });
 
   it('bounds capabilities and owns a root-only runtime directory', () => {
-    expect(settings.get('CapabilityBoundingSet')!.split(' ').sort()).toEqual(['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_SYS_ADMIN']);
+    expect(settings.get('CapabilityBoundingSet')!.split(' ').sort()).toEqual(['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_ADMIN']);
     expect(settings.get('RuntimeDirectory')).toBe('vipd');
     expect(settings.get('RuntimeDirectoryMode')).toBe('0700');
   });

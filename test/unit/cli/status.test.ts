@@ -125,3 +125,31 @@ describe('vipctl status at scale: a summary line and filters', () => {
     expect(summary.stdout().trim()).toBe('1 instances (0 MASTER); 1000 services (0 forwarding here); 3000 backends (2000 up, 1000 drained, 1000 unresolved)');
   });
 });
+
+describe('vipctl status with bgp', () => {
+  let daemon: TestDaemon;
+  beforeAll(async () => {
+    daemon = await startDaemon({
+      status: () => ({
+        ...STATUS,
+        bgp: {
+          asn: 65001,
+          routerId: '192.0.2.2',
+          drained: true,
+          sessions: [{ peer: '192.0.2.1', up: true, state: 'Established' }],
+          vips: [{ vip: '198.51.100.10', announced: false, reason: 'host drained or stopping' }],
+        },
+      }),
+    });
+  });
+  afterAll(() => daemon?.close());
+
+  it('prints the speaker, its sessions and each VIP with why it is not announced', async () => {
+    const output = recordOutput();
+    expect(await runStatus({ socket: daemon.socket, now: NOW }, output)).toBe(0);
+    const lines = output.stdout().split('\n');
+    expect(lines).toContain('BGP: AS 65001, router id 192.0.2.2, host DRAINED (vipctl undrain-host announces again)');
+    expect(lines.find((l) => l.startsWith('192.0.2.1'))?.split(/\s{2,}/)).toEqual(['192.0.2.1', 'yes', 'Established']);
+    expect(lines.find((l) => l.startsWith('198.51.100.10'))?.split(/\s{2,}/)).toEqual(['198.51.100.10', 'no', 'host drained or stopping']);
+  });
+});

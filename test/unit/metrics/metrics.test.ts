@@ -70,6 +70,8 @@ describe('VipdMetrics over /metrics', () => {
       'vipd_backend_bytes_total counter',
       'vipd_backend_packets_total counter',
       'vipd_backend_up gauge',
+      'vipd_bgp_announced gauge',
+      'vipd_bgp_session_up gauge',
       'vipd_failover_seconds gauge',
       'vipd_service_backends_up gauge',
       'vipd_service_bytes_total counter',
