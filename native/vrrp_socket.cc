@@ -18,6 +18,8 @@
 #include <cerrno>
 #include <cstring>
 #include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/ip.h>
 #include <sys/socket.h>
@@ -34,12 +36,124 @@ VrrpSockCore::~VrrpSockCore()
 {
 	if (fd >= 0)
 		close(fd);
+	if (pkt_fd >= 0)
+		close(pkt_fd);
+}
+
+int VrrpSockCore::OpenVmac(const uint8_t mac[6])
+{
+	/* Protocol 0: this socket sends only, nothing is queued to it. */
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	struct packet_mreq mr = {};
+	mr.mr_ifindex = (int)ifindex;
+	mr.mr_type = PACKET_MR_UNICAST;
+	mr.mr_alen = 6;
+	memcpy(mr.mr_address, mac, 6);
+	if (setsockopt(s, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr))) {
+		int err = errno;
+		close(s);
+		return -err;
+	}
+	memcpy(vmac, mac, 6);
+	pkt_fd = s;
+	return 0;
+}
+
+static uint16_t HeaderChecksum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += ((uint32_t)p[i] << 8) | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static bool IsMulticast(const IpAddr &a)
+{
+	if (a.family == AF_INET)
+		return (ntohl(a.v4.s_addr) >> 28) == 0xe;
+	return a.v6.s6_addr[0] == 0xff;
+}
+
+/* An advert to a multicast group as a whole Ethernet frame from the virtual
+ * MAC: the IP header is built here (IPv4 as with IP_HDRINCL, plus the header
+ * checksum the kernel would fill in; IPv6 with hop limit 255 and traffic
+ * class 0xc0) and the destination MAC is the group's (RFC 1112, RFC 2464). */
+static int SendFromVmac(VrrpSockCore *c, const IpAddr &dst, const uint8_t *payload, size_t len,
+			uint16_t ip_id)
+{
+	uint8_t frame[14 + 40 + 1500];
+	size_t hlen = c->family == AF_INET ? 20 : 40;
+	if (len > sizeof(frame) - 14 - hlen)
+		return -EMSGSIZE;
+	uint8_t *ip = frame + 14;
+	if (c->family == AF_INET) {
+		uint32_t group = ntohl(dst.v4.s_addr);
+		const uint8_t dmac[6] = {0x01, 0x00, 0x5e, (uint8_t)((group >> 16) & 0x7f),
+					 (uint8_t)(group >> 8), (uint8_t)group};
+		memcpy(frame, dmac, 6);
+		frame[12] = 0x08;
+		frame[13] = 0x00;
+		memset(ip, 0, 20);
+		ip[0] = 0x45;
+		ip[1] = 0xc0;
+		ip[2] = (uint8_t)((20 + len) >> 8);
+		ip[3] = (uint8_t)(20 + len);
+		ip[4] = (uint8_t)(ip_id >> 8);
+		ip[5] = (uint8_t)ip_id;
+		ip[8] = 255;
+		ip[9] = IPPROTO_VRRP;
+		memcpy(ip + 12, &c->source.v4, 4);
+		memcpy(ip + 16, &dst.v4, 4);
+		uint16_t sum = HeaderChecksum(ip, 20);
+		ip[10] = (uint8_t)(sum >> 8);
+		ip[11] = (uint8_t)sum;
+	} else {
+		const uint8_t *g = dst.v6.s6_addr;
+		const uint8_t dmac[6] = {0x33, 0x33, g[12], g[13], g[14], g[15]};
+		memcpy(frame, dmac, 6);
+		frame[12] = 0x86;
+		frame[13] = 0xdd;
+		memset(ip, 0, 40);
+		ip[0] = 0x6c; /* version 6, traffic class 0xc0 */
+		ip[4] = (uint8_t)(len >> 8);
+		ip[5] = (uint8_t)len;
+		ip[6] = IPPROTO_VRRP;
+		ip[7] = 255;
+		memcpy(ip + 8, &c->source.v6, 16);
+		memcpy(ip + 24, &dst.v6, 16);
+	}
+	memcpy(frame + 6, c->vmac, 6);
+	memcpy(ip + hlen, payload, len);
+	struct sockaddr_ll sll = {};
+	sll.sll_family = AF_PACKET;
+	sll.sll_ifindex = (int)c->ifindex;
+	sll.sll_halen = 6;
+	memcpy(sll.sll_addr, frame, 6);
+	if (sendto(c->pkt_fd, frame, 14 + hlen + len, 0, (struct sockaddr *)&sll, sizeof(sll)) <
+	    0)
+		return -errno;
+	return 0;
 }
 
 int VrrpSockCore::Send(const IpAddr &dst, const uint8_t *payload, size_t len)
 {
 	if (dst.family != family)
 		return -EAFNOSUPPORT;
+	/* Unicast adverts keep the IP socket: the peer's MAC comes from the
+	 * kernel's neighbour table, and only the source MAC would differ. */
+	if (pkt_fd >= 0 && has_source && IsMulticast(dst)) {
+		uint16_t id = 0;
+		if (family == AF_INET) {
+			id = (uint16_t)(ip_id.fetch_add(1) + 1);
+			if (id == 0)
+				id = (uint16_t)(ip_id.fetch_add(1) + 1);
+		}
+		return SendFromVmac(this, dst, payload, len, id);
+	}
 	if (family == AF_INET) {
 		uint8_t buf[20 + 65515];
 		if (len > sizeof(buf) - 20)
@@ -120,7 +234,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				   });
 	}
 
-	/* new VrrpSocketHandle({ family: 4|6, ifname, multicast, source? }, onPackets) */
+	/* new VrrpSocketHandle({ family: 4|6, ifname, multicast, source?, vmac? }, onPackets) */
 	VrrpSocketHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<VrrpSocketHandle>(info)
 	{
 		Napi::Env env = info.Env();
@@ -193,6 +307,18 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 					throw ErrnoError(env, "setsockopt", errno,
 							 "IPV6_JOIN_GROUP ff02::12 on " + ifname);
 			}
+		}
+		Napi::Value vmac = o.Get("vmac");
+		if (!vmac.IsUndefined() && !vmac.IsNull()) {
+			std::string mac = BytesArg(env, vmac, "vmac");
+			if (mac.size() != 6)
+				throw Napi::TypeError::New(env, "vmac must be 6 bytes");
+			if (!core->has_source)
+				throw Napi::TypeError::New(env, "vmac needs a source address");
+			int rc = core->OpenVmac((const uint8_t *)mac.data());
+			if (rc < 0)
+				throw ErrnoError(env, "setsockopt", -rc,
+						 "PACKET_ADD_MEMBERSHIP (virtual MAC) on " + ifname);
 		}
 		napi_type_tag_object(env, info.This(), &kSocketTag);
 		onPackets_ = Napi::Persistent(info[1].As<Napi::Function>());

@@ -29,6 +29,7 @@ import {
   passwordAuthData,
   receivedAdvert,
   VrrpInstance,
+  virtualMac,
   type AdvertFields,
   type Clock,
   type VrrpInstanceStatus,
@@ -106,6 +107,8 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   readonly advertVips: string[];
   /** Every VIP, both families: what is announced and served. */
   readonly allVips: string[];
+  /** The VRRP virtual MAC (instances[].vmac): adverts and announcements leave from it. */
+  readonly vmac: string | undefined;
 
   readonly #opts: InstanceRunnerOptions;
   readonly #log: Logger;
@@ -138,6 +141,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     this.primary = primaryAddress(config);
     this.advertVips = config.vips.filter((v) => v.family === this.family).map((v) => v.address);
     this.allVips = config.vips.map((v) => v.address);
+    this.vmac = config.vmac ? virtualMac(config.vrid, this.family) : undefined;
     const unicast = config.unicastPeers.map((p) => p.address);
     this.#validator = new AdvertValidator({
       version: config.version,
@@ -154,6 +158,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       family: this.family,
       multicast: unicast.length === 0,
       source: this.primary,
+      ...(this.vmac === undefined ? {} : { vmac: this.vmac }),
     });
     this.#socket.on('packet', (p) => this.#onPacket(p));
     this.#socket.on('error', (err) => this.#log.error({ err: err.message }, 'VRRP receive failed'));
@@ -365,8 +370,9 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   #refreshAnnounceCache(): void {
     try {
       const info = linkInfo(this.config.interface);
-      if (!info.mac) throw new Error(`interface ${this.config.interface} has no MAC address`);
-      this.#announceCache = { ifindex: info.ifindex, mac: info.mac, frames: this.allVips.map((v) => announcementFrame(info.mac!, v)) };
+      const mac = this.vmac ?? info.mac;
+      if (!mac) throw new Error(`interface ${this.config.interface} has no MAC address`);
+      this.#announceCache = { ifindex: info.ifindex, mac, frames: this.allVips.map((v) => announcementFrame(mac, v)) };
     } catch (err) {
       this.#announceCache = null;
       this.#log.debug({ err: (err as Error).message }, 'announcement frames not prepared');
@@ -444,7 +450,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   #announceNow(vips: readonly string[], repeat: number, intervalMs: number): void {
     try {
       const sentAt = this.#opts.clock.now();
-      const a = sendAnnouncements(this.config.interface, vips, { repeat, intervalMs });
+      const a = sendAnnouncements(this.config.interface, vips, { repeat, intervalMs, ...(this.vmac === undefined ? {} : { mac: this.vmac }) });
       a.done.catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'announcement failed'));
       this.#emitFailover(sentAt);
     } catch (err) {

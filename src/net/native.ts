@@ -104,7 +104,7 @@ export interface NativeLinkWatcher {
 
 export interface NetAddon {
   VrrpSocketHandle: new (
-    opts: { family: 4 | 6; ifname: string; multicast: boolean; source?: string },
+    opts: { family: 4 | 6; ifname: string; multicast: boolean; source?: string; vmac?: Uint8Array },
     onPackets: PacketsCallback,
   ) => NativeVrrpSocket;
   AdvertSenderHandle: new (

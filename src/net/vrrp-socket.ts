@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { native, toNetError } from './errors.js';
 import { netAddon, type NativePacket, type NativeVrrpSocket } from './native.js';
 import { linkLocalAddress } from './rtnl.js';
+import { parseMac } from '../addr.js';
 
 /** The VRRP multicast groups (RFC 9568 §5.1.1.2, §5.1.2.2). */
 export const VRRP_GROUP_V4 = '224.0.0.18';
@@ -24,6 +25,13 @@ export interface VrrpSocketOptions {
    * one. IPv6: defaults to the interface's link-local address.
    */
   source?: string;
+  /**
+   * A virtual MAC (e.g. 00:00:5e:00:01:0a): adverts to the multicast group
+   * leave from it (through an AF_PACKET socket, which also holds it in the
+   * interface's unicast filter while this socket is open). Unicast adverts
+   * keep the interface's MAC.
+   */
+  vmac?: string;
 }
 
 export interface VrrpPacket {
@@ -54,6 +62,8 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
   readonly multicast: boolean;
   /** The source address sent adverts carry (undefined: the kernel's choice, IPv4 only). */
   readonly source: string | undefined;
+  /** The virtual MAC multicast adverts leave from, when one is set. */
+  readonly vmac: string | undefined;
   /** @internal the addon handle, for AdvertSender. */
   handle: NativeVrrpSocket | undefined;
 
@@ -62,6 +72,7 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     this.interface = opts.interface;
     this.family = opts.family;
     this.multicast = opts.multicast ?? true;
+    this.vmac = opts.vmac;
     this.source = opts.source ?? (opts.family === 6 ? linkLocalAddress(opts.interface) : undefined);
     if (opts.family === 6 && this.source === undefined) {
       throw toNetError(
@@ -73,7 +84,13 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     const addon = netAddon();
     this.handle = native(`VRRP socket on ${opts.interface}`, 'CAP_NET_RAW', () => {
       const h = new addon.VrrpSocketHandle(
-        { family: this.family, ifname: this.interface, multicast: this.multicast, source: this.source },
+        {
+          family: this.family,
+          ifname: this.interface,
+          multicast: this.multicast,
+          source: this.source,
+          ...(this.vmac === undefined ? {} : { vmac: parseMac(this.vmac) }),
+        },
         (err, packets) => this.onPackets(err, packets),
       );
       return h;
