@@ -92,8 +92,12 @@ static int SendFromVmac(VrrpSockCore *c, const IpAddr &dst, const uint8_t *paylo
 	uint8_t *ip = frame + 14;
 	if (c->family == AF_INET) {
 		uint32_t group = ntohl(dst.v4.s_addr);
-		const uint8_t dmac[6] = {0x01, 0x00, 0x5e, (uint8_t)((group >> 16) & 0x7f),
-					 (uint8_t)(group >> 8), (uint8_t)group};
+		const uint8_t dmac[6] = {0x01,
+					 0x00,
+					 0x5e,
+					 (uint8_t)((group >> 16) & 0x7f),
+					 (uint8_t)(group >> 8),
+					 (uint8_t)group};
 		memcpy(frame, dmac, 6);
 		frame[12] = 0x08;
 		frame[13] = 0x00;
@@ -133,8 +137,7 @@ static int SendFromVmac(VrrpSockCore *c, const IpAddr &dst, const uint8_t *paylo
 	sll.sll_ifindex = (int)c->ifindex;
 	sll.sll_halen = 6;
 	memcpy(sll.sll_addr, frame, 6);
-	if (sendto(c->pkt_fd, frame, 14 + hlen + len, 0, (struct sockaddr *)&sll, sizeof(sll)) <
-	    0)
+	if (sendto(c->pkt_fd, frame, 14 + hlen + len, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		return -errno;
 	return 0;
 }
@@ -318,7 +321,8 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			int rc = core->OpenVmac((const uint8_t *)mac.data());
 			if (rc < 0)
 				throw ErrnoError(env, "setsockopt", -rc,
-						 "PACKET_ADD_MEMBERSHIP (virtual MAC) on " + ifname);
+						 "PACKET_ADD_MEMBERSHIP (virtual MAC) on " +
+						     ifname);
 		}
 		napi_type_tag_object(env, info.This(), &kSocketTag);
 		onPackets_ = Napi::Persistent(info[1].As<Napi::Function>());
