@@ -125,6 +125,13 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   /** Per sender: its sent count at the last tick, and when that count last moved. */
   readonly #progress = new Map<AdvertSender, { sent: number; movedAt: number }>();
   /**
+   * Per sender: how many of its adverts have been reported ('advert-tx'). The
+   * sender's own count is the one source: periodic adverts from its thread and
+   * sendNow() alike, so none is missed (the first after becoming MASTER, the
+   * last before leaving it) and none is counted twice.
+   */
+  readonly #counted = new Map<AdvertSender, number>();
+  /**
    * The first announcement round, built ahead (interface index + MAC read
    * while nothing is urgent), so becoming MASTER costs no rtnetlink round
    * trips before the first gratuitous ARP leaves. Refreshed after every
@@ -251,6 +258,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   /** Releases sockets and threads without any advert (crash-like, for tests and reload). */
   close(): void {
     this.#running = false;
+    this.#countSent();
     for (const s of this.#senders.values()) s.close();
     this.#senders.clear();
     this.#socket.close();
@@ -337,6 +345,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         s.setLease(null);
         s.stop();
       }
+      this.#countSent();
     }
     // The owner (InstanceSet) activates the data plane before the first advert and announcement leave.
     this.emit('state', change);
@@ -353,6 +362,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       // The engine's periodic tick while MASTER: the sender thread has it covered.
       this.#setSenderPriority(priority);
       for (const [dst, s] of this.#senders) this.#tickSender(dst, s);
+      this.#countSent();
       return;
     }
     // A reply to what we just heard (split brain), or the priority-0 goodbye: now.
@@ -360,11 +370,23 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     for (const [dst, s] of this.#senders) {
       try {
         s.sendNow();
-        this.emit('advert-tx', 1);
       } catch (err) {
         this.#log.warn({ err: (err as Error).message, destination: dst, priority }, 'advert not sent');
       }
     }
+    this.#countSent();
+  }
+
+  /** Reports the adverts the senders sent since the last report. */
+  #countSent(): void {
+    let n = 0;
+    for (const s of this.#senders.values()) {
+      if (s.closed) continue;
+      const sent = s.stats().sent;
+      n += Math.max(0, sent - (this.#counted.get(s) ?? 0));
+      this.#counted.set(s, sent);
+    }
+    if (n > 0) this.emit('advert-tx', n);
   }
 
   #refreshAnnounceCache(): void {
@@ -390,7 +412,6 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     const now = this.#opts.clock.now();
     const p = this.#progress.get(s) ?? { sent: st.sent, movedAt: now };
     if (st.sent !== p.sent) {
-      this.emit('advert-tx', Math.max(0, st.sent - p.sent));
       p.sent = st.sent;
       p.movedAt = now;
     }
