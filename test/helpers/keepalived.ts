@@ -242,6 +242,11 @@ export class Keepalived {
     }
   }
 
+  /** Its processes while running: the parent and the VRRP child (for CPU and memory figures). */
+  pids(): number[] {
+    return [this.#parentPid, this.#vrrpPid].filter((p): p is number => p !== undefined);
+  }
+
   /** Everything it logged (stdout + stderr, -D detail), last 200 kB. */
   log(): string {
     return this.#log;
