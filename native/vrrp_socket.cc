@@ -227,14 +227,18 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
       public:
 	static Napi::Function Define(Napi::Env env)
 	{
-		return DefineClass(env, "VrrpSocketHandle",
-				   {
-				       InstanceMethod("send", &VrrpSocketHandle::SendJs),
-				       InstanceMethod("close", &VrrpSocketHandle::Close),
-				       InstanceMethod("ref", &VrrpSocketHandle::RefJs),
-				       InstanceMethod("unref", &VrrpSocketHandle::UnrefJs),
-				       InstanceMethod("drain", &VrrpSocketHandle::DrainJs),
-				   });
+		return DefineClass(
+		    env, "VrrpSocketHandle",
+		    {
+			InstanceMethod("send", &VrrpSocketHandle::SendJs),
+			InstanceMethod("close", &VrrpSocketHandle::Close),
+			InstanceMethod("ref", &VrrpSocketHandle::RefJs),
+			InstanceMethod("unref", &VrrpSocketHandle::UnrefJs),
+			InstanceMethod("drain", &VrrpSocketHandle::DrainJs),
+			InstanceMethod("setSteady", &VrrpSocketHandle::SetSteadyJs),
+			InstanceMethod("clearSteady", &VrrpSocketHandle::ClearSteadyJs),
+			InstanceMethod("takeAbsorbed", &VrrpSocketHandle::TakeAbsorbedJs),
+		    });
 	}
 
 	/* new VrrpSocketHandle({ family: 4|6, ifname, multicast, source?, vmac? }, onPackets) */
@@ -455,6 +459,19 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			} else {
 				srcs = FormatIp(AF_INET6, &from.v6.sin6_addr);
 			}
+			/* The steady state: the advert the engine last accepted,
+			 * again, byte for byte, from the same source with TTL 255.
+			 * Absorbed without JS; the runner hands the last one to
+			 * the engine when it next looks (takeAbsorbed). Once
+			 * anything else is queued for JS, nothing after it in
+			 * this batch is absorbed: the engine sees them in order. */
+			if (steady_ && n == 0 && ttl == 255 && srcs == steady_src_ &&
+			    dsts == steady_dst_ && plen == steady_payload_.size() &&
+			    memcmp(payload, steady_payload_.data(), plen) == 0) {
+				absorbed_++;
+				absorbed_arrival_ = arrival;
+				continue;
+			}
 			Napi::Object p = Napi::Object::New(env);
 			p.Set("source", srcs);
 			p.Set("destination", dsts);
@@ -482,6 +499,36 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		if (core_)
 			OnReadable(0);
 		return info.Env().Undefined();
+	}
+
+	/* setSteady(source, destination, payload): from now on, absorb exact
+	 * repeats of this advert. */
+	Napi::Value SetSteadyJs(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		steady_src_ = info[0].As<Napi::String>().Utf8Value();
+		steady_dst_ = info[1].As<Napi::String>().Utf8Value();
+		steady_payload_ = BytesArg(env, info[2], "payload");
+		steady_ = true;
+		return env.Undefined();
+	}
+
+	Napi::Value ClearSteadyJs(const Napi::CallbackInfo &info)
+	{
+		steady_ = false;
+		return info.Env().Undefined();
+	}
+
+	/* { count, lastArrivalNs }: the adverts absorbed since the last call
+	 * and when the last of them arrived; the count restarts at 0. */
+	Napi::Value TakeAbsorbedJs(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("count", Napi::Number::New(env, (double)absorbed_));
+		o.Set("lastArrivalNs", Napi::BigInt::New(env, (uint64_t)absorbed_arrival_));
+		absorbed_ = 0;
+		return o;
 	}
 
 	Napi::Value SendJs(const Napi::CallbackInfo &info)
@@ -520,6 +567,10 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 
 	std::shared_ptr<VrrpSockCore> core_;
 	std::unique_ptr<FdPoller> poller_;
+	bool steady_ = false;
+	std::string steady_src_, steady_dst_, steady_payload_;
+	uint64_t absorbed_ = 0;
+	int64_t absorbed_arrival_ = 0;
 	Napi::FunctionReference onPackets_;
 	std::unique_ptr<Napi::AsyncContext> ctx_;
 };

@@ -52,7 +52,8 @@ export interface InstanceRunnerEvents {
   state: [StateChangeAction];
   /** Seconds from the decision to become MASTER to the first announcement sent. */
   failover: [number];
-  'advert-rx': [];
+  /** Adverts accepted (1, or the adverts absorbed natively since the last report). */
+  'advert-rx': [number];
   /** Adverts that left since the last event (the sender thread's count). */
   'advert-tx': [number];
   'rx-invalid': [RejectReason];
@@ -73,6 +74,9 @@ export interface InstanceRunnerOptions {
   /** Names of tracked objects ("interface:eth1", "script:chk") with weights. */
   track: { name: string; weight: number }[];
 }
+
+/** A MASTER's engine wakes this often at most (check-in, counters): the native sender sends the adverts. */
+const MASTER_TICK_MS = 100;
 
 /** The family VRRP runs over: the first VIP's. VIPs of the other family follow the state. */
 export function vrrpFamily(cfg: InstanceConfig): 4 | 6 {
@@ -118,6 +122,14 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   readonly #senders = new Map<string, AdvertSender>();
   #senderPriority = -1;
   #running = false;
+  /**
+   * The BACKUP's steady state: the advert the engine last accepted from its
+   * master, which the socket now absorbs in native code when it comes again
+   * unchanged (no JS per advert). The last absorbed one goes to the engine
+   * before anything else does (#syncAbsorbed): a packet that differs, or the
+   * engine's Master_Down timer, which then finds it restarted.
+   */
+  #steady: { advert: Parameters<VrrpInstance['onAdvert']>[0] } | null = null;
   /** Set while the engine handles a received advert: adverts it emits then are replies, sent now. */
   #inReceive = false;
   #becameMasterAt: number | null = null;
@@ -201,6 +213,8 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         preempt: config.preempt,
         preemptDelayMs: config.preemptDelay * 1000,
         track: opts.track,
+        // The native sender sends every advert; JS checks in with it 10 times a second at most.
+        masterTickMs: MASTER_TICK_MS,
         announce: {
           repeat: config.garp.repeat,
           intervalMs: config.garp.interval * 1000,
@@ -208,7 +222,14 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
           refreshMs: config.garp.refresh * 1000,
         },
       },
-      { clock: opts.clock, emit: (a) => this.#onAction(a), drainPending: () => this.#socket.drain() },
+      {
+        clock: opts.clock,
+        emit: (a) => this.#onAction(a),
+        drainPending: () => {
+          this.#socket.drain();
+          this.#syncAbsorbed();
+        },
+      },
     );
   }
 
@@ -265,6 +286,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   }
 
   #onPacket(packet: VrrpPacket): void {
+    this.#syncAbsorbed();
     const meta = { family: this.family, src: packet.source, dst: packet.destination, ttl: packet.ttl };
     const res = this.#validator.receive(packet.payload, meta);
     if (!res.ok) {
@@ -274,13 +296,63 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       this.#log.debug({ reason: res.reason, from: packet.source }, 'advert rejected');
       return;
     }
-    this.emit('advert-rx');
+    this.emit('advert-rx', 1);
     if (!this.#running) return;
+    const advert = receivedAdvert(res.advert, meta, packet.arrivalMs);
     this.#inReceive = true;
     try {
-      this.engine.onAdvert(receivedAdvert(res.advert, meta, packet.arrivalMs));
+      this.engine.onAdvert(advert);
     } finally {
       this.#inReceive = false;
+    }
+    this.#updateSteady(packet, advert);
+  }
+
+  /**
+   * Absorb repeats of this advert natively when all the engine would do with
+   * one is restart Master_Down: we are BACKUP, it comes from our master, and
+   * it is not one we would preempt (then the engine lets Master_Down run,
+   * and must see each one).
+   */
+  #updateSteady(packet: VrrpPacket, advert: Parameters<VrrpInstance['onAdvert']>[0]): void {
+    const st = this.engine.status();
+    const absorbable =
+      st.state === 'BACKUP' &&
+      st.masterAddress === advert.src &&
+      advert.priority > 0 &&
+      !(this.config.preempt && advert.priority < st.effectivePriority);
+    if (absorbable) {
+      this.#steady = { advert };
+      this.#socket.setSteady(packet);
+    } else if (this.#steady !== null) {
+      this.#clearSteady();
+    }
+  }
+
+  #clearSteady(): void {
+    this.#syncAbsorbed();
+    this.#steady = null;
+    this.#socket.clearSteady();
+  }
+
+  /** Gives the engine the last advert the socket absorbed (if any since the last call), and counts them. */
+  #syncAbsorbed(): void {
+    const a = this.#socket.closed ? { count: 0, lastArrivalMs: 0 } : this.#socket.takeAbsorbed();
+    if (a.count === 0 || this.#steady === null) return;
+    this.emit('advert-rx', a.count);
+    if (!this.#running) return;
+    const advert = { ...this.#steady.advert, arrivalMs: a.lastArrivalMs };
+    this.#inReceive = true;
+    try {
+      this.engine.onAdvert(advert);
+    } finally {
+      this.#inReceive = false;
+    }
+    // The engine's answer may have changed (our priority rose above the master's meanwhile).
+    const st = this.engine.status();
+    if (st.state !== 'BACKUP' || st.masterAddress !== advert.src || (this.config.preempt && advert.priority < st.effectivePriority)) {
+      this.#steady = null;
+      this.#socket.clearSteady();
     }
   }
 
@@ -333,6 +405,10 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   }
 
   #onStateChange(change: StateChangeAction): void {
+    if (this.#steady !== null) {
+      this.#steady = null;
+      this.#socket.clearSteady();
+    }
     if (change.to === 'MASTER') {
       this.#becameMasterAt = this.#opts.clock.now();
       this.#progress.clear();

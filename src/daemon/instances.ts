@@ -220,7 +220,7 @@ export class InstanceSet {
       // behind it, the failover follows its state change in the history.
       queueMicrotask(() => this.#events?.record({ type: 'failover', instance: cfg.name, seconds: s }));
     });
-    runner.on('advert-rx', () => this.#metrics.advert(cfg.name, 'rx'));
+    runner.on('advert-rx', (n) => this.#metrics.advert(cfg.name, 'rx', n));
     runner.on('advert-tx', (n) => this.#metrics.advert(cfg.name, 'tx', n));
     runner.on('rx-invalid', (reason) => this.#metrics.rxInvalid(cfg.name, reason));
     for (const s of cfg.track.scripts) {

@@ -25,6 +25,11 @@ export interface NativeVrrpSocket {
   unref(): void;
   /** Reads the socket dry and calls the packets callback before returning. */
   drain(): void;
+  /** Absorb exact repeats of this advert (same source, destination, TTL 255, bytes) without calling JS. */
+  setSteady(source: string, destination: string, payload: Uint8Array): void;
+  clearSteady(): void;
+  /** Adverts absorbed since the last call, and the arrival of the last one (CLOCK_MONOTONIC ns). */
+  takeAbsorbed(): { count: number; lastArrivalNs: bigint };
 }
 
 export interface NativeSenderEvent {

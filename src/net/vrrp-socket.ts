@@ -127,6 +127,28 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     this.handle?.drain();
   }
 
+  /**
+   * The steady state: from now on, exact repeats of `packet` (same source
+   * and destination, TTL / hop limit 255, the same VRRP bytes) are absorbed
+   * in native code, counted, and not emitted; takeAbsorbed() tells how many
+   * and when the last arrived. Anything else is emitted as usual, and once a
+   * packet is emitted nothing after it in the same read is absorbed, so
+   * order is kept.
+   */
+  setSteady(packet: Pick<VrrpPacket, 'source' | 'destination' | 'payload'>): void {
+    this.handle?.setSteady(packet.source, packet.destination, packet.payload);
+  }
+
+  clearSteady(): void {
+    this.handle?.clearSteady();
+  }
+
+  /** Adverts absorbed since the last call (count 0: none), and the arrival of the last (ms, CLOCK_MONOTONIC). */
+  takeAbsorbed(): { count: number; lastArrivalMs: number } {
+    const a = this.handle?.takeAbsorbed();
+    return a ? { count: a.count, lastArrivalMs: Number(a.lastArrivalNs) / 1e6 } : { count: 0, lastArrivalMs: 0 };
+  }
+
   /** Lets the process exit while the socket is open (default: it keeps it alive). */
   unref(): this {
     this.handle?.unref();
