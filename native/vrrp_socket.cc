@@ -238,6 +238,8 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			InstanceMethod("setSteady", &VrrpSocketHandle::SetSteadyJs),
 			InstanceMethod("clearSteady", &VrrpSocketHandle::ClearSteadyJs),
 			InstanceMethod("takeAbsorbed", &VrrpSocketHandle::TakeAbsorbedJs),
+			InstanceMethod("armMasterDown", &VrrpSocketHandle::ArmMasterDownJs),
+			InstanceMethod("disarmMasterDown", &VrrpSocketHandle::DisarmMasterDownJs),
 		    });
 	}
 
@@ -352,6 +354,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	 * multicast group now. */
 	void Shutdown()
 	{
+		StopTimer();
 		poller_.reset();
 		if (!core_)
 			return;
@@ -531,6 +534,86 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		return o;
 	}
 
+	/* The BACKUP's Master_Down timer, when the engine's timer is handed to
+	 * the socket (steady state): it fires at max(due, last absorbed
+	 * arrival + Master_Down interval), so absorbed adverts restart it with
+	 * no JS; only the real expiry calls onExpire. */
+	struct Timer {
+		uv_timer_t t;
+		VrrpSocketHandle *owner;
+	};
+
+	/* armMasterDown(dueNs, masterDownNs, onExpire) */
+	Napi::Value ArmMasterDownJs(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		bool lossless;
+		md_due_ = (int64_t)info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+		md_interval_ = (int64_t)info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+		md_since_ = absorbed_arrival_;
+		onExpire_ = Napi::Persistent(info[2].As<Napi::Function>());
+		if (!timer_) {
+			uv_loop_t *loop = nullptr;
+			if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop)
+				throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
+			timer_ = new Timer;
+			timer_->owner = this;
+			timer_->t.data = timer_;
+			uv_timer_init(loop, &timer_->t);
+		}
+		StartTimer(md_due_);
+		return env.Undefined();
+	}
+
+	Napi::Value DisarmMasterDownJs(const Napi::CallbackInfo &info)
+	{
+		if (timer_)
+			uv_timer_stop(&timer_->t);
+		onExpire_.Reset();
+		return info.Env().Undefined();
+	}
+
+	void StartTimer(int64_t due)
+	{
+		int64_t now = (int64_t)MonoNs();
+		uint64_t ms = due > now ? (uint64_t)((due - now + 999999) / 1000000) : 0;
+		uv_timer_start(&timer_->t, OnTimer, ms, 0);
+	}
+
+	static void OnTimer(uv_timer_t *t)
+	{
+		Timer *tm = (Timer *)t->data;
+		VrrpSocketHandle *self = tm->owner;
+		if (!self || self->onExpire_.IsEmpty())
+			return;
+		int64_t due = self->md_due_;
+		if (self->absorbed_arrival_ != self->md_since_) {
+			int64_t ext = self->absorbed_arrival_ + self->md_interval_;
+			if (ext > due)
+				due = ext;
+		}
+		if ((int64_t)MonoNs() < due) {
+			self->StartTimer(due);
+			return;
+		}
+		Napi::Env env = self->Env();
+		Napi::HandleScope scope(env);
+		Napi::FunctionReference fn = std::move(self->onExpire_);
+		CallJs(env, fn, self->ctx_.get(), {});
+	}
+
+	void StopTimer()
+	{
+		if (!timer_)
+			return;
+		timer_->owner = nullptr;
+		uv_timer_stop(&timer_->t);
+		uv_close((uv_handle_t *)&timer_->t,
+			 [](uv_handle_t *h) { delete (Timer *)h->data; });
+		timer_ = nullptr;
+		onExpire_.Reset();
+	}
+
 	Napi::Value SendJs(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
@@ -571,6 +654,9 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	std::string steady_src_, steady_dst_, steady_payload_;
 	uint64_t absorbed_ = 0;
 	int64_t absorbed_arrival_ = 0;
+	Timer *timer_ = nullptr;
+	Napi::FunctionReference onExpire_;
+	int64_t md_due_ = 0, md_interval_ = 0, md_since_ = 0;
 	Napi::FunctionReference onPackets_;
 	std::unique_ptr<Napi::AsyncContext> ctx_;
 };

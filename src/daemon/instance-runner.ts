@@ -78,6 +78,12 @@ export interface InstanceRunnerOptions {
 /** A MASTER's engine wakes this often at most (check-in, counters): the native sender sends the adverts. */
 const MASTER_TICK_MS = 100;
 
+/**
+ * A steady BACKUP wakes JS only this often: to count the adverts its socket
+ * absorbed (vipd_vrrp_adverts_total{direction="rx"} lags by this much).
+ */
+const ABSORBED_REPORT_MS = 250;
+
 /** The family VRRP runs over: the first VIP's. VIPs of the other family follow the state. */
 export function vrrpFamily(cfg: InstanceConfig): 4 | 6 {
   return cfg.vips[0]?.family ?? 4;
@@ -133,6 +139,8 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   /** Set while the engine handles a received advert: adverts it emits then are replies, sent now. */
   #inReceive = false;
   #becameMasterAt: number | null = null;
+  /** Reports absorbed adverts (and gives the engine the last) every ABSORBED_REPORT_MS, for the rx counter. */
+  #absorbedReport: NodeJS.Timeout | undefined;
   #stopping = false;
   /** Per sender: its sent count at the last tick, and when that count last moved. */
   readonly #progress = new Map<AdvertSender, { sent: number; movedAt: number }>();
@@ -223,7 +231,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         },
       },
       {
-        clock: opts.clock,
+        clock: this.#engineClock(opts.clock),
         emit: (a) => this.#onAction(a),
         drainPending: () => {
           this.#socket.drain();
@@ -260,6 +268,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     // were ~1-3 ms of the decision -> first GARP time).
     this.#setSenderPriority(this.engine.effectivePriority);
     this.#refreshAnnounceCache();
+    this.#absorbedReport = setInterval(() => this.#syncAbsorbed(), ABSORBED_REPORT_MS).unref();
     this.engine.start();
   }
 
@@ -279,6 +288,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   /** Releases sockets and threads without any advert (crash-like, for tests and reload). */
   close(): void {
     this.#running = false;
+    clearInterval(this.#absorbedReport);
     this.#countSent();
     for (const s of this.#senders.values()) s.close();
     this.#senders.clear();
@@ -327,6 +337,33 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     } else if (this.#steady !== null) {
       this.#clearSteady();
     }
+  }
+
+  /**
+   * The engine's clock, with one difference: in the steady state a BACKUP's
+   * timer (then its only one, Master_Down) runs in the socket, where absorbed
+   * adverts restart it without JS. It calls back only when Master_Down has
+   * really passed since the last advert: the engine gets that advert first,
+   * then its timer fires and it decides.
+   */
+  #engineClock(clock: Clock): Clock {
+    const native = Symbol('native Master_Down');
+    return {
+      now: () => clock.now(),
+      setTimer: (delayMs, fire) => {
+        if (this.#steady === null || this.engine.state !== 'BACKUP' || this.#socket.closed) return clock.setTimer(delayMs, fire);
+        const masterDownMs = this.engine.status().masterDownIntervalMs;
+        this.#socket.armMasterDown(clock.now() + delayMs, masterDownMs, () => {
+          this.#syncAbsorbed();
+          fire();
+        });
+        return native;
+      },
+      clearTimer: (id) => {
+        if (id === native) this.#socket.disarmMasterDown();
+        else clock.clearTimer(id);
+      },
+    };
   }
 
   #clearSteady(): void {

@@ -30,6 +30,9 @@ export interface NativeVrrpSocket {
   clearSteady(): void;
   /** Adverts absorbed since the last call, and the arrival of the last one (CLOCK_MONOTONIC ns). */
   takeAbsorbed(): { count: number; lastArrivalNs: bigint };
+  /** One timer: calls onExpire at max(dueNs, last absorbed arrival + masterDownNs), CLOCK_MONOTONIC. */
+  armMasterDown(dueNs: bigint, masterDownNs: bigint, onExpire: () => void): void;
+  disarmMasterDown(): void;
 }
 
 export interface NativeSenderEvent {

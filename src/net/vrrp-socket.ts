@@ -149,6 +149,22 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     return a ? { count: a.count, lastArrivalMs: Number(a.lastArrivalNs) / 1e6 } : { count: 0, lastArrivalMs: 0 };
   }
 
+  /**
+   * A Master_Down timer that adverts absorbed in the steady state restart
+   * without JS: `onExpire` runs at `dueMs`, or `masterDownMs` after the last
+   * advert absorbed from now on, whichever is later (ms, CLOCK_MONOTONIC).
+   * One per socket: arming again replaces it.
+   */
+  armMasterDown(dueMs: number, masterDownMs: number, onExpire: () => void): void {
+    const h = this.handle;
+    if (!h) throw new Error('VrrpSocket: closed');
+    h.armMasterDown(BigInt(Math.round(dueMs * 1e6)), BigInt(Math.round(masterDownMs * 1e6)), onExpire);
+  }
+
+  disarmMasterDown(): void {
+    this.handle?.disarmMasterDown();
+  }
+
   /** Lets the process exit while the socket is open (default: it keeps it alive). */
   unref(): this {
     this.handle?.unref();

@@ -28,7 +28,7 @@ describe.skipIf(why)('vipd advert counters', () => {
 
       const t0 = performance.now();
       const [tx0, rx0] = [await count(0, 'tx'), await count(1, 'rx')];
-      await sleep(3000);
+      await sleep(5000);
       const [tx1, rx1] = [await count(0, 'tx'), await count(1, 'rx')];
       const seconds = (performance.now() - t0) / 1000;
       expect((tx1 - tx0) / seconds).toBeGreaterThan(8);
