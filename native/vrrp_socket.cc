@@ -374,7 +374,9 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			CallJs(env, onPackets_, ctx_.get(), {e.Value(), env.Undefined()});
 			return;
 		}
-		Napi::Array out = Napi::Array::New(env);
+		/* Made with the first packet for JS: a wake that only absorbs
+		 * allocates nothing on the JS heap. */
+		Napi::Array out;
 		uint32_t n = 0;
 		int err = 0;
 		struct timespec real_now, mono_now;
@@ -483,6 +485,8 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			p.Set("arrivalNs", Napi::BigInt::New(env, (uint64_t)arrival));
 			p.Set("kernelTimestamp", Napi::Boolean::New(env, have_ts));
 			p.Set("payload", Napi::Buffer<uint8_t>::Copy(env, payload, plen));
+			if (n == 0)
+				out = Napi::Array::New(env);
 			out.Set(n++, p);
 		}
 		if (n > 0)
