@@ -6,13 +6,16 @@
  * drops to priority 50 and lb2 takes over again. Every advert lb1 sent
  * reached lb2 over the bridge and was accepted there, so lb1's tx equals
  * lb2's rx, and over steady seconds both rates are 10/s (lb2 absorbs
- * the unchanged adverts natively and counts them when the engine looks).
+ * the unchanged adverts natively and counts them when the engine looks). A
+ * bad copy of the master's advert still reaches the validator and is
+ * counted in vipd_vrrp_rx_invalid_total.
  */
 import { describe, expect, it } from 'vitest';
 import { Site, metricSum, sleep } from '../../scripts/topology.js';
-import { netnsUnavailable } from '../helpers/netns.js';
+import { haveCommand, netnsUnavailable } from '../helpers/netns.js';
+import { VRRP_PROTOCOL } from '../../src/vrrp/index.js';
 
-const why = netnsUnavailable();
+const why = netnsUnavailable() ?? (['tcpdump', 'python3'].find((c) => !haveCommand(c)) ? 'needs tcpdump and python3' : undefined);
 
 describe.skipIf(why)('vipd advert counters', () => {
   it("a MASTER's tx count matches what its peer received, and runs at 1 per interval", async () => {
@@ -36,6 +39,25 @@ describe.skipIf(why)('vipd advert counters', () => {
       // The BACKUP absorbs the unchanged adverts in native code (no JS per advert), and still counts them.
       expect((rx1 - rx0) / seconds).toBeGreaterThan(8);
       expect((rx1 - rx0) / seconds).toBeLessThan(12);
+
+      // A bad copy of the master's advert (its VRRP checksum broken), sent by
+      // the client with the master's source address: it is not absorbed,
+      // it is counted as invalid, and the BACKUP stays BACKUP.
+      const invalid = async (): Promise<number> =>
+        metricSum(await site.metrics(1), 'vipd_vrrp_rx_invalid_total', { instance: 'web', reason: 'checksum' });
+      const cap = site.lbs[1].capture('eth0', `ip proto ${VRRP_PROTOCOL}`, { count: 1, timeoutMs: 5000 });
+      await cap.ready;
+      const [frame] = await cap.frames;
+      if (!frame) throw new Error('no advert captured at lb2');
+      const bad = Buffer.from(frame);
+      bad[14 + 20 + 6] ^= 0xff; // the VRRP checksum's first byte
+      const before = await invalid();
+      const send = `import socket,sys; s=socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(("eth0", 0)); s.send(bytes.fromhex(sys.argv[1]))`;
+      await site.client.exec('python3', ['-c', send, bad.toString('hex')]);
+      const until = Date.now() + 3000;
+      while ((await invalid()) === before && Date.now() < until) await sleep(50);
+      expect(await invalid()).toBe(before + 1);
+      expect(await site.state(1)).toBe('BACKUP');
 
       await site.call(0, 'priority', { instance: 'web', priority: 50 });
       await site.waitState(1, 'MASTER', 5000);
