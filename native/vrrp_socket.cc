@@ -22,8 +22,14 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/ip.h>
+#include <mutex>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
+#include <vector>
 
 #ifndef IPPROTO_VRRP
 #define IPPROTO_VRRP 112
@@ -334,8 +340,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		onPackets_ = Napi::Persistent(info[1].As<Napi::Function>());
 		ctx_ = std::make_unique<Napi::AsyncContext>(env, "VrrpSocket");
 		core_ = core;
-		poller_ =
-		    std::make_unique<FdPoller>(env, fd, [this](int status) { OnReadable(status); });
+		StartReceiver(env);
 	}
 
 	~VrrpSocketHandle() override
@@ -349,13 +354,39 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	}
 
       private:
+	/* A packet read by the receive thread, waiting for JS. */
+	struct RawPacket {
+		std::string source, destination, payload;
+		int ttl;
+		unsigned ifindex;
+		int64_t arrival;
+		bool kernel_ts;
+	};
+
 	/* Stops receiving; the fd itself lives on while an AdvertSender still
 	 * holds the core, so it gets a drop-everything filter and leaves its
 	 * multicast group now. */
 	void Shutdown()
 	{
-		StopTimer();
-		poller_.reset();
+		if (rx_thread_.joinable()) {
+			{
+				std::lock_guard<std::mutex> lock(mu_);
+				quit_ = true;
+			}
+			Wake();
+			rx_thread_.join();
+		}
+		if (async_) {
+			async_->data = nullptr;
+			uv_close((uv_handle_t *)async_,
+				 [](uv_handle_t *h) { delete (uv_async_t *)h; });
+			async_ = nullptr;
+		}
+		if (wake_fd_ >= 0) {
+			close(wake_fd_);
+			wake_fd_ = -1;
+		}
+		onExpire_.Reset();
 		if (!core_)
 			return;
 		if (core_.use_count() > 1) {
@@ -366,27 +397,92 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		core_.reset();
 	}
 
-	void OnReadable(int status)
+	void Wake()
 	{
-		Napi::Env env = Env();
-		if (status < 0) {
-			Napi::Error e = ErrnoError(env, "uv_poll", -status);
-			CallJs(env, onPackets_, ctx_.get(), {e.Value(), env.Undefined()});
-			return;
+		uint64_t one = 1;
+		if (wake_fd_ >= 0 && write(wake_fd_, &one, sizeof(one)) < 0) {
+			/* the counter is already non-zero: the thread wakes anyway */
 		}
-		/* Made with the first packet for JS: a wake that only absorbs
-		 * allocates nothing on the JS heap. */
-		Napi::Array out;
-		uint32_t n = 0;
-		int err = 0;
+	}
+
+	/* Starts the receive thread. It reads the socket, absorbs steady-state
+	 * repeats, keeps the Master_Down deadline, and wakes the JS thread
+	 * (uv_async) only when there is something for JS: so a steady BACKUP
+	 * costs the event loop nothing per advert. */
+	void StartReceiver(Napi::Env env)
+	{
+		uv_loop_t *loop = nullptr;
+		if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop)
+			throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
+		wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (wake_fd_ < 0)
+			throw ErrnoError(env, "eventfd", errno);
+		async_ = new uv_async_t;
+		uv_async_init(loop, async_, [](uv_async_t *h) {
+			VrrpSocketHandle *self = (VrrpSocketHandle *)h->data;
+			if (self)
+				self->Deliver(true);
+		});
+		async_->data = this;
+		rx_thread_ = std::thread([this]() { ReceiveLoop(); });
+	}
+
+	void ReceiveLoop()
+	{
+		pthread_setname_np(pthread_self(), "vipd-vrrp-rx");
+		int fd = core_->fd;
+		std::unique_lock<std::mutex> lock(mu_);
+		while (!quit_) {
+			int timeout = -1;
+			if (md_armed_ && !md_fired_) {
+				int64_t left = MasterDownDueLocked() - (int64_t)MonoNs();
+				timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+			}
+			lock.unlock();
+			struct pollfd pfd[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+			int rc = poll(pfd, 2, timeout);
+			lock.lock();
+			if (quit_)
+				break;
+			if (rc > 0 && (pfd[1].revents & POLLIN)) {
+				uint64_t v;
+				if (read(wake_fd_, &v, sizeof(v)) < 0) {
+					/* EAGAIN: nothing to clear */
+				}
+			}
+			if (rc > 0 && (pfd[0].revents & POLLIN))
+				ReadLocked();
+			if (md_armed_ && !md_fired_ && (int64_t)MonoNs() >= MasterDownDueLocked())
+				md_fired_ = true;
+			if (!queue_.empty() || md_fired_ || rx_err_)
+				uv_async_send(async_);
+		}
+	}
+
+	/* The Master_Down deadline: the engine's, or one interval after the
+	 * last advert absorbed since it was armed, whichever is later. */
+	int64_t MasterDownDueLocked() const
+	{
+		int64_t due = md_due_;
+		if (absorbed_arrival_ != md_since_ && absorbed_arrival_ + md_interval_ > due)
+			due = absorbed_arrival_ + md_interval_;
+		return due;
+	}
+
+	/* Reads the socket dry (mu_ held). The steady state: the advert the
+	 * engine last accepted, again, byte for byte, from the same source to
+	 * the same destination with TTL 255, is absorbed without JS; the
+	 * runner hands the last one to the engine when it next looks
+	 * (takeAbsorbed). While anything waits for JS nothing is absorbed, so
+	 * the engine sees adverts in order. */
+	void ReadLocked()
+	{
 		struct timespec real_now, mono_now;
 		clock_gettime(CLOCK_REALTIME, &real_now);
 		clock_gettime(CLOCK_MONOTONIC, &mono_now);
 		int64_t real_ns = (int64_t)real_now.tv_sec * 1000000000ll + real_now.tv_nsec;
 		int64_t mono_ns = (int64_t)mono_now.tv_sec * 1000000000ll + mono_now.tv_nsec;
-		/* A level-triggered poll fires again if we stop early; the cap
-		 * only bounds one JS call under a flood. */
-		while (core_ && n < 4096) {
+		for (int n = 0; n < 4096; n++) {
 			uint8_t buf[9000];
 			union {
 				struct sockaddr_in v4;
@@ -406,16 +502,16 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				if (errno == EINTR)
 					continue;
 				if (errno != EAGAIN && errno != EWOULDBLOCK)
-					err = errno;
-				break;
+					rx_err_ = errno;
+				return;
 			}
 			if (msg.msg_flags & MSG_TRUNC)
 				continue;
-			int ttl = -1;
-			unsigned ifindex = core_->ifindex;
-			bool have_ts = false;
-			int64_t arrival = mono_ns;
-			std::string srcs, dsts;
+			RawPacket p;
+			p.ttl = -1;
+			p.ifindex = core_->ifindex;
+			p.kernel_ts = false;
+			p.arrival = mono_ns;
 			const uint8_t *payload = buf;
 			size_t plen = (size_t)len;
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -427,24 +523,24 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 					int64_t age = real_ns - t;
 					if (age < 0)
 						age = 0;
-					arrival = mono_ns - age;
-					have_ts = true;
+					p.arrival = mono_ns - age;
+					p.kernel_ts = true;
 				} else if (c->cmsg_level == IPPROTO_IP &&
 					   c->cmsg_type == IP_PKTINFO) {
 					struct in_pktinfo pi;
 					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-					ifindex = (unsigned)pi.ipi_ifindex;
+					p.ifindex = (unsigned)pi.ipi_ifindex;
 				} else if (c->cmsg_level == IPPROTO_IPV6 &&
 					   c->cmsg_type == IPV6_PKTINFO) {
 					struct in6_pktinfo pi;
 					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-					ifindex = pi.ipi6_ifindex;
-					dsts = FormatIp(AF_INET6, &pi.ipi6_addr);
+					p.ifindex = pi.ipi6_ifindex;
+					p.destination = FormatIp(AF_INET6, &pi.ipi6_addr);
 				} else if (c->cmsg_level == IPPROTO_IPV6 &&
 					   c->cmsg_type == IPV6_HOPLIMIT) {
 					int h;
 					memcpy(&h, CMSG_DATA(c), sizeof(h));
-					ttl = h;
+					p.ttl = h;
 				}
 			}
 			if (core_->family == AF_INET) {
@@ -456,44 +552,71 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 					continue;
 				if (tot >= ihl && tot < plen)
 					plen = tot;
-				ttl = buf[8];
-				srcs = FormatIp(AF_INET, buf + 12);
-				dsts = FormatIp(AF_INET, buf + 16);
+				p.ttl = buf[8];
+				p.source = FormatIp(AF_INET, buf + 12);
+				p.destination = FormatIp(AF_INET, buf + 16);
 				payload = buf + ihl;
 				plen -= ihl;
 			} else {
-				srcs = FormatIp(AF_INET6, &from.v6.sin6_addr);
+				p.source = FormatIp(AF_INET6, &from.v6.sin6_addr);
 			}
-			/* The steady state: the advert the engine last accepted,
-			 * again, byte for byte, from the same source with TTL 255.
-			 * Absorbed without JS; the runner hands the last one to
-			 * the engine when it next looks (takeAbsorbed). Once
-			 * anything else is queued for JS, nothing after it in
-			 * this batch is absorbed: the engine sees them in order. */
-			if (steady_ && n == 0 && ttl == 255 && srcs == steady_src_ &&
-			    dsts == steady_dst_ && plen == steady_payload_.size() &&
+			if (steady_ && queue_.empty() && p.ttl == 255 && p.source == steady_src_ &&
+			    p.destination == steady_dst_ && plen == steady_payload_.size() &&
 			    memcmp(payload, steady_payload_.data(), plen) == 0) {
 				absorbed_++;
-				absorbed_arrival_ = arrival;
+				absorbed_arrival_ = p.arrival;
 				continue;
 			}
-			Napi::Object p = Napi::Object::New(env);
-			p.Set("source", srcs);
-			p.Set("destination", dsts);
-			p.Set("ttl", Napi::Number::New(env, ttl));
-			p.Set("ifindex", Napi::Number::New(env, ifindex));
-			p.Set("arrivalNs", Napi::BigInt::New(env, (uint64_t)arrival));
-			p.Set("kernelTimestamp", Napi::Boolean::New(env, have_ts));
-			p.Set("payload", Napi::Buffer<uint8_t>::Copy(env, payload, plen));
-			if (n == 0)
-				out = Napi::Array::New(env);
-			out.Set(n++, p);
+			p.payload.assign((const char *)payload, plen);
+			queue_.push_back(std::move(p));
 		}
-		if (n > 0)
+	}
+
+	/* On the JS thread: hands what the receive thread queued to JS, then
+	 * (with_expiry) a Master_Down expiry. */
+	void Deliver(bool with_expiry)
+	{
+		Napi::Env env = Env();
+		Napi::HandleScope scope(env);
+		std::vector<RawPacket> q;
+		bool fired = false;
+		int err = 0;
+		{
+			std::lock_guard<std::mutex> lock(mu_);
+			q.swap(queue_);
+			if (with_expiry && md_fired_) {
+				fired = true;
+				md_fired_ = false;
+				md_armed_ = false;
+			}
+			err = rx_err_;
+			rx_err_ = 0;
+		}
+		if (!q.empty()) {
+			Napi::Array out = Napi::Array::New(env, q.size());
+			uint32_t n = 0;
+			for (const RawPacket &r : q) {
+				Napi::Object p = Napi::Object::New(env);
+				p.Set("source", r.source);
+				p.Set("destination", r.destination);
+				p.Set("ttl", Napi::Number::New(env, r.ttl));
+				p.Set("ifindex", Napi::Number::New(env, r.ifindex));
+				p.Set("arrivalNs", Napi::BigInt::New(env, (uint64_t)r.arrival));
+				p.Set("kernelTimestamp", Napi::Boolean::New(env, r.kernel_ts));
+				p.Set("payload", Napi::Buffer<uint8_t>::Copy(
+						     env, (const uint8_t *)r.payload.data(),
+						     r.payload.size()));
+				out.Set(n++, p);
+			}
 			CallJs(env, onPackets_, ctx_.get(), {env.Null(), out});
+		}
 		if (err && core_) {
 			Napi::Error e = ErrnoError(env, "recvmsg", err, "VRRP socket");
 			CallJs(env, onPackets_, ctx_.get(), {e.Value(), env.Undefined()});
+		}
+		if (fired && !onExpire_.IsEmpty()) {
+			Napi::FunctionReference fn = std::move(onExpire_);
+			CallJs(env, fn, ctx_.get(), {});
 		}
 	}
 
@@ -503,8 +626,14 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	 * before polling, and adverts still in the socket must count first. */
 	Napi::Value DrainJs(const Napi::CallbackInfo &info)
 	{
-		if (core_)
-			OnReadable(0);
+		if (core_ && rx_thread_.joinable()) {
+			{
+				std::lock_guard<std::mutex> lock(mu_);
+				ReadLocked();
+			}
+			/* Packets only: a Master_Down expiry is the async callback's. */
+			Deliver(false);
+		}
 		return info.Env().Undefined();
 	}
 
@@ -513,15 +642,20 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	Napi::Value SetSteadyJs(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
-		steady_src_ = info[0].As<Napi::String>().Utf8Value();
-		steady_dst_ = info[1].As<Napi::String>().Utf8Value();
-		steady_payload_ = BytesArg(env, info[2], "payload");
+		std::string src = info[0].As<Napi::String>().Utf8Value();
+		std::string dst = info[1].As<Napi::String>().Utf8Value();
+		std::string payload = BytesArg(env, info[2], "payload");
+		std::lock_guard<std::mutex> lock(mu_);
+		steady_src_.swap(src);
+		steady_dst_.swap(dst);
+		steady_payload_.swap(payload);
 		steady_ = true;
 		return env.Undefined();
 	}
 
 	Napi::Value ClearSteadyJs(const Napi::CallbackInfo &info)
 	{
+		std::lock_guard<std::mutex> lock(mu_);
 		steady_ = false;
 		return info.Env().Undefined();
 	}
@@ -531,91 +665,53 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	Napi::Value TakeAbsorbedJs(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
+		uint64_t count;
+		int64_t last;
+		{
+			std::lock_guard<std::mutex> lock(mu_);
+			count = absorbed_;
+			last = absorbed_arrival_;
+			absorbed_ = 0;
+		}
 		Napi::Object o = Napi::Object::New(env);
-		o.Set("count", Napi::Number::New(env, (double)absorbed_));
-		o.Set("lastArrivalNs", Napi::BigInt::New(env, (uint64_t)absorbed_arrival_));
-		absorbed_ = 0;
+		o.Set("count", Napi::Number::New(env, (double)count));
+		o.Set("lastArrivalNs", Napi::BigInt::New(env, (uint64_t)last));
 		return o;
 	}
 
-	/* The BACKUP's Master_Down timer, when the engine's timer is handed to
-	 * the socket (steady state): it fires at max(due, last absorbed
-	 * arrival + Master_Down interval), so absorbed adverts restart it with
-	 * no JS; only the real expiry calls onExpire. */
-	struct Timer {
-		uv_timer_t t;
-		VrrpSocketHandle *owner;
-	};
-
-	/* armMasterDown(dueNs, masterDownNs, onExpire) */
+	/* armMasterDown(dueNs, masterDownNs, onExpire): the BACKUP's
+	 * Master_Down timer, when the engine's timer is handed to the socket
+	 * (steady state). It fires at max(due, last absorbed arrival +
+	 * Master_Down interval), so absorbed adverts restart it with no JS;
+	 * only the real expiry calls onExpire. */
 	Napi::Value ArmMasterDownJs(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
 		bool lossless;
-		md_due_ = (int64_t)info[0].As<Napi::BigInt>().Uint64Value(&lossless);
-		md_interval_ = (int64_t)info[1].As<Napi::BigInt>().Uint64Value(&lossless);
-		md_since_ = absorbed_arrival_;
+		int64_t due = (int64_t)info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+		int64_t interval = (int64_t)info[1].As<Napi::BigInt>().Uint64Value(&lossless);
 		onExpire_ = Napi::Persistent(info[2].As<Napi::Function>());
-		if (!timer_) {
-			uv_loop_t *loop = nullptr;
-			if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop)
-				throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
-			timer_ = new Timer;
-			timer_->owner = this;
-			timer_->t.data = timer_;
-			uv_timer_init(loop, &timer_->t);
+		{
+			std::lock_guard<std::mutex> lock(mu_);
+			md_due_ = due;
+			md_interval_ = interval;
+			md_since_ = absorbed_arrival_;
+			md_armed_ = true;
+			md_fired_ = false;
 		}
-		StartTimer(md_due_);
+		Wake();
 		return env.Undefined();
 	}
 
 	Napi::Value DisarmMasterDownJs(const Napi::CallbackInfo &info)
 	{
-		if (timer_)
-			uv_timer_stop(&timer_->t);
+		{
+			std::lock_guard<std::mutex> lock(mu_);
+			md_armed_ = false;
+			md_fired_ = false;
+		}
 		onExpire_.Reset();
 		return info.Env().Undefined();
-	}
-
-	void StartTimer(int64_t due)
-	{
-		int64_t now = (int64_t)MonoNs();
-		uint64_t ms = due > now ? (uint64_t)((due - now + 999999) / 1000000) : 0;
-		uv_timer_start(&timer_->t, OnTimer, ms, 0);
-	}
-
-	static void OnTimer(uv_timer_t *t)
-	{
-		Timer *tm = (Timer *)t->data;
-		VrrpSocketHandle *self = tm->owner;
-		if (!self || self->onExpire_.IsEmpty())
-			return;
-		int64_t due = self->md_due_;
-		if (self->absorbed_arrival_ != self->md_since_) {
-			int64_t ext = self->absorbed_arrival_ + self->md_interval_;
-			if (ext > due)
-				due = ext;
-		}
-		if ((int64_t)MonoNs() < due) {
-			self->StartTimer(due);
-			return;
-		}
-		Napi::Env env = self->Env();
-		Napi::HandleScope scope(env);
-		Napi::FunctionReference fn = std::move(self->onExpire_);
-		CallJs(env, fn, self->ctx_.get(), {});
-	}
-
-	void StopTimer()
-	{
-		if (!timer_)
-			return;
-		timer_->owner = nullptr;
-		uv_timer_stop(&timer_->t);
-		uv_close((uv_handle_t *)&timer_->t,
-			 [](uv_handle_t *h) { delete (Timer *)h->data; });
-		timer_ = nullptr;
-		onExpire_.Reset();
 	}
 
 	Napi::Value SendJs(const Napi::CallbackInfo &info)
@@ -640,29 +736,36 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 
 	Napi::Value RefJs(const Napi::CallbackInfo &info)
 	{
-		if (poller_)
-			poller_->Ref(true);
+		if (async_)
+			uv_ref((uv_handle_t *)async_);
 		return info.Env().Undefined();
 	}
 
 	Napi::Value UnrefJs(const Napi::CallbackInfo &info)
 	{
-		if (poller_)
-			poller_->Ref(false);
+		if (async_)
+			uv_unref((uv_handle_t *)async_);
 		return info.Env().Undefined();
 	}
 
 	std::shared_ptr<VrrpSockCore> core_;
-	std::unique_ptr<FdPoller> poller_;
+	std::thread rx_thread_;
+	int wake_fd_ = -1;
+	uv_async_t *async_ = nullptr;
+	Napi::FunctionReference onPackets_;
+	std::unique_ptr<Napi::AsyncContext> ctx_;
+	Napi::FunctionReference onExpire_;
+	/* Shared with the receive thread. */
+	std::mutex mu_;
+	bool quit_ = false;
+	std::vector<RawPacket> queue_;
+	int rx_err_ = 0;
 	bool steady_ = false;
 	std::string steady_src_, steady_dst_, steady_payload_;
 	uint64_t absorbed_ = 0;
 	int64_t absorbed_arrival_ = 0;
-	Timer *timer_ = nullptr;
-	Napi::FunctionReference onExpire_;
+	bool md_armed_ = false, md_fired_ = false;
 	int64_t md_due_ = 0, md_interval_ = 0, md_since_ = 0;
-	Napi::FunctionReference onPackets_;
-	std::unique_ptr<Napi::AsyncContext> ctx_;
 };
 
 std::shared_ptr<VrrpSockCore> VrrpSockCoreOf(Napi::Env env, Napi::Value v)
