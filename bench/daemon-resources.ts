@@ -9,11 +9,17 @@
  *
  * Site.startDaemon spawns `ip netns exec NS node bin/vipd`; ip execs node,
  * so the child's PID is the daemon's.
+ *
+ * keepalived side by side, same site, same window, same method: a keepalived
+ * pair (Debian 2.2.7, `-P`: VRRP only) at the same priorities and intervals;
+ * its figure is the parent's plus the VRRP child's (utime + stime, VmRSS).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Site, sleep } from '../scripts/topology.js';
+import { Keepalived } from '../test/helpers/keepalived.js';
+import { haveCommand } from '../test/helpers/netns.js';
 import { type BenchContext, type Section, type SectionOutcome, type Skip, fmt, formatTable } from './lib.js';
 import { barChart } from './svg.js';
 
@@ -44,13 +50,44 @@ function sample(pid: number, hz: number): ProcSample {
 }
 
 interface DaemonFigure {
+  daemon: 'vipd' | 'keepalived';
   advertInterval: number;
   role: 'MASTER' | 'BACKUP';
-  pid: number;
+  /** vipd: its one process; keepalived: parent and VRRP child, summed. */
+  pids: number[];
   cpuPercentOfCore: number;
   rssMiB: number;
   peakRssMiB: number;
   windowSeconds: number;
+}
+
+/** CPU (% of one core) and memory of [MASTER pids, BACKUP pids] over one window. */
+async function measure(
+  name: DaemonFigure['daemon'],
+  advertInterval: number,
+  roles: [number[], number[]],
+  windowMs: number,
+  hz: number,
+): Promise<DaemonFigure[]> {
+  const total = (pids: number[]): ProcSample =>
+    pids
+      .map((p) => sample(p, hz))
+      .reduce((a, b) => ({ cpu: a.cpu + b.cpu, rssKiB: a.rssKiB + b.rssKiB, hwmKiB: a.hwmKiB + b.hwmKiB }));
+  const before = roles.map(total);
+  const t0 = process.hrtime.bigint();
+  await sleep(windowMs);
+  const after = roles.map(total);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return (['MASTER', 'BACKUP'] as const).map((role, i) => ({
+    daemon: name,
+    advertInterval,
+    role,
+    pids: roles[i],
+    cpuPercentOfCore: ((after[i].cpu - before[i].cpu) / seconds) * 100,
+    rssMiB: after[i].rssKiB / 1024,
+    peakRssMiB: after[i].hwmKiB / 1024,
+    windowSeconds: seconds,
+  }));
 }
 
 export const daemon: Section = {
@@ -62,9 +99,17 @@ export const daemon: Section = {
     const hz = clockTicks();
     const settleMs = ctx.quick ? 1000 : 2000;
     const figures: DaemonFigure[] = [];
+    const report = (figs: DaemonFigure[]): void => {
+      for (const fig of figs) {
+        figures.push(fig);
+        ctx.progress(
+          `daemon: ${fig.daemon} ${fig.advertInterval * 1000} ms ${fig.role}: ${fmt(fig.cpuPercentOfCore, 2)}% of a core, RSS ${fmt(fig.rssMiB, 1)} MiB (peak ${fmt(fig.peakRssMiB, 1)})`,
+        );
+      }
+    };
     for (const advertInterval of [1, 0.01]) {
-      // 10 s at 1 s adverts (CPU ticks are 10 ms: 0.1% resolution); 5 s (500 adverts) at 10 ms.
-      const windowMs = ctx.quick ? 3000 : advertInterval >= 1 ? 10_000 : 5000;
+      // 10 s (CPU ticks are 10 ms: 0.1% resolution).
+      const windowMs = ctx.quick ? 3000 : 10_000;
       ctx.progress(`daemon: vipd pair at ${advertInterval * 1000} ms adverts: building the site`);
       const site = await Site.create({ label: 'res', advertInterval, healthCheck: 'none' });
       try {
@@ -76,53 +121,61 @@ export const daemon: Section = {
         await sleep(settleMs);
         const pids = site.daemons.map((d) => d?.pid);
         if (pids.some((p) => p === undefined)) throw new Error('a daemon has no pid');
-        const before = pids.map((p) => sample(p!, hz));
-        const t0 = process.hrtime.bigint();
-        await sleep(windowMs);
-        const after = pids.map((p) => sample(p!, hz));
-        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        const figs = await measure('vipd', advertInterval, [[pids[0]!], [pids[1]!]], windowMs, hz);
         if ((await site.state(0)) !== 'MASTER') throw new Error('lb1 left MASTER during the window');
-        (['MASTER', 'BACKUP'] as const).forEach((role, i) => {
-          const fig: DaemonFigure = {
-            advertInterval,
-            role,
-            pid: pids[i]!,
-            cpuPercentOfCore: ((after[i].cpu - before[i].cpu) / seconds) * 100,
-            rssMiB: after[i].rssKiB / 1024,
-            peakRssMiB: after[i].hwmKiB / 1024,
-            windowSeconds: seconds,
-          };
-          figures.push(fig);
-          ctx.progress(
-            `daemon: ${advertInterval * 1000} ms ${role}: ${fmt(fig.cpuPercentOfCore, 2)}% of a core, RSS ${fmt(fig.rssMiB, 1)} MiB (peak ${fmt(fig.peakRssMiB, 1)})`,
-          );
-        });
+        report(figs);
       } finally {
         await site.cleanup();
       }
     }
 
-    const label = (f: DaemonFigure): string => `${f.role}, ${f.advertInterval * 1000} ms adverts`;
+    if (!haveCommand('keepalived')) {
+      skipped.push({ what: 'keepalived figures', why: 'keepalived is not installed' });
+    } else {
+      for (const advertInterval of [1, 0.01]) {
+        const windowMs = ctx.quick ? 3000 : 10_000;
+        ctx.progress(`daemon: keepalived pair at ${advertInterval * 1000} ms adverts: building the site`);
+        const site = await Site.create({ label: 'resk', advertInterval, healthCheck: 'none', vipdHosts: [false, false] });
+        const kas: Keepalived[] = [];
+        try {
+          for (const [i, priority] of [150, 100].entries()) {
+            kas.push(
+              await Keepalived.start(site.lbs[i], { dir: site.lab.tmpDir(), priority, advertInterval, vrid: 51, vips: [`${site.vip}/32`] }),
+            );
+          }
+          await kas[0].waitState('MASTER', 20_000);
+          await kas[1].waitState('BACKUP', 20_000);
+          await sleep(settleMs);
+          report(await measure('keepalived', advertInterval, [kas[0].pids(), kas[1].pids()], windowMs, hz));
+          if (kas[0].state() !== 'MASTER') throw new Error('keepalived on lb1 left MASTER during the window');
+        } finally {
+          for (const ka of kas) await ka.stop().catch(() => ka.crash());
+          await site.cleanup();
+        }
+      }
+    }
+
+    const label = (f: DaemonFigure): string => `${f.daemon} ${f.role}, ${f.advertInterval * 1000} ms adverts`;
     const cpuSvg = join(ctx.resultsDir, 'daemon-cpu.svg');
     writeFileSync(
       cpuSvg,
       barChart({
-        title: 'vipd idle CPU',
-        subtitle: 'utime+stime over 10 s (1 s adverts) / 5 s (10 ms), no traffic, no health checks; vipd pair in namespaces',
+        title: 'vipd and keepalived idle CPU',
+        subtitle: 'utime+stime over 10 s, no traffic, no health checks; vipd pair and keepalived pair in namespaces',
         unit: '% of one core',
         digits: 2,
-        bars: figures.map((f) => ({ label: label(f), value: f.cpuPercentOfCore, group: f.role })),
+        bars: figures.map((f) => ({ label: label(f), value: f.cpuPercentOfCore, group: `${f.daemon} ${f.role}` })),
       }),
     );
     const rssSvg = join(ctx.resultsDir, 'daemon-rss.svg');
     writeFileSync(
       rssSvg,
       barChart({
-        title: 'vipd resident memory',
+        title: 'vipd and keepalived resident memory',
         subtitle: 'VmRSS after the window (whisker to VmHWM, the peak)',
         unit: 'MiB',
         digits: 1,
-        bars: figures.map((f) => ({ label: label(f), value: f.rssMiB, min: f.rssMiB, max: f.peakRssMiB, group: f.role })),
+        bars: figures.map((f) => ({ label: label(f), value: f.rssMiB, min: f.rssMiB, max: f.peakRssMiB, group: `${f.daemon} ${f.role}` })),
       }),
     );
     const table = formatTable(

@@ -91,7 +91,16 @@ struct VrrpSockCore {
 	bool has_source = false;
 	IpAddr source;
 	std::atomic<uint16_t> ip_id{0};
+	/* Virtual MAC mode (vmac): multicast adverts leave through pkt_fd, an
+	 * AF_PACKET socket that builds the Ethernet header itself with vmac as
+	 * the source (a raw IP socket always takes the interface's MAC). The
+	 * same socket holds vmac in the interface's unicast filter
+	 * (PACKET_MR_UNICAST) for as long as it is open. */
+	int pkt_fd = -1;
+	uint8_t vmac[6] = {};
 	~VrrpSockCore();
+	/* Opens pkt_fd and adds vmac to the unicast filter; returns 0 or -errno. */
+	int OpenVmac(const uint8_t mac[6]);
 	/* Sends one VRRP payload to dst (IPv4: builds the IP header itself:
 	 * TOS 0xc0, TTL 255, DF clear, ID counting up from 1). Returns 0 or
 	 * -errno. */

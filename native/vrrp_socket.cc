@@ -18,10 +18,18 @@
 #include <cerrno>
 #include <cstring>
 #include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/ip.h>
+#include <mutex>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
+#include <vector>
 
 #ifndef IPPROTO_VRRP
 #define IPPROTO_VRRP 112
@@ -34,12 +42,127 @@ VrrpSockCore::~VrrpSockCore()
 {
 	if (fd >= 0)
 		close(fd);
+	if (pkt_fd >= 0)
+		close(pkt_fd);
+}
+
+int VrrpSockCore::OpenVmac(const uint8_t mac[6])
+{
+	/* Protocol 0: this socket sends only, nothing is queued to it. */
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	struct packet_mreq mr = {};
+	mr.mr_ifindex = (int)ifindex;
+	mr.mr_type = PACKET_MR_UNICAST;
+	mr.mr_alen = 6;
+	memcpy(mr.mr_address, mac, 6);
+	if (setsockopt(s, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr))) {
+		int err = errno;
+		close(s);
+		return -err;
+	}
+	memcpy(vmac, mac, 6);
+	pkt_fd = s;
+	return 0;
+}
+
+static uint16_t HeaderChecksum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += ((uint32_t)p[i] << 8) | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static bool IsMulticast(const IpAddr &a)
+{
+	if (a.family == AF_INET)
+		return (ntohl(a.v4.s_addr) >> 28) == 0xe;
+	return a.v6.s6_addr[0] == 0xff;
+}
+
+/* An advert to a multicast group as a whole Ethernet frame from the virtual
+ * MAC: the IP header is built here (IPv4 as with IP_HDRINCL, plus the header
+ * checksum the kernel would fill in; IPv6 with hop limit 255 and traffic
+ * class 0xc0) and the destination MAC is the group's (RFC 1112, RFC 2464). */
+static int SendFromVmac(VrrpSockCore *c, const IpAddr &dst, const uint8_t *payload, size_t len,
+			uint16_t ip_id)
+{
+	uint8_t frame[14 + 40 + 1500];
+	size_t hlen = c->family == AF_INET ? 20 : 40;
+	if (len > sizeof(frame) - 14 - hlen)
+		return -EMSGSIZE;
+	uint8_t *ip = frame + 14;
+	if (c->family == AF_INET) {
+		uint32_t group = ntohl(dst.v4.s_addr);
+		const uint8_t dmac[6] = {0x01,
+					 0x00,
+					 0x5e,
+					 (uint8_t)((group >> 16) & 0x7f),
+					 (uint8_t)(group >> 8),
+					 (uint8_t)group};
+		memcpy(frame, dmac, 6);
+		frame[12] = 0x08;
+		frame[13] = 0x00;
+		memset(ip, 0, 20);
+		ip[0] = 0x45;
+		ip[1] = 0xc0;
+		ip[2] = (uint8_t)((20 + len) >> 8);
+		ip[3] = (uint8_t)(20 + len);
+		ip[4] = (uint8_t)(ip_id >> 8);
+		ip[5] = (uint8_t)ip_id;
+		ip[8] = 255;
+		ip[9] = IPPROTO_VRRP;
+		memcpy(ip + 12, &c->source.v4, 4);
+		memcpy(ip + 16, &dst.v4, 4);
+		uint16_t sum = HeaderChecksum(ip, 20);
+		ip[10] = (uint8_t)(sum >> 8);
+		ip[11] = (uint8_t)sum;
+	} else {
+		const uint8_t *g = dst.v6.s6_addr;
+		const uint8_t dmac[6] = {0x33, 0x33, g[12], g[13], g[14], g[15]};
+		memcpy(frame, dmac, 6);
+		frame[12] = 0x86;
+		frame[13] = 0xdd;
+		memset(ip, 0, 40);
+		ip[0] = 0x6c; /* version 6, traffic class 0xc0 */
+		ip[4] = (uint8_t)(len >> 8);
+		ip[5] = (uint8_t)len;
+		ip[6] = IPPROTO_VRRP;
+		ip[7] = 255;
+		memcpy(ip + 8, &c->source.v6, 16);
+		memcpy(ip + 24, &dst.v6, 16);
+	}
+	memcpy(frame + 6, c->vmac, 6);
+	memcpy(ip + hlen, payload, len);
+	struct sockaddr_ll sll = {};
+	sll.sll_family = AF_PACKET;
+	sll.sll_ifindex = (int)c->ifindex;
+	sll.sll_halen = 6;
+	memcpy(sll.sll_addr, frame, 6);
+	if (sendto(c->pkt_fd, frame, 14 + hlen + len, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -errno;
+	return 0;
 }
 
 int VrrpSockCore::Send(const IpAddr &dst, const uint8_t *payload, size_t len)
 {
 	if (dst.family != family)
 		return -EAFNOSUPPORT;
+	/* Unicast adverts keep the IP socket: the peer's MAC comes from the
+	 * kernel's neighbour table, and only the source MAC would differ. */
+	if (pkt_fd >= 0 && has_source && IsMulticast(dst)) {
+		uint16_t id = 0;
+		if (family == AF_INET) {
+			id = (uint16_t)(ip_id.fetch_add(1) + 1);
+			if (id == 0)
+				id = (uint16_t)(ip_id.fetch_add(1) + 1);
+		}
+		return SendFromVmac(this, dst, payload, len, id);
+	}
 	if (family == AF_INET) {
 		uint8_t buf[20 + 65515];
 		if (len > sizeof(buf) - 20)
@@ -110,17 +233,23 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
       public:
 	static Napi::Function Define(Napi::Env env)
 	{
-		return DefineClass(env, "VrrpSocketHandle",
-				   {
-				       InstanceMethod("send", &VrrpSocketHandle::SendJs),
-				       InstanceMethod("close", &VrrpSocketHandle::Close),
-				       InstanceMethod("ref", &VrrpSocketHandle::RefJs),
-				       InstanceMethod("unref", &VrrpSocketHandle::UnrefJs),
-				       InstanceMethod("drain", &VrrpSocketHandle::DrainJs),
-				   });
+		return DefineClass(
+		    env, "VrrpSocketHandle",
+		    {
+			InstanceMethod("send", &VrrpSocketHandle::SendJs),
+			InstanceMethod("close", &VrrpSocketHandle::Close),
+			InstanceMethod("ref", &VrrpSocketHandle::RefJs),
+			InstanceMethod("unref", &VrrpSocketHandle::UnrefJs),
+			InstanceMethod("drain", &VrrpSocketHandle::DrainJs),
+			InstanceMethod("setSteady", &VrrpSocketHandle::SetSteadyJs),
+			InstanceMethod("clearSteady", &VrrpSocketHandle::ClearSteadyJs),
+			InstanceMethod("takeAbsorbed", &VrrpSocketHandle::TakeAbsorbedJs),
+			InstanceMethod("armMasterDown", &VrrpSocketHandle::ArmMasterDownJs),
+			InstanceMethod("disarmMasterDown", &VrrpSocketHandle::DisarmMasterDownJs),
+		    });
 	}
 
-	/* new VrrpSocketHandle({ family: 4|6, ifname, multicast, source? }, onPackets) */
+	/* new VrrpSocketHandle({ family: 4|6, ifname, multicast, source?, vmac? }, onPackets) */
 	VrrpSocketHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<VrrpSocketHandle>(info)
 	{
 		Napi::Env env = info.Env();
@@ -194,12 +323,24 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 							 "IPV6_JOIN_GROUP ff02::12 on " + ifname);
 			}
 		}
+		Napi::Value vmac = o.Get("vmac");
+		if (!vmac.IsUndefined() && !vmac.IsNull()) {
+			std::string mac = BytesArg(env, vmac, "vmac");
+			if (mac.size() != 6)
+				throw Napi::TypeError::New(env, "vmac must be 6 bytes");
+			if (!core->has_source)
+				throw Napi::TypeError::New(env, "vmac needs a source address");
+			int rc = core->OpenVmac((const uint8_t *)mac.data());
+			if (rc < 0)
+				throw ErrnoError(env, "setsockopt", -rc,
+						 "PACKET_ADD_MEMBERSHIP (virtual MAC) on " +
+						     ifname);
+		}
 		napi_type_tag_object(env, info.This(), &kSocketTag);
 		onPackets_ = Napi::Persistent(info[1].As<Napi::Function>());
 		ctx_ = std::make_unique<Napi::AsyncContext>(env, "VrrpSocket");
 		core_ = core;
-		poller_ =
-		    std::make_unique<FdPoller>(env, fd, [this](int status) { OnReadable(status); });
+		StartReceiver(env);
 	}
 
 	~VrrpSocketHandle() override
@@ -213,12 +354,39 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	}
 
       private:
+	/* A packet read by the receive thread, waiting for JS. */
+	struct RawPacket {
+		std::string source, destination, payload;
+		int ttl;
+		unsigned ifindex;
+		int64_t arrival;
+		bool kernel_ts;
+	};
+
 	/* Stops receiving; the fd itself lives on while an AdvertSender still
 	 * holds the core, so it gets a drop-everything filter and leaves its
 	 * multicast group now. */
 	void Shutdown()
 	{
-		poller_.reset();
+		if (rx_thread_.joinable()) {
+			{
+				std::lock_guard<std::mutex> lock(mu_);
+				quit_ = true;
+			}
+			Wake();
+			rx_thread_.join();
+		}
+		if (async_) {
+			async_->data = nullptr;
+			uv_close((uv_handle_t *)async_,
+				 [](uv_handle_t *h) { delete (uv_async_t *)h; });
+			async_ = nullptr;
+		}
+		if (wake_fd_ >= 0) {
+			close(wake_fd_);
+			wake_fd_ = -1;
+		}
+		onExpire_.Reset();
 		if (!core_)
 			return;
 		if (core_.use_count() > 1) {
@@ -229,25 +397,92 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		core_.reset();
 	}
 
-	void OnReadable(int status)
+	void Wake()
 	{
-		Napi::Env env = Env();
-		if (status < 0) {
-			Napi::Error e = ErrnoError(env, "uv_poll", -status);
-			CallJs(env, onPackets_, ctx_.get(), {e.Value(), env.Undefined()});
-			return;
+		uint64_t one = 1;
+		if (wake_fd_ >= 0 && write(wake_fd_, &one, sizeof(one)) < 0) {
+			/* the counter is already non-zero: the thread wakes anyway */
 		}
-		Napi::Array out = Napi::Array::New(env);
-		uint32_t n = 0;
-		int err = 0;
+	}
+
+	/* Starts the receive thread. It reads the socket, absorbs steady-state
+	 * repeats, keeps the Master_Down deadline, and wakes the JS thread
+	 * (uv_async) only when there is something for JS: so a steady BACKUP
+	 * costs the event loop nothing per advert. */
+	void StartReceiver(Napi::Env env)
+	{
+		uv_loop_t *loop = nullptr;
+		if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop)
+			throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
+		wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (wake_fd_ < 0)
+			throw ErrnoError(env, "eventfd", errno);
+		async_ = new uv_async_t;
+		uv_async_init(loop, async_, [](uv_async_t *h) {
+			VrrpSocketHandle *self = (VrrpSocketHandle *)h->data;
+			if (self)
+				self->Deliver(true);
+		});
+		async_->data = this;
+		rx_thread_ = std::thread([this]() { ReceiveLoop(); });
+	}
+
+	void ReceiveLoop()
+	{
+		pthread_setname_np(pthread_self(), "vipd-vrrp-rx");
+		int fd = core_->fd;
+		std::unique_lock<std::mutex> lock(mu_);
+		while (!quit_) {
+			int timeout = -1;
+			if (md_armed_ && !md_fired_) {
+				int64_t left = MasterDownDueLocked() - (int64_t)MonoNs();
+				timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+			}
+			lock.unlock();
+			struct pollfd pfd[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+			int rc = poll(pfd, 2, timeout);
+			lock.lock();
+			if (quit_)
+				break;
+			if (rc > 0 && (pfd[1].revents & POLLIN)) {
+				uint64_t v;
+				if (read(wake_fd_, &v, sizeof(v)) < 0) {
+					/* EAGAIN: nothing to clear */
+				}
+			}
+			if (rc > 0 && (pfd[0].revents & POLLIN))
+				ReadLocked();
+			if (md_armed_ && !md_fired_ && (int64_t)MonoNs() >= MasterDownDueLocked())
+				md_fired_ = true;
+			if (!queue_.empty() || md_fired_ || rx_err_)
+				uv_async_send(async_);
+		}
+	}
+
+	/* The Master_Down deadline: the engine's, or one interval after the
+	 * last advert absorbed since it was armed, whichever is later. */
+	int64_t MasterDownDueLocked() const
+	{
+		int64_t due = md_due_;
+		if (absorbed_arrival_ != md_since_ && absorbed_arrival_ + md_interval_ > due)
+			due = absorbed_arrival_ + md_interval_;
+		return due;
+	}
+
+	/* Reads the socket dry (mu_ held). The steady state: the advert the
+	 * engine last accepted, again, byte for byte, from the same source to
+	 * the same destination with TTL 255, is absorbed without JS; the
+	 * runner hands the last one to the engine when it next looks
+	 * (takeAbsorbed). While anything waits for JS nothing is absorbed, so
+	 * the engine sees adverts in order. */
+	void ReadLocked()
+	{
 		struct timespec real_now, mono_now;
 		clock_gettime(CLOCK_REALTIME, &real_now);
 		clock_gettime(CLOCK_MONOTONIC, &mono_now);
 		int64_t real_ns = (int64_t)real_now.tv_sec * 1000000000ll + real_now.tv_nsec;
 		int64_t mono_ns = (int64_t)mono_now.tv_sec * 1000000000ll + mono_now.tv_nsec;
-		/* A level-triggered poll fires again if we stop early; the cap
-		 * only bounds one JS call under a flood. */
-		while (core_ && n < 4096) {
+		for (int n = 0; n < 4096; n++) {
 			uint8_t buf[9000];
 			union {
 				struct sockaddr_in v4;
@@ -267,16 +502,16 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				if (errno == EINTR)
 					continue;
 				if (errno != EAGAIN && errno != EWOULDBLOCK)
-					err = errno;
-				break;
+					rx_err_ = errno;
+				return;
 			}
 			if (msg.msg_flags & MSG_TRUNC)
 				continue;
-			int ttl = -1;
-			unsigned ifindex = core_->ifindex;
-			bool have_ts = false;
-			int64_t arrival = mono_ns;
-			std::string srcs, dsts;
+			RawPacket p;
+			p.ttl = -1;
+			p.ifindex = core_->ifindex;
+			p.kernel_ts = false;
+			p.arrival = mono_ns;
 			const uint8_t *payload = buf;
 			size_t plen = (size_t)len;
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -288,24 +523,24 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 					int64_t age = real_ns - t;
 					if (age < 0)
 						age = 0;
-					arrival = mono_ns - age;
-					have_ts = true;
+					p.arrival = mono_ns - age;
+					p.kernel_ts = true;
 				} else if (c->cmsg_level == IPPROTO_IP &&
 					   c->cmsg_type == IP_PKTINFO) {
 					struct in_pktinfo pi;
 					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-					ifindex = (unsigned)pi.ipi_ifindex;
+					p.ifindex = (unsigned)pi.ipi_ifindex;
 				} else if (c->cmsg_level == IPPROTO_IPV6 &&
 					   c->cmsg_type == IPV6_PKTINFO) {
 					struct in6_pktinfo pi;
 					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-					ifindex = pi.ipi6_ifindex;
-					dsts = FormatIp(AF_INET6, &pi.ipi6_addr);
+					p.ifindex = pi.ipi6_ifindex;
+					p.destination = FormatIp(AF_INET6, &pi.ipi6_addr);
 				} else if (c->cmsg_level == IPPROTO_IPV6 &&
 					   c->cmsg_type == IPV6_HOPLIMIT) {
 					int h;
 					memcpy(&h, CMSG_DATA(c), sizeof(h));
-					ttl = h;
+					p.ttl = h;
 				}
 			}
 			if (core_->family == AF_INET) {
@@ -317,29 +552,71 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 					continue;
 				if (tot >= ihl && tot < plen)
 					plen = tot;
-				ttl = buf[8];
-				srcs = FormatIp(AF_INET, buf + 12);
-				dsts = FormatIp(AF_INET, buf + 16);
+				p.ttl = buf[8];
+				p.source = FormatIp(AF_INET, buf + 12);
+				p.destination = FormatIp(AF_INET, buf + 16);
 				payload = buf + ihl;
 				plen -= ihl;
 			} else {
-				srcs = FormatIp(AF_INET6, &from.v6.sin6_addr);
+				p.source = FormatIp(AF_INET6, &from.v6.sin6_addr);
 			}
-			Napi::Object p = Napi::Object::New(env);
-			p.Set("source", srcs);
-			p.Set("destination", dsts);
-			p.Set("ttl", Napi::Number::New(env, ttl));
-			p.Set("ifindex", Napi::Number::New(env, ifindex));
-			p.Set("arrivalNs", Napi::BigInt::New(env, (uint64_t)arrival));
-			p.Set("kernelTimestamp", Napi::Boolean::New(env, have_ts));
-			p.Set("payload", Napi::Buffer<uint8_t>::Copy(env, payload, plen));
-			out.Set(n++, p);
+			if (steady_ && queue_.empty() && p.ttl == 255 && p.source == steady_src_ &&
+			    p.destination == steady_dst_ && plen == steady_payload_.size() &&
+			    memcmp(payload, steady_payload_.data(), plen) == 0) {
+				absorbed_++;
+				absorbed_arrival_ = p.arrival;
+				continue;
+			}
+			p.payload.assign((const char *)payload, plen);
+			queue_.push_back(std::move(p));
 		}
-		if (n > 0)
+	}
+
+	/* On the JS thread: hands what the receive thread queued to JS, then
+	 * (with_expiry) a Master_Down expiry. */
+	void Deliver(bool with_expiry)
+	{
+		Napi::Env env = Env();
+		Napi::HandleScope scope(env);
+		std::vector<RawPacket> q;
+		bool fired = false;
+		int err = 0;
+		{
+			std::lock_guard<std::mutex> lock(mu_);
+			q.swap(queue_);
+			if (with_expiry && md_fired_) {
+				fired = true;
+				md_fired_ = false;
+				md_armed_ = false;
+			}
+			err = rx_err_;
+			rx_err_ = 0;
+		}
+		if (!q.empty()) {
+			Napi::Array out = Napi::Array::New(env, q.size());
+			uint32_t n = 0;
+			for (const RawPacket &r : q) {
+				Napi::Object p = Napi::Object::New(env);
+				p.Set("source", r.source);
+				p.Set("destination", r.destination);
+				p.Set("ttl", Napi::Number::New(env, r.ttl));
+				p.Set("ifindex", Napi::Number::New(env, r.ifindex));
+				p.Set("arrivalNs", Napi::BigInt::New(env, (uint64_t)r.arrival));
+				p.Set("kernelTimestamp", Napi::Boolean::New(env, r.kernel_ts));
+				p.Set("payload", Napi::Buffer<uint8_t>::Copy(
+						     env, (const uint8_t *)r.payload.data(),
+						     r.payload.size()));
+				out.Set(n++, p);
+			}
 			CallJs(env, onPackets_, ctx_.get(), {env.Null(), out});
+		}
 		if (err && core_) {
 			Napi::Error e = ErrnoError(env, "recvmsg", err, "VRRP socket");
 			CallJs(env, onPackets_, ctx_.get(), {e.Value(), env.Undefined()});
+		}
+		if (fired && !onExpire_.IsEmpty()) {
+			Napi::FunctionReference fn = std::move(onExpire_);
+			CallJs(env, fn, ctx_.get(), {});
 		}
 	}
 
@@ -349,8 +626,91 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	 * before polling, and adverts still in the socket must count first. */
 	Napi::Value DrainJs(const Napi::CallbackInfo &info)
 	{
-		if (core_)
-			OnReadable(0);
+		if (core_ && rx_thread_.joinable()) {
+			{
+				std::lock_guard<std::mutex> lock(mu_);
+				ReadLocked();
+			}
+			/* Packets only: a Master_Down expiry is the async callback's. */
+			Deliver(false);
+		}
+		return info.Env().Undefined();
+	}
+
+	/* setSteady(source, destination, payload): from now on, absorb exact
+	 * repeats of this advert. */
+	Napi::Value SetSteadyJs(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		std::string src = info[0].As<Napi::String>().Utf8Value();
+		std::string dst = info[1].As<Napi::String>().Utf8Value();
+		std::string payload = BytesArg(env, info[2], "payload");
+		std::lock_guard<std::mutex> lock(mu_);
+		steady_src_.swap(src);
+		steady_dst_.swap(dst);
+		steady_payload_.swap(payload);
+		steady_ = true;
+		return env.Undefined();
+	}
+
+	Napi::Value ClearSteadyJs(const Napi::CallbackInfo &info)
+	{
+		std::lock_guard<std::mutex> lock(mu_);
+		steady_ = false;
+		return info.Env().Undefined();
+	}
+
+	/* { count, lastArrivalNs }: the adverts absorbed since the last call
+	 * and when the last of them arrived; the count restarts at 0. */
+	Napi::Value TakeAbsorbedJs(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		uint64_t count;
+		int64_t last;
+		{
+			std::lock_guard<std::mutex> lock(mu_);
+			count = absorbed_;
+			last = absorbed_arrival_;
+			absorbed_ = 0;
+		}
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("count", Napi::Number::New(env, (double)count));
+		o.Set("lastArrivalNs", Napi::BigInt::New(env, (uint64_t)last));
+		return o;
+	}
+
+	/* armMasterDown(dueNs, masterDownNs, onExpire): the BACKUP's
+	 * Master_Down timer, when the engine's timer is handed to the socket
+	 * (steady state). It fires at max(due, last absorbed arrival +
+	 * Master_Down interval), so absorbed adverts restart it with no JS;
+	 * only the real expiry calls onExpire. */
+	Napi::Value ArmMasterDownJs(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		bool lossless;
+		int64_t due = (int64_t)info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+		int64_t interval = (int64_t)info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+		onExpire_ = Napi::Persistent(info[2].As<Napi::Function>());
+		{
+			std::lock_guard<std::mutex> lock(mu_);
+			md_due_ = due;
+			md_interval_ = interval;
+			md_since_ = absorbed_arrival_;
+			md_armed_ = true;
+			md_fired_ = false;
+		}
+		Wake();
+		return env.Undefined();
+	}
+
+	Napi::Value DisarmMasterDownJs(const Napi::CallbackInfo &info)
+	{
+		{
+			std::lock_guard<std::mutex> lock(mu_);
+			md_armed_ = false;
+			md_fired_ = false;
+		}
+		onExpire_.Reset();
 		return info.Env().Undefined();
 	}
 
@@ -376,22 +736,36 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 
 	Napi::Value RefJs(const Napi::CallbackInfo &info)
 	{
-		if (poller_)
-			poller_->Ref(true);
+		if (async_)
+			uv_ref((uv_handle_t *)async_);
 		return info.Env().Undefined();
 	}
 
 	Napi::Value UnrefJs(const Napi::CallbackInfo &info)
 	{
-		if (poller_)
-			poller_->Ref(false);
+		if (async_)
+			uv_unref((uv_handle_t *)async_);
 		return info.Env().Undefined();
 	}
 
 	std::shared_ptr<VrrpSockCore> core_;
-	std::unique_ptr<FdPoller> poller_;
+	std::thread rx_thread_;
+	int wake_fd_ = -1;
+	uv_async_t *async_ = nullptr;
 	Napi::FunctionReference onPackets_;
 	std::unique_ptr<Napi::AsyncContext> ctx_;
+	Napi::FunctionReference onExpire_;
+	/* Shared with the receive thread. */
+	std::mutex mu_;
+	bool quit_ = false;
+	std::vector<RawPacket> queue_;
+	int rx_err_ = 0;
+	bool steady_ = false;
+	std::string steady_src_, steady_dst_, steady_payload_;
+	uint64_t absorbed_ = 0;
+	int64_t absorbed_arrival_ = 0;
+	bool md_armed_ = false, md_fired_ = false;
+	int64_t md_due_ = 0, md_interval_ = 0, md_since_ = 0;
 };
 
 std::shared_ptr<VrrpSockCore> VrrpSockCoreOf(Napi::Env env, Napi::Value v)

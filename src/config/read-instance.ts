@@ -20,7 +20,7 @@ import type { Field, FieldReader } from './yaml-reader.js';
 
 const INSTANCE_KEYS = [
   'name', 'interface', 'announce', 'vrid', 'version', 'priority', 'advertInterval', 'preempt', 'preemptDelay',
-  'unicastPeers', 'unicastSource', 'auth', 'checksumMode', 'vips', 'addAddresses', 'garp', 'track', 'notify',
+  'unicastPeers', 'unicastSource', 'auth', 'checksumMode', 'vips', 'addAddresses', 'vmac', 'garp', 'track', 'notify',
 ] as const;
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
@@ -276,13 +276,15 @@ export function readInstance(reader: FieldReader, field: Field, bgpConfigured = 
   const vipsField = reader.required(field, fields, 'vips');
   const vips = vipsField ? readVips(reader, vipsField, version) : [];
   const addAddresses = fields.addAddresses ? reader.boolean(fields.addAddresses) : d.addAddresses;
+  const vmac = fields.vmac ? reader.boolean(fields.vmac) : d.vmac;
   const garp = readGarp(reader, fields.garp);
   const track = readTrack(reader, fields.track);
   const notify = readNotify(reader, fields.notify);
 
   if (name === undefined || interfaceName === undefined || announce === undefined || vrid === undefined || version === undefined ||
     priority === undefined || advertInterval === undefined || preempt === undefined ||
-    preemptDelay === undefined || checksumMode === undefined || addAddresses === undefined || vips.length === 0) {
+    preemptDelay === undefined || checksumMode === undefined || addAddresses === undefined || vmac === undefined ||
+    vips.length === 0) {
     return name === undefined ? {} : { name };
   }
   const instance: InstanceConfig = {
@@ -302,6 +304,7 @@ export function readInstance(reader: FieldReader, field: Field, bgpConfigured = 
     checksumMode,
     vips,
     addAddresses,
+    vmac,
     garp,
     track,
     notify,

@@ -140,6 +140,12 @@ export interface InstanceConfig {
   readonly checksumMode: ChecksumMode;
   readonly vips: readonly VirtualAddress[];
   readonly addAddresses: boolean;
+  /**
+   * Answer for the VIPs with the VRRP virtual MAC (00:00:5e:00:01:VRID, IPv6
+   * 00:00:5e:00:02:VRID) instead of the interface's: adverts, announcements,
+   * ARP/NDP replies and forwarded frames carry it (keepalived use_vmac).
+   */
+  readonly vmac: boolean;
   readonly garp: GarpConfig;
   readonly track: TrackConfig;
   readonly notify: NotifyConfig;
@@ -258,6 +264,7 @@ export const DEFAULTS = {
     preemptDelay: 0,
     checksumMode: 'rfc',
     addAddresses: false,
+    vmac: false,
   },
   garp: { repeat: 5, interval: 0, delay: 5, refresh: 0 },
   trackInterfaceWeight: 0,

@@ -30,6 +30,7 @@ import {
   passwordAuthData,
   receivedAdvert,
   VrrpInstance,
+  virtualMac,
   type AdvertFields,
   type Clock,
   type VrrpInstanceStatus,
@@ -52,7 +53,8 @@ export interface InstanceRunnerEvents {
   state: [StateChangeAction];
   /** Seconds from the decision to become MASTER to the first announcement sent. */
   failover: [number];
-  'advert-rx': [];
+  /** Adverts accepted (1, or the adverts absorbed natively since the last report). */
+  'advert-rx': [number];
   /** Adverts that left since the last event (the sender thread's count). */
   'advert-tx': [number];
   'rx-invalid': [RejectReason];
@@ -73,6 +75,15 @@ export interface InstanceRunnerOptions {
   /** Names of tracked objects ("interface:eth1", "script:chk") with weights. */
   track: { name: string; weight: number }[];
 }
+
+/** A MASTER's engine wakes this often at most (check-in, counters): the native sender sends the adverts. */
+const MASTER_TICK_MS = 100;
+
+/**
+ * A steady BACKUP wakes JS only this often: to count the adverts its socket
+ * absorbed (vipd_vrrp_adverts_total{direction="rx"} lags by this much).
+ */
+const ABSORBED_REPORT_MS = 250;
 
 /** The family VRRP runs over: the first VIP's. VIPs of the other family follow the state. */
 export function vrrpFamily(cfg: InstanceConfig): 4 | 6 {
@@ -107,6 +118,8 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   readonly advertVips: string[];
   /** Every VIP, both families: what is announced and served. */
   readonly allVips: string[];
+  /** The VRRP virtual MAC (instances[].vmac): adverts and announcements leave from it. */
+  readonly vmac: string | undefined;
 
   readonly #opts: InstanceRunnerOptions;
   readonly #log: Logger;
@@ -116,12 +129,29 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   readonly #senders = new Map<string, AdvertSender>();
   #senderPriority = -1;
   #running = false;
+  /**
+   * The BACKUP's steady state: the advert the engine last accepted from its
+   * master, which the socket now absorbs in native code when it comes again
+   * unchanged (no JS per advert). The last absorbed one goes to the engine
+   * before anything else does (#syncAbsorbed): a packet that differs, or the
+   * engine's Master_Down timer, which then finds it restarted.
+   */
+  #steady: { advert: Parameters<VrrpInstance['onAdvert']>[0] } | null = null;
   /** Set while the engine handles a received advert: adverts it emits then are replies, sent now. */
   #inReceive = false;
   #becameMasterAt: number | null = null;
+  /** Reports absorbed adverts (and gives the engine the last) every ABSORBED_REPORT_MS, for the rx counter. */
+  #absorbedReport: NodeJS.Timeout | undefined;
   #stopping = false;
   /** Per sender: its sent count at the last tick, and when that count last moved. */
   readonly #progress = new Map<AdvertSender, { sent: number; movedAt: number }>();
+  /**
+   * Per sender: how many of its adverts have been reported ('advert-tx'). The
+   * sender's own count is the one source: periodic adverts from its thread and
+   * sendNow() alike, so none is missed (the first after becoming MASTER, the
+   * last before leaving it) and none is counted twice.
+   */
+  readonly #counted = new Map<AdvertSender, number>();
   /**
    * The first announcement round, built ahead (interface index + MAC read
    * while nothing is urgent), so becoming MASTER costs no rtnetlink round
@@ -155,6 +185,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       );
     }
     this.allVips = config.vips.map((v) => v.address);
+    this.vmac = config.vmac ? virtualMac(config.vrid, this.family) : undefined;
     const unicast = config.unicastPeers.map((p) => p.address);
     this.#validator = new AdvertValidator({
       version: config.version,
@@ -171,6 +202,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       family: this.family,
       multicast: unicast.length === 0,
       source: this.primary,
+      ...(this.vmac === undefined ? {} : { vmac: this.vmac }),
     });
     this.#socket.on('packet', (p) => this.#onPacket(p));
     this.#socket.on('error', (err) => this.#log.error({ err: err.message }, 'VRRP receive failed'));
@@ -206,6 +238,8 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         preempt: config.preempt,
         preemptDelayMs: config.preemptDelay * 1000,
         track: opts.track,
+        // The native sender sends every advert; JS checks in with it 10 times a second at most.
+        masterTickMs: MASTER_TICK_MS,
         announce: {
           repeat: config.garp.repeat,
           intervalMs: config.garp.interval * 1000,
@@ -213,7 +247,14 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
           refreshMs: config.garp.refresh * 1000,
         },
       },
-      { clock: opts.clock, emit: (a) => this.#onAction(a), drainPending: () => this.#socket.drain() },
+      {
+        clock: this.#engineClock(opts.clock),
+        emit: (a) => this.#onAction(a),
+        drainPending: () => {
+          this.#socket.drain();
+          this.#syncAbsorbed();
+        },
+      },
     );
   }
 
@@ -244,6 +285,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     // were ~1-3 ms of the decision -> first GARP time).
     this.#setSenderPriority(this.engine.effectivePriority);
     this.#refreshAnnounceCache();
+    this.#absorbedReport = setInterval(() => this.#syncAbsorbed(), ABSORBED_REPORT_MS).unref();
     this.engine.start();
   }
 
@@ -263,12 +305,15 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   /** Releases sockets and threads without any advert (crash-like, for tests and reload). */
   close(): void {
     this.#running = false;
+    clearInterval(this.#absorbedReport);
+    this.#countSent();
     for (const s of this.#senders.values()) s.close();
     this.#senders.clear();
     this.#socket.close();
   }
 
   #onPacket(packet: VrrpPacket): void {
+    this.#syncAbsorbed();
     const meta = { family: this.family, src: packet.source, dst: packet.destination, ttl: packet.ttl };
     const res = this.#validator.receive(packet.payload, meta);
     if (!res.ok) {
@@ -278,13 +323,90 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       this.#log.debug({ reason: res.reason, from: packet.source }, 'advert rejected');
       return;
     }
-    this.emit('advert-rx');
+    this.emit('advert-rx', 1);
     if (!this.#running) return;
+    const advert = receivedAdvert(res.advert, meta, packet.arrivalMs);
     this.#inReceive = true;
     try {
-      this.engine.onAdvert(receivedAdvert(res.advert, meta, packet.arrivalMs));
+      this.engine.onAdvert(advert);
     } finally {
       this.#inReceive = false;
+    }
+    this.#updateSteady(packet, advert);
+  }
+
+  /**
+   * Absorb repeats of this advert natively when all the engine would do with
+   * one is restart Master_Down: we are BACKUP, it comes from our master, and
+   * it is not one we would preempt (then the engine lets Master_Down run,
+   * and must see each one).
+   */
+  #updateSteady(packet: VrrpPacket, advert: Parameters<VrrpInstance['onAdvert']>[0]): void {
+    const st = this.engine.status();
+    const absorbable =
+      st.state === 'BACKUP' &&
+      st.masterAddress === advert.src &&
+      advert.priority > 0 &&
+      !(this.config.preempt && advert.priority < st.effectivePriority);
+    if (absorbable) {
+      this.#steady = { advert };
+      this.#socket.setSteady(packet);
+    } else if (this.#steady !== null) {
+      this.#clearSteady();
+    }
+  }
+
+  /**
+   * The engine's clock, with one difference: in the steady state a BACKUP's
+   * timer (then its only one, Master_Down) runs in the socket, where absorbed
+   * adverts restart it without JS. It calls back only when Master_Down has
+   * really passed since the last advert: the engine gets that advert first,
+   * then its timer fires and it decides.
+   */
+  #engineClock(clock: Clock): Clock {
+    const native = Symbol('native Master_Down');
+    return {
+      now: () => clock.now(),
+      setTimer: (delayMs, fire) => {
+        if (this.#steady === null || this.engine.state !== 'BACKUP' || this.#socket.closed) return clock.setTimer(delayMs, fire);
+        const masterDownMs = this.engine.status().masterDownIntervalMs;
+        this.#socket.armMasterDown(clock.now() + delayMs, masterDownMs, () => {
+          this.#syncAbsorbed();
+          fire();
+        });
+        return native;
+      },
+      clearTimer: (id) => {
+        if (id === native) this.#socket.disarmMasterDown();
+        else clock.clearTimer(id);
+      },
+    };
+  }
+
+  #clearSteady(): void {
+    this.#syncAbsorbed();
+    this.#steady = null;
+    this.#socket.clearSteady();
+  }
+
+  /** Gives the engine the last advert the socket absorbed (if any since the last call), and counts them. */
+  #syncAbsorbed(): void {
+    const a = this.#socket.closed ? { count: 0, lastArrivalMs: 0 } : this.#socket.takeAbsorbed();
+    if (a.count === 0 || this.#steady === null) return;
+    this.emit('advert-rx', a.count);
+    if (!this.#running) return;
+    const advert = { ...this.#steady.advert, arrivalMs: a.lastArrivalMs };
+    this.#inReceive = true;
+    try {
+      this.engine.onAdvert(advert);
+    } finally {
+      this.#inReceive = false;
+    }
+    // The engine's answer may have changed (our priority rose above the master's meanwhile).
+    const st = this.engine.status();
+    if (st.state !== 'BACKUP' || st.masterAddress !== advert.src || (this.config.preempt && advert.priority < st.effectivePriority)) {
+      this.#steady = null;
+      this.#socket.clearSteady();
     }
   }
 
@@ -338,6 +460,10 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
 
   #onStateChange(change: StateChangeAction): void {
     this.#hold = null;
+    if (this.#steady !== null) {
+      this.#steady = null;
+      this.#socket.clearSteady();
+    }
     if (change.to === 'MASTER') {
       this.#becameMasterAt = this.#opts.clock.now();
       this.#progress.clear();
@@ -347,6 +473,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         s.setLease(null);
         s.stop();
       }
+      this.#countSent();
     }
     // The owner (InstanceSet) activates the data plane before the first advert and
     // announcement leave, or holds serving (holdServing) from this call.
@@ -392,6 +519,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       // The engine's periodic tick while MASTER: the sender thread has it covered.
       this.#setSenderPriority(priority);
       for (const [dst, s] of this.#senders) this.#tickSender(dst, s);
+      this.#countSent();
       return;
     }
     // A reply to what we just heard (split brain), or the priority-0 goodbye: now.
@@ -399,18 +527,31 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     for (const [dst, s] of this.#senders) {
       try {
         s.sendNow();
-        this.emit('advert-tx', 1);
       } catch (err) {
         this.#log.warn({ err: (err as Error).message, destination: dst, priority }, 'advert not sent');
       }
     }
+    this.#countSent();
+  }
+
+  /** Reports the adverts the senders sent since the last report. */
+  #countSent(): void {
+    let n = 0;
+    for (const s of this.#senders.values()) {
+      if (s.closed) continue;
+      const sent = s.stats().sent;
+      n += Math.max(0, sent - (this.#counted.get(s) ?? 0));
+      this.#counted.set(s, sent);
+    }
+    if (n > 0) this.emit('advert-tx', n);
   }
 
   #refreshAnnounceCache(): void {
     try {
       const info = linkInfo(this.config.interface);
-      if (!info.mac) throw new Error(`interface ${this.config.interface} has no MAC address`);
-      this.#announceCache = { ifindex: info.ifindex, mac: info.mac, frames: this.allVips.map((v) => announcementFrame(info.mac!, v)) };
+      const mac = this.vmac ?? info.mac;
+      if (!mac) throw new Error(`interface ${this.config.interface} has no MAC address`);
+      this.#announceCache = { ifindex: info.ifindex, mac, frames: this.allVips.map((v) => announcementFrame(mac, v)) };
     } catch (err) {
       this.#announceCache = null;
       this.#log.debug({ err: (err as Error).message }, 'announcement frames not prepared');
@@ -428,7 +569,6 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     const now = this.#opts.clock.now();
     const p = this.#progress.get(s) ?? { sent: st.sent, movedAt: now };
     if (st.sent !== p.sent) {
-      this.emit('advert-tx', Math.max(0, st.sent - p.sent));
       p.sent = st.sent;
       p.movedAt = now;
     }
@@ -492,7 +632,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   #announceNow(vips: readonly string[], repeat: number, intervalMs: number): void {
     try {
       const sentAt = this.#opts.clock.now();
-      const a = sendAnnouncements(this.config.interface, vips, { repeat, intervalMs });
+      const a = sendAnnouncements(this.config.interface, vips, { repeat, intervalMs, ...(this.vmac === undefined ? {} : { mac: this.vmac }) });
       a.done.catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'announcement failed'));
       this.#emitFailover(sentAt);
     } catch (err) {

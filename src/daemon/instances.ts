@@ -11,14 +11,14 @@
 import type { InstanceConfig, SyncGroupConfig } from '../config/index.js';
 import type { Dataplane } from '../dataplane/manager.js';
 import type { VipdMetrics } from '../metrics/index.js';
-import { addAddress, LinkWatcher, monotonicNs, removeAddress, sdNotify } from '../net/index.js';
+import { addAddress, LinkWatcher, monotonicNs, parseMac, removeAddress, sdNotify } from '../net/index.js';
 import { TrackScript } from '../checks/index.js';
-import { masterDownIntervalMs, notifyStateFor, SyncGroup, type StateChangeAction } from '../vrrp/index.js';
+import { masterDownIntervalMs, notifyStateFor, SyncGroup, virtualMac, type StateChangeAction } from '../vrrp/index.js';
 import { NotifyRunner } from './notify-runner.js';
 import type { InstanceStatus } from './api.js';
 import { monotonicClock } from './clock.js';
 import type { EventLog } from './events.js';
-import { InstanceRunner } from './instance-runner.js';
+import { InstanceRunner, vrrpFamily } from './instance-runner.js';
 import type { Logger } from './logger.js';
 
 /** What the instances need of the data plane. */
@@ -91,6 +91,11 @@ function trackedInterfaces(cfg: InstanceConfig): { name: string; weight: number 
  */
 function leaseMs(cfg: InstanceConfig): number {
   return masterDownIntervalMs(cfg.version, cfg.priority, cfg.advertInterval * 1000);
+}
+
+/** The MAC the data plane answers and forwards with: the virtual MAC with `vmac`, else the interface's. */
+function dataplaneMac(cfg: InstanceConfig): Buffer | undefined {
+  return cfg.vmac ? parseMac(virtualMac(cfg.vrid, vrrpFamily(cfg))) : undefined;
 }
 
 export class InstanceSet {
@@ -203,7 +208,7 @@ export class InstanceSet {
       clock: monotonicClock,
       logger: this.#log,
       leaseMs: leaseMs(cfg),
-      leaseTarget: this.#dp.leaseTarget(id, cfg.interface),
+      leaseTarget: this.#dp.leaseTarget(id, cfg.interface, dataplaneMac(cfg)),
       track,
       schedPriority: 10,
     });
@@ -228,7 +233,7 @@ export class InstanceSet {
       // behind it, the failover follows its state change in the history.
       queueMicrotask(() => this.#events?.record({ type: 'failover', instance: cfg.name, seconds: s }));
     });
-    runner.on('advert-rx', () => this.#metrics.advert(cfg.name, 'rx'));
+    runner.on('advert-rx', (n) => this.#metrics.advert(cfg.name, 'rx', n));
     runner.on('advert-tx', (n) => this.#metrics.advert(cfg.name, 'tx', n));
     runner.on('rx-invalid', (reason) => this.#metrics.rxInvalid(cfg.name, reason));
     for (const s of cfg.track.scripts) {
@@ -327,7 +332,7 @@ export class InstanceSet {
     // The Dataplane API takes seconds; it converts to nanoseconds itself.
     // Serving may wait (bounded) for the forwarding tables; adverts do not.
     if (toMaster) {
-      this.#activateServing(e.runner, { id: e.id, name: cfg.name }, () => this.#dp.activate(e.id, leaseMs(cfg) / 1000, cfg.interface));
+      this.#activateServing(e.runner, { id: e.id, name: cfg.name }, () => this.#dp.activate(e.id, leaseMs(cfg) / 1000, cfg.interface, dataplaneMac(cfg)));
     } else if (leftMaster) this.#dp.deactivate(e.id);
     if (toMaster) e.masterSince = new Date().toISOString();
     else if (leftMaster) e.masterSince = null;

@@ -39,12 +39,13 @@ export class InstanceTable {
 
   /**
    * Serves an instance on an interface until now + leaseSeconds;
-   * leaseSeconds = Infinity never expires.
+   * leaseSeconds = Infinity never expires. `mac` (the VRRP virtual MAC)
+   * replaces the interface's as the MAC the instance answers and forwards with.
    */
-  activate(instance: number, leaseSeconds: number, iface: string | number): void {
+  activate(instance: number, leaseSeconds: number, iface: string | number, mac?: Buffer): void {
     const expiry =
       leaseSeconds === Infinity ? LEASE_FOREVER : monotonicNs() + BigInt(Math.round(leaseSeconds * 1e9));
-    const entry = this.activeEntry(expiry, iface);
+    const entry = this.activeEntry(expiry, iface, mac);
     // The kernel copies an array value without a lock: a packet may read
     // part of the old entry and part of the new. Only the lease may change
     // in a write that makes the entry active, or a packet could take the
@@ -68,16 +69,16 @@ export class InstanceTable {
     return v;
   }
 
-  private activeEntry(expiry: bigint, iface: string | number): Instance {
+  private activeEntry(expiry: bigint, iface: string | number, vmac?: Buffer): Instance {
     const { ifindex, mac } = this.serving(iface);
-    return { lease_expiry_ns: expiry, ifindex, mac, flags: INST_F_ACTIVE, pad: 0 };
+    return { lease_expiry_ns: expiry, ifindex, mac: vmac ?? mac, flags: INST_F_ACTIVE, pad: 0 };
   }
 
   /** The instances map fd, the key, the active value and where its expiry field sits. */
-  leaseTarget(instance: number, iface: string | number): LeaseTarget {
+  leaseTarget(instance: number, iface: string | number, mac?: Buffer): LeaseTarget {
     const key = Buffer.alloc(4);
     key.writeUInt32LE(instance);
-    const value = instanceCodec.toBuffer(this.activeEntry(0n, iface));
+    const value = instanceCodec.toBuffer(this.activeEntry(0n, iface, mac));
     const field = instanceCodec.layout.find((f) => f.name === 'lease_expiry_ns');
     if (!field) throw new Error('vipd_instance has no lease_expiry_ns');
     return { mapFd: this.instances.fd, key, value, valueOffset: field.offset };

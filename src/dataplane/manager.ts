@@ -223,10 +223,12 @@ export class Dataplane {
    * leaseSeconds (the peers' Master_Down interval); call again with every
    * advertisement to renew. One map write, however many VIPs and services
    * the instance has. The interface must be enabled (attach()); its VIPs
-   * are served there only. leaseSeconds = Infinity never expires.
+   * are served there only. leaseSeconds = Infinity never expires. `mac`:
+   * the MAC to answer and forward with instead of the interface's (the VRRP
+   * virtual MAC, instances[].vmac).
    */
-  activate(instance: number, leaseSeconds: number, iface: string | number): void {
-    this.instances.activate(instance, leaseSeconds, iface);
+  activate(instance: number, leaseSeconds: number, iface: string | number, mac?: Buffer): void {
+    this.instances.activate(instance, leaseSeconds, iface, mac);
   }
 
   /** The same write as activate(): kept as its own name for the caller's sake. */
@@ -240,8 +242,8 @@ export class Dataplane {
    * fd, the key, the active value (interface and MAC included), and where
    * its expiry field sits.
    */
-  leaseTarget(instance: number, iface: string | number): LeaseTarget {
-    return this.instances.leaseTarget(instance, iface);
+  leaseTarget(instance: number, iface: string | number, mac?: Buffer): LeaseTarget {
+    return this.instances.leaseTarget(instance, iface, mac);
   }
 
   /**

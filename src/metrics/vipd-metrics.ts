@@ -27,6 +27,9 @@ export interface InstanceInfo {
   readonly version: string;
 }
 
+/** How often the event-loop lag histogram (nodejs_eventloop_lag_*) samples, ms. */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** prom-client default gauges whose names end in _total (see the constructor). */
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
@@ -198,7 +201,11 @@ export class VipdMetrics {
     });
 
     if (options.defaultMetrics !== false) {
-      collectDefaultMetrics({ register: this.registry });
+      // The event-loop lag histogram samples with a libuv timer; at
+      // prom-client's default 10 ms that timer alone woke an idle daemon 100
+      // times a second (0.7% of a core, more than keepalived's whole VRRP at
+      // 10 ms adverts). 100 ms still catches any stall that matters.
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
       // prom-client exports these as gauges named *_total, which Prometheus
       // reserves for counters (`promtool check metrics` flags them). They
       // are the sums of nodejs_active_{handles,requests,resources}{type},

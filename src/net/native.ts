@@ -25,6 +25,14 @@ export interface NativeVrrpSocket {
   unref(): void;
   /** Reads the socket dry and calls the packets callback before returning. */
   drain(): void;
+  /** Absorb exact repeats of this advert (same source, destination, TTL 255, bytes) without calling JS. */
+  setSteady(source: string, destination: string, payload: Uint8Array): void;
+  clearSteady(): void;
+  /** Adverts absorbed since the last call, and the arrival of the last one (CLOCK_MONOTONIC ns). */
+  takeAbsorbed(): { count: number; lastArrivalNs: bigint };
+  /** One timer: calls onExpire at max(dueNs, last absorbed arrival + masterDownNs), CLOCK_MONOTONIC. */
+  armMasterDown(dueNs: bigint, masterDownNs: bigint, onExpire: () => void): void;
+  disarmMasterDown(): void;
 }
 
 export interface NativeSenderEvent {
@@ -108,7 +116,7 @@ export interface NativeLinkWatcher {
 
 export interface NetAddon {
   VrrpSocketHandle: new (
-    opts: { family: 4 | 6; ifname: string; multicast: boolean; source?: string },
+    opts: { family: 4 | 6; ifname: string; multicast: boolean; source?: string; vmac?: Uint8Array },
     onPackets: PacketsCallback,
   ) => NativeVrrpSocket;
   AdvertSenderHandle: new (

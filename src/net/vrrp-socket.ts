@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { native, toNetError } from './errors.js';
 import { netAddon, type NativePacket, type NativeVrrpSocket } from './native.js';
 import { linkLocalAddress } from './rtnl.js';
+import { parseMac } from '../addr.js';
 
 /** The VRRP multicast groups (RFC 9568 §5.1.1.2, §5.1.2.2). */
 export const VRRP_GROUP_V4 = '224.0.0.18';
@@ -24,6 +25,13 @@ export interface VrrpSocketOptions {
    * one. IPv6: defaults to the interface's link-local address.
    */
   source?: string;
+  /**
+   * A virtual MAC (e.g. 00:00:5e:00:01:0a): adverts to the multicast group
+   * leave from it (through an AF_PACKET socket, which also holds it in the
+   * interface's unicast filter while this socket is open). Unicast adverts
+   * keep the interface's MAC.
+   */
+  vmac?: string;
 }
 
 export interface VrrpPacket {
@@ -54,6 +62,8 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
   readonly multicast: boolean;
   /** The source address sent adverts carry (undefined: the kernel's choice, IPv4 only). */
   readonly source: string | undefined;
+  /** The virtual MAC multicast adverts leave from, when one is set. */
+  readonly vmac: string | undefined;
   /** @internal the addon handle, for AdvertSender. */
   handle: NativeVrrpSocket | undefined;
 
@@ -62,6 +72,7 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     this.interface = opts.interface;
     this.family = opts.family;
     this.multicast = opts.multicast ?? true;
+    this.vmac = opts.vmac;
     this.source = opts.source ?? (opts.family === 6 ? linkLocalAddress(opts.interface) : undefined);
     if (opts.family === 6 && this.source === undefined) {
       throw toNetError(
@@ -73,7 +84,13 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     const addon = netAddon();
     this.handle = native(`VRRP socket on ${opts.interface}`, 'CAP_NET_RAW', () => {
       const h = new addon.VrrpSocketHandle(
-        { family: this.family, ifname: this.interface, multicast: this.multicast, source: this.source },
+        {
+          family: this.family,
+          ifname: this.interface,
+          multicast: this.multicast,
+          source: this.source,
+          ...(this.vmac === undefined ? {} : { vmac: parseMac(this.vmac) }),
+        },
         (err, packets) => this.onPackets(err, packets),
       );
       return h;
@@ -108,6 +125,44 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
    */
   drain(): void {
     this.handle?.drain();
+  }
+
+  /**
+   * The steady state: from now on, exact repeats of `packet` (same source
+   * and destination, TTL / hop limit 255, the same VRRP bytes) are absorbed
+   * in native code, counted, and not emitted; takeAbsorbed() tells how many
+   * and when the last arrived. Anything else is emitted as usual, and once a
+   * packet is emitted nothing after it in the same read is absorbed, so
+   * order is kept.
+   */
+  setSteady(packet: Pick<VrrpPacket, 'source' | 'destination' | 'payload'>): void {
+    this.handle?.setSteady(packet.source, packet.destination, packet.payload);
+  }
+
+  clearSteady(): void {
+    this.handle?.clearSteady();
+  }
+
+  /** Adverts absorbed since the last call (count 0: none), and the arrival of the last (ms, CLOCK_MONOTONIC). */
+  takeAbsorbed(): { count: number; lastArrivalMs: number } {
+    const a = this.handle?.takeAbsorbed();
+    return a ? { count: a.count, lastArrivalMs: Number(a.lastArrivalNs) / 1e6 } : { count: 0, lastArrivalMs: 0 };
+  }
+
+  /**
+   * A Master_Down timer that adverts absorbed in the steady state restart
+   * without JS: `onExpire` runs at `dueMs`, or `masterDownMs` after the last
+   * advert absorbed from now on, whichever is later (ms, CLOCK_MONOTONIC).
+   * One per socket: arming again replaces it.
+   */
+  armMasterDown(dueMs: number, masterDownMs: number, onExpire: () => void): void {
+    const h = this.handle;
+    if (!h) throw new Error('VrrpSocket: closed');
+    h.armMasterDown(BigInt(Math.round(dueMs * 1e6)), BigInt(Math.round(masterDownMs * 1e6)), onExpire);
+  }
+
+  disarmMasterDown(): void {
+    this.handle?.disarmMasterDown();
   }
 
   /** Lets the process exit while the socket is open (default: it keeps it alive). */

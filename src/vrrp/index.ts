@@ -1,5 +1,6 @@
 /** The VRRP engine: pure codec, validation, state machine, sync groups, hooks. */
 export * from './addr.js';
+export * from './vmac.js';
 export * from './checksum.js';
 export * from './clock.js';
 export * from './codec.js';

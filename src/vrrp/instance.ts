@@ -58,6 +58,13 @@ export interface VrrpInstanceConfig {
   preemptDelayMs?: number;
   track?: readonly TrackWeight[];
   announce?: Partial<AnnounceConfig>;
+  /**
+   * How often a MASTER's periodic sendAdvert action comes, when something
+   * else (the daemon's native sender thread) sends the adverts on time: at
+   * least advertIntervalMs (the default). Every other advert (a new priority,
+   * a reply, the goodbye) still goes at once.
+   */
+  masterTickMs?: number;
 }
 
 /** What the state machine needs of a received, already validated advert. */
@@ -487,7 +494,7 @@ export class VrrpInstance {
   /** Queues an advert and restarts Adver_Timer from now. */
   #sendAdvert(priority: number): void {
     this.#queue(this.#advert(priority));
-    this.#electionTimer.armAt(this.#clock.now() + this.#config.advertIntervalMs);
+    this.#electionTimer.armAt(this.#clock.now() + Math.max(this.#config.advertIntervalMs, this.#config.masterTickMs ?? 0));
   }
 
   #queueAnnounce(): void {

@@ -53,6 +53,11 @@ export interface KeepalivedOptions {
   name?: string;
   /** Extra lines inside vrrp_instance. */
   extra?: string;
+  /**
+   * `use_vmac`: keepalived makes a macvlan `vrrp.VRID` with the virtual MAC
+   * and puts the VIPs there (not on `interface`) while MASTER.
+   */
+  useVmac?: boolean;
 }
 
 /** keepalived's per-instance JSON (the fields the tests read). */
@@ -133,6 +138,7 @@ export function keepalivedConfig(o: KeepalivedOptions): string {
     `    advert_int ${o.advertInterval}`,
   ];
   if (o.preempt === false) lines.push(`    nopreempt`);
+  if (o.useVmac) lines.push(`    use_vmac`);
   if (o.password !== undefined) {
     lines.push(`    authentication {`, `        auth_type PASS`, `        auth_pass ${o.password}`, `    }`);
   }
@@ -190,6 +196,11 @@ export class Keepalived {
     return this.opts.interface ?? 'eth0';
   }
 
+  /** Where its VIPs go while MASTER: the macvlan `vrrp.VRID` with use_vmac, else its interface. */
+  get vipInterface(): string {
+    return this.opts.useVmac ? `vrrp.${this.opts.vrid ?? 51}` : this.interface;
+  }
+
   /** Writes the config and starts keepalived; resolves once its VRRP child runs. */
   static async start(ns: Namespace, opts: KeepalivedOptions): Promise<Keepalived> {
     const ka = new Keepalived(ns, opts);
@@ -231,6 +242,11 @@ export class Keepalived {
     }
   }
 
+  /** Its processes while running: the parent and the VRRP child (for CPU and memory figures). */
+  pids(): number[] {
+    return [this.#parentPid, this.#vrrpPid].filter((p): p is number => p !== undefined);
+  }
+
   /** Everything it logged (stdout + stderr, -D detail), last 200 kB. */
   log(): string {
     return this.#log;
@@ -244,7 +260,12 @@ export class Keepalived {
   state(): 'MASTER' | 'BACKUP' | 'STOPPED' {
     if (!this.running) return 'STOPPED';
     const vip = this.opts.vips[0].split('/')[0];
-    const info = this.ns.ipJson<{ addr_info: { local: string }[] }[]>(['addr', 'show', 'dev', this.interface]);
+    let info: { addr_info: { local: string }[] }[];
+    try {
+      info = this.ns.ipJson<{ addr_info: { local: string }[] }[]>(['addr', 'show', 'dev', this.vipInterface]);
+    } catch {
+      return 'BACKUP'; // no vrrp.VRID yet
+    }
     return info[0]?.addr_info.some((a) => a.local === vip) ? 'MASTER' : 'BACKUP';
   }
 
@@ -333,7 +354,7 @@ export class Keepalived {
   removeVips(): void {
     for (const v of this.opts.vips) {
       try {
-        this.ns.ip(['addr', 'del', v, 'dev', this.interface]);
+        this.ns.ip(['addr', 'del', v, 'dev', this.vipInterface]);
       } catch {
         /* not there */
       }

@@ -148,6 +148,7 @@ const INSTANCE_KEYWORDS = [
   'state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'version', 'nopreempt', 'preempt',
   'preempt_delay', 'authentication', 'unicast_src_ip', 'unicast_peer', 'virtual_ipaddress', 'track_interface',
   'track_script', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify', 'v3_checksum_as_v2', 'strict_mode',
+  'use_vmac', 'vmac_xmit_base',
   ...Object.keys(GARP_KEYWORDS),
 ];
 
@@ -170,6 +171,8 @@ interface InstanceDraft {
   unicastPeers: string[];
   auth?: { password: string; at: Statement };
   checksumAsV2: boolean;
+  /** `use_vmac`: answer with the VRRP virtual MAC. */
+  vmac: boolean;
   vips: string[];
   vipFamilies: Set<4 | 6>;
   garp: GarpYaml;
@@ -355,6 +358,15 @@ function applyInstanceStatement(
     case 'track_interface': convertTrackInterfaces(log, statement, draft); return true;
     case 'track_script': convertTrackScripts(log, statement, draft, scripts); return true;
     case 'v3_checksum_as_v2': draft.checksumAsV2 = statement.args[0] !== 'false'; return true;
+    case 'use_vmac':
+      draft.vmac = true;
+      if (statement.args.length > 0) {
+        log.note(statement, describe(statement), 'vipd makes no VMAC interface (it answers with the virtual MAC from XDP and holds it in the interface\'s unicast filter): the name is not used');
+      }
+      return true;
+    case 'vmac_xmit_base':
+      log.note(statement, describe(statement), 'vipd sends adverts on the interface itself, from the virtual MAC; nothing to convert');
+      return true;
     default: return false;
   }
 }
@@ -429,7 +441,7 @@ export function convertInstance(
   }
   const draft: InstanceDraft = {
     name: vipdName(log, block, rawName), version: globals.version, unicastPeers: [], ...(globals.strict ? { strict: globals.strict } : {}),
-    checksumAsV2: globals.checksumAsV2, vips: [], vipFamilies: new Set(), garp: { ...globals.garp },
+    checksumAsV2: globals.checksumAsV2, vmac: false, vips: [], vipFamilies: new Set(), garp: { ...globals.garp },
     trackInterfaces: [], trackScripts: [],
   };
   const notify = new NotifyCollector(log, commands);
@@ -480,6 +492,7 @@ export function convertInstance(
     vips: draft.vips,
     // keepalived always puts the VIPs on the interface while MASTER.
     addAddresses: true,
+    ...(draft.vmac ? { vmac: true } : {}),
     ...(Object.keys(draft.garp).length ? { garp: draft.garp } : {}),
     ...(Object.keys(track).length ? { track } : {}),
     ...(notifyYaml ? { notify: notifyYaml } : {}),

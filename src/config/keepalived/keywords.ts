@@ -64,8 +64,6 @@ export const GLOBAL_UNSUPPORTED: Readonly<Record<string, string>> = {
 };
 
 export const INSTANCE_UNSUPPORTED: Readonly<Record<string, string>> = {
-  use_vmac: 'not supported yet: vipd answers ARP/NDP for the VIP from XDP with the interface MAC and creates no VMAC interface (VMAC support comes with later VRRP work)',
-  vmac_xmit_base: 'vipd creates no VMAC interface',
   virtual_ipaddress_excluded: 'vipd advertises every VIP; add these to the system network config or to vips',
   virtual_routes: 'vipd does not manage routes',
   virtual_rules: 'vipd does not manage policy rules',

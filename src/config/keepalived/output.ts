@@ -45,6 +45,7 @@ export interface InstanceYaml {
   checksumMode?: 'rfc' | 'v2';
   vips: string[];
   addAddresses: boolean;
+  vmac?: boolean;
   garp?: GarpYaml;
   track?: { interfaces?: { name: string; weight: number }[]; scripts?: TrackScriptYaml[] };
   notify?: NotifyYaml;

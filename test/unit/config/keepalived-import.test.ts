@@ -32,8 +32,10 @@ describe('keepalived vectors round trip (test/fixtures/keepalived-vectors)', () 
     expect(instance?.interface).toBe('eth0');
     expect(instance?.priority).toBe(name.endsWith('_n1.conf') ? 150 : 100);
     expect(instance?.addAddresses).toBe(true);
-    const partial = name.includes('_ah_') || name.includes('_vmac_');
+    const partial = name.includes('_ah_');
     expect(result.exitCode).toBe(partial ? 1 : 0);
+    // use_vmac: the VRRP virtual MAC.
+    expect(instance?.vmac).toBe(name.includes('_vmac_'));
   });
 
   it('keeps the values keepalived puts on the wire', () => {
@@ -103,7 +105,6 @@ describe('keepalived import: fixtures', () => {
       `${file}:15: vrrp_instanec VI_TYPO: unknown keyword in the top level (did you mean "vrrp_instance"?)`,
       `${file}:22: @lb2: line skipped`,
       `${file}:24: auth_type AH: vipd does not do IPsec AH`,
-      `${file}:27: use_vmac: `,
       `${file}:29: 198.51.100.10/24 label eth0:vip: `,
       `${file}:34: notify /usr/local/bin/notify-all.sh: vipd runs one command per state: not run on master`,
       `${file}:40: lb_kind NAT: vipd forwards by direct routing only (it rewrites the destination MAC); virtual_server not converted. ` +
@@ -168,7 +169,10 @@ describe('vipctl import-keepalived', () => {
 
     const partial = run({ file: join(fixtures, 'partial/keepalived.conf') });
     expect(partial.code).toBe(1);
-    expect(partial.stderr.find((l) => l.includes(':27: use_vmac:'))).toMatch(/^\S+partial\/keepalived\.conf:27: use_vmac: not supported yet: /);
+    expect(partial.stderr.find((l) => l.includes(':24: auth_type AH:'))).toMatch(/^\S+partial\/keepalived\.conf:24: auth_type AH: vipd does not do IPsec AH/);
+    // use_vmac is converted (vmac: true), so nothing is said about it.
+    expect(partial.stderr.filter((l) => l.includes('use_vmac'))).toEqual([]);
+    expect(partial.stdout).toContain('vmac: true');
 
     const missing = run({ file: '/nonexistent/keepalived.conf' });
     expect(missing).toEqual({ code: 2, stdout: '', stderr: ['/nonexistent/keepalived.conf: keepalived config: cannot read the file'] });

@@ -131,9 +131,11 @@ describe('import-keepalived on real configs', () => {
     expect(result.exitCode).toBe(0);
   });
 
-  it('6: says which service or backend is left without a health check, and what to do about NAT, TUN, persistence and VMAC', () => {
+  it('6: says which service or backend is left without a health check, and what to do about NAT, TUN and persistence; converts use_vmac', () => {
     const { config, lines } = importFixture('unsupported-forwarding.conf');
-    expect(lineAt(lines, 5)).toMatch(/use_vmac: not supported yet/);
+    // use_vmac converts (vmac: true): nothing to say about it.
+    expect(lines.filter((l) => l.includes('use_vmac'))).toEqual([]);
+    expect(config.instances[0]?.vmac).toBe(true);
     expect(lineAt(lines, 15)).toMatch(/UDP_CHECK: vipd has no UDP check yet; service 192\.0\.2\.100:53\/udp is left without a health check: every backend counts as up/);
     expect(lineAt(lines, 28)).toMatch(/PING_CHECK: vipd has no ICMP \(ping\) check yet; backend 10\.0\.0\.42 gets the service's TCP_CHECK \(line 23\) instead/);
     expect(lineAt(lines, 35)).toMatch(/SMTP_CHECK: vipd has no SMTP check; backend 10\.0\.0\.43 is checked by its TCP_CHECK \(line 32\) only/);
