@@ -6,19 +6,22 @@
  * are success, 1xxx table rows, 2xxx table headings, 8xxx/9xxx errors.
  */
 import { createConnection } from 'node:net';
+import { VipdError } from '../errors.js';
 
 export interface BirdReplyLine {
   readonly code: number;
   readonly text: string;
 }
 
-export class BirdCommandError extends Error {
+/** VIPD_BGP_BIRD: BIRD refused a command; `birdCode` is its reply code. */
+export class BirdCommandError extends VipdError {
+  override name = 'BirdCommandError';
   constructor(
     readonly command: string,
-    readonly code: number,
+    readonly birdCode: number,
     detail: string,
   ) {
-    super(`bird: ${command}: ${detail} (${code})`);
+    super('VIPD_BGP_BIRD', `bird: ${command}: ${detail} (${birdCode})`);
   }
 }
 

@@ -3,6 +3,7 @@
  * (as undici does). Every native failure is translated here, so no caller
  * ever sees a bare errno number.
  */
+import { VipdError } from '../errors.js';
 
 /** Stable codes; documented in docs/libbpf-ts.md. */
 export type BpfErrorCode =
@@ -21,30 +22,27 @@ export type BpfErrorCode =
   | 'VIPD_BPF_PIN_DIR_LOCKED'
   | 'VIPD_BPF_SYSTEM';
 
-export class BpfError extends Error {
+/**
+ * Exit code a CLI should use: 3 for missing privilege or kernel feature,
+ * 2 for a pin directory another process holds (a setup error), else 1.
+ */
+function bpfExitCode(code: BpfErrorCode): 1 | 2 | 3 {
+  if (code === 'VIPD_BPF_PERMISSION' || code === 'VIPD_BPF_UNSUPPORTED' || code === 'VIPD_BPF_BPFFS') return 3;
+  return code === 'VIPD_BPF_PIN_DIR_LOCKED' ? 2 : 1;
+}
+
+export class BpfError extends VipdError {
   override name = 'BpfError';
-  readonly code: BpfErrorCode;
+  declare readonly code: BpfErrorCode;
   /** The failing operation, e.g. "bpf_map_update_elem". */
   readonly op: string;
   /** The errno name from the kernel ("EPERM"), when there was one. */
   readonly errnoName?: string;
-  /**
-   * Exit code a CLI should use: 3 for missing privilege or kernel feature,
-   * 2 for a pin directory another process holds (a setup error), else 1.
-   */
-  readonly exitCode: 1 | 2 | 3;
 
   constructor(code: BpfErrorCode, op: string, message: string, opts: { errnoName?: string; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.code = code;
+    super(code, message, { exitCode: bpfExitCode(code), cause: opts.cause });
     this.op = op;
     this.errnoName = opts.errnoName;
-    this.exitCode =
-      code === 'VIPD_BPF_PERMISSION' || code === 'VIPD_BPF_UNSUPPORTED' || code === 'VIPD_BPF_BPFFS'
-        ? 3
-        : code === 'VIPD_BPF_PIN_DIR_LOCKED'
-          ? 2
-          : 1;
   }
 }
 

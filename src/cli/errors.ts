@@ -4,19 +4,19 @@
  * feature. Everything a command throws is turned into one message and one
  * exit code here.
  */
-import { BpfError } from '../bpf/index.js';
 import { ControlError, ControlErrorCode } from '../daemon/control/index.js';
+import { VipdError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 
-export class CliError extends Error {
+/** A vipctl failure: VIPD_CLI_USAGE (exit 2), VIPD_CLI_PRIVILEGE (3) or VIPD_CLI_FAILURE (1). */
+export class CliError extends VipdError {
   override name = 'CliError';
-  readonly exitCode: ExitCode;
   /** Extra lines printed after the message (e.g. every config error). */
   readonly details: readonly string[];
 
   constructor(message: string, exitCode: ExitCode, details: readonly string[] = []) {
-    super(message);
-    this.exitCode = exitCode;
+    const code = exitCode === ExitCode.Usage ? 'VIPD_CLI_USAGE' : exitCode === ExitCode.MissingPrivilege ? 'VIPD_CLI_PRIVILEGE' : 'VIPD_CLI_FAILURE';
+    super(code, message, { exitCode });
     this.details = details;
   }
 }
@@ -46,6 +46,7 @@ export function describeFailure(err: unknown): Failure {
     }
     return { lines: [first, ...rest], exitCode: USAGE_CODES.has(err.code) ? ExitCode.Usage : ExitCode.Failure };
   }
-  if (err instanceof BpfError) return { lines: [err.message], exitCode: err.exitCode };
+  // Every other vipd error carries its own exit code (BpfError, NetError, ConfigRejected, ...).
+  if (err instanceof VipdError) return { lines: [err.message], exitCode: err.exitCode };
   return { lines: [err instanceof Error ? err.message : String(err)], exitCode: ExitCode.Failure };
 }

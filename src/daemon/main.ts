@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { BpfError } from '../bpf/index.js';
 import { ExitCode } from '../exit-codes.js';
-import { NetError, PRIVILEGE_CODE } from '../net/index.js';
+import { exitCodeOf } from '../errors.js';
 import { Daemon } from './daemon.js';
 import { ConfigRejected } from './read-config.js';
 import { createLogger, type LogFormat } from './logger.js';
@@ -64,10 +63,8 @@ export async function main(argv: string[]): Promise<void> {
 
 /** Exit code for a failure at start: 2 for config, 3 for privilege or kernel feature, else 1. */
 export function exitCodeFor(err: unknown): ExitCode {
-  if (err instanceof ConfigRejected) return ExitCode.Usage;
-  if (err instanceof BpfError) return err.exitCode;
-  if (err instanceof NetError && err.code === PRIVILEGE_CODE) return ExitCode.MissingPrivilege;
-  return ExitCode.Failure;
+  // Every vipd error carries its exit code (src/errors.ts).
+  return exitCodeOf(err);
 }
 
 /**

@@ -5,10 +5,14 @@
  * (reload answers CONFIG) all import it without importing each other.
  */
 import { formatConfigError, loadConfig, type Config } from '../config/index.js';
+import { VipdError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
 
-export class ConfigRejected extends Error {
+/** VIPD_CONFIG_REJECTED, exit code 2: every error line of the config. */
+export class ConfigRejected extends VipdError {
+  override name = 'ConfigRejected';
   constructor(readonly errors: string[]) {
-    super(`config rejected:\n${errors.join('\n')}`);
+    super('VIPD_CONFIG_REJECTED', `config rejected:\n${errors.join('\n')}`, { exitCode: ExitCode.Usage });
   }
 }
 

@@ -170,7 +170,7 @@ export class AdvertSender extends EventEmitter<AdvertSenderEvents> implements Di
       case 'error':
       case 'lease-error': {
         const err = new NetError(`${this.label}: ${ev.type === 'error' ? 'send' : 'lease update'} failed (${ev.code})`, {
-          code: ev.code ?? 'EIO',
+          errnoName: ev.code ?? 'EIO',
           errno: ev.errno,
           syscall: ev.type === 'error' ? 'sendmsg' : 'bpf_map_update_elem',
         });

@@ -1,33 +1,44 @@
 /**
- * Errors from the network path. Users match `code`, never the message:
- * - `VIPD_ERR_NET_PRIVILEGE`: the kernel said EPERM/EACCES; the message names
+ * Errors from the network path (a VipdError: users match `code`, never the
+ * message):
+ * - `VIPD_NET_PRIVILEGE`: the kernel said EPERM/EACCES; the message names
  *   the capability (CAP_NET_RAW for raw and packet sockets, CAP_NET_ADMIN for
- *   rtnetlink changes and socket options). Maps to exit code 3.
- * - otherwise the errno name (`ENODEV`, `EADDRNOTAVAIL`, `EEXIST`, ...), with
- *   `errno` and `syscall` as the addon reported them.
+ *   rtnetlink changes and socket options). Exit code 3.
+ * - otherwise `VIPD_NET_<ERRNO>` (`VIPD_NET_ENODEV`, `VIPD_NET_EADDRNOTAVAIL`,
+ *   ...), with the errno name in `errnoName` and `errno` and `syscall` as the
+ *   addon reported them.
  */
+import { VipdError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+
 export type Capability = 'CAP_NET_RAW' | 'CAP_NET_ADMIN';
 
-export class NetError extends Error {
+export const PRIVILEGE_CODE = 'VIPD_NET_PRIVILEGE';
+
+export class NetError extends VipdError {
   override readonly name = 'NetError';
-  readonly code: string;
+  /** The kernel's errno name ('ENODEV'), when the failure was one. */
+  readonly errnoName: string | undefined;
   readonly errno: number | undefined;
   readonly syscall: string | undefined;
   readonly capability: Capability | undefined;
 
+  /** `errnoName`: the errno's name ('ENODEV'), or PRIVILEGE_CODE. */
   constructor(
     message: string,
-    opts: { code: string; errno?: number; syscall?: string; capability?: Capability; cause?: unknown },
+    opts: { errnoName: string; errno?: number; syscall?: string; capability?: Capability; cause?: unknown },
   ) {
-    super(message, { cause: opts.cause });
-    this.code = opts.code;
+    const privilege = opts.errnoName === PRIVILEGE_CODE;
+    super(privilege ? PRIVILEGE_CODE : `VIPD_NET_${opts.errnoName}`, message, {
+      exitCode: privilege ? ExitCode.MissingPrivilege : ExitCode.Failure,
+      cause: opts.cause,
+    });
+    this.errnoName = privilege ? undefined : opts.errnoName;
     this.errno = opts.errno;
     this.syscall = opts.syscall;
     this.capability = opts.capability;
   }
 }
-
-export const PRIVILEGE_CODE = 'VIPD_ERR_NET_PRIVILEGE';
 
 interface ErrnoLike {
   message: string;
@@ -46,14 +57,14 @@ export function toNetError(err: unknown, what: string, capability: Capability): 
   const syscall = typeof e.syscall === 'string' ? e.syscall : undefined;
   if (e.code === 'EPERM' || e.code === 'EACCES') {
     return new NetError(`${what}: permission denied: needs ${capability} (run vipd as root): ${e.message}`, {
-      code: PRIVILEGE_CODE,
+      errnoName: PRIVILEGE_CODE,
       errno,
       syscall,
       capability,
       cause: err,
     });
   }
-  return new NetError(`${what}: ${e.message}`, { code: e.code, errno, syscall, cause: err });
+  return new NetError(`${what}: ${e.message}`, { errnoName: e.code, errno, syscall, cause: err });
 }
 
 /** Runs fn, converting what it throws with toNetError. */

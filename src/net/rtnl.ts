@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { native, toNetError } from './errors.js';
+import { native, NetError, toNetError } from './errors.js';
 import {
   netAddon,
   type NativeLink,
@@ -143,8 +143,7 @@ export function removeAddress(link: LinkRef, cidr: string, opts: { missingOk?: b
       netAddon().rtnlAddressChange(false, ifindex, address, prefixLen, {}),
     );
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if ((opts.missingOk ?? true) && code === 'EADDRNOTAVAIL') return;
+    if ((opts.missingOk ?? true) && err instanceof NetError && err.errnoName === 'EADDRNOTAVAIL') return;
     throw err;
   }
 }

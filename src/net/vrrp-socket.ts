@@ -97,7 +97,7 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     });
   }
 
-  /** Opens the socket; throws NetError (code VIPD_ERR_NET_PRIVILEGE without CAP_NET_RAW). */
+  /** Opens the socket; throws NetError (code VIPD_NET_PRIVILEGE without CAP_NET_RAW). */
   static open(opts: VrrpSocketOptions): VrrpSocket {
     return new VrrpSocket(opts);
   }

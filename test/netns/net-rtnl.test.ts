@@ -49,7 +49,7 @@ describe.skipIf(netnsUnavailable())('rtnetlink (netns)', () => {
       operState: link.operstate,
       linkLocal: ll,
     });
-    await expect(ca.call('linkInfo', { link: 'nope0' })).rejects.toMatchObject({ code: 'ENODEV' });
+    await expect(ca.call('linkInfo', { link: 'nope0' })).rejects.toMatchObject({ code: 'VIPD_NET_ENODEV' });
   });
 
   it('adds and removes IPv4 and IPv6 addresses (visible in ip -j addr)', async () => {
@@ -74,7 +74,7 @@ describe.skipIf(netnsUnavailable())('rtnetlink (netns)', () => {
     await ca.call('removeAddress', { link: 'eth0', cidr: '10.204.0.100/32' });
     await expect(
       ca.call('removeAddress', { link: 'eth0', cidr: '10.204.0.100/32', opts: { missingOk: false } }),
-    ).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
+    ).rejects.toMatchObject({ code: 'VIPD_NET_EADDRNOTAVAIL' });
   });
 
   it('lists a neighbour with its MAC after a ping', async () => {
@@ -132,7 +132,7 @@ describe.skipIf(netnsUnavailable())('rtnetlink (netns)', () => {
        catch (e) { console.log(JSON.stringify({ code: e.code, capability: e.capability, message: e.message })); }`,
     ]);
     const out = JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}') as { code?: string; capability?: string; message?: string };
-    expect(out.code, res.stderr).toBe('VIPD_ERR_NET_PRIVILEGE');
+    expect(out.code, res.stderr).toBe('VIPD_NET_PRIVILEGE');
     expect(out.capability).toBe('CAP_NET_RAW');
     expect(out.message).toContain('CAP_NET_RAW');
   });

@@ -19,6 +19,7 @@
  * (undecodable, not a map) carry `id: null`.
  */
 import { Packr } from 'msgpackr';
+import { VipdError } from '../../errors.js';
 
 /** Largest request frame the daemon accepts; a bigger length prefix closes the connection. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
@@ -59,13 +60,11 @@ export const ControlErrorCode = {
 } as const;
 export type KnownControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];
 
-export class ControlError extends Error {
-  readonly code: string;
-
+/** A VipdError whose code is the control protocol's (on the wire: see src/errors.ts). */
+export class ControlError extends VipdError {
   constructor(code: string, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'ControlError';
-    this.code = code;
   }
 }
 
