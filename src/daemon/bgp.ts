@@ -13,7 +13,7 @@ import type { VipdMetrics } from '../metrics/index.js';
 import type { BgpStatus, ServiceStatus } from './api.js';
 import type { Logger } from './logger.js';
 
-export type BgpDataplane = Pick<Dataplane, 'activate' | 'renewLease' | 'deactivate' | 'setVip' | 'deleteVip'>;
+export type BgpDataplane = Pick<Dataplane, 'activate' | 'deactivate' | 'setVip' | 'deleteVip'>;
 
 export interface BgpAnnouncerOptions {
   dataplane: BgpDataplane;
@@ -172,7 +172,7 @@ export class BgpAnnouncer {
   #tick(): void {
     for (const e of this.#leased.values()) {
       try {
-        this.#o.dataplane.renewLease(e.id, LEASE_S, e.interface);
+        this.#o.dataplane.activate(e.id, LEASE_S, e.interface);
       } catch (err) {
         this.#o.logger.error({ interface: e.interface, err: (err as Error).message }, 'BGP: lease renewal failed');
       }

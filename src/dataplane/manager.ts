@@ -231,11 +231,6 @@ export class Dataplane {
     this.instances.activate(instance, leaseSeconds, iface, mac);
   }
 
-  /** The same write as activate(): kept as its own name for the caller's sake. */
-  renewLease(instance: number, leaseSeconds: number, iface: string | number): void {
-    this.instances.activate(instance, leaseSeconds, iface);
-  }
-
   /**
    * What the native advert sender needs to renew an instance's lease after
    * every advert it sends (src/net AdvertSender.setLease): the instances map
