@@ -130,6 +130,11 @@ describe.skipIf(skipReason)(`Prometheus scrapes vipd${skipReason ? ` (skipped: $
     const dash = JSON.parse(readFileSync(join(repoRoot(), 'deploy', 'grafana', 'vipd.json'), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
     // Grafana's variables as a dashboard on this job would fill them in.
     const fill = (e: string) => e.replace(/\$__rate_interval/g, '10s').replace(/\$job/g, 'vipd').replace(/\$host/g, '.*');
+    // A rate needs two scrapes of a counter inside its window: wait for them
+    // (a loaded host may have scraped the counters once when the targets came up).
+    await waitFor('two scrapes of the verdict counters', async () =>
+      (await query(fill('rate(vipd_xdp_verdicts_total{job="$job"}[$__rate_interval])'))).length > 0 ? true : undefined,
+    );
     const empty: string[] = [];
     for (const p of dash.panels) {
       for (const t of p.targets ?? []) {
