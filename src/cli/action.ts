@@ -3,7 +3,7 @@
  * returns an exit code or throws; this prints the failure once and sets the
  * process exit code (never exit(): stdout may still be flushing to a pipe).
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { ExitCode } from '../exit-codes.js';
 import { describeFailure } from './errors.js';
 import { processOutput, type CliOutput } from './output.js';
@@ -29,4 +29,28 @@ export async function runAction(fn: () => Promise<ExitCode>): Promise<void> {
 /** The command's own options merged with vipctl's (--socket, --config). */
 export function optionsOf<T>(command: Command): T & GlobalOptions {
   return command.optsWithGlobals<T & GlobalOptions>();
+}
+
+/**
+ * Runs a streaming command (`stats --watch`, `events --follow`) with a
+ * signal that Ctrl-C or SIGTERM aborts, so the stream ends cleanly.
+ */
+export async function untilInterrupted(run: (signal: AbortSignal) => Promise<ExitCode>): Promise<ExitCode> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+/** commander option parser: a whole number >= 1. */
+export function parsePositiveInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
 }

@@ -3,11 +3,11 @@
  * daemon's history of changes (state, failovers, backends, drains,
  * priorities, reloads with their diff and who asked).
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { VipdEvent, VipdEventType } from '../daemon/api.js';
 import { describeEvent } from '../daemon/events.js';
 import { ExitCode } from '../exit-codes.js';
-import { optionsOf, runAction } from './action.js';
+import { optionsOf, parsePositiveInteger, runAction, untilInterrupted } from './action.js';
 import { withDaemon } from './daemon.js';
 import { usageError } from './errors.js';
 import { DAEMON_EXIT_CODES, helpFooter } from './help.js';
@@ -65,24 +65,10 @@ export async function runEvents(options: EventsOptions, output: CliOutput = proc
   return ExitCode.Ok;
 }
 
-function parsePositiveInteger(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
-/** Runs `events`, ending a --follow stream cleanly on Ctrl-C or SIGTERM. */
-async function eventsAction(options: EventsOptions): Promise<ExitCode> {
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    return await runEvents({ ...options, signal: controller.signal });
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+/** Runs `events`, ending a stream cleanly on Ctrl-C or SIGTERM. */
+function eventsAction(options: EventsOptions): Promise<ExitCode> {
+  return untilInterrupted((signal) => runEvents({ ...options, signal }));
 }
 
 export function addEventsCommand(program: Command): void {

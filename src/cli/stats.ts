@@ -7,7 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StatsSnapshot } from '../daemon/api.js';
 import { ExitCode } from '../exit-codes.js';
-import { optionsOf, runAction } from './action.js';
+import { optionsOf, parsePositiveInteger, runAction, untilInterrupted } from './action.js';
 import { withDaemon, type DaemonConnection } from './daemon.js';
 import { usageError } from './errors.js';
 import { DAEMON_EXIT_CODES, helpFooter } from './help.js';
@@ -102,24 +102,10 @@ function parsePositiveNumber(value: string): number {
   return n;
 }
 
-function parsePositiveInteger(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
-/** Runs `stats`, ending a --watch stream cleanly on Ctrl-C or SIGTERM. */
-async function statsAction(options: StatsOptions): Promise<ExitCode> {
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    return await runStats({ ...options, signal: controller.signal });
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+/** Runs `stats`, ending a stream cleanly on Ctrl-C or SIGTERM. */
+function statsAction(options: StatsOptions): Promise<ExitCode> {
+  return untilInterrupted((signal) => runStats({ ...options, signal }));
 }
 
 export function addStatsCommand(program: Command): void {
