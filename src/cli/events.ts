@@ -65,7 +65,6 @@ export async function runEvents(options: EventsOptions, output: CliOutput = proc
   return ExitCode.Ok;
 }
 
-
 /** Runs `events`, ending a stream cleanly on Ctrl-C or SIGTERM. */
 function eventsAction(options: EventsOptions): Promise<ExitCode> {
   return untilInterrupted((signal) => runEvents({ ...options, signal }));

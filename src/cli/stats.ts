@@ -102,7 +102,6 @@ function parsePositiveNumber(value: string): number {
   return n;
 }
 
-
 /** Runs `stats`, ending a stream cleanly on Ctrl-C or SIGTERM. */
 function statsAction(options: StatsOptions): Promise<ExitCode> {
   return untilInterrupted((signal) => runStats({ ...options, signal }));

@@ -155,20 +155,23 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
     if (b.weight > maxWeight) maxWeight = b.weight;
   }
 
+  /** Backend i's turn: it claims its next free preferred slot. */
+  const takeTurn = (i: number): void => {
+    let p = pos[i];
+    while (table[p] !== NO_BACKEND) {
+      p += skip[i];
+      if (p >= size) p -= size;
+    }
+    table[p] = owner[i];
+    p += skip[i];
+    pos[i] = p >= size ? p - size : p;
+  };
+
   // Equal weights (the common pool): every round each backend takes one turn,
   // in key order, so the turns simply cycle; the same table as the general
   // schedule below, without its heap.
   if (live.every((b) => b.weight === maxWeight)) {
-    for (let filled = 0, i = 0; filled < size; filled++, i = i + 1 === n ? 0 : i + 1) {
-      let p = pos[i];
-      while (table[p] !== NO_BACKEND) {
-        p += skip[i];
-        if (p >= size) p -= size;
-      }
-      table[p] = owner[i];
-      p += skip[i];
-      pos[i] = p >= size ? p - size : p;
-    }
+    for (let filled = 0, i = 0; filled < size; filled++, i = i + 1 === n ? 0 : i + 1) takeTurn(i);
     return table;
   }
 
@@ -190,14 +193,7 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
 
   for (let filled = 0; filled < size; filled++) {
     const i = heap[0];
-    let p = pos[i];
-    while (table[p] !== NO_BACKEND) {
-      p += skip[i];
-      if (p >= size) p -= size;
-    }
-    table[p] = owner[i];
-    p += skip[i];
-    pos[i] = p >= size ? p - size : p;
+    takeTurn(i);
     turns[i]++;
     round[i] = nextRound(i);
     siftDown(heap, n, 0, before);

@@ -9,8 +9,8 @@
  * `value` (with the u64 at `valueOffset` = CLOCK_MONOTONIC now + leaseNs) to
  * `key` in the BPF map `mapFd`, so the data-plane lease rides on the adverts.
  */
-import { EventEmitter } from 'node:events';
 import { native, NetError } from './errors.js';
+import { HandleOwner } from './handle-owner.js';
 import { netAddon, type NativeAdvertSender, type NativeSenderEvent, type NativeSenderStats } from './native.js';
 import type { VrrpSocket } from './vrrp-socket.js';
 
@@ -50,8 +50,8 @@ export interface AdvertSenderEvents {
   'lease-error': [NetError];
 }
 
-export class AdvertSender extends EventEmitter<AdvertSenderEvents> implements Disposable {
-  private handle: NativeAdvertSender | undefined;
+/** close() stops and joins the thread, closes the lease fd dup and releases the socket fd. */
+export class AdvertSender extends HandleOwner<AdvertSenderEvents, NativeAdvertSender> {
   private readonly label: string;
 
   constructor(socket: VrrpSocket, opts: AdvertSenderOptions) {
@@ -138,21 +138,7 @@ export class AdvertSender extends EventEmitter<AdvertSenderEvents> implements Di
     this.h().resetStats();
   }
 
-  get closed(): boolean {
-    return this.handle === undefined;
-  }
 
-  /** Stops and joins the thread, closes the lease fd dup and releases the socket fd. */
-  close(): void {
-    const h = this.handle;
-    if (!h) return;
-    this.handle = undefined;
-    h.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 
   private h(): NativeAdvertSender {
     if (!this.handle) throw new Error('AdvertSender: closed');

@@ -4,9 +4,9 @@
  * MACs) with its change events and on-demand resolution, and link up/down
  * events for tracked interfaces.
  */
-import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { native, NetError, toNetError } from './errors.js';
+import { LoopHandleOwner } from './handle-owner.js';
 import {
   netAddon,
   type NativeLink,
@@ -197,8 +197,7 @@ export interface NeighbourWatcherEvents {
  * After an `overrun` the listener must re-read what it needs: events were
  * lost.
  */
-export class NeighbourWatcher extends EventEmitter<NeighbourWatcherEvents> implements Disposable {
-  private handle: NativeLinkWatcher | undefined;
+export class NeighbourWatcher extends LoopHandleOwner<NeighbourWatcherEvents, NativeLinkWatcher> {
 
   constructor() {
     super();
@@ -206,26 +205,7 @@ export class NeighbourWatcher extends EventEmitter<NeighbourWatcherEvents> imple
     this.handle = native('neighbour watcher', 'CAP_NET_ADMIN', () => new addon.NeighWatcherHandle((e, evs) => this.onEvents(e, evs)));
   }
 
-  unref(): this {
-    this.handle?.unref();
-    return this;
-  }
 
-  ref(): this {
-    this.handle?.ref();
-    return this;
-  }
-
-  close(): void {
-    const h = this.handle;
-    if (!h) return;
-    this.handle = undefined;
-    h.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 
   private onEvents(err: Error | null, events: NativeNeighbourEvent[] | undefined): void {
     if (err) {
@@ -282,8 +262,7 @@ export interface LinkWatcherEvents {
  * only those names are reported; their state at start is read at once and
  * `current(name)` answers from it.
  */
-export class LinkWatcher extends EventEmitter<LinkWatcherEvents> implements Disposable {
-  private handle: NativeLinkWatcher | undefined;
+export class LinkWatcher extends LoopHandleOwner<LinkWatcherEvents, NativeLinkWatcher> {
   private readonly names: Set<string> | undefined;
   private readonly states = new Map<string, LinkState>();
 
@@ -300,26 +279,7 @@ export class LinkWatcher extends EventEmitter<LinkWatcherEvents> implements Disp
     return this.states.get(name);
   }
 
-  unref(): this {
-    this.handle?.unref();
-    return this;
-  }
 
-  ref(): this {
-    this.handle?.ref();
-    return this;
-  }
-
-  close(): void {
-    const h = this.handle;
-    if (!h) return;
-    this.handle = undefined;
-    h.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 
   private reread(emit: boolean): void {
     for (const name of this.names ?? []) {

@@ -3,8 +3,8 @@
  * advertisement with its source, destination, TTL / hop limit and kernel
  * arrival time, and sends advertisements with TTL 255 and TOS 0xc0.
  */
-import { EventEmitter } from 'node:events';
 import { native, toNetError } from './errors.js';
+import { LoopHandleOwner } from './handle-owner.js';
 import { netAddon, type NativePacket, type NativeVrrpSocket } from './native.js';
 import { linkLocalAddress } from './rtnl.js';
 import { parseMac } from '../addr.js';
@@ -56,7 +56,7 @@ export interface VrrpSocketEvents {
   close: [];
 }
 
-export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Disposable {
+export class VrrpSocket extends LoopHandleOwner<VrrpSocketEvents, NativeVrrpSocket> {
   readonly interface: string;
   readonly family: 4 | 6;
   readonly multicast: boolean;
@@ -65,7 +65,7 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
   /** The virtual MAC multicast adverts leave from, when one is set. */
   readonly vmac: string | undefined;
   /** @internal the addon handle, for AdvertSender. */
-  handle: NativeVrrpSocket | undefined;
+  declare public handle: NativeVrrpSocket | undefined;
 
   private constructor(opts: VrrpSocketOptions) {
     super();
@@ -107,9 +107,6 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     return this.family === 4 ? VRRP_GROUP_V4 : VRRP_GROUP_V6;
   }
 
-  get closed(): boolean {
-    return this.handle === undefined;
-  }
 
   /** Sends one VRRP message (payload only) to `destination` (default: the group). */
   send(payload: Uint8Array, destination: string = this.group): void {
@@ -165,31 +162,14 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> implements Dispos
     this.handle?.disarmMasterDown();
   }
 
-  /** Lets the process exit while the socket is open (default: it keeps it alive). */
-  unref(): this {
-    this.handle?.unref();
-    return this;
-  }
-
-  ref(): this {
-    this.handle?.ref();
-    return this;
-  }
 
   /**
-   * Stops receiving and releases the socket. An AdvertSender made from it
-   * keeps the fd (send-only, receive filter drops all) until it is closed.
+   * close() stops receiving and releases the socket. An AdvertSender made
+   * from it keeps the fd (send-only, receive filter drops all) until it is
+   * closed. Then 'close' is emitted.
    */
-  close(): void {
-    const h = this.handle;
-    if (!h) return;
-    this.handle = undefined;
-    h.close();
+  protected override onClosed(): void {
     this.emit('close');
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 
   private onPackets(err: Error | null, packets: NativePacket[] | undefined): void {
