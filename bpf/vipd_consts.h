@@ -9,7 +9,7 @@
 #ifndef VIPD_CONSTS_H
 #define VIPD_CONSTS_H
 
-#define VIPD_ABI_VERSION 5
+#define VIPD_ABI_VERSION 6
 
 /* Map sizes in the object. They are only defaults: the daemon sizes every
  * map from the config before load (src/dataplane/sizing.ts), so none of
@@ -23,6 +23,9 @@
  * own size (double buffering, see vipd_maps.h).
  */
 #define VIPD_MAX_RING_SLOTS (1u << 20)
+/* The connection table per family (connections.max) and its pending stage. */
+#define VIPD_MAX_FLOWS	 65536
+#define VIPD_MAX_PENDING 16384
 
 /* iface_masters is an array indexed by ifindex, so it caps the ifindex of a
  * bond member (only of members: the instance's own interface may have any
@@ -38,6 +41,18 @@
 
 /* A ring slot that names no real server (a service with no live backend). */
 #define VIPD_REAL_NONE 0xffffffffu
+
+/* struct vipd_slot.fallback (ABI 6), see vipd_structs.h:
+ * == real                  clean: the connection table is not consulted;
+ * VIPD_SLOT_TRACKED | real consulted; a flow it does not know goes to real;
+ * another real index       the slot changed hands: a flow it does not know
+ *                          started before the change and goes there;
+ * VIPD_SLOT_PREV_RING      as above, but the service's previous ring (of
+ *                          another size) says where: see vipd_service.
+ * Real indexes stay below VIPD_SLOT_TRACKED.
+ */
+#define VIPD_SLOT_TRACKED   0x80000000u
+#define VIPD_SLOT_PREV_RING 0xfffffffeu
 
 /* Seed of the flow hash. Every host must use the same value, or two hosts
  * would send one flow to two real servers after a failover. (ABI 3 mixed
@@ -57,6 +72,27 @@
 
 /* struct vipd_instance.flags */
 #define VIPD_INST_F_ACTIVE (1u << 0) /* MASTER here: a lapsed lease is "expired" */
+/* The VIPs are reached by routes (announce: bgp): every host serving them
+ * forwards, none answers ARP/NDP for them (ABI 6).
+ */
+#define VIPD_INST_F_ROUTED (1u << 1)
+
+/* struct vipd_service.flags (ABI 6) */
+/* Every flow is looked up, not only those of changed slots: UDP has no
+ * first packet to tell a new flow from an old one.
+ */
+#define VIPD_SVC_F_TRACK_ALL (1u << 0)
+/* Source-IP persistence: the flow key and hash leave the client's port out,
+ * so every connection of a client goes to one real server.
+ */
+#define VIPD_SVC_F_PERSIST (1u << 1)
+
+/* struct vipd_flow_key*.kind */
+#define VIPD_FLOW_CONN	 0 /* one connection: the 5-tuple */
+#define VIPD_FLOW_CLIENT 1 /* a persistent client: client port 0 */
+
+/* struct vipd_flow.flags */
+#define VIPD_FLOW_F_CLOSING (1u << 0) /* the client sent FIN or RST */
 
 /* struct vipd_real.flags */
 #define VIPD_REAL_F_VALID (1u << 0) /* the entry holds a real server */
@@ -86,9 +122,26 @@ enum vipd_reason {
 	VIPD_R_PASS_IPV6_EXT,	   /* IPv6 extension header before the transport */
 	VIPD_R_PASS_ICMP_OTHER,	   /* ICMP to a VIP that is not about a service flow */
 	VIPD_R_PASS_NO_BACKEND,	   /* the ring slot names no valid real server */
+	VIPD_R_PASS_ROUTED,	   /* ARP/NS for a VIP of a routed instance (ABI 6) */
 	VIPD_REASON_MAX,
 };
 
 #define VIPD_R_FIRST_PASS VIPD_R_PASS_OTHER_IFACE
+
+/* What the connection table did (the flow_stats map's index, ABI 6).
+ * Only packets of tracked slots or services get here: a clean slot's
+ * packets never touch the table.
+ */
+enum vipd_flow_event {
+	VIPD_FE_HIT = 0,    /* the table knew the flow */
+	VIPD_FE_PENDING,    /* first packet (SYN, first datagram) noted in pending */
+	VIPD_FE_PROMOTED,   /* second packet: pending -> flows */
+	VIPD_FE_PINNED,	    /* an unknown flow sent to the slot's fallback and kept */
+	VIPD_FE_REASSIGNED, /* the flow's real server is gone: sent by the ring */
+	VIPD_FE_REOPENED,   /* a SYN on a known tuple: a new connection, by the ring */
+	VIPD_FE_CLOSING,    /* the client sent FIN or RST */
+	VIPD_FE_FULL,	    /* an insert failed (the table could not take it) */
+	VIPD_FE_MAX,
+};
 
 #endif /* VIPD_CONSTS_H */

@@ -69,8 +69,43 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, VIPD_MAX_RING_SLOTS);
 	__type(key, __u32);
-	__type(value, __u32); /* real server index, or VIPD_REAL_NONE */
+	__type(value, struct vipd_slot);
 } rings SEC(".maps");
+
+/* The connection table (ABI 6): flows whose real server differs from what
+ * their ring slot now says, and every flow of a VIPD_SVC_F_TRACK_ALL
+ * service. LRU, so a full table forgets the flows idle longest instead of
+ * refusing new ones. A flow gets here only by its second packet: its first
+ * (a SYN, a first datagram) is noted in pending, so a flood of spoofed
+ * first packets churns pending and never evicts an established flow.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIPD_MAX_FLOWS);
+	__type(key, struct vipd_flow4_key);
+	__type(value, struct vipd_flow);
+} flows4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIPD_MAX_FLOWS);
+	__type(key, struct vipd_flow6_key);
+	__type(value, struct vipd_flow);
+} flows6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIPD_MAX_PENDING);
+	__type(key, struct vipd_flow4_key);
+	__type(value, struct vipd_flow);
+} pending4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIPD_MAX_PENDING);
+	__type(key, struct vipd_flow6_key);
+	__type(value, struct vipd_flow);
+} pending6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -105,6 +140,14 @@ struct {
 	__type(key, __u32); /* enum vipd_reason */
 	__type(value, struct vipd_counter);
 } verdicts SEC(".maps");
+
+/* What the connection table did, by enum vipd_flow_event (packets only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIPD_FE_MAX);
+	__type(key, __u32); /* enum vipd_flow_event */
+	__type(value, struct vipd_counter);
+} flow_stats SEC(".maps");
 
 /* Packets sent to each real server (forward and icmp_forward). */
 struct {

@@ -66,13 +66,59 @@ struct vipd_service {
 	__u32 ring;	 /* first slot of the live ring in rings */
 	__u32 ring_size; /* slots of each of its rings: a prime from its backend count */
 	__u32 instance;	 /* same instance as the VIP's: one lookup less per packet */
-	__u32 flags;	 /* reserved, 0 */
+	__u32 flags;	 /* VIPD_SVC_F_* */
 	/* The daemon's bookkeeping, never read by the program: the service's
 	 * number (for counters) and the first slot of its two rings (ring is
 	 * region or region + ring_size), so a restarted daemon finds both.
 	 */
 	__u32 index;
 	__u32 region;
+	/* The ring before a resize (ABI 6): a slot whose fallback is
+	 * VIPD_SLOT_PREV_RING finds the flow's fallback in this ring's slot
+	 * for the same hash. 0/0 when no slot refers to it.
+	 */
+	__u32 prev_ring;
+	__u32 prev_size;
+};
+
+/* rings: one slot of a Maglev ring (ABI 6; ABI 5 held the real alone, on
+ * the same 8-byte stride of the mmapable array). See VIPD_SLOT_* for what
+ * fallback means; docs/dataplane.md "Connection table" for why.
+ */
+struct vipd_slot {
+	__u32 real;	/* real server index of a new flow, or VIPD_REAL_NONE */
+	__u32 fallback; /* where a flow the connection table does not know goes */
+};
+
+/* flows4 / pending4: a flow to an IPv4 service. kind VIPD_FLOW_CLIENT
+ * (persistence) has cport 0. 16 bytes: the kernel hashes every byte.
+ */
+struct vipd_flow4_key {
+	__be32 client;
+	__be32 vip;
+	__be16 cport;
+	__be16 vport;
+	__u8 proto;
+	__u8 kind; /* VIPD_FLOW_* */
+	__u8 pad[2];
+};
+
+struct vipd_flow6_key {
+	__u8 client[16];
+	__u8 vip[16];
+	__be16 cport;
+	__be16 vport;
+	__u8 proto;
+	__u8 kind;
+	__u8 pad[2];
+};
+
+/* The real server a flow stays on, whatever the rings say now. */
+struct vipd_flow {
+	__u32 real;  /* real server index */
+	__u32 hash;  /* the flow hash: the daemon finds the slot from it */
+	__u32 seen;  /* lease clock >> 20 (~1.05 ms units) at the last packet */
+	__u32 flags; /* VIPD_FLOW_F_* */
 };
 
 /* reals: real server index -> where to send the frame. */

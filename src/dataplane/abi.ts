@@ -14,6 +14,13 @@ export const MAX_IFINDEX = 4096;
 export const RING_MAX_SIZE = 65537;
 /** A ring slot that names no real server. */
 export const REAL_NONE = 0xffffffff;
+/** struct vipd_slot.fallback: consult the connection table; unknown flows go to the slot's real (VIPD_SLOT_TRACKED | real). */
+export const SLOT_TRACKED = 0x80000000;
+/** struct vipd_slot.fallback: the service's previous ring (prev_ring, prev_size) says where unknown flows go. */
+export const SLOT_PREV_RING = 0xfffffffe;
+/** The 32-bit words of struct vipd_slot in the mmapable rings array (ArrayMemory word numbers). */
+export const SLOT_REAL = 0;
+export const SLOT_FALLBACK = 1;
 /** Seed of the flow hash; the same on every host. */
 export const HASH_SEED = 0x5eed1e55;
 
@@ -25,7 +32,25 @@ export type Family = typeof FAMILY_V4 | typeof FAMILY_V6;
 export const LEASE_FOREVER = 0xffffffffffffffffn;
 
 export const INST_F_ACTIVE = 1 << 0;
+/** The instance's VIPs are reached by routes (announce: bgp): no ARP/NDP answers. */
+export const INST_F_ROUTED = 1 << 1;
 export const REAL_F_VALID = 1 << 0;
+
+/** struct vipd_service.flags: every flow is looked up (UDP). */
+export const SVC_F_TRACK_ALL = 1 << 0;
+/** struct vipd_service.flags: source-IP persistence (flow key and hash without the client port). */
+export const SVC_F_PERSIST = 1 << 1;
+
+/** struct vipd_flow*_key.kind */
+export const FLOW_CONN = 0;
+export const FLOW_CLIENT = 1;
+/** struct vipd_flow.flags: the client sent FIN or RST. */
+export const FLOW_F_CLOSING = 1 << 0;
+
+/** enum vipd_flow_event, in order: the index of the flow_stats map. */
+export const FLOW_EVENTS = ['hit', 'pending', 'promoted', 'pinned', 'reassigned', 'reopened', 'closing', 'full'] as const;
+export type FlowEventName = (typeof FLOW_EVENTS)[number];
+export const FLOW_EVENT_MAX = FLOW_EVENTS.length;
 
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
@@ -55,6 +80,7 @@ export const REASONS = [
   'pass_ipv6_ext',
   'pass_icmp_other',
   'pass_no_backend',
+  'pass_routed',
 ] as const;
 export type ReasonName = (typeof REASONS)[number];
 export const REASON_MAX = REASONS.length;
@@ -116,6 +142,40 @@ export const serviceCodec = struct('vipd_service', {
   flags: t.u32,
   index: t.u32,
   region: t.u32,
+  prev_ring: t.u32,
+  prev_size: t.u32,
+});
+
+export const slotCodec = struct('vipd_slot', {
+  real: t.u32,
+  fallback: t.u32,
+});
+
+export const flow4KeyCodec = struct('vipd_flow4_key', {
+  client: t.bytes(4),
+  vip: t.bytes(4),
+  cport: t.be16,
+  vport: t.be16,
+  proto: t.u8,
+  kind: t.u8,
+  pad: t.bytes(2),
+});
+
+export const flow6KeyCodec = struct('vipd_flow6_key', {
+  client: t.bytes(16),
+  vip: t.bytes(16),
+  cport: t.be16,
+  vport: t.be16,
+  proto: t.u8,
+  kind: t.u8,
+  pad: t.bytes(2),
+});
+
+export const flowCodec = struct('vipd_flow', {
+  real: t.u32,
+  hash: t.u32,
+  seen: t.u32,
+  flags: t.u32,
 });
 
 export const realCodec = struct('vipd_real', {
@@ -139,6 +199,10 @@ export type Service6Key = CodecValue<typeof service6KeyCodec>;
 export type Service = CodecValue<typeof serviceCodec>;
 export type Real = CodecValue<typeof realCodec>;
 export type Counter = CodecValue<typeof counterCodec>;
+export type Slot = CodecValue<typeof slotCodec>;
+export type Flow4Key = CodecValue<typeof flow4KeyCodec>;
+export type Flow6Key = CodecValue<typeof flow6KeyCodec>;
+export type Flow = CodecValue<typeof flowCodec>;
 
 /** Every struct codec, for the BTF comparison. */
 export const STRUCT_CODECS = [
@@ -150,6 +214,10 @@ export const STRUCT_CODECS = [
   serviceCodec,
   realCodec,
   counterCodec,
+  slotCodec,
+  flow4KeyCodec,
+  flow6KeyCodec,
+  flowCodec,
 ] as const;
 
 /** Map names (pinned under bpf.pin by these names) and their codecs. */
@@ -158,11 +226,16 @@ export const MAPS = {
   vips: { key: vipKeyCodec, value: vipCodec, perCpu: false },
   services4: { key: service4KeyCodec, value: serviceCodec, perCpu: false },
   services6: { key: service6KeyCodec, value: serviceCodec, perCpu: false },
-  rings: { key: u32Key, value: t.u32, perCpu: false },
+  rings: { key: u32Key, value: slotCodec, perCpu: false },
   reals: { key: u32Key, value: realCodec, perCpu: false },
   iface_masters: { key: u32Key, value: t.u32, perCpu: false },
   verdicts: { key: u32Key, value: counterCodec, perCpu: true },
   real_stats: { key: u32Key, value: counterCodec, perCpu: true },
+  flows4: { key: flow4KeyCodec, value: flowCodec, perCpu: false },
+  flows6: { key: flow6KeyCodec, value: flowCodec, perCpu: false },
+  pending4: { key: flow4KeyCodec, value: flowCodec, perCpu: false },
+  pending6: { key: flow6KeyCodec, value: flowCodec, perCpu: false },
+  flow_stats: { key: u32Key, value: counterCodec, perCpu: true },
 } as const;
 export type MapName = keyof typeof MAPS;
 

@@ -122,7 +122,7 @@ export class Dataplane {
     this.interfaces = new Interfaces(maps.iface_masters, maps.iface_masters.maxEntries, opts.pinDir);
     this.instances = new InstanceTable(maps.instances, (iface) => this.interfaces.serving(iface));
     this.serviceCounters = new ServiceCounters(maps, this.sizes.reals);
-    this.ringMemory = ArrayMemory.ofU32Array(maps.rings);
+    this.ringMemory = ArrayMemory.ofU32PairArray(maps.rings);
     const rings = new MaglevRings(this.ringMemory, opts.ringQuiesceMs ?? 5);
     this.services = new ServiceEntries(maps, rings, this.serviceCounters, this.sizes.services);
   }

@@ -7,11 +7,15 @@ import type { BpfMap, Collection, PerCpuMap } from '../bpf/index.js';
 import {
   MAPS,
   type Counter,
+  type Flow,
+  type Flow4Key,
+  type Flow6Key,
   type Instance,
   type Real,
   type Service,
   type Service4Key,
   type Service6Key,
+  type Slot,
   type Vip,
   type VipKey,
 } from './abi.js';
@@ -21,11 +25,16 @@ export interface DataplaneMaps {
   readonly vips: BpfMap<VipKey, Vip>;
   readonly services4: BpfMap<Service4Key, Service>;
   readonly services6: BpfMap<Service6Key, Service>;
-  readonly rings: BpfMap<number, number>;
+  readonly rings: BpfMap<number, Slot>;
   readonly reals: BpfMap<number, Real>;
   readonly iface_masters: BpfMap<number, number>;
   readonly verdicts: PerCpuMap<number, Counter>;
   readonly real_stats: PerCpuMap<number, Counter>;
+  readonly flows4: BpfMap<Flow4Key, Flow>;
+  readonly flows6: BpfMap<Flow6Key, Flow>;
+  readonly pending4: BpfMap<Flow4Key, Flow>;
+  readonly pending6: BpfMap<Flow6Key, Flow>;
+  readonly flow_stats: PerCpuMap<number, Counter>;
 }
 
 /** Opens every map (each handle owns a duplicate fd); on failure closes what it opened. */
@@ -46,6 +55,11 @@ export function openMaps(coll: Collection): DataplaneMaps {
       iface_masters: keep(coll.map('iface_masters', MAPS.iface_masters.key, MAPS.iface_masters.value)),
       verdicts: keep(coll.perCpuMap('verdicts', MAPS.verdicts.key, MAPS.verdicts.value)),
       real_stats: keep(coll.perCpuMap('real_stats', MAPS.real_stats.key, MAPS.real_stats.value)),
+      flows4: keep(coll.map('flows4', MAPS.flows4.key, MAPS.flows4.value)),
+      flows6: keep(coll.map('flows6', MAPS.flows6.key, MAPS.flows6.value)),
+      pending4: keep(coll.map('pending4', MAPS.pending4.key, MAPS.pending4.value)),
+      pending6: keep(coll.map('pending6', MAPS.pending6.key, MAPS.pending6.value)),
+      flow_stats: keep(coll.perCpuMap('flow_stats', MAPS.flow_stats.key, MAPS.flow_stats.value)),
     };
   } catch (err) {
     for (const m of opened) m.close();

@@ -12,7 +12,7 @@
  * release() and read(): the layout behind them is this module's alone.
  */
 import type { ArrayMemory } from '../bpf/index.js';
-import { REAL_NONE } from './abi.js';
+import { REAL_NONE, SLOT_FALLBACK, SLOT_REAL } from './abi.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -80,7 +80,9 @@ export class MaglevRings {
     }
     const region = extent.start;
     this.take(region, length);
-    this.memory.setU32(region, new Uint32Array(size).fill(REAL_NONE));
+    const none = new Uint32Array(size).fill(REAL_NONE);
+    this.memory.setU32(region, none, SLOT_REAL);
+    this.memory.setU32(region, none, SLOT_FALLBACK);
     return { region, size, ring: region };
   }
 
@@ -97,7 +99,7 @@ export class MaglevRings {
   async install(service: number, live: LiveRing, table: Uint32Array, publish: (next: LiveRing) => void): Promise<LiveRing> {
     if (table.length !== live.size) {
       const next = this.allocate(table.length);
-      this.memory.setU32(next.ring, table);
+      this.#write(next.ring, table);
       publish(next);
       this.release(live);
       this.retiredAt.set(service, Date.now());
@@ -109,11 +111,20 @@ export class MaglevRings {
     const wait = (this.retiredAt.get(service) ?? 0) + this.quiesceMs - Date.now();
     if (wait > 0) await sleep(wait);
     const idle = live.ring === live.region ? live.region + live.size : live.region;
-    this.memory.setU32(idle, table);
+    this.#write(idle, table);
     const next = { region: live.region, size: live.size, ring: idle };
     publish(next);
     this.retiredAt.set(service, Date.now());
     return next;
+  }
+
+  /**
+   * A table's slots: each real server, and a fallback equal to it (a clean
+   * slot: the program does not consult the connection table).
+   */
+  #write(ring: number, table: Uint32Array): void {
+    this.memory.setU32(ring, table, SLOT_REAL);
+    this.memory.setU32(ring, table, SLOT_FALLBACK);
   }
 
   /** Forgets a service's quiescence clock (its index may be reused). */
@@ -121,10 +132,10 @@ export class MaglevRings {
     this.retiredAt.delete(service);
   }
 
-  /** A ring's slots; REAL_NONE past the end of the map. */
+  /** A ring's real servers (struct vipd_slot.real); REAL_NONE past the end of the map. */
   read(ring: number, size: number): Uint32Array {
     if (ring + size > this.memory.length) return new Uint32Array(size).fill(REAL_NONE);
-    return this.memory.readU32(ring, size);
+    return this.memory.readU32(ring, size, SLOT_REAL);
   }
 
   private take(start: number, length: number): void {

@@ -183,7 +183,16 @@ export class ServiceEntries {
     const area = this.rings.allocate(tableSize);
     this.rings.forget(index);
     this.counters.release(index);
-    const value: Service = { ring: area.ring, ring_size: area.size, instance: spec.instance, flags: 0, index, region: area.region };
+    const value: Service = {
+      ring: area.ring,
+      ring_size: area.size,
+      instance: spec.instance,
+      flags: 0,
+      index,
+      region: area.region,
+      prev_ring: 0,
+      prev_size: 0,
+    };
     this.update(key, value);
     const entry = { key, value, tableSize };
     this.known.set(id, entry);

@@ -61,8 +61,9 @@ export class Fixture {
       else this.maps.services6.update({ addr: k.addr, port: k.port, proto: k.proto, pad: 0 }, v);
     }
     for (const [ring, table] of s.rings) {
-      const entries: [number, number][] = [];
-      for (let i = 0; i < table.length; i++) entries.push([ring + i, table[i]]);
+      const entries: [number, { real: number; fallback: number }][] = [];
+      // Clean slots: the fallback is the slot's real.
+      for (let i = 0; i < table.length; i++) entries.push([ring + i, { real: table[i], fallback: table[i] }]);
       this.maps.rings.updateBatch(entries);
     }
   }

@@ -51,7 +51,22 @@ describe('Dataplane manager', () => {
     expect(dp.adopted).toBe(false);
     // A fresh bpffs root also lists the kernel's maps.debug and progs.debug.
     expect(readdirSync(pinDir).filter((n) => !n.endsWith('.debug')).sort()).toEqual(
-      ['instances', 'vips', 'services4', 'services6', 'rings', 'reals', 'iface_masters', 'verdicts', 'real_stats'].sort(),
+      [
+        'instances',
+        'vips',
+        'services4',
+        'services6',
+        'rings',
+        'reals',
+        'iface_masters',
+        'verdicts',
+        'real_stats',
+        'flows4',
+        'flows6',
+        'pending4',
+        'pending6',
+        'flow_stats',
+      ].sort(),
     );
   });
 

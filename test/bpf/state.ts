@@ -100,7 +100,7 @@ export function testState(): ModelState {
     const a = parseAddr(vip);
     const size = table.length;
     const r = region + (index % 2) * size; // exercise both halves of the double buffer
-    s.services.set(serviceId(a.addr, a.family, port, proto), { ring: r, ring_size: size, instance, flags: 0, index, region });
+    s.services.set(serviceId(a.addr, a.family, port, proto), { ring: r, ring_size: size, instance, flags: 0, index, region, prev_ring: 0, prev_size: 0 });
     s.rings.set(r, table);
     index++;
     region += 2 * size;

@@ -68,16 +68,17 @@ describe('vipctl maps on pinned maps', () => {
     const svc = parseAddr('203.0.113.42');
     coll.map('services4', MAPS.services4.key, MAPS.services4.value).update(
       { addr: svc.addr.subarray(0, 4), port: 80, proto: IPPROTO_TCP, pad: 0 },
-      { ring: RING_SIZE, ring_size: RING_SIZE, instance: 1, flags: 0, index: 0, region: 0 },
+      { ring: RING_SIZE, ring_size: RING_SIZE, instance: 1, flags: 0, index: 0, region: 0, prev_ring: 0, prev_size: 0 },
     );
     coll.map('services6', MAPS.services6.key, MAPS.services6.value).update(
       { addr: parseAddr('2001:db8::42').addr, port: 443, proto: IPPROTO_TCP, pad: 0 },
-      { ring: 2 * RING_SIZE, ring_size: RING_SIZE, instance: 1, flags: 0, index: 1, region: 2 * RING_SIZE },
+      { ring: 2 * RING_SIZE, ring_size: RING_SIZE, instance: 1, flags: 0, index: 1, region: 2 * RING_SIZE, prev_ring: 0, prev_size: 0 },
     );
     const rings = coll.map('rings', MAPS.rings.key, MAPS.rings.value);
-    const entries: [number, number][] = [];
+    const entries: [number, { real: number; fallback: number }][] = [];
+    const clean = (real: number) => ({ real, fallback: real });
     for (let slot = 0; slot < RING_SIZE; slot++) {
-      entries.push([slot, REAL_NONE], [RING_SIZE + slot, slot < SPLIT ? 0 : 1]);
+      entries.push([slot, clean(REAL_NONE)], [RING_SIZE + slot, clean(slot < SPLIT ? 0 : 1)]);
     }
     rings.updateBatch(entries);
     const reals = coll.map('reals', MAPS.reals.key, MAPS.reals.value);

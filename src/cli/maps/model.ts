@@ -105,6 +105,26 @@ export interface CounterEntry extends CounterValue {
   readonly perCpu: CounterValue[];
 }
 
+/** A connection-table entry (flows4/6, pending4/6): a flow and the real server it stays on. */
+export interface FlowEntry {
+  readonly client: string;
+  /** 0 for a persistent client (every port). */
+  readonly clientPort: number;
+  readonly vip: string;
+  readonly port: number;
+  readonly protocol: string;
+  /** conn: one connection; client: a persistent client. */
+  readonly kind: 'conn' | 'client';
+  /** Index in reals, and that real's address when reals has it. */
+  readonly real: number;
+  readonly address: string | null;
+  /** The flow hash (the slot is (hash * ring size) >> 32). */
+  readonly hash: number;
+  /** Seconds since its last packet the program saw, when read. */
+  readonly idleSeconds: number;
+  readonly flags: string[];
+}
+
 export interface EntryTypes {
   instances: InstanceEntry;
   vips: VipEntry;
@@ -115,6 +135,11 @@ export interface EntryTypes {
   iface_masters: IfaceMasterEntry;
   verdicts: CounterEntry;
   real_stats: CounterEntry;
+  flows4: FlowEntry;
+  flows6: FlowEntry;
+  pending4: FlowEntry;
+  pending6: FlowEntry;
+  flow_stats: CounterEntry;
 }
 
 export interface MapDump<N extends MapName> {

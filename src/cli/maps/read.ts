@@ -8,6 +8,10 @@ import {
   actionOf,
   FAMILY_V4,
   FAMILY_V6,
+  FLOW_CLIENT,
+  FLOW_EVENTS,
+  FLOW_F_CLOSING,
+  type Flow,
   MAPS,
   REAL_F_VALID,
   REASONS,
@@ -31,7 +35,11 @@ export interface ReadOptions {
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
-type CounterMapName = 'verdicts' | 'real_stats';
+type CounterMapName = 'verdicts' | 'real_stats' | 'flow_stats';
+type FlowMapName = 'flows4' | 'flows6' | 'pending4' | 'pending6';
+
+/** struct vipd_flow.seen and the program's clock: CLOCK_MONOTONIC ns >> 20. */
+const SEEN_SHIFT = 20n;
 type ServiceMapName = 'services4' | 'services6';
 
 /** One reading of a pin directory; services and reals are read once and shared as labels. */
@@ -63,6 +71,11 @@ export class PinnedMapReader {
         const byIndex = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
         return this.#counters('real_stats', (index) => byIndex.get(index) ?? null);
       },
+      flows4: () => this.#flows('flows4'),
+      flows6: () => this.#flows('flows6'),
+      pending4: () => this.#flows('pending4'),
+      pending6: () => this.#flows('pending6'),
+      flow_stats: () => this.#counters('flow_stats', (index) => FLOW_EVENTS[index] ?? null),
     };
     return readers[name]() as DumpOf<N>;
   }
@@ -100,7 +113,7 @@ export class PinnedMapReader {
     const services = this.#servicesForLabels();
     const addresses = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
     return this.#withMap('rings', MAPS.rings.key, MAPS.rings.value, (map) => {
-      using memory = ArrayMemory.ofU32Array(map);
+      using memory = ArrayMemory.ofU32PairArray(map);
       const entries = ringsInUse(services, map.maxEntries).map((use) =>
         summarizeRing(use, memory.readU32(use.ring, use.size), (real) => addresses.get(real) ?? null, this.#all),
       );
@@ -134,6 +147,36 @@ export class PinnedMapReader {
     });
   }
 
+  /** A connection table: every flow, idle longest last. */
+  #flows<N extends FlowMapName>(name: N): MapDump<N> {
+    const spec = MAPS[name];
+    const family = name.endsWith('4') ? FAMILY_V4 : FAMILY_V6;
+    const addresses = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
+    // The program's clock in its own units, 32 bits: differences wrap.
+    const now = Number((this.#nowNs >> SEEN_SHIFT) & 0xffffffffn);
+    const unitSeconds = Number(1n << SEEN_SHIFT) / 1e9;
+    type AnyFlowKey = { client: Buffer; vip: Buffer; cport: number; vport: number; proto: number; kind: number };
+    return this.#withMap(name, spec.key as Codec<AnyFlowKey>, spec.value as Codec<Flow>, (map) => {
+      const entries = map
+        .lookupBatch()
+        .map(([k, v]) => ({
+          client: formatAddr(k.client, family),
+          clientPort: k.cport,
+          vip: formatAddr(k.vip, family),
+          port: k.vport,
+          protocol: protocolName(k.proto),
+          kind: k.kind === FLOW_CLIENT ? ('client' as const) : ('conn' as const),
+          real: v.real,
+          address: addresses.get(v.real) ?? null,
+          hash: v.hash,
+          idleSeconds: ((now - v.seen) >>> 0) * unitSeconds,
+          flags: (v.flags & FLOW_F_CLOSING) !== 0 ? ['closing'] : [],
+        }))
+        .sort((a, b) => a.idleSeconds - b.idleSeconds);
+      return this.#dump(name, map, entries as EntryTypes[N][]);
+    });
+  }
+
   /** Per-CPU counters, summed; verdicts shows every reason, the stats maps only slots that counted. */
   #counters<N extends CounterMapName>(name: N, labelOf: (index: number) => string | null): MapDump<N> {
     const spec = MAPS[name];
@@ -149,7 +192,7 @@ export class PinnedMapReader {
           perCpu: perCpu.map((c) => ({ packets: c.packets, bytes: c.bytes })),
         };
       });
-      const entries = this.#all || name === 'verdicts' ? all : all.filter((c) => c.packets !== 0n || c.bytes !== 0n);
+      const entries = this.#all || name !== 'real_stats' ? all : all.filter((c) => c.packets !== 0n || c.bytes !== 0n);
       return this.#dump(name, map, entries as EntryTypes[N][], all.length - entries.length, 'counters at zero');
     } finally {
       map.close();

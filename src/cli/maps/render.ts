@@ -84,11 +84,29 @@ function bodyLines(dump: AnyMapDump): string[] {
       return tableLines([R('INDEX'), 'REASON', 'ACTION', R('PACKETS'), R('BYTES')], counterRows(dump.entries, true), '  ');
     case 'real_stats':
       return tableLines([R('INDEX'), 'REAL SERVER', R('PACKETS'), R('BYTES')], counterRows(dump.entries, false), '  ');
+    case 'flow_stats':
+      return tableLines([R('INDEX'), 'EVENT', R('PACKETS'), R('BYTES')], counterRows(dump.entries, false), '  ');
+    case 'flows4':
+    case 'flows6':
+    case 'pending4':
+    case 'pending6':
+      return tableLines(
+        ['CLIENT', 'SERVICE', 'KIND', 'REAL SERVER', R('IDLE'), 'FLAGS'],
+        dump.entries.map((e) => [
+          `${e.client}:${e.clientPort}`,
+          `${e.vip}:${e.port}/${e.protocol}`,
+          e.kind,
+          e.address ?? `real ${e.real}`,
+          formatDuration(e.idleSeconds),
+          flags(e.flags),
+        ]),
+        '  ',
+      );
   }
 }
 
 function title(dump: AnyMapDump): string {
-  const perCpu = dump.name === 'verdicts' || dump.name === 'real_stats' ? ', per-CPU counters summed' : '';
+  const perCpu = dump.name === 'verdicts' || dump.name === 'real_stats' || dump.name === 'flow_stats' ? ', per-CPU counters summed' : '';
   return `${dump.name}  ${dump.path}  (${dump.type}, max ${dump.maxEntries}${perCpu})`;
 }
 
