@@ -5,7 +5,7 @@
  * of the instance).
  */
 import type { BpfMap } from '../bpf/index.js';
-import { INST_F_ACTIVE, instanceCodec, LEASE_FOREVER, type Instance } from './abi.js';
+import { INST_F_ACTIVE, INST_F_VMAC, instanceCodec, LEASE_FOREVER, type Instance } from './abi.js';
 import type { ServingInterface } from './interfaces.js';
 
 /** CLOCK_MONOTONIC in ns: what bpf_ktime_get_ns() reads in the program. */
@@ -53,7 +53,7 @@ export class InstanceTable {
     // with the lease still ended.
     const old = this.entryIface(instance);
     if (!old || old.ifindex !== entry.ifindex || !old.mac.equals(entry.mac)) {
-      this.instances.update(instance, { ...entry, lease_expiry_ns: 0n, flags: 0 });
+      this.instances.update(instance, { ...entry, lease_expiry_ns: 0n, flags: entry.flags & ~INST_F_ACTIVE });
       this.entryIfaces.set(instance, { ifindex: entry.ifindex, mac: entry.mac });
     }
     this.instances.update(instance, entry);
@@ -71,7 +71,14 @@ export class InstanceTable {
 
   private activeEntry(expiry: bigint, iface: string | number, vmac?: Buffer): Instance {
     const { ifindex, mac } = this.serving(iface);
-    return { lease_expiry_ns: expiry, ifindex, mac: vmac ?? mac, flags: INST_F_ACTIVE, pad: 0 };
+    return {
+      lease_expiry_ns: expiry,
+      ifindex,
+      mac: vmac ?? mac,
+      flags: INST_F_ACTIVE | (vmac ? INST_F_VMAC : 0),
+      host_mac: mac,
+      pad: Buffer.alloc(6),
+    };
   }
 
   /** The instances map fd, the key, the active value and where its expiry field sits. */
@@ -92,7 +99,8 @@ export class InstanceTable {
       ifindex: old?.ifindex ?? 0,
       mac: old?.mac ?? Buffer.alloc(6),
       flags: 0,
-      pad: 0,
+      host_mac: Buffer.alloc(6),
+      pad: Buffer.alloc(6),
     });
   }
 
