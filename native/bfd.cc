@@ -301,10 +301,17 @@ static void Receive(BfdCore *c, const RxSocket &rx, const IpAddr &src, int ttl,
 	if (p.final && s->poll_active)
 		s->poll_active = false;
 	s->detect_at_ns = now + s->DetectTimeNs();
-	/* The peer slowed its required rate: the next packet follows the new
-	 * interval from now (RFC 5880 6.8.7: the change applies at once). */
-	if (s->remote_min_rx_us > old_remote_min_rx && s->next_tx_ns > now)
-		s->next_tx_ns = now + s->TxIntervalNs();
+	/* The peer's Required Min RX changed: the new rate applies at once
+	 * (RFC 5880 6.8.7). Faster matters most: a peer leaving slow start
+	 * (1 s) for 10 ms ends its Poll as soon as our Final reaches it, and
+	 * from then on expects our packets at the new rate, not at the 1 s
+	 * deadline already scheduled (found against FRR bfdd: it timed the
+	 * session out 30 ms after Up). */
+	if (s->remote_min_rx_us != old_remote_min_rx && s->next_tx_ns > now) {
+		uint64_t iv = s->TxIntervalNs();
+		if (s->remote_min_rx_us > old_remote_min_rx || s->next_tx_ns > now + iv)
+			s->next_tx_ns = now + iv * 3 / 4;
+	}
 	if (p.state == BFD_ADMIN_DOWN) {
 		if (s->state != BFD_DOWN)
 			SetState(c, s, BFD_DOWN, BFD_DIAG_NEIGHBOR_DOWN, now);
