@@ -10,10 +10,20 @@
  * TOS 0xc0.
  *
  * Timers: absolute CLOCK_MONOTONIC deadlines (next += interval, jittered
- * 75..100%, 75..90% with detect multiplier 1) on a timerfd in the thread's
- * epoll set, timer slack 1 ns, SCHED_FIFO when asked and allowed. Slow start:
- * while a session is not Up it sends at 1 s at most (RFC 5880 6.8.3), and on
- * Up switches to its interval with a Poll sequence.
+ * 75..100%, 75..90% with detect multiplier 1), waited for in epoll_pwait2
+ * (nanosecond timeout, timer slack 1 ns), SCHED_FIFO when asked and allowed.
+ * Slow start: while a session is not Up it sends at 1 s at most (RFC 5880
+ * 6.8.3), and on Up switches to its interval with a Poll sequence.
+ *
+ * Wakeups: while every session is Up the thread wakes only for its timers
+ * (the next transmit or detection deadline) and reads the receive sockets
+ * dry then, taking each packet's arrival from its kernel timestamp
+ * (SO_TIMESTAMPNS), so detection is measured from when packets arrived, not
+ * from when they were read. One wakeup per transmitted packet instead of two
+ * (send, receive): the cost of BFD on a VM is its wakeups. A Poll is then
+ * answered at our next transmit, within one interval ("as soon as
+ * practicable", RFC 5880 6.8.7). While a session is not Up, packets wake the
+ * thread at once, so the handshake does not wait a slow-start second.
  *
  * Receive checks: bfd_packet.cc (session independent) plus the session
  * lookup here; each failure is counted by reason and the packet ignored. */
@@ -34,7 +44,6 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -105,7 +114,9 @@ struct RxSocket {
 struct BfdCore {
 	pthread_mutex_t mu;
 	bool quit = false;
-	int epfd = -1, wakefd = -1, timerfd = -1;
+	/* epfd: the wake eventfd and the receive sockets; idle_epfd: the wake
+	 * eventfd only, waited on while every session is Up. */
+	int epfd = -1, idle_epfd = -1, wakefd = -1;
 	int sched_priority = 0;
 	bool realtime = false;
 	uint32_t next_id = 1;
@@ -130,8 +141,8 @@ struct BfdCore {
 			close(epfd);
 		if (wakefd >= 0)
 			close(wakefd);
-		if (timerfd >= 0)
-			close(timerfd);
+		if (idle_epfd >= 0)
+			close(idle_epfd);
 		pthread_mutex_destroy(&mu);
 	}
 	void Wake()
@@ -255,7 +266,7 @@ static void ScheduleTx(BfdCore *c, BfdSession *s, uint64_t now)
 }
 
 static void Receive(BfdCore *c, const RxSocket &rx, const IpAddr &src, int ttl,
-		    const uint8_t *buf, size_t len, uint64_t now)
+		    const uint8_t *buf, size_t len, uint64_t arrival, uint64_t now)
 {
 	BfdControl p;
 	int why = ttl != 255 ? BFD_REJECT_TTL : BfdDecode(buf, len, &p);
@@ -288,9 +299,11 @@ static void Receive(BfdCore *c, const RxSocket &rx, const IpAddr &src, int ttl,
 		return;
 	}
 	s->received++;
-	if (s->last_rx_ns && now - s->last_rx_ns > s->max_rx_gap_ns && s->state == BFD_UP)
-		s->max_rx_gap_ns = now - s->last_rx_ns;
-	s->last_rx_ns = now;
+	if (s->last_rx_ns && arrival > s->last_rx_ns &&
+	    arrival - s->last_rx_ns > s->max_rx_gap_ns && s->state == BFD_UP)
+		s->max_rx_gap_ns = arrival - s->last_rx_ns;
+	if (arrival > s->last_rx_ns)
+		s->last_rx_ns = arrival;
 	s->remote_discr = p.my_discr;
 	s->remote_state = p.state;
 	s->remote_diag = p.diag;
@@ -300,7 +313,7 @@ static void Receive(BfdCore *c, const RxSocket &rx, const IpAddr &src, int ttl,
 	s->remote_min_rx_us = p.required_min_rx_us;
 	if (p.final && s->poll_active)
 		s->poll_active = false;
-	s->detect_at_ns = now + s->DetectTimeNs();
+	s->detect_at_ns = s->last_rx_ns + s->DetectTimeNs();
 	/* The peer's Required Min RX changed: the new rate applies at once
 	 * (RFC 5880 6.8.7). Faster matters most: a peer leaving slow start
 	 * (1 s) for 10 ms ends its Poll as soon as our Final reaches it, and
@@ -348,42 +361,73 @@ static void Expire(BfdCore *c, BfdSession *s, uint64_t now)
 
 static void DrainSocket(BfdCore *c, const RxSocket &rx)
 {
+	uint64_t now = MonoNs();
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	/* Kernel timestamps are CLOCK_REALTIME: map them onto the monotonic
+	 * clock with the offset read now. */
+	int64_t real_minus_mono =
+	    (int64_t)((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) - (int64_t)now;
+	/* recvmmsg: every queued packet in one call, and one call (EAGAIN)
+	 * when there is none: syscalls are what BFD costs on a VM. */
+	constexpr unsigned BATCH = 8;
+	constexpr size_t CLEN = CMSG_SPACE(sizeof(int)) * 2 + CMSG_SPACE(sizeof(struct timespec));
 	for (;;) {
-		uint8_t buf[128];
-		struct sockaddr_storage from;
-		char cbuf[CMSG_SPACE(sizeof(int)) * 2];
-		struct iovec iov = {buf, sizeof(buf)};
-		struct msghdr mh = {};
-		mh.msg_name = &from;
-		mh.msg_namelen = sizeof(from);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		ssize_t n = recvmsg(rx.fd, &mh, MSG_DONTWAIT);
-		if (n < 0)
+		uint8_t bufs[BATCH][128];
+		struct sockaddr_storage froms[BATCH];
+		char cbufs[BATCH][CLEN];
+		struct iovec iovs[BATCH];
+		struct mmsghdr mm[BATCH];
+		memset(mm, 0, sizeof(mm));
+		for (unsigned i = 0; i < BATCH; i++) {
+			iovs[i] = {bufs[i], sizeof(bufs[i])};
+			mm[i].msg_hdr.msg_name = &froms[i];
+			mm[i].msg_hdr.msg_namelen = sizeof(froms[i]);
+			mm[i].msg_hdr.msg_iov = &iovs[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = cbufs[i];
+			mm[i].msg_hdr.msg_controllen = CLEN;
+		}
+		int got = recvmmsg(rx.fd, mm, BATCH, MSG_DONTWAIT, nullptr);
+		if (got <= 0)
 			return;
-		uint64_t now = MonoNs();
-		int ttl = -1;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if ((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL) ||
-			    (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_HOPLIMIT))
-				memcpy(&ttl, CMSG_DATA(cm), sizeof(int));
+		for (int i = 0; i < got; i++) {
+			struct msghdr *mh = &mm[i].msg_hdr;
+			int ttl = -1;
+			uint64_t arrival = now;
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+				if ((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL) ||
+				    (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_HOPLIMIT)) {
+					memcpy(&ttl, CMSG_DATA(cm), sizeof(int));
+				} else if (cm->cmsg_level == SOL_SOCKET &&
+					   cm->cmsg_type == SCM_TIMESTAMPNS) {
+					struct timespec ts;
+					memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+					int64_t a = (int64_t)((uint64_t)ts.tv_sec * 1000000000ull +
+							      (uint64_t)ts.tv_nsec) -
+						    real_minus_mono;
+					if (a > 0 && (uint64_t)a < now)
+						arrival = (uint64_t)a;
+				}
+			}
+			IpAddr src;
+			if (froms[i].ss_family == AF_INET) {
+				src.family = AF_INET;
+				src.v4 = ((struct sockaddr_in *)&froms[i])->sin_addr;
+			} else {
+				/* IPv4 never arrives on an IPv6 socket: V6ONLY. */
+				src.family = AF_INET6;
+				src.v6 = ((struct sockaddr_in6 *)&froms[i])->sin6_addr;
+			}
+			Receive(c, rx, src, ttl, bufs[i], mm[i].msg_len, arrival, now);
 		}
-		IpAddr src;
-		if (from.ss_family == AF_INET) {
-			src.family = AF_INET;
-			src.v4 = ((struct sockaddr_in *)&from)->sin_addr;
-		} else {
-			src.family = AF_INET6;
-			src.v6 = ((struct sockaddr_in6 *)&from)->sin6_addr;
-			/* An IPv4 peer on a dual-stack socket never happens: V6ONLY. */
-		}
-		Receive(c, rx, src, ttl, buf, (size_t)n, now);
+		if (got < (int)BATCH)
+			return;
 	}
 }
 
-static void ArmTimer(BfdCore *c)
+/* The next deadline of any session (transmit or detection), or UINT64_MAX. */
+static uint64_t NextDeadline(BfdCore *c)
 {
 	uint64_t next = UINT64_MAX;
 	for (auto &kv : c->sessions) {
@@ -393,14 +437,15 @@ static void ArmTimer(BfdCore *c)
 		if (s.detect_at_ns && s.detect_at_ns < next)
 			next = s.detect_at_ns;
 	}
-	struct itimerspec its = {};
-	if (next != UINT64_MAX) {
-		if (next == 0)
-			next = 1;
-		its.it_value.tv_sec = (time_t)(next / 1000000000ull);
-		its.it_value.tv_nsec = (long)(next % 1000000000ull);
-	}
-	timerfd_settime(c->timerfd, TFD_TIMER_ABSTIME, &its, nullptr);
+	return next;
+}
+
+static bool AllUp(BfdCore *c)
+{
+	for (auto &kv : c->sessions)
+		if (kv.second.state != BFD_UP)
+			return false;
+	return true;
 }
 
 static void RunTimers(BfdCore *c)
@@ -458,29 +503,40 @@ static void Run(std::shared_ptr<BfdCore> core, Napi::ThreadSafeFunction tsfn)
 	}
 	struct epoll_event evs[16];
 	for (;;) {
+		uint64_t next;
+		bool all_up;
 		{
 			CoreLock lock(&c->mu);
 			if (c->quit)
 				break;
-			ArmTimer(c);
+			next = NextDeadline(c);
+			all_up = AllUp(c);
 		}
-		int n = epoll_wait(c->epfd, evs, 16, -1);
+		struct timespec ts, *tp = nullptr;
+		if (next != UINT64_MAX) {
+			uint64_t now = MonoNs();
+			uint64_t d = next > now ? next - now : 0;
+			ts.tv_sec = (time_t)(d / 1000000000ull);
+			ts.tv_nsec = (long)(d % 1000000000ull);
+			tp = &ts;
+		}
+		int n = epoll_pwait2(all_up ? c->idle_epfd : c->epfd, evs, 16, tp, nullptr);
 		CoreLock lock(&c->mu);
 		if (c->quit)
 			break;
 		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-			if (fd == c->wakefd || fd == c->timerfd) {
+			if (evs[i].data.fd == c->wakefd) {
 				uint64_t v;
-				if (read(fd, &v, sizeof(v)) < 0) {
+				if (read(c->wakefd, &v, sizeof(v)) < 0) {
 					/* EAGAIN: nothing to clear */
 				}
-				continue;
 			}
-			for (const RxSocket &r : c->rx)
-				if (r.fd == fd)
-					DrainSocket(c, r);
 		}
+		/* Every socket, whatever woke us: packets that arrived while
+		 * we slept are taken (with their arrival times) before any
+		 * detection deadline is judged. */
+		for (const RxSocket &r : c->rx)
+			DrainSocket(c, r);
 		RunTimers(c);
 		PostEvents(c, tsfn);
 	}
@@ -499,6 +555,8 @@ static int OpenRx(int family, const std::string &ifname, int *err)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	bool ok = setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(),
 			     (socklen_t)ifname.size()) == 0;
+	if (ok)
+		ok = setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) == 0;
 	if (ok && family == AF_INET)
 		ok = setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof(one)) == 0;
 	if (ok && family == AF_INET6)
@@ -619,15 +677,15 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 		if (!info[1].IsFunction())
 			throw Napi::TypeError::New(env, "onEvent must be a function");
 		core_->epfd = epoll_create1(EPOLL_CLOEXEC);
+		core_->idle_epfd = epoll_create1(EPOLL_CLOEXEC);
 		core_->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		core_->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (core_->epfd < 0 || core_->wakefd < 0 || core_->timerfd < 0)
-			throw ErrnoError(env, "epoll/eventfd/timerfd", errno);
-		for (int fd : {core_->wakefd, core_->timerfd}) {
+		if (core_->epfd < 0 || core_->idle_epfd < 0 || core_->wakefd < 0)
+			throw ErrnoError(env, "epoll/eventfd", errno);
+		for (int ep : {core_->epfd, core_->idle_epfd}) {
 			struct epoll_event ev = {};
 			ev.events = EPOLLIN;
-			ev.data.fd = fd;
-			epoll_ctl(core_->epfd, EPOLL_CTL_ADD, fd, &ev);
+			ev.data.fd = core_->wakefd;
+			epoll_ctl(ep, EPOLL_CTL_ADD, core_->wakefd, &ev);
 		}
 		tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "Bfd", 0,
 						      1);
