@@ -78,9 +78,9 @@ struct BfdSession {
 	/* What we advertise as Desired Min TX: 1 s at least until Up. */
 	uint32_t AdvertisedMinTxUs() const
 	{
-		return state == BFD_UP ? desired_min_tx_us
-				       : (desired_min_tx_us > SLOW_TX_US ? desired_min_tx_us
-									 : SLOW_TX_US);
+		return state == BFD_UP
+			   ? desired_min_tx_us
+			   : (desired_min_tx_us > SLOW_TX_US ? desired_min_tx_us : SLOW_TX_US);
 	}
 	uint64_t TxIntervalNs() const
 	{
@@ -265,8 +265,8 @@ static void ScheduleTx(BfdCore *c, BfdSession *s, uint64_t now)
 	}
 }
 
-static void Receive(BfdCore *c, const RxSocket &rx, const IpAddr &src, int ttl,
-		    const uint8_t *buf, size_t len, uint64_t arrival, uint64_t now)
+static void Receive(BfdCore *c, const RxSocket &rx, const IpAddr &src, int ttl, const uint8_t *buf,
+		    size_t len, uint64_t arrival, uint64_t now)
 {
 	BfdControl p;
 	int why = ttl != 255 ? BFD_REJECT_TTL : BfdDecode(buf, len, &p);
@@ -286,7 +286,8 @@ static void Receive(BfdCore *c, const RxSocket &rx, const IpAddr &src, int ttl,
 			}
 		} else {
 			for (auto &kv : c->sessions)
-				if (kv.second.ifindex == rx.ifindex && SameIp(kv.second.peer, src)) {
+				if (kv.second.ifindex == rx.ifindex &&
+				    SameIp(kv.second.peer, src)) {
 					s = &kv.second;
 					break;
 				}
@@ -397,7 +398,8 @@ static void DrainSocket(BfdCore *c, const RxSocket &rx)
 			uint64_t arrival = now;
 			for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 				if ((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL) ||
-				    (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_HOPLIMIT)) {
+				    (cm->cmsg_level == IPPROTO_IPV6 &&
+				     cm->cmsg_type == IPV6_HOPLIMIT)) {
 					memcpy(&ttl, CMSG_DATA(cm), sizeof(int));
 				} else if (cm->cmsg_level == SOL_SOCKET &&
 					   cm->cmsg_type == SCM_TIMESTAMPNS) {
@@ -687,8 +689,8 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 			ev.data.fd = core_->wakefd;
 			epoll_ctl(ep, EPOLL_CTL_ADD, core_->wakefd, &ev);
 		}
-		tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "Bfd", 0,
-						      1);
+		tsfn_ =
+		    Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "Bfd", 0, 1);
 		tsfn_.Unref(env);
 		napi_add_env_cleanup_hook(env, CleanupHook, this);
 		hooked_ = true;
@@ -771,8 +773,9 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 		CoreLock lock(&core_->mu);
 		for (auto &kv : core_->sessions)
 			if (kv.second.ifindex == s.ifindex && SameIp(kv.second.peer, s.peer))
-				throw Napi::Error::New(env, "BFD session to " + FormatIp(s.peer.family, &s.peer.v6) +
-								" on " + s.ifname + " exists");
+				throw Napi::Error::New(
+				    env, "BFD session to " + FormatIp(s.peer.family, &s.peer.v6) +
+					     " on " + s.ifname + " exists");
 		int err = 0;
 		RxSocket *rx = nullptr;
 		for (RxSocket &r : core_->rx)
@@ -781,7 +784,8 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 		if (!rx) {
 			int fd = OpenRx(s.peer.family, s.ifname, &err);
 			if (fd < 0)
-				throw ErrnoError(env, "bind", err, "BFD receive socket (UDP 3784) on " + s.ifname);
+				throw ErrnoError(env, "bind", err,
+						 "BFD receive socket (UDP 3784) on " + s.ifname);
 			struct epoll_event ev = {};
 			ev.events = EPOLLIN;
 			ev.data.fd = fd;
@@ -859,8 +863,10 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 			o.Set("remoteDiag", Napi::Number::New(env, s.remote_diag));
 			o.Set("localDiscriminator", Napi::Number::New(env, s.local_discr));
 			o.Set("remoteDiscriminator", Napi::Number::New(env, s.remote_discr));
-			o.Set("txIntervalUs", Napi::Number::New(env, (double)s.TxIntervalNs() / 1000.0));
-			o.Set("detectTimeUs", Napi::Number::New(env, (double)s.DetectTimeNs() / 1000.0));
+			o.Set("txIntervalUs",
+			      Napi::Number::New(env, (double)s.TxIntervalNs() / 1000.0));
+			o.Set("detectTimeUs",
+			      Napi::Number::New(env, (double)s.DetectTimeNs() / 1000.0));
 			o.Set("remoteMinRxUs", Napi::Number::New(env, s.remote_min_rx_us));
 			o.Set("remoteMinTxUs", Napi::Number::New(env, s.remote_desired_min_tx_us));
 			o.Set("remoteDetectMult", Napi::Number::New(env, s.remote_detect_mult));
@@ -869,13 +875,16 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 			o.Set("sendErrors", Napi::Number::New(env, (double)s.send_errors));
 			if (s.last_error) {
 				const char *name = ErrnoName(s.last_error);
-				o.Set("lastError", name ? std::string(name) : "E" + std::to_string(s.last_error));
+				o.Set("lastError", name ? std::string(name)
+							: "E" + std::to_string(s.last_error));
 			}
 			o.Set("late", Napi::Number::New(env, (double)s.late));
 			o.Set("ups", Napi::Number::New(env, (double)s.ups));
 			o.Set("downs", Napi::Number::New(env, (double)s.downs));
-			o.Set("maxRxGapUs", Napi::Number::New(env, (double)s.max_rx_gap_ns / 1000.0));
-			o.Set("sinceMs", Napi::Number::New(env, (double)(now - s.last_change_ns) / 1e6));
+			o.Set("maxRxGapUs",
+			      Napi::Number::New(env, (double)s.max_rx_gap_ns / 1000.0));
+			o.Set("sinceMs",
+			      Napi::Number::New(env, (double)(now - s.last_change_ns) / 1e6));
 			a.Set(i++, o);
 		}
 		return a;
@@ -888,7 +897,8 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 		Napi::Object o = Napi::Object::New(env);
 		Napi::Object inv = Napi::Object::New(env);
 		for (int r = 1; r < BFD_REJECT_COUNT; r++)
-			inv.Set(BfdRejectName(r), Napi::Number::New(env, (double)core_->invalid[r]));
+			inv.Set(BfdRejectName(r),
+				Napi::Number::New(env, (double)core_->invalid[r]));
 		o.Set("invalid", inv);
 		o.Set("realtime", Napi::Boolean::New(env, core_->realtime));
 		return o;
