@@ -15,7 +15,9 @@
         "native/vrrp_sender.cc",
         "native/net_packet.cc",
         "native/net_rtnl.cc",
-        "native/net_notify.cc"
+        "native/net_notify.cc",
+        "native/bfd_packet.cc",
+        "native/bfd.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -75,11 +75,11 @@ interface IntervalResult {
 }
 
 const INTERVALS = [1, 0.1, 0.01] as const;
-const PRIORITIES: [number, number] = [150, 100];
+export const PRIORITIES: [number, number] = [150, 100];
 const PROBE_EVERY_MS = 1;
 
 /** The client's prober: a UDP datagram to VIP:8080 every ms; answers timestamped (CLOCK_MONOTONIC ns). */
-const PROBE_SCRIPT = `
+export const PROBE_SCRIPT = `
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 const [vip, port, everyMs] = process.argv.slice(2);
@@ -108,14 +108,14 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 });
 `;
 
-const monoNs = (): number => Number(process.hrtime.bigint());
+export const monoNs = (): number => Number(process.hrtime.bigint());
 
 /**
  * CLOCK_REALTIME minus CLOCK_MONOTONIC in ns, to put tcpdump's (realtime)
  * timestamps on the probes' (monotonic) time line: spin until Date.now()
  * ticks, which pins the realtime millisecond edge to a monotonic reading.
  */
-function realMinusMonoNs(): number {
+export function realMinusMonoNs(): number {
   const samples: number[] = [];
   for (let k = 0; k < 3; k++) {
     const d0 = Date.now();
@@ -133,7 +133,7 @@ function realMinusMonoNs(): number {
   return samples[1];
 }
 
-interface WireEvent {
+export interface WireEvent {
   kind: 'garp' | 'advert';
   /** Kernel receive time on the client, realtime ns. */
   tsNs: number;
@@ -146,7 +146,7 @@ interface WireEvent {
  * nanosecond timestamps): gratuitous ARPs for the VIP from `newMac` and VRRP
  * adverts from `oldMac`. `onEvent` runs as each line arrives.
  */
-function watchWire(ns: Namespace, oldMac: string, newMac: string, onEvent: (e: WireEvent) => void): { ready: Promise<void>; events: WireEvent[]; stop(): Promise<void> } {
+export function watchWire(ns: Namespace, oldMac: string, newMac: string, onEvent: (e: WireEvent) => void): { ready: Promise<void>; events: WireEvent[]; stop(): Promise<void> } {
   const hex = `0x${VIP.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('')}`;
   const filter =
     `(arp and ether src ${newMac} and arp[6:2] = 1 and arp[14:4] = ${hex} and arp[24:4] = ${hex})` +
@@ -253,7 +253,7 @@ function keepalivedPair(site: Site): Pair {
 }
 
 /** Waits until the probes are answered steadily (the client's ARP entry points at the MASTER). */
-async function waitAnswered(probe: NodeChild, timeoutMs: number): Promise<void> {
+export async function waitAnswered(probe: NodeChild, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const n = await probe.call<number>('count', { from: monoNs() - 100e6 });
@@ -264,7 +264,7 @@ async function waitAnswered(probe: NodeChild, timeoutMs: number): Promise<void> 
 }
 
 /** A trial that must be repeated: something other than the planned failover happened. */
-class Spoiled extends Error {}
+export class Spoiled extends Error {}
 
 /**
  * One failover. The MASTER dies right after one of its adverts reached the

@@ -15,6 +15,7 @@ import { controlPlane } from './controlplane.js';
 import { daemon } from './daemon-resources.js';
 import { dataplane } from './dataplane.js';
 import { failover } from './failover.js';
+import { failoverBfd } from './failover-bfd.js';
 import { firstSyn } from './first-syn.js';
 import { type BenchContext, type Section, type Skip, missingPrerequisites, repoRoot } from './lib.js';
 import { pacing } from './pacing.js';
@@ -22,7 +23,7 @@ import { scale } from './scale.js';
 import { throughput } from './throughput.js';
 
 /** In run order. Failover, throughput: add here. */
-const SECTIONS: readonly Section[] = [dataplane, throughput, failover, firstSyn, controlPlane, scale, daemon, pacing];
+const SECTIONS: readonly Section[] = [dataplane, throughput, failover, failoverBfd, firstSyn, controlPlane, scale, daemon, pacing];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--only KEY[,KEY...]]
 sections: ${SECTIONS.map((s) => s.key).join(', ')}`;

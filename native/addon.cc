@@ -1,5 +1,5 @@
 /* The vipd native addon: libbpf objects, maps, programs and links, BTF
- * layouts, bpffs and interface helpers, and the VRRP socket path. The typed
+ * layouts, bpffs and interface helpers, the VRRP socket path and BFD. The typed
  * face of all of it lives in src/bpf and src/net (src/native.ts loads it);
  * nothing else loads it. */
 #include "addon.h"
@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	vipd::InitBtfLayout(env, exports);
 	vipd::InitSys(env, exports);
 	vipd::InitVrrpNative(env, exports);
+	vipd::InitBfd(env, exports);
 	return exports;
 }
 

@@ -11,5 +11,6 @@ void InitBpfMmap(Napi::Env env, Napi::Object exports);
 void InitBtfLayout(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
 void InitVrrpNative(Napi::Env env, Napi::Object exports);
+void InitBfd(Napi::Env env, Napi::Object exports);
 
 } // namespace vipd

@@ -15,7 +15,7 @@ import { formatJsonLine } from './json.js';
 import { processOutput, type CliOutput } from './output.js';
 import type { GlobalOptions } from './target.js';
 
-const EVENT_TYPES: readonly VipdEventType[] = ['state', 'failover', 'backend', 'drain', 'drain-host', 'priority', 'reload'];
+const EVENT_TYPES: readonly VipdEventType[] = ['state', 'failover', 'bfd', 'backend', 'drain', 'drain-host', 'priority', 'reload'];
 
 export interface EventsOptions extends GlobalOptions {
   readonly json?: boolean;
@@ -85,7 +85,8 @@ export function addEventsCommand(program: Command): void {
           'vipd keeps its last 1000 events in memory (a restart empties the history) and writes every\n' +
             'event to its log as well ("msg":"event: ..."), so the full trail is in the journal.',
           'Types: state (a VRRP state change, with the reason), failover (BACKUP->MASTER: seconds from\n' +
-            'the election to the first announcement), backend (a health-check result changed), drain\n' +
+            'the election to the first announcement), bfd (a BFD session came up or went down, with the\n' +
+            'RFC 5880 diagnostic), backend (a health-check result changed), drain\n' +
             '(drain/undrain), drain-host (drain-host/undrain-host), priority (vipctl priority), reload (applied or rejected, with what changed,\n' +
             'the changed lines of the config file as -LINE/+LINE, secrets masked, and the errors of a\n' +
             'rejected one). drain, drain-host, priority and reload say who asked: the uid of the process on the\n' +

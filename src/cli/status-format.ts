@@ -57,6 +57,25 @@ function failoverLines(instances: readonly InstanceStatus[]): string[] {
     });
 }
 
+/** Every instance's BFD sessions, one row each. */
+function bfdLines(instances: readonly InstanceStatus[]): string[] {
+  const rows = instances.flatMap((i) =>
+    (i.bfd ?? []).map((b) => [
+      i.name,
+      b.peer,
+      b.interface,
+      b.state,
+      b.state === 'Up' ? formatDuration(b.txIntervalMs / 1000) : '-',
+      b.state === 'Up' ? formatDuration(b.detectTimeMs / 1000) : '-',
+      formatDuration(b.sinceMs / 1000),
+      String(b.downs),
+      b.state === 'Up' ? '' : b.diag,
+    ]),
+  );
+  if (rows.length === 0) return [];
+  return ['', ...tableLines(['BFD', 'PEER', 'INTERFACE', 'STATE', 'TX', 'DETECT', 'SINCE', { title: 'DOWNS', align: 'right' }, 'WHY'], rows)];
+}
+
 /** The BGP speaker: sessions, then every VIP announced over BGP and why one is not. */
 function bgpLines(bgp: BgpStatus): string[] {
   return [
@@ -90,6 +109,7 @@ export function formatStatus(status: StatusResult, now: Date): string {
         instanceRows(status.instances, now),
       ),
       ...failoverLines(status.instances),
+      ...bfdLines(status.instances),
     );
   }
   if (status.bgp) lines.push('', ...bgpLines(status.bgp));

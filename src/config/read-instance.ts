@@ -17,10 +17,11 @@ import {
   type VrrpVersion,
 } from './schema.js';
 import type { Field, FieldReader } from './yaml-reader.js';
+import { readBfd } from '../bfd/read-config.js';
 
 const INSTANCE_KEYS = [
   'name', 'interface', 'announce', 'vrid', 'version', 'priority', 'advertInterval', 'preempt', 'preemptDelay',
-  'unicastPeers', 'unicastSource', 'auth', 'checksumMode', 'vips', 'addAddresses', 'vmac', 'garp', 'track', 'notify',
+  'unicastPeers', 'unicastSource', 'auth', 'checksumMode', 'vips', 'addAddresses', 'vmac', 'garp', 'track', 'notify', 'bfd',
 ] as const;
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
@@ -280,6 +281,8 @@ export function readInstance(reader: FieldReader, field: Field, bgpConfigured = 
   const garp = readGarp(reader, fields.garp);
   const track = readTrack(reader, fields.track);
   const notify = readNotify(reader, fields.notify);
+  if (fields.bfd && announce === 'bgp') reader.error(fields.bfd, 'BFD here follows a VRRP election: an announce: bgp instance has none (BGP sessions take bgp.peers[].bfd)');
+  const bfd = fields.bfd && announce !== 'bgp' ? readBfd(reader, fields.bfd, { unicastPeers: unicast.peers, readIp: (f) => readIp(reader, f) }) : undefined;
 
   if (name === undefined || interfaceName === undefined || announce === undefined || vrid === undefined || version === undefined ||
     priority === undefined || advertInterval === undefined || preempt === undefined ||
@@ -308,6 +311,7 @@ export function readInstance(reader: FieldReader, field: Field, bgpConfigured = 
     garp,
     track,
     notify,
+    ...(bfd ? { bfd } : {}),
   };
   return { name, instance };
 }

@@ -149,6 +149,17 @@ export interface InstanceConfig {
   readonly garp: GarpConfig;
   readonly track: TrackConfig;
   readonly notify: NotifyConfig;
+  /** BFD to the peers (src/bfd, docs/vrrp.md "BFD"); absent: none. */
+  readonly bfd?: BfdInstanceConfig;
+}
+
+export interface BfdInstanceConfig {
+  /** Desired Min TX = Required Min RX, seconds. */
+  readonly interval: number;
+  /** Detect Mult. */
+  readonly multiplier: number;
+  /** Resolved: the configured peers, or the VRRP unicast peers when none were listed. */
+  readonly peers: readonly IpAddress[];
 }
 
 export interface SyncGroupConfig {

@@ -27,6 +27,27 @@ export interface InstanceStatus {
   vips: string[];
   /** Seconds of the last BACKUP->MASTER: election to first announcement sent. */
   lastFailoverSeconds: number | null;
+  /** The instance's BFD sessions (absent without `bfd`). */
+  bfd?: BfdSessionStatus[];
+}
+
+export interface BfdSessionStatus {
+  peer: string;
+  interface: string;
+  /** RFC 5880: Up, Init, Down, AdminDown. */
+  state: 'Up' | 'Init' | 'Down' | 'AdminDown';
+  /** Why it last went down (ours), and what the peer said, in words. */
+  diag: string;
+  remoteDiag: string;
+  /** Negotiated: max(our Desired Min TX, their Required Min RX); detection: their mult x max(our Required Min RX, their Desired Min TX). */
+  txIntervalMs: number;
+  detectTimeMs: number;
+  /** Time in the current state. */
+  sinceMs: number;
+  ups: number;
+  downs: number;
+  /** Transmit deadlines the thread missed by more than an interval. */
+  late: number;
 }
 
 export interface BackendStatus {
@@ -137,6 +158,8 @@ export type VipdEventBody =
   | { type: 'state'; instance: string; from: InstanceState; to: InstanceState; priority: number; reason: string }
   /** A BACKUP->MASTER change completed: seconds from the election to the first announcement sent. */
   | { type: 'failover'; instance: string; seconds: number }
+  /** A BFD session of the instance came Up or left Up (reason: the RFC 5880 diagnostic in words). */
+  | { type: 'bfd'; instance: string; peer: string; interface: string; up: boolean; reason: string }
   /** A health-check result changed. */
   | { type: 'backend'; service: string; backend: string; up: boolean; reason: string }
   /** `vipctl drain` / `undrain` (changed: false when it already was so). */

@@ -111,6 +111,8 @@ export function describeEvent(e: VipdEventBody): string {
       return `${e.instance}: ${e.from} -> ${e.to} (${e.reason})`;
     case 'failover':
       return `${e.instance}: failover took ${(e.seconds * 1000).toFixed(1)} ms (election to first announcement)`;
+    case 'bfd':
+      return `${e.instance}: BFD session to ${e.peer} on ${e.interface} ${e.up ? 'up' : `down (${e.reason})`}`;
     case 'backend':
       return `${e.service}: backend ${e.backend} ${e.up ? 'up' : 'down'} (${e.reason})`;
     case 'drain':

@@ -13,6 +13,7 @@ import type { Dataplane } from '../dataplane/manager.js';
 import type { VipdMetrics } from '../metrics/index.js';
 import { addAddress, LinkWatcher, monotonicNs, parseMac, removeAddress, sdNotify } from '../net/index.js';
 import { TrackScript } from '../checks/index.js';
+import { InstanceBfd } from '../bfd/instance-bfd.js';
 import { masterDownIntervalMs, notifyStateFor, SyncGroup, virtualMac, type StateChangeAction } from '../vrrp/index.js';
 import { NotifyRunner } from './notify-runner.js';
 import type { InstanceStatus } from './api.js';
@@ -114,6 +115,8 @@ export class InstanceSet {
   /** Added but not started yet (the daemon starts them when the services are in place). */
   #pending: InstanceEntry[] = [];
   #links: LinkWatcher | undefined;
+  /** BFD sessions of the instances with `bfd` (made when the first one starts). */
+  #bfd: InstanceBfd | undefined;
 
   constructor(opts: InstanceSetOptions) {
     this.#dp = opts.dataplane;
@@ -176,6 +179,8 @@ export class InstanceSet {
     this.#pending = [];
     this.#links?.close();
     this.#links = undefined;
+    this.#bfd?.close();
+    this.#bfd = undefined;
   }
 
   /** Resolves once every notify hook started so far has finished. */
@@ -266,6 +271,7 @@ export class InstanceSet {
     const inherited = this.#dp.adopted && lease.active && lease.leaseExpiryNs > monotonicNs();
     e.runner.start();
     for (const s of e.scripts) s.start();
+    if (e.config.bfd) this.#startBfd(e, e.config.bfd);
     if (inherited && e.runner.state === 'BACKUP') {
       e.runner.engine.forceMaster('lease still valid: taking over from the previous vipd without an election');
     } else if (!inherited && e.runner.state !== 'MASTER') {
@@ -278,6 +284,8 @@ export class InstanceSet {
   #teardown(e: InstanceEntry, how: Teardown): void {
     for (const s of e.scripts) s.stop();
     this.#instances.delete(e.config.name);
+    // A handoff tells the peers nothing (no AdminDown); BFD ends with the process.
+    if (how === 'release') this.#bfd?.detach(e.config.name);
     if (how === 'handoff') {
       e.runner.close();
       return;
@@ -288,6 +296,22 @@ export class InstanceSet {
   }
 
   // ---- tracking and sync groups ----------------------------------------------
+
+  #startBfd(e: InstanceEntry, cfg: NonNullable<InstanceConfig['bfd']>): void {
+    this.#bfd ??= new InstanceBfd({ registry: this.#metrics.registry, logger: this.#log, events: this.#events, schedPriority: 10 });
+    const name = e.config.name;
+    try {
+      this.#bfd.attach(name, e.config.interface, cfg, {
+        setBfdSession: (peer, up) => {
+          e.runner.engine.setBfdSession(peer, up);
+          this.#groupOf(name)?.group.refreshFaults();
+        },
+      });
+    } catch (err) {
+      // The election runs on without BFD (Master_Down still holds); the log says why.
+      this.#log.error({ instance: name, err: (err as Error).message }, 'BFD sessions not started');
+    }
+  }
 
   #watchLinks(): void {
     const tracked = new Set(this.#configs.filter((i) => i.announce !== 'bgp').flatMap((i) => trackedInterfaces(i).map((t) => t.name)));
@@ -426,6 +450,7 @@ export class InstanceSet {
         masterAddress: s.state === 'MASTER' ? e.runner.primary : s.masterAddress,
         vips: e.config.vips.map((v) => v.cidr),
         lastFailoverSeconds: e.lastFailoverSeconds,
+        ...(e.config.bfd ? { bfd: this.#bfd?.status(e.config.name) ?? [] } : {}),
       };
     });
   }

@@ -177,6 +177,10 @@ export class VrrpInstance {
   #lastHealAnnounceAt = -Infinity;
   #masterSince: number | null = null;
   #transitions = 0;
+  /** BFD: each peer whose session has been Up at least once, and whether it is Up now. */
+  readonly #bfdSessions = new Map<string, boolean>();
+  /** Set while every BFD session (two or more) is down: our own link, not the peers. */
+  #bfdFault: string | null = null;
 
   constructor(config: VrrpInstanceConfig, deps: InstanceDeps) {
     const own = parseIp(config.primaryAddress);
@@ -266,6 +270,42 @@ export class VrrpInstance {
     this.#reevaluate(before, `tracked ${name} ${up ? 'up' : 'down'}`);
     this.#flush();
     return true;
+  }
+
+  /**
+   * A BFD session to `peer` went Up or Down (the daemon's BFD thread decides
+   * that; the engine decides what it means, keepalived's track_bfd plus a
+   * fast takeover):
+   * - a BACKUP whose master's session goes down treats the master as dead
+   *   and takes over at once, without waiting Master_Down (the master is
+   *   matched by address; when its address is not a BFD peer, e.g. an IPv6
+   *   link-local advert source, only when no session is left Up);
+   * - when two or more sessions have been Up and all are down, the fault is
+   *   ours (our link died, not every peer at once): FAULT until one is Up
+   *   again. With one peer vipd cannot tell its link from the peer dying, so
+   *   a MASTER stays MASTER (its own link going down puts it in FAULT
+   *   through the interface track anyway).
+   * Sessions that never came Up do not count.
+   */
+  setBfdSession(peer: string, up: boolean): void {
+    if (!up && !this.#bfdSessions.has(peer)) return;
+    this.#bfdSessions.set(peer, up);
+    const before = this.effectivePriority;
+    const states = [...this.#bfdSessions.values()];
+    const allDown = states.length >= 2 && states.every((s) => !s);
+    const fault = allDown ? `BFD: all ${states.length} sessions down (our link)` : null;
+    if (fault !== this.#bfdFault) {
+      this.#bfdFault = fault;
+      this.#reevaluate(before, fault ?? `BFD session to ${peer} up`);
+    }
+    if (!up && this.#state === 'BACKUP' && this.#master !== null) {
+      const master = this.#master.address;
+      const masterIsPeer = this.#bfdSessions.has(master);
+      if (master === peer || (!masterIsPeer && !states.some((s) => s))) {
+        this.#becomeMaster(`BFD session to ${peer} down: master ${master} treated as dead`);
+      }
+    }
+    this.#flush();
   }
 
   /** Changes the base priority (vipctl priority); the owner's 255 is a config matter. */
@@ -479,7 +519,7 @@ export class VrrpInstance {
   // ---- helpers -----------------------------------------------------------
 
   #faultReason(): string | null {
-    return this.ownFaultReason ?? this.#externalFault;
+    return this.ownFaultReason ?? this.#bfdFault ?? this.#externalFault;
   }
 
   #cancelTimers(): void {

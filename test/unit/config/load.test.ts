@@ -136,7 +136,7 @@ services:
 describe('parseConfig: errors', () => {
   it('reports an unknown key by name and line, with a suggestion', () => {
     const error = onlyError(instanceWith('prority: 120'));
-    expect(formatConfigError(error)).toBe('test.yaml:6:5: instances[0].prority: unknown key "prority" (did you mean "priority"?); allowed here: name, interface, announce, vrid, version, priority, advertInterval, preempt, preemptDelay, unicastPeers, unicastSource, auth, checksumMode, vips, addAddresses, vmac, garp, track, notify');
+    expect(formatConfigError(error)).toBe('test.yaml:6:5: instances[0].prority: unknown key "prority" (did you mean "priority"?); allowed here: name, interface, announce, vrid, version, priority, advertInterval, preempt, preemptDelay, unicastPeers, unicastSource, auth, checksumMode, vips, addAddresses, vmac, garp, track, notify, bfd');
   });
 
   it.each([

@@ -1,0 +1,340 @@
+/**
+ * Failover with BFD (the failover bench's BFD case): two vipd hosts in the
+ * failover topology (scripts/topology.ts Site), unicast VRRPv3 at 100 ms
+ * adverts, priorities 150 / 100, and `bfd: { interval, multiplier: 3 }`
+ * between them. The BACKUP takes over when its BFD session to the MASTER
+ * goes down, not after Master_Down (360 ms here).
+ *
+ * Per interval (default 3 ms; BENCH_BFD_INTERVALS=0.003,0.005,0.01 for more):
+ *  1. CPU of each daemon over a 10 s window, idle pair, with BFD running,
+ *     beside the same pair without BFD measured first in the same run
+ *     (utime+stime from /proc/PID/stat, % of one core);
+ *  2. failover trials, two deaths: `ip link set eth0 down` in the MASTER
+ *     (via a running `ip -batch -`) and SIGKILL of the MASTER's daemon; the
+ *     figures as in bench/failover.ts: death -> the new MASTER's first
+ *     gratuitous ARP on the client's wire, and the client's longest silence
+ *     between answers to UDP probes sent every 1 ms;
+ *  3. a soak: both daemons restarted with a 100 ms event-loop stall every
+ *     second (a preloaded module busy-waits on the main thread), for
+ *     BENCH_BFD_SOAK_S seconds (default 600, the issue's 10 minutes; --quick
+ *     20): the BFD session must never go down and lb2 must never take over.
+ *     An interval is "held" when the soak saw no session down and no
+ *     takeover.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SERVICE_PORT, Site, VIP, sleep } from '../scripts/topology.js';
+import type { InstanceStatus } from '../src/daemon/api.js';
+import { netnsUnavailable, haveCommand, type NodeChild } from '../test/helpers/netns.js';
+import { PRIORITIES, PROBE_SCRIPT, Spoiled, monoNs, realMinusMonoNs, waitAnswered, watchWire } from './failover.js';
+import { type BenchContext, type Section, type SectionOutcome, type Summary, fmt, formatTable, summarize } from './lib.js';
+
+type Death = 'link down' | 'SIGKILL';
+
+interface BfdTrial {
+  death: Death;
+  gapMs: number;
+  deathToGarpMs: number;
+  deathToReplyMs: number;
+  /** lb2's vipd_failover_seconds (its decision -> first announcement), ms. */
+  daemonFailoverMs?: number;
+}
+
+interface CpuFigure {
+  bfd: boolean;
+  master: number;
+  backup: number;
+}
+
+interface SoakResult {
+  seconds: number;
+  /** BFD sessions that went down on either host during the soak. */
+  sessionDowns: number;
+  /** lb2 transitions during the soak (a takeover is 1+). */
+  backupTransitions: number;
+  /** Transmit deadlines missed by more than an interval, both hosts. */
+  late: number;
+  held: boolean;
+}
+
+interface IntervalFigures {
+  intervalMs: number;
+  multiplier: number;
+  cpu: CpuFigure[];
+  trials: Record<Death, { trials: BfdTrial[]; gapMs: Summary; deathToGarpMs: Summary; deathToReplyMs: Summary; spurious: number; failed: string[] }>;
+  soak?: SoakResult;
+}
+
+const MULTIPLIER = 3;
+const ADVERT_S = 0.1;
+const PROBE_EVERY_MS = 1;
+const CPU_WINDOW_MS = 10_000;
+
+/** Host i's config: unicast VRRP to the other host, BFD to it (empty peers: the unicast peers). */
+function config(site: Site, i: number, bfdIntervalS: number | null): string {
+  const extra = `\n    unicastPeers: [${site.lbAddrs[1 - i]}]` + (bfdIntervalS === null ? '' : `\n    bfd: { interval: ${bfdIntervalS}, multiplier: ${MULTIPLIER} }`);
+  return site.config(i).replace('\nservices:', `${extra}\nservices:`);
+}
+
+function clockTicks(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+function cpuSeconds(pid: number, hz: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / hz;
+}
+
+async function cpuWindow(site: Site, bfd: boolean): Promise<CpuFigure> {
+  const hz = clockTicks();
+  const pids = site.daemons.map((d) => d!.pid!);
+  const before = pids.map((p) => cpuSeconds(p, hz));
+  const t0 = monoNs();
+  await sleep(CPU_WINDOW_MS);
+  const s = (monoNs() - t0) / 1e9;
+  const after = pids.map((p) => cpuSeconds(p, hz));
+  return { bfd, master: ((after[0]! - before[0]!) / s) * 100, backup: ((after[1]! - before[1]!) / s) * 100 };
+}
+
+async function instance(site: Site, i: number): Promise<InstanceStatus | undefined> {
+  return (await site.status(i).catch(() => undefined))?.instances[0];
+}
+
+async function startPair(site: Site, bfdIntervalS: number | null, nodeArgs = ''): Promise<void> {
+  const saved = process.env.VIPD_DAEMON_NODE_ARGS;
+  process.env.VIPD_DAEMON_NODE_ARGS = nodeArgs;
+  try {
+    for (const i of [0, 1]) {
+      site.writeConfig(i, config(site, i, bfdIntervalS));
+      site.startDaemon(i, { writeConfig: false });
+    }
+  } finally {
+    if (saved === undefined) delete process.env.VIPD_DAEMON_NODE_ARGS;
+    else process.env.VIPD_DAEMON_NODE_ARGS = saved;
+  }
+  await waitSteady(site, bfdIntervalS !== null, 60_000);
+}
+
+/** lb1 MASTER, lb2 BACKUP, and (with BFD) both sessions Up at the configured rate. */
+async function waitSteady(site: Site, bfd: boolean, timeoutMs = 20_000): Promise<void> {
+  await site.waitState(0, 'MASTER', timeoutMs);
+  await site.waitState(1, 'BACKUP', timeoutMs);
+  if (!bfd) return;
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const up = await Promise.all([0, 1].map(async (i) => (await instance(site, i))?.bfd?.[0]?.state === 'Up'));
+    if (up.every(Boolean)) return;
+    if (Date.now() > until) throw new Error('BFD sessions not Up');
+    await sleep(50);
+  }
+}
+
+async function stopPair(site: Site): Promise<void> {
+  await site.stopDaemon(1, 'SIGTERM');
+  await site.stopDaemon(0, 'SIGTERM');
+}
+
+async function runTrial(site: Site, probe: NodeChild, ipBatch: ChildProcess, death: Death): Promise<BfdTrial> {
+  const wire = watchWire(site.client, site.lbMac(0), site.lbMac(1), () => {});
+  let t0 = 0;
+  try {
+    await wire.ready;
+    await sleep(50);
+    const offset = realMinusMonoNs();
+    t0 = monoNs();
+    if (death === 'link down') ipBatch.stdin!.write('link set eth0 down\n');
+    else site.daemons[0]!.kill('SIGKILL');
+    const until = Date.now() + 5000;
+    let replies: number[] = [];
+    for (;;) {
+      await sleep(20);
+      replies = await probe.call<number[]>('since', { from: t0 - 20e6 });
+      if (replies.filter((t) => t > t0).length >= 50 && wire.events.some((e) => e.kind === 'garp')) break;
+      if (Date.now() > until) break;
+    }
+    const real0 = t0 + offset;
+    if (wire.events.some((e) => e.kind === 'garp' && e.tsNs <= real0)) throw new Spoiled('lb2 announced the VIP before the death (a spurious takeover)');
+    const garp = wire.events.find((e) => e.kind === 'garp' && e.tsNs > real0);
+    if (garp === undefined) throw new Error('no gratuitous ARP from the new MASTER within 5 s');
+    const after = replies.filter((t) => t > t0);
+    if (after.length === 0) throw new Error('the client got no answer after the failover');
+    let gap = 0;
+    let resumed = after[0]!;
+    for (let k = 1; k < replies.length; k++) {
+      if (replies[k]! - replies[k - 1]! > gap) {
+        gap = replies[k]! - replies[k - 1]!;
+        resumed = replies[k]!;
+      }
+    }
+    const st = await instance(site, 1);
+    return {
+      death,
+      gapMs: gap / 1e6,
+      deathToGarpMs: (garp.tsNs - real0) / 1e6,
+      deathToReplyMs: (resumed - t0) / 1e6,
+      ...(typeof st?.lastFailoverSeconds === 'number' ? { daemonFailoverMs: st.lastFailoverSeconds * 1000 } : {}),
+    };
+  } finally {
+    await wire.stop();
+    if (death === 'link down') ipBatch.stdin!.write('link set eth0 up\n');
+    else if (t0) {
+      site.daemons[0] = undefined;
+      site.startDaemon(0, { writeConfig: false });
+    }
+  }
+}
+
+/** A module preloaded into both daemons for the soak: a 100 ms busy wait on the main thread every second. */
+const STALL_SCRIPT = `
+setInterval(() => {
+  const end = performance.now() + 100;
+  while (performance.now() < end) {}
+}, 1000).unref();
+`;
+
+async function soak(ctx: BenchContext, site: Site, intervalS: number, seconds: number): Promise<SoakResult> {
+  const file = join(site.lab.tmpDir(), 'stall.mjs');
+  writeFileSync(file, STALL_SCRIPT);
+  await startPair(site, intervalS, `--import ${file}`);
+  const t0 = (await instance(site, 1))?.transitions ?? 0;
+  const downs0 = await Promise.all([0, 1].map(async (i) => (await instance(site, i))?.bfd?.[0]?.downs ?? 0));
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    await sleep(Math.min(10_000, end - Date.now()));
+    const st = await instance(site, 1);
+    ctx.progress(`failover-bfd: soak @${intervalS * 1000} ms: ${Math.round((seconds * 1000 - (end - Date.now())) / 1000)}/${seconds} s, lb2 ${st?.state}, BFD ${st?.bfd?.[0]?.state} (downs ${st?.bfd?.[0]?.downs})`);
+  }
+  const st = await Promise.all([0, 1].map((i) => instance(site, i)));
+  const downs = st.reduce((n, s, i) => n + (s?.bfd?.[0]?.downs ?? 0) - downs0[i]!, 0);
+  const transitions = (st[1]?.transitions ?? 0) - t0;
+  const late = st.reduce((n, s) => n + (s?.bfd?.[0]?.late ?? 0), 0);
+  await stopPair(site);
+  return { seconds, sessionDowns: downs, backupTransitions: transitions, late, held: downs === 0 && transitions === 0 };
+}
+
+function cell(s: Summary | undefined): string {
+  if (!s || s.n === 0) return '-';
+  return `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`;
+}
+
+export const failoverBfd: Section = {
+  key: 'failoverBfd',
+  title: 'Failover with BFD: MASTER link down and MASTER SIGKILL',
+  requires: { root: true, native: true, objects: ['out/bpf/vipd.bpf.o'] },
+  async run(ctx: BenchContext): Promise<SectionOutcome> {
+    const why = netnsUnavailable() ?? (haveCommand('tcpdump') ? undefined : 'tcpdump is not installed');
+    if (why) throw new Error(`failover-bfd: ${why}`);
+    const intervals = (process.env.BENCH_BFD_INTERVALS ?? '0.003').split(',').map(Number);
+    const soakS = Number(process.env.BENCH_BFD_SOAK_S ?? (ctx.quick ? 20 : 600));
+    const trialsN = ctx.quick ? 1 : 5;
+    const site = await Site.create({ label: 'fob', version: 3, priorities: PRIORITIES, healthCheck: 'none', advertInterval: ADVERT_S });
+    const results: IntervalFigures[] = [];
+    let noBfdCpu: CpuFigure | undefined;
+    try {
+      const probeFile = join(site.lab.tmpDir(), 'probe.mjs');
+      writeFileSync(probeFile, PROBE_SCRIPT);
+      let prober: NodeChild | undefined;
+      const ipBatch = site.lbs[0]!.spawn('ip', ['-batch', '-']);
+      try {
+        ctx.progress('failover-bfd: CPU without BFD');
+        await startPair(site, null);
+        await sleep(1000);
+        noBfdCpu = await cpuWindow(site, false);
+        await stopPair(site);
+        for (const intervalS of intervals) {
+          const ms = intervalS * 1000;
+          ctx.progress(`failover-bfd: BFD at ${ms} ms x ${MULTIPLIER}: CPU`);
+          await startPair(site, intervalS);
+          await sleep(1000);
+          const cpu = [noBfdCpu, await cpuWindow(site, true)];
+          const trials = {} as IntervalFigures['trials'];
+          for (const death of ['link down', 'SIGKILL'] as const) {
+            const list: BfdTrial[] = [];
+            const failed: string[] = [];
+            let spurious = 0;
+            for (let k = 0, attempts = 0; k < trialsN && attempts < trialsN + 3; attempts++) {
+              try {
+                await waitSteady(site, true, 30_000);
+                await sleep(300);
+                prober ??= site.client.node(probeFile, [VIP, String(SERVICE_PORT), String(PROBE_EVERY_MS)]);
+                await waitAnswered(prober, 5000);
+                const t = await runTrial(site, prober, ipBatch, death);
+                list.push(t);
+                k++;
+                ctx.progress(
+                  `failover-bfd: ${ms} ms x ${MULTIPLIER}, ${death}, trial ${k}/${trialsN}: client gap ${fmt(t.gapMs)} ms, death -> GARP ${fmt(t.deathToGarpMs)} ms` +
+                    (t.daemonFailoverMs === undefined ? '' : `, vipd decision -> GARP ${fmt(t.daemonFailoverMs, 2)} ms`),
+                );
+              } catch (err) {
+                if (err instanceof Spoiled) {
+                  spurious++;
+                  continue;
+                }
+                failed.push((err as Error).message);
+                k++;
+                ctx.progress(`failover-bfd: ${ms} ms, ${death}: trial FAILED: ${(err as Error).message}`);
+              }
+            }
+            trials[death] = {
+              trials: list,
+              gapMs: summarize(list.map((t) => t.gapMs)),
+              deathToGarpMs: summarize(list.map((t) => t.deathToGarpMs)),
+              deathToReplyMs: summarize(list.map((t) => t.deathToReplyMs)),
+              spurious,
+              failed,
+            };
+          }
+          await stopPair(site);
+          const fig: IntervalFigures = { intervalMs: ms, multiplier: MULTIPLIER, cpu, trials };
+          if (soakS > 0) {
+            ctx.progress(`failover-bfd: soak at ${ms} ms x ${MULTIPLIER} for ${soakS} s with 100 ms event-loop stalls every second`);
+            fig.soak = await soak(ctx, site, intervalS, soakS);
+          }
+          results.push(fig);
+        }
+      } finally {
+        ipBatch.stdin!.end();
+        await prober?.stop(500);
+      }
+    } finally {
+      await site.cleanup();
+    }
+
+    const rows: string[][] = [['BFD', 'death', 'client gap', 'death -> GARP', 'death -> answers', 'trials', 'spurious']];
+    const cpuRows: string[][] = [['BFD', 'MASTER CPU %', 'BACKUP CPU %']];
+    if (noBfdCpu) cpuRows.push(['off', fmt(noBfdCpu.master, 2), fmt(noBfdCpu.backup, 2)]);
+    const soakRows: string[][] = [['BFD', 'soak s', 'session downs', 'lb2 takeovers', 'late TX', 'held']];
+    for (const r of results) {
+      const label = `${r.intervalMs} ms x ${r.multiplier}`;
+      for (const death of ['link down', 'SIGKILL'] as const) {
+        const t = r.trials[death];
+        rows.push([label, death, cell(t.gapMs), cell(t.deathToGarpMs), cell(t.deathToReplyMs), `${t.trials.length}${t.failed.length ? ` (+${t.failed.length} failed)` : ''}`, String(t.spurious)]);
+      }
+      const c = r.cpu.find((x) => x.bfd);
+      if (c) cpuRows.push([label, fmt(c.master, 2), fmt(c.backup, 2)]);
+      if (r.soak) soakRows.push([label, String(r.soak.seconds), String(r.soak.sessionDowns), String(r.soak.backupTransitions), String(r.soak.late), r.soak.held ? 'yes' : 'NO']);
+    }
+    const table = [
+      formatTable(rows, [false, false, true, true, true, true, true]),
+      'ms, median (min-max); VRRPv3 unicast at 100 ms adverts (Master_Down 360 ms), BFD multiplier 3; death = `ip link set eth0 down`',
+      'in the MASTER or SIGKILL of its daemon, at a random phase; client gap = longest silence between answers to UDP probes every 1 ms.',
+      '',
+      formatTable(cpuRows, [false, true, true]),
+      `daemon CPU, % of one core, utime+stime over ${CPU_WINDOW_MS / 1000} s, idle pair, same run.`,
+      '',
+      ...(soakRows.length > 1 ? [formatTable(soakRows, [false, true, true, true, true, false]), 'soak: both daemons stall their event loop 100 ms every second.'] : []),
+    ].join('\n');
+    return {
+      json: { intervals: results, noBfdCpu, method: { advertInterval: ADVERT_S, multiplier: MULTIPLIER, probesEveryMs: PROBE_EVERY_MS, soakSeconds: soakS } },
+      table,
+      files: [],
+      skipped: [],
+    };
+  },
+};
