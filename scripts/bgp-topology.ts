@@ -57,6 +57,8 @@ template bgp vipd {
   local ${ROUTER} as 65000;
   hold time 9;
   connect retry time 1;
+  # A session that failed (BFD down) may come back within seconds, not BIRD's default 60 s.
+  error wait time 1, 10;
   bfd on;
   ipv4 { import all; export none; };
 }
@@ -310,9 +312,9 @@ services:
     return (await this.lbs[i]!.exec('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:9477/metrics'], { timeoutMs: 5000 })).stdout;
   }
 
-  /** Packets host i's XDP program forwarded for the service (its own counters). */
-  async servicePackets(i: number): Promise<number> {
-    return metricSum(await this.metrics(i), 'vipd_service_packets_total', { service: 'web' });
+  /** Packets host i's XDP program forwarded for a service (its own counters): `web` (TCP) or `web-udp`. */
+  async servicePackets(i: number, service = 'web'): Promise<number> {
+    return metricSum(await this.metrics(i), 'vipd_service_packets_total', { service });
   }
 
   logTail(i: number, lines = 60): string {
