@@ -99,7 +99,18 @@ template bgp vipd {
   ipv4 { import all; export none; };
 }
 ${BGP_LBS.map((a, i) => `protocol bgp lb${i + 1} from vipd { neighbor ${a} as 65001; }`).join('\n')}
-${ipv6 ? BGP_LBS6.map((a, i) => `protocol bgp lb${i + 1}_v6 from vipd { local ${ROUTER6} as 65000; neighbor ${a} as 65001; ipv4 { import none; export none; }; ipv6 { import all; export none; }; }`).join('\n') : ''}
+${ipv6 ? routerBirdV6() : ''}`;
+
+/** The IPv6 sessions: the same settings over IPv6, carrying the /128s. */
+const routerBirdV6 = (): string => `template bgp vipd6 {
+  local ${ROUTER6} as 65000;
+  hold time 9;
+  connect retry time 1;
+  error wait time 1, 10;
+  bfd on;
+  ipv6 { import all; export none; };
+}
+${BGP_LBS6.map((a, i) => `protocol bgp lb${i + 1}_v6 from vipd6 { neighbor ${a} as 65001; }`).join('\n')}
 `;
 
 /**
