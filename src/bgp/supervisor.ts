@@ -72,6 +72,10 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
   #restartTimer: NodeJS.Timeout | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** BIRD was started or adopted: until then changes are only recorded, for start() to apply. */
+  #started = false;
+  /** announce() was called before start(): its set wins over the one an adopted BIRD runs with. */
+  #announcedBeforeStart = false;
   #sessions: PeerSession[] = [];
   /** Config writes and commands, one after another. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -122,6 +126,7 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
       await this.#retireStale();
       this.#writeConfig();
       await this.#launch();
+      this.#started = true;
     }
     await this.#waitReady(10_000);
     this.#pollTimer = setInterval(() => void this.#poll(), this.#pollMs);
@@ -132,6 +137,7 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
   announce(vips: readonly string[]): Promise<void> {
     const next = [...new Set(vips)].sort();
     return this.#enqueue(async () => {
+      if (!this.#started) this.#announcedBeforeStart = true;
       if (next.join() === this.#announced.join()) return;
       this.#announced = next;
       await this.#configure();
@@ -201,6 +207,8 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
   }
 
   async #configure(): Promise<void> {
+    // Before start(): the files may belong to a BIRD this vipd has not adopted yet; start() writes them.
+    if (!this.#started) return;
     this.#writeConfig();
     // BIRD not running (restarting): it reads the new file when it starts.
     if (!this.#keeper) return;
@@ -239,10 +247,11 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
     this.#childStartedAt = Date.now();
     try {
       const list = JSON.parse(readFileSync(this.#announcedPath, 'utf8')) as unknown;
-      if (Array.isArray(list)) this.#announced = list.filter((v): v is string => typeof v === 'string');
+      if (Array.isArray(list) && !this.#announcedBeforeStart) this.#announced = list.filter((v): v is string => typeof v === 'string');
     } catch {
       // No record: the config is rewritten below if it differs.
     }
+    this.#started = true;
     const text = renderBirdConfig({ bgp: this.#bgp, announce: this.#announced });
     let running = '';
     try {
