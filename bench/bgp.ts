@@ -20,6 +20,10 @@
  *  - graceful stop (SIGTERM): probes lost (goal 0);
  *  - every backend failing one host's health checks -> its route gone.
  *
+ * An idle probe (nothing happens) first gives the noise floor: on a loaded
+ * machine veth rings drop frames (and may drop BFD packets too) when their
+ * consumer does not run in time, whatever vipd does.
+ *
  * Every probe run is bounded (count and time: BgpSite.udpProbe), every wait
  * has a deadline, and the site (namespaces, BIRD, vipd) is removed at the end.
  */
@@ -143,6 +147,14 @@ async function run(ctx: BenchContext): Promise<SectionOutcome> {
     const spreadServers = new Set(spreadRun.flows.flatMap((f) => f.servers));
     ctx.progress(`bgp: spread ${perHost.join(' / ')} packets over lb1..lb3; real servers ${[...spreadServers].join(', ')}`);
 
+    // The noise floor: the same probe with nothing happening. On a loaded machine veth rings drop
+    // frames when their consumer does not run in time; losses here are the machine's, not vipd's.
+    const idle = await site.udpProbe({ sockets: FLOWS, everyMs: PROBE_EVERY_MS, durationMs: 4500 });
+    const idleLost = idle.flows.reduce((n, f) => n + f.sent - f.received, 0);
+    const idleSent = idle.flows.reduce((n, f) => n + f.sent, 0);
+    const idleGap = Math.max(...idle.flows.map((f) => f.maxGapMs));
+    ctx.progress(`bgp: idle: ${idleLost} of ${idleSent} probes lost, longest gap ${idleGap} ms`);
+
     // Deaths: the victim rotates over the hosts; it comes back between trials.
     const kills: KillSummary[] = [];
     for (const death of ['SIGKILL', 'link down'] as const) {
@@ -202,6 +214,8 @@ async function run(ctx: BenchContext): Promise<SectionOutcome> {
     ctx.progress(`bgp: backends down -> withdrawn ${withdrawMs.map((m) => fmt(m, 0)).join(', ')} ms`);
 
     const rows: string[][] = [['figure', 'median', 'min', 'max', 'n', 'goal']];
+    rows.push(['idle (nothing happens): probes lost', `${idleLost} of ${idleSent}`, '', '', '1', '']);
+    rows.push(['idle (nothing happens): longest gap (ms)', String(idleGap), '', '', '1', '']);
     rows.push(['spread: packets per host lb1 / lb2 / lb3', perHost.join(' / '), '', '', '1', 'all > 0: ' + (perHost.every((n) => n > 0) ? 'MET' : 'NOT MET')]);
     for (const k of kills) {
       rows.push([`${k.death}: death -> route without the host (ms)`, fmt(k.routeGoneMs.median), fmt(k.routeGoneMs.min), fmt(k.routeGoneMs.max), String(k.routeGoneMs.n), '']);
@@ -248,7 +262,7 @@ async function run(ctx: BenchContext): Promise<SectionOutcome> {
       }),
     );
     return {
-      json: { flows: FLOWS, probeEveryMs: PROBE_EVERY_MS, spread: perHost, kills, graceful, withdrawMs: wd, withdrawTrialsMs: withdrawMs },
+      json: { flows: FLOWS, probeEveryMs: PROBE_EVERY_MS, idle: { lost: idleLost, sent: idleSent, maxGapMs: idleGap }, spread: perHost, kills, graceful, withdrawMs: wd, withdrawTrialsMs: withdrawMs },
       table,
       files: [chart],
       skipped,
