@@ -52,6 +52,11 @@ export class BgpAnnouncer {
   #drained = false;
   #stopping = false;
   #handedOff = false;
+  /**
+   * The services are in place: until then there is nothing to decide on (every
+   * VIP would read "no service") and an adopted BIRD's routes must stay as they are.
+   */
+  #servicesReady = false;
   #timer: NodeJS.Timeout | undefined;
   #last: AnnounceDecision = { announce: [], reasons: new Map() };
 
@@ -62,10 +67,19 @@ export class BgpAnnouncer {
     this.#bird.on('sessions', (s) => this.#onSessions(s));
   }
 
-  /** Starts BIRD (nothing announced yet) and the lease/announce tick. */
+  /**
+   * Starts BIRD (nothing announced yet), or adopts the one a handed-off vipd
+   * left (its routes kept), and the lease/announce tick. Announcements follow
+   * once servicesReady() was called.
+   */
   async start(): Promise<void> {
     await this.#bird.start();
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
+  }
+
+  /** The services are installed: decide what to announce from now on. */
+  servicesReady(): void {
+    this.#servicesReady = true;
   }
 
   /**
@@ -112,7 +126,7 @@ export class BgpAnnouncer {
 
   /** Recomputes what to announce and tells BIRD when it changed. Safe to call any time. */
   async update(): Promise<void> {
-    if (this.#handedOff) return;
+    if (this.#handedOff || !this.#servicesReady) return;
     const decision = decideAnnouncements({
       instances: this.#instances.map((i) => ({ name: i.name, interface: i.interface, announce: i.announce, vips: i.vips.map((v) => v.address) })),
       services: this.#o.services(),
