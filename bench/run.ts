@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { bgp } from './bgp.js';
 import { controlPlane } from './controlplane.js';
 import { daemon } from './daemon-resources.js';
 import { dataplane } from './dataplane.js';
@@ -23,7 +24,18 @@ import { scale } from './scale.js';
 import { throughput } from './throughput.js';
 
 /** In run order. Failover, throughput: add here. */
-const SECTIONS: readonly Section[] = [dataplane, throughput, failover, failoverBfd, firstSyn, controlPlane, scale, daemon, pacing];
+const SECTIONS: readonly Section[] = [
+  dataplane,
+  throughput,
+  failover,
+  failoverBfd,
+  firstSyn,
+  controlPlane,
+  scale,
+  daemon,
+  pacing,
+  bgp,
+];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--only KEY[,KEY...]]
 sections: ${SECTIONS.map((s) => s.key).join(', ')}`;

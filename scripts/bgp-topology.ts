@@ -2,14 +2,19 @@
  * A BGP test site in network namespaces: a router (BIRD 2, ECMP with an L4
  * hash) between a client and a segment with three vipd hosts announcing one
  * VIP over BGP and two real servers answering the client directly (DR).
- * test/netns/bgp-ecmp.test.ts and `npm run demo -- --bgp` build on it.
+ * test/netns/bgp-ecmp.test.ts, bgp-frr.test.ts, bgp-ipv6.test.ts, bench/bgp.ts
+ * and `npm run demo -- --bgp` build on it. The router is BIRD 2 or FRR
+ * (`tor`), and with `ipv6` every link also carries IPv6 and the hosts also
+ * announce an IPv6 VIP over an IPv6 session.
  * Everything it makes is removed by cleanup() (and by the lab's exit hooks).
  *
  *   client 10.98.0.10 --- router 10.98.0.1 | 10.97.0.1 --- bridge --- lb1..lb3 10.97.0.11..13
  *                                                                  \-- rs1, rs2 10.97.0.21..22 (default via the router)
+ *   IPv6:  fd98::10 --- fd98::1 | fd97::1 --- lb fd97::11..13, rs fd97::21..22; VIP 2001:db8:100::10
  */
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../src/native.js';
 import { NetnsLab, type Bridge, type Namespace, type NodeChild } from '../test/helpers/netns.js';
@@ -22,12 +27,42 @@ export const BGP_CLIENT = '10.98.0.10';
 export const ROUTER = '10.97.0.1';
 export const BGP_LBS = ['10.97.0.11', '10.97.0.12', '10.97.0.13'] as const;
 export const BGP_REALS = ['10.97.0.21', '10.97.0.22'] as const;
+export const BGP_VIP6 = '2001:db8:100::10';
+export const ROUTER_CLIENT_SIDE6 = 'fd98::1';
+export const BGP_CLIENT6 = 'fd98::10';
+export const ROUTER6 = 'fd97::1';
+export const BGP_LBS6 = ['fd97::11', 'fd97::12', 'fd97::13'] as const;
+export const BGP_REALS6 = ['fd97::21', 'fd97::22'] as const;
+
+/** Where Debian's frr package puts its daemons. */
+export const FRR_DIR = '/usr/lib/frr';
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '(none)';
+  }
+}
+
+/** Which routing daemon plays the ToR. */
+export type Tor = 'bird' | 'frr';
+
+export interface BgpSiteOptions {
+  tor?: Tor;
+  /** IPv6 on every link, an IPv6 session per host and an IPv6 VIP beside the IPv4 one. */
+  ipv6?: boolean;
+}
 
 /**
  * The real servers: TCP as test/netns/fixtures/daemon-traffic.mjs expects (greet "NAME CLIENT",
  * echo "NAME LINE"); UDP on the VIP answers "NAME PAYLOAD".
  */
-const realServer = (name: string) => `
+const realServer = (name: string, ipv6: boolean) => `
+  if (${ipv6}) {
+    const srv6 = require('node:net').createServer((s) => { s.write('${name} ' + s.remoteAddress + '\\n'); s.on('data', (d) => s.write('${name} ' + d)); s.on('error', () => {}); });
+    srv6.listen({ port: ${BGP_PORT}, host: '::', ipv6Only: true });
+  }
   const udp = require('node:dgram').createSocket('udp4');
   udp.on('message', (m, r) => udp.send(Buffer.concat([Buffer.from('${name} '), m]), r.port, r.address));
   udp.bind(${BGP_PORT}, '${BGP_VIP}');
@@ -44,7 +79,7 @@ const realServer = (name: string) => `
   srv.listen(${BGP_PORT}, '0.0.0.0', () => console.log('ready'));`;
 
 /** The ToR: a BGP session per vipd host with BFD, equal routes merged into one multipath kernel route. */
-export const routerBirdConfig = (): string => `
+export const routerBirdConfig = (ipv6 = false): string => `
 router id ${ROUTER};
 log stderr all;
 protocol device { scan time 10; }
@@ -52,16 +87,83 @@ protocol kernel {
   ipv4 { import none; export all; };
   merge paths on;
 }
+${ipv6 ? 'protocol kernel {\n  ipv6 { import none; export all; };\n  merge paths on;\n}' : ''}
 protocol bfd { interface "*" { interval 100 ms; multiplier 3; }; }
 template bgp vipd {
   local ${ROUTER} as 65000;
   hold time 9;
   connect retry time 1;
+  # A session that failed (BFD down) may come back within seconds, not BIRD's default 60 s.
+  error wait time 1, 10;
   bfd on;
   ipv4 { import all; export none; };
 }
 ${BGP_LBS.map((a, i) => `protocol bgp lb${i + 1} from vipd { neighbor ${a} as 65001; }`).join('\n')}
+${ipv6 ? routerBirdV6() : ''}`;
+
+/** The IPv6 sessions: the same settings over IPv6, carrying the /128s. */
+const routerBirdV6 = (): string => `template bgp vipd6 {
+  local ${ROUTER6} as 65000;
+  hold time 9;
+  connect retry time 1;
+  error wait time 1, 10;
+  bfd on;
+  ipv6 { import all; export none; };
+}
+${BGP_LBS6.map((a, i) => `protocol bgp lb${i + 1}_v6 from vipd6 { neighbor ${a} as 65001; }`).join('\n')}
 `;
+
+/**
+ * The same ToR in FRR 8 (zebra + bgpd + bfdd, each with its own file): a
+ * peer group for the vipd hosts, BFD 100 ms x 3 from a profile, eBGP
+ * multipath, and route-maps (FRR refuses eBGP routes without a policy).
+ */
+export const routerFrrConfig = (ipv6 = false): { zebra: string; bfdd: string; bgpd: string } => ({
+  zebra: 'hostname rt\n',
+  bfdd: ['bfd', ' profile vipd', '  transmit-interval 100', '  receive-interval 100', '  detect-multiplier 3', ' exit', 'exit', ''].join('\n'),
+  bgpd: [
+    'hostname rt',
+    `ip prefix-list VIPS seq 10 permit ${BGP_VIP.replace(/\.\d+$/, '.0')}/24 ge 32`,
+    ...(ipv6 ? ['ipv6 prefix-list VIPS6 seq 10 permit 2001:db8:100::/48 ge 128'] : []),
+    'route-map VIPS permit 10',
+    ' match ip address prefix-list VIPS',
+    'exit',
+    ...(ipv6 ? ['route-map VIPS6 permit 10', ' match ipv6 address prefix-list VIPS6', 'exit'] : []),
+    'route-map NONE deny 10',
+    'exit',
+    'router bgp 65000',
+    ` bgp router-id ${ROUTER}`,
+    ' no bgp default ipv4-unicast',
+    ' neighbor VIPD peer-group',
+    ' neighbor VIPD remote-as 65001',
+    ' neighbor VIPD bfd profile vipd',
+    ' neighbor VIPD timers 3 9',
+    ' neighbor VIPD timers connect 1',
+    ...BGP_LBS.map((a) => ` neighbor ${a} peer-group VIPD`),
+    ...(ipv6
+      ? [' neighbor VIPD6 peer-group', ' neighbor VIPD6 remote-as 65001', ' neighbor VIPD6 bfd profile vipd', ' neighbor VIPD6 timers 3 9', ' neighbor VIPD6 timers connect 1']
+      : []),
+    ...(ipv6 ? BGP_LBS6.map((a) => ` neighbor ${a} peer-group VIPD6`) : []),
+    ' address-family ipv4 unicast',
+    '  maximum-paths 16',
+    '  neighbor VIPD activate',
+    '  neighbor VIPD route-map VIPS in',
+    '  neighbor VIPD route-map NONE out',
+    ' exit-address-family',
+    ...(ipv6
+      ? [
+          ' address-family ipv6 unicast',
+          '  maximum-paths 16',
+          '  neighbor VIPD6 activate',
+          '  neighbor VIPD6 route-map VIPS6 in',
+          '  neighbor VIPD6 route-map NONE out',
+          ' exit-address-family',
+        ]
+      : []),
+    'exit',
+    '',
+  ].join('\n'),
+});
 
 /** A UDP probe run: wall-clock start and end (ms since the epoch), and each flow. */
 export interface UdpProbeResult {
@@ -128,17 +230,23 @@ export class BgpSite {
   readonly dirs: string[] = [];
   readonly pins: string[] = [];
   readonly daemons: (ChildProcess | undefined)[] = [];
+  readonly tor: Tor;
+  readonly ipv6: boolean;
+  /** The router's own files (its config, logs, sockets). */
+  routerDir = '';
 
-  private constructor(label: string) {
+  private constructor(label: string, opts: BgpSiteOptions) {
+    this.tor = opts.tor ?? 'bird';
+    this.ipv6 = opts.ipv6 ?? false;
     this.lab = new NetnsLab(label);
     this.sw = this.lab.bridge();
     this.router = this.lab.namespace('rt');
     this.client = this.lab.namespace('cl');
   }
 
-  /** Builds the namespaces, links, router (BIRD running) and real servers; no vipd yet. */
-  static async create(label = 'bgp'): Promise<BgpSite> {
-    const site = new BgpSite(label);
+  /** Builds the namespaces, links, router (BIRD or FRR running) and real servers; no vipd yet. */
+  static async create(label = 'bgp', opts: BgpSiteOptions = {}): Promise<BgpSite> {
+    const site = new BgpSite(label, opts);
     try {
       await site.wire();
     } catch (err) {
@@ -158,6 +266,13 @@ export class BgpSite {
     client.execSync('ethtool', ['-K', 'eth0', 'tx', 'off']);
     router.addr('eth0', `${ROUTER_CLIENT_SIDE}/24`);
     router.execSync('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.fib_multipath_hash_policy=1', 'net.ipv4.conf.all.rp_filter=0']);
+    const v6 = this.ipv6;
+    if (v6) {
+      client.addr('eth0', `${BGP_CLIENT6}/64`);
+      client.ip(['-6', 'route', 'add', 'default', 'via', ROUTER_CLIENT_SIDE6]);
+      router.addr('eth0', `${ROUTER_CLIENT_SIDE6}/64`);
+      router.execSync('sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.fib_multipath_hash_policy=1']);
+    }
     let port = 0;
     // XDP_TX out of a veth reaches the peer only when the peer runs an XDP program.
     const bridgePort = (opts: { flood?: boolean } = {}) => {
@@ -167,6 +282,7 @@ export class BgpSite {
     sw.attach(router, 'eth1');
     bridgePort();
     router.addr('eth1', `${ROUTER}/24`);
+    if (v6) router.addr('eth1', `${ROUTER6}/64`);
     for (const [i, addr] of BGP_LBS.entries()) {
       const ns = lab.namespace(`lb${i + 1}`);
       sw.attach(ns, 'eth0');
@@ -174,6 +290,7 @@ export class BgpSite {
       // would flood its frames to the other LBs, whose XDP would forward them (and hide the failure).
       bridgePort({ flood: false });
       ns.addr('eth0', `${addr}/24`);
+      if (v6) ns.addr('eth0', `${BGP_LBS6[i]}/64`);
       this.lbs.push(ns);
       this.dirs.push(lab.tmpDir());
       this.pins.push(lab.bpffs());
@@ -186,6 +303,11 @@ export class BgpSite {
       ns.addr('eth0', `${addr}/24`);
       ns.ip(['route', 'add', 'default', 'via', ROUTER]);
       ns.addr('lo', `${BGP_VIP}/32`);
+      if (v6) {
+        ns.addr('eth0', `${BGP_REALS6[i]}/64`);
+        ns.ip(['-6', 'route', 'add', 'default', 'via', ROUTER6]);
+        ns.addr('lo', `${BGP_VIP6}/128`);
+      }
       ns.execSync('sysctl', [
         '-qw',
         'net.ipv4.conf.all.arp_ignore=1',
@@ -193,16 +315,59 @@ export class BgpSite {
         'net.ipv4.conf.eth0.arp_ignore=1',
         'net.ipv4.conf.eth0.arp_announce=2',
       ]);
-      servers.push(ns.spawn(process.execPath, ['-e', realServer(`rs${i + 1}`)]));
+      servers.push(ns.spawn(process.execPath, ['-e', realServer(`rs${i + 1}`, v6)]));
       this.reals.push(ns);
     }
     await Promise.all(servers.map((c) => waitLine(c, 'ready')));
     // The LBs know the real servers' MACs before the first health check.
-    for (const lb of this.lbs) for (const a of BGP_REALS) await lb.exec('ping', ['-c', '1', '-W', '1', a]);
-    const rdir = lab.tmpDir();
-    writeFileSync(join(rdir, 'bird.conf'), routerBirdConfig());
-    const bird = router.spawn('bird', ['-f', '-c', join(rdir, 'bird.conf'), '-s', join(rdir, 'bird.ctl'), '-P', join(rdir, 'bird.pid')]);
+    for (const lb of this.lbs) for (const a of [...BGP_REALS, ...(v6 ? BGP_REALS6 : [])]) await lb.exec('ping', ['-c', '1', '-W', '1', a]);
+    this.routerDir = lab.tmpDir();
+    if (this.tor === 'frr') await this.startFrr();
+    else this.startBird();
+  }
+
+  private startBird(): void {
+    const rdir = this.routerDir;
+    writeFileSync(join(rdir, 'bird.conf'), routerBirdConfig(this.ipv6));
+    const bird = this.router.spawn('bird', ['-f', '-c', join(rdir, 'bird.conf'), '-s', join(rdir, 'bird.ctl'), '-P', join(rdir, 'bird.pid')]);
     bird.stderr?.pipe(createWriteStream(join(rdir, 'bird.log')));
+  }
+
+  /**
+   * FRR as the ToR without systemd or watchfrr: zebra, then bfdd and bgpd, in
+   * the foreground in the router namespace, each with its file, sockets and
+   * pid file in the router's folder (no TCP vty).
+   */
+  private async startFrr(): Promise<void> {
+    const rdir = this.routerDir;
+    const conf = routerFrrConfig(this.ipv6);
+    const zserv = join(rdir, 'zserv.api');
+    // The daemons drop to Debian's frr user (its vty group, frrvty, is what lets them open their vty):
+    // their folder is theirs.
+    const uid = Number(execFileSync('id', ['-u', 'frr'], { encoding: 'utf8' }));
+    const gid = Number(execFileSync('id', ['-g', 'frr'], { encoding: 'utf8' }));
+    chownSync(rdir, uid, gid);
+    const common = (name: string) => ['-u', 'frr', '-g', 'frr', '-f', join(rdir, `${name}.conf`), '-i', join(rdir, `${name}.pid`), '--vty_socket', rdir, '-z', zserv, '-P', '0', '--log', `file:${join(rdir, `${name}.log`)}`];
+    for (const [name, text] of Object.entries(conf)) writeFileSync(join(rdir, `${name}.conf`), text);
+    this.router.spawn(`${FRR_DIR}/zebra`, common('zebra'));
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(zserv)) {
+      if (Date.now() > deadline) throw new Error(`FRR zebra did not open ${zserv}: ${readText(join(rdir, 'zebra.log'))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.router.spawn(`${FRR_DIR}/bfdd`, [...common('bfdd'), '--bfdctl', join(rdir, 'bfdd.sock')]);
+    this.router.spawn(`${FRR_DIR}/bgpd`, common('bgpd'));
+  }
+
+  /** A command to the router's FRR (`vtysh -c`), e.g. `show bgp summary`. */
+  vtysh(command: string): string {
+    return this.router.execSync('vtysh', ['--vty_socket', this.routerDir, '-c', command]);
+  }
+
+  /** The router's log(s), for a failing test. */
+  routerLog(): string {
+    const files = this.tor === 'frr' ? ['zebra.log', 'bfdd.log', 'bgpd.log'] : ['bird.log'];
+    return files.map((f) => `--- router ${f} ---\n${readText(join(this.routerDir, f)).split('\n').slice(-40).join('\n')}`).join('\n');
   }
 
   configPath(i: number): string {
@@ -228,12 +393,13 @@ bgp:
   routerId: ${BGP_LBS[i]}
   gracePeriod: 2
   runDir: ${join(dir, 'bgp')}
-  peers: [{ address: ${ROUTER}, asn: 65000, bfd: true, holdTime: 9 }]
-instances:
+  peers:
+    - { address: ${ROUTER}, asn: 65000, bfd: true, holdTime: 9 }
+${this.ipv6 ? `    - { address: '${ROUTER6}', asn: 65000, bfd: true, holdTime: 9 }\n` : ''}instances:
   - name: edge
     interface: eth0
     announce: bgp
-    vips: [${BGP_VIP}/32]
+    vips: [${BGP_VIP}/32${this.ipv6 ? `, '${BGP_VIP6}/128'` : ''}]
 services:
   - name: web
     vip: ${BGP_VIP}
@@ -252,6 +418,20 @@ services:
     backends:
       - { address: ${BGP_REALS[0]}, weight: 100 }
       - { address: ${BGP_REALS[1]}, weight: 100 }
+    healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }
+${this.ipv6 ? this.config6() : ''}`;
+  }
+
+  /** The IPv6 service: TCP on the IPv6 VIP, both real servers by their IPv6 addresses. */
+  private config6(): string {
+    return `  - name: web6
+    vip: '${BGP_VIP6}'
+    port: ${BGP_PORT}
+    protocol: tcp
+    instance: edge
+    backends:
+      - { address: '${BGP_REALS6[0]}', weight: 100 }
+      - { address: '${BGP_REALS6[1]}', weight: 100 }
     healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }
 `;
   }
@@ -286,20 +466,20 @@ services:
   }
 
   /** The router's next hops for the VIP, sorted (empty: no route). */
-  nextHops(): string[] {
-    const r = this.router.ipJson<RouteJson[]>(['route', 'show', `${BGP_VIP}/32`])[0];
+  nextHops(vip: string = BGP_VIP): string[] {
+    const r = this.router.ipJson<RouteJson[]>(vip.includes(':') ? ['-6', 'route', 'show', `${vip}/128`] : ['route', 'show', `${vip}/32`])[0];
     if (!r) return [];
     return (r.nexthops?.map((n) => n.gateway) ?? (r.gateway ? [r.gateway] : [])).sort();
   }
 
   /** Waits until the router's next hops are `want`; returns the milliseconds since `t0`. */
-  async waitHops(want: readonly string[], t0 = performance.now(), timeoutMs = 15_000): Promise<number> {
+  async waitHops(want: readonly string[], t0 = performance.now(), timeoutMs = 15_000, vip: string = BGP_VIP): Promise<number> {
     const sorted = [...want].sort().join();
     while (performance.now() - t0 < timeoutMs) {
-      if (this.nextHops().join() === sorted) return performance.now() - t0;
+      if (this.nextHops(vip).join() === sorted) return performance.now() - t0;
       await new Promise((r) => setTimeout(r, 10));
     }
-    throw new Error(`router next hops ${JSON.stringify(this.nextHops())}, wanted ${JSON.stringify([...want].sort())}`);
+    throw new Error(`router next hops for ${vip} ${JSON.stringify(this.nextHops(vip))}, wanted ${JSON.stringify([...want].sort())}`);
   }
 
   vipctl(i: number, ...args: string[]): string {
@@ -310,9 +490,9 @@ services:
     return (await this.lbs[i]!.exec('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:9477/metrics'], { timeoutMs: 5000 })).stdout;
   }
 
-  /** Packets host i's XDP program forwarded for the service (its own counters). */
-  async servicePackets(i: number): Promise<number> {
-    return metricSum(await this.metrics(i), 'vipd_service_packets_total', { service: 'web' });
+  /** Packets host i's XDP program forwarded for a service (its own counters): `web` (TCP) or `web-udp`. */
+  async servicePackets(i: number, service = 'web'): Promise<number> {
+    return metricSum(await this.metrics(i), 'vipd_service_packets_total', { service });
   }
 
   logTail(i: number, lines = 60): string {

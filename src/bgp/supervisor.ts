@@ -1,19 +1,26 @@
 /**
- * Runs vipd's BGP speaker: BIRD2 as a child process with its config and
- * control socket in a private run directory (no system service). The
- * supervisor writes the config, starts BIRD in the foreground, restarts it
- * with backoff when it dies, changes the announced VIPs by rewriting the
- * config and asking BIRD to `configure`, and polls the sessions' states.
+ * Runs vipd's BGP speaker: BIRD2 with its config and control socket in a
+ * private run directory (no system service). The supervisor writes the
+ * config, starts BIRD in the foreground, restarts it with backoff when it
+ * dies, changes the announced VIPs by rewriting the config and asking BIRD
+ * to `configure`, and polls the sessions' states.
  *
- * BIRD runs under `setpriv --pdeathsig KILL`: if vipd is killed outright its
- * BIRD dies with it, the BGP sessions drop and the routers withdraw this
- * host (at once on the TCP reset, or after BFD/hold time if the host is gone).
+ * BIRD runs under a keeper (src/bgp/bird-keeper.ts), a small process of its
+ * own that vipd talks to over `keeper.sock`: if vipd dies (killed, crashed)
+ * the keeper stops BIRD at once, the BGP sessions close with a NOTIFICATION
+ * and the routers withdraw this host (or BFD/hold time ends them if the host
+ * is gone). At a handoff (SIGUSR2) vipd asks the keeper to hold BIRD for the
+ * next vipd instead: BIRD, its sessions and its routes stay, and the next
+ * vipd adopts them (start() finds the keeper) without a withdrawal.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BgpConfig } from '../config/index.js';
+import { packageRoot } from '../native.js';
 import { birdCommand, parseShowProtocols } from './bird-control.js';
 import { peerProtocolName, renderBirdConfig } from './bird-config.js';
 
@@ -39,6 +46,14 @@ export interface BirdSupervisorOptions {
 }
 
 const BACKOFF_MS = [500, 1000, 2000, 5000, 10_000, 30_000];
+/** A keeper whose first vipd never connects stops BIRD after this long. */
+const KEEPER_FIRST_CLIENT_MS = 10_000;
+
+/** The keeper's entry point: beside this file when built, else the build's (tests import src/). */
+function keeperMain(): string {
+  const beside = fileURLToPath(new URL('./bird-keeper-main.js', import.meta.url));
+  return existsSync(beside) ? beside : join(packageRoot(), 'dist', 'src', 'bgp', 'bird-keeper-main.js');
+}
 /** A BIRD that ran this long counts as healthy again: the backoff starts over. */
 const HEALTHY_RUN_MS = 60_000;
 
@@ -48,12 +63,19 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
   readonly #birdPath: string;
   readonly #pollMs: number;
   #announced: string[] = [];
-  #child: ChildProcess | undefined;
+  /** The connection to BIRD's keeper while BIRD runs (undefined: BIRD is down or restarting). */
+  #keeper: Socket | undefined;
+  /** Set when the keeper has told us BIRD exited: resolves stop(). */
+  #exited: (() => void) | undefined;
   #childStartedAt = 0;
   #failures = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** BIRD was started or adopted: until then changes are only recorded, for start() to apply. */
+  #started = false;
+  /** announce() was called before start(): its set wins over the one an adopted BIRD runs with. */
+  #announcedBeforeStart = false;
   #sessions: PeerSession[] = [];
   /** Config writes and commands, one after another. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -75,6 +97,15 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
     return join(this.#bgp.runDir, 'bird.conf');
   }
 
+  get keeperSocketPath(): string {
+    return join(this.#bgp.runDir, 'keeper.sock');
+  }
+
+  /** The VIPs the running bird.conf announces, for the vipd that adopts it. */
+  get #announcedPath(): string {
+    return join(this.#bgp.runDir, 'announced.json');
+  }
+
   /** The VIPs BIRD was last told to announce. */
   get announced(): readonly string[] {
     return this.#announced;
@@ -84,12 +115,19 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
     return this.#sessions;
   }
 
-  /** Writes the config (nothing announced yet), starts BIRD and waits for its control socket. */
+  /**
+   * Adopts the BIRD a vipd handed off (its routes stay as they are), or
+   * writes the config (nothing announced yet) and starts BIRD; then waits for
+   * its control socket.
+   */
   async start(): Promise<void> {
     mkdirSync(this.#bgp.runDir, { recursive: true, mode: 0o700 });
-    await this.#retireStale();
-    this.#writeConfig();
-    this.#spawn();
+    if (!(await this.#adopt())) {
+      await this.#retireStale();
+      this.#writeConfig();
+      await this.#launch();
+      this.#started = true;
+    }
     await this.#waitReady(10_000);
     this.#pollTimer = setInterval(() => void this.#poll(), this.#pollMs);
     void this.#poll();
@@ -99,6 +137,7 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
   announce(vips: readonly string[]): Promise<void> {
     const next = [...new Set(vips)].sort();
     return this.#enqueue(async () => {
+      if (!this.#started) this.#announcedBeforeStart = true;
       if (next.join() === this.#announced.join()) return;
       this.#announced = next;
       await this.#configure();
@@ -119,14 +158,39 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
     clearInterval(this.#pollTimer);
     clearTimeout(this.#restartTimer);
     await this.#queue.catch(() => undefined);
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    const keeper = this.#keeper;
+    if (!keeper) return;
+    const exited = new Promise<void>((resolve) => {
+      this.#exited = resolve;
+      keeper.once('close', () => resolve());
+    });
+    keeper.write(JSON.stringify({ stop: true }) + '\n');
+    // The keeper kills a BIRD that ignores SIGTERM after 3 s.
+    const timer = setTimeout(() => keeper.destroy(), 5000);
     await exited;
     clearTimeout(timer);
+    keeper.destroy();
     rmSync(this.socketPath, { force: true });
+  }
+
+  /**
+   * Handoff: BIRD keeps running with its sessions and routes, held by its
+   * keeper for `holdMs` for the next vipd to adopt; if none does, the keeper
+   * stops it then (the routes are withdrawn).
+   */
+  async handoff(holdMs: number): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#pollTimer);
+    clearTimeout(this.#restartTimer);
+    await this.#queue.catch(() => undefined);
+    const keeper = this.#keeper;
+    if (!keeper) return;
+    const closed = new Promise<void>((resolve) => keeper.once('close', () => resolve()));
+    keeper.end(JSON.stringify({ hold: holdMs }) + '\n');
+    const timer = setTimeout(() => keeper.destroy(), 2000);
+    await closed;
+    clearTimeout(timer);
+    this.#log.info({ holdMs, keeper: this.keeperSocketPath }, 'BIRD left running for the next vipd');
   }
 
   #enqueue<T>(job: () => Promise<T>): Promise<T> {
@@ -139,12 +203,15 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
     const tmp = `${this.configPath}.tmp`;
     writeFileSync(tmp, renderBirdConfig({ bgp: this.#bgp, announce: this.#announced }), { mode: 0o600 });
     renameSync(tmp, this.configPath);
+    writeFileSync(this.#announcedPath, JSON.stringify(this.#announced) + '\n', { mode: 0o600 });
   }
 
   async #configure(): Promise<void> {
+    // Before start(): the files may belong to a BIRD this vipd has not adopted yet; start() writes them.
+    if (!this.#started) return;
     this.#writeConfig();
     // BIRD not running (restarting): it reads the new file when it starts.
-    if (!this.#child || this.#child.exitCode !== null) return;
+    if (!this.#keeper) return;
     await birdCommand(this.socketPath, 'configure');
   }
 
@@ -160,22 +227,113 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
     rmSync(this.socketPath, { force: true });
   }
 
-  #spawn(): void {
-    const args = ['--pdeathsig', 'KILL', '--', this.#birdPath, '-f', '-c', this.configPath, '-s', this.socketPath, '-P', join(this.#bgp.runDir, 'bird.pid')];
-    const child = spawn('setpriv', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.#child = child;
+  /**
+   * A keeper left by a vipd that handed off: connect, take its BIRD as it is.
+   * The announced set is the one that BIRD runs with (announced.json), so
+   * nothing is withdrawn until this vipd decides otherwise; changed speaker
+   * settings (a new config) are applied by `configure`.
+   */
+  async #adopt(): Promise<boolean> {
+    if (!existsSync(this.keeperSocketPath)) return false;
+    let sock: Socket;
+    try {
+      sock = await this.#connectKeeper(1000);
+    } catch {
+      // Nobody listens: a keeper that is gone.
+      rmSync(this.keeperSocketPath, { force: true });
+      return false;
+    }
+    this.#attach(sock);
     this.#childStartedAt = Date.now();
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line.trim()) this.#log.info({ bird: line.trim() }, 'bird');
-    });
-    child.on('error', (err) => this.#log.error({ err: err.message }, 'BIRD could not be started'));
-    child.on('exit', (code, signal) => this.#onExit(child, code, signal));
-    this.#log.info({ pid: child.pid, config: this.configPath, socket: this.socketPath }, 'BIRD started');
+    try {
+      const list = JSON.parse(readFileSync(this.#announcedPath, 'utf8')) as unknown;
+      if (Array.isArray(list) && !this.#announcedBeforeStart) this.#announced = list.filter((v): v is string => typeof v === 'string');
+    } catch {
+      // No record: the config is rewritten below if it differs.
+    }
+    this.#started = true;
+    const text = renderBirdConfig({ bgp: this.#bgp, announce: this.#announced });
+    let running = '';
+    try {
+      running = readFileSync(this.configPath, 'utf8');
+    } catch {
+      // No file: written below.
+    }
+    this.#log.info({ keeper: this.keeperSocketPath, announced: this.#announced }, 'BIRD adopted from the previous vipd');
+    if (running !== text) {
+      await this.#waitReady(10_000);
+      await this.#configure();
+    }
+    return true;
   }
 
-  #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (child !== this.#child) return;
+  /** Starts a keeper (detached: it must be able to outlive this vipd at a handoff) and connects to it. */
+  async #launch(): Promise<void> {
+    rmSync(this.keeperSocketPath, { force: true });
+    const birdArgs = ['-f', '-c', this.configPath, '-s', this.socketPath, '-P', join(this.#bgp.runDir, 'bird.pid')];
+    const keeper = spawn(process.execPath, [keeperMain(), this.keeperSocketPath, String(KEEPER_FIRST_CLIENT_MS), this.#birdPath, ...birdArgs], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    keeper.on('error', (err) => this.#log.error({ err: err.message }, 'BIRD keeper could not be started'));
+    keeper.unref();
+    this.#childStartedAt = Date.now();
+    const sock = await this.#connectKeeper(5000);
+    this.#attach(sock);
+    this.#log.info({ keeperPid: keeper.pid, config: this.configPath, socket: this.socketPath }, 'BIRD started');
+  }
+
+  async #connectKeeper(timeoutMs: number): Promise<Socket> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await new Promise<Socket>((resolve, reject) => {
+          const sock = createConnection(this.keeperSocketPath);
+          sock.once('connect', () => {
+            sock.off('error', reject);
+            resolve(sock);
+          });
+          sock.once('error', reject);
+        });
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`BIRD keeper did not answer on ${this.keeperSocketPath}: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  /** Reads the keeper's lines: BIRD's log, and BIRD's exit. */
+  #attach(sock: Socket): void {
+    this.#keeper = sock;
+    sock.setEncoding('utf8');
+    sock.on('error', () => undefined);
+    let buf = '';
+    let exit: { code: number | null; signal: string | null } | undefined;
+    sock.on('data', (d: string) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let msg: { log?: unknown; exit?: { code: number | null; signal: string | null } };
+        try {
+          msg = JSON.parse(line) as typeof msg;
+        } catch {
+          continue;
+        }
+        if (typeof msg.log === 'string') this.#log.info({ bird: msg.log }, 'bird');
+        if (msg.exit) exit = msg.exit;
+      }
+    });
+    sock.on('close', () => {
+      if (this.#keeper !== sock) return;
+      this.#keeper = undefined;
+      this.#exited?.();
+      this.#onExit(exit?.code ?? null, exit?.signal ?? (exit ? null : 'keeper gone'));
+    });
+  }
+
+  #onExit(code: number | null, signal: string | null): void {
     this.#setSessions(this.#bgp.peers.map((p) => ({ peer: p.address.address, up: false, state: 'down' })));
     if (this.#stopping) return;
     if (Date.now() - this.#childStartedAt > HEALTHY_RUN_MS) this.#failures = 0;
@@ -186,7 +344,10 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
       if (this.#stopping) return;
       rmSync(this.socketPath, { force: true });
       this.#writeConfig();
-      this.#spawn();
+      this.#launch().catch((err: Error) => {
+        this.#log.error({ err: err.message }, 'BIRD could not be restarted');
+        this.#onExit(null, null);
+      });
     }, delay);
   }
 
@@ -197,7 +358,7 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
         await birdCommand(this.socketPath, 'show status', 1000);
         return;
       } catch (err) {
-        if (this.#child?.exitCode !== null || Date.now() > deadline) {
+        if (!this.#keeper || Date.now() > deadline) {
           throw new Error(`BIRD did not come up (${(err as Error).message}); its config: ${this.configPath}`);
         }
         await new Promise((r) => setTimeout(r, 50));
@@ -206,7 +367,7 @@ export class BirdSupervisor extends EventEmitter<{ sessions: [PeerSession[]] }> 
   }
 
   async #poll(): Promise<void> {
-    if (!this.#child || this.#child.exitCode !== null) return;
+    if (!this.#keeper) return;
     try {
       const rows = parseShowProtocols(await birdCommand(this.socketPath, 'show protocols', 2000));
       this.#setSessions(

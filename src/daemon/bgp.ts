@@ -33,6 +33,14 @@ export interface BgpAnnouncerOptions {
  */
 const LEASE_S = 3;
 const TICK_MS = 1000;
+/**
+ * Handoff (SIGUSR2): the last lease this vipd writes, and how long BIRD's
+ * keeper holds BIRD (sessions and routes) for the next vipd. The hold ends
+ * first, so a vipd that never comes has its routes withdrawn while the data
+ * plane still forwards what is in flight.
+ */
+export const HANDOFF_LEASE_S = 10;
+export const HANDOFF_HOLD_MS = 9000;
 
 export class BgpAnnouncer {
   readonly #o: BgpAnnouncerOptions;
@@ -43,6 +51,12 @@ export class BgpAnnouncer {
   #instances: readonly InstanceConfig[] = [];
   #drained = false;
   #stopping = false;
+  #handedOff = false;
+  /**
+   * The services are in place: until then there is nothing to decide on (every
+   * VIP would read "no service") and an adopted BIRD's routes must stay as they are.
+   */
+  #servicesReady = false;
   #timer: NodeJS.Timeout | undefined;
   #last: AnnounceDecision = { announce: [], reasons: new Map() };
 
@@ -53,10 +67,19 @@ export class BgpAnnouncer {
     this.#bird.on('sessions', (s) => this.#onSessions(s));
   }
 
-  /** Starts BIRD (nothing announced yet) and the lease/announce tick. */
+  /**
+   * Starts BIRD (nothing announced yet), or adopts the one a handed-off vipd
+   * left (its routes kept), and the lease/announce tick. Announcements follow
+   * once servicesReady() was called.
+   */
   async start(): Promise<void> {
     await this.#bird.start();
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
+  }
+
+  /** The services are installed: decide what to announce from now on. */
+  servicesReady(): void {
+    this.#servicesReady = true;
   }
 
   /**
@@ -103,6 +126,7 @@ export class BgpAnnouncer {
 
   /** Recomputes what to announce and tells BIRD when it changed. Safe to call any time. */
   async update(): Promise<void> {
+    if (this.#handedOff || !this.#servicesReady) return;
     const decision = decideAnnouncements({
       instances: this.#instances.map((i) => ({ name: i.name, interface: i.interface, announce: i.announce, vips: i.vips.map((v) => v.address) })),
       services: this.#o.services(),
@@ -152,11 +176,24 @@ export class BgpAnnouncer {
     this.#leased.clear();
   }
 
-  /** Handoff: BIRD goes with this process (its sessions drop); the leases run out unless the next vipd renews them. */
+  /**
+   * Handoff: the BGP instances get one long lease and BIRD stays up (held by
+   * its keeper) with its sessions and routes, for the next vipd to adopt both
+   * without a withdrawal. If none comes, the keeper stops BIRD after
+   * HANDOFF_HOLD_MS and the lease runs out a second later.
+   */
   async handoff(): Promise<void> {
-    this.#stopping = true;
+    // From here the next vipd owns BIRD's config: this one changes nothing more.
+    this.#handedOff = true;
     clearInterval(this.#timer);
-    await this.#bird.stop();
+    for (const e of this.#leased.values()) {
+      try {
+        this.#o.dataplane.activate(e.id, HANDOFF_LEASE_S, e.interface);
+      } catch (err) {
+        this.#o.logger.error({ interface: e.interface, err: (err as Error).message }, 'BGP: handoff lease failed');
+      }
+    }
+    await this.#bird.handoff(HANDOFF_HOLD_MS);
   }
 
   status(): BgpStatus {

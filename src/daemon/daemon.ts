@@ -126,13 +126,23 @@ export class Daemon implements ControlTarget {
     // runs out after ~3 adverts. Rebuilding the Maglev tables takes ~0.5-1 s,
     // so with adopted pins the instances start (and take the lease over)
     // first; before, a loaded host missed the lease and the BACKUP took over.
+    // The same for BGP: a BIRD handed off by the previous vipd is adopted, and
+    // the BGP instances' lease renewed, before the tables are rebuilt (the
+    // keeper holds BIRD for HANDOFF_HOLD_MS, and applyInstances above wrote a
+    // 3 s lease). What to announce is decided once the services are in.
     const instancesFirst = this.#dp.adopted;
-    if (instancesFirst) this.#instances.startPending();
+    if (instancesFirst) {
+      this.#instances.startPending();
+      await this.#bgp?.start();
+    }
     await this.#services.apply(this.#config.services, (name) => this.#instances.ref(name));
     this.#services.start();
-    if (!instancesFirst) this.#instances.startPending();
-    // BIRD starts with nothing announced; the first update announces what is healthy.
-    await this.#bgp?.start();
+    if (!instancesFirst) {
+      this.#instances.startPending();
+      // BIRD starts with nothing announced; the first update announces what is healthy.
+      await this.#bgp?.start();
+    }
+    this.#bgp?.servicesReady();
     await this.#bgp?.update();
     this.#control = new ControlServer(this.#config.control.socket, controlHandlers(this), this.#log, { peerCredentials });
     await this.#control.listen();
@@ -365,6 +375,7 @@ export class Daemon implements ControlTarget {
     if (!bgp) return [];
     this.#bgp = this.#newBgp(bgp);
     await this.#bgp.start();
+    this.#bgp.servicesReady();
     return ['bgp added: BIRD started'];
   }
 

@@ -31,7 +31,8 @@ Signals:
   SIGTERM  graceful stop: priority-0 advertisement, VIPs released, program detached
   SIGUSR2  handoff: exit leaving program, maps and leases pinned, so a vipd
            started within the lease carries on without an election (hitless
-           restart or upgrade)
+           restart or upgrade); with bgp, BIRD keeps its sessions and routes
+           for 9 s for the next vipd to adopt
 
 Examples:
   vipd --check /etc/vipd/vipd.yaml

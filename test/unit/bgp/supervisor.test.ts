@@ -95,4 +95,39 @@ describe.skipIf(!haveBird || process.getuid?.() !== 0)('BirdSupervisor (real BIR
       return (await routes(sup!.socketPath).catch(() => '')).includes('2001:db8:1::10/128') || undefined;
     });
   }, 20_000);
+
+  const config = (runDir: string) => ({
+    asn: 65001,
+    routerId: '192.0.2.2',
+    peers: [{ address: { address: '192.0.2.1', family: 4 as const }, asn: 65000, bfd: false, holdTime: 9 }],
+    gracePeriod: 0,
+    runDir,
+  });
+
+  it('takes VIPs announced before start (the run directory does not exist yet) into the BIRD it starts', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vipd-bird-'));
+    sup = new BirdSupervisor(config(join(dir, 'run')), { logger: quiet, pollMs: 100 });
+    await sup.announce(['198.51.100.10']);
+    await sup.start();
+    expect(await routes(sup.socketPath)).toContain('198.51.100.10/32');
+  }, 20_000);
+
+  it('hands BIRD off to the next supervisor: same BIRD process, routes kept; a new set applies after adoption', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vipd-bird-'));
+    const first = new BirdSupervisor(config(dir), { logger: quiet, pollMs: 100 });
+    await first.start();
+    await first.announce(['198.51.100.10', '198.51.100.11']);
+    const pid = Number(execFileSync('cat', [join(dir, 'bird.pid')]).toString().trim());
+    await first.handoff(5000);
+
+    sup = new BirdSupervisor(config(dir), { logger: quiet, pollMs: 100 });
+    await sup.start();
+    expect(Number(execFileSync('cat', [join(dir, 'bird.pid')]).toString().trim())).toBe(pid);
+    expect(sup.announced).toEqual(['198.51.100.10', '198.51.100.11']);
+    const table = await routes(sup.socketPath);
+    expect(table).toContain('198.51.100.10/32');
+    expect(table).toContain('198.51.100.11/32');
+    await sup.announce(['198.51.100.11']);
+    expect(await routes(sup.socketPath)).not.toContain('198.51.100.10/32');
+  }, 20_000);
 });
