@@ -85,6 +85,9 @@ export interface RealSpec {
   address: string;
 }
 
+/** The reals value's padding (encoded, never kept). */
+const REAL_PAD = Buffer.alloc(3);
+
 function vipKey(vip: string): VipKey {
   const { addr, family } = parseAddr(vip);
   return { addr, family, pad: Buffer.alloc(3) };
@@ -271,7 +274,21 @@ export class Dataplane {
   setReal(index: number, real: RealSpec): void {
     const { addr, family } = parseAddr(real.address);
     const mac = typeof real.mac === 'string' ? parseMac(real.mac) : real.mac;
-    this.maps.reals.update(index, { mac, flags: REAL_F_VALID, addr, family, pad: Buffer.alloc(3) });
+    this.maps.reals.update(index, { mac, flags: REAL_F_VALID, addr, family, pad: REAL_PAD });
+  }
+
+  /**
+   * setReal() for many servers in one BPF_MAP_UPDATE_BATCH (one syscall per
+   * call instead of two per server: 100 000 reals at start-up).
+   */
+  setReals(reals: readonly (readonly [index: number, real: RealSpec])[]): void {
+    this.maps.reals.updateBatch(
+      reals.map(([index, real]) => {
+        const { addr, family } = parseAddr(real.address);
+        const mac = typeof real.mac === 'string' ? parseMac(real.mac) : real.mac;
+        return [index, { mac, flags: REAL_F_VALID, addr, family, pad: REAL_PAD }] as const;
+      }),
+    );
   }
 
   deleteReal(index: number): void {
