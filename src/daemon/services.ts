@@ -120,7 +120,7 @@ export class ServiceTable {
   readonly #installed = new Set<() => void>();
   /** apply() is waiting for new real servers' MACs: a MAC that comes in is recorded, its install left to apply(). */
   #holdingInstalls = false;
-  /** Installs yield to the event loop every INSTALL_SLICE_MS (slices.ts). */
+  /** Installs pause for the event loop every INSTALL_SLICE_MS (slices.ts). */
   readonly #slices = new Slices(INSTALL_SLICE_MS);
 
   constructor(opts: ServiceTableOptions) {
@@ -509,7 +509,7 @@ export class ServiceTable {
     if (this.#queued.has(s)) return s.installing;
     this.#queued.add(s);
     const next = s.installing.then(async () => {
-      await this.#slices.turn();
+      while (this.#slices.due()) await this.#slices.pause();
       this.#queued.delete(s);
       if (!this.#services.has(s.config.name)) return;
       const spec = { vip: s.config.vip, port: s.config.port, protocol: s.config.protocol };
