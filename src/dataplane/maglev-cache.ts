@@ -34,8 +34,9 @@ export class MaglevTableCache {
    * built before. The result is shared: read it, never write it.
    */
   build(backends: readonly MaglevBackend[], size: number): Readonly<Uint32Array> {
-    // JSON quoting keeps keys with separators in them apart.
-    const id = `${size}|${backends.map((b) => `${JSON.stringify(b.key)}/${b.weight}`).join(',')}`;
+    // Each key prefixed with its length: keys with separators in them stay apart.
+    let id = String(size);
+    for (const b of backends) id += `|${b.key.length}:${b.key}/${b.weight}`;
     const hit = this.#tables.get(id);
     if (hit) {
       this.#tables.delete(id);
