@@ -38,8 +38,10 @@ interface LogLine {
 
 function logLines(site: Site): LogLine[] {
   if (!existsSync(site.logPath(0))) return [];
+  // Whole lines only: the daemon writes its log asynchronously, so the last one may be half there.
   return readFileSync(site.logPath(0), 'utf8')
     .split('\n')
+    .slice(0, -1)
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogLine);
 }

@@ -45,8 +45,10 @@ async function liveReals(site: Site, i: number): Promise<Map<string, { index: nu
 
 /** Host i's vipd log, parsed (JSON lines). */
 function logLines(site: Site, i: number): { msg: string; time: number; [k: string]: unknown }[] {
+  // Whole lines only: vipd writes its log asynchronously, so the last one may be half there.
   return readFileSync(site.logPath(i), 'utf8')
     .split('\n')
+    .slice(0, -1)
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { msg: string; time: number });
 }
