@@ -518,7 +518,11 @@ export class ServiceTable {
       const live = this.#liveSet();
       const eligible: BackendState[] = [];
       const blocked: BackendState[] = [];
-      for (const b of candidates) ((await this.#placeReal(s, b, live)) ? eligible : blocked).push(b);
+      for (const b of candidates) {
+        // Already written where the next table reads it (the batch of apply() did most): no await, no promise.
+        const placed = b.written.get(b.current) === b.mac || (await this.#placeReal(s, b, live));
+        (placed ? eligible : blocked).push(b);
+      }
       const swap = async (list: BackendState[], note: string) => {
         const key = list.map((b) => `${b.address}/${b.weight}/${b.current}`).join(',');
         if (key === s.installedKey) return;
