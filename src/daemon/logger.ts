@@ -1,6 +1,7 @@
 /**
  * Logs: pino JSON lines on stdout (what journald and log shippers want), or
  * `--log pretty` for people. Every state change is logged once, with why.
+ * JSON lines are written asynchronously; pretty output stays synchronous.
  */
 import { destination, pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -13,5 +14,9 @@ export function createLogger(format: LogFormat, level = process.env.VIPD_LOG_LEV
     // Synchronous, so the last lines before an exit are never lost.
     return pino({ level, base: undefined }, pretty({ sync: true, colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l' }));
   }
-  return pino({ level, base: { pid: process.pid } }, destination({ sync: true }));
+  // Asynchronous: a burst (a table installed for each of 10 000 services)
+  // is written in big chunks off the JS thread; a synchronous stdout blocked
+  // the event loop ~1 s at that size whenever the reader lagged (EAGAIN on a
+  // pipe). pino flushes what is left synchronously on exit (also on a crash).
+  return pino({ level, base: { pid: process.pid } }, destination({ sync: false }));
 }

@@ -56,6 +56,10 @@ export class RealMacs {
   #ntfUseFailed = false;
   #rereadTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** `${iface}|${address}` of servers first watched by the last watch() and not resolved yet. */
+  #pending = new Set<string>();
+  /** whenResolved() callers, woken as #pending empties. */
+  readonly #waiters = new Set<() => void>();
 
   constructor(opts: RealMacsOptions) {
     this.#opts = opts;
@@ -69,6 +73,9 @@ export class RealMacs {
    */
   watch(reals: readonly RealRef[]): { iface: string; address: string; mac: string }[] {
     this.#watched = new Map();
+    const before = this.#watched;
+    this.#watched = new Map();
+    this.#pending = new Set();
     for (const r of reals) {
       let set = this.#watched.get(r.iface);
       if (!set) this.#watched.set(r.iface, (set = new Set()));
@@ -79,7 +86,36 @@ export class RealMacs {
       if (!this.#watched.get(iface)?.has(address)) this.#known.delete(k);
     }
     this.#openWatcher();
-    return this.#reread();
+    const known = this.#reread();
+    for (const [iface, addrs] of this.#watched) {
+      for (const address of addrs) {
+        const k = `${iface}|${address}`;
+        if (!before.get(iface)?.has(address) && !this.#known.has(k)) this.#pending.add(k);
+      }
+    }
+    return known;
+  }
+
+  /**
+   * Resolves when every server the last watch() was the first to watch
+   * has a MAC (the kernel answers a solicitation in milliseconds), or after
+   * boundMs, with how many are still without one. A server watched before
+   * (one that is down, say) is not waited for again on every reload.
+   */
+  whenResolved(boundMs: number): Promise<number> {
+    if (this.#pending.size === 0) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        resolve(this.#pending.size);
+      };
+      const wake = () => {
+        if (this.#pending.size === 0) done();
+      };
+      const timer = setTimeout(done, boundMs);
+      this.#waiters.add(wake);
+    });
   }
 
   /** Starts the safety-net re-read and the retry of unresolved servers. */
@@ -134,8 +170,10 @@ export class RealMacs {
 
   /** Records a usable MAC and passes it on (the listener skips what it has already). */
   #take(iface: string, address: string, mac: string): void {
-    this.#known.set(`${iface}|${address}`, mac);
+    const k = `${iface}|${address}`;
+    this.#known.set(k, mac);
     this.#opts.onMac(iface, address, mac);
+    if (this.#pending.delete(k) && this.#pending.size === 0) for (const wake of [...this.#waiters]) wake();
   }
 
   /**
@@ -164,11 +202,14 @@ export class RealMacs {
         const k = `${iface}|${address}`;
         if (n && usableNeighbour(n)) {
           this.#known.set(k, n.mac!);
+          this.#pending.delete(k);
           out.push({ iface, address, mac: n.mac! });
         }
         if (!n || !FRESH.has(n.state)) this.#solicit(iface, ifindex, address);
       }
     }
+    // Woken waiters resume after the caller has passed these MACs on (a promise continuation).
+    if (this.#pending.size === 0) for (const wake of [...this.#waiters]) wake();
     return out;
   }
 

@@ -23,6 +23,7 @@ import { checkSpecFromConfig, HealthMonitor, type KeyedHealthChange } from '../h
 import type { BackendStatus, ServiceStatus } from './api.js';
 import type { Logger } from './logger.js';
 import { RealMacs } from './real-macs.js';
+import { Slices } from './slices.js';
 
 interface BackendState {
   readonly service: string;
@@ -65,6 +66,13 @@ export interface ServiceTableOptions {
   macRefreshMs?: number;
   /** A backend's health: its starting state (no reason), then every change (with the check's reason). */
   onBackendUp?: (service: string, backend: string, up: boolean, reason?: string) => void;
+  /**
+   * How long apply() waits for the MACs of real servers it watches for the
+   * first time before building tables (ms; default 1000). The kernel
+   * answers in milliseconds; without the wait, every service got a table of
+   * the already-known servers, then another as each new MAC came in.
+   */
+  macWaitMs?: number;
 }
 
 const backendKey = (service: string, address: string) => `${service}|${address}`;
@@ -73,6 +81,9 @@ const backendKey = (service: string, address: string) => `${service}|${address}`
 const REAL_QUIESCE_MS = 5;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Time the table installs of a burst (10 000 services) take before letting I/O and timers run (ms). */
+const INSTALL_SLICE_MS = 20;
 
 /** What whenForwardable() reports. */
 export interface Forwardable {
@@ -107,6 +118,10 @@ export class ServiceTable {
   readonly #macs: RealMacs;
   /** Called after every table install: whenForwardable() waiters re-check. */
   readonly #installed = new Set<() => void>();
+  /** apply() is waiting for new real servers' MACs: a MAC that comes in is recorded, its install left to apply(). */
+  #holdingInstalls = false;
+  /** Installs pause for the event loop every INSTALL_SLICE_MS (slices.ts). */
+  readonly #slices = new Slices(INSTALL_SLICE_MS);
 
   constructor(opts: ServiceTableOptions) {
     this.#opts = opts;
@@ -200,8 +215,17 @@ export class ServiceTable {
     // Indexes may have moved with the config: every known real is written
     // again (at an index the live table does not use) by the install below.
     const reals = [...this.#services.values()].flatMap((s) => [...s.backends.values()].map((b) => ({ iface: s.interface, address: b.address })));
-    // Known MACs are taken from the kernel's table now; unknown ones are solicited at once.
+    // Known MACs are taken from the kernel's table now; unknown ones are solicited at once,
+    // and their answers (milliseconds) awaited, bounded: each table is then built once, whole.
     for (const { iface, address, mac } of this.#macs.watch(reals)) this.#onMac(iface, address, mac, false);
+    this.#holdingInstalls = true;
+    try {
+      const unresolved = await this.#macs.whenResolved(this.#opts.macWaitMs ?? 1000);
+      if (unresolved > 0) this.#log.info({ unresolved }, 'real servers without a MAC yet: their services forward without them until they answer');
+    } finally {
+      this.#holdingInstalls = false;
+    }
+    this.#placeRealsAtOnce();
     await Promise.all([...this.#services.values()].map((s) => this.#install(s, 'config')));
   }
 
@@ -359,7 +383,7 @@ export class ServiceTable {
       if (b.mac !== null) changedFrom = b.mac;
       services.push(s.config.name);
       b.mac = mac;
-      if (install) void this.#install(s, b.written.size === 0 ? 'MAC resolved' : 'MAC changed');
+      if (install && !this.#holdingInstalls) void this.#install(s, b.written.size === 0 ? 'MAC resolved' : 'MAC changed');
     }
     if (services.length === 0) return;
     const fields = { backend: address, mac, services: services.length, service: services[0] };
@@ -393,8 +417,7 @@ export class ServiceTable {
     const mac = b.mac;
     if (mac === null) return false;
     if (b.written.get(b.current) === mac) return true;
-    const alt = this.#altIndex(b.realIndex);
-    const target = [b.current, b.current === b.realIndex ? alt : b.realIndex].find((i) => i !== undefined && !live.has(i));
+    const target = this.#realTarget(b, live);
     if (target === undefined) return false;
     // The target may have been live until the last swap: let packets that read that table finish.
     const wait = s.installedAt + REAL_QUIESCE_MS - Date.now();
@@ -403,6 +426,39 @@ export class ServiceTable {
     b.written.set(target, mac);
     b.current = target;
     return true;
+  }
+
+  /** Where b's MAC goes: its current index or its other one, whichever no live table uses. */
+  #realTarget(b: BackendState, live: { has(i: number): boolean }): number | undefined {
+    const alt = this.#altIndex(b.realIndex);
+    return [b.current, b.current === b.realIndex ? alt : b.realIndex].find((i) => i !== undefined && !live.has(i));
+  }
+
+  /**
+   * #placeReal for every backend the coming installs will use, in one
+   * batched map write (a config of 10 000 x 10 is 100 000 reals: one
+   * syscall per batch instead of two per real). Backends whose target
+   * still needs its quiescence wait are left to #placeReal.
+   */
+  #placeRealsAtOnce(): void {
+    const live = this.#liveSet();
+    const now = Date.now();
+    const batch: { index: number; backend: BackendState; mac: string }[] = [];
+    for (const s of this.#services.values()) {
+      if (s.installedAt + REAL_QUIESCE_MS > now) continue;
+      for (const b of s.backends.values()) {
+        const mac = b.mac;
+        if (mac === null || !b.up || b.drained || b.weight <= 0 || b.written.get(b.current) === mac) continue;
+        const target = this.#realTarget(b, live);
+        if (target !== undefined) batch.push({ index: target, backend: b, mac });
+      }
+    }
+    if (batch.length === 0) return;
+    this.#dp.setReals(batch.map(({ index, backend, mac }) => [index, { mac, address: backend.address }]));
+    for (const { index, backend, mac } of batch) {
+      backend.written.set(index, mac);
+      backend.current = index;
+    }
   }
 
   /** Real indexes the service's live table uses (read from the map once, then tracked). */
@@ -453,6 +509,7 @@ export class ServiceTable {
     if (this.#queued.has(s)) return s.installing;
     this.#queued.add(s);
     const next = s.installing.then(async () => {
+      while (this.#slices.due()) await this.#slices.pause();
       this.#queued.delete(s);
       if (!this.#services.has(s.config.name)) return;
       const spec = { vip: s.config.vip, port: s.config.port, protocol: s.config.protocol };
@@ -461,7 +518,11 @@ export class ServiceTable {
       const live = this.#liveSet();
       const eligible: BackendState[] = [];
       const blocked: BackendState[] = [];
-      for (const b of candidates) ((await this.#placeReal(s, b, live)) ? eligible : blocked).push(b);
+      for (const b of candidates) {
+        // Already written where the next table reads it (the batch of apply() did most): no await, no promise.
+        const placed = b.written.get(b.current) === b.mac || (await this.#placeReal(s, b, live));
+        (placed ? eligible : blocked).push(b);
+      }
       const swap = async (list: BackendState[], note: string) => {
         const key = list.map((b) => `${b.address}/${b.weight}/${b.current}`).join(',');
         if (key === s.installedKey) return;

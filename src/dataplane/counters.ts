@@ -75,7 +75,15 @@ export class ServiceCounters {
     private readonly maps: CounterMaps,
     /** Entries of real_stats (limits.reals): an index at or above it counts nothing. */
     private readonly reals: number,
-  ) {}
+    /**
+     * The maps were created by this process: real_stats is all zeros, so
+     * there is nothing to read first (a batch read of 250 000 per-CPU
+     * entries took ~1 s of a 10 000-service start).
+     */
+    fresh = false,
+  ) {
+    if (fresh) this.firstSeen = new Map();
+  }
 
   /** The count a never-claimed real starts from (read in one batch, once). */
   private baseOfNew(real: number): Counter {

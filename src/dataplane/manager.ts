@@ -85,6 +85,9 @@ export interface RealSpec {
   address: string;
 }
 
+/** The reals value's padding (encoded, never kept). */
+const REAL_PAD = Buffer.alloc(3);
+
 function vipKey(vip: string): VipKey {
   const { addr, family } = parseAddr(vip);
   return { addr, family, pad: Buffer.alloc(3) };
@@ -121,7 +124,7 @@ export class Dataplane {
     };
     this.interfaces = new Interfaces(maps.iface_masters, maps.iface_masters.maxEntries, opts.pinDir);
     this.instances = new InstanceTable(maps.instances, (iface) => this.interfaces.serving(iface));
-    this.serviceCounters = new ServiceCounters(maps, this.sizes.reals);
+    this.serviceCounters = new ServiceCounters(maps, this.sizes.reals, !adopted);
     this.ringMemory = ArrayMemory.ofU32PairArray(maps.rings);
     const rings = new MaglevRings(this.ringMemory, opts.ringQuiesceMs ?? 5);
     this.services = new ServiceEntries(maps, rings, this.serviceCounters, this.sizes.services);
@@ -271,7 +274,25 @@ export class Dataplane {
   setReal(index: number, real: RealSpec): void {
     const { addr, family } = parseAddr(real.address);
     const mac = typeof real.mac === 'string' ? parseMac(real.mac) : real.mac;
-    this.maps.reals.update(index, { mac, flags: REAL_F_VALID, addr, family, pad: Buffer.alloc(3) });
+    this.maps.reals.update(index, { mac, flags: REAL_F_VALID, addr, family, pad: REAL_PAD });
+  }
+
+  /**
+   * setReal() for many servers in one BPF_MAP_UPDATE_BATCH (one syscall per
+   * call instead of two per server: 100 000 reals at start-up).
+   */
+  setReals(reals: readonly (readonly [index: number, real: RealSpec])[]): void {
+    // A few servers back many services: each address and MAC is parsed once.
+    const addrs = new Map<string, ReturnType<typeof parseAddr>>();
+    const macs = new Map<string, Buffer>();
+    const addrOf = (text: string) => addrs.get(text) ?? addrs.set(text, parseAddr(text)).get(text)!;
+    const macOf = (mac: string | Buffer) => (typeof mac === 'string' ? (macs.get(mac) ?? macs.set(mac, parseMac(mac)).get(mac)!) : mac);
+    this.maps.reals.updateBatch(
+      reals.map(([index, real]) => {
+        const { addr, family } = addrOf(real.address);
+        return [index, { mac: macOf(real.mac), flags: REAL_F_VALID, addr, family, pad: REAL_PAD }] as const;
+      }),
+    );
   }
 
   deleteReal(index: number): void {

@@ -17,7 +17,7 @@ import {
 } from './abi.js';
 import { formatAddr, parseAddr } from './addr.js';
 import type { ServiceCounters } from './counters.js';
-import { buildMaglevTable } from './maglev.js';
+import { MaglevTableCache } from './maglev-cache.js';
 import type { LiveRing, MaglevRings } from './rings.js';
 import { ringSize } from './sizing.js';
 
@@ -108,6 +108,8 @@ export class ServiceEntries {
   private readonly usedIndexes = new Set<number>();
   /** No index below this is free (indexes are taken lowest first). */
   private lowestFree = 0;
+  /** Services on the same pool share one Maglev build (maglev-cache.ts). */
+  private readonly maglev = new MaglevTableCache();
 
   /** Reads the services already in the maps (adopted pins): their live tables count for them. */
   constructor(
@@ -251,9 +253,10 @@ export class ServiceEntries {
   async setBackends(spec: ServiceRef, backends: readonly BackendSpec[]): Promise<void> {
     const svc = this.known.get(serviceId(serviceKey(spec)));
     const size = svc?.tableSize ?? ringSize(backends.length);
-    const slots = buildMaglevTable(backends.map((b) => ({ key: b.key, weight: b.weight })), size);
+    const slots = this.maglev.build(backends, size);
+    const reals = Uint32Array.from(backends, (b) => b.real);
     const table = new Uint32Array(size);
-    for (let i = 0; i < size; i++) table[i] = slots[i] === REAL_NONE ? REAL_NONE : backends[slots[i]].real;
+    for (let i = 0; i < size; i++) table[i] = slots[i] === REAL_NONE ? REAL_NONE : reals[slots[i]];
     // With equal weights every backend holds slots (size / n each, n <= size),
     // so the reals are known without a pass over the table; uneven weights can
     // leave a light backend without a slot, so then the table is read.

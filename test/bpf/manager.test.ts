@@ -272,6 +272,32 @@ describe('Dataplane manager', () => {
     expect(dp.deleteService(grown)).toBe(true);
   });
 
+  it('writes real servers in one batch (setReals) that the kernel forwards to, MACs given as text or bytes', async () => {
+    const batched = { vip: VIP, port: 9002, protocol: 'tcp' as const };
+    dp.addService({ ...batched, instance: 0, backends: 2 });
+    dp.setReals([
+      [4, { mac: REALS[1], address: '192.168.2.1' }],
+      [5, { mac: mac(REALS[0]), address: '192.168.2.2' }],
+    ]);
+    await dp.setBackends(batched, [
+      { real: 4, key: '192.168.2.1', weight: 1 },
+      { real: 5, key: '192.168.2.2', weight: 1 },
+    ]);
+    const table = dp.table(batched)!;
+    const macOf: Record<number, string> = { 4: REALS[1], 5: REALS[0] };
+    const seen = new Set<number>();
+    for (let sport = 7000; sport < 7100; sport++) {
+      const res = dp.program.run({ data: tcpFrame({ src: CLIENT, dst: VIP, sport, dport: 9002 }) });
+      expect(xdpVerdictName(res.retval)).toBe('TX');
+      const h = flowHash(hashAddr(parseAddr(CLIENT).addr, 0, 4), hashAddr(parseAddr(VIP).addr, 0, 4), portsWord(sport, 9002));
+      const real = table[ringSlot(h, table.length)];
+      seen.add(real);
+      expect(res.data.subarray(0, 6).equals(mac(macOf[real]))).toBe(true);
+    }
+    expect([...seen].sort()).toEqual([4, 5]);
+    expect(dp.deleteService(batched)).toBe(true);
+  });
+
   it('refuses a service whose rings do not fit, naming the room left', () => {
     // 8192 slots: two rings of 65537 cannot fit.
     expect(() => dp.addService({ vip: VIP, port: 9001, protocol: 'tcp', instance: 0, backends: 1000 })).toThrow(

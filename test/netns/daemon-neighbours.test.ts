@@ -9,7 +9,7 @@
  * was passed to the host's kernel (not forwarded).
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/netns.js';
@@ -45,8 +45,10 @@ async function liveReals(site: Site, i: number): Promise<Map<string, { index: nu
 
 /** Host i's vipd log, parsed (JSON lines). */
 function logLines(site: Site, i: number): { msg: string; time: number; [k: string]: unknown }[] {
+  // Whole lines only: vipd writes its log asynchronously, so the last one may be half there.
   return readFileSync(site.logPath(i), 'utf8')
     .split('\n')
+    .slice(0, -1)
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { msg: string; time: number });
 }
@@ -103,6 +105,29 @@ describe.skipIf(skipReason)('vipd: real-server MACs from neighbour events', () =
     const macs = await liveMacs(s(), 0);
     expect(macs.get(s().realAddrs[0])).toBe(s().reals[0].mac('eth0'));
     expect(macs.get(s().realAddrs[1])).toBe(s().reals[1].mac('eth0'));
+  }, 60_000);
+
+  it('a config load waits for the first neighbour answers: one table per service with every server, not one more per server resolved', async () => {
+    await s().stopDaemon(0);
+    // rs1 known to the LB's kernel, rs2 not: before, every service got a
+    // table of rs1 at once and a second one when rs2 answered.
+    s().lbs[0].ip(['neigh', 'flush', 'dev', 'eth0']);
+    await s().lbs[0].exec('ping', ['-c', '1', '-W', '1', s().realAddrs[0]]);
+    // The log is appended to across restarts: only this start's lines count.
+    const logFrom = existsSync(s().logPath(0)) ? readFileSync(s().logPath(0), 'utf8').length : 0;
+    s().startDaemon(0);
+    const both = [...s().realAddrs].sort();
+    const tables = await waitFor('a table of both servers for both services', () => {
+      const byService = new Map<string, string[][]>();
+      const lines = readFileSync(s().logPath(0), 'utf8').slice(logFrom).split('\n').slice(0, -1);
+      for (const l of lines.filter((x) => x.startsWith('{')).map((x) => JSON.parse(x) as { msg: string; service?: string; backends?: string[] })) {
+        if (l.msg !== 'Maglev table installed' || !l.service || !l.backends) continue;
+        byService.set(l.service, [...(byService.get(l.service) ?? []), [...l.backends].sort()]);
+      }
+      const done = ['web', 'web-udp'].every((n) => byService.get(n)?.some((t) => t.length === 2));
+      return done ? Object.fromEntries(byService) : undefined;
+    });
+    expect(tables).toEqual({ web: [both], 'web-udp': [both] });
   }, 60_000);
 
   it("a real server's new MAC (announced by its kernel) reaches the data plane before any periodic read could have", async () => {

@@ -1,0 +1,57 @@
+/**
+ * Maglev tables by backend set: services that share a pool (the same
+ * backend keys and weights, in the same order, and the same ring size)
+ * get the same slot -> backend table, so it is built once. A site with
+ * 10 000 services on ten real servers builds one table, not 10 000
+ * (about 70 us each for 1021 slots, and its garbage).
+ *
+ * The table is in backend positions (buildMaglevTable's output), so each
+ * service still maps it to its own real indexes. Least recently used sets
+ * are dropped past a slot budget, so memory stays bounded whatever the
+ * config (default 1 Mi slots: 4 MiB).
+ */
+import { buildMaglevTable, type MaglevBackend } from './maglev.js';
+
+export const MAGLEV_CACHE_SLOTS = 1 << 20;
+
+export class MaglevTableCache {
+  /** Insertion order is recency order (a hit is moved to the end). */
+  readonly #tables = new Map<string, Uint32Array>();
+  #slots = 0;
+
+  constructor(
+    /** Slots kept at most, over every cached table. */
+    private readonly budget = MAGLEV_CACHE_SLOTS,
+  ) {}
+
+  /** Tables held, for tests and figures. */
+  get size(): number {
+    return this.#tables.size;
+  }
+
+  /**
+   * buildMaglevTable(backends, size), from the cache when the same set was
+   * built before. The result is shared: read it, never write it.
+   */
+  build(backends: readonly MaglevBackend[], size: number): Readonly<Uint32Array> {
+    // Each key prefixed with its length: keys with separators in them stay apart.
+    let id = String(size);
+    for (const b of backends) id += `|${b.key.length}:${b.key}/${b.weight}`;
+    const hit = this.#tables.get(id);
+    if (hit) {
+      this.#tables.delete(id);
+      this.#tables.set(id, hit);
+      return hit;
+    }
+    const table = buildMaglevTable(backends, size);
+    if (size > this.budget) return table;
+    this.#tables.set(id, table);
+    this.#slots += size;
+    for (const [oldest, t] of this.#tables) {
+      if (this.#slots <= this.budget) break;
+      this.#tables.delete(oldest);
+      this.#slots -= t.length;
+    }
+    return table;
+  }
+}
