@@ -194,7 +194,7 @@ export class BgpAnnouncer {
     clearInterval(this.#timer);
     for (const e of this.#leased.values()) {
       try {
-        this.#o.dataplane.activate(e.id, HANDOFF_LEASE_S, e.interface);
+        this.#o.dataplane.activate(e.id, HANDOFF_LEASE_S, e.interface, undefined, ROUTED);
       } catch (err) {
         this.#o.logger.error({ interface: e.interface, err: (err as Error).message }, 'BGP: handoff lease failed');
       }
