@@ -17,7 +17,7 @@ const root = packageRoot();
 const BPF_FUNCTIONS = [
   'mapLookup', 'mapUpdate', 'mapDelete', 'mapGetNextKey', 'mapLookupBatch', 'mapUpdateBatch', 'mapDeleteBatch',
   'mapFreeze', 'objPin', 'objGet', 'closeFd', 'dupFd', 'mapInfo', 'progInfo', 'linkInfo', 'getFdById',
-  'progTestRun', 'progTestRunAsync', 'xdpLinkCreate', 'linkUpdate', 'linkDetach', 'xdpAttach', 'xdpDetach',
+  'progTestRun', 'progTestRunAsync', 'progTestRunEach', 'xdpLinkCreate', 'linkUpdate', 'linkDetach', 'xdpAttach', 'xdpDetach',
   'xdpQuery', 'btfStructs', 'btfDatasec', 'ifNameToIndex', 'ifIndexToName', 'isBpffs', 'mountBpffs', 'unmount',
   'lockDir', 'BpfObject', 'BpfObject.setMaxEntries', 'BpfObject.setPinPath', 'BpfObject.initialValue',
   'BpfObject.setInitialValue', 'BpfObject.setAutoload', 'BpfObject.mapFd', 'BpfObject.progFd',
