@@ -54,6 +54,8 @@ export class VipdMetrics {
   #read: Promise<DataplaneCounters | undefined> | undefined;
   /** Label values seen, so a reload can drop exactly the series it removes. */
   readonly #rxInvalidReasons = new Map<string, Set<string>>();
+  /** Brings vipd_vrrp_adverts_total up to date before it is read (setAdvertSync). */
+  #advertSync: (() => void) | undefined;
   readonly #backends = new Map<string, Set<string>>();
 
   readonly vrrpState: Gauge<'instance'>;
@@ -103,6 +105,9 @@ export class VipdMetrics {
       help: 'VRRP advertisements sent (tx) and accepted (rx) by the instance.',
       labelNames: ['instance', 'direction'],
       registers,
+      // Native threads send and absorb adverts without waking JS; their
+      // counts are taken here, at scrape time.
+      collect: () => this.#advertSync?.(),
     });
     this.vrrpRxInvalid = new Counter({
       name: 'vipd_vrrp_rx_invalid_total',
@@ -253,6 +258,15 @@ export class VipdMetrics {
   transition(instance: string, to: VrrpStateName): void {
     this.vrrpState.set({ instance }, VRRP_STATE_VALUE[to]);
     this.vrrpTransitions.inc({ instance, to });
+  }
+
+  /**
+   * `sync` runs when vipd_vrrp_adverts_total is scraped, before it is read:
+   * the daemon reports there the adverts its native threads sent and
+   * absorbed since the last report (advert()).
+   */
+  setAdvertSync(sync: (() => void) | undefined): void {
+    this.#advertSync = sync;
   }
 
   advert(instance: string, direction: AdvertDirection, count = 1): void {
