@@ -1,9 +1,11 @@
 /* Raw VRRP sockets (IP protocol 112), IPv4 and IPv6, bound to one interface.
  *
- * Receive: the fd is watched with uv_poll; each wakeup drains every pending
- * packet (recvmsg MSG_DONTWAIT until EAGAIN) and hands them to JS in one call
- * as an array of { source, destination, ttl, ifindex, arrivalNs,
- * kernelTimestamp, payload }. arrivalNs is the kernel's receive timestamp
+ * Receive: a thread of its own per socket waits on the fd (epoll, with an
+ * eventfd to wake it); each wakeup drains every pending packet (recvmmsg,
+ * MSG_DONTWAIT) and either absorbs it (the steady state: an exact repeat of
+ * the advert the engine last accepted) or queues it for JS, which gets the
+ * queue in one call as an array of { source, destination, ttl, ifindex,
+ * arrivalNs, kernelTimestamp, payload }. arrivalNs is the kernel's receive timestamp
  * (SO_TIMESTAMPNS, CLOCK_REALTIME) moved into the CLOCK_MONOTONIC domain by
  * subtracting the packet's age (realtime now - timestamp) from monotonic now.
  *
@@ -23,7 +25,7 @@
 #include <net/if.h>
 #include <netinet/ip.h>
 #include <mutex>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -389,6 +391,10 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				 [](uv_handle_t *h) { delete (uv_async_t *)h; });
 			async_ = nullptr;
 		}
+		if (ep_fd_ >= 0) {
+			close(ep_fd_);
+			ep_fd_ = -1;
+		}
 		if (wake_fd_ >= 0) {
 			close(wake_fd_);
 			wake_fd_ = -1;
@@ -424,6 +430,19 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (wake_fd_ < 0)
 			throw ErrnoError(env, "eventfd", errno);
+		/* epoll rather than poll: the two fds are registered once, so a
+		 * wakeup does not set up and tear down wait queue entries. */
+		ep_fd_ = epoll_create1(EPOLL_CLOEXEC);
+		if (ep_fd_ < 0)
+			throw ErrnoError(env, "epoll_create1", errno);
+		struct epoll_event ev = {};
+		ev.events = EPOLLIN;
+		ev.data.fd = core_->fd;
+		if (epoll_ctl(ep_fd_, EPOLL_CTL_ADD, core_->fd, &ev))
+			throw ErrnoError(env, "epoll_ctl", errno);
+		ev.data.fd = wake_fd_;
+		if (epoll_ctl(ep_fd_, EPOLL_CTL_ADD, wake_fd_, &ev))
+			throw ErrnoError(env, "epoll_ctl", errno);
 		async_ = new uv_async_t;
 		uv_async_init(loop, async_, [](uv_async_t *h) {
 			VrrpSocketHandle *self = (VrrpSocketHandle *)h->data;
@@ -446,18 +465,23 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 			}
 			lock.unlock();
-			struct pollfd pfd[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-			int rc = poll(pfd, 2, timeout);
+			struct epoll_event evs[2];
+			int rc = epoll_wait(ep_fd_, evs, 2, timeout);
 			lock.lock();
 			if (quit_)
 				break;
-			if (rc > 0 && (pfd[1].revents & POLLIN)) {
-				uint64_t v;
-				if (read(wake_fd_, &v, sizeof(v)) < 0) {
-					/* EAGAIN: nothing to clear */
+			bool readable = false;
+			for (int i = 0; i < rc; i++) {
+				if (evs[i].data.fd == wake_fd_) {
+					uint64_t v;
+					if (read(wake_fd_, &v, sizeof(v)) < 0) {
+						/* EAGAIN: nothing to clear */
+					}
+				} else if (evs[i].data.fd == fd) {
+					readable = true;
 				}
 			}
-			if (rc > 0 && (pfd[0].revents & POLLIN))
+			if (readable)
 				ReadLocked();
 			if (md_armed_ && !md_fired_ && (int64_t)MonoNs() >= MasterDownDueLocked())
 				md_fired_ = true;
@@ -825,6 +849,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	std::shared_ptr<VrrpSockCore> core_;
 	std::thread rx_thread_;
 	int wake_fd_ = -1;
+	int ep_fd_ = -1;
 	uv_async_t *async_ = nullptr;
 	Napi::FunctionReference onPackets_;
 	std::unique_ptr<Napi::AsyncContext> ctx_;

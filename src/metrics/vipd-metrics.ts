@@ -27,8 +27,16 @@ export interface InstanceInfo {
   readonly version: string;
 }
 
-/** How often the event-loop lag histogram (nodejs_eventloop_lag_*) samples, ms. */
-const EVENT_LOOP_SAMPLE_MS = 100;
+/**
+ * How often the event-loop lag histogram (nodejs_eventloop_lag_*) samples,
+ * ms. Its timer is the one thing that still wakes a steady daemon's event
+ * loop (VRRP's steady state runs in native threads): at 100 ms it was about
+ * 0.1% of a core, as much as the rest of the JS side together. Once a second
+ * still records every stall that spans a sample (all of 1 s and more, a
+ * shorter one in proportion to its length); VRRP does not depend on it (the
+ * native threads keep sending and timing without JS).
+ */
+const EVENT_LOOP_SAMPLE_MS = 1000;
 
 /** prom-client default gauges whose names end in _total (see the constructor). */
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
@@ -209,7 +217,7 @@ export class VipdMetrics {
       // The event-loop lag histogram samples with a libuv timer; at
       // prom-client's default 10 ms that timer alone woke an idle daemon 100
       // times a second (0.7% of a core, more than keepalived's whole VRRP at
-      // 10 ms adverts). 100 ms still catches any stall that matters.
+      // 10 ms adverts). See EVENT_LOOP_SAMPLE_MS.
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
       // prom-client exports these as gauges named *_total, which Prometheus
       // reserves for counters (`promtool check metrics` flags them). They
