@@ -22,7 +22,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Site, sleep } from '../scripts/topology.js';
+import { Site, metricSum, sleep } from '../scripts/topology.js';
 import { Keepalived } from '../test/helpers/keepalived.js';
 import { haveCommand } from '../test/helpers/netns.js';
 import { type BenchContext, type Section, type SectionOutcome, type Skip, fmt, formatTable } from './lib.js';
@@ -81,6 +81,12 @@ interface DaemonFigure {
   rssMiB: number;
   peakRssMiB: number;
   windowSeconds: number;
+  /**
+   * Times this host entered MASTER during the window: 0 for a steady pair.
+   * A BACKUP that misses adverts under load takes over and is pushed back
+   * (keepalived then logs and sends gratuitous ARPs), which costs CPU.
+   */
+  becameMaster: number;
 }
 
 /** "node 0.20, vipd-advert 1.70": the threads that used CPU, most first. */
@@ -95,6 +101,8 @@ interface Pair {
   daemon: DaemonFigure['daemon'];
   /** [MASTER pids, BACKUP pids] */
   roles: [number[], number[]];
+  /** How many times each host has entered MASTER so far. */
+  becameMaster: () => Promise<[number, number]>;
 }
 
 /**
@@ -110,11 +118,13 @@ async function measure(pairs: Pair[], advertInterval: number, windowMs: number, 
         for (const [k, v] of b.threads) threads.set(k, (threads.get(k) ?? 0) + v);
         return { cpu: a.cpu + b.cpu, rssKiB: a.rssKiB + b.rssKiB, hwmKiB: a.hwmKiB + b.hwmKiB, threads };
       });
+  const mastersBefore = await Promise.all(pairs.map((p) => p.becameMaster()));
   const before = pairs.map((p) => p.roles.map(total));
   const t0 = process.hrtime.bigint();
   await sleep(windowMs);
   const after = pairs.map((p) => p.roles.map(total));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const mastersAfter = await Promise.all(pairs.map((p) => p.becameMaster()));
   const percent = (cpu: number): number => (cpu / seconds) * 100;
   return pairs.flatMap((pair, j) =>
     (['MASTER', 'BACKUP'] as const).map((role, i) => {
@@ -133,6 +143,7 @@ async function measure(pairs: Pair[], advertInterval: number, windowMs: number, 
         rssMiB: after[j][i].rssKiB / 1024,
         peakRssMiB: after[j][i].hwmKiB / 1024,
         windowSeconds: seconds,
+        becameMaster: mastersAfter[j][i] - mastersBefore[j][i],
       };
     }),
   );
@@ -155,7 +166,7 @@ export const daemon: Section = {
       for (const fig of figs) {
         figures.push(fig);
         ctx.progress(
-          `daemon: ${fig.daemon} ${fig.advertInterval * 1000} ms ${fig.role}: ${fmt(fig.cpuPercentOfCore, 2)}% of a core (${byThread(fig)}), RSS ${fmt(fig.rssMiB, 1)} MiB (peak ${fmt(fig.peakRssMiB, 1)})`,
+          `daemon: ${fig.daemon} ${fig.advertInterval * 1000} ms ${fig.role}: ${fmt(fig.cpuPercentOfCore, 2)}% of a core (${byThread(fig)}), became MASTER ${fig.becameMaster}x, RSS ${fmt(fig.rssMiB, 1)} MiB (peak ${fmt(fig.peakRssMiB, 1)})`,
         );
       }
     };
@@ -175,7 +186,11 @@ export const daemon: Section = {
         await site.waitState(1, 'BACKUP', 20_000);
         const pids = site.daemons.map((d) => d?.pid);
         if (pids.some((p) => p === undefined)) throw new Error('a daemon has no pid');
-        const pairs: Pair[] = [{ daemon: 'vipd', roles: [[pids[0]!], [pids[1]!]] }];
+        const vipdMasters = async (i: number): Promise<number> =>
+          metricSum(await site.metrics(i), 'vipd_vrrp_transitions_total', { to: 'MASTER' });
+        const pairs: Pair[] = [
+          { daemon: 'vipd', roles: [[pids[0]!], [pids[1]!]], becameMaster: async () => [await vipdMasters(0), await vipdMasters(1)] },
+        ];
         if (ksite) {
           for (const [i, priority] of [150, 100].entries()) {
             kas.push(
@@ -184,7 +199,12 @@ export const daemon: Section = {
           }
           await kas[0].waitState('MASTER', 20_000);
           await kas[1].waitState('BACKUP', 20_000);
-          pairs.push({ daemon: 'keepalived', roles: [kas[0].pids(), kas[1].pids()] });
+          const kaMasters = (ka: Keepalived): number => ka.log().split('Entering MASTER STATE').length - 1;
+          pairs.push({
+            daemon: 'keepalived',
+            roles: [kas[0].pids(), kas[1].pids()],
+            becameMaster: () => Promise.resolve([kaMasters(kas[0]), kaMasters(kas[1])]),
+          });
         }
         ctx.progress(`daemon: lb1 MASTER, lb2 BACKUP in both; settling ${settleMs / 1000} s, then sampling ${windowMs / 1000} s`);
         await sleep(settleMs);
@@ -224,10 +244,18 @@ export const daemon: Section = {
     );
     const table = formatTable(
       [
-        ['daemon', 'CPU % of a core', 'by thread', 'RSS MiB', 'peak RSS MiB', 'window s'],
-        ...figures.map((f) => [label(f), fmt(f.cpuPercentOfCore, 2), byThread(f), fmt(f.rssMiB, 1), fmt(f.peakRssMiB, 1), fmt(f.windowSeconds, 1)]),
+        ['daemon', 'CPU % of a core', 'by thread', 'became MASTER', 'RSS MiB', 'peak RSS MiB', 'window s'],
+        ...figures.map((f) => [
+          label(f),
+          fmt(f.cpuPercentOfCore, 2),
+          byThread(f),
+          String(f.becameMaster),
+          fmt(f.rssMiB, 1),
+          fmt(f.peakRssMiB, 1),
+          fmt(f.windowSeconds, 1),
+        ]),
       ],
-      [false, true, false, true, true, true],
+      [false, true, false, true, true, true, true],
     );
     return { json: { daemons: figures, clockTicks: hz, settleMs }, table, files: [cpuSvg, rssSvg], skipped };
   },
