@@ -281,7 +281,8 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		while (!st->quit) {
 			if (st->running) {
 				uint64_t now = MonoNs();
-				if (st->watchdog_ns && now >= st->last_checkin_ns + st->watchdog_ns) {
+				if (st->watchdog_ns &&
+				    now >= st->last_checkin_ns + st->watchdog_ns) {
 					st->running = false;
 					st->watchdog_trips++;
 					st->Arm(0, 0);
@@ -299,7 +300,8 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 					if (st->lease_fd >= 0 &&
 					    st->lease_last_error != reported_lease_err) {
 						if (st->lease_last_error)
-							Post(tsfn, "lease-error", st->lease_last_error);
+							Post(tsfn, "lease-error",
+							     st->lease_last_error);
 						reported_lease_err = st->lease_last_error;
 					}
 					st->next_ns += st->interval_ns;
@@ -487,15 +489,16 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		memset(&mi, 0, sizeof(mi));
 		if (bpf_obj_get_info_by_fd(map_fd, &mi, &len))
 			throw ErrnoError(env, "bpf_obj_get_info_by_fd", errno,
-					 "lease map fd " + std::to_string(map_fd) + " (not a map?)");
+					 "lease map fd " + std::to_string(map_fd) +
+					     " (not a map?)");
 		if (mi.type == BPF_MAP_TYPE_PERCPU_HASH || mi.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
 		    mi.type == BPF_MAP_TYPE_LRU_PERCPU_HASH)
-			throw Napi::TypeError::New(env, "setLease: a per-CPU map cannot hold a lease");
+			throw Napi::TypeError::New(env,
+						   "setLease: a per-CPU map cannot hold a lease");
 		if (key_len != mi.key_size)
-			throw Napi::TypeError::New(env, "setLease: key must be " +
-							    std::to_string(mi.key_size) +
-							    " bytes (the map's key size), got " +
-							    std::to_string(key_len));
+			throw Napi::TypeError::New(
+			    env, "setLease: key must be " + std::to_string(mi.key_size) +
+				     " bytes (the map's key size), got " + std::to_string(key_len));
 		if (value_len != mi.value_size)
 			throw Napi::TypeError::New(env, "setLease: value must be " +
 							    std::to_string(mi.value_size) +

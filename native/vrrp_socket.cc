@@ -567,12 +567,15 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				/* Once per wakeup: packet ages are measured against it. */
 				clock_gettime(CLOCK_REALTIME, &real_now);
 				clock_gettime(CLOCK_MONOTONIC, &mono_now);
-				real_ns = (int64_t)real_now.tv_sec * 1000000000ll + real_now.tv_nsec;
-				mono_ns = (int64_t)mono_now.tv_sec * 1000000000ll + mono_now.tv_nsec;
+				real_ns =
+				    (int64_t)real_now.tv_sec * 1000000000ll + real_now.tv_nsec;
+				mono_ns =
+				    (int64_t)mono_now.tv_sec * 1000000000ll + mono_now.tv_nsec;
 				have_now = true;
 			}
 			for (int i = 0; i < n; i++)
-				TakeLocked(slots_[i], msgs[i].msg_hdr, msgs[i].msg_len, real_ns, mono_ns);
+				TakeLocked(slots_[i], msgs[i].msg_hdr, msgs[i].msg_len, real_ns,
+					   mono_ns);
 			if ((unsigned)n < kRxBatch)
 				return;
 		}
@@ -727,8 +730,8 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		IpAddr src = ParseIp(env, info[0].As<Napi::String>().Utf8Value());
 		IpAddr dst = ParseIp(env, info[1].As<Napi::String>().Utf8Value());
 		if (!core_ || src.family != core_->family || dst.family != core_->family)
-			throw Napi::TypeError::New(env,
-						   "setSteady: addresses must be of the socket's family");
+			throw Napi::TypeError::New(
+			    env, "setSteady: addresses must be of the socket's family");
 		std::string payload = BytesArg(env, info[2], "payload");
 		std::lock_guard<std::mutex> lock(mu_);
 		steady_src_ = src;
