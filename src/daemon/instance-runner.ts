@@ -339,8 +339,9 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
 
   /** Releases sockets and threads without any advert (crash-like, for tests and reload). */
   close(): void {
-    this.#syncAbsorbed();
     this.#running = false;
+    // Count what the socket absorbed and the senders sent (the engine is not fed: it is done).
+    this.#syncAbsorbed();
     this.#countSent();
     for (const s of this.#senders.values()) s.close();
     this.#senders.clear();
