@@ -483,8 +483,16 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			}
 			if (readable)
 				ReadLocked();
-			if (md_armed_ && !md_fired_ && (int64_t)MonoNs() >= MasterDownDueLocked())
-				md_fired_ = true;
+			if (md_armed_ && !md_fired_ && (int64_t)MonoNs() >= MasterDownDueLocked()) {
+				/* Read the socket dry before believing the timer: an
+				 * advert that arrived before the deadline may wait
+				 * there while this thread was late (epoll reported the
+				 * timeout, not the fd), and its arrival time counts. */
+				if (!readable)
+					ReadLocked();
+				if ((int64_t)MonoNs() >= MasterDownDueLocked())
+					md_fired_ = true;
+			}
 			if (!queue_.empty() || md_fired_ || rx_err_) {
 				js_wakes_++;
 				uv_async_send(async_);
