@@ -2,15 +2,18 @@
  * advert" at the advertisement interval, whatever the JS event loop is doing.
  *
  * Pacing: absolute deadlines on CLOCK_MONOTONIC (next += interval, never
- * "now + interval", so errors do not accumulate). The thread sleeps in
- * pthread_cond_timedwait on a condition variable whose clock is
- * CLOCK_MONOTONIC: the same absolute hrtimer sleep as clock_nanosleep
- * (TIMER_ABSTIME), but stop / sendNow / close can wake it at once. Timer
- * slack is set to 1 ns; SCHED_FIFO is optional. A deadline missed by more
- * than one interval is counted as late and the schedule restarts from now.
+ * "now + interval", so errors do not accumulate), kept by a periodic timerfd
+ * (TFD_TIMER_ABSTIME, first expiry at the next deadline, period = the
+ * interval). The thread blocks in read() on it: one syscall per advert
+ * besides the send itself, no condition variable, no futex. JS changes the
+ * schedule by re-arming the timerfd (start, sendNow, setInterval), stops it
+ * by disarming it, and wakes the thread for close by arming it in the past.
+ * SCHED_FIFO is optional. A deadline missed by more than one interval is
+ * counted as late and the schedule restarts from now.
  *
  * Watchdog: JS must call checkIn() within watchdogMs (default 2000); if it
- * does not, the thread stops sending and posts a 'watchdog' event, so a wedged
+ * does not, the thread stops sending (checked before each advert, so no
+ * advert leaves after the bound) and posts a 'watchdog' event, so a wedged
  * daemon does not stay MASTER forever.
  *
  * Lease hook: after each advert sent (at least one destination accepted it),
@@ -26,6 +29,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/timerfd.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -41,7 +45,8 @@ struct SenderEvent {
 struct SenderState {
 	std::shared_ptr<VrrpSockCore> core;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	/* The schedule: a periodic CLOCK_MONOTONIC timerfd the thread reads. */
+	int tfd = -1;
 	bool quit = false;
 	bool running = false;
 	std::string advert;
@@ -67,18 +72,33 @@ struct SenderState {
 	SenderState()
 	{
 		pthread_mutex_init(&mu, nullptr);
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&cv, &ca);
-		pthread_condattr_destroy(&ca);
+		tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	}
 	~SenderState()
 	{
 		if (lease_fd >= 0)
 			close(lease_fd);
-		pthread_cond_destroy(&cv);
+		if (tfd >= 0)
+			close(tfd);
 		pthread_mutex_destroy(&mu);
+	}
+
+	/* The next expiry at first_ns (CLOCK_MONOTONIC, absolute; 0 disarms),
+	 * then every period_ns (0: once). */
+	void Arm(uint64_t first_ns, uint64_t period_ns)
+	{
+		struct itimerspec its = {};
+		its.it_value.tv_sec = (time_t)(first_ns / 1000000000ull);
+		its.it_value.tv_nsec = (long)(first_ns % 1000000000ull);
+		its.it_interval.tv_sec = (time_t)(period_ns / 1000000000ull);
+		its.it_interval.tv_nsec = (long)(period_ns % 1000000000ull);
+		timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, nullptr);
+	}
+
+	/* The periodic schedule from next_ns (mu held). */
+	void Schedule()
+	{
+		Arm(next_ns ? next_ns : 1, interval_ns);
 	}
 };
 
@@ -139,14 +159,6 @@ static int SendLocked(SenderState *st, int *first_err)
 	return ok ? 0 : err;
 }
 
-static struct timespec ToTimespec(uint64_t ns)
-{
-	struct timespec ts;
-	ts.tv_sec = (time_t)(ns / 1000000000ull);
-	ts.tv_nsec = (long)(ns % 1000000000ull);
-	return ts;
-}
-
 class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 {
       public:
@@ -177,6 +189,8 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 	    : Napi::ObjectWrap<AdvertSenderHandle>(info), st_(std::make_shared<SenderState>())
 	{
 		Napi::Env env = info.Env();
+		if (st_->tfd < 0)
+			throw ErrnoError(env, "timerfd_create", errno, "advert sender");
 		st_->core = VrrpSockCoreOf(env, info[0]);
 		Napi::Object o = info[1].As<Napi::Object>();
 		st_->interval_ns = IntervalNs(env, o.Get("intervalUs"));
@@ -262,49 +276,60 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 			rt = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
 		}
 		int reported_err = 0, reported_lease_err = 0;
-		Lock lock(&st->mu);
+		pthread_mutex_lock(&st->mu);
 		st->realtime = rt;
 		while (!st->quit) {
-			if (!st->running) {
-				pthread_cond_wait(&st->cv, &st->mu);
-				continue;
+			if (st->running) {
+				uint64_t now = MonoNs();
+				if (st->watchdog_ns &&
+				    now >= st->last_checkin_ns + st->watchdog_ns) {
+					st->running = false;
+					st->watchdog_trips++;
+					st->Arm(0, 0);
+					Post(tsfn, "watchdog", 0);
+				} else if (now >= st->next_ns) {
+					int err = 0;
+					SendLocked(st, &err);
+					if (err != reported_err) {
+						if (err)
+							Post(tsfn, "error", err);
+						else
+							Post(tsfn, "recovered", 0);
+						reported_err = err;
+					}
+					if (st->lease_fd >= 0 &&
+					    st->lease_last_error != reported_lease_err) {
+						if (st->lease_last_error)
+							Post(tsfn, "lease-error",
+							     st->lease_last_error);
+						reported_lease_err = st->lease_last_error;
+					}
+					st->next_ns += st->interval_ns;
+					if (st->next_ns <= now) {
+						st->late++;
+						st->next_ns = now + st->interval_ns;
+						st->Schedule();
+					}
+				}
 			}
-			uint64_t now = MonoNs();
-			uint64_t wd_deadline =
-			    st->watchdog_ns ? st->last_checkin_ns + st->watchdog_ns : UINT64_MAX;
-			if (now >= wd_deadline) {
+			pthread_mutex_unlock(&st->mu);
+			/* Blocks until the next deadline, or until JS re-arms the
+			 * timer (a change, or close). A stopped sender's timer is
+			 * disarmed: it sleeps here until started. */
+			uint64_t expirations;
+			bool broken = read(st->tfd, &expirations, sizeof(expirations)) < 0 &&
+				      errno != EINTR && errno != EAGAIN;
+			pthread_mutex_lock(&st->mu);
+			if (broken) {
+				/* Cannot happen (the fd is ours until the join);
+				 * stop rather than spin. */
 				st->running = false;
-				st->watchdog_trips++;
-				Post(tsfn, "watchdog", 0);
-				continue;
-			}
-			if (now < st->next_ns) {
-				uint64_t until =
-				    st->next_ns < wd_deadline ? st->next_ns : wd_deadline;
-				struct timespec ts = ToTimespec(until);
-				pthread_cond_timedwait(&st->cv, &st->mu, &ts);
-				continue;
-			}
-			int err = 0;
-			SendLocked(st, &err);
-			if (err != reported_err) {
-				if (err)
-					Post(tsfn, "error", err);
-				else
-					Post(tsfn, "recovered", 0);
-				reported_err = err;
-			}
-			if (st->lease_fd >= 0 && st->lease_last_error != reported_lease_err) {
-				if (st->lease_last_error)
-					Post(tsfn, "lease-error", st->lease_last_error);
-				reported_lease_err = st->lease_last_error;
-			}
-			st->next_ns += st->interval_ns;
-			if (st->next_ns <= now) {
-				st->late++;
-				st->next_ns = now + st->interval_ns;
+				st->last_error = errno;
+				Post(tsfn, "error", errno);
+				break;
 			}
 		}
+		pthread_mutex_unlock(&st->mu);
 	}
 
 	static void CleanupHook(void *arg)
@@ -320,7 +345,7 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 			{
 				Lock lock(&st_->mu);
 				st_->quit = true;
-				pthread_cond_signal(&st_->cv);
+				st_->Arm(1, 0);
 			}
 			thread_.join();
 			tsfn_.Release();
@@ -373,7 +398,8 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		if (st_->running && st_->last_send_ns)
 			st_->next_ns = st_->last_send_ns + ns;
 		st_->interval_ns = ns;
-		pthread_cond_signal(&st_->cv);
+		if (st_->running)
+			st_->Schedule();
 		return env.Undefined();
 	}
 
@@ -387,7 +413,6 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		Lock lock(&st_->mu);
 		st_->watchdog_ns = (uint64_t)ms * 1000000ull;
 		st_->last_checkin_ns = MonoNs();
-		pthread_cond_signal(&st_->cv);
 		return env.Undefined();
 	}
 
@@ -406,7 +431,7 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 			st_->last_checkin_ns = now;
 			st_->next_ns = now;
 			st_->last_send_ns = 0;
-			pthread_cond_signal(&st_->cv);
+			st_->Schedule();
 		}
 		return env.Undefined();
 	}
@@ -418,7 +443,7 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 			return env.Undefined();
 		Lock lock(&st_->mu);
 		st_->running = false;
-		pthread_cond_signal(&st_->cv);
+		st_->Arm(0, 0);
 		return env.Undefined();
 	}
 
@@ -436,7 +461,7 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		int rc = SendLocked(st_.get(), &err);
 		if (st_->running) {
 			st_->next_ns = MonoNs() + st_->interval_ns;
-			pthread_cond_signal(&st_->cv);
+			st_->Schedule();
 		}
 		if (rc)
 			throw ErrnoError(env, "sendmsg", rc, "VRRP advert");
@@ -451,6 +476,34 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		Lock lock(&st_->mu);
 		st_->last_checkin_ns = MonoNs();
 		return env.Undefined();
+	}
+
+	/* The thread hands key and value to bpf_map_update_elem, and the kernel
+	 * reads the map's key_size and value_size bytes from them: buffers of
+	 * another size would make it read past their end (or write a value cut
+	 * short). Per-CPU maps want a value per CPU: not a lease map. */
+	static void CheckLeaseMap(Napi::Env env, int map_fd, size_t key_len, size_t value_len)
+	{
+		struct bpf_map_info mi;
+		__u32 len = sizeof(mi);
+		memset(&mi, 0, sizeof(mi));
+		if (bpf_obj_get_info_by_fd(map_fd, &mi, &len))
+			throw ErrnoError(env, "bpf_obj_get_info_by_fd", errno,
+					 "lease map fd " + std::to_string(map_fd) +
+					     " (not a map?)");
+		if (mi.type == BPF_MAP_TYPE_PERCPU_HASH || mi.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+		    mi.type == BPF_MAP_TYPE_LRU_PERCPU_HASH)
+			throw Napi::TypeError::New(env,
+						   "setLease: a per-CPU map cannot hold a lease");
+		if (key_len != mi.key_size)
+			throw Napi::TypeError::New(
+			    env, "setLease: key must be " + std::to_string(mi.key_size) +
+				     " bytes (the map's key size), got " + std::to_string(key_len));
+		if (value_len != mi.value_size)
+			throw Napi::TypeError::New(env, "setLease: value must be " +
+							    std::to_string(mi.value_size) +
+							    " bytes (the map's value size), got " +
+							    std::to_string(value_len));
 	}
 
 	/* setLease(mapFd, key, valueTemplate, valueOffset, leaseNs) */
@@ -471,6 +524,7 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		}
 		if ((size_t)off + 8 > value.size())
 			throw Napi::RangeError::New(env, "valueOffset + 8 exceeds the value size");
+		CheckLeaseMap(env, map_fd, key.size(), value.size());
 		int fd = fcntl(map_fd, F_DUPFD_CLOEXEC, 3);
 		if (fd < 0)
 			throw ErrnoError(env, "fcntl", errno,

@@ -1,9 +1,11 @@
 /* Raw VRRP sockets (IP protocol 112), IPv4 and IPv6, bound to one interface.
  *
- * Receive: the fd is watched with uv_poll; each wakeup drains every pending
- * packet (recvmsg MSG_DONTWAIT until EAGAIN) and hands them to JS in one call
- * as an array of { source, destination, ttl, ifindex, arrivalNs,
- * kernelTimestamp, payload }. arrivalNs is the kernel's receive timestamp
+ * Receive: a thread of its own per socket waits on the fd (epoll, with an
+ * eventfd to wake it); each wakeup drains every pending packet (recvmmsg,
+ * MSG_DONTWAIT) and either absorbs it (the steady state: an exact repeat of
+ * the advert the engine last accepted) or queues it for JS, which gets the
+ * queue in one call as an array of { source, destination, ttl, ifindex,
+ * arrivalNs, kernelTimestamp, payload }. arrivalNs is the kernel's receive timestamp
  * (SO_TIMESTAMPNS, CLOCK_REALTIME) moved into the CLOCK_MONOTONIC domain by
  * subtracting the packet's age (realtime now - timestamp) from monotonic now.
  *
@@ -23,12 +25,13 @@
 #include <net/if.h>
 #include <netinet/ip.h>
 #include <mutex>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
+#include <memory>
 #include <vector>
 
 #ifndef IPPROTO_VRRP
@@ -219,6 +222,11 @@ int VrrpSockCore::Send(const IpAddr &dst, const uint8_t *payload, size_t len)
 	return 0;
 }
 
+static const uint8_t *AddrBytes(const IpAddr &a)
+{
+	return a.family == AF_INET ? (const uint8_t *)&a.v4 : a.v6.s6_addr;
+}
+
 /* Marks JS objects that wrap a VrrpSocketHandle (napi_type_tag_object). */
 static const napi_type_tag kSocketTag = {0x7669706476727270ull, 0x736f636b65740001ull};
 
@@ -244,6 +252,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			InstanceMethod("setSteady", &VrrpSocketHandle::SetSteadyJs),
 			InstanceMethod("clearSteady", &VrrpSocketHandle::ClearSteadyJs),
 			InstanceMethod("takeAbsorbed", &VrrpSocketHandle::TakeAbsorbedJs),
+			InstanceMethod("rxStats", &VrrpSocketHandle::RxStatsJs),
 			InstanceMethod("armMasterDown", &VrrpSocketHandle::ArmMasterDownJs),
 			InstanceMethod("disarmMasterDown", &VrrpSocketHandle::DisarmMasterDownJs),
 		    });
@@ -382,6 +391,10 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				 [](uv_handle_t *h) { delete (uv_async_t *)h; });
 			async_ = nullptr;
 		}
+		if (ep_fd_ >= 0) {
+			close(ep_fd_);
+			ep_fd_ = -1;
+		}
 		if (wake_fd_ >= 0) {
 			close(wake_fd_);
 			wake_fd_ = -1;
@@ -417,6 +430,19 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (wake_fd_ < 0)
 			throw ErrnoError(env, "eventfd", errno);
+		/* epoll rather than poll: the two fds are registered once, so a
+		 * wakeup does not set up and tear down wait queue entries. */
+		ep_fd_ = epoll_create1(EPOLL_CLOEXEC);
+		if (ep_fd_ < 0)
+			throw ErrnoError(env, "epoll_create1", errno);
+		struct epoll_event ev = {};
+		ev.events = EPOLLIN;
+		ev.data.fd = core_->fd;
+		if (epoll_ctl(ep_fd_, EPOLL_CTL_ADD, core_->fd, &ev))
+			throw ErrnoError(env, "epoll_ctl", errno);
+		ev.data.fd = wake_fd_;
+		if (epoll_ctl(ep_fd_, EPOLL_CTL_ADD, wake_fd_, &ev))
+			throw ErrnoError(env, "epoll_ctl", errno);
 		async_ = new uv_async_t;
 		uv_async_init(loop, async_, [](uv_async_t *h) {
 			VrrpSocketHandle *self = (VrrpSocketHandle *)h->data;
@@ -439,23 +465,38 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 			}
 			lock.unlock();
-			struct pollfd pfd[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-			int rc = poll(pfd, 2, timeout);
+			struct epoll_event evs[2];
+			int rc = epoll_wait(ep_fd_, evs, 2, timeout);
 			lock.lock();
 			if (quit_)
 				break;
-			if (rc > 0 && (pfd[1].revents & POLLIN)) {
-				uint64_t v;
-				if (read(wake_fd_, &v, sizeof(v)) < 0) {
-					/* EAGAIN: nothing to clear */
+			bool readable = false;
+			for (int i = 0; i < rc; i++) {
+				if (evs[i].data.fd == wake_fd_) {
+					uint64_t v;
+					if (read(wake_fd_, &v, sizeof(v)) < 0) {
+						/* EAGAIN: nothing to clear */
+					}
+				} else if (evs[i].data.fd == fd) {
+					readable = true;
 				}
 			}
-			if (rc > 0 && (pfd[0].revents & POLLIN))
+			if (readable)
 				ReadLocked();
-			if (md_armed_ && !md_fired_ && (int64_t)MonoNs() >= MasterDownDueLocked())
-				md_fired_ = true;
-			if (!queue_.empty() || md_fired_ || rx_err_)
+			if (md_armed_ && !md_fired_ && (int64_t)MonoNs() >= MasterDownDueLocked()) {
+				/* Read the socket dry before believing the timer: an
+				 * advert that arrived before the deadline may wait
+				 * there while this thread was late (epoll reported the
+				 * timeout, not the fd), and its arrival time counts. */
+				if (!readable)
+					ReadLocked();
+				if ((int64_t)MonoNs() >= MasterDownDueLocked())
+					md_fired_ = true;
+			}
+			if (!queue_.empty() || md_fired_ || rx_err_) {
+				js_wakes_++;
 				uv_async_send(async_);
+			}
 		}
 	}
 
@@ -469,107 +510,159 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		return due;
 	}
 
-	/* Reads the socket dry (mu_ held). The steady state: the advert the
-	 * engine last accepted, again, byte for byte, from the same source to
-	 * the same destination with TTL 255, is absorbed without JS; the
-	 * runner hands the last one to the engine when it next looks
-	 * (takeAbsorbed). While anything waits for JS nothing is absorbed, so
-	 * the engine sees adverts in order. */
+	/* One received datagram's storage for recvmmsg. */
+	struct RxSlot {
+		uint8_t buf[9000];
+		union {
+			struct sockaddr_in v4;
+			struct sockaddr_in6 v6;
+		} from;
+		alignas(struct cmsghdr) char cbuf[256];
+		struct iovec iov;
+	};
+	static constexpr unsigned kRxBatch = 8;
+
+	/* Does this packet repeat the steady advert (mu_ held)? Compared on the
+	 * raw bytes: no address formatting per advert. */
+	bool IsSteadyLocked(int ttl, const uint8_t *src, const uint8_t *dst, const uint8_t *payload,
+			    size_t plen) const
+	{
+		size_t alen = core_->family == AF_INET ? 4 : 16;
+		return steady_ && queue_.empty() && ttl == 255 && dst != nullptr &&
+		       memcmp(src, AddrBytes(steady_src_), alen) == 0 &&
+		       memcmp(dst, AddrBytes(steady_dst_), alen) == 0 &&
+		       plen == steady_payload_.size() &&
+		       memcmp(payload, steady_payload_.data(), plen) == 0;
+	}
+
+	/* Reads the socket dry (mu_ held): recvmmsg in batches of kRxBatch, so
+	 * a wakeup for one advert costs one call (a short batch means the
+	 * socket is empty: no second call that ends in EAGAIN). The steady
+	 * state: the advert the engine last accepted, again, byte for byte,
+	 * from the same source to the same destination with TTL 255, is
+	 * absorbed without JS; the runner hands the last one to the engine when
+	 * it next looks (takeAbsorbed). While anything waits for JS nothing is
+	 * absorbed, so the engine sees adverts in order. */
 	void ReadLocked()
 	{
+		if (!slots_)
+			slots_.reset(new RxSlot[kRxBatch]);
+		struct mmsghdr msgs[kRxBatch];
 		struct timespec real_now, mono_now;
-		clock_gettime(CLOCK_REALTIME, &real_now);
-		clock_gettime(CLOCK_MONOTONIC, &mono_now);
-		int64_t real_ns = (int64_t)real_now.tv_sec * 1000000000ll + real_now.tv_nsec;
-		int64_t mono_ns = (int64_t)mono_now.tv_sec * 1000000000ll + mono_now.tv_nsec;
-		for (int n = 0; n < 4096; n++) {
-			uint8_t buf[9000];
-			union {
-				struct sockaddr_in v4;
-				struct sockaddr_in6 v6;
-			} from;
-			alignas(struct cmsghdr) char cbuf[512];
-			struct iovec iov = {buf, sizeof(buf)};
-			struct msghdr msg = {};
-			msg.msg_name = &from;
-			msg.msg_namelen = sizeof(from);
-			msg.msg_iov = &iov;
-			msg.msg_iovlen = 1;
-			msg.msg_control = cbuf;
-			msg.msg_controllen = sizeof(cbuf);
-			ssize_t len = recvmsg(core_->fd, &msg, MSG_DONTWAIT);
-			if (len < 0) {
+		bool have_now = false;
+		int64_t real_ns = 0, mono_ns = 0;
+		for (int round = 0; round < 512; round++) {
+			memset(msgs, 0, sizeof(msgs));
+			for (unsigned i = 0; i < kRxBatch; i++) {
+				RxSlot &s = slots_[i];
+				s.iov = {s.buf, sizeof(s.buf)};
+				msgs[i].msg_hdr.msg_name = &s.from;
+				msgs[i].msg_hdr.msg_namelen = sizeof(s.from);
+				msgs[i].msg_hdr.msg_iov = &s.iov;
+				msgs[i].msg_hdr.msg_iovlen = 1;
+				msgs[i].msg_hdr.msg_control = s.cbuf;
+				msgs[i].msg_hdr.msg_controllen = sizeof(s.cbuf);
+			}
+			int n = recvmmsg(core_->fd, msgs, kRxBatch, MSG_DONTWAIT, nullptr);
+			if (n < 0) {
 				if (errno == EINTR)
 					continue;
 				if (errno != EAGAIN && errno != EWOULDBLOCK)
 					rx_err_ = errno;
 				return;
 			}
-			if (msg.msg_flags & MSG_TRUNC)
-				continue;
-			RawPacket p;
-			p.ttl = -1;
-			p.ifindex = core_->ifindex;
-			p.kernel_ts = false;
-			p.arrival = mono_ns;
-			const uint8_t *payload = buf;
-			size_t plen = (size_t)len;
-			for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-				if (c->cmsg_level == SOL_SOCKET &&
-				    c->cmsg_type == SCM_TIMESTAMPNS) {
-					struct timespec ts;
-					memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-					int64_t t = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-					int64_t age = real_ns - t;
-					if (age < 0)
-						age = 0;
-					p.arrival = mono_ns - age;
-					p.kernel_ts = true;
-				} else if (c->cmsg_level == IPPROTO_IP &&
-					   c->cmsg_type == IP_PKTINFO) {
-					struct in_pktinfo pi;
-					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-					p.ifindex = (unsigned)pi.ipi_ifindex;
-				} else if (c->cmsg_level == IPPROTO_IPV6 &&
-					   c->cmsg_type == IPV6_PKTINFO) {
-					struct in6_pktinfo pi;
-					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-					p.ifindex = pi.ipi6_ifindex;
-					p.destination = FormatIp(AF_INET6, &pi.ipi6_addr);
-				} else if (c->cmsg_level == IPPROTO_IPV6 &&
-					   c->cmsg_type == IPV6_HOPLIMIT) {
-					int h;
-					memcpy(&h, CMSG_DATA(c), sizeof(h));
-					p.ttl = h;
-				}
+			if (!have_now) {
+				/* Once per wakeup: packet ages are measured against it. */
+				clock_gettime(CLOCK_REALTIME, &real_now);
+				clock_gettime(CLOCK_MONOTONIC, &mono_now);
+				real_ns =
+				    (int64_t)real_now.tv_sec * 1000000000ll + real_now.tv_nsec;
+				mono_ns =
+				    (int64_t)mono_now.tv_sec * 1000000000ll + mono_now.tv_nsec;
+				have_now = true;
 			}
-			if (core_->family == AF_INET) {
-				if (plen < 20)
-					continue;
-				size_t ihl = (size_t)(buf[0] & 0x0f) * 4;
-				size_t tot = ((size_t)buf[2] << 8) | buf[3];
-				if (ihl < 20 || ihl > plen)
-					continue;
-				if (tot >= ihl && tot < plen)
-					plen = tot;
-				p.ttl = buf[8];
-				p.source = FormatIp(AF_INET, buf + 12);
-				p.destination = FormatIp(AF_INET, buf + 16);
-				payload = buf + ihl;
-				plen -= ihl;
-			} else {
-				p.source = FormatIp(AF_INET6, &from.v6.sin6_addr);
-			}
-			if (steady_ && queue_.empty() && p.ttl == 255 && p.source == steady_src_ &&
-			    p.destination == steady_dst_ && plen == steady_payload_.size() &&
-			    memcmp(payload, steady_payload_.data(), plen) == 0) {
-				absorbed_++;
-				absorbed_arrival_ = p.arrival;
-				continue;
-			}
-			p.payload.assign((const char *)payload, plen);
-			queue_.push_back(std::move(p));
+			for (int i = 0; i < n; i++)
+				TakeLocked(slots_[i], msgs[i].msg_hdr, msgs[i].msg_len, real_ns,
+					   mono_ns);
+			if ((unsigned)n < kRxBatch)
+				return;
 		}
+	}
+
+	/* One datagram: absorbed, or queued for JS. */
+	void TakeLocked(RxSlot &s, struct msghdr &msg, unsigned len, int64_t real_ns,
+			int64_t mono_ns)
+	{
+		if (msg.msg_flags & MSG_TRUNC)
+			return;
+		int ttl = -1;
+		unsigned ifindex = core_->ifindex;
+		bool kernel_ts = false;
+		int64_t arrival = mono_ns;
+		const uint8_t *dst6 = nullptr;
+		struct in6_pktinfo pi6;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				int64_t t = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+				int64_t age = real_ns - t;
+				if (age < 0)
+					age = 0;
+				arrival = mono_ns - age;
+				kernel_ts = true;
+			} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				ifindex = (unsigned)pi.ipi_ifindex;
+			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+				memcpy(&pi6, CMSG_DATA(c), sizeof(pi6));
+				ifindex = pi6.ipi6_ifindex;
+				dst6 = pi6.ipi6_addr.s6_addr;
+			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
+				int h;
+				memcpy(&h, CMSG_DATA(c), sizeof(h));
+				ttl = h;
+			}
+		}
+		const uint8_t *buf = s.buf;
+		const uint8_t *payload = buf, *src, *dst;
+		size_t plen = len;
+		if (core_->family == AF_INET) {
+			if (plen < 20)
+				return;
+			size_t ihl = (size_t)(buf[0] & 0x0f) * 4;
+			size_t tot = ((size_t)buf[2] << 8) | buf[3];
+			if (ihl < 20 || ihl > plen)
+				return;
+			if (tot >= ihl && tot < plen)
+				plen = tot;
+			ttl = buf[8];
+			src = buf + 12;
+			dst = buf + 16;
+			payload = buf + ihl;
+			plen -= ihl;
+		} else {
+			src = s.from.v6.sin6_addr.s6_addr;
+			dst = dst6;
+		}
+		if (IsSteadyLocked(ttl, src, dst, payload, plen)) {
+			absorbed_++;
+			absorbed_total_++;
+			absorbed_arrival_ = arrival;
+			return;
+		}
+		RawPacket p;
+		p.ttl = ttl;
+		p.ifindex = ifindex;
+		p.kernel_ts = kernel_ts;
+		p.arrival = arrival;
+		p.source = FormatIp(core_->family, src);
+		if (dst)
+			p.destination = FormatIp(core_->family, dst);
+		p.payload.assign((const char *)payload, plen);
+		queue_.push_back(std::move(p));
+		queued_total_++;
 	}
 
 	/* On the JS thread: hands what the receive thread queued to JS, then
@@ -642,12 +735,15 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	Napi::Value SetSteadyJs(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
-		std::string src = info[0].As<Napi::String>().Utf8Value();
-		std::string dst = info[1].As<Napi::String>().Utf8Value();
+		IpAddr src = ParseIp(env, info[0].As<Napi::String>().Utf8Value());
+		IpAddr dst = ParseIp(env, info[1].As<Napi::String>().Utf8Value());
+		if (!core_ || src.family != core_->family || dst.family != core_->family)
+			throw Napi::TypeError::New(
+			    env, "setSteady: addresses must be of the socket's family");
 		std::string payload = BytesArg(env, info[2], "payload");
 		std::lock_guard<std::mutex> lock(mu_);
-		steady_src_.swap(src);
-		steady_dst_.swap(dst);
+		steady_src_ = src;
+		steady_dst_ = dst;
 		steady_payload_.swap(payload);
 		steady_ = true;
 		return env.Undefined();
@@ -676,6 +772,19 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		Napi::Object o = Napi::Object::New(env);
 		o.Set("count", Napi::Number::New(env, (double)count));
 		o.Set("lastArrivalNs", Napi::BigInt::New(env, (uint64_t)last));
+		return o;
+	}
+
+	/* rxStats(): totals since open of what the receive thread did with
+	 * what it read: { absorbed, queued, jsWakes }. */
+	Napi::Value RxStatsJs(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		std::lock_guard<std::mutex> lock(mu_);
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("absorbed", Napi::Number::New(env, (double)absorbed_total_));
+		o.Set("queued", Napi::Number::New(env, (double)queued_total_));
+		o.Set("jsWakes", Napi::Number::New(env, (double)js_wakes_));
 		return o;
 	}
 
@@ -751,6 +860,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	std::shared_ptr<VrrpSockCore> core_;
 	std::thread rx_thread_;
 	int wake_fd_ = -1;
+	int ep_fd_ = -1;
 	uv_async_t *async_ = nullptr;
 	Napi::FunctionReference onPackets_;
 	std::unique_ptr<Napi::AsyncContext> ctx_;
@@ -761,7 +871,12 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	std::vector<RawPacket> queue_;
 	int rx_err_ = 0;
 	bool steady_ = false;
-	std::string steady_src_, steady_dst_, steady_payload_;
+	IpAddr steady_src_, steady_dst_;
+	std::string steady_payload_;
+	/* Totals since open, for stats(): adverts absorbed, packets queued for
+	 * JS, and times the JS thread was woken. */
+	uint64_t absorbed_total_ = 0, queued_total_ = 0, js_wakes_ = 0;
+	std::unique_ptr<RxSlot[]> slots_;
 	uint64_t absorbed_ = 0;
 	int64_t absorbed_arrival_ = 0;
 	bool md_armed_ = false, md_fired_ = false;

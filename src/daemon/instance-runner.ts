@@ -76,14 +76,19 @@ export interface InstanceRunnerOptions {
   track: { name: string; weight: number }[];
 }
 
-/** A MASTER's engine wakes this often at most (check-in, counters): the native sender sends the adverts. */
-const MASTER_TICK_MS = 100;
-
 /**
- * A steady BACKUP wakes JS only this often: to count the adverts its socket
- * absorbed (vipd_vrrp_adverts_total{direction="rx"} lags by this much).
+ * A MASTER's engine wakes this often at most (ms): the native sender sends
+ * every advert, so JS only checks in with the sender's watchdog (a quarter
+ * of its bound, so three ticks may be late before it trips) and restarts a
+ * sender that stopped. Counters are read when scraped (syncCounters), not
+ * on this tick.
  */
-const ABSORBED_REPORT_MS = 250;
+const MASTER_TICK_MAX_MS = 1000;
+
+/** The MASTER tick for a sender watchdog bound (0: disabled). */
+export function masterTickMs(watchdogMs: number): number {
+  return watchdogMs > 0 ? Math.min(MASTER_TICK_MAX_MS, Math.max(1, Math.floor(watchdogMs / 4))) : MASTER_TICK_MAX_MS;
+}
 
 /** The family VRRP runs over: the first VIP's. VIPs of the other family follow the state. */
 export function vrrpFamily(cfg: InstanceConfig): 4 | 6 {
@@ -140,8 +145,6 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   /** Set while the engine handles a received advert: adverts it emits then are replies, sent now. */
   #inReceive = false;
   #becameMasterAt: number | null = null;
-  /** Reports absorbed adverts (and gives the engine the last) every ABSORBED_REPORT_MS, for the rx counter. */
-  #absorbedReport: NodeJS.Timeout | undefined;
   #stopping = false;
   /** Per sender: its sent count at the last tick, and when that count last moved. */
   readonly #progress = new Map<AdvertSender, { sent: number; movedAt: number }>();
@@ -206,15 +209,16 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     });
     this.#socket.on('packet', (p) => this.#onPacket(p));
     this.#socket.on('error', (err) => this.#log.error({ err: err.message }, 'VRRP receive failed'));
+    // Fix (found by test/netns/daemon-restart): JS checks in once per
+    // advert interval, so a fixed 2 s bound tripped on every cycle with
+    // advertInterval >= 2 s ("event loop stalled" logged each time). Allow
+    // at least 3 intervals.
+    const watchdogMs = opts.watchdogMs ?? Math.max(2000, Math.ceil(config.advertInterval * 3000));
     for (const dst of unicast.length > 0 ? unicast : [this.#socket.group]) {
       const sender = new AdvertSender(this.#socket, {
         intervalMs: config.advertInterval * 1000,
         destinations: [dst],
-        // Fix (found by test/netns/daemon-restart): JS checks in once per
-        // advert interval, so a fixed 2 s bound tripped on every cycle with
-        // advertInterval >= 2 s ("event loop stalled" logged each time). Allow
-        // at least 3 intervals.
-        watchdogMs: opts.watchdogMs ?? Math.max(2000, Math.ceil(config.advertInterval * 3000)),
+        watchdogMs,
         schedPriority: opts.schedPriority,
       });
       sender.on('watchdog', () => {
@@ -238,8 +242,8 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         preempt: config.preempt,
         preemptDelayMs: config.preemptDelay * 1000,
         track: opts.track,
-        // The native sender sends every advert; JS checks in with it 10 times a second at most.
-        masterTickMs: MASTER_TICK_MS,
+        // The native sender sends every advert; JS checks in with it (at most once a second).
+        masterTickMs: masterTickMs(watchdogMs),
         announce: {
           repeat: config.garp.repeat,
           intervalMs: config.garp.interval * 1000,
@@ -263,7 +267,39 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   }
 
   status(): VrrpInstanceStatus {
+    // The engine hears of absorbed adverts when it next looks: let it look now.
+    this.#syncAbsorbed();
     return this.engine.status();
+  }
+
+  /**
+   * Brings the advert counters up to date ('advert-rx' for adverts the
+   * socket absorbed, 'advert-tx' for those the sender threads sent): called
+   * when the metrics are scraped, so a steady instance needs no timer in JS
+   * to keep them current.
+   */
+  syncCounters(): void {
+    this.#syncAbsorbed();
+    this.#countSent();
+  }
+
+  /**
+   * A tracked object changed (engine.setTrackState), through the runner: a
+   * BACKUP whose priority rises above its master's (with preempt) must stop
+   * absorbing that master's adverts, which the engine now lets Master_Down
+   * run out on.
+   */
+  setTrackState(name: string, up: boolean): void {
+    this.#syncAbsorbed();
+    this.engine.setTrackState(name, up);
+    this.#recheckSteady();
+  }
+
+  /** `vipctl priority` (engine.setPriority), through the runner for the same reason as setTrackState. */
+  setPriority(priority: number): void {
+    this.#syncAbsorbed();
+    this.engine.setPriority(priority);
+    this.#recheckSteady();
   }
 
   /** Max gap between adverts the native sender measured (µs), and how many it sent. */
@@ -285,7 +321,6 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     // were ~1-3 ms of the decision -> first GARP time).
     this.#setSenderPriority(this.engine.effectivePriority);
     this.#refreshAnnounceCache();
-    this.#absorbedReport = setInterval(() => this.#syncAbsorbed(), ABSORBED_REPORT_MS).unref();
     this.engine.start();
   }
 
@@ -305,7 +340,8 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   /** Releases sockets and threads without any advert (crash-like, for tests and reload). */
   close(): void {
     this.#running = false;
-    clearInterval(this.#absorbedReport);
+    // Count what the socket absorbed and the senders sent (the engine is not fed: it is done).
+    this.#syncAbsorbed();
     this.#countSent();
     for (const s of this.#senders.values()) s.close();
     this.#senders.clear();
@@ -392,9 +428,10 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
   /** Gives the engine the last advert the socket absorbed (if any since the last call), and counts them. */
   #syncAbsorbed(): void {
     const a = this.#socket.closed ? { count: 0, lastArrivalMs: 0 } : this.#socket.takeAbsorbed();
-    if (a.count === 0 || this.#steady === null) return;
+    if (a.count === 0) return;
+    // Counted even when the steady state just ended (a state change clears it): they were accepted.
     this.emit('advert-rx', a.count);
-    if (!this.#running) return;
+    if (this.#steady === null || !this.#running) return;
     const advert = { ...this.#steady.advert, arrivalMs: a.lastArrivalMs };
     this.#inReceive = true;
     try {
@@ -403,10 +440,17 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       this.#inReceive = false;
     }
     // The engine's answer may have changed (our priority rose above the master's meanwhile).
+    this.#recheckSteady();
+  }
+
+  /** Stops absorbing when the engine would no longer just restart Master_Down on the steady advert. */
+  #recheckSteady(): void {
+    if (this.#steady === null) return;
+    const advert = this.#steady.advert;
     const st = this.engine.status();
     if (st.state !== 'BACKUP' || st.masterAddress !== advert.src || (this.config.preempt && advert.priority < st.effectivePriority)) {
       this.#steady = null;
-      this.#socket.clearSteady();
+      if (!this.#socket.closed) this.#socket.clearSteady();
     }
   }
 

@@ -125,6 +125,10 @@ export class InstanceSet {
     this.#events = opts.events;
     this.#activateServing = opts.activateServing ?? ((_runner, _instance, activate) => activate());
     this.#onStateChange = opts.onStateChange;
+    // Adverts absorbed or sent by native threads are counted when scraped.
+    this.#metrics.setAdvertSync(() => {
+      for (const e of this.#instances.values()) e.runner.syncCounters();
+    });
     this.#notify = new NotifyRunner({
       timeoutMs: 10_000,
       onOutcome: (o) => {
@@ -249,7 +253,7 @@ export class InstanceSet {
             clock: monotonicClock,
             onChange: (name, up) => {
               this.#log.info({ instance: cfg.name, script: name, up }, 'track script changed');
-              runner.engine.setTrackState(`script:${name}`, up);
+              runner.setTrackState(`script:${name}`, up);
               this.#groupOf(cfg.name)?.group.refreshFaults();
             },
           },
@@ -263,7 +267,7 @@ export class InstanceSet {
   #start(e: InstanceEntry): void {
     for (const t of trackedInterfaces(e.config)) {
       const state = this.#links?.current(t.name);
-      if (state) e.runner.engine.setTrackState(`interface:${t.name}`, state.isUp);
+      if (state) e.runner.setTrackState(`interface:${t.name}`, state.isUp);
     }
     // A previous vipd left this instance active with a lease still running:
     // carry on as MASTER without an election (hitless restart).
@@ -321,7 +325,7 @@ export class InstanceSet {
       for (const e of this.#instances.values()) {
         if (!trackedInterfaces(e.config).some((t) => t.name === l.name)) continue;
         this.#log.info({ instance: e.config.name, interface: l.name, up: l.isUp }, 'tracked interface changed');
-        e.runner.engine.setTrackState(`interface:${l.name}`, l.isUp);
+        e.runner.setTrackState(`interface:${l.name}`, l.isUp);
         this.#groupOf(e.config.name)?.group.refreshFaults();
       }
     });
@@ -414,7 +418,7 @@ export class InstanceSet {
     const e = this.#instances.get(name);
     if (!e) return undefined;
     const previous = e.runner.status().priority;
-    e.runner.engine.setPriority(priority);
+    e.runner.setPriority(priority);
     return { previous };
   }
 

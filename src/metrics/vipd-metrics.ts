@@ -27,8 +27,16 @@ export interface InstanceInfo {
   readonly version: string;
 }
 
-/** How often the event-loop lag histogram (nodejs_eventloop_lag_*) samples, ms. */
-const EVENT_LOOP_SAMPLE_MS = 100;
+/**
+ * How often the event-loop lag histogram (nodejs_eventloop_lag_*) samples,
+ * ms. Its timer is the one thing that still wakes a steady daemon's event
+ * loop (VRRP's steady state runs in native threads): at 100 ms it was about
+ * 0.1% of a core, as much as the rest of the JS side together. Once a second
+ * still records every stall that spans a sample (all of 1 s and more, a
+ * shorter one in proportion to its length); VRRP does not depend on it (the
+ * native threads keep sending and timing without JS).
+ */
+const EVENT_LOOP_SAMPLE_MS = 1000;
 
 /** prom-client default gauges whose names end in _total (see the constructor). */
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
@@ -54,6 +62,8 @@ export class VipdMetrics {
   #read: Promise<DataplaneCounters | undefined> | undefined;
   /** Label values seen, so a reload can drop exactly the series it removes. */
   readonly #rxInvalidReasons = new Map<string, Set<string>>();
+  /** Brings vipd_vrrp_adverts_total up to date before it is read (setAdvertSync). */
+  #advertSync: (() => void) | undefined;
   readonly #backends = new Map<string, Set<string>>();
 
   readonly vrrpState: Gauge<'instance'>;
@@ -103,6 +113,9 @@ export class VipdMetrics {
       help: 'VRRP advertisements sent (tx) and accepted (rx) by the instance.',
       labelNames: ['instance', 'direction'],
       registers,
+      // Native threads send and absorb adverts without waking JS; their
+      // counts are taken here, at scrape time.
+      collect: () => this.#advertSync?.(),
     });
     this.vrrpRxInvalid = new Counter({
       name: 'vipd_vrrp_rx_invalid_total',
@@ -204,7 +217,7 @@ export class VipdMetrics {
       // The event-loop lag histogram samples with a libuv timer; at
       // prom-client's default 10 ms that timer alone woke an idle daemon 100
       // times a second (0.7% of a core, more than keepalived's whole VRRP at
-      // 10 ms adverts). 100 ms still catches any stall that matters.
+      // 10 ms adverts). See EVENT_LOOP_SAMPLE_MS.
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
       // prom-client exports these as gauges named *_total, which Prometheus
       // reserves for counters (`promtool check metrics` flags them). They
@@ -253,6 +266,15 @@ export class VipdMetrics {
   transition(instance: string, to: VrrpStateName): void {
     this.vrrpState.set({ instance }, VRRP_STATE_VALUE[to]);
     this.vrrpTransitions.inc({ instance, to });
+  }
+
+  /**
+   * `sync` runs when vipd_vrrp_adverts_total is scraped, before it is read:
+   * the daemon reports there the adverts its native threads sent and
+   * absorbed since the last report (advert()).
+   */
+  setAdvertSync(sync: (() => void) | undefined): void {
+    this.#advertSync = sync;
   }
 
   advert(instance: string, direction: AdvertDirection, count = 1): void {

@@ -13,6 +13,7 @@ export {
   type VrrpSocketEvents,
   type VrrpSocketOptions,
 } from './vrrp-socket.js';
+export type { VrrpRxStats } from './native.js';
 export {
   AdvertSender,
   type AdvertSenderEvents,

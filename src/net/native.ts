@@ -18,6 +18,16 @@ export interface NativePacket {
 
 export type PacketsCallback = (err: Error | null, packets: NativePacket[] | undefined) => void;
 
+/** What a VRRP socket's receive thread did with what it read, since open. */
+export interface VrrpRxStats {
+  /** Exact repeats of the steady advert, absorbed without JS. */
+  absorbed: number;
+  /** Packets handed to JS ('packet' events). */
+  queued: number;
+  /** Times the thread woke the JS thread (packets, a Master_Down expiry, an error). */
+  jsWakes: number;
+}
+
 export interface NativeVrrpSocket {
   send(payload: Uint8Array, destination: string): void;
   close(): void;
@@ -30,6 +40,7 @@ export interface NativeVrrpSocket {
   clearSteady(): void;
   /** Adverts absorbed since the last call, and the arrival of the last one (CLOCK_MONOTONIC ns). */
   takeAbsorbed(): { count: number; lastArrivalNs: bigint };
+  rxStats(): VrrpRxStats;
   /** One timer: calls onExpire at max(dueNs, last absorbed arrival + masterDownNs), CLOCK_MONOTONIC. */
   armMasterDown(dueNs: bigint, masterDownNs: bigint, onExpire: () => void): void;
   disarmMasterDown(): void;

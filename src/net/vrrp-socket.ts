@@ -5,7 +5,7 @@
  */
 import { native, toNetError } from './errors.js';
 import { LoopHandleOwner } from './handle-owner.js';
-import { netAddon, type NativePacket, type NativeVrrpSocket } from './native.js';
+import { netAddon, type NativePacket, type NativeVrrpSocket, type VrrpRxStats } from './native.js';
 import { linkLocalAddress } from './rtnl.js';
 import { parseMac } from '../addr.js';
 
@@ -144,6 +144,11 @@ export class VrrpSocket extends LoopHandleOwner<VrrpSocketEvents, NativeVrrpSock
   takeAbsorbed(): { count: number; lastArrivalMs: number } {
     const a = this.handle?.takeAbsorbed();
     return a ? { count: a.count, lastArrivalMs: Number(a.lastArrivalNs) / 1e6 } : { count: 0, lastArrivalMs: 0 };
+  }
+
+  /** Totals since open: adverts absorbed natively, packets handed to JS, JS wakeups. */
+  rxStats(): VrrpRxStats {
+    return this.handle?.rxStats() ?? { absorbed: 0, queued: 0, jsWakes: 0 };
   }
 
   /**

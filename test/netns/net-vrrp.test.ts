@@ -221,5 +221,37 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     await ca.call('close', { handle: snd.handle });
     await ca.call('close', { handle: sa.handle });
   });
-});
 
+  it('the lease hook refuses a key or value whose size is not the map\'s (the kernel would read past it)', async () => {
+    const fs = lab.tmpDir();
+    await ca.call('mountBpffs', { path: fs });
+    const pin = `${fs}/lease-sizes`;
+    await ca.call<string>('exec', { cmd: 'bpftool', args: ['map', 'create', pin, 'type', 'hash', 'key', '4', 'value', '16', 'entries', '4', 'name', 'lease_sz'] });
+    const mapFd = await ca.call<number>('objGet', { path: pin });
+    const sa = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1' });
+    const snd = await ca.call<{ handle: number }>('sender', { handle: sa.handle, hex: ADVERT, intervalMs: 10, watchdogMs: 0 });
+    const lease = (keyHex: string, valueHex: string, offset = 8) =>
+      ca.call('lease', { handle: snd.handle, mapFd, keyHex, valueHex, offset, leaseMs: 500 });
+    await expect(lease('0700', '00'.repeat(16))).rejects.toThrow(/key must be 4 bytes .* got 2/);
+    await expect(lease('07000000', '00'.repeat(12), 0)).rejects.toThrow(/value must be 16 bytes .* got 12/);
+    await expect(lease('07000000', '00'.repeat(24))).rejects.toThrow(/value must be 16 bytes .* got 24/);
+    await expect(lease('07000000', '00'.repeat(16), 9)).rejects.toThrow(/valueOffset \+ 8 exceeds/);
+    // Nothing was armed: adverts leave, the map stays empty.
+    await ca.call('senderCall', { handle: snd.handle, method: 'start' });
+    await until(async () => {
+      const st = await ca.call<{ sent: number }>('senderCall', { handle: snd.handle, method: 'stats' });
+      return st.sent >= 3 ? st : undefined;
+    });
+    const st = await ca.call<{ leaseUpdates: number; leaseErrors: number }>('senderCall', { handle: snd.handle, method: 'stats' });
+    expect(st).toMatchObject({ leaseUpdates: 0, leaseErrors: 0 });
+    expect(JSON.parse(await ca.call<string>('exec', { cmd: 'bpftool', args: ['-j', 'map', 'dump', 'pinned', pin] }))).toEqual([]);
+    // The right sizes are taken.
+    await lease('07000000', '00'.repeat(16));
+    await until(async () => {
+      const s2 = await ca.call<{ leaseUpdates: number }>('senderCall', { handle: snd.handle, method: 'stats' });
+      return s2.leaseUpdates > 0 ? s2 : undefined;
+    });
+    await ca.call('close', { handle: snd.handle });
+    await ca.call('close', { handle: sa.handle });
+  });
+});
