@@ -140,21 +140,53 @@ static __always_inline const struct vipd_instance *instance_serving(struct xdp_m
 	return inst;
 }
 
+/* Is mac a VRRP virtual MAC, 00:00:5e:00:01:xx or 00:00:5e:00:02:xx (RFC 9568 7.3)? */
+static __always_inline bool is_vrrp_vmac(const __u8 *mac)
+{
+	const __u16 *w = (const __u16 *)mac;
+
+	return w[0] == bpf_htons(0x0000) && w[1] == bpf_htons(0x5e00) &&
+	       (mac[4] == 1 || mac[4] == 2);
+}
+
+static __always_inline bool mac_eq(const void *a, const void *b)
+{
+	const __u16 *x = a, *y = b;
+
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
+}
+
 /* The reason for a packet to addr that no handler took: a VIP's traffic
  * gets vip_reason, anything else is not ours. Only packets that found no
  * service come here, so the vips lookup stays off the forwarding path; a
  * function of its own (not inlined) so that clang cannot hoist the key's
  * set-up into the paths that never need it.
+ *
+ * A VIP's frame sent to the virtual MAC of an instance served here (ABI 6)
+ * goes up to the kernel re-addressed to the interface's own MAC: the kernel
+ * would drop it as addressed to another host (a ping to the VIP, a port no
+ * service has). A macvlan with the virtual MAC would do the same, at the
+ * price of an interface per instance (docs/vrrp.md).
  */
-static __noinline __u32 miss_reason(const __u32 *addr, __u32 family, __u32 vip_reason)
+static __noinline __u32 miss_reason(struct xdp_md *ctx, struct ethhdr *eth, const __u32 *addr,
+				    __u32 family, __u32 vip_reason)
 {
 	struct vipd_vip_key key = {.family = family};
+	const struct vipd_instance *inst;
+	struct vipd_vip *vip;
+	__u32 r;
 
 	__builtin_memcpy(key.addr, addr, 4);
 	if (family == VIPD_FAMILY_V6)
 		__builtin_memcpy(key.addr + 4, addr + 1, 12);
-	if (!bpf_map_lookup_elem(&vips, &key))
+	vip = bpf_map_lookup_elem(&vips, &key);
+	if (!vip)
 		return VIPD_R_PASS_NOT_VIP;
+	if (is_vrrp_vmac(eth->h_dest)) {
+		inst = instance_serving(ctx, vip->instance, &r);
+		if (inst && (inst->flags & VIPD_INST_F_VMAC) && mac_eq(eth->h_dest, inst->mac))
+			mac_copy(eth->h_dest, inst->host_mac);
+	}
 	return vip_reason;
 }
 
@@ -626,7 +658,7 @@ static __always_inline __u32 handle_icmp4(struct xdp_md *ctx, struct hdr_cursor 
 	if (!icmp)
 		return VIPD_R_PASS_TRUNCATED;
 	if (icmp->type != ICMP4_DEST_UNREACH || icmp->code != ICMP4_FRAG_NEEDED)
-		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
+		return miss_reason(ctx, eth, &outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
 
 	inner = cursor_pull_type(c, struct iphdr);
 	if (!inner)
@@ -642,14 +674,14 @@ static __always_inline __u32 handle_icmp4(struct xdp_md *ctx, struct hdr_cursor 
 	if (inner->saddr != outer->daddr ||
 	    (inner->protocol != IPPROTO_TCP && inner->protocol != IPPROTO_UDP) ||
 	    (inner->frag_off & bpf_htons(IP_OFFSET)))
-		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
+		return miss_reason(ctx, eth, &outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
 
 	key.addr = inner->saddr;
 	key.port = ports->source;
 	key.proto = inner->protocol;
 	svc = bpf_map_lookup_elem(&services4, &key);
 	if (!svc)
-		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
+		return miss_reason(ctx, eth, &outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
 	hash = flow_hash(inner->daddr, inner->saddr, svc_ports(svc, ports_word_reversed(ports)));
 	return forward(ctx, eth, svc, hash, bytes, VIPD_R_ICMP_FORWARD,
 		       (struct flow_at){.client = &inner->daddr,
@@ -689,7 +721,7 @@ static __always_inline __u32 handle_ipv4(struct xdp_md *ctx, struct hdr_cursor *
 	 * the kernel reassembles them when the VIP is a local address.
 	 */
 	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_FRAGMENT);
+		return miss_reason(ctx, eth, &iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_FRAGMENT);
 
 	switch (iph->protocol) {
 	case IPPROTO_TCP:
@@ -701,7 +733,7 @@ static __always_inline __u32 handle_ipv4(struct xdp_md *ctx, struct hdr_cursor *
 	case IPPROTO_ICMP:
 		return handle_icmp4(ctx, c, eth, iph, bytes);
 	default:
-		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
+		return miss_reason(ctx, eth, &iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
 	}
 	if (!ports)
 		return VIPD_R_PASS_TRUNCATED;
@@ -712,7 +744,7 @@ static __always_inline __u32 handle_ipv4(struct xdp_md *ctx, struct hdr_cursor *
 	key.pad = 0;
 	svc = bpf_map_lookup_elem(&services4, &key);
 	if (!svc)
-		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
+		return miss_reason(ctx, eth, &iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
 	hash = flow_hash(iph->saddr, iph->daddr, svc_ports(svc, ports_word(ports)));
 	return forward(ctx, eth, svc, hash, bytes, VIPD_R_FORWARD,
 		       (struct flow_at){.client = &iph->saddr,
@@ -841,7 +873,7 @@ static __always_inline __u32 handle_ptb(struct xdp_md *ctx, struct hdr_cursor *c
 		return VIPD_R_PASS_TRUNCATED;
 	if (!addr6_eq(&inner->saddr, &outer->daddr) ||
 	    (inner->nexthdr != IPPROTO_TCP && inner->nexthdr != IPPROTO_UDP))
-		return miss_reason(outer->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+		return miss_reason(ctx, eth, outer->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_ICMP_OTHER);
 
 	__builtin_memcpy(key.addr, &inner->saddr, 16);
@@ -849,7 +881,7 @@ static __always_inline __u32 handle_ptb(struct xdp_md *ctx, struct hdr_cursor *c
 	key.proto = inner->nexthdr;
 	svc = bpf_map_lookup_elem(&services6, &key);
 	if (!svc)
-		return miss_reason(outer->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+		return miss_reason(ctx, eth, outer->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_ICMP_OTHER);
 	hash =
 	    flow_hash(fold_v6(inner->daddr.in6_u.u6_addr32), fold_v6(inner->saddr.in6_u.u6_addr32),
@@ -897,10 +929,10 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 			c->pos += 4;
 			return handle_ptb(ctx, c, eth, ip6h, bytes);
 		}
-		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+		return miss_reason(ctx, eth, ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_ICMP_OTHER);
 	case IPPROTO_FRAGMENT:
-		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+		return miss_reason(ctx, eth, ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_FRAGMENT);
 	case IPPROTO_HOPOPTS:
 	case IPPROTO_ROUTING:
@@ -908,10 +940,10 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 		/* Extension chains are not walked: a bounded walk would pass
 		 * the verifier, but nothing we serve sends them.
 		 */
-		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+		return miss_reason(ctx, eth, ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_IPV6_EXT);
 	default:
-		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+		return miss_reason(ctx, eth, ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_NO_SERVICE);
 	}
 	if (!ports)
@@ -922,7 +954,7 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 	key.proto = ip6h->nexthdr;
 	svc = bpf_map_lookup_elem(&services6, &key);
 	if (!svc)
-		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
+		return miss_reason(ctx, eth, ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_NO_SERVICE);
 	hash = flow_hash(fold_v6(ip6h->saddr.in6_u.u6_addr32), fold_v6(ip6h->daddr.in6_u.u6_addr32),
 			 svc_ports(svc, ports_word(ports)));

@@ -46,6 +46,9 @@ import {
   VIP4_INACTIVE,
   VIP4_OTHER_IFACE,
   VIP4_ROUTED,
+  VIP4_VMAC,
+  VIP6_VMAC,
+  VMAC,
   VIP6,
   VIP6_EXPIRED,
   VIP6_INACTIVE,
@@ -122,6 +125,12 @@ const tcp4 = tcpFrame({ src: C4, dst: VIP4, sport: 40000, dport: 80 });
 const tcp6 = tcpFrame({ src: C6, dst: VIP6, sport: 40000, dport: 80 });
 const udp4 = udpFrame({ src: C4, dst: VIP4, sport: 5353, dport: 53, payload: Buffer.from('query') });
 const udp6 = udpFrame({ src: C6, dst: VIP6, sport: 5353, dport: 53, payload: Buffer.from('query') });
+/** An ICMP(v6) echo request from client to vip, sent to dstMac. */
+function toVmac(dstMac: string, client: string, vip: string): Buffer {
+  if (client.includes(':')) return ether({ dst: dstMac, src: CLIENT_MAC, type: ETH_P_IPV6 }, ipv6({ src: client, dst: vip, nextHeader: IPPROTO_ICMPV6 }, icmp6(client, vip, 128, 0, Buffer.alloc(8))));
+  return ether({ dst: dstMac, src: CLIENT_MAC, type: ETH_P_IP }, ipv4({ src: client, dst: vip, proto: IPPROTO_ICMP }, icmp4(8, 0, Buffer.alloc(4), Buffer.alloc(8))));
+}
+
 const arpReq = arpRequestFrame({ spa: C4, tpa: VIP4 });
 const ns6 = nsFrame({ src: C6, target: VIP6 });
 const pmtu4 = pmtuFrame({ router: ROUTER4, vip: VIP4, client: C4, vport: 80, cport: 40000 });
@@ -195,6 +204,14 @@ const cases: GoldenCase[] = [
   { description: 'VRRP advertisement passes', input: ether({ dst: '01:00:5e:00:00:12', src: CLIENT_MAC, type: ETH_P_IP }, ipv4({ src: C4, dst: '224.0.0.18', proto: 112, ttl: 255 }, Buffer.from('3133000108000000', 'hex'))), verdict: 'PASS', reason: 'pass_not_vip' },
   { description: 'ICMP echo to the VIP passes', input: ether({ dst: LB_MAC, src: CLIENT_MAC, type: ETH_P_IP }, ipv4({ src: C4, dst: VIP4, proto: IPPROTO_ICMP }, icmp4(8, 0, Buffer.alloc(4), Buffer.alloc(8)))), verdict: 'PASS', reason: 'pass_icmp_other' },
   { description: 'ICMPv6 echo to the VIP passes', input: ether({ dst: LB_MAC, src: CLIENT_MAC, type: ETH_P_IPV6 }, ipv6({ src: C6, dst: VIP6, nextHeader: IPPROTO_ICMPV6 }, icmp6(C6, VIP6, 128, 0, Buffer.alloc(8)))), verdict: 'PASS', reason: 'pass_icmp_other' },
+
+  // A virtual MAC (instances[].vmac): what the program passes to the kernel is re-addressed to the interface's MAC
+  { description: 'ICMP echo to a vmac VIP, sent to the virtual MAC, passes re-addressed to the host', input: toVmac(VMAC, C4, VIP4_VMAC), verdict: 'PASS', reason: 'pass_icmp_other', output: toVmac(LB_MAC, C4, VIP4_VMAC) },
+  { description: 'ICMPv6 echo to a vmac VIP, sent to the virtual MAC, passes re-addressed to the host', input: toVmac(VMAC, C6, VIP6_VMAC), verdict: 'PASS', reason: 'pass_icmp_other', output: toVmac(LB_MAC, C6, VIP6_VMAC) },
+  { description: 'TCP to a port of a vmac VIP that no service has passes re-addressed to the host', input: tcpFrame({ src: C4, dst: VIP4_VMAC, sport: 40000, dport: 22, dstMac: VMAC }), verdict: 'PASS', reason: 'pass_no_service', output: tcpFrame({ src: C4, dst: VIP4_VMAC, sport: 40000, dport: 22, dstMac: LB_MAC }) },
+  { description: 'a frame to another VRID\'s virtual MAC passes untouched', input: toVmac('00:00:5e:00:01:34', C4, VIP4_VMAC), verdict: 'PASS', reason: 'pass_icmp_other' },
+  { description: 'a frame to the virtual MAC for a VIP of an instance without vmac passes untouched', input: toVmac(VMAC, C4, VIP4), verdict: 'PASS', reason: 'pass_icmp_other' },
+  { description: 'a frame to the virtual MAC for an inactive VIP passes untouched (a BACKUP takes nothing)', input: toVmac(VMAC, C4, VIP4_INACTIVE), verdict: 'PASS', reason: 'pass_icmp_other' },
   { description: 'VLAN-tagged TCP to the service passes untouched', input: tcpFrame({ src: C4, dst: VIP4, sport: 40000, dport: 80, vlan: 7 }), verdict: 'PASS', reason: 'pass_vlan' },
   { description: 'an unknown ethertype passes', input: ether({ dst: LB_MAC, src: CLIENT_MAC, type: 0x88cc, pad: true }, Buffer.alloc(10)), verdict: 'PASS', reason: 'pass_ethertype' },
 

@@ -7,6 +7,7 @@
 import {
   INST_F_ACTIVE,
   INST_F_ROUTED,
+  INST_F_VMAC,
   IPPROTO_TCP,
   IPPROTO_UDP,
   REAL_F_VALID,
@@ -29,6 +30,9 @@ export const INST_EXPIRED = 2;
 export const INST_OTHER_IFACE = 3;
 /** Active here, announced by BGP (VIPD_INST_F_ROUTED): forwards, answers no ARP/NDP. */
 export const INST_ROUTED = 4;
+/** Active here with the VRRP virtual MAC (VIPD_INST_F_VMAC): answers with VMAC, host_mac is LB_MAC. */
+export const INST_VMAC = 5;
+export const VMAC = '00:00:5e:00:01:33';
 
 export const VIP4 = '10.0.0.10';
 export const VIP6 = '2001:db8::10';
@@ -42,6 +46,8 @@ export const VIP4_OTHER_IFACE = '10.0.0.14';
 export const VIP6_OTHER_IFACE = '2001:db8::14';
 export const VIP4_ROUTED = '10.0.0.15';
 export const VIP6_ROUTED = '2001:db8::15';
+export const VIP4_VMAC = '10.0.0.16';
+export const VIP6_VMAC = '2001:db8::16';
 /** The MAC of the other interface. */
 export const OTHER_IFACE_MAC = '02:00:00:00:00:77';
 
@@ -101,6 +107,7 @@ export function testState(): ModelState {
     pad: Buffer.alloc(6),
   });
   s.instances.set(INST_ROUTED, { ...here, lease_expiry_ns: FOREVER, flags: INST_F_ACTIVE | INST_F_ROUTED });
+  s.instances.set(INST_VMAC, { ...here, mac: parseMac(VMAC), lease_expiry_ns: FOREVER, flags: INST_F_ACTIVE | INST_F_VMAC });
   REAL_MACS.forEach((mac, i) => {
     const a = parseAddr(`192.168.0.${i + 1}`);
     s.reals.set(i, { mac: parseMac(mac), flags: REAL_F_VALID, addr: a.addr, family: a.family, pad: Buffer.alloc(3) });
@@ -120,6 +127,8 @@ export function testState(): ModelState {
     [VIP6_OTHER_IFACE, INST_OTHER_IFACE],
     [VIP4_ROUTED, INST_ROUTED],
     [VIP6_ROUTED, INST_ROUTED],
+    [VIP4_VMAC, INST_VMAC],
+    [VIP6_VMAC, INST_VMAC],
   ];
   for (const [vip, instance] of vips) {
     const a = parseAddr(vip);

@@ -21,6 +21,7 @@ import {
   FLOW_EVENTS,
   FLOW_F_CLOSING,
   INST_F_ACTIVE,
+  INST_F_VMAC,
   INST_F_ROUTED,
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -270,8 +271,16 @@ class Run {
     return master !== 0 && master === inst.ifindex;
   }
 
+  /** miss_reason(): the VIP's reason (a frame to the virtual MAC of a served instance re-addressed to host_mac), or pass_not_vip. */
   missReason(off: number, family: number, vipReason: number): number {
-    return this.state.vips.has(vipId(this.pkt.subarray(off), family)) ? vipReason : R.pass_not_vip;
+    const vip = this.state.vips.get(vipId(this.pkt.subarray(off), family));
+    if (!vip) return R.pass_not_vip;
+    const dest = this.pkt.subarray(0, 6);
+    if (dest.readUInt32BE(0) === 0x00005e00 && (dest[4] === 1 || dest[4] === 2)) {
+      const inst = this.instanceServing(vip.instance);
+      if (typeof inst !== 'number' && inst.flags & INST_F_VMAC && inst.mac.equals(dest)) inst.host_mac.copy(this.pkt, 0);
+    }
+    return vipReason;
   }
 
   /** Is idx a valid entry of reals? */

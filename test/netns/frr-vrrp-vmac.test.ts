@@ -6,7 +6,8 @@
  * - they agree on who is MASTER (vrrpd counts vipd's adverts and stays
  *   Backup; vipd rejects none of vrrpd's);
  * - the client resolves the VIP to the virtual MAC and reaches the service
- *   through it;
+ *   through it, and a ping to the VIP is answered by vipd's host (frames to
+ *   the virtual MAC that XDP passes up reach its kernel);
  * - across a failover to vrrpd and back (vipd SIGKILL, vipd restarted and
  *   preempting) the client's neighbour entry for the VIP never changes, and
  *   a fresh resolution gives the same MAC each time.
@@ -46,7 +47,13 @@ for (const family of [4, 6] as const) {
     }
 
     async function startVipd(): Promise<void> {
-      site.startDaemon(0);
+      // Generic XDP: a veth in native mode hands XDP an skb whose packet type
+      // the peer's transmit already set (OTHERHOST for the virtual MAC) and
+      // keeps it after XDP_PASS whatever the program wrote; generic XDP, like
+      // a NIC's native XDP (which runs before the skb exists), derives it from
+      // the frame as the program left it.
+      site.writeConfig(0, site.config(0).replace('mode: native', 'mode: generic'));
+      site.startDaemon(0, { writeConfig: false });
       const until = Date.now() + 15_000;
       while ((await site.state(0)) === undefined) {
         if (Date.now() > until) throw new Error(`vipd did not answer in 15 s: see ${site.logPath(0)}`);
@@ -70,6 +77,10 @@ for (const family of [4, 6] as const) {
         healthCheck: 'none',
         instanceExtra: '\n    vmac: true',
       });
+      // The VIP on lb1's lo (as on a DR real server), so lb1's kernel answers
+      // a ping to it; XDP answers ARP/NDP for it, eth0 never does.
+      site.lbs[0].execSync('sysctl', ['-qw', 'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2']);
+      site.lbs[0].ip(['addr', 'add', `${site.vip}/${family === 4 ? 32 : 128}`, 'dev', 'lo', ...(family === 6 ? ['nodad'] : [])]);
       // Only the macvlan that holds the VIP may answer for it on vrrpd's host
       // (what an FRR user sets: eth0 would answer ARP with its own MAC).
       site.lbs[1].execSync('sysctl', ['-qw', 'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2']);
@@ -96,6 +107,10 @@ for (const family of [4, 6] as const) {
       expect(frr.state().vmac).toBe(VMAC);
       expect(await freshVipMac()).toBe(VMAC);
       expect(await greeting()).toMatch(/^rs[12] /);
+      // A ping to the VIP reaches lb1's kernel through the virtual MAC: the
+      // XDP program re-addresses what it passes up to eth0's own MAC.
+      const ping = await site.client.exec('ping', [...(family === 6 ? ['-6'] : []), '-c', '1', '-W', '2', site.vip]);
+      expect(ping.code, ping.stdout + ping.stderr).toBe(0);
       // vrrpd keeps hearing vipd (its Master_Down never fires).
       const until = Date.now() + 5000;
       while (frr.state().stats.adverRx < heard + 5 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
