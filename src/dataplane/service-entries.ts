@@ -56,8 +56,6 @@ export interface ServiceInfo extends ServiceSpec {
   tableSize: number;
   /** First slot of the service's two rings (the live one is region or region + ringSize). */
   region: number;
-  /** VIPD_SVC_F_*: TRACK_ALL for UDP, PERSIST with persistence. */
-  flags: number;
 }
 
 /** What the sweep needs of a service: where its live ring is and how old its changes are. */
@@ -189,7 +187,6 @@ export class ServiceEntries {
       ringSize: value.ring_size,
       tableSize: entry.tableSize,
       region: value.region,
-      flags: value.flags,
     };
   }
 
