@@ -133,27 +133,28 @@ describe.skipIf(skipReason)(`connection table: backend changes keep established 
     expect(await connections(s, RS[0])).toBe(0);
     await expectKept('rs1 connections closed by the client');
 
-    // 7. rs4 goes DOWN (its listener stops; established connections would live on):
-    // its flows are handed to the ring, and those connections break there.
+    // 7. rs2 (weight 0, its connections still on it) goes DOWN: its listener
+    // stops, established connections would live on, but the health check
+    // fails: its flows are handed to the ring, and break there.
     const before = await t.snapshot();
-    const onRs4 = before.conns.filter((c) => c.server === 'rs4' && !c.ended && !c.closed).map((c) => c.index);
-    await s.setRealServerTcp(3, false);
-    await waitFor('rs4 down', async () => ((await s.status(0)).services.find((x) => x.name === 'web')?.backends.find((b) => b.address === RS[3])?.up === false ? true : undefined));
+    const onRs2 = before.conns.filter((c) => c.server === 'rs2' && !c.ended && !c.closed).map((c) => c.index);
+    expect(onRs2.length).toBeGreaterThan(0);
+    expect(await connections(s, RS[1])).toBe(onRs2.length);
+    await s.setRealServerTcp(1, false);
     const lostEvent = await waitFor('flows-lost event in vipctl events', () => {
       const r = spawnSync(process.execPath, [cli, '--socket', s.socket(0), 'events', '--json', '--type', 'flows-lost'], { encoding: 'utf8', timeout: 20_000 });
       const list = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as VipdEvent);
-      return list.find((e) => e.type === 'flows-lost' && e.backend === RS[3]);
-    });
+      return list.find((e) => e.type === 'flows-lost' && e.backend === RS[1]);
+    }, 30_000);
     console.log(`[conns] ${JSON.stringify(lostEvent)}`);
-    if (onRs4.length > 0) {
-      const snap = await waitFor('rs4 connections broke', async () => {
-        const now = await t.snapshot();
-        return onRs4.every((i) => now.conns[i]?.closed || now.conns[i]?.error !== null) ? now : undefined;
-      }, 30_000);
-      console.log(`[conns] rs4 DOWN: ${onRs4.length} of its connections broke (nothing else can serve them)`);
-      expect(broken(snap).filter((c) => c.server !== 'rs4')).toEqual([]);
-    }
-    await s.setRealServerTcp(3, true);
+    expect(lostEvent).toMatchObject({ service: 'web', flows: onRs2.length });
+    const snap = await waitFor('rs2 connections broke', async () => {
+      const now = await t.snapshot();
+      return onRs2.every((i) => now.conns[i]?.closed || now.conns[i]?.error !== null) ? now : undefined;
+    }, 30_000);
+    console.log(`[conns] rs2 DOWN: its ${onRs2.length} connections broke (nothing else can serve them)`);
+    expect(broken(snap).filter((c) => c.server !== 'rs2')).toEqual([]);
+    await s.setRealServerTcp(1, true);
     await t.stop(100);
   }, 300_000);
 });
