@@ -16,7 +16,6 @@ import { type ConnSummary, type TrafficSummary, type Site, metricValue, skipReas
 
 const CONNS = 200;
 const RS = ['10.99.0.21', '10.99.0.22', '10.99.0.23', '10.99.0.24'];
-const NAME = (i: number) => `rs${i + 1}`;
 
 /** The site's config for lb1 with the web service's backends replaced. */
 function webConfig(site: Site, backends: readonly { address: string; weight: number }[]): string {
