@@ -105,7 +105,7 @@ export async function loadTableVipd(o: {
     const pending4 = keep(coll.map('pending4', MAPS.pending4.key, MAPS.pending4.value));
 
     // What Dataplane.activate() writes, with a lease that never ends.
-    instances.update(0, { lease_expiry_ns: LEASE_FOREVER, ifindex: TEST_RUN_IFINDEX, mac: OUR_MAC, flags: INST_F_ACTIVE, pad: 0 });
+    instances.update(0, { lease_expiry_ns: LEASE_FOREVER, ifindex: TEST_RUN_IFINDEX, mac: OUR_MAC, flags: INST_F_ACTIVE, host_mac: OUR_MAC, pad: Buffer.alloc(6) });
     const vip = Buffer.alloc(16);
     ipv4(o.vip).copy(vip);
     vips.update({ addr: vip, family: FAMILY_V4, pad: Buffer.alloc(3) }, { instance: 0, flags: 0 });
