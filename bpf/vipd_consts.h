@@ -76,6 +76,8 @@
  * forwards, none answers ARP/NDP for them (ABI 6).
  */
 #define VIPD_INST_F_ROUTED (1u << 1)
+/* mac is the VRRP virtual MAC, not host_mac (instances[].vmac, ABI 6). */
+#define VIPD_INST_F_VMAC (1u << 2)
 
 /* struct vipd_service.flags (ABI 6) */
 /* Every flow is looked up, not only those of changed slots: UDP has no

@@ -27,7 +27,13 @@ struct vipd_instance {
 	__u32 ifindex; /* the interface the instance's VIPs are served on */
 	__u8 mac[6];   /* its MAC: the source of every frame sent back out */
 	__u16 flags;   /* VIPD_INST_F_* */
-	__u32 pad;     /* 0 */
+	/* The interface's own MAC (ABI 6). With VIPD_INST_F_VMAC, mac is the
+	 * VRRP virtual MAC, which the kernel does not own: a frame to it that
+	 * the program passes (a ping to the VIP, a port no service has) is
+	 * re-addressed to host_mac, or the kernel would drop it as not its own.
+	 */
+	__u8 host_mac[6];
+	__u8 pad[6]; /* 0 */
 };
 
 /* vips: (address, family) -> the instance that owns it. */

@@ -34,6 +34,8 @@ export const LEASE_FOREVER = 0xffffffffffffffffn;
 export const INST_F_ACTIVE = 1 << 0;
 /** The instance's VIPs are reached by routes (announce: bgp): no ARP/NDP answers. */
 export const INST_F_ROUTED = 1 << 1;
+/** The instance's mac is the VRRP virtual MAC; host_mac is the interface's (passed frames to the VIP are re-addressed to it). */
+export const INST_F_VMAC = 1 << 2;
 export const REAL_F_VALID = 1 << 0;
 
 /** struct vipd_service.flags: every flow is looked up (UDP). */
@@ -106,7 +108,8 @@ export const instanceCodec = struct('vipd_instance', {
   ifindex: t.u32,
   mac: t.bytes(6),
   flags: t.u16,
-  pad: t.u32,
+  host_mac: t.bytes(6),
+  pad: t.bytes(6),
 });
 
 export const vipKeyCodec = struct('vipd_vip_key', {

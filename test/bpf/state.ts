@@ -87,7 +87,7 @@ function ring(fill: (slot: number) => number, size = SIZE): Uint32Array {
 
 export function testState(): ModelState {
   const s = emptyState({ instances: 8, services: 32, ringSlots: 33 * SIZE, reals: 8 });
-  const here = { ifindex: TEST_IFINDEX, mac: parseMac(LB_MAC), pad: 0 };
+  const here = { ifindex: TEST_IFINDEX, mac: parseMac(LB_MAC), host_mac: parseMac(LB_MAC), pad: Buffer.alloc(6) };
   s.instances.set(INST_ACTIVE, { ...here, lease_expiry_ns: FOREVER, flags: INST_F_ACTIVE });
   // What Dataplane.deactivate() writes: a lease that ended at 0 (the interface stays).
   s.instances.set(INST_INACTIVE, { ...here, lease_expiry_ns: 0n, flags: 0 });
@@ -97,7 +97,8 @@ export function testState(): ModelState {
     ifindex: TEST_IFINDEX + 1,
     mac: parseMac(OTHER_IFACE_MAC),
     flags: INST_F_ACTIVE,
-    pad: 0,
+    host_mac: parseMac(OTHER_IFACE_MAC),
+    pad: Buffer.alloc(6),
   });
   s.instances.set(INST_ROUTED, { ...here, lease_expiry_ns: FOREVER, flags: INST_F_ACTIVE | INST_F_ROUTED });
   REAL_MACS.forEach((mac, i) => {

@@ -61,7 +61,7 @@ describe('vipctl maps on pinned maps', () => {
 
     coll
       .map('instances', MAPS.instances.key, MAPS.instances.value)
-      .update(1, { lease_expiry_ns: leaseNs, ifindex: 1, mac: parseMac('02:00:00:00:00:fe'), flags: INST_F_ACTIVE, pad: 0 });
+      .update(1, { lease_expiry_ns: leaseNs, ifindex: 1, mac: parseMac('02:00:00:00:00:fe'), flags: INST_F_ACTIVE, host_mac: parseMac('02:00:00:00:00:fe'), pad: Buffer.alloc(6) });
     const vips = coll.map('vips', MAPS.vips.key, MAPS.vips.value);
     vips.update({ ...parseAddr('203.0.113.42'), pad: Buffer.alloc(3) }, { instance: 1, flags: 0 });
     vips.update({ ...parseAddr('2001:db8::42'), pad: Buffer.alloc(3) }, { instance: 1, flags: 0 });

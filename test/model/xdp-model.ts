@@ -212,7 +212,8 @@ const ZERO_INSTANCE: Instance = {
   ifindex: 0,
   mac: Buffer.alloc(6),
   flags: 0,
-  pad: 0,
+  host_mac: Buffer.alloc(6),
+  pad: Buffer.alloc(6),
 };
 
 const R = Object.fromEntries(REASONS.map((name) => [name, reasonIndex(name)])) as Record<ReasonName, number>;

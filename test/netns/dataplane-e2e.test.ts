@@ -175,6 +175,29 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
     expect(client.ip('-6 neigh show ' + VIP6)).toContain(lb.mac('eth0'));
   });
 
+  it('a routed instance (announce: bgp) answers no ARP and no NS for its VIPs, and still forwards', async () => {
+    const [{ ifindex }] = lb.ipJson<{ ifindex: number }[]>('link show dev eth0');
+    dp!.activate(0, 60, ifindex, undefined, { routed: true });
+    try {
+      client.ip(['neigh', 'flush', 'dev', 'eth0']);
+      const before = dp!.counters();
+      expect((await client.exec('ping', ['-c', '1', '-W', '1', VIP], { timeoutMs: 5000 })).code).not.toBe(0);
+      expect((await client.exec('ping', ['-6', '-c', '1', '-W', '1', VIP6], { timeoutMs: 5000 })).code).not.toBe(0);
+      const c = dp!.counters();
+      expect(c.verdicts.arp_reply.packets).toBe(before.verdicts.arp_reply.packets);
+      expect(c.verdicts.nd_advert.packets).toBe(before.verdicts.nd_advert.packets);
+      expect(c.verdicts.pass_routed.packets).toBeGreaterThanOrEqual(before.verdicts.pass_routed.packets + 2n);
+      expect(client.ip('neigh show ' + VIP)).not.toContain(lb.mac('eth0'));
+      // A router would send to the LB's MAC as its BGP next hop: a permanent
+      // neighbour entry stands in for it. Forwarding is unchanged.
+      client.ip(['neigh', 'replace', VIP, 'lladdr', lb.mac('eth0'), 'dev', 'eth0', 'nud', 'permanent']);
+      await connectThrough(VIP, '10.77.0.1');
+    } finally {
+      client.ip(['neigh', 'del', VIP, 'dev', 'eth0']);
+      dp!.activate(0, 60, ifindex);
+    }
+  });
+
   it('stops answering when the instance is released', async () => {
     dp!.deactivate(0);
     client.ip(['neigh', 'flush', 'dev', 'eth0']);

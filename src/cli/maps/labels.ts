@@ -1,11 +1,11 @@
 /** Names for the numbers the maps hold: flags, protocols, services, interfaces. */
 import { readdirSync, readFileSync } from 'node:fs';
-import { FAMILY_V6, INST_F_ACTIVE, IPPROTO_TCP, IPPROTO_UDP, REAL_F_VALID } from '../../dataplane/abi.js';
+import { FAMILY_V6, INST_F_ACTIVE, INST_F_ROUTED, INST_F_VMAC, IPPROTO_TCP, IPPROTO_UDP, REAL_F_VALID } from '../../dataplane/abi.js';
 import { formatAddr } from '../../dataplane/addr.js';
 
 export type FlagNames = Readonly<Record<number, string>>;
 
-export const INSTANCE_FLAGS: FlagNames = { [INST_F_ACTIVE]: 'active' };
+export const INSTANCE_FLAGS: FlagNames = { [INST_F_ACTIVE]: 'active', [INST_F_ROUTED]: 'routed', [INST_F_VMAC]: 'vmac' };
 export const REAL_FLAGS: FlagNames = { [REAL_F_VALID]: 'valid' };
 
 /** Set bits by name; a bit the ABI does not name shows as `bitN`. */

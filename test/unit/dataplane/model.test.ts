@@ -62,7 +62,7 @@ describe('map addresses', () => {
 
 describe('reference model', () => {
   const state = emptyState();
-  state.instances.set(0, { lease_expiry_ns: 1000n, ifindex: 1, mac: parseMac(LB_MAC), flags: INST_F_ACTIVE, pad: 0 });
+  state.instances.set(0, { lease_expiry_ns: 1000n, ifindex: 1, mac: parseMac(LB_MAC), flags: INST_F_ACTIVE, host_mac: parseMac(LB_MAC), pad: Buffer.alloc(6) });
   for (const v of ['10.0.0.10', '2001:db8::10']) {
     const a = parseAddr(v);
     state.vips.set(vipId(a.addr, a.family), { instance: 0, flags: 0 });
@@ -101,7 +101,7 @@ describe('reference model', () => {
   it('an endless lease (LEASE_FOREVER) never expires; another interface than the instance\'s passes', () => {
     const s = emptyState();
     s.vips = state.vips;
-    s.instances.set(0, { lease_expiry_ns: LEASE_FOREVER, ifindex: 1, mac: parseMac(LB_MAC), flags: INST_F_ACTIVE, pad: 0 });
+    s.instances.set(0, { lease_expiry_ns: LEASE_FOREVER, ifindex: 1, mac: parseMac(LB_MAC), flags: INST_F_ACTIVE, host_mac: parseMac(LB_MAC), pad: Buffer.alloc(6) });
     const f = arpRequestFrame({ spa: '10.0.0.1', tpa: '10.0.0.10' });
     expect(runModel(f, s, 1, LEASE_FOREVER - 1n).reasonName).toBe('arp_reply');
     expect(runModel(f, s, 2, 0n).reasonName).toBe('pass_other_iface');
@@ -112,7 +112,7 @@ describe('reference model', () => {
     expect(runModel(f, s, 3, 0n).reasonName).toBe('pass_other_iface');
     s.ifaceMasters.clear();
     // Deactivated (what Dataplane.deactivate() writes: the lease ends at 0, the interface stays).
-    s.instances.set(0, { lease_expiry_ns: 0n, ifindex: 1, mac: parseMac(LB_MAC), flags: 0, pad: 0 });
+    s.instances.set(0, { lease_expiry_ns: 0n, ifindex: 1, mac: parseMac(LB_MAC), flags: 0, host_mac: parseMac(LB_MAC), pad: Buffer.alloc(6) });
     expect(runModel(f, s, 1, 0n).reasonName).toBe('pass_inactive');
   });
 
