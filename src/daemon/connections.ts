@@ -1,6 +1,7 @@
 /**
  * The connection table's housekeeping (docs/dataplane.md "Connection
- * table"): every few seconds one sweep of flows4/flows6 (src/dataplane
+ * table"): every 5 s (longer for a table so big that its sweep would take
+ * more than SWEEP_DUTY of the time) one sweep of flows4/flows6 (src/dataplane
  * flows.ts) deletes idle entries and counts the rest; the counts go to the
  * services (connections per backend, held real indexes freed) and the
  * metrics; then each service's live ring is cleaned in place:
@@ -24,6 +25,12 @@ export const CLOSE_TIMEOUT = 10;
 export const CLEAN_GRACE_MS = 10_000;
 /** Default time between sweeps. */
 export const SWEEP_INTERVAL_MS = 5_000;
+/**
+ * A sweep takes at most this share of the time: a big table is swept less
+ * often (1 M entries take ~0.7 s of CPU to read, so every ~7 s, not every
+ * 5 s: under 10 % of a core).
+ */
+export const SWEEP_DUTY = 0.1;
 
 export interface ConnectionTableOptions {
   dataplane: Dataplane;
@@ -43,9 +50,11 @@ export class ConnectionTable {
   readonly #onSweep: ((r: SweepResult) => void) | undefined;
   #config: ConnectionsConfig;
   #timer: NodeJS.Timeout | undefined;
+  #started = false;
   #last: SweepResult | undefined;
-  /** Callers of sweepSoon() waiting for the next sweep's end. */
-  #waiters: (() => void)[] = [];
+  /** The sweep in progress (one at a time: the timer and `drain --wait` may both ask). */
+  #running: Promise<SweepResult | undefined> | undefined;
+  #stopped = false;
 
   constructor(opts: ConnectionTableOptions) {
     this.#dp = opts.dataplane;
@@ -66,16 +75,28 @@ export class ConnectionTable {
   }
 
   start(): void {
-    if (this.#timer) return;
-    this.sweep();
-    this.#timer = setInterval(() => this.sweep(), this.#intervalMs);
-    this.#timer.unref();
+    if (this.#started) return;
+    this.#started = true;
+    this.#stopped = false;
+    const next = (result: SweepResult | undefined) => {
+      if (this.#stopped) return;
+      const wait = Math.max(this.#intervalMs, (result?.durationMs ?? 0) / SWEEP_DUTY);
+      this.#timer = setTimeout(() => void this.sweep().then(next), wait);
+      this.#timer.unref();
+    };
+    void this.sweep().then(next);
   }
 
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.#stopped = true;
+    this.#started = false;
+  }
+
+  /** Resolves when no sweep runs (before the data plane is closed). */
+  async idle(): Promise<void> {
+    await this.#running;
   }
 
   /** The timeouts the sweep applies (seconds). */
@@ -83,10 +104,17 @@ export class ConnectionTable {
     return { tcp: this.#config.tcpTimeout, udp: this.#config.udpTimeout, closing: CLOSE_TIMEOUT };
   }
 
-  /** One sweep now: expire, count, clean slots. Never throws (logs). */
-  sweep(): SweepResult | undefined {
+  /** One sweep now (or the one running): expire, count, clean slots. Never rejects (logs). */
+  sweep(): Promise<SweepResult | undefined> {
+    this.#running ??= this.#sweep().finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  async #sweep(): Promise<SweepResult | undefined> {
+    if (this.#stopped) return undefined;
     try {
-      const result = this.#dp.sweepFlows(this.timeouts(), this.#services.persistenceByIndex());
+      const result = await this.#dp.sweepFlows(this.timeouts(), this.#services.persistenceByIndex());
+      if (this.#stopped) return undefined;
       const named = this.#dp.namedReals();
       this.#services.afterSweep({ startedAt: result.startedAt, byReal: result.byReal, named });
       const cleaned = this.#clean(result);
@@ -99,14 +127,7 @@ export class ConnectionTable {
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, 'sweeping the connection table failed');
       return undefined;
-    } finally {
-      for (const wake of this.#waiters.splice(0)) wake();
     }
-  }
-
-  /** Resolves after the next sweep (for `vipctl drain --wait`: counts fresher than the interval). */
-  nextSweep(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   /** The longest time a flow may stay idle in the table: a change older than this has no unknown flow left. */

@@ -302,7 +302,7 @@ export class Daemon implements ControlTarget {
     if (!this.#services.has(service, backend)) return undefined;
     // Fresh counts for `drain --wait`: a sweep now when the last is older than a second.
     const last = this.#connections.last;
-    if (!last || Date.now() - last.startedAt > 1000) this.#connections.sweep();
+    if (!last || Date.now() - last.startedAt > 1000) await this.#connections.sweep();
     const drained = this.#services.isDrained(service, backend);
     return { connections: this.#services.connections(service, backend) ?? 0, drained, at: this.#connections.last?.startedAt ?? Date.now() };
   }
@@ -446,6 +446,7 @@ export class Daemon implements ControlTarget {
     if (this.#watchdog) clearInterval(this.#watchdog);
     this.#services.stop();
     this.#connections.stop();
+    await this.#connections.idle();
     await this.#control?.close();
     await this.#metricsServer?.close();
   }

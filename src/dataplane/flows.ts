@@ -3,7 +3,9 @@
  * table"): reads flows4/flows6 in big batches as raw bytes (no object per
  * entry: a million entries are read, judged and counted in a few hundred
  * milliseconds), deletes the entries idle past their timeout, and counts
- * what stays: per real index (connections per backend), per state (the
+ * what stays (between batches it yields to the event loop: a sweep of a
+ * million entries takes seconds of wall time on a loaded host, and the
+ * daemon must go on answering meanwhile): per real index (connections per backend), per state (the
  * table's fill), and which ring slots still have a live entry (the slot
  * clean-up). pending4/6 are only counted.
  *
@@ -87,8 +89,8 @@ export interface SweepOptions {
   readonly now?: number;
 }
 
-/** One sweep over both families. */
-export function sweepFlows(maps: FlowMaps, opts: SweepOptions): SweepResult {
+/** One sweep over both families; yields to the event loop between batches. */
+export async function sweepFlows(maps: FlowMaps, opts: SweepOptions): Promise<SweepResult> {
   const startedAt = Date.now();
   const t0 = performance.now();
   const now = opts.now ?? seenNow();
@@ -129,17 +131,17 @@ export function sweepFlows(maps: FlowMaps, opts: SweepOptions): SweepResult {
   };
   let read = 0;
   let expired = 0;
-  const r4 = sweepMap(maps.flows4, KEY4, (keys, k, words, w) => {
+  const r4 = await sweepMap(maps.flows4, KEY4, (keys, k, words, w) => {
     const svc = v4.get(v4Id(keys.readUInt32LE(k + 4), keys.readUInt16BE(k + 10), keys[k + 12]));
     return judge(svc, keys[k + 12], keys[k + 13], words, w);
   });
-  const r6 = sweepMap(maps.flows6, KEY6, (keys, k, words, w) => {
+  const r6 = await sweepMap(maps.flows6, KEY6, (keys, k, words, w) => {
     const svc = v6.get(v6Id(keys.toString('latin1', k + 16, k + 32), keys.readUInt16BE(k + 34), keys[k + 36]));
     return judge(svc, keys[k + 36], keys[k + 37], words, w);
   });
   read = r4.read + r6.read;
   expired = r4.expired + r6.expired;
-  byState.pending = countEntries(maps.pending4, KEY4) + countEntries(maps.pending6, KEY6);
+  byState.pending = (await countEntries(maps.pending4, KEY4)) + (await countEntries(maps.pending6, KEY6));
   return {
     startedAt,
     durationMs: performance.now() - t0,
@@ -155,27 +157,21 @@ export function sweepFlows(maps: FlowMaps, opts: SweepOptions): SweepResult {
 const v4Id = (vip: number, port: number, proto: number) => vip * 131072 + port * 2 + (proto === IPPROTO_UDP ? 1 : 0);
 const v6Id = (vip: string, port: number, proto: number) => `${vip}|${port}|${proto}`;
 
-/** Batch buffers, allocated once (a sweep of a big table would otherwise allocate megabytes each time). */
-const buffers = new Map<number, { keys: Buffer; values: Buffer; words: Uint32Array; dead: Buffer }>();
+/** One batch's buffers (about 0.5 MB; per map read, so that sweeps never share them). */
 function batchBuffers(keySize: number) {
-  let b = buffers.get(keySize);
-  if (!b) {
-    const valuesAb = new ArrayBuffer(VALUE * BATCH);
-    b = { keys: Buffer.alloc(keySize * BATCH), values: Buffer.from(valuesAb), words: new Uint32Array(valuesAb), dead: Buffer.alloc(keySize * BATCH) };
-    buffers.set(keySize, b);
-  }
-  return b;
+  const valuesAb = new ArrayBuffer(VALUE * BATCH);
+  return { keys: Buffer.alloc(keySize * BATCH), values: Buffer.from(valuesAb), words: new Uint32Array(valuesAb), dead: Buffer.alloc(keySize * BATCH) };
 }
 
 /**
  * Reads a whole map batch by batch; keep(keys, keyOffset, words, wordOffset)
  * says whether an entry stays. Deletes the others a batch at a time.
  */
-function sweepMap(
+async function sweepMap(
   map: BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>,
   keySize: number,
   keep: (keys: Buffer, k: number, words: Uint32Array, w: number) => boolean,
-): { read: number; expired: number } {
+): Promise<{ read: number; expired: number }> {
   if (map.maxEntries <= 1) return { read: 0, expired: 0 };
   const { keys, values, words, dead } = batchBuffers(keySize);
   let cursor: Buffer | null = null;
@@ -200,11 +196,14 @@ function sweepMap(
     if (deadCount > 0) expired += map.deleteBatchRaw(dead, deadCount);
     if (res.done) break;
     cursor = res.outBatch;
+    await yieldToEventLoop();
   }
   return { read, expired };
 }
 
-function countEntries(map: BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>, keySize: number): number {
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function countEntries(map: BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>, keySize: number): Promise<number> {
   if (map.maxEntries <= 1) return 0;
   const { keys, values } = batchBuffers(keySize);
   let cursor: Buffer | null = null;
@@ -220,6 +219,7 @@ function countEntries(map: BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>, keyS
     n += res.count;
     if (res.done) break;
     cursor = res.outBatch;
+    await yieldToEventLoop();
   }
   return n;
 }

@@ -347,7 +347,7 @@ export class Dataplane {
    * counts the rest (per real, per state, per live ring slot).
    * `persistence`: seconds by service index.
    */
-  sweepFlows(timeouts: FlowTimeouts, persistence?: ReadonlyMap<number, number>): SweepResult {
+  sweepFlows(timeouts: FlowTimeouts, persistence?: ReadonlyMap<number, number>): Promise<SweepResult> {
     return sweepFlows(this.maps, { timeouts, services: this.services.slotsViews(), ...(persistence ? { persistence } : {}) });
   }
 

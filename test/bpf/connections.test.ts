@@ -55,7 +55,7 @@ describe('connection table: what the daemon writes', () => {
     // Established flows: handshake on the first table. Clean slots: nothing in the table.
     const home = Array.from({ length: FLOWS }, (_, i) => send(i, SYN));
     for (let i = 0; i < FLOWS; i++) expect(send(i, ACK)).toBe(home[i]);
-    expect(dp.sweepFlows(TIMEOUTS).read).toBe(0);
+    expect((await dp.sweepFlows(TIMEOUTS)).read).toBe(0);
     const onReal0 = home.filter((r) => r === 0).length;
     expect(onReal0).toBeGreaterThan(FLOWS / 4);
 
@@ -64,7 +64,7 @@ describe('connection table: what the daemon writes', () => {
     for (let i = 0; i < FLOWS; i++) expect(send(i, ACK), `flow ${i} after the drain`).toBe(home[i]);
     // New connections avoid the drained real at once.
     for (let i = 0; i < 50; i++) expect(send(i, SYN, 50000)).toBe(1);
-    const afterDrain = dp.sweepFlows(TIMEOUTS);
+    const afterDrain = await dp.sweepFlows(TIMEOUTS);
     expect(afterDrain.byReal.get(0)).toBe(onReal0);
     expect(afterDrain.byState.tcp).toBe(onReal0);
     // Half-done handshakes (SYN only) on changed slots wait in pending; on clean slots nothing is noted.
@@ -87,16 +87,16 @@ describe('connection table: what the daemon writes', () => {
     expect(svc?.prevSize).toBe(251);
 
     // The sweep: every flow on real 0 is still counted; a long idle table expires all.
-    const swept = dp.sweepFlows(TIMEOUTS);
+    const swept = await dp.sweepFlows(TIMEOUTS);
     expect(swept.byReal.get(0)).toBe(onReal0);
-    const expired = dp.sweepFlows({ tcp: 0, udp: 0, closing: 0 }, undefined);
+    const expired = await dp.sweepFlows({ tcp: 0, udp: 0, closing: 0 }, undefined);
     // seen has ~1 ms resolution: entries touched this millisecond may survive a 0 s timeout.
     expect(expired.expired + (expired.byState.tcp ?? 0)).toBe(swept.byState.tcp);
   });
 
-  it('the sweep cleans: aged changed slots become tracked, tracked slots without entries clean, the previous ring is let go', () => {
+  it('the sweep cleans: aged changed slots become tracked, tracked slots without entries clean, the previous ring is let go', async () => {
     const before = dp.serviceSlots()[0]!;
-    const empty = dp.sweepFlows({ tcp: 0, udp: 0, closing: 0 });
+    const empty = await dp.sweepFlows({ tcp: 0, udp: 0, closing: 0 });
     const seen = empty.slots.get(before.index)!;
     dp.cleanSlots(before.index, before.ring, new Uint8Array(before.ringSize), { ageChanged: true, cleanTracked: true });
     dp.cleanSlots(before.index, before.ring, new Uint8Array(before.ringSize), { ageChanged: true, cleanTracked: true });
