@@ -3,7 +3,8 @@
  * long-lived TCP connections through the VIP over real servers that echo
  * their name on every line. Drain, a weight change, a backend added, a live
  * backend removed by reload, weight 0: not one connection breaks or changes
- * server, and new connections follow the new table at once. `vipctl drain
+ * server, and new connections follow the new table at once; 32 UDP flows
+ * (a drained UDP backend's too) keep their server. `vipctl drain
  * --wait` returns once the drained backend's connections are closed; a
  * backend that goes DOWN loses its flows (counted and logged).
  */
@@ -51,7 +52,8 @@ describe.skipIf(skipReason)(`connection table: backend changes keep established 
   it('drain, weight change, add, remove live, weight 0: 0 of 200 connections break or move; drain --wait; DOWN loses its flows', async () => {
     const s = env.site;
     const t = env.traffic;
-    const started = await t.start({ conns: CONNS, intervalMs: 200, udpIntervalMs: 0, maxMs: 240_000 });
+    // And 32 UDP flows (one per socket) to the web-udp service, a datagram every 10 ms in turn.
+    const started = await t.start({ conns: CONNS, intervalMs: 200, udpIntervalMs: 10, udpSockets: 32, maxMs: 240_000 });
     expect(started.conns.filter((c) => c.server !== null)).toHaveLength(CONNS);
     const per = tally(started.conns.map((c) => c.server ?? 'none'));
     console.log(`[conns] ${CONNS} connections: ${JSON.stringify(per)}`);
@@ -71,8 +73,16 @@ describe.skipIf(skipReason)(`connection table: backend changes keep established 
       return snap;
     };
 
-    // 1. drain rs1: new connections avoid it at once; its established ones stay.
+    const udpBefore = await waitFor('every UDP flow answered', async () => {
+      const now = await t.snapshot();
+      return now.udp?.bySocket?.every((x) => x.length === 1) ? now.udp : undefined;
+    });
+    const udpOnRs1 = udpBefore.bySocket?.filter((x) => x[0] === 'rs1').length ?? 0;
+    console.log(`[conns] 32 UDP flows: ${JSON.stringify(tally(udpBefore.bySocket?.map((x) => x[0] ?? '') ?? []))}`);
+
+    // 1. drain rs1 (TCP and UDP services): new connections avoid it at once; its established ones stay.
     expect(await s.call<DrainResult>(0, 'drain', { service: 'web', backend: RS[0] })).toMatchObject({ drained: true, changed: true });
+    expect(await s.call<DrainResult>(0, 'drain', { service: 'web-udp', backend: RS[0] })).toMatchObject({ drained: true, changed: true });
     const afterDrain = tally(await t.connect(30));
     console.log(`[conns] 30 new connections after the drain: ${JSON.stringify(afterDrain)}`);
     expect(afterDrain.rs1).toBeUndefined();
@@ -154,6 +164,14 @@ describe.skipIf(skipReason)(`connection table: backend changes keep established 
     console.log(`[conns] rs2 DOWN: its ${onRs2.length} connections broke (nothing else can serve them)`);
     expect(broken(snap).filter((c) => c.server !== 'rs2')).toEqual([]);
     await s.setRealServerTcp(1, true);
+
+    // UDP flows stayed on their real servers through all of it (rs1's too: drained, not DOWN).
+    const udpAfter = (await t.snapshot()).udp;
+    console.log(`[conns] UDP: ${udpAfter?.received}/${udpAfter?.sent} answered, servers per flow ${JSON.stringify(udpAfter?.bySocket)}`);
+    expect(udpAfter?.bySocket?.filter((x) => x.length !== 1)).toEqual([]);
+    expect(
+      (await s.call<ConnectionsResult>(0, 'connections', { service: 'web-udp', backend: RS[0] })).connections,
+    ).toBe(udpOnRs1);
     await t.stop(100);
   }, 300_000);
 });
