@@ -186,6 +186,9 @@ export class ServiceTable {
       if (!next || next.vip !== state.config.vip || next.port !== state.config.port || next.protocol !== state.config.protocol) {
         await state.installing;
         this.#dp.deleteService({ vip: state.config.vip, port: state.config.port, protocol: state.config.protocol });
+        // Its flow entries outlive it (until the sweep expires them): a service
+        // added again on the same VIP and port would read them.
+        for (const i of state.liveReals ?? []) this.#held.set(i, Date.now());
         this.#setLive(state, new Set());
         this.#services.delete(name);
         this.#log.info({ service: name }, 'service removed');
