@@ -50,6 +50,8 @@ export interface SiteOptions {
   vipdHosts?: [boolean, boolean];
   /** Address family of the whole site (default 4): 6 uses SUBNET6 / VIP6 and needs version 3. */
   family?: 4 | 6;
+  /** Real servers (default 2, at most 8): rs1.. at .21, .22, ...; the services list them all. */
+  realServers?: number;
 }
 
 /** The real servers: TCP says "NAME CLIENT" then echoes lines as "NAME LINE"; UDP answers "NAME PAYLOAD". */
@@ -101,7 +103,7 @@ export class Site {
   readonly vip: string;
   readonly clientAddr: string;
   readonly lbAddrs: readonly [string, string];
-  readonly realAddrs: readonly [string, string];
+  readonly realAddrs: readonly [string, string, ...string[]];
   /** The LBs' eth0 link-local addresses (IPv6 sites; the VRRP sources), known after create(). */
   lbLinkLocals: string[] = [];
 
@@ -116,18 +118,21 @@ export class Site {
       healthCheck: opts.healthCheck ?? 'tcp',
       vipdHosts: opts.vipdHosts ?? [true, true],
       family: opts.family ?? 4,
+      realServers: Math.min(8, Math.max(2, opts.realServers ?? 2)),
     };
     if (this.opts.family === 6 && this.opts.version !== 3) throw new Error('Site: IPv6 needs VRRP version 3');
     const v6 = this.opts.family === 6;
     this.vip = v6 ? VIP6 : VIP;
     this.clientAddr = v6 ? CLIENT_ADDR6 : CLIENT_ADDR;
     this.lbAddrs = v6 ? LB_ADDRS6 : LB_ADDRS;
-    this.realAddrs = v6 ? REAL_ADDRS6 : REAL_ADDRS;
+    const n = this.opts.realServers;
+    const base = v6 ? REAL_ADDRS6 : REAL_ADDRS;
+    this.realAddrs = [base[0], base[1], ...Array.from({ length: n - 2 }, (_, k) => (v6 ? `${SUBNET6}${23 + k}` : `${SUBNET}.${23 + k}`))];
     this.lab = new NetnsLab(this.opts.label);
     this.sw = this.lab.bridge();
     this.client = this.lab.namespace('cl');
     this.lbs = [this.lab.namespace('lb1'), this.lab.namespace('lb2')];
-    this.reals = [this.lab.namespace('rs1'), this.lab.namespace('rs2')];
+    this.reals = this.realAddrs.map((_, k) => this.lab.namespace(`rs${k + 1}`));
     this.dirs = this.lbs.map(() => this.lab.tmpDir());
     this.pins = this.lbs.map(() => this.lab.bpffs());
   }
@@ -151,8 +156,7 @@ export class Site {
       [this.client, this.clientAddr],
       [this.lbs[0], this.lbAddrs[0]],
       [this.lbs[1], this.lbAddrs[1]],
-      [this.reals[0], this.realAddrs[0]],
-      [this.reals[1], this.realAddrs[1]],
+      ...this.reals.map((r, k): [Namespace, string] => [r, this.realAddrs[k] ?? '']),
     ];
     hosts.forEach(([ns, addr], i) => {
       this.sw.attach(ns, 'eth0');
@@ -244,12 +248,13 @@ export class Site {
   config(i: number, overrides: { priority?: number; extraServices?: string } = {}): string {
     const o = this.opts;
     const vip = this.vip;
-    const [rs1, rs2] = this.realAddrs;
+    const backends = this.realAddrs.map((a) => `\n      - { address: ${a}, weight: 100 }`).join('');
     const hc =
       o.healthCheck === 'tcp' ? `\n    healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }` : '';
     return `# vipd config for ${this.lbs[i].name} (written by scripts/topology.ts)
 bpf: { pin: ${this.pins[i]}, mode: native }
 control: { socket: ${this.socket(i)}, metrics: 127.0.0.1:9477 }
+connections: { max: 65536 }
 instances:
   - name: web
     interface: eth0
@@ -266,17 +271,13 @@ services:
     port: ${SERVICE_PORT}
     protocol: tcp
     instance: web
-    backends:
-      - { address: ${rs1}, weight: 100 }
-      - { address: ${rs2}, weight: 100 }${hc}
+    backends:${backends}${hc}
   - name: web-udp
     vip: ${vip}
     port: ${SERVICE_PORT}
     protocol: udp
     instance: web
-    backends:
-      - { address: ${rs1}, weight: 100 }
-      - { address: ${rs2}, weight: 100 }
+    backends:${backends}
 ${overrides.extraServices ?? ''}`;
   }
 

@@ -59,6 +59,13 @@ export interface BackendStatus {
   mac: string | null;
   /** Last health-check result in words. */
   reason: string | null;
+  /**
+   * Flows the connection table holds for it at the last sweep (every few
+   * seconds): a drained or removed backend's established flows, UDP flows,
+   * persistent clients, flows of slots that changed hands. null before the
+   * first sweep. docs/operations.md says what it counts.
+   */
+  connections?: number | null;
 }
 
 export interface ServiceStatus {
@@ -119,6 +126,16 @@ export interface DrainResult {
   changed: boolean;
 }
 
+/** `connections`: a backend's flows in the connection table, counted by a sweep at most ~1 s old. */
+export interface ConnectionsResult {
+  service: string;
+  backend: string;
+  connections: number;
+  drained: boolean;
+  /** Milliseconds since the epoch when the sweep that counted them began. */
+  at: number;
+}
+
 export interface DrainHostResult {
   drained: boolean;
   /** False when it already was in that state. */
@@ -162,6 +179,10 @@ export type VipdEventBody =
   | { type: 'bfd'; instance: string; peer: string; interface: string; up: boolean; reason: string }
   /** A health-check result changed. */
   | { type: 'backend'; service: string; backend: string; up: boolean; reason: string }
+  /** A DOWN backend's flows were handed to the other real servers (flows: what the table held for it). */
+  | { type: 'flows-lost'; service: string; backend: string; flows: number }
+  /** A drained (or weight-0) backend has no connection left: a drain completed. */
+  | { type: 'drain-complete'; service: string; backend: string }
   /** `vipctl drain` / `undrain` (changed: false when it already was so). */
   | { type: 'drain'; service: string; backend: string; drained: boolean; changed: boolean; by: Requester }
   /** `vipctl priority`. */
@@ -197,6 +218,7 @@ export interface ControlMethods {
   status: [Record<string, never>, StatusResult];
   stats: [StatsParams, StatsSnapshot];
   drain: [DrainParams, DrainResult];
+  connections: [DrainParams, ConnectionsResult];
   undrain: [DrainParams, DrainResult];
   priority: [PriorityParams, PriorityResult];
   reload: [Record<string, never>, ReloadResult];

@@ -59,7 +59,7 @@ function typeOf(body: string, name: string): string | undefined {
 }
 
 describe('VipdMetrics over /metrics', () => {
-  it('exposes exactly the DESIGN.md names (plus instance info, backend bytes and backends up per service) with the right types', async () => {
+  it('exposes exactly the DESIGN.md names (plus instance info, backend bytes, backends up per service and the connection table fill, capacity, sweep time and events) with the right types', async () => {
     const metrics = new VipdMetrics({ dataplane: new FakeDataplane() });
     const { port } = await serve(metrics);
     const res = await get(port, '/metrics');
@@ -68,11 +68,16 @@ describe('VipdMetrics over /metrics', () => {
     const vipdNames = [...res.body.matchAll(/^# TYPE (vipd_\w+) (\w+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
     expect(vipdNames).toEqual([
       'vipd_backend_bytes_total counter',
+      'vipd_backend_connections gauge',
       'vipd_backend_packets_total counter',
       'vipd_backend_up gauge',
       'vipd_bgp_announced gauge',
       'vipd_bgp_session_up gauge',
+      'vipd_connections gauge',
+      'vipd_connections_capacity gauge',
+      'vipd_connections_sweep_seconds gauge',
       'vipd_failover_seconds gauge',
+      'vipd_flow_events_total counter',
       'vipd_service_backends_up gauge',
       'vipd_service_bytes_total counter',
       'vipd_service_packets_total counter',
