@@ -26,7 +26,7 @@
  * once no table names them: the program then reassigns their flows.
  */
 import type { ServiceConfig } from '../config/index.js';
-import type { Dataplane } from '../dataplane/manager.js';
+import { monotonicNs, type Dataplane } from '../dataplane/manager.js';
 import { checkSpecFromConfig, HealthMonitor, type KeyedHealthChange } from '../health/index.js';
 import type { BackendStatus, ServiceStatus } from './api.js';
 import type { Logger } from './logger.js';
@@ -62,6 +62,8 @@ interface ServiceState {
   liveReals: Set<number> | undefined;
   /** When the live table was installed (ms), so a real it left is not rewritten before its readers are done. */
   installedAt: number;
+  /** A config change (load, reload, drain, weight) waits to be installed: its slot changes are recorded as fallbacks even where this host serves nothing (#recordChanges). */
+  configPending?: boolean;
 }
 
 export interface ServiceTableOptions {
@@ -292,7 +294,7 @@ export class ServiceTable {
       this.#holdingInstalls = false;
     }
     this.#placeRealsAtOnce();
-    await Promise.all([...this.#services.values()].map((s) => this.#install(s, 'config')));
+    await Promise.all([...this.#services.values()].map((s) => this.#install(s, 'config', true)));
   }
 
   start(): void {
@@ -355,7 +357,7 @@ export class ServiceTable {
     if (b.drained === drained) return { changed: false };
     b.drained = drained;
     this.#log.info({ service, backend: address }, drained ? 'backend drained' : 'backend undrained');
-    await this.#install(s, drained ? `drain ${address}` : `undrain ${address}`);
+    await this.#install(s, drained ? `drain ${address}` : `undrain ${address}`, true);
     return { changed: true };
   }
 
@@ -706,7 +708,24 @@ export class ServiceTable {
     }
   }
 
-  #install(s: ServiceState, why: string): Promise<void> {
+  /**
+   * Whether the next table of s records where slots changed hands (their
+   * fallbacks): always for a config change, which every host applies at
+   * the same time, so a BACKUP keeps the fallbacks its MASTER has; for a
+   * change of health or MAC only where the service's instance is served
+   * here, since only then can flows have started on the old table. A host
+   * that is not serving and sees its backends go DOWN and come back (its
+   * own link was down) would otherwise record changes its MASTER never
+   * made, and send the MASTER's flows elsewhere when it takes over.
+   */
+  #recordChanges(s: ServiceState): boolean {
+    if (s.configPending === true) return true;
+    const inst = this.#dp.instance(s.instanceId);
+    return inst.active && inst.leaseExpiryNs > monotonicNs();
+  }
+
+  #install(s: ServiceState, why: string, configChange = false): Promise<void> {
+    if (configChange) s.configPending = true;
     // An install still waiting its turn will read the newest state anyway: a
     // burst of changes (ten real servers resolving, 10 000 services each)
     // costs each service one table, not one per change.
@@ -733,11 +752,14 @@ export class ServiceTable {
       const swap = async (list: BackendState[], note: string) => {
         const key = list.map((b) => `${b.address}/${b.weight}/${b.current}`).join(',');
         if (key === s.installedKey) return;
+        const record = this.#recordChanges(s);
         await this.#dp.setBackends(
           spec,
           list.map((b) => ({ real: b.current, key: b.address, weight: b.weight })),
           invalid,
+          record,
         );
+        s.configPending = false;
         s.installedKey = key;
         const before = s.liveReals ?? new Set<number>();
         const next = new Set(list.map((b) => b.current));

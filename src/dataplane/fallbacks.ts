@@ -50,9 +50,12 @@ export function tracked(real: number): number {
  * A target that is gone (REAL_NONE, or a DOWN real) counts as the new real:
  * those flows have lost their server anyway.
  */
-export function nextFallback(target: number, allClean: boolean, real: number, invalid: RealSet = NO_REALS): number {
+export function nextFallback(target: number, allClean: boolean, real: number, invalid: RealSet = NO_REALS, record = true): number {
   const t = target === REAL_NONE || invalid.has(target) ? real : target;
   if (t === real) return allClean ? real : tracked(real);
+  // Not recording: a clean slot stays clean (no flow of this host can have
+  // started there: see ServiceTable's rule), a changed one keeps its fallback.
+  if (allClean && !record) return real;
   return t;
 }
 
@@ -77,14 +80,14 @@ function summarize(fallback: Uint32Array, real: Uint32Array): FallbackResult {
 }
 
 /** Fallbacks of a table of the live ring's size: slot by slot. */
-export function fallbacksSameSize(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS): FallbackResult {
+export function fallbacksSameSize(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS, record = true): FallbackResult {
   if (old.real.length !== next.length) throw new RangeError(`tables of ${old.real.length} and ${next.length} slots: use fallbacksResized()`);
   const fallback = new Uint32Array(next.length);
   for (let i = 0; i < next.length; i++) {
     const r = old.real[i];
     const f = old.fallback[i];
     // A PREV_RING slot keeps asking the previous ring (it stays while any slot does).
-    fallback[i] = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), isClean(r, f), next[i], invalid);
+    fallback[i] = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), isClean(r, f), next[i], invalid, record);
   }
   return summarize(fallback, next);
 }
@@ -109,7 +112,7 @@ export function overlappedSlots(slot: number, newSize: number, oldSize: number):
  * where they disagree, PREV_RING (the program asks the old ring by hash).
  * The old ring must hold no PREV_RING slot (flattenPrev() first).
  */
-export function fallbacksResized(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS): FallbackResult {
+export function fallbacksResized(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS, record = true): FallbackResult {
   const oldSize = old.real.length;
   const fallback = new Uint32Array(next.length);
   for (let j = 0; j < next.length; j++) {
@@ -128,7 +131,7 @@ export function fallbacksResized(old: SlotWords, next: Uint32Array, invalid: Rea
       if (target === -1) target = t;
       else if (t !== target) agree = false;
     }
-    fallback[j] = !agree ? SLOT_PREV_RING : nextFallback(target === -1 ? real : target, allClean, real, invalid);
+    fallback[j] = !agree && !(allClean && !record) ? SLOT_PREV_RING : nextFallback(target === -1 ? real : target, allClean, real, invalid, record);
   }
   return summarize(fallback, next);
 }

@@ -352,8 +352,8 @@ export class Dataplane {
    * "Connection table"); no fallback names a real of `invalid` (DOWN
    * backends, whose reals entries deleteReal() clears next).
    */
-  setBackends(spec: ServiceRef, backends: readonly BackendSpec[], invalid?: RealSet): Promise<void> {
-    return this.services.setBackends(spec, backends, invalid);
+  setBackends(spec: ServiceRef, backends: readonly BackendSpec[], invalid?: RealSet, record = true): Promise<void> {
+    return this.services.setBackends(spec, backends, invalid, record);
   }
 
   /** The live table of a service. */

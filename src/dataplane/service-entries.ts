@@ -272,7 +272,7 @@ export class ServiceEntries {
    * `invalid` are reals about to lose VIPD_REAL_F_VALID (DOWN backends): no
    * fallback names them.
    */
-  async installTable(spec: ServiceRef, table: Uint32Array, reals?: readonly number[], invalid?: RealSet): Promise<void> {
+  async installTable(spec: ServiceRef, table: Uint32Array, reals?: readonly number[], invalid?: RealSet, record = true): Promise<void> {
     const key = serviceKey(spec);
     const svc = this.known.get(serviceId(key));
     if (!svc) throw new Error(`no service ${serviceId(key)}: addService() first`);
@@ -286,7 +286,7 @@ export class ServiceEntries {
     let changes = 0;
     await this.rings.install(svc.value.index, liveRing(svc.value), table.length, (current) => {
       if (table.length === current.real.length) {
-        const res = fallbacksSameSize(current, table, invalid);
+        const res = fallbacksSameSize(current, table, invalid, record);
         changes = newChanges(current, table, res.fallback);
         return { real: table, fallback: res.fallback };
       }
@@ -299,7 +299,7 @@ export class ServiceEntries {
         old = { real: current.real, fallback: flat.fallback };
         retire = prev;
       }
-      const res = fallbacksResized(old, table, invalid);
+      const res = fallbacksResized(old, table, invalid, record);
       changes = res.changed;
       prev = res.usesPrev ? { ring: before.ring, size: before.ring_size } : { ring: 0, size: 0 };
       return { real: table, fallback: res.fallback, keepOld: res.usesPrev };
@@ -317,7 +317,7 @@ export class ServiceEntries {
   }
 
   /** Builds the Maglev table of the backends (the service's ring size) and installs it. */
-  async setBackends(spec: ServiceRef, backends: readonly BackendSpec[], invalid?: RealSet): Promise<void> {
+  async setBackends(spec: ServiceRef, backends: readonly BackendSpec[], invalid?: RealSet, record = true): Promise<void> {
     const svc = this.known.get(serviceId(serviceKey(spec)));
     const size = svc?.tableSize ?? ringSize(backends.length);
     const slots = this.maglev.build(backends, size);
@@ -329,7 +329,7 @@ export class ServiceEntries {
     // leave a light backend without a slot, so then the table is read.
     const weighted = backends.filter((b) => b.weight > 0);
     const equal = weighted.every((b) => b.weight === weighted[0]?.weight) && weighted.length <= size;
-    await this.installTable(spec, table, equal ? weighted.map((b) => b.real) : undefined, invalid);
+    await this.installTable(spec, table, equal ? weighted.map((b) => b.real) : undefined, invalid, record);
   }
 
   /** Every service's live ring, for the sweep. */

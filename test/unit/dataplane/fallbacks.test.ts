@@ -14,6 +14,14 @@ import { ringSlot } from '../../model/xdp-hash.js';
 const T = (real: number) => (real | SLOT_TRACKED) >>> 0;
 const ring = (real: number[], fallback: number[]) => ({ real: Uint32Array.from(real), fallback: Uint32Array.from(fallback) });
 
+describe('fallbacksResized, not recording', () => {
+  it('slots over clean old slots stay clean even where those disagree (no PREV_RING)', () => {
+    const res = fallbacksResized(ring([1, 2, 3], [1, 2, 3]), Uint32Array.from([7, 7, 7, 7, 7]), undefined, false);
+    expect([...res.fallback]).toEqual([7, 7, 7, 7, 7]);
+    expect(res.usesPrev).toBe(false);
+  });
+});
+
 describe('fallbacksSameSize', () => {
   it('first table over an empty ring: every slot clean', () => {
     const res = fallbacksSameSize(ring([REAL_NONE, REAL_NONE], [REAL_NONE, REAL_NONE]), Uint32Array.from([1, 2]));
@@ -25,6 +33,12 @@ describe('fallbacksSameSize', () => {
     const res = fallbacksSameSize(ring([1, 2], [1, 2]), Uint32Array.from([1, 3]));
     expect([...res.fallback]).toEqual([1, 2]);
     expect(res.changed).toBe(1);
+  });
+
+  it('not recording (a host that serves nothing saw a health change): clean slots stay clean, changed ones keep their fallback', () => {
+    const res = fallbacksSameSize(ring([1, 3, 1], [1, 2, T(1)]), Uint32Array.from([4, 4, 4]), undefined, false);
+    expect([...res.fallback]).toEqual([4, 2, 1]);
+    expect(res.changed).toBe(2);
   });
 
   it('changed (fallback F) keeps F; F equal to the new real becomes TRACKED | real', () => {
