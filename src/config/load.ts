@@ -8,6 +8,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { parseConfigListenAddress } from './address.js';
 import { checkCapacity } from './capacity.js';
 import { sortConfigErrors, type ConfigError } from './errors.js';
+import { readConnections } from './read-connections.js';
 import { readInstance, readIp, readName, readNotify } from './read-instance.js';
 import { readService } from './read-service.js';
 import {
@@ -27,7 +28,7 @@ import { FieldReader, type Field } from './yaml-reader.js';
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
-const TOP_KEYS = ['bpf', 'control', 'bgp', 'instances', 'syncGroups', 'services'] as const;
+const TOP_KEYS = ['bpf', 'connections', 'control', 'bgp', 'instances', 'syncGroups', 'services'] as const;
 
 /** "1GiB", "512 MiB", "64M" or a plain number of bytes. */
 function readByteSize(reader: FieldReader, field: Field): number | undefined {
@@ -228,6 +229,11 @@ function readConfig(reader: FieldReader): Config | undefined {
     if (instance) instances.push({ field: item, instance });
   }
   checkInstanceClashes(reader, instances);
+  const connections = readConnections(
+    reader,
+    fields.connections,
+    instances.map((e) => e.instance),
+  );
 
   const bgpOnly = new Set(instances.filter((e) => e.instance.announce === 'bgp').map((e) => e.instance.name));
   const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()), bgpOnly);
@@ -246,6 +252,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   return {
     bpf,
     control,
+    ...(connections ? { connections } : {}),
     ...(bgp ? { bgp } : {}),
     instances: instances.map((entry) => entry.instance),
     syncGroups,

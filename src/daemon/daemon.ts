@@ -26,6 +26,9 @@ import { activateWhenForwardable } from './serve-gate.js';
 import { ServiceTable } from './services.js';
 import { lineDiff } from './text-diff.js';
 import { BgpAnnouncer } from './bgp.js';
+import { startConnectionSync } from './connection-sync.js';
+import type { FlowSync } from '../sync/flow-sync.js';
+import { isDeepStrictEqual } from 'node:util';
 
 export interface DaemonOptions {
   configFile: string;
@@ -71,6 +74,8 @@ export class Daemon implements ControlTarget {
   readonly #ifindexes = new Map<string, number>();
   /** Present when the config has `bgp`: the BGP speaker and the `announce: bgp` instances. */
   #bgp: BgpAnnouncer | undefined;
+  /** Present when the config has `connections.sync`. */
+  #sync: FlowSync | undefined;
   readonly #startedAt = new Date().toISOString();
   #stopped = false;
 
@@ -127,6 +132,8 @@ export class Daemon implements ControlTarget {
     // so with adopted pins the instances start (and take the lease over)
     // first; before, a loaded host missed the lease and the BACKUP took over.
     const instancesFirst = this.#dp.adopted;
+    // Before the instances start, so a returning host holds preemption from its first advert.
+    await this.#startSync(!this.#dp.adopted);
     if (instancesFirst) this.#instances.startPending();
     await this.#services.apply(this.#config.services, (name) => this.#instances.ref(name));
     this.#services.start();
@@ -169,6 +176,13 @@ export class Daemon implements ControlTarget {
       }
       return Dataplane.open({ pinDir, sizes });
     }
+  }
+
+  async #startSync(holdPreemption: boolean): Promise<void> {
+    const cfg = this.#config.connections?.sync;
+    if (!cfg) return;
+    const parts = { dataplane: this.#dp, services: this.#services, instances: this.#instances, metrics: this.#metrics, logger: this.#log };
+    this.#sync = await startConnectionSync(cfg, parts, holdPreemption);
   }
 
   #newBgp(bgp: NonNullable<Config['bgp']>): BgpAnnouncer {
@@ -329,6 +343,12 @@ export class Daemon implements ControlTarget {
     const { idsMoved } = this.#instances.apply(next, diff.instances.changed);
     this.#config = { ...next, bpf: old.bpf, control: old.control };
     if (diff.bgpChanged) changes.push(...(await this.#reloadBgp(next.bgp)));
+    if (!isDeepStrictEqual(old.connections?.sync, next.connections?.sync)) {
+      this.#sync?.close();
+      this.#sync = undefined;
+      await this.#startSync(false);
+      changes.push('connection sync settings changed: sync restarted');
+    }
     this.#bgp?.applyInstances(next.instances);
     if (idsMoved) changes.push('instance ids changed: every instance restarted');
     await this.#services.apply(next.services, (name) => this.#instances.ref(name));
@@ -412,6 +432,7 @@ export class Daemon implements ControlTarget {
 
   async #closeServers(): Promise<void> {
     if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#sync?.close();
     this.#services.stop();
     await this.#control?.close();
     await this.#metricsServer?.close();

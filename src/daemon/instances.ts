@@ -114,6 +114,8 @@ export class InstanceSet {
   /** Added but not started yet (the daemon starts them when the services are in place). */
   #pending: InstanceEntry[] = [];
   #links: LinkWatcher | undefined;
+  /** Connection sync holds preemption until this host has the MASTER's table (null: not held). */
+  #preemptHold: string | null = null;
 
   constructor(opts: InstanceSetOptions) {
     this.#dp = opts.dataplane;
@@ -224,6 +226,7 @@ export class InstanceSet {
     };
     for (const vip of cfg.vips) this.#dp.setVip(vip.address, id);
     this.#metrics.declareInstance(cfg.name, { vrid: String(cfg.vrid), interface: cfg.interface, version: String(cfg.version) });
+    runner.engine.holdPreemption(this.#preemptHold);
     runner.on('state', (c) => this.#onState(entry, c));
     runner.on('failover', (s) => {
       entry.lastFailoverSeconds = s;
@@ -392,6 +395,23 @@ export class InstanceSet {
     const previous = e.runner.status().priority;
     e.runner.engine.setPriority(priority);
     return { previous };
+  }
+
+  /** Holds preemption in every instance (reason), or lets it go (null); instances added meanwhile follow. */
+  holdPreemption(reason: string | null): void {
+    this.#preemptHold = reason;
+    for (const e of this.#instances.values()) e.runner.engine.holdPreemption(reason);
+  }
+
+  /** The VRRP masters this host hears (BACKUP of their instances), and the configured unicast peers: for connection sync. */
+  peers(): { heardMasters: string[]; unicastPeers: string[] } {
+    const heard = new Set<string>();
+    for (const e of this.#instances.values()) {
+      const s = e.runner.status();
+      if (s.state === 'BACKUP' && s.masterAddress) heard.add(s.masterAddress);
+    }
+    const unicast = new Set(this.#configs.flatMap((c) => c.unicastPeers.map((p) => p.address)));
+    return { heardMasters: [...heard], unicastPeers: [...unicast] };
   }
 
   /** Whether this host is MASTER of the instance now. */
