@@ -1,8 +1,8 @@
 /**
  * The daemon's side of connection sync (src/sync): what FlowSync reads of
- * the instances and services, and the preemption hold of a host that
- * (re)starts: it may stay BACKUP, but not preempt, until it holds the
- * MASTER's connection table or `holdTimeout` passed.
+ * the instances and services, and the preemption gate: a host that hears a
+ * MASTER it has no bulk sync from yet may stay BACKUP, but not preempt,
+ * until it holds that MASTER's connection table or `holdTimeout` passed.
  */
 import type { ConnectionSyncConfig } from '../config/index.js';
 import type { Dataplane } from '../dataplane/manager.js';
@@ -20,13 +20,15 @@ export interface ConnectionSyncParts {
   logger: Logger;
 }
 
-export async function startConnectionSync(config: ConnectionSyncConfig, parts: ConnectionSyncParts, holdPreemption: boolean): Promise<FlowSync> {
-  const { instances, services, logger } = parts;
+/** Starts the sync; `adopted`: a hitless restart, whose pinned table is whole already. */
+export async function startConnectionSync(config: ConnectionSyncConfig, parts: ConnectionSyncParts, adopted: boolean): Promise<FlowSync> {
+  const { instances, services } = parts;
   const sync = new FlowSync({
     config,
     maps: parts.dataplane.flowMaps(),
-    logger,
+    logger: parts.logger,
     registry: parts.metrics.registry,
+    startSynced: adopted,
     host: {
       masterIds: () => instances.activeIds(),
       heardMasters: () => instances.peers().heardMasters,
@@ -36,17 +38,6 @@ export async function startConnectionSync(config: ConnectionSyncConfig, parts: C
     },
   });
   await sync.start();
-  // A hitless restart (adopted pins) has its table already: nothing to wait for.
-  if (holdPreemption && config.holdTimeout > 0) {
-    const started = Date.now();
-    instances.holdPreemption('connection sync: waiting for the MASTER connection table');
-    logger.info({ timeoutSeconds: config.holdTimeout }, 'connection sync: preemption held until a bulk sync from the MASTER completes');
-    void sync.whenSynced(config.holdTimeout * 1000).then((outcome) => {
-      instances.holdPreemption(null);
-      const fields = { outcome, ms: Date.now() - started };
-      if (outcome === 'timeout') logger.warn(fields, 'connection sync: no bulk sync within holdTimeout; preemption allowed');
-      else logger.info(fields, outcome === 'synced' ? 'connection sync: table received; preemption allowed' : 'connection sync: no MASTER to sync from; preemption allowed');
-    });
-  }
+  instances.setPreemptGate(config.holdTimeout > 0 ? () => sync.preemptHold() : null);
   return sync;
 }

@@ -133,7 +133,7 @@ export class Daemon implements ControlTarget {
     // first; before, a loaded host missed the lease and the BACKUP took over.
     const instancesFirst = this.#dp.adopted;
     // Before the instances start, so a returning host holds preemption from its first advert.
-    await this.#startSync(!this.#dp.adopted);
+    await this.#startSync(this.#dp.adopted);
     if (instancesFirst) this.#instances.startPending();
     await this.#services.apply(this.#config.services, (name) => this.#instances.ref(name));
     this.#services.start();
@@ -178,11 +178,11 @@ export class Daemon implements ControlTarget {
     }
   }
 
-  async #startSync(holdPreemption: boolean): Promise<void> {
+  async #startSync(adopted: boolean): Promise<void> {
     const cfg = this.#config.connections?.sync;
     if (!cfg) return;
     const parts = { dataplane: this.#dp, services: this.#services, instances: this.#instances, metrics: this.#metrics, logger: this.#log };
-    this.#sync = await startConnectionSync(cfg, parts, holdPreemption);
+    this.#sync = await startConnectionSync(cfg, parts, adopted);
   }
 
   #newBgp(bgp: NonNullable<Config['bgp']>): BgpAnnouncer {
@@ -346,7 +346,8 @@ export class Daemon implements ControlTarget {
     if (!isDeepStrictEqual(old.connections?.sync, next.connections?.sync)) {
       this.#sync?.close();
       this.#sync = undefined;
-      await this.#startSync(false);
+      this.#instances.setPreemptGate(null);
+      await this.#startSync(true);
       changes.push('connection sync settings changed: sync restarted');
     }
     this.#bgp?.applyInstances(next.instances);

@@ -114,8 +114,8 @@ export class InstanceSet {
   /** Added but not started yet (the daemon starts them when the services are in place). */
   #pending: InstanceEntry[] = [];
   #links: LinkWatcher | undefined;
-  /** Connection sync holds preemption until this host has the MASTER's table (null: not held). */
-  #preemptHold: string | null = null;
+  /** Connection sync: why preemption waits now (until this host has the MASTER's table), or null. */
+  #preemptGate: (() => string | null) | null = null;
 
   constructor(opts: InstanceSetOptions) {
     this.#dp = opts.dataplane;
@@ -226,7 +226,7 @@ export class InstanceSet {
     };
     for (const vip of cfg.vips) this.#dp.setVip(vip.address, id);
     this.#metrics.declareInstance(cfg.name, { vrid: String(cfg.vrid), interface: cfg.interface, version: String(cfg.version) });
-    runner.engine.holdPreemption(this.#preemptHold);
+    runner.engine.setPreemptGate(this.#preemptGate);
     runner.on('state', (c) => this.#onState(entry, c));
     runner.on('failover', (s) => {
       entry.lastFailoverSeconds = s;
@@ -397,10 +397,10 @@ export class InstanceSet {
     return { previous };
   }
 
-  /** Holds preemption in every instance (reason), or lets it go (null); instances added meanwhile follow. */
-  holdPreemption(reason: string | null): void {
-    this.#preemptHold = reason;
-    for (const e of this.#instances.values()) e.runner.engine.holdPreemption(reason);
+  /** A gate on preemption for every instance, present and future (VrrpInstance.setPreemptGate). */
+  setPreemptGate(gate: (() => string | null) | null): void {
+    this.#preemptGate = gate;
+    for (const e of this.#instances.values()) e.runner.engine.setPreemptGate(gate);
   }
 
   /** The VRRP masters this host hears (BACKUP of their instances), and the configured unicast peers: for connection sync. */

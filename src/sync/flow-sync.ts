@@ -55,9 +55,13 @@ export interface FlowSyncOptions {
   helloSeconds?: number;
   /** A live entry is sent again at least this often (the peer's sweep expires what is not refreshed). Default 20 s. */
   refreshMs?: number;
+  /** This host's table is already whole (a hitless restart adopted it): no hold at start. */
+  startSynced?: boolean;
 }
 
 export type SyncOutcome = 'synced' | 'alone' | 'timeout';
+
+const HOLD_REASON = 'connection sync: waiting for the MASTER connection table';
 
 /** A hello source counts as a peer for this many hellos after its last one. */
 const HEARD_HELLOS = 5;
@@ -122,13 +126,14 @@ export class FlowSync {
   readonly #local = new Set<string>();
   /** Hello sources: address -> ms of the last hello. */
   readonly #heard = new Map<string, number>();
-  /** The bulk this host waits for (its id), or null. */
+  /** The bulk this host asks for (its id), or null. */
   #wantBulk: number | null = null;
-  #bulkFrom: string | null = null;
   #lastMasters = '';
+  /** This host holds the MASTER's table (or is the MASTER, or gave up waiting): preemption is not held. */
+  #synced: boolean;
+  #unsyncedSince = Date.now();
   /** Bulk answers running or done: `peer|id` -> entries sent (undefined while running). */
   readonly #bulks = new Map<string, number | undefined>();
-  #synced: ((o: SyncOutcome) => void)[] = [];
   #closed = false;
   readonly #warnedAt = new Map<string, number>();
 
@@ -142,6 +147,7 @@ export class FlowSync {
     this.#sent = new SentEntries(opts.refreshMs ?? 20_000);
     this.#bucket = new TokenBucket(opts.config.rate);
     this.#helloMs = (opts.helloSeconds ?? 1) * 1000;
+    this.#synced = opts.startSynced ?? false;
   }
 
   async start(): Promise<void> {
@@ -157,6 +163,9 @@ export class FlowSync {
       { port: this.#cfg.port, peers: this.#cfg.peers.map((p) => p.address), key: this.#cfg.keySource, intervalMs: this.#cfg.interval * 1000 },
       'connection sync listening',
     );
+    if (!this.#synced && this.#cfg.holdTimeout > 0) {
+      this.#log.info({ holdTimeoutSeconds: this.#cfg.holdTimeout }, 'connection sync: preemption held until a bulk sync from the MASTER completes');
+    }
   }
 
   #bind(type: 'udp4' | 'udp6', address: string): Promise<Socket> {
@@ -179,29 +188,59 @@ export class FlowSync {
     clearInterval(this.#helloTimer);
     this.#sock4?.close();
     this.#sock6?.close();
-    this.#resolveSynced('timeout');
   }
 
   /**
-   * Resolves when this host holds the MASTER's table: a bulk sync from the
-   * MASTER it hears completed ('synced'), it heard no MASTER and is one
-   * itself ('alone'), or timeoutMs passed ('timeout').
+   * Why preemption must wait now, or null (the VRRP engines' preempt gate).
+   * A host that hears a MASTER it has no bulk sync from yet (it started,
+   * came back from FAULT, or another host took over) holds preemption
+   * until the bulk completed or `holdTimeout` passed.
    */
-  whenSynced(timeoutMs: number): Promise<SyncOutcome> {
-    if (this.#wantBulk === null && this.#bulkFrom !== null) return Promise.resolve('synced');
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done('timeout'), timeoutMs);
-      const done = (o: SyncOutcome) => {
-        clearTimeout(timer);
-        this.#synced = this.#synced.filter((f) => f !== done);
-        resolve(o);
-      };
-      this.#synced.push(done);
-    });
+  preemptHold(): string | null {
+    this.#followMasters();
+    if (this.#synced) return null;
+    if (Date.now() - this.#unsyncedSince >= this.#cfg.holdTimeout * 1000) {
+      this.#markSynced('timeout', this.#lastMasters);
+      return null;
+    }
+    return HOLD_REASON;
   }
 
-  #resolveSynced(o: SyncOutcome): void {
-    for (const f of [...this.#synced]) f(o);
+  /** Whether this host holds the MASTER's table (tests, status). */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** Follows the masters this host hears: a new one means a bulk to ask for. */
+  #followMasters(): void {
+    const masters = this.#host.heardMasters().filter((a) => !this.#local.has(a));
+    const key = [...masters].sort().join(',');
+    if (masters.length === 0) {
+      this.#lastMasters = '';
+      // The MASTER itself holds what there is; a host that hears nobody and is nobody (starting, FAULT) is out of touch.
+      if (this.#host.masterIds().size > 0) this.#markSynced('alone', '');
+      else this.#markUnsynced('no MASTER heard');
+      return;
+    }
+    if (key === this.#lastMasters) return;
+    this.#lastMasters = key;
+    this.#wantBulk = randomInt(1, 0xffffffff);
+    this.#markUnsynced(`MASTER ${key}`);
+  }
+
+  #markSynced(outcome: SyncOutcome, from: string): void {
+    if (this.#synced) return;
+    this.#synced = true;
+    const fields = { outcome, from, ms: Date.now() - this.#unsyncedSince };
+    if (outcome === 'timeout') this.#log.warn(fields, 'connection sync: no bulk sync within holdTimeout; preemption allowed');
+    else this.#log.info(fields, outcome === 'synced' ? 'connection sync: MASTER table received; preemption allowed' : 'connection sync: this host is MASTER');
+  }
+
+  #markUnsynced(why: string): void {
+    if (!this.#synced) return;
+    this.#synced = false;
+    this.#unsyncedSince = Date.now();
+    this.#log.info({ why, holdTimeoutSeconds: this.#cfg.holdTimeout }, 'connection sync: preemption held until a bulk sync from the MASTER completes');
   }
 
   // ---- sending ----------------------------------------------------------------
@@ -279,22 +318,9 @@ export class FlowSync {
    */
   #hello(): void {
     if (this.#closed) return;
-    const masters = this.#host.heardMasters().filter((a) => !this.#local.has(a));
-    const key = [...masters].sort().join(',');
-    if (key !== this.#lastMasters) {
-      this.#lastMasters = key;
-      if (masters.length > 0) {
-        this.#wantBulk = randomInt(1, 0xffffffff);
-        this.#bulkFrom = null;
-      }
-    }
-    if (masters.length === 0 && this.#host.masterIds().size > 0) {
-      // Nobody to sync from: this host is the MASTER.
-      if (this.#wantBulk !== null) this.#wantBulk = null;
-      this.#resolveSynced('alone');
-    }
+    this.#followMasters();
     const want = this.#wantBulk;
-    for (const to of masters) {
+    for (const to of this.#lastMasters === '' ? [] : this.#lastMasters.split(',')) {
       this.#send({ ...this.#nextHeader(MessageType.Hello, want === null ? 0 : FLAG_WANT_BULK, want ?? 0), entries: [] }, to);
     }
   }
@@ -356,9 +382,8 @@ export class FlowSync {
         if ((m.flags & FLAG_WANT_BULK) !== 0 && this.#host.masterIds().size > 0) void this.#answerBulk(from, m.bulkId);
       } else if (m.type === MessageType.BulkDone && m.bulkId !== 0 && m.bulkId === this.#wantBulk) {
         this.#wantBulk = null;
-        this.#bulkFrom = from;
         this.#log.info({ from, entries: m.value }, 'connection sync: bulk received');
-        this.#resolveSynced('synced');
+        this.#markSynced('synced', from);
       }
     } catch (err) {
       this.#log.warn({ from, err: (err as Error).message }, 'connection sync: applying a datagram failed');
