@@ -225,28 +225,327 @@ static __always_inline __u32 ring_slot(__u32 hash, __u32 ring_size)
 	return (__u32)(((__u64)hash * ring_size) >> 32);
 }
 
-/* Sends the frame to the real server that owns the flow's slot of the
- * service's live ring (ring_size slots of rings from slot svc->ring): new
- * destination MAC, our MAC as source, nothing else changes.
+/* Persistent services (VIPD_SVC_F_PERSIST) hash the client's address
+ * alone: the client's port (the first two bytes of the ports word as it
+ * sits in memory) is masked out, so every connection of a client lands
+ * on one slot and one table entry.
+ */
+static __always_inline __u32 svc_ports(const struct vipd_service *svc, __u32 ports)
+{
+	if (svc->flags & VIPD_SVC_F_PERSIST)
+		ports &= bpf_htonl(0x0000ffff);
+	return ports;
+}
+
+/* Where a packet's flow sits in it, for the connection table. Built by
+ * each caller of forward() and only read when the slot is looked up: after
+ * inlining these are registers, so the clean path pays nothing for them.
+ */
+struct flow_at {
+	const __u32 *client; /* the client's address: 4 or 16 bytes */
+	const __u32 *vip;
+	const struct l4_ports *ports;
+	const void *end; /* the packet's end, to read the TCP flags */
+	__u8 family;
+	__u8 proto;
+	bool icmp; /* an ICMP error quoting the flow: ports reversed, read only */
+};
+
+/* What a packet means to the connection table (conn_decide()). */
+#define PKT_SYN	    (1u << 0) /* TCP SYN without ACK: a new connection */
+#define PKT_CLOSING (1u << 1) /* TCP FIN or RST from the client */
+#define PKT_ICMP    (1u << 2) /* an ICMP error about the flow: never writes */
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+
+static __always_inline __u32 packet_kind(const struct flow_at *at)
+{
+	const __u8 *tcp = (const __u8 *)at->ports;
+	__u32 kind = 0;
+	__u8 flags;
+
+	if (at->icmp)
+		return PKT_ICMP;
+	/* The TCP header was pulled whole, but the verifier cannot tell
+	 * that path from UDP's here: one bounds test more, off the fast path.
+	 */
+	if (at->proto != IPPROTO_TCP || (const void *)(tcp + sizeof(struct tcphdr)) > at->end)
+		return 0;
+	flags = tcp[13];
+	if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
+		kind |= PKT_SYN;
+	if (flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
+		kind |= PKT_CLOSING;
+	return kind;
+}
+
+/* struct vipd_flow.seen: the lease clock in ~1.05 ms units. */
+static __always_inline __u32 flow_clock(void)
+{
+	return (__u32)(lease_clock() >> 20);
+}
+
+/* Where a flow the table does not know goes (struct vipd_slot.fallback).
+ * VIPD_SLOT_TRACKED | real names the slot's own real; so does
+ * VIPD_REAL_NONE, which has that bit too (an empty slot had no flows).
+ * VIPD_SLOT_PREV_RING asks the service's previous ring, whose slot gives
+ * its own fallback if it has one, else its real (no chains).
+ */
+static __always_inline __u32 slot_fallback(const struct vipd_service *svc,
+					   const struct vipd_slot *slot, __u32 hash)
+{
+	const struct vipd_slot *prev;
+	__u32 fb = slot->fallback;
+	__u32 idx;
+
+	if (fb == VIPD_SLOT_PREV_RING) {
+		idx = svc->prev_ring + ring_slot(hash, svc->prev_size);
+		prev = bpf_map_lookup_elem(&rings, &idx);
+		if (!prev)
+			return slot->real;
+		slot = prev;
+		fb = prev->fallback;
+	}
+	return fb & VIPD_SLOT_TRACKED ? slot->real : fb;
+}
+
+/* Writes a table entry and counts ev, or VIPD_FE_FULL if the map refused. */
+static __always_inline void flow_note(void *map, const void *key, __u32 real, __u32 hash,
+				      __u32 flags, __u32 ev, __u64 bytes)
+{
+	struct vipd_flow f = {.real = real, .hash = hash, .seen = flow_clock(), .flags = flags};
+
+	if (bpf_map_update_elem(map, key, &f, BPF_ANY))
+		ev = VIPD_FE_FULL;
+	counter_add(&flow_stats, ev, bytes);
+}
+
+/* A flows entry for a flow first seen now (promoted, pinned): closing
+ * already if the packet is a FIN or RST. A persistent client's entry
+ * never closes: one connection's end is not the client's.
+ */
+static __always_inline void flow_insert(void *flows, const void *key, __u32 real, __u32 hash,
+					__u32 kind, bool persist, __u32 ev, __u64 bytes)
+{
+	bool closing = (kind & PKT_CLOSING) && !persist;
+
+	flow_note(flows, key, real, hash, closing ? VIPD_FLOW_F_CLOSING : 0, ev, bytes);
+	if (closing)
+		counter_add(&flow_stats, VIPD_FE_CLOSING, bytes);
+}
+
+/* Rule 1 of docs/dataplane.md: a flow the table knows. The entry is
+ * written in place, and seen only when its ~1 ms unit changed, to spare
+ * the cache line.
+ */
+static __always_inline __u32 flow_known(struct vipd_flow *e, __u32 real, __u32 kind, bool persist,
+					__u64 bytes)
+{
+	const struct vipd_real *rv;
+	__u32 r = e->real;
+	__u32 ev = VIPD_FE_HIT;
+	__u32 seen;
+
+	if (kind & PKT_ICMP)
+		return r;
+	if ((kind & PKT_SYN) && !persist) {
+		/* A new connection on a reused 5-tuple: the ring places it. */
+		e->real = real;
+		e->flags = 0;
+		r = real;
+		ev = VIPD_FE_REOPENED;
+	} else {
+		rv = bpf_map_lookup_elem(&reals, &r);
+		if (!rv || !(rv->flags & VIPD_REAL_F_VALID)) {
+			/* The backend went DOWN or was removed: nothing
+			 * else can serve the flow than what the ring says.
+			 */
+			e->real = real;
+			r = real;
+			ev = VIPD_FE_REASSIGNED;
+		}
+	}
+	counter_add(&flow_stats, ev, bytes);
+	if ((kind & PKT_CLOSING) && !persist && !(e->flags & VIPD_FLOW_F_CLOSING)) {
+		e->flags |= VIPD_FLOW_F_CLOSING;
+		counter_add(&flow_stats, VIPD_FE_CLOSING, bytes);
+	}
+	seen = flow_clock();
+	if (e->seen != seen)
+		e->seen = seen;
+	return r;
+}
+
+/* The real server of a packet on a looked-up slot (docs/dataplane.md,
+ * "Connection table", rules 1-4). flows and pending are one family's maps.
+ */
+static __always_inline __u32 conn_decide(void *flows, void *pending, const void *key,
+					 const struct vipd_service *svc,
+					 const struct vipd_slot *slot, __u32 hash, __u32 kind,
+					 __u64 bytes)
+{
+	bool persist = svc->flags & VIPD_SVC_F_PERSIST;
+	bool track_all = svc->flags & VIPD_SVC_F_TRACK_ALL;
+	bool first = kind & PKT_SYN;
+	__u32 real = slot->real;
+	struct vipd_flow *e;
+	__u32 fb;
+
+	e = bpf_map_lookup_elem(flows, key);
+	if (e)
+		return flow_known(e, real, kind, persist, bytes);
+	fb = slot_fallback(svc, slot, hash);
+	if (kind & PKT_ICMP)
+		return fb;
+	/* Rule 3: the second packet of a flow whose first was noted. A TCP
+	 * SYN cannot be one, so it skips the lookup; for TRACK_ALL services
+	 * whatever pending does not know is a first packet.
+	 */
+	if (track_all || !first) {
+		e = bpf_map_lookup_elem(pending, key);
+		if (e) {
+			real = e->real;
+			flow_insert(flows, key, real, hash, kind, persist, VIPD_FE_PROMOTED, bytes);
+			return real;
+		}
+		first = track_all;
+	}
+	/* Rule 2: a new flow goes where the ring says. Only noted when it
+	 * could not be told from an old flow by the fallback: a flood of
+	 * first packets churns pending, never flows.
+	 */
+	if (first && (!persist || fb == real)) {
+		if (fb != real || track_all)
+			flow_note(pending, key, real, hash, 0, VIPD_FE_PENDING, bytes);
+		return real;
+	}
+	/* Rule 4 (and a persistent client's first packet): a flow older than
+	 * the slot's change, which the table never saw, keeps its real.
+	 */
+	if (fb != real)
+		flow_insert(flows, key, fb, hash, kind, persist, VIPD_FE_PINNED, bytes);
+	return fb;
+}
+
+/* One family's table request, built on the caller's stack. */
+struct conn_req4 {
+	struct vipd_flow4_key key;
+	__u32 hash;
+	__u32 kind;
+	__u64 bytes;
+};
+
+struct conn_req6 {
+	struct vipd_flow6_key key;
+	__u32 hash;
+	__u32 kind;
+	__u64 bytes;
+};
+
+/* The table decision as subprograms, one per family: forward() is inlined
+ * four times, and the verifier walks each copy of the decision's branches
+ * once per caller instead of once per inlined copy of everything around
+ * it; clang also keeps its stack and registers off the clean path.
+ */
+static __noinline __u32 conn_real4(const struct vipd_service *svc, const struct vipd_slot *slot,
+				   const struct conn_req4 *req)
+{
+	return conn_decide(&flows4, &pending4, &req->key, svc, slot, req->hash, req->kind,
+			   req->bytes);
+}
+
+static __noinline __u32 conn_real6(const struct vipd_service *svc, const struct vipd_slot *slot,
+				   const struct conn_req6 *req)
+{
+	return conn_decide(&flows6, &pending6, &req->key, svc, slot, req->hash, req->kind,
+			   req->bytes);
+}
+
+static __always_inline void addr6_copy(void *dst, const __u32 *src)
+{
+	__u32 *d = dst;
+
+	d[0] = src[0];
+	d[1] = src[1];
+	d[2] = src[2];
+	d[3] = src[3];
+}
+
+/* The real server of a flow on a looked-up slot: the table key from the
+ * packet (client port 0 for a persistent service), then the decision.
+ */
+static __always_inline __u32 flow_real(const struct vipd_service *svc, const struct vipd_slot *slot,
+				       __u32 hash, __u64 bytes, const struct flow_at *at)
+{
+	bool persist = svc->flags & VIPD_SVC_F_PERSIST;
+	__be16 cport = at->icmp ? at->ports->dest : at->ports->source;
+	__be16 vport = at->icmp ? at->ports->source : at->ports->dest;
+	__u32 kind = packet_kind(at);
+
+	if (persist)
+		cport = 0;
+	if (at->family == VIPD_FAMILY_V4) {
+		struct conn_req4 req = {
+		    .key = {.client = at->client[0],
+			    .vip = at->vip[0],
+			    .cport = cport,
+			    .vport = vport,
+			    .proto = at->proto,
+			    .kind = persist ? VIPD_FLOW_CLIENT : VIPD_FLOW_CONN},
+		    .hash = hash,
+		    .kind = kind,
+		    .bytes = bytes,
+		};
+
+		return conn_real4(svc, slot, &req);
+	} else {
+		struct conn_req6 req = {
+		    .key = {.cport = cport,
+			    .vport = vport,
+			    .proto = at->proto,
+			    .kind = persist ? VIPD_FLOW_CLIENT : VIPD_FLOW_CONN},
+		    .hash = hash,
+		    .kind = kind,
+		    .bytes = bytes,
+		};
+
+		addr6_copy(req.key.client, at->client);
+		addr6_copy(req.key.vip, at->vip);
+		return conn_real6(svc, slot, &req);
+	}
+}
+
+/* Sends the frame to the real server of the flow: the one its slot of the
+ * service's live ring names (ring_size slots of rings from slot
+ * svc->ring), unless the slot or the service asks the connection table.
+ * New destination MAC, our MAC as source, nothing else changes.
  */
 static __always_inline __u32 forward(struct xdp_md *ctx, struct ethhdr *eth,
 				     const struct vipd_service *svc, __u32 hash, __u64 bytes,
-				     __u32 reason)
+				     __u32 reason, struct flow_at at)
 {
-	__u32 slot = svc->ring + ring_slot(hash, svc->ring_size);
+	__u32 idx = svc->ring + ring_slot(hash, svc->ring_size);
 	const struct vipd_instance *inst;
+	const struct vipd_slot *slot;
 	struct vipd_real *real;
-	__u32 *idx;
 	__u32 r;
 
 	inst = instance_serving(ctx, svc->instance, &r);
 	if (!inst)
 		return r;
-	idx = bpf_map_lookup_elem(&rings, &slot);
-	if (!idx)
+	slot = bpf_map_lookup_elem(&rings, &idx);
+	if (!slot)
 		return VIPD_R_PASS_NO_BACKEND;
+	r = slot->real;
+	/* A clean slot (fallback == real) of a service not tracked as a
+	 * whole: the ring alone decides, and the table is not touched.
+	 */
+	if (slot->fallback != r || (svc->flags & VIPD_SVC_F_TRACK_ALL))
+		r = flow_real(svc, slot, hash, bytes, &at);
 	/* VIPD_REAL_NONE is out of the reals array's range: no entry. */
-	r = *idx;
 	real = bpf_map_lookup_elem(&reals, &r);
 	if (!real || !(real->flags & VIPD_REAL_F_VALID))
 		return VIPD_R_PASS_NO_BACKEND;
@@ -291,6 +590,11 @@ static __always_inline __u32 handle_arp(struct xdp_md *ctx, struct hdr_cursor *c
 	inst = instance_serving(ctx, vip->instance, &r);
 	if (!inst)
 		return r;
+	/* Routes bring the VIP's traffic here (announce: bgp): an answer
+	 * would draw the segment's traffic to this host alone.
+	 */
+	if (inst->flags & VIPD_INST_F_ROUTED)
+		return VIPD_R_PASS_ROUTED;
 
 	/* The reply goes to the requester's hardware address, as Linux's. */
 	mac_copy(arp->tha, arp->sha);
@@ -346,8 +650,15 @@ static __always_inline __u32 handle_icmp4(struct xdp_md *ctx, struct hdr_cursor 
 	svc = bpf_map_lookup_elem(&services4, &key);
 	if (!svc)
 		return miss_reason(&outer->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_ICMP_OTHER);
-	hash = flow_hash(inner->daddr, inner->saddr, ports_word_reversed(ports));
-	return forward(ctx, eth, svc, hash, bytes, VIPD_R_ICMP_FORWARD);
+	hash = flow_hash(inner->daddr, inner->saddr, svc_ports(svc, ports_word_reversed(ports)));
+	return forward(ctx, eth, svc, hash, bytes, VIPD_R_ICMP_FORWARD,
+		       (struct flow_at){.client = &inner->daddr,
+					.vip = &inner->saddr,
+					.ports = ports,
+					.end = c->end,
+					.family = VIPD_FAMILY_V4,
+					.proto = inner->protocol,
+					.icmp = true});
 }
 
 static __always_inline __u32 handle_ipv4(struct xdp_md *ctx, struct hdr_cursor *c,
@@ -402,8 +713,14 @@ static __always_inline __u32 handle_ipv4(struct xdp_md *ctx, struct hdr_cursor *
 	svc = bpf_map_lookup_elem(&services4, &key);
 	if (!svc)
 		return miss_reason(&iph->daddr, VIPD_FAMILY_V4, VIPD_R_PASS_NO_SERVICE);
-	hash = flow_hash(iph->saddr, iph->daddr, ports_word(ports));
-	return forward(ctx, eth, svc, hash, bytes, VIPD_R_FORWARD);
+	hash = flow_hash(iph->saddr, iph->daddr, svc_ports(svc, ports_word(ports)));
+	return forward(ctx, eth, svc, hash, bytes, VIPD_R_FORWARD,
+		       (struct flow_at){.client = &iph->saddr,
+					.vip = &iph->daddr,
+					.ports = ports,
+					.end = c->end,
+					.family = VIPD_FAMILY_V4,
+					.proto = iph->protocol});
 }
 
 /* Is dst the solicited-node multicast address of target (RFC 4291 2.7.1):
@@ -454,6 +771,8 @@ static __always_inline __u32 handle_ns(struct xdp_md *ctx, struct hdr_cursor *c,
 	inst = instance_serving(ctx, vip->instance, &r);
 	if (!inst)
 		return r;
+	if (inst->flags & VIPD_INST_F_ROUTED)
+		return VIPD_R_PASS_ROUTED; /* as in handle_arp() */
 
 	mac_copy(peer_mac, eth->h_source);
 	__builtin_memcpy(&peer, &ip6h->saddr, sizeof(peer));
@@ -532,9 +851,17 @@ static __always_inline __u32 handle_ptb(struct xdp_md *ctx, struct hdr_cursor *c
 	if (!svc)
 		return miss_reason(outer->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_ICMP_OTHER);
-	hash = flow_hash(fold_v6(inner->daddr.in6_u.u6_addr32),
-			 fold_v6(inner->saddr.in6_u.u6_addr32), ports_word_reversed(ports));
-	return forward(ctx, eth, svc, hash, bytes, VIPD_R_ICMP_FORWARD);
+	hash =
+	    flow_hash(fold_v6(inner->daddr.in6_u.u6_addr32), fold_v6(inner->saddr.in6_u.u6_addr32),
+		      svc_ports(svc, ports_word_reversed(ports)));
+	return forward(ctx, eth, svc, hash, bytes, VIPD_R_ICMP_FORWARD,
+		       (struct flow_at){.client = inner->daddr.in6_u.u6_addr32,
+					.vip = inner->saddr.in6_u.u6_addr32,
+					.ports = ports,
+					.end = c->end,
+					.family = VIPD_FAMILY_V6,
+					.proto = inner->nexthdr,
+					.icmp = true});
 }
 
 static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *c,
@@ -598,8 +925,14 @@ static __always_inline __u32 handle_ipv6(struct xdp_md *ctx, struct hdr_cursor *
 		return miss_reason(ip6h->daddr.in6_u.u6_addr32, VIPD_FAMILY_V6,
 				   VIPD_R_PASS_NO_SERVICE);
 	hash = flow_hash(fold_v6(ip6h->saddr.in6_u.u6_addr32), fold_v6(ip6h->daddr.in6_u.u6_addr32),
-			 ports_word(ports));
-	return forward(ctx, eth, svc, hash, bytes, VIPD_R_FORWARD);
+			 svc_ports(svc, ports_word(ports)));
+	return forward(ctx, eth, svc, hash, bytes, VIPD_R_FORWARD,
+		       (struct flow_at){.client = ip6h->saddr.in6_u.u6_addr32,
+					.vip = ip6h->daddr.in6_u.u6_addr32,
+					.ports = ports,
+					.end = c->end,
+					.family = VIPD_FAMILY_V6,
+					.proto = ip6h->nexthdr});
 }
 
 static __always_inline __u32 process(struct xdp_md *ctx, __u64 bytes)
