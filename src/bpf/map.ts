@@ -241,6 +241,29 @@ abstract class KeyedMap<K, V, Stored> extends MapBase {
     }
   }
 
+  /**
+   * Deletes count keys encoded end to end in keys (keyCodec.size bytes
+   * each). BPF_MAP_DELETE_BATCH stops at the first key that is gone (an
+   * LRU map may have evicted it meanwhile): the rest are then deleted one
+   * by one. Returns how many were deleted.
+   */
+  deleteBatchRaw(keys: Buffer, count: number): number {
+    const keySize = this.keyCodec.size;
+    if (keys.length < count * keySize) throw new RangeError(`${this.describe()}: ${count} keys need ${count * keySize} bytes`);
+    if (count === 0) return 0;
+    const native = bpfNative();
+    try {
+      return native.mapDeleteBatch(this.fd, keys, count);
+    } catch {
+      let deleted = 0;
+      for (let i = 0; i < count; i++) {
+        const key = keys.subarray(i * keySize, (i + 1) * keySize);
+        if (callNative(`delete in ${this.describe()}`, () => native.mapDelete(this.fd, key))) deleted++;
+      }
+      return deleted;
+    }
+  }
+
   /** Deletes many keys with BPF_MAP_DELETE_BATCH; returns how many were deleted. */
   deleteBatch(keysToDelete: readonly K[]): number {
     if (keysToDelete.length === 0) return 0;

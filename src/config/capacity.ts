@@ -9,11 +9,15 @@ import { mapMemory, mapSizesFor, possibleCpuCount, formatBytes, type DataplaneDe
 import type { Config, InstanceConfig, ServiceConfig } from './schema.js';
 import type { Field, FieldReader } from './yaml-reader.js';
 
-export function dataplaneDemand(config: Pick<Config, 'instances' | 'services'>): DataplaneDemand {
+type DemandSource = Pick<Config, 'instances' | 'services'> & { readonly connections?: Pick<Config['connections'], 'max'> };
+
+export function dataplaneDemand(config: DemandSource): DataplaneDemand {
   return {
     instances: config.instances.length,
     vips: config.instances.reduce((sum, i) => sum + i.vips.length, 0),
     serviceBackends: config.services.map((s) => s.backends.length),
+    ...(config.connections ? { connections: config.connections.max } : {}),
+    families: { v4: config.services.some((s) => s.family === 4), v6: config.services.some((s) => s.family === 6) },
   };
 }
 
@@ -23,7 +27,7 @@ export interface DataplaneFootprint {
 }
 
 /** The maps a config gets, and their kernel memory on this host. */
-export function dataplaneFootprint(config: Pick<Config, 'instances' | 'services'>, cpus = possibleCpuCount()): DataplaneFootprint {
+export function dataplaneFootprint(config: DemandSource, cpus = possibleCpuCount()): DataplaneFootprint {
   const sizes = mapSizesFor(dataplaneDemand(config));
   return { sizes, memory: mapMemory(sizes, cpus) };
 }
@@ -36,13 +40,17 @@ interface Located<T> {
 /** Records an error when the maps for this config would not fit in bpf.maxMemory. */
 export function checkCapacity(
   reader: FieldReader,
-  bpf: { readonly field: Field; readonly maxMemory: number },
+  bpf: { readonly field: Field; readonly maxMemory: number; readonly connections?: number },
   instances: readonly Located<InstanceConfig>[],
   services: readonly Located<ServiceConfig>[],
   cpus = possibleCpuCount(),
 ): void {
   const { memory } = dataplaneFootprint(
-    { instances: instances.map((i) => i.value), services: services.map((s) => s.value) },
+    {
+      instances: instances.map((i) => i.value),
+      services: services.map((s) => s.value),
+      ...(bpf.connections === undefined ? {} : { connections: { max: bpf.connections } }),
+    },
     cpus,
   );
   if (memory.total <= bpf.maxMemory) return;
@@ -54,6 +62,7 @@ export function checkCapacity(
   reader.error(
     reader.peek(bpf.field, 'maxMemory') ?? bpf.field,
     `the data-plane maps for this config need ${formatBytes(memory.total)} of kernel memory (${biggest}; ` +
-      `${services.length} services, ${cpus} CPUs), more than bpf.maxMemory ${formatBytes(bpf.maxMemory)}`,
+      `${services.length} services, ${cpus} CPUs), more than bpf.maxMemory ${formatBytes(bpf.maxMemory)}` +
+      (bpf.connections === undefined ? '' : ` (connections.max ${bpf.connections} sizes flows4/flows6)`),
   );
 }

@@ -1,5 +1,5 @@
 /** `vipd --check FILE`: validate, print a one-line verdict or every error. */
-import { formatBytes } from '../dataplane/sizing.js';
+import { BYTES_PER_FLOW, formatBytes } from '../dataplane/sizing.js';
 import { ExitCode } from '../exit-codes.js';
 import { dataplaneFootprint } from './capacity.js';
 import { formatConfigError } from './errors.js';
@@ -30,6 +30,13 @@ export async function checkConfigFile(file: string, output: CheckOutput = consol
   output.out(
     `data plane: maps need ${formatBytes(memory.total)} of bpf.maxMemory ${formatBytes(result.config.bpf.maxMemory)} ` +
       `(room for ${sizes.services} services, ${sizes.reals} backends, ${sizes.vips} VIPs)`,
+  );
+  const flows = (n: number) => (n <= 1 ? 'unused' : `${n} flows`);
+  output.out(
+    `connection table: IPv4 ${flows(sizes.flows4)} ${formatBytes(memory.byMap.flows4 ?? 0)}, ` +
+      `IPv6 ${flows(sizes.flows6)} ${formatBytes(memory.byMap.flows6 ?? 0)}, ` +
+      `pending ${sizes.pending4 + sizes.pending6} ${formatBytes((memory.byMap.pending4 ?? 0) + (memory.byMap.pending6 ?? 0))} ` +
+      `(${BYTES_PER_FLOW.v4} B per IPv4 flow, ${BYTES_PER_FLOW.v6} B per IPv6 flow, and a 16 B bucket)`,
   );
   return ExitCode.Ok;
 }

@@ -8,13 +8,14 @@ import { LineCounter, parseDocument } from 'yaml';
 import { parseConfigListenAddress } from './address.js';
 import { checkCapacity } from './capacity.js';
 import { sortConfigErrors, type ConfigError } from './errors.js';
-import { readConnections } from './read-connections.js';
+import { readConnectionSync } from './read-connections.js';
 import { readInstance, readIp, readName, readNotify } from './read-instance.js';
 import { readService } from './read-service.js';
 import {
   DEFAULTS,
   LIMITS,
   type BgpConfig,
+  type ConnectionsConfig,
   type BgpPeer,
   type BpfConfig,
   type BpfMode,
@@ -28,7 +29,7 @@ import { FieldReader, type Field } from './yaml-reader.js';
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
-const TOP_KEYS = ['bpf', 'connections', 'control', 'bgp', 'instances', 'syncGroups', 'services'] as const;
+const TOP_KEYS = ['bpf', 'control', 'connections', 'bgp', 'instances', 'syncGroups', 'services'] as const;
 
 /** "1GiB", "512 MiB", "64M" or a plain number of bytes. */
 function readByteSize(reader: FieldReader, field: Field): number | undefined {
@@ -60,6 +61,18 @@ function readBpf(reader: FieldReader, field: Field | undefined): BpfConfig {
   if (fields.mode) bpf.mode = reader.oneOf<BpfMode>(fields.mode, ['auto', 'native', 'generic']) ?? bpf.mode;
   if (fields.maxMemory) bpf.maxMemory = readByteSize(reader, fields.maxMemory) ?? bpf.maxMemory;
   return bpf;
+}
+
+function readConnections(reader: FieldReader, field: Field | undefined): ConnectionsConfig {
+  const d = DEFAULTS.connections;
+  const fields = field && reader.mapping(field, ['max', 'tcpTimeout', 'udpTimeout', 'sync']);
+  if (!fields) return { ...d };
+  const seconds = { ...LIMITS.flowTimeout, unit: 'seconds' };
+  return {
+    max: (fields.max && reader.number(fields.max, { ...LIMITS.connections, integer: true })) ?? d.max,
+    tcpTimeout: (fields.tcpTimeout && reader.number(fields.tcpTimeout, seconds)) ?? d.tcpTimeout,
+    udpTimeout: (fields.udpTimeout && reader.number(fields.udpTimeout, seconds)) ?? d.udpTimeout,
+  };
 }
 
 function readControl(reader: FieldReader, field: Field | undefined): ControlConfig {
@@ -211,6 +224,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   if (!fields) return undefined;
   const bpf = readBpf(reader, fields.bpf);
   const control = readControl(reader, fields.control);
+  const connections = readConnections(reader, fields.connections);
   const bgp = readBgp(reader, fields.bgp);
 
   const instanceLookup = new Map<string, InstanceConfig | undefined>();
@@ -229,11 +243,9 @@ function readConfig(reader: FieldReader): Config | undefined {
     if (instance) instances.push({ field: item, instance });
   }
   checkInstanceClashes(reader, instances);
-  const connections = readConnections(
-    reader,
-    fields.connections,
-    instances.map((e) => e.instance),
-  );
+  // connections.sync may take its key from an instance's auth: read once the instances are.
+  const syncField = fields.connections && reader.peek(fields.connections, 'sync');
+  const sync = syncField && readConnectionSync(reader, syncField, instances.map((e) => e.instance));
 
   const bgpOnly = new Set(instances.filter((e) => e.instance.announce === 'bgp').map((e) => e.instance.name));
   const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()), bgpOnly);
@@ -245,14 +257,14 @@ function readConfig(reader: FieldReader): Config | undefined {
   checkServiceClashes(reader, services);
   checkCapacity(
     reader,
-    { field: fields.bpf?.node ? fields.bpf : root, maxMemory: bpf.maxMemory },
+    { field: fields.bpf?.node ? fields.bpf : root, maxMemory: bpf.maxMemory, connections: connections.max },
     instances.map(({ field, instance }) => ({ field, value: instance })),
     services.map(({ field, service }) => ({ field, value: service })),
   );
   return {
     bpf,
     control,
-    ...(connections ? { connections } : {}),
+    connections: { ...connections, ...(sync ? { sync } : {}) },
     ...(bgp ? { bgp } : {}),
     instances: instances.map((entry) => entry.instance),
     syncGroups,

@@ -1,13 +1,12 @@
 /**
- * Top-level `connections` (the connection table). This module reads
- * `connections.sync`, the table's replication to the VRRP peers.
+ * `connections.sync`: the connection table's replication to the VRRP peers
+ * (src/sync). load.ts reads the rest of `connections`.
  */
 import { readFileSync } from 'node:fs';
 import { readIp } from './read-instance.js';
-import { DEFAULTS, LIMITS, type ConnectionSyncConfig, type ConnectionsConfig, type InstanceConfig, type IpAddress } from './schema.js';
+import { DEFAULTS, LIMITS, type ConnectionSyncConfig, type InstanceConfig, type IpAddress } from './schema.js';
 import type { Field, FieldReader } from './yaml-reader.js';
 
-const CONNECTION_KEYS = ['sync'] as const;
 const SYNC_KEYS = ['port', 'peers', 'key', 'keyFile', 'interval', 'rate', 'holdTimeout'] as const;
 
 /** The secret and where it came from; undefined (with an error recorded) when there is none. */
@@ -55,7 +54,7 @@ function readKey(
   return { key, keySource };
 }
 
-function readSync(reader: FieldReader, field: Field, instances: readonly InstanceConfig[]): ConnectionSyncConfig | undefined {
+export function readConnectionSync(reader: FieldReader, field: Field, instances: readonly InstanceConfig[]): ConnectionSyncConfig | undefined {
   const fields = reader.mapping(field, SYNC_KEYS);
   if (!fields) return undefined;
   const d = DEFAULTS.connectionSync;
@@ -77,14 +76,3 @@ function readSync(reader: FieldReader, field: Field, instances: readonly Instanc
   return { port, peers, interval, rate, holdTimeout, ...key };
 }
 
-export function readConnections(
-  reader: FieldReader,
-  field: Field | undefined,
-  instances: readonly InstanceConfig[],
-): ConnectionsConfig | undefined {
-  if (!field) return undefined;
-  const fields = reader.mapping(field, CONNECTION_KEYS);
-  if (!fields) return undefined;
-  const sync = fields.sync ? readSync(reader, fields.sync, instances) : undefined;
-  return { ...(sync ? { sync } : {}) };
-}

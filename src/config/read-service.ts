@@ -8,12 +8,13 @@ import {
   type HealthCheckConfig,
   type HealthCheckType,
   type InstanceConfig,
+  type PersistenceConfig,
   type ServiceConfig,
   type ServiceProtocol,
 } from './schema.js';
 import type { Field, FieldReader } from './yaml-reader.js';
 
-const SERVICE_KEYS = ['name', 'vip', 'port', 'protocol', 'instance', 'backends', 'healthCheck'] as const;
+const SERVICE_KEYS = ['name', 'vip', 'port', 'protocol', 'instance', 'backends', 'healthCheck', 'persistence'] as const;
 
 const CHECK_TIMING_KEYS = ['type', 'interval', 'timeout', 'rise', 'fall'] as const;
 const CHECK_KEYS: Record<HealthCheckType, readonly string[]> = {
@@ -129,6 +130,7 @@ export function readService(reader: FieldReader, field: Field, instances: Instan
   const backendsField = reader.required(field, fields, 'backends');
   const backends = backendsField ? readBackends(reader, backendsField, vip?.family) : [];
   const healthCheck = fields.healthCheck ? readHealthCheck(reader, fields.healthCheck) : undefined;
+  const persistence = fields.persistence ? readPersistence(reader, fields.persistence) : undefined;
   if (!vip || port === undefined || protocol === undefined || instanceName === undefined || backends.length === 0) {
     return undefined;
   }
@@ -141,5 +143,14 @@ export function readService(reader: FieldReader, field: Field, instances: Instan
     instance: instanceName,
     backends,
     ...(healthCheck ? { healthCheck } : {}),
+    ...(persistence ? { persistence } : {}),
   };
+}
+
+function readPersistence(reader: FieldReader, field: Field): PersistenceConfig | undefined {
+  const fields = reader.mapping(field, ['timeout']);
+  if (!fields) return undefined;
+  const timeoutField = reader.required(field, fields, 'timeout');
+  const timeout = timeoutField ? reader.number(timeoutField, { ...LIMITS.flowTimeout, unit: 'seconds' }) : undefined;
+  return timeout === undefined ? undefined : { timeout };
 }

@@ -35,6 +35,24 @@ export interface BpfConfig {
   readonly maxMemory: number;
 }
 
+/** Top-level `connections`: the connection table (docs/dataplane.md "Connection table"). */
+export interface ConnectionsConfig {
+  /** Entries of the table per address family in use (flows4, flows6); pending stages get a quarter. */
+  readonly max: number;
+  /** Seconds a TCP flow may stay idle in the table (a closing one: CLOSE_TIMEOUT). */
+  readonly tcpTimeout: number;
+  /** Seconds a UDP flow may stay idle. */
+  readonly udpTimeout: number;
+  /** Absent: no sync (each host's table is its own). */
+  readonly sync?: ConnectionSyncConfig;
+}
+
+/** A service's source-IP persistence (LVS persistence_timeout). */
+export interface PersistenceConfig {
+  /** Seconds without traffic from the client before it may land elsewhere. */
+  readonly timeout: number;
+}
+
 export interface ControlConfig {
   readonly socket: string;
   /** Where /metrics listens; loopback by default. */
@@ -218,6 +236,8 @@ export interface ServiceConfig {
   readonly backends: readonly BackendConfig[];
   /** No check: every backend counts as up. */
   readonly healthCheck?: HealthCheckConfig;
+  /** Every connection of one client address goes to one real server. */
+  readonly persistence?: PersistenceConfig;
 }
 
 export interface BgpPeer {
@@ -261,16 +281,10 @@ export interface ConnectionSyncConfig {
   readonly holdTimeout: number;
 }
 
-/** Top-level `connections`: the connection table (docs/dataplane.md). */
-export interface ConnectionsConfig {
-  /** Absent: no sync (each host's table is its own). */
-  readonly sync?: ConnectionSyncConfig;
-}
-
 export interface Config {
   readonly bpf: BpfConfig;
-  readonly connections?: ConnectionsConfig;
   readonly control: ControlConfig;
+  readonly connections: ConnectionsConfig;
   /** Absent: no BGP (and no `announce: bgp` instance). */
   readonly bgp?: BgpConfig;
   readonly instances: readonly InstanceConfig[];
@@ -282,6 +296,7 @@ export interface Config {
 export const DEFAULTS = {
   bpf: { pin: '/sys/fs/bpf/vipd', mode: 'auto', maxMemory: 1024 ** 3 },
   control: { socket: '/run/vipd/vipd.sock', metrics: '127.0.0.1:9477', backendMetrics: true },
+  connections: { max: 1_000_000, tcpTimeout: 900, udpTimeout: 60 },
   bgp: { holdTime: 9, bfd: false, gracePeriod: 2, runDir: '/run/vipd/bgp' },
   connectionSync: { port: 8899, interval: 0.2, rate: 100_000, holdTimeout: 30 },
   instance: {
@@ -315,6 +330,8 @@ export const LIMITS = {
   trackWeight: { min: -254, max: 254 },
   backendWeight: { min: 0, max: 65535 },
   port: { min: 1, max: 65535 },
+  connections: { min: 1024, max: 100_000_000 },
+  flowTimeout: { min: 1, max: 86_400 },
   syncInterval: { min: 0.01, max: 10 },
   syncRate: { min: 100, max: 10_000_000 },
   syncHoldTimeout: { min: 0, max: 3600 },

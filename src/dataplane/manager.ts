@@ -21,20 +21,31 @@
 import { join } from 'node:path';
 import { ArrayMemory, ObjectSpec, type DirLock, type Program, type XdpAttachment, type XdpMode } from '../bpf/index.js';
 import { packageRoot } from '../native.js';
-import { MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, type VipKey } from './abi.js';
+import { FLOW_EVENTS, MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, type Counter, type FlowEventName, type VipKey } from './abi.js';
 import { parseAddr, parseMac } from './addr.js';
 import { ServiceCounters, type Counters } from './counters.js';
+import type { RealSet } from './fallbacks.js';
+import { sweepFlows, type FlowTimeouts, type SweepResult } from './flows.js';
 import { InstanceTable, type LeaseTarget } from './instances.js';
 import { Interfaces } from './interfaces.js';
-import { closeMaps, openMaps, type DataplaneMaps } from './maps.js';
+import { closeMaps, openMaps, sumCounters, type DataplaneMaps } from './maps.js';
 import { hasPinnedMaps, lockPinDir, unpinAll } from './pins.js';
 import { MaglevRings } from './rings.js';
-import { ServiceEntries, type BackendSpec, type ServiceInfo, type ServiceRef, type ServiceSpec } from './service-entries.js';
+import {
+  ServiceEntries,
+  type BackendSpec,
+  type ServiceInfo,
+  type ServiceRef,
+  type ServiceSlotsView,
+  type ServiceSpec,
+} from './service-entries.js';
 import { FLOOR, type MapSizes } from './sizing.js';
 
 export { forwardedCounter, type Counters } from './counters.js';
 export { monotonicNs, type InstanceEntry, type LeaseTarget } from './instances.js';
-export type { BackendSpec, Protocol, ServiceInfo, ServiceRef, ServiceSpec } from './service-entries.js';
+export type { BackendSpec, Protocol, ServiceInfo, ServiceRef, ServiceSpec, ServiceSlotsView } from './service-entries.js';
+export { FLOW_STATES, type FlowState, type FlowTimeouts, type SweepResult } from './flows.js';
+export type { RealSet } from './fallbacks.js';
 
 /** out/bpf/vipd.bpf.o of this checkout or installed package. */
 export function objectPath(): string {
@@ -50,6 +61,10 @@ const SIZED_MAPS: Readonly<Record<string, keyof MapSizes>> = {
   rings: 'ringSlots',
   reals: 'reals',
   real_stats: 'reals',
+  flows4: 'flows4',
+  flows6: 'flows6',
+  pending4: 'pending4',
+  pending6: 'pending6',
 };
 
 export interface DataplaneOptions {
@@ -118,6 +133,10 @@ export class Dataplane {
       services: Math.min(maps.services4.maxEntries, maps.services6.maxEntries),
       reals: Math.min(maps.reals.maxEntries, maps.real_stats.maxEntries),
       ringSlots: maps.rings.maxEntries,
+      flows4: maps.flows4.maxEntries,
+      flows6: maps.flows6.maxEntries,
+      pending4: maps.pending4.maxEntries,
+      pending6: maps.pending6.maxEntries,
     };
     this.interfaces = new Interfaces(maps.iface_masters, maps.iface_masters.maxEntries, opts.pinDir);
     this.instances = new InstanceTable(maps.instances, (iface) => this.interfaces.serving(iface));
@@ -310,14 +329,56 @@ export class Dataplane {
     return this.services.installTable(spec, table);
   }
 
-  /** Builds the Maglev table of the backends and installs it. */
-  setBackends(spec: ServiceRef, backends: readonly BackendSpec[]): Promise<void> {
-    return this.services.setBackends(spec, backends);
+  /**
+   * Builds the Maglev table of the backends and installs it. Each slot's
+   * fallback follows from the live slot it replaces (docs/dataplane.md
+   * "Connection table"); no fallback names a real of `invalid` (DOWN
+   * backends, whose reals entries deleteReal() clears next).
+   */
+  setBackends(spec: ServiceRef, backends: readonly BackendSpec[], invalid?: RealSet): Promise<void> {
+    return this.services.setBackends(spec, backends, invalid);
   }
 
   /** The live table of a service. */
   table(spec: ServiceRef): Uint32Array | undefined {
     return this.services.table(spec);
+  }
+
+  // ---- the connection table (flows.ts, fallbacks.ts) -------------------------
+
+  /**
+   * One sweep of flows4/flows6: deletes entries idle past their timeout and
+   * counts the rest (per real, per state, per live ring slot).
+   * `persistence`: seconds by service index.
+   */
+  sweepFlows(timeouts: FlowTimeouts, persistence?: ReadonlyMap<number, number>): SweepResult {
+    return sweepFlows(this.maps, { timeouts, services: this.services.slotsViews(), ...(persistence ? { persistence } : {}) });
+  }
+
+  /** The services' live rings (index, ring, size, flags, change times), for the sweep's clean-up. */
+  serviceSlots(): ServiceSlotsView[] {
+    return this.services.slotsViews();
+  }
+
+  /**
+   * The sweep's clean-up of a service's live ring, in place (fallback words
+   * only: see rings.ts setFallbacks()); nothing when the ring moved since
+   * the sweep saw it. Returns the slots rewritten.
+   */
+  cleanSlots(index: number, ring: number, hasEntry: Uint8Array, opts: { ageChanged: boolean; cleanTracked: boolean; invalid?: RealSet }): number {
+    return this.services.cleanSlots(index, ring, hasEntry, opts);
+  }
+
+  /** Real indexes some live ring slot names, as its real or its fallback (previous rings included). */
+  namedReals(): Set<number> {
+    return this.services.namedReals();
+  }
+
+  /** What the connection table did (flow_stats, per-CPU sums). */
+  flowEvents(): Record<FlowEventName, Counter> {
+    const out = Object.fromEntries(FLOW_EVENTS.map((e) => [e, { packets: 0n, bytes: 0n }])) as Record<FlowEventName, Counter>;
+    for (const [k, v] of this.maps.flow_stats.lookupBatch(16)) if (k < FLOW_EVENTS.length) out[FLOW_EVENTS[k]] = sumCounters(v);
+    return out;
   }
 
   // ---- counters (counters.ts) -----------------------------------------------

@@ -9,10 +9,12 @@
  * longer names it.
  *
  * The service entries use nothing but allocate(), adopt(), install(),
- * release() and read(): the layout behind them is this module's alone.
+ * release(), read() and the previous-ring calls: the layout behind them is
+ * this module's alone.
  */
 import type { ArrayMemory } from '../bpf/index.js';
 import { REAL_NONE, SLOT_FALLBACK, SLOT_REAL } from './abi.js';
+import type { SlotWords } from './fallbacks.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -92,16 +94,30 @@ export class MaglevRings {
   }
 
   /**
-   * Writes table into the service's idle ring (or, when the table's size
-   * differs, into a new area), then calls publish(), which must point the
-   * service entry at the new live ring; the old area is freed after that.
+   * Writes a table into the service's idle ring (or, when its size differs,
+   * into a new area), then calls publish(), which must point the service
+   * entry at the new live ring. build() gets the live ring's slots and
+   * returns the new ones (the fallbacks follow from the live slots, see
+   * fallbacks.ts); it runs after the quiescence wait, right before the
+   * write, so no other write to this service comes between. After a resize
+   * the old area's idle ring is freed and its live ring too, unless build()
+   * asked to keep it (a PREV_RING slot reads it): then release it with
+   * releaseRing() once no slot refers to it.
    */
-  async install(service: number, live: LiveRing, table: Uint32Array, publish: (next: LiveRing) => void): Promise<LiveRing> {
-    if (table.length !== live.size) {
-      const next = this.allocate(table.length);
-      this.#write(next.ring, table);
+  async install(
+    service: number,
+    live: LiveRing,
+    size: number,
+    build: (current: SlotWords) => SlotWords & { keepOld?: boolean },
+    publish: (next: LiveRing) => void,
+  ): Promise<LiveRing> {
+    if (size !== live.size) {
+      const next = this.allocate(size);
+      const slots = build(this.readSlots(live.ring, live.size));
+      this.#write(next.ring, slots);
       publish(next);
-      this.release(live);
+      if (slots.keepOld) this.give(live.ring === live.region ? live.region + live.size : live.region, live.size);
+      else this.release(live);
       this.retiredAt.set(service, Date.now());
       return next;
     }
@@ -111,20 +127,47 @@ export class MaglevRings {
     const wait = (this.retiredAt.get(service) ?? 0) + this.quiesceMs - Date.now();
     if (wait > 0) await sleep(wait);
     const idle = live.ring === live.region ? live.region + live.size : live.region;
-    this.#write(idle, table);
+    this.#write(idle, build(this.readSlots(live.ring, live.size)));
     const next = { region: live.region, size: live.size, ring: idle };
     publish(next);
     this.retiredAt.set(service, Date.now());
     return next;
   }
 
+  /** Frees a previous ring kept by install() (slots [ring, ring + size)). */
+  releaseRing(ring: number, size: number): void {
+    this.give(ring, size);
+  }
+
+  /** Marks a previous ring found in the maps (adopted pins) as taken. */
+  adoptRing(ring: number, size: number): void {
+    this.take(ring, size);
+  }
+
   /**
-   * A table's slots: each real server, and a fallback equal to it (a clean
-   * slot: the program does not consult the connection table).
+   * Rewrites the fallback words of a live ring in place (the sweep's
+   * clean-up). Safe without a swap: the real words are not touched, and
+   * each fallback is one aligned 32-bit store, which a packet reads whole
+   * (old or new, never a mix); either value is a valid state of the slot
+   * for the same real. docs/dataplane.md "Connection table" has the
+   * argument.
    */
-  #write(ring: number, table: Uint32Array): void {
-    this.memory.setU32(ring, table, SLOT_REAL);
-    this.memory.setU32(ring, table, SLOT_FALLBACK);
+  setFallbacks(ring: number, fallback: Uint32Array): void {
+    this.memory.setU32(ring, fallback, SLOT_FALLBACK);
+  }
+
+  #write(ring: number, slots: SlotWords): void {
+    this.memory.setU32(ring, slots.real, SLOT_REAL);
+    this.memory.setU32(ring, slots.fallback, SLOT_FALLBACK);
+  }
+
+  /** Both words of a ring's slots; REAL_NONE past the end of the map. */
+  readSlots(ring: number, size: number): SlotWords {
+    if (ring + size > this.memory.length) {
+      const none = new Uint32Array(size).fill(REAL_NONE);
+      return { real: none, fallback: none };
+    }
+    return { real: this.memory.readU32(ring, size, SLOT_REAL), fallback: this.memory.readU32(ring, size, SLOT_FALLBACK) };
   }
 
   /** Forgets a service's quiescence clock (its index may be reused). */

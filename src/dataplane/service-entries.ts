@@ -11,12 +11,16 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   REAL_NONE,
+  SLOT_PREV_RING,
+  SVC_F_PERSIST,
+  SVC_F_TRACK_ALL,
   type Service,
   type Service4Key,
   type Service6Key,
 } from './abi.js';
 import { formatAddr, parseAddr } from './addr.js';
 import type { ServiceCounters } from './counters.js';
+import { cleanFallbacks, fallbacksResized, fallbacksSameSize, flattenPrev, slotTarget, type RealSet, type SlotWords } from './fallbacks.js';
 import { buildMaglevTable } from './maglev.js';
 import type { LiveRing, MaglevRings } from './rings.js';
 import { ringSize } from './sizing.js';
@@ -34,6 +38,8 @@ export interface ServiceSpec {
    * follows (sizing.ts ringSize()), the same on every host. Default 1.
    */
   backends?: number;
+  /** Source-IP persistence (persistence: { timeout }): VIPD_SVC_F_PERSIST. */
+  persist?: boolean;
 }
 
 /** What names a service: its VIP, port and protocol. */
@@ -50,6 +56,27 @@ export interface ServiceInfo extends ServiceSpec {
   tableSize: number;
   /** First slot of the service's two rings (the live one is region or region + ringSize). */
   region: number;
+  /** VIPD_SVC_F_*: TRACK_ALL for UDP, PERSIST with persistence. */
+  flags: number;
+}
+
+/** What the sweep needs of a service: where its live ring is and how old its changes are. */
+export interface ServiceSlotsView {
+  readonly index: number;
+  readonly vip: Buffer;
+  readonly family: number;
+  readonly port: number;
+  readonly proto: number;
+  readonly flags: number;
+  readonly ring: number;
+  readonly ringSize: number;
+  /** Date.now() of the last install that gave a slot a changed fallback (0: none since start). */
+  readonly changedAt: number;
+  /** Date.now() of the last install. */
+  readonly installedAt: number;
+  /** The previous ring kept for PREV_RING slots (size 0: none). */
+  readonly prevRing: number;
+  readonly prevSize: number;
 }
 
 export interface BackendSpec {
@@ -96,6 +123,10 @@ interface Entry {
   value: Service;
   /** Ring size the next table gets (from the configured backend count). */
   tableSize: number;
+  /** Date.now() of the last install that made a slot change hands (0: none). */
+  changedAt: number;
+  /** Date.now() of the last install (0: none by this process). */
+  installedAt: number;
 }
 
 function liveRing(value: Service): LiveRing {
@@ -106,6 +137,8 @@ export class ServiceEntries {
   /** Service id -> what the services map holds. */
   private readonly known = new Map<string, Entry>();
   private readonly usedIndexes = new Set<number>();
+  /** Service index -> entry (checked against known: a deleted service's index may linger). */
+  private readonly indexed = new Map<number, Entry>();
   /** No index below this is free (indexes are taken lowest first). */
   private lowestFree = 0;
 
@@ -121,14 +154,16 @@ export class ServiceEntries {
       const addr = Buffer.alloc(16);
       k.addr.copy(addr);
       const key = { addr, family: FAMILY_V4, port: k.port, proto: k.proto };
-      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size });
+      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size, changedAt: Date.now(), installedAt: 0 });
     }
     for (const [k, value] of maps.services6.entries()) {
       const key = { addr: Buffer.from(k.addr), family: 6, port: k.port, proto: k.proto };
-      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size });
+      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size, changedAt: Date.now(), installedAt: 0 });
     }
     rings.adopt([...this.known.values()].map((s) => liveRing(s.value)));
+    for (const s of this.known.values()) if (s.value.prev_size > 0) rings.adoptRing(s.value.prev_ring, s.value.prev_size);
     for (const s of this.known.values()) this.usedIndexes.add(s.value.index);
+    for (const s of this.known.values()) this.indexed.set(s.value.index, s);
     for (const s of this.known.values()) counters.claim(s.value.index, rings.read(s.value.ring, s.value.ring_size), true);
   }
 
@@ -154,6 +189,7 @@ export class ServiceEntries {
       ringSize: value.ring_size,
       tableSize: entry.tableSize,
       region: value.region,
+      flags: value.flags,
     };
   }
 
@@ -167,10 +203,11 @@ export class ServiceEntries {
     const key = serviceKey(spec);
     const id = serviceId(key);
     const tableSize = ringSize(spec.backends ?? 1);
+    const flags = (spec.protocol === 'udp' ? SVC_F_TRACK_ALL : 0) | (spec.persist ? SVC_F_PERSIST : 0);
     const have = this.known.get(id);
     if (have) {
-      if (have.value.instance !== spec.instance) {
-        have.value = { ...have.value, instance: spec.instance };
+      if (have.value.instance !== spec.instance || have.value.flags !== flags) {
+        have.value = { ...have.value, instance: spec.instance, flags };
         this.update(key, have.value);
       }
       have.tableSize = tableSize;
@@ -187,15 +224,16 @@ export class ServiceEntries {
       ring: area.ring,
       ring_size: area.size,
       instance: spec.instance,
-      flags: 0,
+      flags,
       index,
       region: area.region,
       prev_ring: 0,
       prev_size: 0,
     };
     this.update(key, value);
-    const entry = { key, value, tableSize };
+    const entry = { key, value, tableSize, changedAt: 0, installedAt: 0 };
     this.known.set(id, entry);
+    this.indexed.set(index, entry);
     this.usedIndexes.add(index);
     return this.info(entry);
   }
@@ -220,6 +258,7 @@ export class ServiceEntries {
     if (have) {
       this.counters.release(have.value.index);
       this.rings.release(liveRing(have.value));
+      if (have.value.prev_size > 0) this.rings.releaseRing(have.value.prev_ring, have.value.prev_size);
       this.usedIndexes.delete(have.value.index);
       this.lowestFree = Math.min(this.lowestFree, have.value.index);
     }
@@ -229,26 +268,57 @@ export class ServiceEntries {
   /**
    * Swaps in a whole new table (tableSize real-server indices) for a
    * service: written into the idle ring, or a new area when the size
-   * changed, then made live by one update of the service's entry.
+   * changed, then made live by one update of the service's entry. Each
+   * slot's fallback follows from the live slot it replaces (fallbacks.ts);
+   * `invalid` are reals about to lose VIPD_REAL_F_VALID (DOWN backends): no
+   * fallback names them.
    */
-  async installTable(spec: ServiceRef, table: Uint32Array, reals?: readonly number[]): Promise<void> {
+  async installTable(spec: ServiceRef, table: Uint32Array, reals?: readonly number[], invalid?: RealSet): Promise<void> {
     const key = serviceKey(spec);
     const svc = this.known.get(serviceId(key));
     if (!svc) throw new Error(`no service ${serviceId(key)}: addService() first`);
     if (table.length !== svc.tableSize) {
       throw new RangeError(`service ${serviceId(key)}: a table has ${svc.tableSize} slots (its ring size), got ${table.length}`);
     }
-    await this.rings.install(svc.value.index, liveRing(svc.value), table, (next) => {
+    const before = svc.value;
+    let prev = { ring: before.prev_ring, size: before.prev_size };
+    /** A previous ring no slot refers to after this install: freed once the new entry is live. */
+    let retire: { ring: number; size: number } | undefined;
+    let changes = 0;
+    await this.rings.install(svc.value.index, liveRing(svc.value), table.length, (current) => {
+      if (table.length === current.real.length) {
+        const res = fallbacksSameSize(current, table, invalid);
+        changes = newChanges(current, table, res.fallback);
+        return { real: table, fallback: res.fallback };
+      }
+      let old: SlotWords = current;
+      if (prev.size > 0) {
+        // The program follows one level of PREV_RING: the live ring, about
+        // to become the previous one, must not hold any itself.
+        const flat = flattenPrev(current, this.rings.readSlots(prev.ring, prev.size), invalid);
+        this.rings.setFallbacks(before.ring, flat.fallback);
+        old = { real: current.real, fallback: flat.fallback };
+        retire = prev;
+      }
+      const res = fallbacksResized(old, table, invalid);
+      changes = res.changed;
+      prev = res.usesPrev ? { ring: before.ring, size: before.ring_size } : { ring: 0, size: 0 };
+      return { real: table, fallback: res.fallback, keepOld: res.usesPrev };
+    }, (next) => {
       if (reals) this.counters.claimReals(svc.value.index, reals);
       else this.counters.claim(svc.value.index, table);
-      const value = { ...svc.value, ring: next.ring, ring_size: next.size, region: next.region };
+      const value = { ...svc.value, ring: next.ring, ring_size: next.size, region: next.region, prev_ring: prev.ring, prev_size: prev.size };
       this.update(key, value);
       svc.value = value;
     });
+    const now = Date.now();
+    svc.installedAt = now;
+    if (changes > 0) svc.changedAt = now;
+    if (retire) this.rings.releaseRing(retire.ring, retire.size);
   }
 
   /** Builds the Maglev table of the backends (the service's ring size) and installs it. */
-  async setBackends(spec: ServiceRef, backends: readonly BackendSpec[]): Promise<void> {
+  async setBackends(spec: ServiceRef, backends: readonly BackendSpec[], invalid?: RealSet): Promise<void> {
     const svc = this.known.get(serviceId(serviceKey(spec)));
     const size = svc?.tableSize ?? ringSize(backends.length);
     const slots = buildMaglevTable(backends.map((b) => ({ key: b.key, weight: b.weight })), size);
@@ -259,7 +329,85 @@ export class ServiceEntries {
     // leave a light backend without a slot, so then the table is read.
     const weighted = backends.filter((b) => b.weight > 0);
     const equal = weighted.every((b) => b.weight === weighted[0]?.weight) && weighted.length <= size;
-    await this.installTable(spec, table, equal ? weighted.map((b) => b.real) : undefined);
+    await this.installTable(spec, table, equal ? weighted.map((b) => b.real) : undefined, invalid);
+  }
+
+  /** Every service's live ring, for the sweep. */
+  slotsViews(): ServiceSlotsView[] {
+    return [...this.known.values()].map(({ key, value, changedAt, installedAt }) => ({
+      index: value.index,
+      vip: key.addr,
+      family: key.family,
+      port: key.port,
+      proto: key.proto,
+      flags: value.flags,
+      ring: value.ring,
+      ringSize: value.ring_size,
+      changedAt,
+      installedAt,
+      prevRing: value.prev_ring,
+      prevSize: value.prev_size,
+    }));
+  }
+
+  /** Real indexes some live ring names, as a slot's real or its fallback (previous rings too). */
+  namedReals(): Set<number> {
+    const named = new Set<number>();
+    const add = (ring: number, size: number) => {
+      const { real, fallback } = this.rings.readSlots(ring, size);
+      for (let i = 0; i < size; i++) {
+        named.add(real[i]);
+        const t = slotTarget(real[i], fallback[i]);
+        if (t !== SLOT_PREV_RING) named.add(t);
+      }
+    };
+    for (const { value } of this.known.values()) {
+      add(value.ring, value.ring_size);
+      if (value.prev_size > 0) add(value.prev_ring, value.prev_size);
+    }
+    named.delete(REAL_NONE);
+    return named;
+  }
+
+  /** A service's live slots, both words (by its index). */
+  liveSlots(index: number): SlotWords | undefined {
+    const svc = this.byIndex(index);
+    return svc ? this.rings.readSlots(svc.value.ring, svc.value.ring_size) : undefined;
+  }
+
+  /**
+   * The sweep's clean-up of one service (cleanFallbacks()), in place; then,
+   * when no slot is PREV_RING any more, the previous ring is let go (the
+   * entry first, the ring after). `ring` is the live ring the sweep saw:
+   * nothing happens when an install moved it since. Returns the slots
+   * rewritten.
+   */
+  cleanSlots(
+    index: number,
+    ring: number,
+    hasEntry: Uint8Array,
+    opts: { ageChanged: boolean; cleanTracked: boolean; invalid?: RealSet },
+  ): number {
+    const svc = this.byIndex(index);
+    if (!svc || svc.value.ring !== ring || hasEntry.length !== svc.value.ring_size) return 0;
+    const live = this.rings.readSlots(ring, svc.value.ring_size);
+    const { fallback, rewritten } = cleanFallbacks(live, hasEntry, opts);
+    if (rewritten > 0) this.rings.setFallbacks(ring, fallback);
+    if (svc.value.prev_size > 0 && !fallback.includes(SLOT_PREV_RING)) {
+      const { prev_ring, prev_size } = svc.value;
+      svc.value = { ...svc.value, prev_ring: 0, prev_size: 0 };
+      this.update(svc.key, svc.value);
+      // give() stamps the extent, and allocate() prefers quiet extents: the
+      // last packets that read it are long done before it is written again.
+      this.rings.releaseRing(prev_ring, prev_size);
+    }
+    if (opts.ageChanged && !fallback.some((f, i) => f !== live.real[i] && isChanged(f))) svc.changedAt = 0;
+    return rewritten;
+  }
+
+  private byIndex(index: number): Entry | undefined {
+    const e = this.indexed.get(index);
+    return e && this.known.get(serviceId(e.key)) === e ? e : undefined;
   }
 
   /** The live table of a service. */
@@ -267,4 +415,16 @@ export class ServiceEntries {
     const svc = this.known.get(serviceId(serviceKey(spec)));
     return svc ? this.rings.read(svc.value.ring, svc.value.ring_size) : undefined;
   }
+}
+
+/** A fallback that names another real or the previous ring (not clean, not tracked). */
+function isChanged(f: number): boolean {
+  return f === SLOT_PREV_RING || (f & 0x80000000) === 0;
+}
+
+/** Slots of a same-size install whose real changed and whose fallback now names the old one: new changes to age. */
+function newChanges(old: SlotWords, next: Uint32Array, fallback: Uint32Array): number {
+  let n = 0;
+  for (let i = 0; i < next.length; i++) if (next[i] !== old.real[i] && fallback[i] !== next[i] && isChanged(fallback[i])) n++;
+  return n;
 }

@@ -34,6 +34,18 @@ export interface DataplaneDemand {
   readonly vips: number;
   /** Configured backend count of each service, IPv4 and IPv6 together. */
   readonly serviceBackends: readonly number[];
+  /** connections.max: entries of flows4 and of flows6 (default DEFAULT_MAX_CONNECTIONS). */
+  readonly connections?: number;
+  /** Which families have a service: a family with none gets 1-entry flow maps. Default both. */
+  readonly families?: { readonly v4: boolean; readonly v6: boolean };
+}
+
+/** connections.max when the config says nothing (docs/configuration.md). */
+export const DEFAULT_MAX_CONNECTIONS = 1_000_000;
+
+/** pending4/6 hold first packets only (a handshake's worth of time): a quarter of the table. */
+export function pendingSize(flows: number): number {
+  return flows <= 1 ? 1 : Math.max(1024, Math.ceil(flows / 4));
 }
 
 /** max_entries of every map whose size follows the config. */
@@ -45,6 +57,12 @@ export interface MapSizes {
   readonly reals: number;
   /** rings: every service's two rings, end to end. */
   readonly ringSlots: number;
+  /** The connection table (LRU hashes): connections.max per family in use, else 1. */
+  readonly flows4: number;
+  readonly flows6: number;
+  /** Their pending stages (first packets): pendingSize(). */
+  readonly pending4: number;
+  readonly pending6: number;
 }
 
 /**
@@ -54,7 +72,18 @@ export interface MapSizes {
  * least the floor: a small site can grow several times over.
  */
 export const HEADROOM = 1.25;
-export const FLOOR: MapSizes = { instances: 16, vips: 256, services: 64, reals: 1024, ringSlots: 2 * 65537 };
+export const FLOOR: MapSizes = {
+  instances: 16,
+  vips: 256,
+  services: 64,
+  reals: 1024,
+  ringSlots: 2 * 65537,
+  // The object's defaults (VIPD_MAX_FLOWS, VIPD_MAX_PENDING): what a Dataplane opened without sizes gets.
+  flows4: 65536,
+  flows6: 65536,
+  pending4: 16384,
+  pending6: 16384,
+};
 
 /** Ring slots a set of services needs: two rings (live and idle) each. */
 export function ringSlotsFor(serviceBackends: readonly number[]): number {
@@ -71,7 +100,15 @@ export function mapSizesFor(demand: DataplaneDemand): MapSizes {
     // does not use (src/daemon/services.ts), never rewriting a live entry.
     reals: grow(2 * demand.serviceBackends.reduce((sum, n) => sum + n, 0), FLOOR.reals),
     ringSlots: grow(ringSlotsFor(demand.serviceBackends), FLOOR.ringSlots),
+    // No headroom and no floor: connections.max is the operator's number.
+    ...flowSizes(demand.connections ?? DEFAULT_MAX_CONNECTIONS, demand.families ?? { v4: true, v6: true }),
   };
+}
+
+function flowSizes(max: number, families: { v4: boolean; v6: boolean }): Pick<MapSizes, 'flows4' | 'flows6' | 'pending4' | 'pending6'> {
+  const flows4 = families.v4 ? max : 1;
+  const flows6 = families.v6 ? max : 1;
+  return { flows4, flows6, pending4: pendingSize(flows4), pending6: pendingSize(flows6) };
 }
 
 /** True when every map of `have` is at least as big as `need` asks. */
@@ -108,9 +145,19 @@ const SIZE = {
   vip: 8,
   service4Key: 8,
   service6Key: 20,
-  service: 16,
+  service: 32,
   real: 28,
   counter: 16,
+  slot: 8,
+  flow4Key: 16,
+  flow6Key: 40,
+  flow: 16,
+} as const;
+
+/** Kernel bytes per connection-table entry (IPv4, IPv6), for --check and the bench. */
+export const BYTES_PER_FLOW = {
+  v4: hashBytes(1, SIZE.flow4Key, SIZE.flow) - HTAB_BUCKET,
+  v6: hashBytes(1, SIZE.flow6Key, SIZE.flow) - HTAB_BUCKET,
 } as const;
 
 export interface MemoryEstimate {
@@ -125,9 +172,13 @@ export function mapMemory(sizes: MapSizes, cpus: number): MemoryEstimate {
     vips: hashBytes(sizes.vips, SIZE.vipKey, SIZE.vip),
     services4: hashBytes(sizes.services, SIZE.service4Key, SIZE.service),
     services6: hashBytes(sizes.services, SIZE.service6Key, SIZE.service),
-    rings: arrayBytes(sizes.ringSlots, 4, { mmapable: true }),
+    rings: arrayBytes(sizes.ringSlots, SIZE.slot, { mmapable: true }),
     reals: arrayBytes(sizes.reals, SIZE.real),
     real_stats: arrayBytes(sizes.reals, SIZE.counter, { perCpu: cpus }),
+    flows4: hashBytes(sizes.flows4, SIZE.flow4Key, SIZE.flow),
+    flows6: hashBytes(sizes.flows6, SIZE.flow6Key, SIZE.flow),
+    pending4: hashBytes(sizes.pending4, SIZE.flow4Key, SIZE.flow),
+    pending6: hashBytes(sizes.pending6, SIZE.flow6Key, SIZE.flow),
   };
   return { total: Object.values(byMap).reduce((sum, n) => sum + n, 0), byMap };
 }

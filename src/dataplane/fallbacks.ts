@@ -1,0 +1,196 @@
+/**
+ * The fallback half of each ring slot (struct vipd_slot.fallback, ABI 6):
+ * pure functions from the live slots a new table replaces to the slots it
+ * is written with. docs/dataplane.md "Connection table" is the spec; in
+ * short, a slot's fallback says where a flow the connection table does not
+ * know goes:
+ *
+ *   == real              clean (the program never consults the table)
+ *   TRACKED | real       consulted; unknown flows go to real
+ *   another real index   changed hands; unknown flows go to the old real
+ *   PREV_RING            the previous ring (another size) says where
+ *
+ * Nothing here touches a map: rings.ts writes what these return.
+ */
+import { REAL_NONE, SLOT_PREV_RING, SLOT_TRACKED } from './abi.js';
+
+/** A ring's slots: both words, one array each. */
+export interface SlotWords {
+  readonly real: Uint32Array;
+  readonly fallback: Uint32Array;
+}
+
+/** Real indexes whose reals entry is (or is about to be) invalid: a DOWN backend's. */
+export interface RealSet {
+  has(real: number): boolean;
+}
+
+const NO_REALS: RealSet = { has: () => false };
+
+/** Where unknown flows of one slot go (REAL_NONE: nowhere; PREV_RING: ask the previous ring). */
+export function slotTarget(real: number, fallback: number): number {
+  if (fallback === real) return real;
+  if (fallback === SLOT_PREV_RING || fallback === REAL_NONE) return fallback;
+  if ((fallback & SLOT_TRACKED) !== 0) return (fallback & ~SLOT_TRACKED) >>> 0;
+  return fallback;
+}
+
+export function isClean(real: number, fallback: number): boolean {
+  return real === fallback;
+}
+
+/** TRACKED | real; REAL_NONE stays REAL_NONE (a slot with no real has nothing to track). */
+export function tracked(real: number): number {
+  return real === REAL_NONE ? REAL_NONE : (real | SLOT_TRACKED) >>> 0;
+}
+
+/**
+ * The new fallback of a slot whose unknown flows went to `target` (every
+ * old slot it covers agreeing), and whose old slots were all clean or not.
+ * A target that is gone (REAL_NONE, or a DOWN real) counts as the new real:
+ * those flows have lost their server anyway.
+ */
+export function nextFallback(target: number, allClean: boolean, real: number, invalid: RealSet = NO_REALS): number {
+  const t = target === REAL_NONE || invalid.has(target) ? real : target;
+  if (t === real) return allClean ? real : tracked(real);
+  return t;
+}
+
+/** What a new table's slots are written with. */
+export interface FallbackResult {
+  readonly fallback: Uint32Array;
+  /** Slots whose fallback names another real or PREV_RING (a change the sweep ages out). */
+  readonly changed: number;
+  /** True when some slot is PREV_RING: the old ring must stay readable (prev_ring/prev_size). */
+  readonly usesPrev: boolean;
+}
+
+function summarize(fallback: Uint32Array, real: Uint32Array): FallbackResult {
+  let changed = 0;
+  let usesPrev = false;
+  for (let i = 0; i < fallback.length; i++) {
+    const f = fallback[i];
+    if (f === SLOT_PREV_RING) usesPrev = true;
+    if (f !== real[i] && (f === SLOT_PREV_RING || (f & SLOT_TRACKED) === 0)) changed++;
+  }
+  return { fallback, changed, usesPrev };
+}
+
+/** Fallbacks of a table of the live ring's size: slot by slot. */
+export function fallbacksSameSize(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS): FallbackResult {
+  if (old.real.length !== next.length) throw new RangeError(`tables of ${old.real.length} and ${next.length} slots: use fallbacksResized()`);
+  const fallback = new Uint32Array(next.length);
+  for (let i = 0; i < next.length; i++) {
+    const r = old.real[i];
+    const f = old.fallback[i];
+    // A PREV_RING slot keeps asking the previous ring (it stays while any slot does).
+    fallback[i] = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), isClean(r, f), next[i], invalid);
+  }
+  return summarize(fallback, next);
+}
+
+const HASHES = 2 ** 32;
+
+/**
+ * The slots of a ring of `oldSize` that hashes landing in slot `slot` of a
+ * ring of `newSize` used: the program's slot is (hash * size) >> 32, so
+ * slot j takes hashes [ceil(j 2^32 / M), ceil((j + 1) 2^32 / M) - 1].
+ * (Every product stays below 2^53: exact in a double.)
+ */
+export function overlappedSlots(slot: number, newSize: number, oldSize: number): [number, number] {
+  const first = Math.ceil((slot * HASHES) / newSize);
+  const last = Math.min(HASHES - 1, Math.ceil(((slot + 1) * HASHES) / newSize) - 1);
+  return [Math.floor((first * oldSize) / HASHES), Math.floor((last * oldSize) / HASHES)];
+}
+
+/**
+ * Fallbacks of a table of another size than the live ring (a resize): a
+ * slot whose old slots agree takes their target like fallbacksSameSize();
+ * where they disagree, PREV_RING (the program asks the old ring by hash).
+ * The old ring must hold no PREV_RING slot (flattenPrev() first).
+ */
+export function fallbacksResized(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS): FallbackResult {
+  const oldSize = old.real.length;
+  const fallback = new Uint32Array(next.length);
+  for (let j = 0; j < next.length; j++) {
+    const [lo, hi] = overlappedSlots(j, next.length, oldSize);
+    const real = next[j];
+    let target = -1;
+    let agree = true;
+    let allClean = true;
+    for (let i = lo; i <= hi; i++) {
+      const r = old.real[i];
+      const f = old.fallback[i];
+      if (!isClean(r, f)) allClean = false;
+      let t = slotTarget(r, f);
+      if (t === REAL_NONE || invalid.has(t)) t = real;
+      if (target === -1) target = t;
+      else if (t !== target) agree = false;
+    }
+    fallback[j] = agree ? nextFallback(target, allClean, real, invalid) : SLOT_PREV_RING;
+  }
+  return summarize(fallback, next);
+}
+
+/**
+ * The live ring's fallbacks with PREV_RING resolved from the previous
+ * ring, for a second resize before the first one's prev ring was let go
+ * (the program follows one level only). Where the previous ring's slots
+ * disagree, the most common target wins: `lost` counts those slots.
+ */
+export function flattenPrev(live: SlotWords, prev: SlotWords, invalid: RealSet = NO_REALS): { fallback: Uint32Array; lost: number } {
+  const fallback = Uint32Array.from(live.fallback);
+  let lost = 0;
+  for (let j = 0; j < fallback.length; j++) {
+    if (fallback[j] !== SLOT_PREV_RING) continue;
+    const [lo, hi] = overlappedSlots(j, fallback.length, prev.real.length);
+    const votes = new Map<number, number>();
+    for (let i = lo; i <= hi; i++) {
+      const t = slotTarget(prev.real[i], prev.fallback[i]);
+      if (t === REAL_NONE || t === SLOT_PREV_RING || invalid.has(t)) continue;
+      votes.set(t, (votes.get(t) ?? 0) + 1);
+    }
+    if (votes.size > 1) lost++;
+    let best = -1;
+    let bestVotes = 0;
+    for (const [t, n] of votes) if (n > bestVotes) [best, bestVotes] = [t, n];
+    const real = live.real[j];
+    fallback[j] = best === -1 ? tracked(real) : nextFallback(best, false, real, invalid);
+  }
+  return { fallback, lost };
+}
+
+/**
+ * The sweep's clean-up of one ring (same reals, fallback words only):
+ * changed and PREV_RING slots whose change is older than the longest
+ * timeout become TRACKED | real (no flow from before it can be alive
+ * without being in the table), and tracked slots that no live entry maps
+ * to become clean. `hasEntry[i]` is 1 when the table holds a live flow of
+ * slot i; the caller passes cleanTracked only when that read began well
+ * after the ring was installed. Returns the new fallbacks and how many
+ * slots changed.
+ */
+export function cleanFallbacks(
+  live: SlotWords,
+  hasEntry: Uint8Array,
+  opts: { ageChanged: boolean; cleanTracked: boolean; invalid?: RealSet },
+): { fallback: Uint32Array; rewritten: number } {
+  const fallback = Uint32Array.from(live.fallback);
+  let rewritten = 0;
+  for (let i = 0; i < fallback.length; i++) {
+    const r = live.real[i];
+    let f = fallback[i];
+    if (f === r) continue;
+    const isTracked = f !== SLOT_PREV_RING && f !== REAL_NONE && (f & SLOT_TRACKED) !== 0;
+    // A slot made tracked here is cleaned by a later sweep only: flows may
+    // be pinned to its old fallback after this sweep read the table.
+    if (isTracked && f === tracked(r)) {
+      if (opts.cleanTracked && hasEntry[i] === 0) f = r;
+    } else if (!isTracked && (opts.ageChanged || opts.invalid?.has(f))) f = tracked(r);
+    if (f !== fallback[i]) {
+      fallback[i] = f;
+      rewritten++;
+    }
+  }
+  return { fallback, rewritten };
+}

@@ -1,0 +1,225 @@
+/**
+ * The connection table's sweep (ABI 6, docs/dataplane.md "Connection
+ * table"): reads flows4/flows6 in big batches as raw bytes (no object per
+ * entry: a million entries are read, judged and counted in a few hundred
+ * milliseconds), deletes the entries idle past their timeout, and counts
+ * what stays: per real index (connections per backend), per state (the
+ * table's fill), and which ring slots still have a live entry (the slot
+ * clean-up). pending4/6 are only counted.
+ *
+ * Nothing here decides what to do with the counts: src/daemon does.
+ */
+import type { BpfMap } from '../bpf/index.js';
+import { FAMILY_V4, FLOW_CLIENT, FLOW_F_CLOSING, IPPROTO_TCP, IPPROTO_UDP, type Flow, type Flow4Key, type Flow6Key } from './abi.js';
+import { monotonicNs } from './instances.js';
+import type { ServiceSlotsView } from './service-entries.js';
+
+/** Seconds an entry may stay idle. */
+export interface FlowTimeouts {
+  readonly tcp: number;
+  readonly udp: number;
+  /** A TCP flow whose client sent FIN or RST. */
+  readonly closing: number;
+}
+
+/** What a live entry is: the labels of vipd_connections{state}. */
+export const FLOW_STATES = ['tcp', 'tcp_closing', 'udp', 'client', 'pending'] as const;
+export type FlowState = (typeof FLOW_STATES)[number];
+
+export interface FlowMaps {
+  readonly flows4: BpfMap<Flow4Key, Flow>;
+  readonly flows6: BpfMap<Flow6Key, Flow>;
+  readonly pending4: BpfMap<Flow4Key, Flow>;
+  readonly pending6: BpfMap<Flow6Key, Flow>;
+}
+
+export interface SweepResult {
+  /** Date.now() when the read began. */
+  readonly startedAt: number;
+  /** Wall time of the sweep (ms). */
+  readonly durationMs: number;
+  /** Entries read (flows4 + flows6). */
+  readonly read: number;
+  /** Entries deleted as idle past their timeout. */
+  readonly expired: number;
+  /** Live entries (after the deletions) per real index. */
+  readonly byReal: ReadonlyMap<number, number>;
+  /** Live entries per state; `pending` counts pending4 + pending6. */
+  readonly byState: Readonly<Record<FlowState, number>>;
+  /** Room in flows4 + flows6 and in pending4 + pending6. */
+  readonly capacity: { readonly flows: number; readonly pending: number };
+  /** Service index -> per slot of its live ring (as the sweep saw it), 1 when a live entry maps there. */
+  readonly slots: ReadonlyMap<number, { readonly ring: number; readonly hasEntry: Uint8Array }>;
+}
+
+/** The lease clock's unit in `struct vipd_flow.seen`: ns >> 20. */
+const SEEN_SHIFT = 20n;
+const SEEN_UNIT_MS = 2 ** 20 / 1e6;
+
+/** The program's clock as `seen` counts it (u32, wraps after ~52 days: compare modulo 2^32). */
+export function seenNow(): number {
+  return Number((monotonicNs() >> SEEN_SHIFT) & 0xffffffffn);
+}
+
+/** Seconds since `seen`, modulo the wrap. */
+export function idleSeconds(seen: number, now: number): number {
+  return (((now - seen) >>> 0) * SEEN_UNIT_MS) / 1000;
+}
+
+/** How many entries one batch reads: big batches, few syscalls (a bucket never holds this many). */
+const BATCH = 8192;
+const KEY4 = 16;
+const KEY6 = 40;
+const VALUE = 16;
+
+interface ServiceSlotsState {
+  readonly view: ServiceSlotsView;
+  readonly hasEntry: Uint8Array;
+}
+
+export interface SweepOptions {
+  readonly timeouts: FlowTimeouts;
+  /** Persistence timeout (seconds) by service index, for VIPD_FLOW_CLIENT entries; absent: tcp/udp timeout. */
+  readonly persistence?: ReadonlyMap<number, number>;
+  /** The services and their live rings (ServiceEntries.slotsViews()). */
+  readonly services: readonly ServiceSlotsView[];
+  /** The clock to judge by (seenNow()); for tests. */
+  readonly now?: number;
+}
+
+/** One sweep over both families. */
+export function sweepFlows(maps: FlowMaps, opts: SweepOptions): SweepResult {
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const now = opts.now ?? seenNow();
+  const byState: Record<FlowState, number> = { tcp: 0, tcp_closing: 0, udp: 0, client: 0, pending: 0 };
+  const byReal = new Map<number, number>();
+  const slots = new Map<number, { ring: number; hasEntry: Uint8Array }>();
+  const v4 = new Map<number, ServiceSlotsState>();
+  const v6 = new Map<string, ServiceSlotsState>();
+  for (const view of opts.services) {
+    const state = { view, hasEntry: new Uint8Array(view.ringSize) };
+    slots.set(view.index, { ring: view.ring, hasEntry: state.hasEntry });
+    if (view.family === FAMILY_V4) v4.set(v4Id(view.vip.readUInt32LE(0), view.port, view.proto), state);
+    else v6.set(v6Id(view.vip.toString('latin1', 0, 16), view.port, view.proto), state);
+  }
+  const judge = (svc: ServiceSlotsState | undefined, proto: number, kind: number, words: Uint32Array, w: number): boolean => {
+    const real = words[w];
+    const hash = words[w + 1];
+    const seen = words[w + 2];
+    const flags = words[w + 3];
+    let state: FlowState;
+    let timeout: number;
+    if (kind === FLOW_CLIENT) {
+      state = 'client';
+      timeout = (svc && opts.persistence?.get(svc.view.index)) ?? (proto === IPPROTO_UDP ? opts.timeouts.udp : opts.timeouts.tcp);
+    } else if (proto === IPPROTO_TCP) {
+      const closing = (flags & FLOW_F_CLOSING) !== 0;
+      state = closing ? 'tcp_closing' : 'tcp';
+      timeout = closing ? opts.timeouts.closing : opts.timeouts.tcp;
+    } else {
+      state = 'udp';
+      timeout = opts.timeouts.udp;
+    }
+    if (idleSeconds(seen, now) > timeout) return false;
+    byState[state]++;
+    byReal.set(real, (byReal.get(real) ?? 0) + 1);
+    if (svc) svc.hasEntry[Math.floor((hash * svc.view.ringSize) / 4294967296)] = 1;
+    return true;
+  };
+  let read = 0;
+  let expired = 0;
+  const r4 = sweepMap(maps.flows4, KEY4, (keys, k, words, w) => {
+    const svc = v4.get(v4Id(keys.readUInt32LE(k + 4), keys.readUInt16BE(k + 10), keys[k + 12]));
+    return judge(svc, keys[k + 12], keys[k + 13], words, w);
+  });
+  const r6 = sweepMap(maps.flows6, KEY6, (keys, k, words, w) => {
+    const svc = v6.get(v6Id(keys.toString('latin1', k + 16, k + 32), keys.readUInt16BE(k + 34), keys[k + 36]));
+    return judge(svc, keys[k + 36], keys[k + 37], words, w);
+  });
+  read = r4.read + r6.read;
+  expired = r4.expired + r6.expired;
+  byState.pending = countEntries(maps.pending4, KEY4) + countEntries(maps.pending6, KEY6);
+  return {
+    startedAt,
+    durationMs: performance.now() - t0,
+    read,
+    expired,
+    byReal,
+    byState,
+    capacity: { flows: maps.flows4.maxEntries + maps.flows6.maxEntries, pending: maps.pending4.maxEntries + maps.pending6.maxEntries },
+    slots,
+  };
+}
+
+const v4Id = (vip: number, port: number, proto: number) => vip * 131072 + port * 2 + (proto === IPPROTO_UDP ? 1 : 0);
+const v6Id = (vip: string, port: number, proto: number) => `${vip}|${port}|${proto}`;
+
+/** Batch buffers, allocated once (a sweep of a big table would otherwise allocate megabytes each time). */
+const buffers = new Map<number, { keys: Buffer; values: Buffer; words: Uint32Array; dead: Buffer }>();
+function batchBuffers(keySize: number) {
+  let b = buffers.get(keySize);
+  if (!b) {
+    const valuesAb = new ArrayBuffer(VALUE * BATCH);
+    b = { keys: Buffer.alloc(keySize * BATCH), values: Buffer.from(valuesAb), words: new Uint32Array(valuesAb), dead: Buffer.alloc(keySize * BATCH) };
+    buffers.set(keySize, b);
+  }
+  return b;
+}
+
+/**
+ * Reads a whole map batch by batch; keep(keys, keyOffset, words, wordOffset)
+ * says whether an entry stays. Deletes the others a batch at a time.
+ */
+function sweepMap(
+  map: BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>,
+  keySize: number,
+  keep: (keys: Buffer, k: number, words: Uint32Array, w: number) => boolean,
+): { read: number; expired: number } {
+  if (map.maxEntries <= 1) return { read: 0, expired: 0 };
+  const { keys, values, words, dead } = batchBuffers(keySize);
+  let cursor: Buffer | null = null;
+  let read = 0;
+  let expired = 0;
+  for (;;) {
+    let res: { count: number; done: boolean; outBatch: Buffer };
+    try {
+      res = map.lookupBatchRaw(cursor, keys, values, BATCH);
+    } catch (err) {
+      // An empty hash map answers ENOENT to the first batch.
+      if ((err as { code?: string }).code === 'ENOENT' || /ENOENT/.test((err as Error).message)) break;
+      throw err;
+    }
+    let deadCount = 0;
+    for (let i = 0; i < res.count; i++) {
+      if (keep(keys, i * keySize, words, i * 4)) continue;
+      keys.copy(dead, deadCount * keySize, i * keySize, (i + 1) * keySize);
+      deadCount++;
+    }
+    read += res.count;
+    if (deadCount > 0) expired += map.deleteBatchRaw(dead, deadCount);
+    if (res.done) break;
+    cursor = res.outBatch;
+  }
+  return { read, expired };
+}
+
+function countEntries(map: BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>, keySize: number): number {
+  if (map.maxEntries <= 1) return 0;
+  const { keys, values } = batchBuffers(keySize);
+  let cursor: Buffer | null = null;
+  let n = 0;
+  for (;;) {
+    let res: { count: number; done: boolean; outBatch: Buffer };
+    try {
+      res = map.lookupBatchRaw(cursor, keys, values, BATCH);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT' || /ENOENT/.test((err as Error).message)) break;
+      throw err;
+    }
+    n += res.count;
+    if (res.done) break;
+    cursor = res.outBatch;
+  }
+  return n;
+}
