@@ -15,7 +15,7 @@ import { formatJsonLine } from './json.js';
 import { processOutput, type CliOutput } from './output.js';
 import type { GlobalOptions } from './target.js';
 
-const EVENT_TYPES: readonly VipdEventType[] = ['state', 'failover', 'backend', 'drain', 'drain-host', 'priority', 'reload'];
+const EVENT_TYPES: readonly VipdEventType[] = ['state', 'failover', 'backend', 'flows-lost', 'drain', 'drain-complete', 'drain-host', 'priority', 'reload'];
 
 export interface EventsOptions extends GlobalOptions {
   readonly json?: boolean;

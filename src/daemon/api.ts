@@ -38,6 +38,13 @@ export interface BackendStatus {
   mac: string | null;
   /** Last health-check result in words. */
   reason: string | null;
+  /**
+   * Flows the connection table holds for it at the last sweep (every few
+   * seconds): a drained or removed backend's established flows, UDP flows,
+   * persistent clients, flows of slots that changed hands. null before the
+   * first sweep. docs/operations.md says what it counts.
+   */
+  connections?: number | null;
 }
 
 export interface ServiceStatus {
@@ -139,6 +146,10 @@ export type VipdEventBody =
   | { type: 'failover'; instance: string; seconds: number }
   /** A health-check result changed. */
   | { type: 'backend'; service: string; backend: string; up: boolean; reason: string }
+  /** A DOWN backend's flows were handed to the other real servers (flows: what the table held for it). */
+  | { type: 'flows-lost'; service: string; backend: string; flows: number }
+  /** A drained (or weight-0) backend has no connection left: a drain completed. */
+  | { type: 'drain-complete'; service: string; backend: string }
   /** `vipctl drain` / `undrain` (changed: false when it already was so). */
   | { type: 'drain'; service: string; backend: string; drained: boolean; changed: boolean; by: Requester }
   /** `vipctl priority`. */

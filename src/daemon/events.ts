@@ -113,6 +113,10 @@ export function describeEvent(e: VipdEventBody): string {
       return `${e.instance}: failover took ${(e.seconds * 1000).toFixed(1)} ms (election to first announcement)`;
     case 'backend':
       return `${e.service}: backend ${e.backend} ${e.up ? 'up' : 'down'} (${e.reason})`;
+    case 'flows-lost':
+      return `${e.service}: backend ${e.backend} down: its ${e.flows} flow(s) in the connection table go to other real servers`;
+    case 'drain-complete':
+      return `${e.service}: backend ${e.backend} drained: no connection left`;
     case 'drain':
       return `${e.service}: backend ${e.backend} ${e.drained ? 'drained' : 'undrained'}${e.changed ? '' : ' (no change)'} ${who(e.by)}`;
     case 'drain-host':

@@ -16,6 +16,14 @@
  * then moves the backend there: Dataplane.setReal() must not rewrite an
  * entry a packet may be reading (an array value of more than 8 bytes is
  * copied without a lock, so a reader could take half of each MAC).
+ *
+ * The connection table (ABI 6) names real indexes too: a flow keeps the
+ * real it started on, and a slot's fallback names the real a changed slot
+ * had. So an index that leaves every table (drain, weight 0, a backend
+ * removed by reload) is held: it stays valid and is not given to another
+ * backend while the table holds a live flow for it or a fallback names it
+ * (afterSweep() frees it). A DOWN backend's indexes lose VIPD_REAL_F_VALID
+ * once no table names them: the program then reassigns their flows.
  */
 import type { ServiceConfig } from '../config/index.js';
 import type { Dataplane } from '../dataplane/manager.js';
@@ -65,9 +73,33 @@ export interface ServiceTableOptions {
   macRefreshMs?: number;
   /** A backend's health: its starting state (no reason), then every change (with the check's reason). */
   onBackendUp?: (service: string, backend: string, up: boolean, reason?: string) => void;
+  /** A DOWN backend's flows were handed to the ring (flows: what the last sweep counted for it). */
+  onFlowsLost?: (service: string, backend: string, flows: number) => void;
+  /** A drained or weight-0 backend has no connection left in the table. */
+  onDrained?: (service: string, backend: string) => void;
 }
 
 const backendKey = (service: string, address: string) => `${service}|${address}`;
+
+/** What a real index holds, as this process last wrote it. */
+interface RealOwner {
+  readonly key: string;
+  readonly service: string;
+  readonly backend: string;
+  readonly mac: string;
+  /** False once deleteReal() cleared it (its backend went DOWN). */
+  valid: boolean;
+}
+
+/** What the connection table's sweep tells the services (src/daemon/connections.ts). */
+export interface FlowCounts {
+  /** Date.now() when the sweep's read began. */
+  readonly startedAt: number;
+  /** Live entries per real index. */
+  readonly byReal: ReadonlyMap<number, number>;
+  /** Real indexes some live ring names (real or fallback). */
+  readonly named: ReadonlySet<number>;
+}
 
 /** How long a packet that read a retired table may still read a real it used (XDP runs under RCU: microseconds). */
 const REAL_QUIESCE_MS = 5;
@@ -100,13 +132,27 @@ export class ServiceTable {
   readonly #queued = new WeakSet<ServiceState>();
   /** #services.size when every service was last counted into #liveRefs. */
   #allCounted = -1;
-  readonly #isLive = { has: (i: number): boolean => (this.#liveRefs.get(i) ?? 0) > 0 };
+  readonly #isLive = { has: (i: number): boolean => (this.#liveRefs.get(i) ?? 0) > 0 || this.#held.has(i) };
   /** #primaryReals(), cached: 10 000 services x 10 backends make it worth it (reset by apply()). */
   #primaries: number | undefined;
   readonly #opts: ServiceTableOptions;
   readonly #macs: RealMacs;
   /** Called after every table install: whenForwardable() waiters re-check. */
   readonly #installed = new Set<() => void>();
+  /** Real index -> the backend whose MAC this process wrote there. */
+  readonly #owners = new Map<number, RealOwner>();
+  /**
+   * Real indexes out of every live table that flows or fallbacks may still
+   * name -> Date.now() when they left: never given to another backend until
+   * a sweep that began after that finds nothing naming them.
+   */
+  readonly #held = new Map<number, number>();
+  /** The last sweep's entries per real index. */
+  #lastByReal: ReadonlyMap<number, number> | undefined;
+  /** Live connection-table entries per backend key, from the last sweep (undefined before the first). */
+  #connections: Map<string, number> | undefined;
+  /** Backends drained (or weight 0) with entries at the last sweep: 'drain complete' is logged when they reach 0. */
+  readonly #draining = new Set<string>();
 
   constructor(opts: ServiceTableOptions) {
     this.#opts = opts;
@@ -157,17 +203,27 @@ export class ServiceTable {
         const key = backendKey(svc.name, b.address);
         // A backend's own check (keepalived's per-real-server checks) overrides the service's.
         const healthCheck = b.healthCheck ?? svc.healthCheck;
+        // What this process already wrote for this very backend stays usable
+        // (a reload no longer moves every backend to its other index, which
+        // would leave its flows on an index to hold).
+        const index = realIndex++;
+        const written = new Map<number, string>();
+        for (const i of [index, this.#altIndexFor(index, services)]) {
+          const owner = i === undefined ? undefined : this.#owners.get(i);
+          if (i !== undefined && owner?.key === key && owner.valid) written.set(i, owner.mac);
+        }
+        const current = prev && written.has(prev.current) ? prev.current : index;
         backends.set(b.address, {
           service: svc.name,
           address: b.address,
           weight: b.weight,
-          realIndex: realIndex++,
+          realIndex: index,
           up: prev?.up ?? (healthCheck ? (this.health.isUp(key) ?? true) : true),
           drained: prev?.drained ?? false,
           mac: prev?.mac ?? null,
           reason: prev?.reason ?? (healthCheck ? null : 'no health check'),
-          written: new Map(),
-          current: realIndex - 1,
+          written,
+          current,
         });
         if (healthCheck) {
           checks.set(key, checkSpecFromConfig(healthCheck, { service: svc.name, servicePort: svc.port, backend: b.address }));
@@ -190,7 +246,14 @@ export class ServiceTable {
         installedAt: old?.installedAt ?? 0,
       };
       this.#services.set(svc.name, state);
-      this.#dp.addService({ vip: svc.vip, port: svc.port, protocol: svc.protocol, instance: inst.id, backends: svc.backends.length });
+      this.#dp.addService({
+        vip: svc.vip,
+        port: svc.port,
+        protocol: svc.protocol,
+        instance: inst.id,
+        backends: svc.backends.length,
+        persist: svc.persistence !== undefined,
+      });
       if (!old) added.push(svc.name);
     }
     // One line per service added, or one for all of a big config (10 000 lines would say less).
@@ -290,6 +353,7 @@ export class ServiceTable {
           drained: b.drained,
           mac: b.mac,
           reason: b.reason ?? this.health.status(backendKey(s.config.name, b.address))?.last?.detail ?? null,
+          connections: this.#connections ? (this.#connections.get(backendKey(s.config.name, b.address)) ?? 0) : null,
         }),
       ),
     }));
@@ -346,6 +410,90 @@ export class ServiceTable {
     return [...out.values()];
   }
 
+  /**
+   * The sweep's counts: connections per backend (through the owner of each
+   * real index, so a backend removed by reload still counts until its flows
+   * end), and the held indexes nothing names any more are freed (a freed
+   * index of no current backend is cleared).
+   */
+  afterSweep(counts: FlowCounts): void {
+    this.#lastByReal = counts.byReal;
+    const connections = new Map<string, number>();
+    for (const [i, n] of counts.byReal) {
+      const owner = this.#owners.get(i);
+      if (owner) connections.set(owner.key, (connections.get(owner.key) ?? 0) + n);
+      // An index found naming flows that this process does not hold (adopted pins): hold it.
+      else if (!this.#liveRefs.has(i)) this.#held.set(i, this.#held.get(i) ?? counts.startedAt);
+    }
+    this.#connections = connections;
+    for (const [i, since] of this.#held) {
+      if ((counts.byReal.get(i) ?? 0) > 0 || counts.named.has(i) || counts.startedAt <= since + REAL_QUIESCE_MS) continue;
+      if (this.#liveRefs.has(i)) continue;
+      this.#held.delete(i);
+      const owner = this.#owners.get(i);
+      const b = owner ? this.#services.get(owner.service)?.backends.get(owner.backend) : undefined;
+      if (owner && (!b || !b.written.has(i))) {
+        // Nobody's any more: cleared, so a stale entry could never send there.
+        if (owner.valid) this.#dp.deleteReal(i);
+        this.#owners.delete(i);
+      }
+    }
+    // Drains that completed: a drained (or weight-0) backend with nothing left in the table.
+    for (const s of this.#services.values()) {
+      for (const b of s.backends.values()) {
+        const key = backendKey(s.config.name, b.address);
+        const quiescent = b.drained || b.weight === 0;
+        const n = connections.get(key) ?? 0;
+        if (quiescent && n > 0) this.#draining.add(key);
+        else if (this.#draining.delete(key) && quiescent) {
+          this.#log.info({ service: s.config.name, backend: b.address }, 'drain complete: no connection left');
+          this.#opts.onDrained?.(s.config.name, b.address);
+        }
+      }
+    }
+  }
+
+  /** Live connections of a backend at the last sweep (undefined before the first sweep). */
+  connections(service: string, backend: string): number | undefined {
+    return this.#connections ? (this.#connections.get(backendKey(service, backend)) ?? 0) : undefined;
+  }
+
+  /** Connections per backend at the last sweep, for the metrics. */
+  connectionsByBackend(): { service: string; backend: string; connections: number }[] {
+    const out: { service: string; backend: string; connections: number }[] = [];
+    for (const s of this.#services.values()) {
+      for (const b of s.backends.values()) {
+        out.push({ service: s.config.name, backend: b.address, connections: this.#connections?.get(backendKey(s.config.name, b.address)) ?? 0 });
+      }
+    }
+    return out;
+  }
+
+  /** Real indexes whose entries were cleared (DOWN backends): a fallback naming one is made TRACKED by the sweep. */
+  invalidReals(): Set<number> {
+    const out = new Set<number>();
+    for (const [i, o] of this.#owners) if (!o.valid) out.add(i);
+    return out;
+  }
+
+  /** Persistence timeouts (seconds) by data-plane service index. */
+  persistenceByIndex(): Map<number, number> {
+    const out = new Map<number, number>();
+    const byEndpoint = new Map([...this.#services.values()].map((x) => [`${x.config.vip}|${x.config.port}|${x.config.protocol}`, x.config]));
+    for (const info of this.#dp.listServices()) {
+      const timeout = byEndpoint.get(`${info.vip}|${info.port}|${info.protocol}`)?.persistence?.timeout;
+      if (timeout !== undefined) out.set(info.index, timeout);
+    }
+    return out;
+  }
+
+  /** The longest persistence timeout of any service (0: none). */
+  longestPersistence(): number {
+    let max = 0;
+    for (const s of this.#services.values()) max = Math.max(max, s.config.persistence?.timeout ?? 0);
+    return max;
+  }
+
   #onHealth(change: KeyedHealthChange): void {
     const s = this.#services.get(change.service);
     const b = s?.backends.get(change.backend);
@@ -382,6 +530,13 @@ export class ServiceTable {
     else this.#log.info(fields, 'backend MAC resolved');
   }
 
+  /** #altIndex() for a config about to be applied (its backend count). */
+  #altIndexFor(realIndex: number, services: readonly ServiceConfig[]): number | undefined {
+    const primaries = services.reduce((sum, s) => sum + s.backends.length, 0);
+    const alt = this.#dp.sizes.reals - 1 - realIndex;
+    return alt >= primaries ? alt : undefined;
+  }
+
   /** A backend's second real index (top of the reals map), or undefined when the map has no room for one. */
   #altIndex(realIndex: number): number | undefined {
     const alt = this.#dp.sizes.reals - 1 - realIndex;
@@ -409,12 +564,17 @@ export class ServiceTable {
     if (mac === null) return false;
     if (b.written.get(b.current) === mac) return true;
     const alt = this.#altIndex(b.realIndex);
-    const target = [b.current, b.current === b.realIndex ? alt : b.realIndex].find((i) => i !== undefined && !live.has(i));
+    const key = backendKey(b.service, b.address);
+    // An index held for flows may be rewritten by the backend it belongs to
+    // only (the same server: its flows come back to it), never by another.
+    const usable = (i: number) => !live.has(i) || (this.#held.has(i) && this.#owners.get(i)?.key === key && !this.#liveRefs.has(i));
+    const target = [b.current, b.current === b.realIndex ? alt : b.realIndex].find((i) => i !== undefined && usable(i));
     if (target === undefined) return false;
     // The target may have been live until the last swap: let packets that read that table finish.
     const wait = s.installedAt + REAL_QUIESCE_MS - Date.now();
     if (wait > 0) await sleep(wait);
     this.#dp.setReal(target, { mac, address: b.address });
+    this.#owners.set(target, { key, service: b.service, backend: b.address, mac, valid: true });
     b.written.set(target, mac);
     b.current = target;
     return true;
@@ -461,6 +621,38 @@ export class ServiceTable {
     return s.liveReals;
   }
 
+  /**
+   * DOWN backends: once no live table names their indexes, the entries lose
+   * VIPD_REAL_F_VALID, so the program hands their flows to the ring. The
+   * indexes stay held (stale flow entries may name them) until a sweep
+   * finds none: only the same backend may write them meanwhile.
+   */
+  async #invalidate(s: ServiceState, down: readonly BackendState[]): Promise<void> {
+    const wait = s.installedAt + REAL_QUIESCE_MS - Date.now();
+    if (wait > 0) await sleep(wait);
+    for (const b of down) {
+      if (b.up) continue;
+      let flows = 0;
+      let cleared = 0;
+      for (const i of [...b.written.keys()]) {
+        if (this.#liveRefs.has(i)) continue;
+        this.#dp.deleteReal(i);
+        b.written.delete(i);
+        const owner = this.#owners.get(i);
+        if (owner) owner.valid = false;
+        this.#held.set(i, Date.now());
+        flows += this.#lastByReal?.get(i) ?? 0;
+        cleared++;
+      }
+      if (cleared === 0) continue;
+      this.#log.warn(
+        { service: b.service, backend: b.address, flows },
+        `backend down: its ${flows} flow(s) in the connection table go to other real servers`,
+      );
+      this.#opts.onFlowsLost?.(b.service, b.address, flows);
+    }
+  }
+
   #install(s: ServiceState, why: string): Promise<void> {
     // An install still waiting its turn will read the newest state anyway: a
     // burst of changes (ten real servers resolving, 10 000 services each)
@@ -477,16 +669,24 @@ export class ServiceTable {
       const eligible: BackendState[] = [];
       const blocked: BackendState[] = [];
       for (const b of candidates) ((await this.#placeReal(s, b, live)) ? eligible : blocked).push(b);
+      // A DOWN backend's indexes: no fallback may name them (their entries are cleared below).
+      const down = [...s.backends.values()].filter((b) => !b.up);
+      const invalid = new Set(down.flatMap((b) => [...b.written.keys()]));
       const swap = async (list: BackendState[], note: string) => {
         const key = list.map((b) => `${b.address}/${b.weight}/${b.current}`).join(',');
         if (key === s.installedKey) return;
         await this.#dp.setBackends(
           spec,
           list.map((b) => ({ real: b.current, key: b.address, weight: b.weight })),
+          invalid,
         );
         s.installedKey = key;
-        this.#setLive(s, new Set(list.map((b) => b.current)));
+        const before = s.liveReals ?? new Set<number>();
+        const next = new Set(list.map((b) => b.current));
+        this.#setLive(s, next);
         s.installedAt = Date.now();
+        // Reals that left the table: held while flows or fallbacks may name them.
+        for (const i of before) if (!next.has(i) && !invalid.has(i)) this.#held.set(i, s.installedAt);
         this.#log.info({ service: s.config.name, backends: list.map((b) => b.address), why: note }, 'Maglev table installed');
       };
       await swap(eligible, why);
@@ -498,6 +698,7 @@ export class ServiceTable {
         eligible.sort((x, y) => x.address.localeCompare(y.address));
         await swap(eligible, `${why} (rewritten in place after leaving the table)`);
       }
+      if (down.length > 0) await this.#invalidate(s, down);
     });
     s.installing = next
       .catch((err: unknown) => {

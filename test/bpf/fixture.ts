@@ -4,9 +4,17 @@
  * TypeScript model, so tests can demand that the two agree.
  */
 import { ObjectSpec, type Collection, type Program, type PerCpuMap } from '../../src/bpf/index.js';
-import { REAL_NONE, REASON_MAX, type Counter, type VipKey } from '../../src/dataplane/abi.js';
+import { REAL_NONE, REASON_MAX, type Counter, type Flow, type VipKey } from '../../src/dataplane/abi.js';
 import { closeMaps, openMaps, type DataplaneMaps } from '../../src/dataplane/maps.js';
-import { runModel, type CounterMap, type ModelResult, type ModelState } from '../model/xdp-model.js';
+import {
+  flowId,
+  parseFlowId,
+  runModel,
+  type CounterMap,
+  type FlowKey,
+  type ModelResult,
+  type ModelState,
+} from '../model/xdp-model.js';
 import { objectPath } from '../../src/dataplane/manager.js';
 
 /** test-run without a ctx runs as if received on the namespace's loopback. */
@@ -19,6 +27,15 @@ export interface KernelResult {
 
 type CounterDelta = Map<string, { packets: bigint; bytes: bigint }>;
 
+/** A connection table (flows or pending, both families) as the model holds it: flowId() -> entry. */
+export type FlowTable = Map<string, Flow>;
+
+/** Sizes of the connection table maps of a fixture (default: the object's). */
+export interface TableLimits {
+  flows?: number;
+  pending?: number;
+}
+
 export class Fixture {
   readonly prog: Program;
   private readonly maps: DataplaneMaps;
@@ -30,11 +47,16 @@ export class Fixture {
   ) {
     this.prog = coll.program('vipd_xdp');
     this.maps = openMaps(coll);
-    this.counters = { verdicts: this.maps.verdicts, real_stats: this.maps.real_stats };
+    this.counters = { verdicts: this.maps.verdicts, real_stats: this.maps.real_stats, flow_stats: this.maps.flow_stats };
+  }
+
+  /** The maps, for tests that write or read them directly (the SYN flood). */
+  get dataplaneMaps(): DataplaneMaps {
+    return this.maps;
   }
 
   /** Loads the object sized to state.limits and writes state into it. */
-  static async load(state: ModelState): Promise<Fixture> {
+  static async load(state: ModelState, table: TableLimits = {}): Promise<Fixture> {
     const spec = ObjectSpec.open(objectPath());
     spec.map('instances').maxEntries = state.limits.instances;
     spec.map('services4').maxEntries = state.limits.services;
@@ -43,6 +65,8 @@ export class Fixture {
     spec.map('reals').maxEntries = state.limits.reals;
     spec.map('real_stats').maxEntries = state.limits.reals;
     spec.map('iface_masters').maxEntries = state.limits.ifindexes;
+    for (const name of ['flows4', 'flows6'] as const) if (table.flows) spec.map(name).maxEntries = table.flows;
+    for (const name of ['pending4', 'pending6'] as const) if (table.pending) spec.map(name).maxEntries = table.pending;
     const fx = new Fixture(await spec.load(), state);
     fx.write();
     return fx;
@@ -62,10 +86,34 @@ export class Fixture {
     }
     for (const [ring, table] of s.rings) {
       const entries: [number, { real: number; fallback: number }][] = [];
-      // Clean slots: the fallback is the slot's real.
-      for (let i = 0; i < table.length; i++) entries.push([ring + i, { real: table[i], fallback: table[i] }]);
+      // A ring without fallbacks is clean: each slot's fallback is its real.
+      const fallbacks = s.fallbacks.get(ring) ?? table;
+      for (let i = 0; i < table.length; i++) entries.push([ring + i, { real: table[i], fallback: fallbacks[i] }]);
       this.maps.rings.updateBatch(entries);
     }
+    this.writeTable(this.state.flows, 'flows');
+    this.writeTable(this.state.pending, 'pending');
+  }
+
+  /** Replaces a kernel table (flows4+6 or pending4+6) with the model's. */
+  writeTable(table: FlowTable, which: 'flows' | 'pending'): void {
+    const [m4, m6] = which === 'flows' ? [this.maps.flows4, this.maps.flows6] : [this.maps.pending4, this.maps.pending6];
+    m4.deleteBatch(m4.lookupBatch(1024).map(([k]) => k));
+    m6.deleteBatch(m6.lookupBatch(1024).map(([k]) => k));
+    for (const [id, flow] of table) {
+      const k = parseFlowId(id);
+      if (k.family === 4) m4.update(flowMapKey(k), flow);
+      else m6.update(flowMapKey(k), flow);
+    }
+  }
+
+  /** The kernel's table (flows4+6 or pending4+6) in the model's form. */
+  readTable(which: 'flows' | 'pending'): FlowTable {
+    const [m4, m6] = which === 'flows' ? [this.maps.flows4, this.maps.flows6] : [this.maps.pending4, this.maps.pending6];
+    const out: FlowTable = new Map();
+    for (const [k, v] of m4.lookupBatch(1024)) out.set(flowId({ ...k, family: 4, client: Buffer.from(k.client), vip: Buffer.from(k.vip) }), v);
+    for (const [k, v] of m6.lookupBatch(1024)) out.set(flowId({ ...k, family: 6, client: Buffer.from(k.client), vip: Buffer.from(k.vip) }), v);
+    return out;
   }
 
   kernel(frame: Buffer): KernelResult {
@@ -77,7 +125,7 @@ export class Fixture {
     return runModel(frame, this.state, TEST_IFINDEX, process.hrtime.bigint());
   }
 
-    modelWith(state: ModelState, frame: Buffer): ModelResult {
+  modelWith(state: ModelState, frame: Buffer): ModelResult {
     return runModel(frame, state, TEST_IFINDEX, process.hrtime.bigint());
   }
 
@@ -124,6 +172,26 @@ export function modelDelta(res: ModelResult): Map<string, string> {
     acc.set(k, { p: v.p + 1, b: v.b + c.bytes });
   }
   return new Map([...acc].map(([k, v]) => [k, `${v.p}/${v.b}`]));
+}
+
+/** A model FlowKey as the codec's key (flow4KeyCodec / flow6KeyCodec: the same fields). */
+function flowMapKey(k: FlowKey) {
+  return { client: k.client, vip: k.vip, cport: k.cport, vport: k.vport, proto: k.proto, kind: k.kind, pad: Buffer.alloc(2) };
+}
+
+/**
+ * A table without the seen stamps, sorted: what kernel and model must agree
+ * on. seen is the lease clock, which the kernel reads once per jiffy and
+ * the model from the test's own clock, so it is compared apart (seenSpread()).
+ */
+export function tableView(table: FlowTable): string[] {
+  return [...table].map(([id, f]) => `${id} real=${f.real} hash=${f.hash} flags=${f.flags}`).sort();
+}
+
+/** The spread of the seen stamps of a table, in clock units (~1.05 ms), and how far the newest is from nowNs. */
+export function seenAgeUnits(table: FlowTable, nowNs: bigint): number[] {
+  const now = Number((nowNs >> 20n) & 0xffffffffn);
+  return [...table.values()].map((f) => (now - f.seen) >>> 0);
 }
 
 /** The map key of a model vipId() ("family/hex"). */

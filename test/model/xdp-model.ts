@@ -5,24 +5,37 @@
  * the C program check for check, in the same order, so that the golden and
  * differential tests (test/bpf) can demand byte-for-byte agreement.
  *
- * Pure: no maps, no sockets, no clock of its own. The caller passes the
- * time the program's lease clock would read (bpf/vipd.bpf.c lease_clock():
- * CLOCK_MONOTONIC sampled once per jiffy, so up to a tick behind) and the
- * interface the frame came in on.
+ * Pure but for the connection table: no maps, no sockets, no clock of its
+ * own. The caller passes the time the program's lease clock would read
+ * (bpf/vipd.bpf.c lease_clock(): CLOCK_MONOTONIC sampled once per jiffy,
+ * so up to a tick behind) and the interface the frame came in on. The
+ * model writes state.flows and state.pending as the program writes
+ * flows4/6 and pending4/6 (ABI 6), so a test can compare the two tables.
  */
 import { internetChecksum } from '../../src/checksum.js';
 import {
   FAMILY_V4,
   FAMILY_V6,
+  FLOW_CLIENT,
+  FLOW_CONN,
+  FLOW_EVENTS,
+  FLOW_F_CLOSING,
   INST_F_ACTIVE,
+  INST_F_ROUTED,
   IPPROTO_TCP,
   IPPROTO_UDP,
   MAX_IFINDEX,
   REAL_F_VALID,
   REAL_NONE,
   REASONS,
+  SLOT_PREV_RING,
+  SLOT_TRACKED,
+  SVC_F_PERSIST,
+  SVC_F_TRACK_ALL,
   actionOf,
   reasonIndex,
+  type Flow,
+  type FlowEventName,
   type Instance,
   type Real,
   type ReasonName,
@@ -49,15 +62,64 @@ export interface ModelState {
   vips: Map<string, Vip>;
   /** Keyed by serviceId(). */
   services: Map<string, Service>;
-  /** First slot -> the ring's slots; a slot in no ring here reads as 0 (array map). */
+  /** First slot -> the ring's slots (their real); a slot in no ring here reads as 0 (array map). */
   rings: Map<number, Uint32Array>;
+  /**
+   * First slot -> the fallback of each slot of that ring (struct
+   * vipd_slot.fallback); a ring not here is clean (fallback == real).
+   */
+  fallbacks: Map<number, Uint32Array>;
+  /** flows4 and flows6, keyed by flowId(). */
+  flows: Map<string, Flow>;
+  /** pending4 and pending6, keyed by flowId(). */
+  pending: Map<string, Flow>;
   reals: Map<number, Real>;
   /** iface_masters: bond member ifindex -> the bond's ifindex. */
   ifaceMasters: Map<number, number>;
   limits: ModelLimits;
 }
 
-export type CounterMap = 'verdicts' | 'real_stats';
+export type CounterMap = 'verdicts' | 'real_stats' | 'flow_stats';
+
+/** A connection table key (struct vipd_flow4_key / vipd_flow6_key with its family). */
+export interface FlowKey {
+  family: number;
+  /** 4 or 16 bytes. */
+  client: Buffer;
+  vip: Buffer;
+  cport: number;
+  vport: number;
+  proto: number;
+  /** FLOW_CONN, or FLOW_CLIENT (persistence: cport 0). */
+  kind: number;
+}
+
+/** The model's key for a table entry: "family/client/vip/cport/vport/proto/kind". */
+export function flowId(k: FlowKey): string {
+  return `${k.family}/${k.client.toString('hex')}/${k.vip.toString('hex')}/${k.cport}/${k.vport}/${k.proto}/${k.kind}`;
+}
+
+export function parseFlowId(id: string): FlowKey {
+  const [family, client, vip, cport, vport, proto, kind] = id.split('/');
+  return {
+    family: Number(family),
+    client: Buffer.from(client, 'hex'),
+    vip: Buffer.from(vip, 'hex'),
+    cport: Number(cport),
+    vport: Number(vport),
+    proto: Number(proto),
+    kind: Number(kind),
+  };
+}
+
+const FE = Object.fromEntries(FLOW_EVENTS.map((name, i) => [name, i])) as Record<FlowEventName, number>;
+
+/** What a packet means to the table (PKT_* of the C program). */
+interface PacketKind {
+  syn: boolean;
+  closing: boolean;
+  icmp: boolean;
+}
 
 export interface CounterTouch {
   map: CounterMap;
@@ -89,12 +151,28 @@ function ringsAt(rings: ReadonlyMap<number, Uint32Array>, slot: number): number 
   return 0;
 }
 
+/** A slot's fallback: from state.fallbacks, else its real (clean). */
+function fallbackAt(state: ModelState, slot: number): number {
+  for (const [start, table] of state.fallbacks) {
+    if (slot >= start && slot < start + table.length) return table[slot - start] ?? 0;
+  }
+  return ringsAt(state.rings, slot);
+}
+
+/** struct vipd_flow.seen for a lease clock reading: ~1.05 ms units. */
+export function flowClock(nowNs: bigint): number {
+  return Number((nowNs >> 20n) & 0xffffffffn);
+}
+
 export function emptyState(limits: Partial<ModelLimits> = {}): ModelState {
   return {
     instances: new Map(),
     vips: new Map(),
     services: new Map(),
     rings: new Map(),
+    fallbacks: new Map(),
+    flows: new Map(),
+    pending: new Map(),
     reals: new Map(),
     ifaceMasters: new Map(),
     limits: { ...DEFAULT_LIMITS, ...limits },
@@ -139,6 +217,22 @@ const ZERO_INSTANCE: Instance = {
 
 const R = Object.fromEntries(REASONS.map((name) => [name, reasonIndex(name)])) as Record<ReasonName, number>;
 
+/** Where a packet's flow sits in it (struct flow_at of the C program): offsets into the frame. */
+interface FlowAt {
+  client: number;
+  vip: number;
+  ports: number;
+  family: number;
+  proto: number;
+  /** An ICMP error quoting the flow: ports reversed, read only. */
+  icmp: boolean;
+}
+
+/** svc_ports(): a persistent service's hash leaves the client's port (the word's low 16 bits) out. */
+function svcPorts(svc: Service, word: number): number {
+  return svc.flags & SVC_F_PERSIST ? (word & 0xffff0000) >>> 0 : word;
+}
+
 /** One evaluation: the frame is copied and rewritten like the packet buffer. */
 class Run {
   pkt: Buffer;
@@ -179,20 +273,128 @@ class Run {
     return this.state.vips.has(vipId(this.pkt.subarray(off), family)) ? vipReason : R.pass_not_vip;
   }
 
-  forward(svc: Service, hash: number, reason: number): number {
+  /** Is idx a valid entry of reals? */
+  realAt(idx: number): Real | undefined {
+    return idx < this.state.limits.reals ? this.state.reals.get(idx) : undefined;
+  }
+
+  forward(svc: Service, hash: number, reason: number, at: FlowAt): number {
     const slot = (svc.ring + ringSlot(hash, svc.ring_size)) >>> 0;
     const inst = this.instanceServing(svc.instance);
     if (typeof inst === 'number') return inst;
     if (slot >= this.state.limits.ringSlots) return R.pass_no_backend;
-    const idx = ringsAt(this.state.rings, slot);
+    let idx = ringsAt(this.state.rings, slot);
+    // A clean slot of a service not tracked as a whole never touches the table.
+    if (fallbackAt(this.state, slot) !== idx || svc.flags & SVC_F_TRACK_ALL) idx = this.flowReal(svc, slot, hash, at);
     if (idx === REAL_NONE) return R.pass_no_backend;
-    const real = idx < this.state.limits.reals ? this.state.reals.get(idx) : undefined;
+    const real = this.realAt(idx);
     if (!real || !(real.flags & REAL_F_VALID)) return R.pass_no_backend;
     real.mac.copy(this.pkt, 0, 0, 6);
     inst.mac.copy(this.pkt, 6, 0, 6);
     // The one counter of a forwarded packet (forward: not in verdicts).
     this.count('real_stats', idx, this.state.limits.reals);
     return reason;
+  }
+
+  flowEvent(name: FlowEventName): void {
+    this.counters.push({ map: 'flow_stats', key: FE[name], bytes: this.bytes });
+  }
+
+  /** slot_fallback(): where a flow the table does not know goes. */
+  slotFallback(svc: Service, slot: number, hash: number): number {
+    let fb = fallbackAt(this.state, slot);
+    let at = slot;
+    if (fb === SLOT_PREV_RING) {
+      const prev = (svc.prev_ring + ringSlot(hash, svc.prev_size)) >>> 0;
+      if (prev >= this.state.limits.ringSlots) return ringsAt(this.state.rings, slot);
+      at = prev;
+      fb = fallbackAt(this.state, prev);
+    }
+    return fb & SLOT_TRACKED ? ringsAt(this.state.rings, at) : fb;
+  }
+
+  /** flow_real(): the table key from the packet, then conn_decide(). */
+  flowReal(svc: Service, slot: number, hash: number, at: FlowAt): number {
+    const p = this.pkt;
+    const persist = (svc.flags & SVC_F_PERSIST) !== 0;
+    const len = at.family === FAMILY_V4 ? 4 : 16;
+    const key: FlowKey = {
+      family: at.family,
+      client: Buffer.from(p.subarray(at.client, at.client + len)),
+      vip: Buffer.from(p.subarray(at.vip, at.vip + len)),
+      cport: persist ? 0 : p.readUInt16BE(at.ports + (at.icmp ? 2 : 0)),
+      vport: p.readUInt16BE(at.ports + (at.icmp ? 0 : 2)),
+      proto: at.proto,
+      kind: persist ? FLOW_CLIENT : FLOW_CONN,
+    };
+    let kind: PacketKind = { syn: false, closing: false, icmp: at.icmp };
+    if (!at.icmp && at.proto === IPPROTO_TCP) {
+      const f = p[at.ports + 13];
+      kind = { syn: (f & 0x12) === 0x02, closing: (f & 0x05) !== 0, icmp: false };
+    }
+    return this.connDecide(svc, slot, hash, flowId(key), kind);
+  }
+
+  /** A flows entry written now (flow_note/flow_insert of the C program). */
+  note(table: Map<string, Flow>, id: string, real: number, hash: number, flags: number, ev: FlowEventName): void {
+    table.set(id, { real, hash, seen: flowClock(this.now), flags });
+    this.flowEvent(ev);
+  }
+
+  insert(id: string, real: number, hash: number, kind: PacketKind, persist: boolean, ev: FlowEventName): void {
+    const closing = kind.closing && !persist;
+    this.note(this.state.flows, id, real, hash, closing ? FLOW_F_CLOSING : 0, ev);
+    if (closing) this.flowEvent('closing');
+  }
+
+  /** conn_decide(): rules 1-4 of docs/dataplane.md "Connection table". */
+  connDecide(svc: Service, slot: number, hash: number, id: string, kind: PacketKind): number {
+    const persist = (svc.flags & SVC_F_PERSIST) !== 0;
+    const trackAll = (svc.flags & SVC_F_TRACK_ALL) !== 0;
+    const real = ringsAt(this.state.rings, slot);
+    let first = kind.syn;
+    const e = this.state.flows.get(id);
+    if (e) return this.flowKnown(e, real, kind, persist);
+    const fb = this.slotFallback(svc, slot, hash);
+    if (kind.icmp) return fb;
+    if (trackAll || !first) {
+      const p = this.state.pending.get(id);
+      if (p) {
+        this.insert(id, p.real, hash, kind, persist, 'promoted');
+        return p.real;
+      }
+      first = trackAll;
+    }
+    if (first && (!persist || fb === real)) {
+      if (fb !== real || trackAll) this.note(this.state.pending, id, real, hash, 0, 'pending');
+      return real;
+    }
+    if (fb !== real) this.insert(id, fb, hash, kind, persist, 'pinned');
+    return fb;
+  }
+
+  /** flow_known(): rule 1, the entry rewritten in place. */
+  flowKnown(e: Flow, real: number, kind: PacketKind, persist: boolean): number {
+    if (kind.icmp) return e.real;
+    let ev: FlowEventName = 'hit';
+    if (kind.syn && !persist) {
+      e.real = real;
+      e.flags = 0;
+      ev = 'reopened';
+    } else {
+      const rv = this.realAt(e.real);
+      if (!rv || !(rv.flags & REAL_F_VALID)) {
+        e.real = real;
+        ev = 'reassigned';
+      }
+    }
+    this.flowEvent(ev);
+    if (kind.closing && !persist && !(e.flags & FLOW_F_CLOSING)) {
+      e.flags |= FLOW_F_CLOSING;
+      this.flowEvent('closing');
+    }
+    e.seen = flowClock(this.now);
+    return e.real;
   }
 
   process(): number {
@@ -230,6 +432,7 @@ class Run {
     if (!vip) return R.pass_not_vip;
     const inst = this.instanceServing(vip.instance);
     if (typeof inst === 'number') return inst;
+    if (inst.flags & INST_F_ROUTED) return R.pass_routed;
     p.copy(p, tha, sha, sha + 6);
     p.copy(p, tpa, spa, spa + 4);
     inst.mac.copy(p, sha, 0, 6);
@@ -259,8 +462,8 @@ class Run {
     const dport = p.readUInt16BE(l4 + 2);
     const svc = this.state.services.get(serviceId(p.subarray(daddr), FAMILY_V4, dport, proto));
     if (!svc) return this.missReason(daddr, FAMILY_V4, R.pass_no_service);
-    const hash = flowHash(hashAddr(p, ip + 12, 4), hashAddr(p, daddr, 4), p.readUInt32LE(l4));
-    return this.forward(svc, hash, R.forward);
+    const hash = flowHash(hashAddr(p, ip + 12, 4), hashAddr(p, daddr, 4), svcPorts(svc, p.readUInt32LE(l4)));
+    return this.forward(svc, hash, R.forward, { client: ip + 12, vip: daddr, ports: l4, family: FAMILY_V4, proto, icmp: false });
   }
 
   icmp4(ip: number, icmp: number): number {
@@ -287,8 +490,8 @@ class Run {
     const dport = p.readUInt16BE(ports + 2);
     const svc = this.state.services.get(serviceId(p.subarray(inner + 12), FAMILY_V4, sport, proto));
     if (!svc) return this.missReason(daddr, FAMILY_V4, R.pass_icmp_other);
-    const hash = flowHash(hashAddr(p, inner + 16, 4), hashAddr(p, inner + 12, 4), portsWord(dport, sport));
-    return this.forward(svc, hash, R.icmp_forward);
+    const hash = flowHash(hashAddr(p, inner + 16, 4), hashAddr(p, inner + 12, 4), svcPorts(svc, portsWord(dport, sport)));
+    return this.forward(svc, hash, R.icmp_forward, { client: inner + 16, vip: inner + 12, ports, family: FAMILY_V4, proto, icmp: true });
   }
 
   ipv6(): number {
@@ -321,8 +524,8 @@ class Run {
     const dport = p.readUInt16BE(l4 + 2);
     const svc = this.state.services.get(serviceId(p.subarray(daddr), FAMILY_V6, dport, nexthdr));
     if (!svc) return this.missReason(daddr, FAMILY_V6, R.pass_no_service);
-    const hash = flowHash(hashAddr(p, ip + 8, 6), hashAddr(p, daddr, 6), p.readUInt32LE(l4));
-    return this.forward(svc, hash, R.forward);
+    const hash = flowHash(hashAddr(p, ip + 8, 6), hashAddr(p, daddr, 6), svcPorts(svc, p.readUInt32LE(l4)));
+    return this.forward(svc, hash, R.forward, { client: ip + 8, vip: daddr, ports: l4, family: FAMILY_V6, proto: nexthdr, icmp: false });
   }
 
   ns(ip: number, icmp: number): number {
@@ -343,6 +546,7 @@ class Run {
     if (!vip) return R.pass_not_vip;
     const inst = this.instanceServing(vip.instance);
     if (typeof inst === 'number') return inst;
+    if (inst.flags & INST_F_ROUTED) return R.pass_routed;
 
     const peerMac = Buffer.from(p.subarray(6, 12));
     const peer = Buffer.from(p.subarray(saddr, saddr + 16));
@@ -392,11 +596,10 @@ class Run {
     const dport = p.readUInt16BE(ports + 2);
     const svc = this.state.services.get(serviceId(p.subarray(inner + 8), FAMILY_V6, sport, proto));
     if (!svc) return this.missReason(daddr, FAMILY_V6, R.pass_icmp_other);
-    const hash = flowHash(hashAddr(p, inner + 24, 6), hashAddr(p, inner + 8, 6), portsWord(dport, sport));
-    return this.forward(svc, hash, R.icmp_forward);
+    const hash = flowHash(hashAddr(p, inner + 24, 6), hashAddr(p, inner + 8, 6), svcPorts(svc, portsWord(dport, sport)));
+    return this.forward(svc, hash, R.icmp_forward, { client: inner + 24, vip: inner + 8, ports, family: FAMILY_V6, proto, icmp: true });
   }
 }
-
 
 /**
  * Runs the model on one frame received on ifindex at monotonic time nowNs
