@@ -82,6 +82,8 @@ describe.skipIf(skipReason)(`vipd connection sync${skipReason ? ` (skipped: ${sk
   let site: Site | undefined;
   let traffic: Traffic | undefined;
   const s = () => site!;
+  /** lb1's log lines before its link went down: what follows is the failover and the failback. */
+  let lb1LogAtFailover = 0;
   const config = (i: number, backends: number) => s().config(i, { top: CONNECTIONS, backends: s().realAddrs.slice(0, backends) });
 
   beforeAll(async () => {
@@ -105,7 +107,7 @@ describe.skipIf(skipReason)(`vipd connection sync${skipReason ? ` (skipped: ${sk
     await site?.cleanup();
   });
 
-  it('keeps all 200 connections on their real servers across a backend change and a failover, and at failback', async () => {
+  it('keeps all 200 connections on their real servers across a backend change and a failover', async () => {
     const t = traffic!;
     const x = s();
     await t.start({ conns: 100, intervalMs: 200, udpIntervalMs: 0, maxMs: 120_000 });
@@ -128,6 +130,7 @@ describe.skipIf(skipReason)(`vipd connection sync${skipReason ? ` (skipped: ${sk
     await waitFor('the BACKUP to hold every entry of the MASTER table', () => (missing(x, 0, 1).length === 0 ? true : undefined), 15_000);
 
     // Failover: the MASTER's link goes down.
+    lb1LogAtFailover = logLines(x, 0).length;
     const before = await t.snapshot(true);
     x.lbs[0].ip(['link', 'set', 'eth0', 'down']);
     await x.waitState(1, 'MASTER');
@@ -144,7 +147,6 @@ describe.skipIf(skipReason)(`vipd connection sync${skipReason ? ` (skipped: ${sk
   it('a returning MASTER holds preemption until a bulk sync from the current MASTER completed', async () => {
     const t = traffic!;
     const x = s();
-    const logFrom = logLines(x, 0).length;
     await x.waitState(0, 'FAULT');
 
     // 50 more on the new MASTER: lb1, FAULT without a link, misses them; its bulk sync at return brings them.
@@ -154,7 +156,7 @@ describe.skipIf(skipReason)(`vipd connection sync${skipReason ? ` (skipped: ${sk
     await x.waitState(0, 'MASTER', 60_000);
     await x.waitState(1, 'BACKUP');
     // lb1 held preemption from the moment it heard no MASTER (FAULT) until the bulk from lb2 arrived.
-    const back = logLines(x, 0).slice(logFrom);
+    const back = logLines(x, 0).slice(lb1LogAtFailover);
     const at = (msg: string) => back.findIndex((l) => l.msg === msg);
     const toMaster = back.findIndex((l) => l.to === 'MASTER');
     expect(at('connection sync: preemption held until a bulk sync from the MASTER completes'), 'hold logged').toBeGreaterThanOrEqual(0);
