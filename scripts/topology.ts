@@ -55,6 +55,8 @@ export interface SiteOptions {
   family?: 4 | 6;
   /** Real servers rs1..rsN (2..4, default 2); the config's services use the first two unless told otherwise. */
   realServers?: 2 | 3 | 4;
+  /** Extra top-level YAML for every config (e.g. `connections: { max: 65536 }`). */
+  configTop?: string;
 }
 
 /** The real servers: TCP says "NAME CLIENT" then echoes lines as "NAME LINE"; UDP answers "NAME PAYLOAD". */
@@ -122,6 +124,7 @@ export class Site {
       vipdHosts: opts.vipdHosts ?? [true, true],
       family: opts.family ?? 4,
       realServers: opts.realServers ?? 2,
+      configTop: opts.configTop ?? '',
     };
     if (this.opts.family === 6 && this.opts.version !== 3) throw new Error('Site: IPv6 needs VRRP version 3');
     const v6 = this.opts.family === 6;
@@ -254,7 +257,7 @@ export class Site {
       o.healthCheck === 'tcp' ? `\n    healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }` : '';
     return `# vipd config for ${this.lbs[i].name} (written by scripts/topology.ts)
 bpf: { pin: ${this.pins[i]}, mode: native }
-control: { socket: ${this.socket(i)}, metrics: 127.0.0.1:9477 }${overrides.top ? `\n${overrides.top}` : ''}
+control: { socket: ${this.socket(i)}, metrics: 127.0.0.1:9477 }${(overrides.top ?? o.configTop) ? `\n${overrides.top ?? o.configTop}` : ''}
 instances:
   - name: web
     interface: eth0
