@@ -24,7 +24,7 @@ import { packageRoot } from '../native.js';
 import { MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, type VipKey } from './abi.js';
 import { parseAddr, parseMac } from './addr.js';
 import { ServiceCounters, type Counters } from './counters.js';
-import { InstanceTable, type LeaseTarget } from './instances.js';
+import { InstanceTable, type ActivateOptions, type LeaseTarget } from './instances.js';
 import { Interfaces } from './interfaces.js';
 import { closeMaps, openMaps, type DataplaneMaps } from './maps.js';
 import { hasPinnedMaps, lockPinDir, unpinAll } from './pins.js';
@@ -33,7 +33,7 @@ import { ServiceEntries, type BackendSpec, type ServiceInfo, type ServiceRef, ty
 import { FLOOR, type MapSizes } from './sizing.js';
 
 export { forwardedCounter, type Counters } from './counters.js';
-export { monotonicNs, type InstanceEntry, type LeaseTarget } from './instances.js';
+export { monotonicNs, type ActivateOptions, type InstanceEntry, type LeaseTarget } from './instances.js';
 export type { BackendSpec, Protocol, ServiceInfo, ServiceRef, ServiceSpec } from './service-entries.js';
 
 /** out/bpf/vipd.bpf.o of this checkout or installed package. */
@@ -225,10 +225,11 @@ export class Dataplane {
    * the instance has. The interface must be enabled (attach()); its VIPs
    * are served there only. leaseSeconds = Infinity never expires. `mac`:
    * the MAC to answer and forward with instead of the interface's (the VRRP
-   * virtual MAC, instances[].vmac).
+   * virtual MAC, instances[].vmac). opts.routed: the VIPs are reached by
+   * routes (announce: bgp), so no ARP/NDP answers for them.
    */
-  activate(instance: number, leaseSeconds: number, iface: string | number, mac?: Buffer): void {
-    this.instances.activate(instance, leaseSeconds, iface, mac);
+  activate(instance: number, leaseSeconds: number, iface: string | number, mac?: Buffer, opts?: ActivateOptions): void {
+    this.instances.activate(instance, leaseSeconds, iface, mac, opts);
   }
 
   /**
