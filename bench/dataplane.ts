@@ -35,6 +35,7 @@ import {
 } from './lib.js';
 import { barChart } from './svg.js';
 import { OUR_MAC, TCP_SPORT_OFFSET, arpRequest, ipv4, neighborSolicitation, tcpSyn } from './frames.js';
+import { TABLE_PORT, clientKeys, deleteRaw, fillRaw, loadTableVipd, type TableVipd } from './conntrack.js';
 
 const XDP_PASS = 2;
 const XDP_TX = 3;
@@ -88,6 +89,21 @@ interface Case {
   reasons?: () => number[];
   /** Run without the wrapper (for calibration: XDP_PASS only). */
   direct?: boolean;
+  /** A fixed repeat count instead of the calibrated one (a case whose state a run uses up). */
+  repeat?: number;
+  /** Puts the case's state back before each run (e.g. the promotion case's pending flows). */
+  before?: () => void;
+}
+
+/** The table fills of the lookup-cost cases: the 65536 flows a run cycles through, then others. */
+const FILLS = [65_536, 262_144, 1_048_576];
+/** TCP flags byte of tcpSyn()'s frame. */
+const TCP_FLAGS_OFFSET = 14 + 20 + 13;
+
+function withTcpFlags(frame: Buffer, flags: number): Buffer {
+  const out = Buffer.from(frame);
+  out[TCP_FLAGS_OFFSET] = flags;
+  return out;
 }
 
 interface Sample {
@@ -269,6 +285,7 @@ export const dataplane: Section = {
   },
   async run(ctx: BenchContext): Promise<SectionOutcome> {
     const skipped: Skip[] = [];
+    openTables.length = 0;
     const rounds = ctx.quick ? 5 : 15;
     const targetMs = ctx.quick ? 10 : 30;
     const colls: Collection[] = [];
@@ -296,7 +313,9 @@ export const dataplane: Section = {
       const ns: Frame = { name: 'ipv6-ns', bytes: neighborSolicitation(CLIENT6, VIP6) };
       const other: Frame = { name: 'tcp4-not-vip', bytes: tcpSyn(CLIENT4, 40000, '192.0.2.99', 22) };
 
+      const ack: Frame = { name: 'tcp4-ack', bytes: withTcpFlags(syn.bytes, 0x10) };
       const cases: Case[] = [];
+      const tables: TableInfo[] = [];
       let vipd: Program | undefined;
       let reasons: (() => number[]) | undefined;
       try {
@@ -322,8 +341,14 @@ export const dataplane: Section = {
             expect: XDP_TX,
           },
           { id: 'vipd_pass', label: 'vipd pass (not a VIP)', group: 'vipd', program: vipd, frame: other, expect: XDP_PASS },
+          { id: 'vipd_est_clean', label: 'established, clean slot', group: 'vipd', program: vipd, frame: ack, expect: XDP_TX },
         );
         cases.push(...vipdCases.map((c) => ({ ...c, reasons })));
+        try {
+          cases.push(...(await tableCases(ctx, tables)));
+        } catch (err) {
+          skipped.push({ what: 'connection table cases', why: (err as Error).message.split('\n')[0] });
+        }
       }
       cases.push(
         { id: 'xdp_pass', label: 'XDP_PASS', group: 'anchor', program: passProg, frame: syn, expect: XDP_PASS },
@@ -380,6 +405,10 @@ export const dataplane: Section = {
         repeatOf.set(key, Math.max(10_000, Math.min(5_000_000, Math.round((targetMs * 1e6) / Math.max(ns, 1)))));
       };
       for (const c of good) {
+        if (c.repeat) {
+          repeatOf.set(c, c.repeat);
+          continue;
+        }
         const s = c.direct ? runDirect(c.program, c.frame, 100_000) : harness.run(c.frame, c.program, 100_000);
         calibrate(c, s.wall);
       }
@@ -395,7 +424,7 @@ export const dataplane: Section = {
         ...good.map((c) => ({
           label: c.label,
           go: () =>
-            gross
+            (c.before?.(), gross)
               .get(c)
               ?.push(
                 c.direct
@@ -478,6 +507,25 @@ export const dataplane: Section = {
       const fwd = results.find((r) => r.id === 'vipd_forward');
       const ipipR = results.find((r) => r.id === 'ipip');
       const goals: string[] = [];
+      const goal = (id: string, what: string, max: number) => {
+        const r = results.find((x) => x.id === id);
+        if (!r || !yard) return;
+        const ratio = r.net.median / yard;
+        const insns = r.insnsRatioToYardstick === undefined ? '' : `; by instructions ${fmt(r.insnsRatioToYardstick, 2)}x`;
+        goals.push(`goal: ${what} <= ${max}x yardstick: ${fmt(ratio, 2)}x ${ratio <= max ? 'MET' : 'NOT MET'}${insns}`);
+      };
+      goal('vipd_est_clean', 'established, clean slot', 1.2);
+      goal('vipd_est_tracked_same', 'established, tracked slot (table hit, same flow)', 1.2);
+      goal('vipd_est_tracked_65536', 'established, tracked slot (table hit, 64k flows)', 1.2);
+      goal('vipd_syn_pending', 'new flow (SYN -> pending)', 2);
+      goal('vipd_promote', 'second packet (promotion)', 2);
+      const big = tables.find((tv) => tv.capacity === Math.max(...tables.map((x) => x.capacity)));
+      if (big?.memlock !== undefined) {
+        goals.push(
+          `table: flows4 of ${big.capacity} entries holds ${big.fill} flows; the kernel charges ${fmt(big.memlock / 2 ** 20, 1)} MiB ` +
+            `(${fmt(big.memlock / big.capacity, 1)} bytes per flow, ${release()} memlock)`,
+        );
+      }
       if (fwd && yard) {
         const ratio = fwd.net.median / yard;
         goals.push(`goal: vipd forward <= 1.2x yardstick: ${fmt(ratio, 2)}x ${ratio <= 1.2 ? 'MET' : 'NOT MET'}`);
@@ -516,6 +564,7 @@ export const dataplane: Section = {
           cpus,
           loadAverage: loadAvg,
           cases: results,
+          tables: tables.map(({ capacity, fill, memlock }) => ({ capacity, fill, memlockBytes: memlock })),
           yardstickNs: yard,
           yardstickInsns: yardInsns,
           medianOfAll: median(results.map((r) => r.net.median)),
@@ -525,6 +574,7 @@ export const dataplane: Section = {
         skipped,
       };
     } finally {
+      for (const tv of openTables) tv.close();
       dp?.close();
       harness.close();
       for (const p of progs) p.close();
@@ -532,3 +582,85 @@ export const dataplane: Section = {
     }
   },
 };
+
+/** Table programs of the current run, closed at its end. */
+const openTables: TableVipd[] = [];
+
+interface TableInfo {
+  capacity: number;
+  fill: number;
+  memlock: number | undefined;
+}
+
+/**
+ * The connection table cases, each on a vipd object of its own (flows4
+ * sized for its fill): a hit at each fill, a SYN noted in pending, and the
+ * promotion of a flow from pending to flows.
+ */
+async function tableCases(ctx: BenchContext, info: TableInfo[]): Promise<Case[]> {
+  const object = join(ctx.root, OBJ.vipd);
+  const client = CLIENT4;
+  const vary = (name: string, src: string, flags: number): Frame => ({
+    name,
+    bytes: withTcpFlags(tcpSyn(src, 0, VIP4, TABLE_PORT), flags),
+    varyOffset: TCP_SPORT_OFFSET,
+  });
+  const open = async (fill: number, capacity: number, pendingCapacity: number) => {
+    ctx.progress(`dataplane: vipd with flows4 of ${capacity} entries, ${fill} flows in it`);
+    const tv = await loadTableVipd({ object, vip: VIP4, client, reals: REALS, capacity, pendingCapacity, fill });
+    openTables.push(tv);
+    info.push({ capacity, fill, memlock: tv.flowsMemlock });
+    return tv;
+  };
+  const cases: Case[] = [];
+  // An LRU map evicts before it is full (per-CPU free lists): a quarter more room.
+  for (const fill of FILLS) {
+    const tv = await open(fill, Math.round(fill * 1.25), 16_384);
+    cases.push({
+      id: `vipd_est_tracked_${fill}`,
+      label: `established, tracked slot (table hit, ${fill >= 1 << 20 ? `${fill >> 20}M` : `${fill >> 10}k`} flows)`,
+      group: 'vipd',
+      program: tv.program,
+      frame: vary('tcp4-ack-tracked', client, 0x10),
+      expect: XDP_TX,
+    });
+    if (fill === FILLS[0]) {
+      // One flow over and over, as the yardstick's same-flow case: the lookup without cache misses.
+      cases.push({
+        id: 'vipd_est_tracked_same',
+        label: 'established, tracked slot (table hit, same flow)',
+        group: 'vipd',
+        program: tv.program,
+        frame: { name: 'tcp4-ack-tracked-same', bytes: withTcpFlags(tcpSyn(client, 40000, VIP4, TABLE_PORT), 0x10) },
+        expect: XDP_TX,
+      });
+      // Another client's SYNs: not in flows, so each is noted in pending (an LRU that is full: the flood case).
+      cases.push({
+        id: 'vipd_syn_pending',
+        label: 'new flow (SYN on a changed slot -> pending)',
+        group: 'vipd',
+        program: tv.program,
+        frame: vary('tcp4-syn-changed', '198.51.100.8', 0x02),
+        expect: XDP_TX,
+      });
+    }
+  }
+  // Promotion: pending holds a third client's 65536 flows; a run of exactly
+  // 65536 packets promotes each once, and the flows it wrote are removed
+  // before the next run.
+  const promo = await open(0, 262_144, 131_072);
+  const promoClient = '198.51.100.9';
+  const keys = clientKeys(promoClient, VIP4);
+  fillRaw(promo.pending4, keys, 65536);
+  cases.push({
+    id: 'vipd_promote',
+    label: 'second packet (pending -> flows)',
+    group: 'vipd',
+    program: promo.program,
+    frame: vary('tcp4-ack-promote', promoClient, 0x10),
+    expect: XDP_TX,
+    repeat: 65536,
+    before: () => deleteRaw(promo.flows4, keys, 65536),
+  });
+  return cases;
+}

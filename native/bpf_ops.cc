@@ -477,6 +477,37 @@ static Napi::Value ProgTestRunAsync(const Napi::CallbackInfo &info)
 	return p;
 }
 
+/* progTestRunEach(fd, frames, frameSize): one test run per frame of a
+ * buffer of equal-sized frames, in order, in one native loop: a million
+ * distinct packets (a SYN flood from spoofed sources) run in a second or
+ * two instead of a million calls from JavaScript. Returns the return
+ * values as a Buffer of native-endian u32s; the frames are not written
+ * back. Runs on the calling thread.
+ */
+static Napi::Value ProgTestRunEach(const Napi::CallbackInfo &info)
+{
+	Args a(info, "progTestRunEach");
+	Napi::Env env = info.Env();
+	int fd = a.Fd(0);
+	Napi::Buffer<uint8_t> frames = a.Buffer(1, "frames");
+	uint32_t size = a.U32(2, "frameSize");
+
+	if (size == 0 || frames.Length() % size)
+		throw Napi::RangeError::New(
+		    env, "progTestRunEach: frames must hold whole frames of frameSize bytes");
+	size_t n = frames.Length() / size;
+	Napi::Buffer<uint32_t> out = Napi::Buffer<uint32_t>::New(env, n);
+	for (size_t i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frames.Data() + i * size,
+			    .data_size_in = size, .repeat = 1);
+		if (bpf_prog_test_run_opts(fd, &opts))
+			throw ErrnoError(env, "bpf_prog_test_run", errno,
+					 "frame " + std::to_string(i));
+		out.Data()[i] = opts.retval;
+	}
+	return out;
+}
+
 /* XDP through a bpf_link (kernel 5.9+): the attachment is an fd that can be
  * pinned, updated atomically, and that detaches when its last reference goes. */
 static Napi::Value XdpLinkCreate(const Napi::CallbackInfo &info)
@@ -588,6 +619,7 @@ void InitBpfOps(Napi::Env env, Napi::Object exports)
 	exports.Set("getFdById", Napi::Function::New(env, GetFdById));
 	exports.Set("progTestRun", Napi::Function::New(env, ProgTestRun));
 	exports.Set("progTestRunAsync", Napi::Function::New(env, ProgTestRunAsync));
+	exports.Set("progTestRunEach", Napi::Function::New(env, ProgTestRunEach));
 	exports.Set("xdpLinkCreate", Napi::Function::New(env, XdpLinkCreate));
 	exports.Set("linkUpdate", Napi::Function::New(env, LinkUpdate));
 	exports.Set("linkDetach", Napi::Function::New(env, LinkDetach));

@@ -140,6 +140,8 @@ export interface BpfNative {
   getFdById(kind: 'map' | 'prog' | 'link', id: number): number;
   progTestRun(fd: number, opts: NativeTestRunOpts): NativeTestRunResult;
   progTestRunAsync(fd: number, opts: NativeTestRunOpts): Promise<NativeTestRunResult>;
+  /** One test run per frame of equal-sized frames; the return values as native-endian u32s. */
+  progTestRunEach(fd: number, frames: Buffer, frameSize: number): Buffer;
   xdpLinkCreate(progFd: number, ifindex: number, flags: number): number;
   linkUpdate(linkFd: number, newProgFd: number, oldProgFd?: number): void;
   linkDetach(linkFd: number): void;

@@ -32,6 +32,12 @@ export interface BgpAnnouncerOptions {
  * event loop stalls for LEASE_S stops forwarding, as a silent VRRP MASTER would.
  */
 const LEASE_S = 3;
+/**
+ * Routes bring these VIPs' traffic to every announcing host: the program
+ * answers no ARP/NDP for them (VIPD_INST_F_ROUTED), so no host draws the
+ * segment's traffic to itself alone.
+ */
+const ROUTED = { routed: true } as const;
 const TICK_MS = 1000;
 
 export class BgpAnnouncer {
@@ -78,7 +84,7 @@ export class BgpAnnouncer {
     for (const [name, e] of wanted) {
       if (this.#leased.has(name)) continue;
       for (const v of e.vips) this.#o.dataplane.setVip(v, e.id);
-      this.#o.dataplane.activate(e.id, LEASE_S, e.interface);
+      this.#o.dataplane.activate(e.id, LEASE_S, e.interface, undefined, ROUTED);
       this.#leased.set(name, e);
     }
   }
@@ -172,7 +178,7 @@ export class BgpAnnouncer {
   #tick(): void {
     for (const e of this.#leased.values()) {
       try {
-        this.#o.dataplane.activate(e.id, LEASE_S, e.interface);
+        this.#o.dataplane.activate(e.id, LEASE_S, e.interface, undefined, ROUTED);
       } catch (err) {
         this.#o.logger.error({ interface: e.interface, err: (err as Error).message }, 'BGP: lease renewal failed');
       }

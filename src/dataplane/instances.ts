@@ -5,7 +5,7 @@
  * of the instance).
  */
 import type { BpfMap } from '../bpf/index.js';
-import { INST_F_ACTIVE, instanceCodec, LEASE_FOREVER, type Instance } from './abi.js';
+import { INST_F_ACTIVE, INST_F_ROUTED, instanceCodec, LEASE_FOREVER, type Instance } from './abi.js';
 import type { ServingInterface } from './interfaces.js';
 
 /** CLOCK_MONOTONIC in ns: what bpf_ktime_get_ns() reads in the program. */
@@ -27,6 +27,15 @@ export interface LeaseTarget {
   valueOffset: number;
 }
 
+export interface ActivateOptions {
+  /**
+   * The VIPs are reached by routes (announce: bgp): every host serving
+   * them forwards, and none answers ARP or neighbour solicitations for
+   * them (VIPD_INST_F_ROUTED; the program passes those as pass_routed).
+   */
+  routed?: boolean;
+}
+
 export class InstanceTable {
   /** What each instance entry holds for its interface (read from the map once, then kept). */
   private readonly entryIfaces = new Map<number, ServingInterface>();
@@ -42,10 +51,10 @@ export class InstanceTable {
    * leaseSeconds = Infinity never expires. `mac` (the VRRP virtual MAC)
    * replaces the interface's as the MAC the instance answers and forwards with.
    */
-  activate(instance: number, leaseSeconds: number, iface: string | number, mac?: Buffer): void {
+  activate(instance: number, leaseSeconds: number, iface: string | number, mac?: Buffer, opts: ActivateOptions = {}): void {
     const expiry =
       leaseSeconds === Infinity ? LEASE_FOREVER : monotonicNs() + BigInt(Math.round(leaseSeconds * 1e9));
-    const entry = this.activeEntry(expiry, iface, mac);
+    const entry = this.activeEntry(expiry, iface, mac, opts);
     // The kernel copies an array value without a lock: a packet may read
     // part of the old entry and part of the new. Only the lease may change
     // in a write that makes the entry active, or a packet could take the
@@ -69,9 +78,10 @@ export class InstanceTable {
     return v;
   }
 
-  private activeEntry(expiry: bigint, iface: string | number, vmac?: Buffer): Instance {
+  private activeEntry(expiry: bigint, iface: string | number, vmac?: Buffer, opts: ActivateOptions = {}): Instance {
     const { ifindex, mac } = this.serving(iface);
-    return { lease_expiry_ns: expiry, ifindex, mac: vmac ?? mac, flags: INST_F_ACTIVE, pad: 0 };
+    const flags = INST_F_ACTIVE | (opts.routed ? INST_F_ROUTED : 0);
+    return { lease_expiry_ns: expiry, ifindex, mac: vmac ?? mac, flags, pad: 0 };
   }
 
   /** The instances map fd, the key, the active value and where its expiry field sits. */

@@ -26,7 +26,7 @@ import { parseAddr, parseMac } from './addr.js';
 import { ServiceCounters, type Counters } from './counters.js';
 import type { RealSet } from './fallbacks.js';
 import { sweepFlows, type FlowTimeouts, type SweepResult } from './flows.js';
-import { InstanceTable, type LeaseTarget } from './instances.js';
+import { InstanceTable, type ActivateOptions, type LeaseTarget } from './instances.js';
 import { Interfaces } from './interfaces.js';
 import { closeMaps, openMaps, sumCounters, type DataplaneMaps } from './maps.js';
 import { hasPinnedMaps, lockPinDir, unpinAll } from './pins.js';
@@ -42,7 +42,7 @@ import {
 import { FLOOR, type MapSizes } from './sizing.js';
 
 export { forwardedCounter, type Counters } from './counters.js';
-export { monotonicNs, type InstanceEntry, type LeaseTarget } from './instances.js';
+export { monotonicNs, type ActivateOptions, type InstanceEntry, type LeaseTarget } from './instances.js';
 export type { BackendSpec, Protocol, ServiceInfo, ServiceRef, ServiceSpec, ServiceSlotsView } from './service-entries.js';
 export { FLOW_STATES, type FlowState, type FlowTimeouts, type SweepResult } from './flows.js';
 export type { RealSet } from './fallbacks.js';
@@ -249,10 +249,11 @@ export class Dataplane {
    * the instance has. The interface must be enabled (attach()); its VIPs
    * are served there only. leaseSeconds = Infinity never expires. `mac`:
    * the MAC to answer and forward with instead of the interface's (the VRRP
-   * virtual MAC, instances[].vmac).
+   * virtual MAC, instances[].vmac). opts.routed: the VIPs are reached by
+   * routes (announce: bgp), so no ARP/NDP answers for them.
    */
-  activate(instance: number, leaseSeconds: number, iface: string | number, mac?: Buffer): void {
-    this.instances.activate(instance, leaseSeconds, iface, mac);
+  activate(instance: number, leaseSeconds: number, iface: string | number, mac?: Buffer, opts?: ActivateOptions): void {
+    this.instances.activate(instance, leaseSeconds, iface, mac, opts);
   }
 
   /**

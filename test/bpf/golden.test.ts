@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xdpVerdictName } from '../../src/bpf/index.js';
-import { IPPROTO_TCP, IPPROTO_UDP, REASONS, type ReasonName } from '../../src/dataplane/abi.js';
+import { FLOW_EVENTS, IPPROTO_TCP, IPPROTO_UDP, REASONS, type ReasonName } from '../../src/dataplane/abi.js';
 import { parseAddr } from '../../src/dataplane/addr.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
 import { serviceId } from '../model/xdp-model.js';
@@ -33,7 +33,8 @@ import {
   tcpFrame,
   udpFrame,
 } from '../helpers/frames.js';
-import { Fixture, counterDelta, modelDelta } from './fixture.js';
+import { Fixture, counterDelta, modelDelta, seenAgeUnits, tableView, type FlowTable } from './fixture.js';
+import { buildCases, entryOf, type TableEntry } from './conn-cases.js';
 import {
   EMPTY_PORT,
   MIXED_PORT,
@@ -44,10 +45,12 @@ import {
   VIP4_EXPIRED,
   VIP4_INACTIVE,
   VIP4_OTHER_IFACE,
+  VIP4_ROUTED,
   VIP6,
   VIP6_EXPIRED,
   VIP6_INACTIVE,
   VIP6_OTHER_IFACE,
+  VIP6_ROUTED,
   testState,
 } from './state.js';
 
@@ -139,6 +142,7 @@ const cases: GoldenCase[] = [
   { description: 'ARP request for an inactive VIP passes', input: arpRequestFrame({ spa: C4, tpa: VIP4_INACTIVE }), verdict: 'PASS', reason: 'pass_inactive' },
   { description: 'ARP request for a VIP whose lease expired passes', input: arpRequestFrame({ spa: C4, tpa: VIP4_EXPIRED }), verdict: 'PASS', reason: 'pass_lease_expired' },
   { description: 'ARP request for a VIP served on another interface passes', input: arpRequestFrame({ spa: C4, tpa: VIP4_OTHER_IFACE }), verdict: 'PASS', reason: 'pass_other_iface' },
+  { description: 'ARP request for a VIP of a routed instance (announce: bgp) passes', input: arpRequestFrame({ spa: C4, tpa: VIP4_ROUTED }), verdict: 'PASS', reason: 'pass_routed' },
   { description: 'ARP request for another address passes', input: arpRequestFrame({ spa: C4, tpa: '10.0.0.99' }), verdict: 'PASS', reason: 'pass_not_vip' },
   { description: 'gratuitous ARP for the VIP passes', input: arpRequestFrame({ spa: VIP4, tpa: VIP4 }), verdict: 'PASS', reason: 'pass_arp_other' },
   { description: 'ARP reply about the VIP passes', input: arpRequestFrame({ spa: C4, tpa: VIP4, oper: 2 }), verdict: 'PASS', reason: 'pass_arp_other' },
@@ -154,6 +158,7 @@ const cases: GoldenCase[] = [
   { description: 'NS for an inactive VIP passes', input: nsFrame({ src: C6, target: VIP6_INACTIVE }), verdict: 'PASS', reason: 'pass_inactive' },
   { description: 'NS for a VIP whose lease expired passes', input: nsFrame({ src: C6, target: VIP6_EXPIRED }), verdict: 'PASS', reason: 'pass_lease_expired' },
   { description: 'NS for a VIP served on another interface passes', input: nsFrame({ src: C6, target: VIP6_OTHER_IFACE }), verdict: 'PASS', reason: 'pass_other_iface' },
+  { description: 'NS for a VIP of a routed instance passes', input: nsFrame({ src: C6, target: VIP6_ROUTED }), verdict: 'PASS', reason: 'pass_routed' },
   { description: 'NS for another address passes', input: nsFrame({ src: C6, target: '2001:db8::99' }), verdict: 'PASS', reason: 'pass_not_vip' },
   { description: 'DAD probe (from ::) for the VIP passes to the kernel', input: nsFrame({ src: '::', target: VIP6 }), verdict: 'PASS', reason: 'pass_nd_other' },
   { description: 'NS with hop limit 64 (off-link) passes', input: nsFrame({ src: C6, target: VIP6, hopLimit: 64 }), verdict: 'PASS', reason: 'pass_nd_other' },
@@ -269,5 +274,66 @@ describe('vipd_xdp golden packets', () => {
     }
     expect(forwardedN).toBeGreaterThan(0);
     expect(passed).toBeGreaterThan(0);
+  });
+});
+
+/** A case's expected table in tableView()'s form. */
+function expectedView(st: typeof state, entries: TableEntry[]): string[] {
+  return entries
+    .map((e) => {
+      const { id, hash } = entryOf(st, e);
+      return `${id} real=${e.real} hash=${hash} flags=${e.flags ?? 0}`;
+    })
+    .sort();
+}
+
+function tableOf(st: typeof state, entries: TableEntry[] = []): FlowTable {
+  return new Map(
+    entries.map((e) => {
+      const { id, hash } = entryOf(st, e);
+      return [id, { real: e.real, hash, seen: 0, flags: e.flags ?? 0 }];
+    }),
+  );
+}
+
+describe('vipd_xdp connection table', () => {
+  // A state of its own: these cases write its tables.
+  const tstate = testState();
+  let fx: Fixture;
+  beforeAll(async () => {
+    fx = await Fixture.load(tstate, { flows: 1024, pending: 256 });
+  });
+  afterAll(() => fx?.close());
+
+  it.each(buildCases(tstate).map((c) => [c.description, c] as const))('%s', (_d, c) => {
+    tstate.flows = tableOf(tstate, c.flows);
+    tstate.pending = tableOf(tstate, c.pending);
+    fx.writeTable(tstate.flows, 'flows');
+    fx.writeTable(tstate.pending, 'pending');
+    for (const [i, step] of c.steps.entries()) {
+      const what = `step ${i} (${step.reason})`;
+      const expected = (step.real === undefined ? step.input : forwarded(step.input, REAL_MACS[step.real])).toString('hex');
+      const before = fx.readCounters();
+      const k = fx.kernel(step.input);
+      const after = fx.readCounters();
+      const m = fx.model(step.input);
+      expect(k.output.toString('hex'), what).toBe(expected);
+      expect(xdpVerdictName(k.action), what).toBe(step.reason.startsWith('pass') ? 'PASS' : 'TX');
+      expect(m.reasonName, what).toBe(step.reason);
+      expect(m.output.toString('hex'), what).toBe(expected);
+      const delta = counterDelta(before, after);
+      expect(delta, what).toEqual(modelDelta(m));
+      const events = [...delta.keys()].filter((key) => key.startsWith('flow_stats/')).map((key) => FLOW_EVENTS[Number(key.split('/')[1])]);
+      expect(events.sort(), what).toEqual([...step.events].sort());
+      // The model holds what the kernel holds after every frame.
+      expect(tableView(fx.readTable('flows')), what).toEqual(tableView(tstate.flows));
+      expect(tableView(fx.readTable('pending')), what).toEqual(tableView(tstate.pending));
+    }
+    const flows = fx.readTable('flows');
+    expect(tableView(flows)).toEqual(expectedView(tstate, c.flowsAfter));
+    expect(tableView(fx.readTable('pending'))).toEqual(expectedView(tstate, c.pendingAfter));
+    // Entries the program wrote carry the lease clock of their last packet (~1 ms units).
+    const written = new Map([...flows].filter(([id]) => !c.flows?.some((e) => entryOf(tstate, e).id === id)));
+    for (const age of seenAgeUnits(written, process.hrtime.bigint())) expect(age).toBeLessThan(60_000);
   });
 });

@@ -12,7 +12,7 @@ import { parseAddr } from '../../src/dataplane/addr.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
 import { monotonicNs } from '../../src/net/clock.js';
-import { LB_MAC, mac, tcpFrame } from '../helpers/frames.js';
+import { LB_MAC, arpRequestFrame, mac, tcpFrame } from '../helpers/frames.js';
 import { waitFor } from '../helpers/wait.js';
 
 const VIP = '10.0.0.10';
@@ -106,6 +106,18 @@ describe('Dataplane manager', () => {
     expect(c.services.get(0)?.packets).toBe(200n);
     expect(c.reals.get(0)?.packets).toBe(BigInt(hits[0]));
     expect(c.reals.get(1)?.packets).toBe(BigInt(hits[1]));
+  });
+
+  it('a routed instance (announce: bgp) answers no ARP for its VIPs and still forwards', () => {
+    const arp = arpRequestFrame({ spa: CLIENT, tpa: VIP });
+    const before = dp.counters().verdicts.pass_routed.packets;
+    dp.activate(0, 30, 1, undefined, { routed: true });
+    expect(xdpVerdictName(dp.program.run({ data: arp }).retval)).toBe('PASS');
+    expect(dp.counters().verdicts.pass_routed.packets).toBe(before + 1n);
+    expect(xdpVerdictName(dp.program.run({ data: flow(1000) }).retval)).toBe('TX');
+    // The same instance activated as VRRP MASTER answers again.
+    dp.activate(0, 30, 1);
+    expect(xdpVerdictName(dp.program.run({ data: arp }).retval)).toBe('TX');
   });
 
   it('serves an instance on its own interface only, with that interface\'s MAC', () => {

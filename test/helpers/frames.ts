@@ -216,7 +216,7 @@ export interface FlowOpts {
 const CLIENT_MAC = '02:00:00:00:00:01';
 const LB_MAC = '02:00:00:00:00:aa';
 
-export function tcpFrame(o: FlowOpts & { ip?: Partial<Ipv4Opts> }): Buffer {
+export function tcpFrame(o: FlowOpts & { ip?: Partial<Ipv4Opts>; flags?: number }): Buffer {
   const seg = tcp(o);
   const v6 = !isIPv4(o.src);
   const l3 = v6
