@@ -28,8 +28,16 @@ function backendState(b: BackendStatus): string {
   return b.up ? 'UP' : 'DOWN';
 }
 
-function backendRows(backends: readonly BackendStatus[]): string[][] {
-  return backends.map((b) => [b.address, backendState(b), String(b.weight), b.mac ?? 'unresolved', b.reason ?? '']);
+/** CONNS: flows the connection table holds for the backend (a daemon before ABI 6 sends none: no column). */
+function backendRows(backends: readonly BackendStatus[], conns: boolean): string[][] {
+  return backends.map((b) => [
+    b.address,
+    backendState(b),
+    String(b.weight),
+    ...(conns ? [b.connections === null || b.connections === undefined ? '-' : String(b.connections)] : []),
+    b.mac ?? 'unresolved',
+    b.reason ?? '',
+  ]);
 }
 
 function serviceLines(service: ServiceStatus): string[] {
@@ -40,9 +48,21 @@ function serviceLines(service: ServiceStatus): string[] {
     `${title}  instance ${service.instance}, ${service.active ? 'forwarding here' : 'not forwarding here'}, ${up}/${service.backends.length} backends taking flows`,
   ];
   if (service.backends.length === 0) return [...lines, '  (no backends)'];
+  const conns = service.backends.some((b) => b.connections !== undefined);
   return [
     ...lines,
-    ...tableLines(['BACKEND', 'STATE', { title: 'WEIGHT', align: 'right' }, 'MAC', 'CHECK'], backendRows(service.backends), '  '),
+    ...tableLines(
+      [
+        'BACKEND',
+        'STATE',
+        { title: 'WEIGHT', align: 'right' },
+        ...(conns ? [{ title: 'CONNS', align: 'right' as const }] : []),
+        'MAC',
+        'CHECK',
+      ],
+      backendRows(service.backends, conns),
+      '  ',
+    ),
   ];
 }
 

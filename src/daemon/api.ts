@@ -105,6 +105,16 @@ export interface DrainResult {
   changed: boolean;
 }
 
+/** `connections`: a backend's flows in the connection table, counted by a sweep at most ~1 s old. */
+export interface ConnectionsResult {
+  service: string;
+  backend: string;
+  connections: number;
+  drained: boolean;
+  /** Milliseconds since the epoch when the sweep that counted them began. */
+  at: number;
+}
+
 export interface DrainHostResult {
   drained: boolean;
   /** False when it already was in that state. */
@@ -185,6 +195,7 @@ export interface ControlMethods {
   status: [Record<string, never>, StatusResult];
   stats: [StatsParams, StatsSnapshot];
   drain: [DrainParams, DrainResult];
+  connections: [DrainParams, ConnectionsResult];
   undrain: [DrainParams, DrainResult];
   priority: [PriorityParams, PriorityResult];
   reload: [Record<string, never>, ReloadResult];

@@ -8,7 +8,7 @@
  * rejected: the message lists every error).
  */
 import { ControlError, type Handlers, type RequestContext } from './control/index.js';
-import type { DrainHostResult, DrainResult, PriorityResult, ReloadResult, Requester, StatsSnapshot, StatusResult, VipdEvent } from './api.js';
+import type { ConnectionsResult, DrainHostResult, DrainResult, PriorityResult, ReloadResult, Requester, StatsSnapshot, StatusResult, VipdEvent } from './api.js';
 import type { EventLog } from './events.js';
 import { ConfigRejected } from './read-config.js';
 
@@ -23,6 +23,8 @@ export interface ControlTarget {
   hasService(service: string): boolean;
   /** undefined when the service has no such backend. */
   setDrained(service: string, backend: string, drained: boolean, by: Requester): Promise<{ changed: boolean } | undefined>;
+  /** A backend's connections, from a sweep at most ~1 s old; undefined when there is no such backend. */
+  connections(service: string, backend: string): Promise<Omit<ConnectionsResult, 'service' | 'backend'> | undefined>;
   /** `vipctl drain-host`; undefined when the config has no bgp. */
   setHostDrained(drained: boolean, by: Requester): Promise<{ changed: boolean } | undefined>;
   /** The history `vipctl events` reads. */
@@ -98,6 +100,15 @@ export function controlHandlers(d: ControlTarget): Handlers {
         }
         for (const e of d.events.list(limit)) yield e;
       },
+    },
+    connections: async (params: unknown): Promise<ConnectionsResult> => {
+      const p = obj(params);
+      const service = str(p, 'service');
+      const backend = str(p, 'backend');
+      if (!d.hasService(service)) throw new ControlError('NOT_FOUND', `no service '${service}'`);
+      const res = await d.connections(service, backend);
+      if (!res) throw new ControlError('NOT_FOUND', `service '${service}' has no backend '${backend}'`);
+      return { service, backend, ...res };
     },
     drain: drain(true),
     undrain: drain(false),

@@ -23,6 +23,7 @@ import { InstanceSet } from './instances.js';
 import type { Logger } from './logger.js';
 import { ConfigRejected, readConfig } from './read-config.js';
 import { activateWhenForwardable } from './serve-gate.js';
+import { ConnectionTable } from './connections.js';
 import { ServiceTable } from './services.js';
 import { lineDiff } from './text-diff.js';
 import { BgpAnnouncer } from './bgp.js';
@@ -35,6 +36,8 @@ export interface DaemonOptions {
   logger: Logger;
   /** The BIRD binary (tests); `bird` from PATH by default. */
   birdPath?: string;
+  /** Time between sweeps of the connection table (default 5 s). */
+  sweepIntervalMs?: number;
 }
 
 const VERSION = (() => {
@@ -61,6 +64,7 @@ export class Daemon implements ControlTarget {
   #config!: Config;
   #dp!: Dataplane;
   #services!: ServiceTable;
+  #connections!: ConnectionTable;
   #instances!: InstanceSet;
   #metrics!: VipdMetrics;
   readonly events: EventLog;
@@ -111,6 +115,22 @@ export class Daemon implements ControlTarget {
         if (reason !== undefined) this.events.record({ type: 'backend', service: s, backend: b, up, reason });
         void this.#bgp?.update();
       },
+      onFlowsLost: (service, backend, flows) => this.events.record({ type: 'flows-lost', service, backend, flows }),
+      onDrained: (service, backend) => this.events.record({ type: 'drain-complete', service, backend }),
+    });
+    this.#connections = new ConnectionTable({
+      dataplane: this.#dp,
+      services: this.#services,
+      logger: this.#log,
+      config: this.#config.connections,
+      ...(this.#opts.sweepIntervalMs === undefined ? {} : { intervalMs: this.#opts.sweepIntervalMs }),
+      onSweep: (r) =>
+        this.#metrics.setConnections({
+          backends: this.#services.connectionsByBackend(),
+          byState: r.byState,
+          capacity: r.capacity,
+          seconds: r.durationMs / 1000,
+        }),
     });
     this.#metrics.setDataplane({ readCounters: () => this.#counters() });
     this.#instances = new InstanceSet({
@@ -137,6 +157,7 @@ export class Daemon implements ControlTarget {
     if (instancesFirst) this.#instances.startPending();
     await this.#services.apply(this.#config.services, (name) => this.#instances.ref(name));
     this.#services.start();
+    this.#connections.start();
     if (!instancesFirst) this.#instances.startPending();
     // BIRD starts with nothing announced; the first update announces what is healthy.
     await this.#bgp?.start();
@@ -254,6 +275,7 @@ export class Daemon implements ControlTarget {
     for (const [reason, v] of Object.entries(c.verdicts)) verdicts[reason] = v.packets;
     return {
       verdicts,
+      flowEvents: Object.fromEntries(Object.entries(this.#dp.flowEvents()).map(([k, v]) => [k, v.packets])),
       services: [...idx.services].map(([i, name]) => {
         const v = c.services.get(i);
         return { service: name, packets: v?.packets ?? 0n, bytes: v?.bytes ?? 0n };
@@ -288,6 +310,15 @@ export class Daemon implements ControlTarget {
     const res = await this.#services.setDrained(service, backend, drained);
     if (res) this.events.record({ type: 'drain', service, backend, drained, changed: res.changed, by });
     return res;
+  }
+
+  async connections(service: string, backend: string): Promise<{ connections: number; drained: boolean; at: number } | undefined> {
+    if (!this.#services.has(service, backend)) return undefined;
+    // Fresh counts for `drain --wait`: a sweep now when the last is older than a second.
+    const last = this.#connections.last;
+    if (!last || Date.now() - last.startedAt > 1000) this.#connections.sweep();
+    const drained = this.#services.isDrained(service, backend);
+    return { connections: this.#services.connections(service, backend) ?? 0, drained, at: this.#connections.last?.startedAt ?? Date.now() };
   }
 
   async setHostDrained(drained: boolean, by: Requester): Promise<{ changed: boolean } | undefined> {
@@ -353,6 +384,7 @@ export class Daemon implements ControlTarget {
     this.#bgp?.applyInstances(next.instances);
     if (idsMoved) changes.push('instance ids changed: every instance restarted');
     await this.#services.apply(next.services, (name) => this.#instances.ref(name));
+    this.#connections.setConfig(next.connections);
     this.#instances.startPending();
     await this.#bgp?.update();
     for (const n of diff.instances.added) changes.push(`instance ${n} added`);
@@ -435,6 +467,7 @@ export class Daemon implements ControlTarget {
     if (this.#watchdog) clearInterval(this.#watchdog);
     this.#sync?.close();
     this.#services.stop();
+    this.#connections.stop();
     await this.#control?.close();
     await this.#metricsServer?.close();
   }

@@ -332,6 +332,12 @@ export class ServiceTable {
     return { changed: true };
   }
 
+  /** True when the backend is drained or has weight 0 (quiescent: it takes no new flows). */
+  isDrained(service: string, address: string): boolean {
+    const b = this.#services.get(service)?.backends.get(address);
+    return !!b && (b.drained || b.weight === 0);
+  }
+
   has(service: string, address?: string): boolean {
     const s = this.#services.get(service);
     return !!s && (address === undefined || s.backends.has(address));

@@ -122,12 +122,13 @@ export function fallbacksResized(old: SlotWords, next: Uint32Array, invalid: Rea
       const r = old.real[i];
       const f = old.fallback[i];
       if (!isClean(r, f)) allClean = false;
-      let t = slotTarget(r, f);
-      if (t === REAL_NONE || invalid.has(t)) t = real;
+      const t = slotTarget(r, f);
+      // A target that is gone does not disagree: those flows lost their server anyway.
+      if (t === REAL_NONE || invalid.has(t)) continue;
       if (target === -1) target = t;
       else if (t !== target) agree = false;
     }
-    fallback[j] = agree ? nextFallback(target, allClean, real, invalid) : SLOT_PREV_RING;
+    fallback[j] = !agree ? SLOT_PREV_RING : nextFallback(target === -1 ? real : target, allClean, real, invalid);
   }
   return summarize(fallback, next);
 }

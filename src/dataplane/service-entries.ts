@@ -56,8 +56,6 @@ export interface ServiceInfo extends ServiceSpec {
   tableSize: number;
   /** First slot of the service's two rings (the live one is region or region + ringSize). */
   region: number;
-  /** VIPD_SVC_F_*: TRACK_ALL for UDP, PERSIST with persistence. */
-  flags: number;
 }
 
 /** What the sweep needs of a service: where its live ring is and how old its changes are. */
@@ -154,11 +152,11 @@ export class ServiceEntries {
       const addr = Buffer.alloc(16);
       k.addr.copy(addr);
       const key = { addr, family: FAMILY_V4, port: k.port, proto: k.proto };
-      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size, changedAt: Date.now(), installedAt: 0 });
+      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size, changedAt: Date.now(), installedAt: Date.now() });
     }
     for (const [k, value] of maps.services6.entries()) {
       const key = { addr: Buffer.from(k.addr), family: 6, port: k.port, proto: k.proto };
-      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size, changedAt: Date.now(), installedAt: 0 });
+      this.known.set(serviceId(key), { key, value, tableSize: value.ring_size, changedAt: Date.now(), installedAt: Date.now() });
     }
     rings.adopt([...this.known.values()].map((s) => liveRing(s.value)));
     for (const s of this.known.values()) if (s.value.prev_size > 0) rings.adoptRing(s.value.prev_ring, s.value.prev_size);
@@ -189,7 +187,6 @@ export class ServiceEntries {
       ringSize: value.ring_size,
       tableSize: entry.tableSize,
       region: value.region,
-      flags: value.flags,
     };
   }
 

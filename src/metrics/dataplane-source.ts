@@ -28,6 +28,8 @@ export interface DataplaneCounters {
   readonly verdicts: Readonly<Record<string, CounterValue>>;
   readonly services: readonly ServiceCounters[];
   readonly backends: readonly BackendCounters[];
+  /** What the connection table did, by event (`hit`, `pinned`, `reassigned`, ...; packets), ABI 6. */
+  readonly flowEvents?: Readonly<Record<string, CounterValue>>;
 }
 
 export interface DataplaneStatsSource {

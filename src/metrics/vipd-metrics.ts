@@ -70,6 +70,10 @@ export class VipdMetrics {
   readonly failoverSeconds: Gauge;
   readonly bgpSessionUp: Gauge<'peer'>;
   readonly bgpAnnounced: Gauge<'vip'>;
+  readonly backendConnections: Gauge<'service' | 'backend'>;
+  readonly connections: Gauge<'state'>;
+  readonly connectionsCapacity: Gauge<'table'>;
+  readonly sweepSeconds: Gauge;
   /** The info labels each declared instance carries, to remove exactly that series. */
   readonly #instanceInfo = new Map<string, InstanceInfo>();
 
@@ -142,7 +146,42 @@ export class VipdMetrics {
       registers,
     });
 
+    this.backendConnections = new Gauge({
+      name: 'vipd_backend_connections',
+      help: 'Flows the connection table holds for the backend at the last sweep (a drained backend reaches 0 when its connections ended).',
+      labelNames: ['service', 'backend'],
+      registers: this.#perBackend ? registers : [],
+    });
+    this.connections = new Gauge({
+      name: 'vipd_connections',
+      help: 'Entries of the connection table at the last sweep, by state (tcp, tcp_closing, udp, client: persistent clients, pending: first packets).',
+      labelNames: ['state'],
+      registers,
+    });
+    this.connectionsCapacity = new Gauge({
+      name: 'vipd_connections_capacity',
+      help: 'Entries the connection table maps hold at most (flows: flows4 + flows6; pending: pending4 + pending6).',
+      labelNames: ['table'],
+      registers,
+    });
+    this.sweepSeconds = new Gauge({
+      name: 'vipd_connections_sweep_seconds',
+      help: 'Wall time of the last sweep of the connection table (read, expire, count).',
+      registers,
+    });
+
     const snapshot = (): Promise<DataplaneCounters | undefined> => this.#snapshot();
+    new Counter({
+      name: 'vipd_flow_events_total',
+      help: 'Packets by what the connection table did with them (hit, pending, promoted, pinned, reassigned, reopened, closing, full).',
+      labelNames: ['event'],
+      registers,
+      async collect() {
+        const c = await snapshot();
+        this.reset();
+        for (const [event, value] of Object.entries(c?.flowEvents ?? {})) this.inc({ event }, toNumber(value));
+      },
+    });
     new Counter({
       name: 'vipd_xdp_verdicts_total',
       help: 'Packets seen by the XDP program, by verdict and reason (per-CPU counters, summed).',
@@ -294,6 +333,23 @@ export class VipdMetrics {
     let up = 0;
     for (const ok of this.#backendState.get(service)?.values() ?? []) if (ok) up++;
     this.serviceBackendsUp.set({ service }, up);
+  }
+
+  /** The last sweep of the connection table: per backend (when per-backend series are on), per state, capacity. */
+  setConnections(sweep: {
+    backends: readonly { service: string; backend: string; connections: number }[];
+    byState: Readonly<Record<string, number>>;
+    capacity: { flows: number; pending: number };
+    seconds: number;
+  }): void {
+    if (this.#perBackend) {
+      this.backendConnections.reset();
+      for (const b of sweep.backends) this.backendConnections.set({ service: b.service, backend: b.backend }, b.connections);
+    }
+    for (const [state, n] of Object.entries(sweep.byState)) this.connections.set({ state }, n);
+    this.connectionsCapacity.set({ table: 'flows' }, sweep.capacity.flows);
+    this.connectionsCapacity.set({ table: 'pending' }, sweep.capacity.pending);
+    this.sweepSeconds.set(sweep.seconds);
   }
 
   setFailoverSeconds(seconds: number): void {

@@ -119,7 +119,7 @@ describe('when the daemon cannot be reached', () => {
     const output = recordOutput();
     expect(await runCommand(() => runMaps('nope', { pin: tmp }, output), output)).toBe(2);
     expect(output.stderr()).toBe(
-      "vipctl: no map named 'nope'; vipd pins: instances, vips, services4, services6, rings, reals, iface_masters, verdicts, real_stats\n",
+      "vipctl: no map named 'nope'; vipd pins: instances, vips, services4, services6, rings, reals, iface_masters, verdicts, real_stats, flows4, flows6, pending4, pending6, flow_stats\n",
     );
   });
 

@@ -27,6 +27,7 @@ async function daemonWith(bgp: boolean): Promise<{ d: TestDaemon; events: EventL
     setPriority: unused,
     hasService: unused,
     setDrained: unused,
+    connections: unused,
     setHostDrained: async (want, by) => {
       if (!bgp) return undefined;
       const changed = want !== drained;

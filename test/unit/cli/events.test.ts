@@ -28,6 +28,7 @@ async function daemonWith(events: EventLog): Promise<TestDaemon> {
     setPriority: unused,
     hasService: unused,
     setDrained: unused,
+    connections: unused,
     setHostDrained: unused,
     events,
   };

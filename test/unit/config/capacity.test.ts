@@ -38,7 +38,8 @@ describe('config capacity: sized from the config, bounded by bpf.maxMemory', () 
   });
 
   it('a config that needs more than bpf.maxMemory is refused at that key, with the figure', () => {
-    const text = `bpf:\n  maxMemory: 4MiB\ninstances:\n${instanceYaml(['10.1.0.1'])}\n${servicesYaml(200, 10)}\n`;
+    // A small connection table: the rings are what this config is about.
+    const text = `bpf:\n  maxMemory: 4MiB\nconnections:\n  max: 1024\ninstances:\n${instanceYaml(['10.1.0.1'])}\n${servicesYaml(200, 10)}\n`;
     const errors = errorsOf(text);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ keyPath: 'bpf.maxMemory', line: 2 });

@@ -35,7 +35,7 @@ describe('ringSize', () => {
 
 describe('mapSizesFor', () => {
   it('gives a small config the floor, so it can grow several times over on reload', () => {
-    expect(mapSizesFor({ instances: 1, vips: 1, serviceBackends: [2] })).toEqual(FLOOR);
+    expect(mapSizesFor({ instances: 1, vips: 1, serviceBackends: [2], connections: FLOOR.flows4 })).toEqual(FLOOR);
   });
 
   it('gives a large config a quarter more than it needs', () => {
@@ -60,8 +60,24 @@ describe('mapMemory', () => {
   it('10 000 services x 10 backends fit in 512 MiB of maps on a 64-CPU host', () => {
     const sizes = mapSizesFor({ instances: 40, vips: 10_000, serviceBackends: Array.from({ length: 10_000 }, () => 10) });
     const memory = mapMemory(sizes, 64);
-    expect(memory.total).toBeLessThan(512 * 1024 ** 2);
+    // The connection table (ABI 6) is sized by connections.max, not by the services: apart.
+    const table = ['flows4', 'flows6', 'pending4', 'pending6'].reduce((sum, m) => sum + (memory.byMap[m] ?? 0), 0);
+    expect(memory.total - table).toBeLessThan(512 * 1024 ** 2);
     // The rings dominate: 8 bytes per slot (4-byte values on an 8-byte stride).
     expect(memory.byMap.rings).toBe(Math.ceil((sizes.ringSlots * 8) / 4096) * 4096);
+  });
+});
+
+describe('connection table sizing', () => {
+  it('connections.max entries per family in use, 1 for a family no service uses, pending a quarter', () => {
+    const sizes = mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 1_000_000, families: { v4: true, v6: false } });
+    expect(sizes).toMatchObject({ flows4: 1_000_000, flows6: 1, pending4: 250_000, pending6: 1 });
+  });
+
+  it('a million IPv4 flows (and their pending stage) take under 120 MiB', () => {
+    const sizes = mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 1_000_000, families: { v4: true, v6: false } });
+    const memory = mapMemory(sizes, 2);
+    expect((memory.byMap.flows4 ?? 0) + (memory.byMap.pending4 ?? 0)).toBeLessThan(120 * 1024 ** 2);
+    expect(memory.byMap.flows6 ?? 0).toBeLessThan(1024);
   });
 });
