@@ -24,7 +24,8 @@ import { SERVICE_PORT, Site, VIP, sleep } from '../scripts/topology.js';
 import { haveCommand, netnsUnavailable, type NodeChild } from '../test/helpers/netns.js';
 import { type BenchContext, type Section, type SectionOutcome, fmt, formatTable, summarize } from './lib.js';
 
-const SYNC = 'connections:\n  max: 65536\n  sync: { key: bench-connection-sync-key-0123 }';
+const TABLE = 'connections:\n  max: 65536';
+const SYNC = `${TABLE}\n  sync: { key: bench-connection-sync-key-0123 }`;
 const LAG_CONNS = 20;
 const LAG_POLL_LIMIT_MS = 2000;
 
@@ -94,8 +95,9 @@ async function waitAnswered(agent: NodeChild, more: number): Promise<Conn[]> {
   }, 60_000);
 }
 
-async function trial(ctx: BenchContext, n: number): Promise<TrialResult> {
-  const site = await Site.create({ label: `bcs${n}`, advertInterval: 0.1, realServers: 4, configTop: SYNC, instanceExtra: '\n    preemptDelay: 1' });
+/** One trial; `sync` false: the control, the same failover with each host's table its own. */
+async function trial(ctx: BenchContext, n: number, sync = true): Promise<TrialResult> {
+  const site = await Site.create({ label: `bcs${n}`, advertInterval: 0.1, realServers: 4, configTop: sync ? SYNC : TABLE, instanceExtra: '\n    preemptDelay: 1' });
   const agent = site.client.node(join(ctx.root, 'test', 'netns', 'fixtures', 'daemon-traffic.mjs'));
   const maps: BpfMap<Flow4Key, Flow>[] = [];
   try {
@@ -116,7 +118,7 @@ async function trial(ctx: BenchContext, n: number): Promise<TrialResult> {
     const after = await agent.call<{ conns: Conn[] }>('more', { ...args, conns: 100 }, 60_000);
     maps.push(...[0, 1].map((i) => BpfMap.openPinned(join(site.pins[i], 'flows4'), MAPS.flows4.key, MAPS.flows4.value)));
     const lagMs: number[] = [];
-    for (let k = 0; k < LAG_CONNS; k++) {
+    for (let k = 0; sync && k < LAG_CONNS; k++) {
       const c = (await agent.call<{ conns: Conn[] }>('more', { ...args, conns: 1 }, 30_000)).conns[0];
       const key = flowKey(c.localPort);
       const onMaster = await appears(maps[0], key, 50);
@@ -152,6 +154,8 @@ export const connectionSync: Section = {
     const trials = ctx.quick ? 1 : 3;
     const results: TrialResult[] = [];
     for (let n = 1; n <= trials; n++) results.push(await trial(ctx, n));
+    ctx.progress('connectionSync: control trial without sync');
+    const control = await trial(ctx, trials + 1, false);
     const lag = summarize(results.flatMap((r) => r.lagMs));
     const moved = results.reduce((a, r) => a + r.moved, 0);
     const conns = results.reduce((a, r) => a + r.conns, 0);
@@ -170,12 +174,13 @@ export const connectionSync: Section = {
         ],
         [true, true, true, false, false, true],
       ),
+      `control, the same failover without sync: ${control.moved}/${control.conns} moved (MASTER entries ${control.masterEntries}).`,
       'each trial: 100 connections, rs4 added (reload both), 100 + 20 more, then the MASTER\'s link down; sync interval 0.2 s (the default).',
       'lag: the entry present in the BACKUP\'s flows4 minus present in the MASTER\'s (polled every ms from the greeting on).',
       `goal: 0 moved: ${moved === 0 ? 'MET' : 'NOT MET'}`,
     ].join('\n');
     return {
-      json: { trials: results, movedTotal: moved, connections: conns, lagMs: lag, method: { syncIntervalSeconds: 0.2, advertIntervalSeconds: 0.1 } },
+      json: { trials: results, control, movedTotal: moved, connections: conns, lagMs: lag, method: { syncIntervalSeconds: 0.2, advertIntervalSeconds: 0.1 } },
       table,
       files: [],
       skipped: [],
