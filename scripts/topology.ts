@@ -23,8 +23,6 @@ export const SERVICE_PORT = 8080;
 export const CLIENT_ADDR = `${SUBNET}.10`;
 export const LB_ADDRS = [`${SUBNET}.1`, `${SUBNET}.2`] as const;
 export const REAL_ADDRS = [`${SUBNET}.21`, `${SUBNET}.22`] as const;
-/** Real servers beyond the first two (SiteOptions.realServers). */
-const MORE_REAL_ADDRS = [`${SUBNET}.23`, `${SUBNET}.24`] as const;
 
 /**
  * The IPv6 site (`family: 6`): the same hosts on a ULA /64, no IPv4 at all.
@@ -37,7 +35,6 @@ export const VIP6 = `${SUBNET6}100`;
 export const CLIENT_ADDR6 = `${SUBNET6}10`;
 export const LB_ADDRS6 = [`${SUBNET6}1`, `${SUBNET6}2`] as const;
 export const REAL_ADDRS6 = [`${SUBNET6}21`, `${SUBNET6}22`] as const;
-const MORE_REAL_ADDRS6 = [`${SUBNET6}23`, `${SUBNET6}24`] as const;
 
 export interface SiteOptions {
   label?: string;
@@ -53,9 +50,9 @@ export interface SiteOptions {
   vipdHosts?: [boolean, boolean];
   /** Address family of the whole site (default 4): 6 uses SUBNET6 / VIP6 and needs version 3. */
   family?: 4 | 6;
-  /** Real servers rs1..rsN (2..4, default 2); the config's services use the first two unless told otherwise. */
-  realServers?: 2 | 3 | 4;
-  /** Extra top-level YAML for every config (e.g. `connections: { max: 65536 }`). */
+  /** Real servers (default 2, at most 8): rs1.. at .21, .22, ...; the services list them all. */
+  realServers?: number;
+  /** Top-level YAML for every config in place of the default `connections: { max: 65536 }` (e.g. with `sync`). */
   configTop?: string;
 }
 
@@ -108,7 +105,7 @@ export class Site {
   readonly vip: string;
   readonly clientAddr: string;
   readonly lbAddrs: readonly [string, string];
-  readonly realAddrs: readonly string[];
+  readonly realAddrs: readonly [string, string, ...string[]];
   /** The LBs' eth0 link-local addresses (IPv6 sites; the VRRP sources), known after create(). */
   lbLinkLocals: string[] = [];
 
@@ -123,20 +120,22 @@ export class Site {
       healthCheck: opts.healthCheck ?? 'tcp',
       vipdHosts: opts.vipdHosts ?? [true, true],
       family: opts.family ?? 4,
-      realServers: opts.realServers ?? 2,
-      configTop: opts.configTop ?? '',
+      realServers: Math.min(8, Math.max(2, opts.realServers ?? 2)),
+      configTop: opts.configTop ?? 'connections: { max: 65536 }',
     };
     if (this.opts.family === 6 && this.opts.version !== 3) throw new Error('Site: IPv6 needs VRRP version 3');
     const v6 = this.opts.family === 6;
     this.vip = v6 ? VIP6 : VIP;
     this.clientAddr = v6 ? CLIENT_ADDR6 : CLIENT_ADDR;
     this.lbAddrs = v6 ? LB_ADDRS6 : LB_ADDRS;
-    this.realAddrs = (v6 ? [...REAL_ADDRS6, ...MORE_REAL_ADDRS6] : [...REAL_ADDRS, ...MORE_REAL_ADDRS]).slice(0, this.opts.realServers);
+    const n = this.opts.realServers;
+    const base = v6 ? REAL_ADDRS6 : REAL_ADDRS;
+    this.realAddrs = [base[0], base[1], ...Array.from({ length: n - 2 }, (_, k) => (v6 ? `${SUBNET6}${23 + k}` : `${SUBNET}.${23 + k}`))];
     this.lab = new NetnsLab(this.opts.label);
     this.sw = this.lab.bridge();
     this.client = this.lab.namespace('cl');
     this.lbs = [this.lab.namespace('lb1'), this.lab.namespace('lb2')];
-    this.reals = this.realAddrs.map((_, i) => this.lab.namespace(`rs${i + 1}`));
+    this.reals = this.realAddrs.map((_, k) => this.lab.namespace(`rs${k + 1}`));
     this.dirs = this.lbs.map(() => this.lab.tmpDir());
     this.pins = this.lbs.map(() => this.lab.bpffs());
   }
@@ -160,7 +159,7 @@ export class Site {
       [this.client, this.clientAddr],
       [this.lbs[0], this.lbAddrs[0]],
       [this.lbs[1], this.lbAddrs[1]],
-      ...this.reals.map((r, i): [Namespace, string] => [r, this.realAddrs[i]]),
+      ...this.reals.map((r, k): [Namespace, string] => [r, this.realAddrs[k] ?? '']),
     ];
     hosts.forEach(([ns, addr], i) => {
       this.sw.attach(ns, 'eth0');
@@ -249,15 +248,17 @@ export class Site {
   }
 
   /** The vipd config of host i (0 or 1). */
+  /** overrides.backends: the services' backends (default every real server); overrides.top: top-level YAML in place of configTop. */
   config(i: number, overrides: { priority?: number; extraServices?: string; backends?: readonly string[]; top?: string } = {}): string {
     const o = this.opts;
     const vip = this.vip;
-    const backends = (overrides.backends ?? this.realAddrs.slice(0, 2)).map((a) => `\n      - { address: ${a}, weight: 100 }`).join('');
+    const backends = (overrides.backends ?? this.realAddrs).map((a) => `\n      - { address: ${a}, weight: 100 }`).join('');
     const hc =
       o.healthCheck === 'tcp' ? `\n    healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }` : '';
     return `# vipd config for ${this.lbs[i].name} (written by scripts/topology.ts)
 bpf: { pin: ${this.pins[i]}, mode: native }
-control: { socket: ${this.socket(i)}, metrics: 127.0.0.1:9477 }${(overrides.top ?? o.configTop) ? `\n${overrides.top ?? o.configTop}` : ''}
+control: { socket: ${this.socket(i)}, metrics: 127.0.0.1:9477 }
+${overrides.top ?? o.configTop}
 instances:
   - name: web
     interface: eth0

@@ -41,6 +41,7 @@ import {
 const SYNC_KEY = 'netns-test-sync-key-0123456789';
 const SYNC_PORT = 8899;
 const CONNECTIONS = `connections:
+  max: 65536
   tcpTimeout: 900
   sync: { port: ${SYNC_PORT}, key: ${SYNC_KEY}, interval: 0.1 }`;
 

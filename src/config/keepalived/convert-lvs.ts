@@ -215,6 +215,7 @@ export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipIn
   const defaults: CheckDefaults = { delayLoop: KEEPALIVED_DELAY_LOOP };
   let kind: Statement | undefined;
   let protocol: 'tcp' | 'udp' = 'tcp';
+  let persistence: number | undefined;
   const realServers: Statement[] = [];
   for (const statement of blockOf(log, block)) {
     switch (statement.keyword) {
@@ -223,12 +224,12 @@ export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipIn
       case 'retry': defaults.retry = readNumber(log, statement, { min: 0, max: 99, integer: true }); break;
       case 'virtualhost': defaults.virtualhost = statement.args[0]; break;
       case 'delay_before_retry': log.noteOnce('delay_before_retry', statement, describe(statement), 'vipd retries at the check interval; fall counts the retries'); break;
-      case 'persistence_timeout':
-        // 0 is keepalived's "no persistence", which is what vipd does.
-        if (statement.args[0] !== undefined && Number(statement.args[0]) !== 0) {
-          log.dropped(statement, describe(statement), 'not supported yet: vipd has no per-client persistence (Maglev keeps each connection on its backend, but a client\'s next connection may go to another one); it comes with the connection table');
-        }
+      case 'persistence_timeout': {
+        // 0 is keepalived's "no persistence"; vipd's persistence: { timeout } is the same rule per client address.
+        const seconds = readNumber(log, statement, { min: 0, max: 86_400 });
+        persistence = seconds === undefined || seconds === 0 ? undefined : seconds;
         break;
+      }
       case 'ha_suspend': log.note(statement, describe(statement), 'vipd forwards a service only while its instance is MASTER anyway'); break;
       case 'lb_algo': case 'lvs_sched':
         if (statement.args[0] !== 'mh') log.note(statement, describe(statement), 'vipd always uses Maglev consistent hashing (IPVS "mh"), weighted');
@@ -273,5 +274,13 @@ export function convertVirtualServer(log: DiagnosticLog, block: Statement, vipIn
     return undefined;
   }
   const healthCheck = placeChecks(log, servers, `${formatHostPort(ip.address, port)}/${protocol}`);
-  return { vip: ip.address, port, protocol, instance, backends: servers.map((s) => s.backend), ...(healthCheck ? { healthCheck } : {}) };
+  return {
+    vip: ip.address,
+    port,
+    protocol,
+    instance,
+    backends: servers.map((s) => s.backend),
+    ...(healthCheck ? { healthCheck } : {}),
+    ...(persistence === undefined ? {} : { persistence: { timeout: persistence } }),
+  };
 }

@@ -98,8 +98,8 @@ export const INSTANCE_UNSUPPORTED: Readonly<Record<string, string>> = {
 };
 
 export const VIRTUAL_SERVER_UNSUPPORTED: Readonly<Record<string, string>> = {
-  persistence_granularity: 'no per-client persistence in vipd',
-  persistence_engine: 'no per-client persistence in vipd',
+  persistence_granularity: 'vipd persists per client address (/32, /128) only',
+  persistence_engine: 'vipd persists per client address only',
   sorry_server: 'no fallback server in vipd',
   sorry_server_inhibit: 'no fallback server in vipd',
   sorry_server_lvs_method: 'no fallback server in vipd',

@@ -84,6 +84,8 @@ export interface ServiceYaml {
   instance: string;
   backends: BackendYaml[];
   healthCheck?: HealthCheckYaml;
+  /** keepalived's persistence_timeout (seconds). */
+  persistence?: { timeout: number };
 }
 
 export interface VipdYaml {

@@ -1,0 +1,110 @@
+/**
+ * The daemon side of the connection table on the real program and maps
+ * (BPF_PROG_TEST_RUN, no interface): the fallbacks Dataplane.setBackends()
+ * writes keep every established flow on its real server through a drain
+ * and a ring resize (PREV_RING), new flows follow the new table, and the
+ * sweep counts, expires and cleans what the program wrote.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { xdpVerdictName } from '../../src/bpf/index.js';
+import { SLOT_PREV_RING } from '../../src/dataplane/abi.js';
+import { Dataplane } from '../../src/dataplane/manager.js';
+import { LB_MAC, tcpFrame } from '../helpers/frames.js';
+
+const VIP = '10.0.0.10';
+const SVC = { vip: VIP, port: 80, protocol: 'tcp' as const };
+const REALS = ['02:00:00:00:01:01', '02:00:00:00:01:02', '02:00:00:00:01:03'];
+const SYN = 0x02;
+const ACK = 0x10;
+const TIMEOUTS = { tcp: 900, udp: 60, closing: 10 };
+const FLOWS = 300;
+
+/** The client of flow i (many clients, so the hashes spread). */
+const client = (i: number) => `198.51.${100 + (i >> 8)}.${i & 0xff}`;
+
+describe('connection table: what the daemon writes', () => {
+  let dp: Dataplane;
+
+  /** Sends one packet of flow i; the real server index it went to (by MAC), or -1 when not forwarded. */
+  const send = (i: number, flags: number, sport = 40000): number => {
+    const res = dp.program.run({ data: tcpFrame({ src: client(i), dst: VIP, sport, dport: 80, flags }) });
+    if (xdpVerdictName(res.retval) !== 'TX') return -1;
+    const mac = [...res.data.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    return REALS.indexOf(mac);
+  };
+
+  beforeAll(async () => {
+    dp = await Dataplane.open({
+      sizes: { instances: 4, vips: 16, services: 4, reals: 16, ringSlots: 8192, flows4: 4096, flows6: 1, pending4: 1024, pending6: 1 },
+      ringQuiesceMs: 1,
+    });
+    dp.enableInterface(1, LB_MAC);
+    REALS.forEach((mac, i) => dp.setReal(i, { mac, address: `192.168.0.${i + 1}` }));
+    dp.setVip(VIP, 0);
+    dp.addService({ ...SVC, instance: 0, backends: 2 });
+    dp.activate(0, 60, 1);
+  });
+
+  afterAll(() => dp?.close());
+
+  it('a drain and a resize move no established flow; new flows follow the table; the sweep counts them', async () => {
+    await dp.setBackends(SVC, [
+      { real: 0, key: '192.168.0.1', weight: 1 },
+      { real: 1, key: '192.168.0.2', weight: 1 },
+    ]);
+    // Established flows: handshake on the first table. Clean slots: nothing in the table.
+    const home = Array.from({ length: FLOWS }, (_, i) => send(i, SYN));
+    for (let i = 0; i < FLOWS; i++) expect(send(i, ACK)).toBe(home[i]);
+    expect(dp.sweepFlows(TIMEOUTS).read).toBe(0);
+    const onReal0 = home.filter((r) => r === 0).length;
+    expect(onReal0).toBeGreaterThan(FLOWS / 4);
+
+    // Drain real 0: its slots now name real 1 and fall back to real 0.
+    await dp.setBackends(SVC, [{ real: 1, key: '192.168.0.2', weight: 1 }]);
+    for (let i = 0; i < FLOWS; i++) expect(send(i, ACK), `flow ${i} after the drain`).toBe(home[i]);
+    // New connections avoid the drained real at once.
+    for (let i = 0; i < 50; i++) expect(send(i, SYN, 50000)).toBe(1);
+    const afterDrain = dp.sweepFlows(TIMEOUTS);
+    expect(afterDrain.byReal.get(0)).toBe(onReal0);
+    expect(afterDrain.byState.tcp).toBe(onReal0);
+    // Half-done handshakes (SYN only) on changed slots wait in pending; on clean slots nothing is noted.
+    expect(afterDrain.byState.pending).toBeGreaterThan(0);
+    expect(afterDrain.byState.pending).toBeLessThan(50);
+
+    // A resize (a third backend configured: 251 -> 509 slots) with real 2 added.
+    dp.addService({ ...SVC, instance: 0, backends: 3 });
+    await dp.setBackends(SVC, [
+      { real: 1, key: '192.168.0.2', weight: 1 },
+      { real: 2, key: '192.168.0.3', weight: 1 },
+    ]);
+    const svc = dp.serviceSlots()[0];
+    expect(svc?.ringSize).toBe(509);
+    for (let i = 0; i < FLOWS; i++) expect(send(i, ACK), `flow ${i} after the resize`).toBe(home[i]);
+    const newOnes = Array.from({ length: 100 }, (_, i) => send(i, SYN, 60000));
+    expect(newOnes.filter((r) => r === 2).length).toBeGreaterThan(20);
+    expect(newOnes.includes(0)).toBe(false);
+    // Old slots of reals 0 and 1 disagree over some new slots: those ask the old ring, kept as the previous one.
+    expect(svc?.prevSize).toBe(251);
+
+    // The sweep: every flow on real 0 is still counted; a long idle table expires all.
+    const swept = dp.sweepFlows(TIMEOUTS);
+    expect(swept.byReal.get(0)).toBe(onReal0);
+    const expired = dp.sweepFlows({ tcp: 0, udp: 0, closing: 0 }, undefined);
+    // seen has ~1 ms resolution: entries touched this millisecond may survive a 0 s timeout.
+    expect(expired.expired + (expired.byState.tcp ?? 0)).toBe(swept.byState.tcp);
+  });
+
+  it('the sweep cleans: aged changed slots become tracked, tracked slots without entries clean, the previous ring is let go', () => {
+    const before = dp.serviceSlots()[0]!;
+    const empty = dp.sweepFlows({ tcp: 0, udp: 0, closing: 0 });
+    const seen = empty.slots.get(before.index)!;
+    dp.cleanSlots(before.index, before.ring, new Uint8Array(before.ringSize), { ageChanged: true, cleanTracked: true });
+    dp.cleanSlots(before.index, before.ring, new Uint8Array(before.ringSize), { ageChanged: true, cleanTracked: true });
+    expect(seen.ring).toBe(before.ring);
+    const after = dp.serviceSlots()[0]!;
+    expect(after.prevSize).toBe(0);
+    // Every slot clean again: no real 0 and no PREV_RING left anywhere.
+    expect(dp.namedReals().has(0)).toBe(false);
+    expect(dp.namedReals().has(SLOT_PREV_RING)).toBe(false);
+  });
+});
