@@ -15,6 +15,7 @@ import { bgp } from './bgp.js';
 import { controlPlane } from './controlplane.js';
 import { daemon } from './daemon-resources.js';
 import { dataplane } from './dataplane.js';
+import { connectionSync } from './connection-sync.js';
 import { failover } from './failover.js';
 import { failoverBfd } from './failover-bfd.js';
 import { firstSyn } from './first-syn.js';
@@ -29,6 +30,7 @@ const SECTIONS: readonly Section[] = [
   throughput,
   failover,
   failoverBfd,
+  connectionSync,
   firstSyn,
   controlPlane,
   scale,

@@ -52,6 +52,8 @@ export interface SiteOptions {
   family?: 4 | 6;
   /** Real servers (default 2, at most 8): rs1.. at .21, .22, ...; the services list them all. */
   realServers?: number;
+  /** Top-level YAML for every config in place of the default `connections: { max: 65536 }` (e.g. with `sync`). */
+  configTop?: string;
 }
 
 /** The real servers: TCP says "NAME CLIENT" then echoes lines as "NAME LINE"; UDP answers "NAME PAYLOAD". */
@@ -119,6 +121,7 @@ export class Site {
       vipdHosts: opts.vipdHosts ?? [true, true],
       family: opts.family ?? 4,
       realServers: Math.min(8, Math.max(2, opts.realServers ?? 2)),
+      configTop: opts.configTop ?? 'connections: { max: 65536 }',
     };
     if (this.opts.family === 6 && this.opts.version !== 3) throw new Error('Site: IPv6 needs VRRP version 3');
     const v6 = this.opts.family === 6;
@@ -245,16 +248,17 @@ export class Site {
   }
 
   /** The vipd config of host i (0 or 1). */
-  config(i: number, overrides: { priority?: number; extraServices?: string } = {}): string {
+  /** overrides.backends: the services' backends (default every real server); overrides.top: top-level YAML in place of configTop. */
+  config(i: number, overrides: { priority?: number; extraServices?: string; backends?: readonly string[]; top?: string } = {}): string {
     const o = this.opts;
     const vip = this.vip;
-    const backends = this.realAddrs.map((a) => `\n      - { address: ${a}, weight: 100 }`).join('');
+    const backends = (overrides.backends ?? this.realAddrs).map((a) => `\n      - { address: ${a}, weight: 100 }`).join('');
     const hc =
       o.healthCheck === 'tcp' ? `\n    healthCheck: { type: tcp, interval: 0.2, timeout: 0.2, rise: 1, fall: 2 }` : '';
     return `# vipd config for ${this.lbs[i].name} (written by scripts/topology.ts)
 bpf: { pin: ${this.pins[i]}, mode: native }
 control: { socket: ${this.socket(i)}, metrics: 127.0.0.1:9477 }
-connections: { max: 65536 }
+${overrides.top ?? o.configTop}
 instances:
   - name: web
     interface: eth0

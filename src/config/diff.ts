@@ -22,6 +22,8 @@ export interface ConfigDiff {
   readonly controlChanged: boolean;
   /** The top-level bgp (speaker, peers) differs: the BGP speaker is reconfigured. */
   readonly bgpChanged: boolean;
+  /** The top-level connections (table, sync) differs. */
+  readonly connectionsChanged: boolean;
   readonly instances: NamedChanges;
   readonly syncGroups: NamedChanges;
   /** A service counts as changed when anything but its backend list changed. */
@@ -71,7 +73,8 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
   const bpfChanged = !isDeepStrictEqual(before.bpf, after.bpf);
   const controlChanged = !isDeepStrictEqual(before.control, after.control);
   const bgpChanged = !isDeepStrictEqual(before.bgp, after.bgp);
-  const empty = !bpfChanged && !controlChanged && !bgpChanged && isEmpty(instances) && isEmpty(syncGroups) &&
+  const connectionsChanged = !isDeepStrictEqual(before.connections, after.connections);
+  const empty = !bpfChanged && !controlChanged && !bgpChanged && !connectionsChanged && isEmpty(instances) && isEmpty(syncGroups) &&
     isEmpty(services) && backends.length === 0;
-  return { bpfChanged, controlChanged, bgpChanged, instances, syncGroups, services, backends, empty };
+  return { bpfChanged, controlChanged, bgpChanged, connectionsChanged, instances, syncGroups, services, backends, empty };
 }

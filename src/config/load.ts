@@ -8,6 +8,7 @@ import { Document, LineCounter, parseDocument } from 'yaml';
 import { parseConfigListenAddress } from './address.js';
 import { checkCapacity } from './capacity.js';
 import { sortConfigErrors, type ConfigError } from './errors.js';
+import { readConnectionSync } from './read-connections.js';
 import { readInstance, readIp, readName, readNotify } from './read-instance.js';
 import { readService } from './read-service.js';
 import {
@@ -65,7 +66,7 @@ function readBpf(reader: FieldReader, field: Field | undefined): BpfConfig {
 
 function readConnections(reader: FieldReader, field: Field | undefined): ConnectionsConfig {
   const d = DEFAULTS.connections;
-  const fields = field && reader.mapping(field, ['max', 'tcpTimeout', 'udpTimeout']);
+  const fields = field && reader.mapping(field, ['max', 'tcpTimeout', 'udpTimeout', 'sync']);
   if (!fields) return { ...d };
   const seconds = { ...LIMITS.flowTimeout, unit: 'seconds' };
   return {
@@ -243,6 +244,9 @@ function readConfig(reader: FieldReader): Config | undefined {
     if (instance) instances.push({ field: item, instance });
   }
   checkInstanceClashes(reader, instances);
+  // connections.sync may take its key from an instance's auth: read once the instances are.
+  const syncField = fields.connections && reader.peek(fields.connections, 'sync');
+  const sync = syncField && readConnectionSync(reader, syncField, instances.map((e) => e.instance));
 
   const bgpOnly = new Set(instances.filter((e) => e.instance.announce === 'bgp').map((e) => e.instance.name));
   const syncGroups = readSyncGroups(reader, fields.syncGroups, new Set(instanceLookup.keys()), bgpOnly);
@@ -261,7 +265,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   return {
     bpf,
     control,
-    connections,
+    connections: { ...connections, ...(sync ? { sync } : {}) },
     ...(bgp ? { bgp } : {}),
     instances: instances.map((entry) => entry.instance),
     syncGroups,

@@ -43,6 +43,8 @@ export interface ConnectionsConfig {
   readonly tcpTimeout: number;
   /** Seconds a UDP flow may stay idle. */
   readonly udpTimeout: number;
+  /** Absent: no sync (each host's table is its own). */
+  readonly sync?: ConnectionSyncConfig;
 }
 
 /** A service's source-IP persistence (LVS persistence_timeout). */
@@ -269,6 +271,27 @@ export interface BgpConfig {
   readonly runDir: string;
 }
 
+/**
+ * `connections.sync`: the MASTER sends the connection-table entries a
+ * BACKUP could not compute itself to its peers over UDP (src/sync).
+ */
+export interface ConnectionSyncConfig {
+  /** UDP port every host listens on and sends to. */
+  readonly port: number;
+  /** Where to send; empty: the instances' unicastPeers and the peers heard (BACKUPs say hello to the MASTER they hear). */
+  readonly peers: readonly IpAddress[];
+  /** The HMAC-SHA256 key (`key`, or the contents of `keyFile`); absent: the first VRRP instance's auth password. */
+  readonly key?: string;
+  /** Where the key came from, for logs (never the key itself). */
+  readonly keySource: 'key' | 'keyFile' | 'vrrp-auth';
+  /** Seconds between two reads of the table for new or changed entries. */
+  readonly interval: number;
+  /** Entries per second at most, increments and bulk together. */
+  readonly rate: number;
+  /** Seconds a returning host holds preemption while it waits for a bulk sync from the MASTER. */
+  readonly holdTimeout: number;
+}
+
 export interface Config {
   readonly bpf: BpfConfig;
   readonly control: ControlConfig;
@@ -286,6 +309,7 @@ export const DEFAULTS = {
   control: { socket: '/run/vipd/vipd.sock', metrics: '127.0.0.1:9477', backendMetrics: true },
   connections: { max: 1_000_000, tcpTimeout: 900, udpTimeout: 60 },
   bgp: { holdTime: 9, bfd: false, gracePeriod: 2, runDir: '/run/vipd/bgp' },
+  connectionSync: { port: 8899, interval: 0.2, rate: 100_000, holdTimeout: 30 },
   instance: {
     announce: 'vrrp',
     version: 3,
@@ -319,6 +343,10 @@ export const LIMITS = {
   port: { min: 1, max: 65535 },
   connections: { min: 1024, max: 100_000_000 },
   flowTimeout: { min: 1, max: 86_400 },
+  syncInterval: { min: 0.01, max: 10 },
+  syncRate: { min: 100, max: 10_000_000 },
+  syncHoldTimeout: { min: 0, max: 3600 },
+  syncKeyBytes: 16,
   passwordBytes: 8,
   nameLength: 64,
   interfaceNameLength: 15,

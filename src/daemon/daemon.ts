@@ -27,6 +27,9 @@ import { ConnectionTable } from './connections.js';
 import { ServiceTable } from './services.js';
 import { lineDiff } from './text-diff.js';
 import { BgpAnnouncer } from './bgp.js';
+import { startConnectionSync } from './connection-sync.js';
+import type { FlowSync } from '../sync/flow-sync.js';
+import { isDeepStrictEqual } from 'node:util';
 
 export interface DaemonOptions {
   configFile: string;
@@ -75,6 +78,8 @@ export class Daemon implements ControlTarget {
   readonly #ifindexes = new Map<string, number>();
   /** Present when the config has `bgp`: the BGP speaker and the `announce: bgp` instances. */
   #bgp: BgpAnnouncer | undefined;
+  /** Present when the config has `connections.sync`. */
+  #sync: FlowSync | undefined;
   readonly #startedAt = new Date().toISOString();
   #stopped = false;
 
@@ -151,6 +156,8 @@ export class Daemon implements ControlTarget {
     // keeper holds BIRD for HANDOFF_HOLD_MS, and applyInstances above wrote a
     // 3 s lease). What to announce is decided once the services are in.
     const instancesFirst = this.#dp.adopted;
+    // Before the instances start, so a returning host holds preemption from its first advert.
+    await this.#startSync(this.#dp.adopted);
     if (instancesFirst) {
       this.#instances.startPending();
       await this.#bgp?.start();
@@ -200,6 +207,13 @@ export class Daemon implements ControlTarget {
       }
       return Dataplane.open({ pinDir, sizes });
     }
+  }
+
+  async #startSync(adopted: boolean): Promise<void> {
+    const cfg = this.#config.connections?.sync;
+    if (!cfg) return;
+    const parts = { dataplane: this.#dp, services: this.#services, instances: this.#instances, metrics: this.#metrics, logger: this.#log };
+    this.#sync = await startConnectionSync(cfg, parts, adopted);
   }
 
   #newBgp(bgp: NonNullable<Config['bgp']>): BgpAnnouncer {
@@ -370,6 +384,13 @@ export class Daemon implements ControlTarget {
     const { idsMoved } = this.#instances.apply(next, diff.instances.changed);
     this.#config = { ...next, bpf: old.bpf, control: old.control };
     if (diff.bgpChanged) changes.push(...(await this.#reloadBgp(next.bgp)));
+    if (!isDeepStrictEqual(old.connections?.sync, next.connections?.sync)) {
+      this.#sync?.close();
+      this.#sync = undefined;
+      this.#instances.setPreemptGate(null);
+      await this.#startSync(true);
+      changes.push('connection sync settings changed: sync restarted');
+    }
     this.#bgp?.applyInstances(next.instances);
     if (idsMoved) changes.push('instance ids changed: every instance restarted');
     await this.#services.apply(next.services, (name) => this.#instances.ref(name));
@@ -455,6 +476,7 @@ export class Daemon implements ControlTarget {
 
   async #closeServers(): Promise<void> {
     if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#sync?.close();
     this.#services.stop();
     this.#connections.stop();
     await this.#connections.idle();

@@ -117,6 +117,8 @@ export class InstanceSet {
   #links: LinkWatcher | undefined;
   /** BFD sessions of the instances with `bfd` (made when the first one starts). */
   #bfd: InstanceBfd | undefined;
+  /** Connection sync: why preemption waits now (until this host has the MASTER's table), or null. */
+  #preemptGate: (() => string | null) | null = null;
 
   constructor(opts: InstanceSetOptions) {
     this.#dp = opts.dataplane;
@@ -233,6 +235,7 @@ export class InstanceSet {
     };
     for (const vip of cfg.vips) this.#dp.setVip(vip.address, id);
     this.#metrics.declareInstance(cfg.name, { vrid: String(cfg.vrid), interface: cfg.interface, version: String(cfg.version) });
+    runner.engine.setPreemptGate(this.#preemptGate);
     runner.on('state', (c) => this.#onState(entry, c));
     runner.on('failover', (s) => {
       entry.lastFailoverSeconds = s;
@@ -420,6 +423,23 @@ export class InstanceSet {
     const previous = e.runner.status().priority;
     e.runner.setPriority(priority);
     return { previous };
+  }
+
+  /** A gate on preemption for every instance, present and future (VrrpInstance.setPreemptGate). */
+  setPreemptGate(gate: (() => string | null) | null): void {
+    this.#preemptGate = gate;
+    for (const e of this.#instances.values()) e.runner.engine.setPreemptGate(gate);
+  }
+
+  /** The VRRP masters this host hears (BACKUP of their instances), and the configured unicast peers: for connection sync. */
+  peers(): { heardMasters: string[]; unicastPeers: string[] } {
+    const heard = new Set<string>();
+    for (const e of this.#instances.values()) {
+      const s = e.runner.status();
+      if (s.state === 'BACKUP' && s.masterAddress) heard.add(s.masterAddress);
+    }
+    const unicast = new Set(this.#configs.flatMap((c) => c.unicastPeers.map((p) => p.address)));
+    return { heardMasters: [...heard], unicastPeers: [...unicast] };
   }
 
   /** Whether this host is MASTER of the instance now. */

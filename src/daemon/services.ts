@@ -414,6 +414,21 @@ export class ServiceTable {
     return { services, reals };
   }
 
+  /**
+   * For connection sync, by `vip|port|protocol`: each service's instance and
+   * the real index a backend's flows take here (the one its next table uses).
+   */
+  endpoints(): Map<string, { instanceId: number; realOf(backend: string): number | undefined }> {
+    const out = new Map<string, { instanceId: number; realOf(backend: string): number | undefined }>();
+    for (const s of this.#services.values()) {
+      out.set(`${s.config.vip}|${s.config.port}|${s.config.protocol}`, {
+        instanceId: s.instanceId,
+        realOf: (backend) => s.backends.get(backend)?.current,
+      });
+    }
+    return out;
+  }
+
   /** Per-backend counters from per-real ones: a backend's two real indexes summed. */
   backendCounters(
     reals: ReadonlyMap<number, { packets: bigint; bytes: bigint }>,

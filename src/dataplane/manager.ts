@@ -192,6 +192,11 @@ export class Dataplane {
     }
   }
 
+  /** The connection table's maps, for connection sync (src/sync): it reads and writes entries in bulk. */
+  flowMaps(): Pick<DataplaneMaps, 'flows4' | 'flows6'> {
+    return { flows4: this.maps.flows4, flows6: this.maps.flows6 };
+  }
+
   // ---- interfaces (interfaces.ts) ----------------------------------------
 
   /**

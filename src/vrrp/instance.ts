@@ -174,6 +174,8 @@ export class VrrpInstance {
   /** Why Master_Down will fire, when we know better than "silence". */
   #downCause: string | null = null;
   #preemptAllowedAt = 0;
+  /** Says why preemption must wait now (connection sync: the table first), or null. */
+  #preemptGate: (() => string | null) | null = null;
   #lastHealAnnounceAt = -Infinity;
   #masterSince: number | null = null;
   #transitions = 0;
@@ -328,6 +330,17 @@ export class VrrpInstance {
     this.#flush();
   }
 
+  /**
+   * A gate on preemption: while it returns a reason, a BACKUP that would
+   * preempt a lower-priority MASTER keeps following it instead. Connection
+   * sync holds preemption until this host has the MASTER's connection table
+   * (LoxiLB issue #565: a master that preempted before its sync reset
+   * clients). Taking over from a MASTER that went silent is never held.
+   */
+  setPreemptGate(gate: (() => string | null) | null): void {
+    this.#preemptGate = gate;
+  }
+
   /** Sync group: a BACKUP joins its group's new MASTER state. */
   forceMaster(reason: string): void {
     if (this.#state === 'BACKUP') this.#becomeMaster(reason);
@@ -438,7 +451,7 @@ export class VrrpInstance {
       this.#electionTimer.armNoLaterThan(this.#masterDownAt);
       return;
     }
-    const mayPreempt = this.#config.preempt && rx.arrivalMs >= this.#preemptAllowedAt;
+    const mayPreempt = this.#config.preempt && rx.arrivalMs >= this.#preemptAllowedAt && (this.#preemptGate?.() ?? null) === null;
     if (mayPreempt && rx.priority < ours) {
       // Discard: Master_Down_Timer keeps running and we take over when it fires.
       this.#downCause = `preempting ${rx.src} (priority ${rx.priority} < ours ${ours})`;

@@ -124,6 +124,19 @@ describe('BACKUP', () => {
     expect(h.instance.status().masterSince).toBe(4500 + MDI_100);
   });
 
+  it('preempt gate (connection sync): follows a lower master while the gate holds, preempts once it opens', () => {
+    const h = harness();
+    let held: string | null = 'waiting for the MASTER connection table';
+    h.instance.setPreemptGate(() => held);
+    h.instance.start();
+    feedEverySecond(h, 50, 500, 9500);
+    expect(h.instance.state).toBe('BACKUP');
+    held = null;
+    feedEverySecond(h, 50, 10500, 20500);
+    // The advert at 10500 is the first one discarded: Master_Down from the one before.
+    expect(h.instance.status().masterSince).toBe(9500 + MDI_100);
+  });
+
   it('equal priority: a BACKUP does not preempt, whatever the addresses', () => {
     const h = harness({ primaryAddress: '10.0.0.9' });
     h.instance.start();
