@@ -51,7 +51,10 @@ export function tracked(real: number): number {
  * those flows have lost their server anyway.
  */
 export function nextFallback(target: number, allClean: boolean, real: number, invalid: RealSet = NO_REALS, record = true): number {
-  const t = target === REAL_NONE || invalid.has(target) ? real : target;
+  // Not recording (this host serves nothing), a DOWN target is kept: the
+  // backend may be DOWN from here only (this host's link is down), and the
+  // MASTER's slot still names it.
+  const t = target === REAL_NONE || (record && invalid.has(target)) ? real : target;
   if (t === real) return allClean ? real : tracked(real);
   // Not recording: a clean slot stays clean (no flow of this host can have
   // started there: see ServiceTable's rule), a changed one keeps its fallback.
