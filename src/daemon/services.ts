@@ -229,6 +229,7 @@ export class ServiceTable {
         const index = realIndex++;
         const written = new Map<number, string>();
         for (const i of [index, this.#altIndexFor(index, services)]) {
+          if (i !== undefined && this.#dp.adopted) this.#adoptOwner(i, key, svc.name, b.address);
           const owner = i === undefined ? undefined : this.#owners.get(i);
           if (i !== undefined && owner?.key === key && owner.valid) written.set(i, owner.mac);
         }
@@ -609,6 +610,18 @@ export class ServiceTable {
     b.written.set(target, mac);
     b.current = target;
     return true;
+  }
+
+  /**
+   * An index of an adopted data plane (a restart) that this config gives to
+   * the backend `key`, holding that backend's address: written by the
+   * previous vipd for the same backend, so it is its own (its flows may be
+   * held there, and only it may rewrite it).
+   */
+  #adoptOwner(index: number, key: string, service: string, address: string): void {
+    if (this.#owners.has(index)) return;
+    const real = this.#dp.real(index);
+    if (real !== undefined && real.address === address) this.#owners.set(index, { key, service, backend: address, mac: real.mac, valid: true });
   }
 
   /** Where b's MAC goes: its current index or its other one, whichever no live table uses. */

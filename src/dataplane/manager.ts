@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { ArrayMemory, ObjectSpec, type DirLock, type Program, type XdpAttachment, type XdpMode } from '../bpf/index.js';
 import { packageRoot } from '../native.js';
 import { FLOW_EVENTS, MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, type Counter, type FlowEventName, type VipKey } from './abi.js';
-import { parseAddr, parseMac } from './addr.js';
+import { formatAddr, formatMac, parseAddr, parseMac } from './addr.js';
 import { ServiceCounters, type Counters } from './counters.js';
 import type { RealSet } from './fallbacks.js';
 import { sweepFlows, type FlowTimeouts, type SweepResult } from './flows.js';
@@ -296,6 +296,14 @@ export class Dataplane {
    * Writes a real server. Give a changed server a new index rather than
    * rewriting a live one: the program copies the MAC while it may be written.
    */
+  /** What reals holds at index, when it is a valid entry (address and MAC as text). */
+  real(index: number): { address: string; mac: string } | undefined {
+    if (index >= this.maps.reals.maxEntries) return undefined;
+    const v = this.maps.reals.lookup(index);
+    if (!v || (v.flags & REAL_F_VALID) === 0) return undefined;
+    return { address: formatAddr(v.addr, v.family), mac: formatMac(v.mac) };
+  }
+
   setReal(index: number, real: RealSpec): void {
     const { addr, family } = parseAddr(real.address);
     const mac = typeof real.mac === 'string' ? parseMac(real.mac) : real.mac;

@@ -43,7 +43,8 @@ describe.skipIf(!haveBird || process.getuid?.() !== 0)('BirdSupervisor (real BIR
   afterEach(async () => {
     await sup?.stop();
     sup = undefined;
-    rmSync(dir, { recursive: true, force: true });
+    // BIRD may still be writing its socket directory as it exits: retry ENOTEMPTY.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10 });
   });
 
   it('announces and withdraws VIPs by reconfiguring, and restarts BIRD when it dies', async () => {
