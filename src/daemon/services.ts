@@ -462,6 +462,7 @@ export class ServiceTable {
       else if (!this.#liveRefs.has(i)) this.#held.set(i, this.#held.get(i) ?? counts.startedAt);
     }
     this.#connections = connections;
+    let freed = false;
     for (const [i, since] of this.#held) {
       if ((counts.byReal.get(i) ?? 0) > 0 || counts.named.has(i) || counts.startedAt <= since + REAL_QUIESCE_MS) continue;
       if (this.#liveRefs.has(i)) continue;
@@ -472,6 +473,14 @@ export class ServiceTable {
         // Nobody's any more: cleared, so a stale entry could never send there.
         if (owner.valid) this.#dp.deleteReal(i);
         this.#owners.delete(i);
+      }
+      freed = true;
+    }
+    // A backend left out of its table for want of a free index gets one now.
+    if (freed) {
+      for (const s of this.#services.values()) {
+        const waiting = [...s.backends.values()].some((b) => b.up && !b.drained && b.weight > 0 && b.mac !== null && b.written.get(b.current) !== b.mac);
+        if (waiting) void this.#install(s, 'a held real index was freed');
       }
     }
     // Drains that completed: a drained (or weight-0) backend with nothing left in the table.
@@ -619,9 +628,20 @@ export class ServiceTable {
    * held there, and only it may rewrite it).
    */
   #adoptOwner(index: number, key: string, service: string, address: string): void {
-    if (this.#owners.has(index)) return;
+    if (this.#owners.has(index) || this.#held.has(index)) return;
     const real = this.#dp.real(index);
-    if (real !== undefined && real.address === address) this.#owners.set(index, { key, service, backend: address, mac: real.mac, valid: true });
+    if (real === undefined) return;
+    if (real.address === address) {
+      this.#owners.set(index, { key, service, backend: address, mac: real.mac, valid: true });
+      return;
+    }
+    // Another server's entry, written by the previous vipd for a backend this
+    // config moved or dropped (a backend removed by reload keeps its flows
+    // there): held until a sweep finds nothing naming it, then cleared. The
+    // sweep has not run yet, so without this the index could be rewritten
+    // under those flows before anything knew they exist.
+    this.#held.set(index, Date.now());
+    this.#owners.set(index, { key: `(adopted)|${real.address}`, service: '', backend: real.address, mac: real.mac, valid: true });
   }
 
   /** Where b's MAC goes: its current index or its other one, whichever no live table uses. */
