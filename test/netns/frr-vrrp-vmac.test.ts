@@ -13,7 +13,8 @@
  *   a fresh resolution gives the same MAC each time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Site, SERVICE_PORT } from '../../scripts/topology.js';
+import { Site } from '../../scripts/topology.js';
+import * as vipClient from './fixtures/vip-client.js';
 import { FrrVrrpd, frrVmac, frrVrrpdUnavailable } from '../helpers/frr-vrrpd.js';
 import { netnsUnavailable } from '../helpers/netns.js';
 
@@ -28,23 +29,9 @@ for (const family of [4, 6] as const) {
     let frr: FrrVrrpd;
     const downMs = 5000;
 
-    function clientVipMac(): string | undefined {
-      const rows = site.client.ipJson<{ dst: string; lladdr?: string }[]>(['neigh', 'show', site.vip, 'dev', 'eth0']);
-      return rows.find((r) => r.dst === site.vip)?.lladdr;
-    }
-
-    /** Forgets the VIP's neighbour entry and resolves it again (a ping makes the client ask). */
-    async function freshVipMac(): Promise<string | undefined> {
-      site.client.ip(['neigh', 'flush', 'dev', 'eth0', 'to', site.vip]);
-      await site.client.exec('ping', [...(family === 6 ? ['-6'] : []), '-c', '1', '-W', '1', site.vip]);
-      return clientVipMac();
-    }
-
-    /** The first line a real server says through the VIP. */
-    async function greeting(): Promise<string> {
-      const r = await site.client.exec('bash', ['-c', `exec 3<>/dev/tcp/${site.vip}/${SERVICE_PORT}; head -1 <&3`], { timeoutMs: 5000 });
-      return r.stdout.trim();
-    }
+    const clientVipMac = () => vipClient.clientVipMac(site);
+    const freshVipMac = () => vipClient.freshVipMac(site);
+    const greeting = () => vipClient.greeting(site);
 
     async function startVipd(): Promise<void> {
       // Generic XDP: a veth in native mode hands XDP an skb whose packet type
@@ -53,12 +40,7 @@ for (const family of [4, 6] as const) {
       // a NIC's native XDP (which runs before the skb exists), derives it from
       // the frame as the program left it.
       site.writeConfig(0, site.config(0).replace('mode: native', 'mode: generic'));
-      site.startDaemon(0, { writeConfig: false });
-      const until = Date.now() + 15_000;
-      while ((await site.state(0)) === undefined) {
-        if (Date.now() > until) throw new Error(`vipd did not answer in 15 s: see ${site.logPath(0)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await vipClient.startVipd(site, 0, { writeConfig: false });
     }
 
     async function vipdRejected(): Promise<string[]> {

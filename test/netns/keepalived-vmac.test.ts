@@ -13,7 +13,8 @@
  *   a fresh ARP resolution gives the same MAC each time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Site, SERVICE_PORT } from '../../scripts/topology.js';
+import { Site } from '../../scripts/topology.js';
+import * as vipClient from './fixtures/vip-client.js';
 import { Keepalived } from '../helpers/keepalived.js';
 import { decodeAdvert, VRRP_PROTOCOL } from '../../src/vrrp/index.js';
 import { packetMeta, parseEthernetFrame } from '../model/vrrp-frame.js';
@@ -28,35 +29,13 @@ for (const family of [4, 6] as const) {
     let ka: Keepalived;
     const downMs = 5000;
 
-    function clientVipMac(): string | undefined {
-      const rows = site.client.ipJson<{ dst: string; lladdr?: string }[]>(['neigh', 'show', site.vip, 'dev', 'eth0']);
-      return rows.find((r) => r.dst === site.vip)?.lladdr;
-    }
-
-    /** Forgets the VIP's neighbour entry and resolves it again (ARP request from the client). */
-    async function freshVipMac(): Promise<string | undefined> {
-      site.client.ip(['neigh', 'flush', 'dev', 'eth0', 'to', site.vip]);
-      await site.client.exec('ping', [...(family === 6 ? ['-6'] : []), '-c', '1', '-W', '1', site.vip]);
-      return clientVipMac();
-    }
-
-    /** The first line a real server says through the VIP (a TCP connection to the service). */
-    async function greeting(): Promise<string> {
-      const r = await site.client.exec('bash', ['-c', `exec 3<>/dev/tcp/${site.vip}/${SERVICE_PORT}; head -1 <&3`], { timeoutMs: 5000 });
-      return r.stdout.trim();
-    }
+    const clientVipMac = () => vipClient.clientVipMac(site);
+    const freshVipMac = () => vipClient.freshVipMac(site);
+    const greeting = () => vipClient.greeting(site);
+    const startVipd = () => vipClient.startVipd(site, 0);
 
     function unicastFilter(i: number): string {
       return site.lbs[i].execSync('bridge', ['fdb', 'show', 'dev', 'eth0']);
-    }
-
-    async function startVipd(): Promise<void> {
-      site.startDaemon(0);
-      const until = Date.now() + 15_000;
-      while ((await site.state(0)) === undefined) {
-        if (Date.now() > until) throw new Error(`vipd did not answer in 15 s: see ${site.logPath(0)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
     }
 
     beforeAll(async () => {
