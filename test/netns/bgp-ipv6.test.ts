@@ -78,10 +78,12 @@ describe.skipIf(why !== undefined)('BGP over IPv6: a /128 VIP announced and reac
       const route = st.router.ip(['-6', 'route', 'show', `${VIP6}/128`]).trim().replace(/\s+/g, ' ');
       console.log(`[bgp6] router: ${route}`);
       expect(route).toContain('proto bird');
-      const status = JSON.parse(st.vipctl(0, 'status', '--json')) as {
-        bgp: { sessions: { peer: string; up: boolean }[]; vips: { vip: string; announced: boolean }[] };
-      };
-      expect(status.bgp.sessions.every((s) => s.up)).toBe(true);
+      type Status = { bgp: { sessions: { peer: string; up: boolean }[]; vips: { vip: string; announced: boolean }[] } };
+      // The IPv4 session may come up after the IPv6 one that carried the /128.
+      const status = await waitFor('every BGP session of lb1 up in vipctl status', () => {
+        const st1 = JSON.parse(st.vipctl(0, 'status', '--json')) as Status;
+        return st1.bgp.sessions.every((s) => s.up) ? st1 : undefined;
+      }, 15_000);
       expect(status.bgp.sessions.map((s) => s.peer)).toContain('fd97::1');
       expect(status.bgp.vips).toContainEqual({ vip: VIP6, announced: true, reason: null });
       expect(metricSum(await st.metrics(0), 'vipd_bgp_announced', { vip: VIP6 })).toBe(1);
