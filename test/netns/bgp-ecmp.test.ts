@@ -75,8 +75,11 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       expect(perHost.filter((n) => n > 0).length).toBeGreaterThan(1);
       const servers = new Set(flowing.conns.map((c) => c.server));
       expect(servers.size).toBe(2);
-      const m = await metricsText(0);
-      expect(metricSum(m, 'vipd_bgp_session_up', { peer: ROUTER })).toBe(1);
+      // vipd reads BIRD's session state on its own schedule: it may trail the router's route.
+      const m = await waitFor('lb1 to report its BGP session up', async () => {
+        const text = await metricsText(0);
+        return metricSum(text, 'vipd_bgp_session_up', { peer: ROUTER }) === 1 ? text : undefined;
+      }, 15_000);
       expect(metricSum(m, 'vipd_bgp_announced', { vip: VIP })).toBe(1);
 
       // 3. vipctl drain-host withdraws lb1's route; undrain-host announces it again.
