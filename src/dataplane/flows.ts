@@ -163,63 +163,61 @@ function batchBuffers(keySize: number) {
   return { keys: Buffer.alloc(keySize * BATCH), values: Buffer.from(valuesAb), words: new Uint32Array(valuesAb), dead: Buffer.alloc(keySize * BATCH) };
 }
 
+type FlowMap = BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>;
+
 /**
- * Reads a whole map batch by batch; keep(keys, keyOffset, words, wordOffset)
- * says whether an entry stays. Deletes the others a batch at a time.
+ * A whole flow map, batch by batch into the same buffers (raw keys, values
+ * as 32-bit words), yielding to the event loop between batches; an empty
+ * map (1 entry: no service of that family) is not read.
  */
-async function sweepMap(
-  map: BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>,
-  keySize: number,
-  keep: (keys: Buffer, k: number, words: Uint32Array, w: number) => boolean,
-): Promise<{ read: number; expired: number }> {
-  if (map.maxEntries <= 1) return { read: 0, expired: 0 };
+async function* rawBatches(map: FlowMap, keySize: number): AsyncGenerator<{ count: number; keys: Buffer; words: Uint32Array; dead: Buffer }> {
+  if (map.maxEntries <= 1) return;
   const { keys, values, words, dead } = batchBuffers(keySize);
   let cursor: Buffer | null = null;
-  let read = 0;
-  let expired = 0;
   for (;;) {
     let res: { count: number; done: boolean; outBatch: Buffer };
     try {
       res = map.lookupBatchRaw(cursor, keys, values, BATCH);
     } catch (err) {
       // An empty hash map answers ENOENT to the first batch.
-      if ((err as { code?: string }).code === 'ENOENT' || /ENOENT/.test((err as Error).message)) break;
+      if ((err as { code?: string }).code === 'ENOENT' || /ENOENT/.test((err as Error).message)) return;
       throw err;
     }
+    yield { count: res.count, keys, words, dead };
+    if (res.done) return;
+    cursor = res.outBatch;
+    await yieldToEventLoop();
+  }
+}
+
+/**
+ * Reads a whole map batch by batch; keep(keys, keyOffset, words, wordOffset)
+ * says whether an entry stays. Deletes the others a batch at a time.
+ */
+async function sweepMap(
+  map: FlowMap,
+  keySize: number,
+  keep: (keys: Buffer, k: number, words: Uint32Array, w: number) => boolean,
+): Promise<{ read: number; expired: number }> {
+  let read = 0;
+  let expired = 0;
+  for await (const { count, keys, words, dead } of rawBatches(map, keySize)) {
     let deadCount = 0;
-    for (let i = 0; i < res.count; i++) {
+    for (let i = 0; i < count; i++) {
       if (keep(keys, i * keySize, words, i * 4)) continue;
       keys.copy(dead, deadCount * keySize, i * keySize, (i + 1) * keySize);
       deadCount++;
     }
-    read += res.count;
+    read += count;
     if (deadCount > 0) expired += map.deleteBatchRaw(dead, deadCount);
-    if (res.done) break;
-    cursor = res.outBatch;
-    await yieldToEventLoop();
   }
   return { read, expired };
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function countEntries(map: BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>, keySize: number): Promise<number> {
-  if (map.maxEntries <= 1) return 0;
-  const { keys, values } = batchBuffers(keySize);
-  let cursor: Buffer | null = null;
+async function countEntries(map: FlowMap, keySize: number): Promise<number> {
   let n = 0;
-  for (;;) {
-    let res: { count: number; done: boolean; outBatch: Buffer };
-    try {
-      res = map.lookupBatchRaw(cursor, keys, values, BATCH);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT' || /ENOENT/.test((err as Error).message)) break;
-      throw err;
-    }
-    n += res.count;
-    if (res.done) break;
-    cursor = res.outBatch;
-    await yieldToEventLoop();
-  }
+  for await (const { count } of rawBatches(map, keySize)) n += count;
   return n;
 }
