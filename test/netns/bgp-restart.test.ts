@@ -49,6 +49,7 @@ describe.skipIf(why !== undefined)('BGP host restart: SIGUSR2 keeps the routes, 
 
   it('SIGUSR2 and a new vipd: the router keeps the host all along, BIRD is adopted, no probe lost', async () => {
     const st = site!;
+    let failed = false;
     try {
       await st.waitHops(LBS, performance.now(), 45_000);
       const pidBefore = birdPid(st, 0);
@@ -59,8 +60,14 @@ describe.skipIf(why !== undefined)('BGP host restart: SIGUSR2 keeps the routes, 
       let watching = true;
       const seen = new Set<string>();
       const watcher = (async () => {
-        while (watching) {
-          seen.add(st.nextHops().join());
+        // Stops with the test: a failed wait below leaves `watching` set,
+        // and the router's namespace goes with the cleanup.
+        while (watching && !failed) {
+          try {
+            seen.add(st.nextHops().join());
+          } catch {
+            break;
+          }
           await new Promise((r) => setTimeout(r, 10));
         }
       })();
@@ -88,6 +95,7 @@ describe.skipIf(why !== undefined)('BGP host restart: SIGUSR2 keeps the routes, 
       expect(lost).toBe(0);
       for (const f of flows) expect(f.servers).toHaveLength(1);
     } catch (err) {
+      failed = true;
       printLogs();
       throw err;
     }
