@@ -19,7 +19,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BGP_LBS as LBS, BGP_PORT as PORT, BGP_REALS as REALS, BGP_VIP as VIP, BgpSite, ROUTER } from '../../scripts/bgp-topology.js';
+import { BGP_LBS as LBS, BGP_PORT as PORT, BGP_REALS as REALS, BGP_VIP as VIP, BgpSite, TEST_ROUTER_BFD, ROUTER } from '../../scripts/bgp-topology.js';
 import { metricSum } from '../../scripts/topology.js';
 import { haveCommand, type NodeChild } from '../helpers/netns.js';
 import { ensureBuilt, expectFlowsKept, skipReason, waitFor, type TrafficSummary } from './fixtures/daemon-site.js';
@@ -36,7 +36,7 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
   beforeAll(async () => {
     if (why) return;
     ensureBuilt();
-    site = await BgpSite.create('bgp');
+    site = await BgpSite.create('bgp', { routerBfd: TEST_ROUTER_BFD });
     for (let i = 0; i < LBS.length; i++) site.startDaemon(i);
     agent = site.trafficAgent();
   }, 60_000);
@@ -125,7 +125,7 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind a BIRD2 ro
       expectFlowsKept(graceful);
       console.log(`[bgp] graceful stop: longest gap between answers ${Math.max(0, ...graceful.conns.map((c) => c.maxGapMs))} ms over ${graceful.conns.length} connections`);
 
-      // 6. lb2 dies: its link goes down and vipd is SIGKILLed. BFD (100 ms x 3) tells the router.
+      // 6. lb2 dies: its link goes down and vipd is SIGKILLed. BFD (TEST_ROUTER_BFD: 300 ms x 5 on the router, 100 ms x 3 on the host) tells the router.
       // UDP flows (16 source ports, a probe every 5 ms) measure each flow's longest gap; TCP's is RTO-bound.
       const udpBefore = metricSum(await metricsText(1), 'vipd_service_packets_total', { service: 'web-udp' });
       const probe = st.udpProbe({ sockets: 16, everyMs: 5, durationMs: 6000 });

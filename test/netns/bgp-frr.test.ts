@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BGP_LBS as LBS, BGP_PORT as PORT, BGP_REALS as REALS, BGP_VIP as VIP, BgpSite, FRR_DIR } from '../../scripts/bgp-topology.js';
+import { BGP_LBS as LBS, BGP_PORT as PORT, BGP_REALS as REALS, BGP_VIP as VIP, BgpSite, TEST_ROUTER_BFD, FRR_DIR } from '../../scripts/bgp-topology.js';
 import { haveCommand, type NodeChild } from '../helpers/netns.js';
 import { ensureBuilt, expectFlowsKept, skipReason, waitFor, type TrafficSummary } from './fixtures/daemon-site.js';
 
@@ -30,7 +30,7 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind an FRR rou
   beforeAll(async () => {
     if (why) return;
     ensureBuilt();
-    site = await BgpSite.create('bgpfrr', { tor: 'frr' });
+    site = await BgpSite.create('bgpfrr', { tor: 'frr', routerBfd: TEST_ROUTER_BFD });
     for (let i = 0; i < LBS.length; i++) site.startDaemon(i);
     agent = site.trafficAgent();
   }, 60_000);
@@ -75,7 +75,7 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind an FRR rou
       expect(goneAt).toBeLessThan(exitedAt);
       console.log(`[frr] SIGTERM -> route without lb3: ${goneMs.toFixed(0)} ms; vipd exited after ${(exitedAt - t0).toFixed(0)} ms`);
 
-      // 4. lb2's link goes down and vipd is killed: FRR's BFD (100 ms x 3) drops it.
+      // 4. lb2's link goes down and vipd is killed: FRR's BFD (TEST_ROUTER_BFD) drops it.
       const t1 = performance.now();
       st.lbs[1]!.ip(['link', 'set', 'eth0', 'down']);
       st.daemons[1]!.kill('SIGKILL');

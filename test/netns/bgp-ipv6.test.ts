@@ -13,7 +13,7 @@
  * takes its next hop out of the IPv6 route too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BGP_LBS as LBS, BGP_LBS6 as LBS6, BGP_PORT as PORT, BGP_VIP6 as VIP6, BGP_VIP as VIP, BgpSite } from '../../scripts/bgp-topology.js';
+import { BGP_LBS as LBS, BGP_LBS6 as LBS6, BGP_PORT as PORT, BGP_VIP6 as VIP6, BGP_VIP as VIP, BgpSite, TEST_ROUTER_BFD } from '../../scripts/bgp-topology.js';
 import { metricSum } from '../../scripts/topology.js';
 import { haveCommand } from '../helpers/netns.js';
 import { ensureBuilt, skipReason, waitFor } from './fixtures/daemon-site.js';
@@ -60,7 +60,7 @@ describe.skipIf(why !== undefined)('BGP over IPv6: a /128 VIP announced and reac
   beforeAll(async () => {
     if (why) return;
     ensureBuilt();
-    site = await BgpSite.create('bgp6', { ipv6: true });
+    site = await BgpSite.create('bgp6', { ipv6: true, routerBfd: TEST_ROUTER_BFD });
     for (let i = 0; i < LBS.length; i++) site.startDaemon(i);
   }, 60_000);
 

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BGP_LBS as LBS, BgpSite } from '../../scripts/bgp-topology.js';
+import { BGP_LBS as LBS, BgpSite, TEST_ROUTER_BFD } from '../../scripts/bgp-topology.js';
 import { HANDOFF_HOLD_MS } from '../../src/daemon/bgp.js';
 import { haveCommand } from '../helpers/netns.js';
 import { ensureBuilt, skipReason, waitFor } from './fixtures/daemon-site.js';
@@ -34,7 +34,7 @@ describe.skipIf(why !== undefined)('BGP host restart: SIGUSR2 keeps the routes, 
   beforeAll(async () => {
     if (why) return;
     ensureBuilt();
-    site = await BgpSite.create('bgprst');
+    site = await BgpSite.create('bgprst', { routerBfd: TEST_ROUTER_BFD });
     for (let i = 0; i < LBS.length; i++) site.startDaemon(i);
   }, 60_000);
 
