@@ -105,10 +105,13 @@ describe.skipIf(skipReason)(`vipctl events${skipReason ? ` (skipped: ${skipReaso
         buf = lines.pop() ?? '';
         for (const l of lines) if (l) seen.push(JSON.parse(l) as VipdEvent);
       });
-      // The history comes first: lb2's own start as BACKUP.
+      // The history comes first: lb2's own start as BACKUP. It may have been
+      // MASTER for a moment at startup (a failover event of its own), and the
+      // history may still be streaming: the mark is the last event lb2 holds,
+      // read apart, once the follower has it too. Only what follows counts.
       await waitFor('history from --follow', () => (seen.some((e) => e.type === 'state' && e.to === 'BACKUP') ? true : undefined));
-      // lb2 may have been MASTER for a moment at startup: only what follows the stop counts.
-      const mark = Math.max(...seen.map((e) => e.seq));
+      const mark = Math.max(...events(s.socket(1)).map((e) => e.seq));
+      await waitFor('the follower to catch up with the history', () => (seen.some((e) => e.seq >= mark) ? true : undefined));
       await s.stopDaemon(0);
       const failover = await waitFor('failover event on lb2', () => seen.find((e) => e.type === 'failover' && e.seq > mark), 20_000);
       const toMaster = seen.find((e) => e.type === 'state' && e.to === 'MASTER' && e.seq > mark);
