@@ -143,6 +143,8 @@ interface Entry {
   installedAt: number;
   /** Changes with every write of the live ring's fallback words (RingVersion). */
   fallbackVersion?: number;
+  /** The service as a ServiceRef, made once (connection sync asks every pass). */
+  ref?: ServiceRef;
 }
 
 function liveRing(value: Service): LiveRing {
@@ -203,7 +205,8 @@ export class ServiceEntries {
   }
 
   private ref(entry: Entry): ServiceRef {
-    return { vip: formatAddr(entry.key.addr, entry.key.family), port: entry.key.port, protocol: entry.key.proto === IPPROTO_TCP ? 'tcp' : 'udp' };
+    entry.ref ??= { vip: formatAddr(entry.key.addr, entry.key.family), port: entry.key.port, protocol: entry.key.proto === IPPROTO_TCP ? 'tcp' : 'udp' };
+    return entry.ref;
   }
 
   private info(entry: Entry): ServiceInfo {

@@ -112,6 +112,8 @@ function serviceKey(s: ServiceRef): string {
 
 /** Fallbacks datagrams sent in a row before the bulk answer lets the socket drain. */
 const FALLBACK_BURST = 32;
+/** Rings whose fallbacks one pass sends at most (a host that just became MASTER of 10 000 services sends them over several passes). */
+const RINGS_PER_PASS = 256;
 
 /** Tokens for `rate` entries per second, with one second of burst. */
 class TokenBucket {
@@ -398,11 +400,13 @@ export class FlowSync {
     const masters = this.#host.masterIds();
     let addresses: ReadonlyMap<number, string> | undefined;
     let slots = 0;
+    let rings = 0;
     for (const r of this.#host.rings()) {
       if (!masters.has(r.instance)) continue;
       const key = serviceKey(r);
       const prev = this.#sentRings.get(key);
       if (prev && prev.version === r.version && nowMs - prev.atMs < this.#refreshMs) continue;
+      if (++rings > RINGS_PER_PASS) break;
       addresses ??= this.#host.realAddresses();
       for (const m of this.#fallbackMessages(r, addresses, 0, 0)) {
         for (const to of targets) this.#send(m, to);
