@@ -3,6 +3,8 @@
  * the instances and services, and the preemption gate: a host that hears a
  * MASTER it has no bulk sync from yet may stay BACKUP, but not preempt,
  * until it holds that MASTER's connection table or `holdTimeout` passed.
+ * The MASTER's slot fallbacks travel too: the data plane writes them into
+ * the rings of services this host does not serve (setFallbackSource()).
  */
 import type { ConnectionSyncConfig } from '../config/index.js';
 import type { Dataplane } from '../dataplane/manager.js';
@@ -35,8 +37,13 @@ export async function startConnectionSync(config: ConnectionSyncConfig, parts: C
       unicastPeers: () => instances.peers().unicastPeers,
       endpoints: () => services.endpoints(),
       realAddresses: () => new Map([...services.indexes().reals].map(([i, r]) => [i, r.backend])),
+      rings: () => parts.dataplane.ringVersions(),
+      ringSlots: (ring, size) => parts.dataplane.ringSlots(ring, size),
+      refreshFallbacks: (service) => void parts.dataplane.refreshFallbacks(service),
     },
   });
+  // Services this host does not serve keep their MASTER's fallbacks (docs/architecture.md "Connection sync").
+  parts.dataplane.setFallbackSource(sync.fallbackSource);
   await sync.start();
   instances.setPreemptGate(config.holdTimeout > 0 ? () => sync.preemptHold() : null);
   return sync;

@@ -24,7 +24,7 @@ import { packageRoot } from '../native.js';
 import { FLOW_EVENTS, MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, type Counter, type FlowEventName, type VipKey } from './abi.js';
 import { formatAddr, formatMac, parseAddr, parseMac } from './addr.js';
 import { ServiceCounters, type Counters } from './counters.js';
-import type { RealSet } from './fallbacks.js';
+import type { RealSet, SlotWords } from './fallbacks.js';
 import { sweepFlows, type FlowTimeouts, type SweepResult } from './flows.js';
 import { InstanceTable, type ActivateOptions, type LeaseTarget } from './instances.js';
 import { Interfaces } from './interfaces.js';
@@ -36,6 +36,8 @@ import {
   type BackendSpec,
   type ServiceInfo,
   type ServiceRef,
+  type FallbackSource,
+  type RingVersion,
   type ServiceSlotsView,
   type ServiceSpec,
 } from './service-entries.js';
@@ -43,7 +45,7 @@ import { FLOOR, type MapSizes } from './sizing.js';
 
 export { forwardedCounter, type Counters } from './counters.js';
 export { monotonicNs, type ActivateOptions, type InstanceEntry, type LeaseTarget } from './instances.js';
-export type { BackendSpec, Protocol, ServiceInfo, ServiceRef, ServiceSpec, ServiceSlotsView } from './service-entries.js';
+export type { BackendSpec, FallbackSource, Protocol, RingVersion, ServiceInfo, ServiceRef, ServiceSpec, ServiceSlotsView } from './service-entries.js';
 export { FLOW_STATES, type FlowState, type FlowTimeouts, type SweepResult } from './flows.js';
 export type { RealSet } from './fallbacks.js';
 
@@ -372,6 +374,30 @@ export class Dataplane {
   /** The live table of a service. */
   table(spec: ServiceRef): Uint32Array | undefined {
     return this.services.table(spec);
+  }
+
+  /**
+   * Connection sync: where services this host does not serve take their
+   * fallbacks from (their MASTER's), at installs, sweeps and
+   * refreshFallbacks(); null: computed here (the default).
+   */
+  setFallbackSource(source: FallbackSource | null): void {
+    this.services.setFallbackSource(source);
+  }
+
+  /** Rewrites a service's live fallback words from the fallback source, in place; the slots rewritten. */
+  refreshFallbacks(spec: ServiceRef): number {
+    return this.services.refreshFallbacks(spec);
+  }
+
+  /** Every service's live ring, with a version that changes whenever its fallbacks may have. */
+  ringVersions(): RingVersion[] {
+    return this.services.ringVersions();
+  }
+
+  /** Both words of a live ring's slots (ring and size from ringVersions()). */
+  ringSlots(ring: number, size: number): SlotWords {
+    return this.services.ringSlots(ring, size);
   }
 
   // ---- the connection table (flows.ts, fallbacks.ts) -------------------------

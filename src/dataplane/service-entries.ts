@@ -45,6 +45,22 @@ export interface ServiceSpec {
 /** What names a service: its VIP, port and protocol. */
 export type ServiceRef = Pick<ServiceSpec, 'vip' | 'port' | 'protocol'>;
 
+/**
+ * Where a service this host does not serve takes its fallbacks from
+ * (connection sync: its MASTER's, src/sync/fallbacks.ts). Given the slots
+ * about to be live (reals, and the fallbacks computed here), the fallback
+ * words to write instead, or undefined: keep them.
+ */
+export type FallbackSource = (service: ServiceRef, slots: SlotWords) => Uint32Array | undefined;
+
+/** A service's live ring and a number that changes whenever its fallback words may have (connection sync sends them then). */
+export interface RingVersion extends ServiceRef {
+  readonly instance: number;
+  readonly version: number;
+  readonly ring: number;
+  readonly ringSize: number;
+}
+
 export interface ServiceInfo extends ServiceSpec {
   /** The service's number: the key of Counters.services. */
   index: number;
@@ -125,6 +141,10 @@ interface Entry {
   changedAt: number;
   /** Date.now() of the last install (0: none by this process). */
   installedAt: number;
+  /** Changes with every write of the live ring's fallback words (RingVersion). */
+  fallbackVersion?: number;
+  /** The service as a ServiceRef, made once (connection sync asks every pass). */
+  ref?: ServiceRef;
 }
 
 function liveRing(value: Service): LiveRing {
@@ -141,6 +161,8 @@ export class ServiceEntries {
   private lowestFree = 0;
   /** Services on the same pool share one Maglev build (maglev-cache.ts). */
   private readonly maglev = new MaglevTableCache();
+  /** Connection sync's fallbacks for services not served here (setFallbackSource()). */
+  private fallbackSource: FallbackSource | undefined;
 
   /** Reads the services already in the maps (adopted pins): their live tables count for them. */
   constructor(
@@ -175,6 +197,16 @@ export class ServiceEntries {
   /** The indexes in use, for the counters. */
   indexes(): number[] {
     return [...this.known.values()].map((s) => s.value.index);
+  }
+
+  /** Where services not served here take their fallbacks from (null: compute them here, the default). */
+  setFallbackSource(source: FallbackSource | null): void {
+    this.fallbackSource = source ?? undefined;
+  }
+
+  private ref(entry: Entry): ServiceRef {
+    entry.ref ??= { vip: formatAddr(entry.key.addr, entry.key.family), port: entry.key.port, protocol: entry.key.proto === IPPROTO_TCP ? 'tcp' : 'udp' };
+    return entry.ref;
   }
 
   private info(entry: Entry): ServiceInfo {
@@ -287,8 +319,10 @@ export class ServiceEntries {
     await this.rings.install(svc.value.index, liveRing(svc.value), table.length, (current) => {
       if (table.length === current.real.length) {
         const res = fallbacksSameSize(current, table, invalid, record);
-        changes = newChanges(current, table, res.fallback);
-        return { real: table, fallback: res.fallback };
+        // Not recording (this host serves nothing of it): the MASTER's fallbacks, when connection sync has them.
+        const fallback = (!record && this.fallbackSource?.(this.ref(svc), { real: table, fallback: res.fallback })) || res.fallback;
+        changes = newChanges(current, table, fallback);
+        return { real: table, fallback };
       }
       let old: SlotWords = current;
       if (prev.size > 0) {
@@ -296,6 +330,7 @@ export class ServiceEntries {
         // to become the previous one, must not hold any itself.
         const flat = flattenPrev(current, this.rings.readSlots(prev.ring, prev.size), invalid);
         this.rings.setFallbacks(before.ring, flat.fallback);
+        svc.fallbackVersion = (svc.fallbackVersion ?? 0) + 1;
         old = { real: current.real, fallback: flat.fallback };
         retire = prev;
       }
@@ -312,8 +347,41 @@ export class ServiceEntries {
     });
     const now = Date.now();
     svc.installedAt = now;
+    svc.fallbackVersion = (svc.fallbackVersion ?? 0) + 1;
     if (changes > 0) svc.changedAt = now;
     if (retire) this.rings.releaseRing(retire.ring, retire.size);
+  }
+
+  /** Every service's live ring and fallback version (connection sync sends a MASTER's rings when it changes). */
+  ringVersions(): RingVersion[] {
+    return [...this.known.values()].map((e) => ({ ...this.ref(e), instance: e.value.instance, version: e.fallbackVersion ?? 0, ring: e.value.ring, ringSize: e.value.ring_size }));
+  }
+
+  /** Both words of a ring's slots (ring and size from ringVersions()). */
+  ringSlots(ring: number, size: number): SlotWords {
+    return this.rings.readSlots(ring, size);
+  }
+
+  /**
+   * Rewrites a service's live fallback words from the fallback source (the
+   * MASTER's fallbacks changed), in place like the sweep (rings.ts
+   * setFallbacks(): one aligned 4-byte store per slot, reals untouched).
+   * Returns the slots rewritten.
+   */
+  refreshFallbacks(spec: ServiceRef): number {
+    const svc = this.known.get(serviceId(serviceKey(spec)));
+    if (!svc || !this.fallbackSource) return 0;
+    const live = this.rings.readSlots(svc.value.ring, svc.value.ring_size);
+    const next = this.fallbackSource(this.ref(svc), live);
+    if (!next) return 0;
+    let rewritten = 0;
+    for (let i = 0; i < next.length; i++) if (next[i] !== live.fallback[i]) rewritten++;
+    if (rewritten === 0) return 0;
+    this.rings.setFallbacks(svc.value.ring, next);
+    svc.fallbackVersion = (svc.fallbackVersion ?? 0) + 1;
+    // Changed slots age out here too once this host serves the service (the sweep's clean-up).
+    if (svc.changedAt === 0 && next.some((f, i) => f !== live.real[i] && isChanged(f))) svc.changedAt = Date.now();
+    return rewritten;
   }
 
   /** Builds the Maglev table of the backends (the service's ring size) and installs it. */
@@ -391,8 +459,13 @@ export class ServiceEntries {
     const svc = this.byIndex(index);
     if (!svc || svc.value.ring !== ring || hasEntry.length !== svc.value.ring_size) return 0;
     const live = this.rings.readSlots(ring, svc.value.ring_size);
-    const { fallback, rewritten } = cleanFallbacks(live, hasEntry, opts);
-    if (rewritten > 0) this.rings.setFallbacks(ring, fallback);
+    // A service whose fallbacks are its MASTER's keeps them: a real DOWN from here only is not DOWN there.
+    const mirrored = this.fallbackSource?.(this.ref(svc), live);
+    const { fallback, rewritten } = mirrored ? { fallback: mirrored, rewritten: mirrored.filter((f, i) => f !== live.fallback[i]).length } : cleanFallbacks(live, hasEntry, opts);
+    if (rewritten > 0) {
+      this.rings.setFallbacks(ring, fallback);
+      svc.fallbackVersion = (svc.fallbackVersion ?? 0) + 1;
+    }
     if (svc.value.prev_size > 0 && !fallback.includes(SLOT_PREV_RING)) {
       const { prev_ring, prev_size } = svc.value;
       svc.value = { ...svc.value, prev_ring: 0, prev_size: 0 };

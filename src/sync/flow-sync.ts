@@ -17,7 +17,12 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import type { ConnectionSyncConfig } from '../config/index.js';
 import type { Logger } from '../daemon/logger.js';
-import { applyEntries, readEntries, SentEntries, seenNow, toWire, type Endpoints, type FlowMaps, type ReadEntry } from './table.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../dataplane/abi.js';
+import { parseAddr } from '../dataplane/addr.js';
+import type { SlotWords } from '../dataplane/fallbacks.js';
+import type { FallbackSource, RingVersion, ServiceRef } from '../dataplane/manager.js';
+import { FallbackMirrors, ringToFallbacks } from './fallbacks.js';
+import { applyEntries, endpointKey, readEntries, SentEntries, seenNow, toWire, type Endpoints, type FlowMaps, type ReadEntry } from './table.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -42,6 +47,12 @@ export interface SyncHost {
   endpoints(): Endpoints;
   /** Real index -> backend address (both of a backend's indexes). */
   realAddresses(): ReadonlyMap<number, string>;
+  /** Every service's live ring and fallback version (Dataplane.ringVersions()). */
+  rings(): readonly RingVersion[];
+  /** Both words of a live ring's slots. */
+  ringSlots(ring: number, size: number): SlotWords;
+  /** The MASTER's fallbacks of a service changed: rewrite its live ring from fallbackSource (Dataplane.refreshFallbacks()). */
+  refreshFallbacks(service: ServiceRef): void;
 }
 
 export interface FlowSyncOptions {
@@ -69,6 +80,7 @@ const HEARD_HELLOS = 5;
 class SyncCounters {
   readonly datagrams: Counter<'direction' | 'result'>;
   readonly entries: Counter<'direction' | 'result'>;
+  readonly slots: Counter<'direction' | 'result'>;
 
   constructor(registry: Registry | undefined) {
     const registers = registry ? [registry] : [];
@@ -84,8 +96,24 @@ class SyncCounters {
       labelNames: ['direction', 'result'],
       registers,
     });
+    this.slots = new Counter({
+      name: 'vipd_sync_slots_total',
+      help: 'Connection-sync slot fallbacks: tx sent (increments, bulk); rx applied, bad, unknown_service, master_here',
+      labelNames: ['direction', 'result'],
+      registers,
+    });
   }
 }
+
+/** `vip|port|protocol` of a service, as endpoints() keys it. */
+function serviceKey(s: ServiceRef): string {
+  return `${s.vip}|${s.port}|${s.protocol}`;
+}
+
+/** Fallbacks datagrams sent in a row before the bulk answer lets the socket drain. */
+const FALLBACK_BURST = 32;
+/** Rings whose fallbacks one pass sends at most (a host that just became MASTER of 10 000 services sends them over several passes). */
+const RINGS_PER_PASS = 256;
 
 /** Tokens for `rate` entries per second, with one second of burst. */
 class TokenBucket {
@@ -136,6 +164,15 @@ export class FlowSync {
   readonly #bulks = new Map<string, number | undefined>();
   #closed = false;
   readonly #warnedAt = new Map<string, number>();
+  /** The MASTER's fallbacks of services this host does not serve. */
+  readonly #mirrors = new FallbackMirrors();
+  /** Services whose mirror changed since their live ring was last rewritten from it. */
+  readonly #dirty = new Set<string>();
+  /** What this MASTER last sent of each service's fallbacks: `vip|port|protocol` -> ring version and when. */
+  readonly #sentRings = new Map<string, { version: number; atMs: number }>();
+  readonly #refreshMs: number;
+  /** endpoints() for the current turn of the event loop (the fallback source runs once per install). */
+  #endpointsCache: Endpoints | undefined;
 
   constructor(opts: FlowSyncOptions) {
     this.#cfg = opts.config;
@@ -144,7 +181,8 @@ export class FlowSync {
     this.#log = opts.logger;
     this.#key = Buffer.from(opts.config.key ?? '', 'utf8');
     this.#counters = new SyncCounters(opts.registry);
-    this.#sent = new SentEntries(opts.refreshMs ?? 20_000);
+    this.#refreshMs = opts.refreshMs ?? 20_000;
+    this.#sent = new SentEntries(this.#refreshMs);
     this.#bucket = new TokenBucket(opts.config.rate);
     this.#helloMs = (opts.helloSeconds ?? 1) * 1000;
     this.#synced = opts.startSynced ?? false;
@@ -209,6 +247,27 @@ export class FlowSync {
   /** Whether this host holds the MASTER's table (tests, status). */
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /**
+   * The data plane's fallback source (Dataplane.setFallbackSource()): for a
+   * service this host is not MASTER of and has the MASTER's fallbacks for,
+   * the words that make its ring decide as the MASTER's does.
+   */
+  readonly fallbackSource: FallbackSource = (service, slots) => {
+    const key = serviceKey(service);
+    if (this.#closed || !this.#mirrors.has(key)) return undefined;
+    const ep = this.#endpoints().get(key);
+    if (!ep || this.#host.masterIds().has(ep.instanceId)) return undefined;
+    return this.#mirrors.fallbackWords(key, slots, (backend) => ep.realOf(backend));
+  };
+
+  #endpoints(): Endpoints {
+    if (!this.#endpointsCache) {
+      this.#endpointsCache = this.#host.endpoints();
+      setImmediate(() => (this.#endpointsCache = undefined));
+    }
+    return this.#endpointsCache;
   }
 
   /** Follows the masters this host hears: a new one means a bulk to ask for. */
@@ -289,11 +348,14 @@ export class FlowSync {
       if (this.#host.masterIds().size === 0) {
         // Not MASTER: when this host becomes one, everything it holds is news to the peers.
         this.#sent.clear();
+        this.#sentRings.clear();
         return;
       }
+      this.#forgetServed();
       const targets = this.#targets();
       if (targets.length === 0) return;
       const nowMs = Date.now();
+      this.#sendFallbacks(targets, nowMs);
       this.#sent.beginPass();
       const due = this.#masterEntries().filter((e) => this.#sent.due(e.read, nowMs));
       this.#sent.endPass();
@@ -309,6 +371,50 @@ export class FlowSync {
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'connection sync pass failed');
     }
+  }
+
+  /** Mirrors of services this host is MASTER of now: its own table decides for them. */
+  #forgetServed(): void {
+    if (this.#mirrors.size === 0) return;
+    const masters = this.#host.masterIds();
+    const endpoints = this.#endpoints();
+    for (const key of this.#mirrors.services()) {
+      const ep = endpoints.get(key);
+      if (!ep || masters.has(ep.instanceId)) this.#mirrors.forget(key);
+    }
+  }
+
+  /** The Fallbacks datagrams of one ring (a service this host is MASTER of). */
+  #fallbackMessages(r: RingVersion, addresses: ReadonlyMap<number, string>, flags: number, bulkId: number): SyncMessage[] {
+    const { addr, family } = parseAddr(r.vip);
+    const svc = { family, proto: r.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP, vip: addr.subarray(0, family === 4 ? 4 : 16), vport: r.port };
+    return ringToFallbacks(svc, this.#host.ringSlots(r.ring, r.ringSize), addresses).map((fallbacks) => ({
+      ...this.#nextHeader(MessageType.Fallbacks, flags, bulkId),
+      entries: [],
+      fallbacks,
+    }));
+  }
+
+  /** The fallbacks of every service this host is MASTER of whose ring changed since sent (or every refreshMs), to every peer. */
+  #sendFallbacks(targets: readonly string[], nowMs: number): void {
+    const masters = this.#host.masterIds();
+    let addresses: ReadonlyMap<number, string> | undefined;
+    let slots = 0;
+    let rings = 0;
+    for (const r of this.#host.rings()) {
+      if (!masters.has(r.instance)) continue;
+      const key = serviceKey(r);
+      const prev = this.#sentRings.get(key);
+      if (prev && prev.version === r.version && nowMs - prev.atMs < this.#refreshMs) continue;
+      if (++rings > RINGS_PER_PASS) break;
+      addresses ??= this.#host.realAddresses();
+      for (const m of this.#fallbackMessages(r, addresses, 0, 0)) {
+        for (const to of targets) this.#send(m, to);
+        slots += m.fallbacks?.slots.length ?? 0;
+      }
+      this.#sentRings.set(key, { version: r.version, atMs: nowMs });
+    }
+    if (slots > 0) this.#counters.slots.inc({ direction: 'tx', result: 'sent' }, slots);
   }
 
   /**
@@ -337,6 +443,21 @@ export class FlowSync {
     this.#bulks.set(id, undefined);
     if (this.#bulks.size > 256) this.#bulks.delete(this.#bulks.keys().next().value as string);
     const started = Date.now();
+    // The fallbacks first: the BulkDone that ends the preemption hold comes after them.
+    const masters = this.#host.masterIds();
+    const addresses = this.#host.realAddresses();
+    let sentFallbacks = 0;
+    let slots = 0;
+    for (const r of this.#host.rings()) {
+      if (!masters.has(r.instance)) continue;
+      for (const m of this.#fallbackMessages(r, addresses, FLAG_BULK, bulkId)) {
+        if (this.#closed) return;
+        this.#send(m, to);
+        slots += m.fallbacks?.slots.length ?? 0;
+        if (++sentFallbacks % FALLBACK_BURST === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+    if (slots > 0) this.#counters.slots.inc({ direction: 'tx', result: 'bulk' }, slots);
     const entries = this.#masterEntries().map((e) => e.wire);
     let at = 0;
     while (at < entries.length && !this.#closed) {
@@ -351,7 +472,7 @@ export class FlowSync {
     this.#counters.entries.inc({ direction: 'tx', result: 'bulk' }, entries.length);
     this.#bulks.set(id, entries.length);
     this.#send({ ...this.#nextHeader(MessageType.BulkDone, 0, bulkId, entries.length), entries: [] }, to);
-    this.#log.info({ peer: to, entries: entries.length, ms: Date.now() - started }, 'connection sync: bulk sent');
+    this.#log.info({ peer: to, entries: entries.length, fallbackDatagrams: sentFallbacks, ms: Date.now() - started }, 'connection sync: bulk sent');
   }
 
   // ---- receiving --------------------------------------------------------------
@@ -377,17 +498,52 @@ export class FlowSync {
     this.#counters.datagrams.inc({ direction: 'rx', result: 'ok' });
     try {
       if (m.type === MessageType.Entries) this.#receiveEntries(m);
+      else if (m.type === MessageType.Fallbacks) this.#receiveFallbacks(m);
       else if (m.type === MessageType.Hello) {
         this.#heard.set(from, Date.now());
         if ((m.flags & FLAG_WANT_BULK) !== 0 && this.#host.masterIds().size > 0) void this.#answerBulk(from, m.bulkId);
       } else if (m.type === MessageType.BulkDone && m.bulkId !== 0 && m.bulkId === this.#wantBulk) {
         this.#wantBulk = null;
-        this.#log.info({ from, entries: m.value }, 'connection sync: bulk received');
+        // The bulk's fallbacks go into the rings before preemption is allowed.
+        this.#flushFallbacks();
+        this.#log.info({ from, entries: m.value, mirroredServices: this.#mirrors.size }, 'connection sync: bulk received');
         this.#markSynced('synced', from);
       }
     } catch (err) {
       this.#log.warn({ from, err: (err as Error).message }, 'connection sync: applying a datagram failed');
     }
+  }
+
+  #receiveFallbacks(m: SyncMessage): void {
+    const f = m.fallbacks;
+    if (!f) return;
+    const key = endpointKey(f.vip, f.family, f.vport, f.proto);
+    const ep = key === undefined ? undefined : this.#endpoints().get(key);
+    const listed = f.slots.length;
+    if (key === undefined || !ep) {
+      if (listed > 0) this.#counters.slots.inc({ direction: 'rx', result: 'unknown_service' }, listed);
+      return;
+    }
+    if (this.#host.masterIds().has(ep.instanceId)) {
+      if (listed > 0) this.#counters.slots.inc({ direction: 'rx', result: 'master_here' }, listed);
+      return;
+    }
+    const { bad } = this.#mirrors.apply(key, f);
+    if (listed - bad > 0) this.#counters.slots.inc({ direction: 'rx', result: 'applied' }, listed - bad);
+    if (bad > 0) this.#counters.slots.inc({ direction: 'rx', result: 'bad' }, bad);
+    // One rewrite per service for a burst of datagrams (a ring's fallbacks span several).
+    if (this.#dirty.size === 0) setImmediate(() => this.#flushFallbacks());
+    this.#dirty.add(key);
+  }
+
+  /** Rewrites the live rings of the services whose mirror changed. */
+  #flushFallbacks(): void {
+    if (this.#closed) return;
+    for (const key of this.#dirty) {
+      const [vip, port, protocol] = key.split('|');
+      this.#host.refreshFallbacks({ vip, port: Number(port), protocol: protocol as 'tcp' | 'udp' });
+    }
+    this.#dirty.clear();
   }
 
   #receiveEntries(m: SyncMessage): void {

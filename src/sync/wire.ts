@@ -1,7 +1,8 @@
 /**
  * The connection-sync datagram (docs/architecture.md "Connection sync"):
- * a 32-byte header, entries of 68 bytes, and a 16-byte HMAC-SHA256 tag
- * over everything before it. Pure: no sockets, no maps.
+ * a 32-byte header, entries of 68 bytes (or, in a Fallbacks datagram, one
+ * service's slot fallbacks), and a 16-byte HMAC-SHA256 tag over everything
+ * before it. Pure: no sockets, no maps.
  *
  * An entry names its backend by address, never by real index (indexes
  * differ per host); the service is the entry's (vip, vport, proto).
@@ -26,6 +27,12 @@ export const MessageType = {
   Hello: 2,
   /** The end of a bulk answer; `value` is how many entries it had. */
   BulkDone: 3,
+  /**
+   * One service's slot fallbacks, for slots [first, end) of its ring (flag
+   * BULK in a bulk answer). A receiver of an older version counts it as
+   * malformed and ignores it.
+   */
+  Fallbacks: 4,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -52,6 +59,42 @@ export interface SyncEntry {
   readonly hash: number;
 }
 
+/** A slot of a Fallbacks datagram whose fallback the receiver keeps as it computed it (PREV_RING, or a real the sender cannot name). */
+export const SLOT_KEEP = 0xff;
+/** Addresses one Fallbacks datagram can name (a slot's code is a byte; SLOT_KEEP is not one). */
+export const MAX_SLOT_ADDRESSES = 255;
+/** Fixed part of a Fallbacks body: family, proto, address count, vip, vport, ring size, first, end. */
+export const FALLBACKS_FIXED_BYTES = 36;
+/** A slot index travels in 24 bits (rings have at most 65 537 slots). */
+const SLOT_MASK = 0xffffff;
+
+/**
+ * One service's fallbacks for the ring slots [first, end): every slot of
+ * that range not listed is clean on the sender (its fallback is its real).
+ * A listed slot names where the sender sends a flow its table does not
+ * know, by backend address (`addresses[code]`), or SLOT_KEEP.
+ */
+export interface SyncFallbacks {
+  readonly family: 4 | 6;
+  readonly proto: number;
+  /** 4 or 16 bytes. */
+  readonly vip: Buffer;
+  readonly vport: number;
+  /** The sender's ring size: a receiver whose ring differs ignores the datagram. */
+  readonly ringSize: number;
+  readonly first: number;
+  readonly end: number;
+  /** Backend addresses (4 or 16 bytes), at most MAX_SLOT_ADDRESSES. */
+  readonly addresses: readonly Buffer[];
+  /** Listed slots: slot index and code (an index into addresses, or SLOT_KEEP). */
+  readonly slots: readonly { readonly slot: number; readonly code: number }[];
+}
+
+/** Slots one Fallbacks datagram holds when it names `addresses` addresses. */
+export function slotsPerDatagram(addresses: number): number {
+  return Math.floor((MAX_DATAGRAM - HEADER_BYTES - TAG_BYTES - FALLBACKS_FIXED_BYTES - 16 * addresses) / 4);
+}
+
 export interface SyncMessage {
   readonly type: MessageType;
   readonly flags: number;
@@ -65,6 +108,8 @@ export interface SyncMessage {
   /** BulkDone: entries in the bulk. */
   readonly value: number;
   readonly entries: readonly SyncEntry[];
+  /** Fallbacks: the service's slots. */
+  readonly fallbacks?: SyncFallbacks;
 }
 
 export type DecodeResult = { ok: true; message: SyncMessage } | { ok: false; reason: 'malformed' | 'auth' };
@@ -79,18 +124,11 @@ function writeAddress(buf: Buffer, at: number, addr: Buffer): void {
 }
 
 export function encodeMessage(m: SyncMessage, key: Buffer): Buffer {
+  if (m.type === MessageType.Fallbacks) return encodeFallbacks(m, key);
   if (m.entries.length > ENTRIES_PER_DATAGRAM) throw new RangeError(`at most ${ENTRIES_PER_DATAGRAM} entries per datagram, got ${m.entries.length}`);
   const size = HEADER_BYTES + m.entries.length * ENTRY_BYTES;
   const buf = Buffer.alloc(size + TAG_BYTES);
-  buf.writeUInt32BE(MAGIC, 0);
-  buf.writeUInt8(m.type, 4);
-  buf.writeUInt8(m.flags, 5);
-  buf.writeUInt16BE(m.entries.length, 6);
-  buf.writeUInt32BE(m.sender >>> 0, 8);
-  buf.writeUInt32BE(m.seq >>> 0, 12);
-  buf.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(m.timeMs))), 16);
-  buf.writeUInt32BE(m.bulkId >>> 0, 24);
-  buf.writeUInt32BE(m.value >>> 0, 28);
+  writeHeader(buf, m, m.entries.length);
   m.entries.forEach((e, i) => {
     const at = HEADER_BYTES + i * ENTRY_BYTES;
     buf.writeUInt8(e.family, at);
@@ -109,14 +147,100 @@ export function encodeMessage(m: SyncMessage, key: Buffer): Buffer {
   return buf;
 }
 
+function writeHeader(buf: Buffer, m: SyncMessage, count: number): void {
+  buf.writeUInt32BE(MAGIC, 0);
+  buf.writeUInt8(m.type, 4);
+  buf.writeUInt8(m.flags, 5);
+  buf.writeUInt16BE(count, 6);
+  buf.writeUInt32BE(m.sender >>> 0, 8);
+  buf.writeUInt32BE(m.seq >>> 0, 12);
+  buf.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(m.timeMs))), 16);
+  buf.writeUInt32BE(m.bulkId >>> 0, 24);
+  buf.writeUInt32BE(m.value >>> 0, 28);
+}
+
+function encodeFallbacks(m: SyncMessage, key: Buffer): Buffer {
+  const f = m.fallbacks;
+  if (!f) throw new TypeError('a Fallbacks message needs fallbacks');
+  if (f.addresses.length > MAX_SLOT_ADDRESSES) throw new RangeError(`at most ${MAX_SLOT_ADDRESSES} addresses per datagram, got ${f.addresses.length}`);
+  if (f.slots.length > slotsPerDatagram(f.addresses.length)) {
+    throw new RangeError(`at most ${slotsPerDatagram(f.addresses.length)} slots per datagram with ${f.addresses.length} addresses, got ${f.slots.length}`);
+  }
+  const size = HEADER_BYTES + FALLBACKS_FIXED_BYTES + 16 * f.addresses.length + 4 * f.slots.length;
+  const buf = Buffer.alloc(size + TAG_BYTES);
+  writeHeader(buf, m, f.slots.length);
+  let at = HEADER_BYTES;
+  buf.writeUInt8(f.family, at);
+  buf.writeUInt8(f.proto, at + 1);
+  buf.writeUInt8(f.addresses.length, at + 2);
+  writeAddress(buf, at + 4, f.vip);
+  buf.writeUInt16BE(f.vport, at + 20);
+  buf.writeUInt32BE(f.ringSize >>> 0, at + 24);
+  buf.writeUInt32BE(f.first >>> 0, at + 28);
+  buf.writeUInt32BE(f.end >>> 0, at + 32);
+  at += FALLBACKS_FIXED_BYTES;
+  for (const a of f.addresses) {
+    writeAddress(buf, at, a);
+    at += 16;
+  }
+  for (const { slot, code } of f.slots) {
+    buf.writeUInt32BE(((code & 0xff) * 2 ** 24 + (slot & SLOT_MASK)) >>> 0, at);
+    at += 4;
+  }
+  tag(key, buf.subarray(0, size)).copy(buf, size);
+  return buf;
+}
+
+/**
+ * The body of an authenticated Fallbacks datagram. Slot items are returned
+ * as they came: whether a slot is in range and its code names an address
+ * is the receiver's to check (and count), item by item.
+ */
+function decodeFallbacks(buf: Buffer, count: number): SyncFallbacks | undefined {
+  const size = buf.length - TAG_BYTES;
+  if (size < HEADER_BYTES + FALLBACKS_FIXED_BYTES) return undefined;
+  let at = HEADER_BYTES;
+  const family = buf.readUInt8(at);
+  if (family !== 4 && family !== 6) return undefined;
+  const naddr = buf.readUInt8(at + 2);
+  if (size !== HEADER_BYTES + FALLBACKS_FIXED_BYTES + 16 * naddr + 4 * count) return undefined;
+  const len = family === 4 ? 4 : 16;
+  const head = {
+    family,
+    proto: buf.readUInt8(at + 1),
+    vip: Buffer.from(buf.subarray(at + 4, at + 4 + len)),
+    vport: buf.readUInt16BE(at + 20),
+    ringSize: buf.readUInt32BE(at + 24),
+    first: buf.readUInt32BE(at + 28),
+    end: buf.readUInt32BE(at + 32),
+  } as const;
+  at += FALLBACKS_FIXED_BYTES;
+  const addresses: Buffer[] = [];
+  for (let i = 0; i < naddr; i++, at += 16) addresses.push(Buffer.from(buf.subarray(at, at + len)));
+  const slots: { slot: number; code: number }[] = [];
+  for (let i = 0; i < count; i++, at += 4) {
+    const word = buf.readUInt32BE(at);
+    slots.push({ slot: word & SLOT_MASK, code: word >>> 24 });
+  }
+  return { ...head, addresses, slots };
+}
+
 /** Checks the tag first: nothing of an unauthenticated datagram is parsed beyond its length. */
 export function decodeMessage(buf: Buffer, key: Buffer): DecodeResult {
   if (buf.length < HEADER_BYTES + TAG_BYTES || buf.readUInt32BE(0) !== MAGIC) return { ok: false, reason: 'malformed' };
   const count = buf.readUInt16BE(6);
+  const type = buf.readUInt8(4);
+  if (type === MessageType.Fallbacks) {
+    // The body's length depends on its address count: the tag covers all but the last TAG_BYTES.
+    const size = buf.length - TAG_BYTES;
+    if (!timingSafeEqual(tag(key, buf.subarray(0, size)), buf.subarray(size))) return { ok: false, reason: 'auth' };
+    const fallbacks = decodeFallbacks(buf, count);
+    if (!fallbacks) return { ok: false, reason: 'malformed' };
+    return { ok: true, message: { ...decodeHeader(buf, type), entries: [], fallbacks } };
+  }
   const size = HEADER_BYTES + count * ENTRY_BYTES;
   if (buf.length !== size + TAG_BYTES) return { ok: false, reason: 'malformed' };
   if (!timingSafeEqual(tag(key, buf.subarray(0, size)), buf.subarray(size))) return { ok: false, reason: 'auth' };
-  const type = buf.readUInt8(4);
   if (type !== MessageType.Entries && type !== MessageType.Hello && type !== MessageType.BulkDone) return { ok: false, reason: 'malformed' };
   const entries: SyncEntry[] = [];
   for (let i = 0; i < count; i++) {
@@ -138,18 +262,18 @@ export function decodeMessage(buf: Buffer, key: Buffer): DecodeResult {
       hash: buf.readUInt32BE(at + 64),
     });
   }
+  return { ok: true, message: { ...decodeHeader(buf, type), entries } };
+}
+
+function decodeHeader(buf: Buffer, type: MessageType): Omit<SyncMessage, 'entries'> {
   return {
-    ok: true,
-    message: {
-      type,
-      flags: buf.readUInt8(5),
-      sender: buf.readUInt32BE(8),
-      seq: buf.readUInt32BE(12),
-      timeMs: Number(buf.readBigUInt64BE(16)),
-      bulkId: buf.readUInt32BE(24),
-      value: buf.readUInt32BE(28),
-      entries,
-    },
+    type,
+    flags: buf.readUInt8(5),
+    sender: buf.readUInt32BE(8),
+    seq: buf.readUInt32BE(12),
+    timeMs: Number(buf.readBigUInt64BE(16)),
+    bulkId: buf.readUInt32BE(24),
+    value: buf.readUInt32BE(28),
   };
 }
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xdpVerdictName } from '../../src/bpf/index.js';
 import { SLOT_PREV_RING } from '../../src/dataplane/abi.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
+import { FallbackMirrors, ringToFallbacks } from '../../src/sync/fallbacks.js';
 import { LB_MAC, tcpFrame } from '../helpers/frames.js';
 
 const VIP = '10.0.0.10';
@@ -106,5 +107,58 @@ describe('connection table: what the daemon writes', () => {
     // Every slot clean again: no real 0 and no PREV_RING left anywhere.
     expect(dp.namedReals().has(0)).toBe(false);
     expect(dp.namedReals().has(SLOT_PREV_RING)).toBe(false);
+  });
+
+  it('a service not served here keeps its MASTER slot fallbacks (connection sync) through its own health changes', async () => {
+    const WEB = { vip: VIP, port: 81, protocol: 'tcp' as const };
+    dp.addService({ ...WEB, instance: 0, backends: 2 });
+    const both = [
+      { real: 0, key: '192.168.0.1', weight: 1 },
+      { real: 1, key: '192.168.0.2', weight: 1 },
+    ];
+    const send81 = (i: number, flags: number): number => {
+      const res = dp.program.run({ data: tcpFrame({ src: client(i), dst: VIP, sport: 41000, dport: 81, flags }) });
+      if (xdpVerdictName(res.retval) !== 'TX') return -1;
+      return REALS.indexOf([...res.data.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+    };
+    await dp.setBackends(WEB, both);
+    const home = Array.from({ length: FLOWS }, (_, i) => send81(i, SYN));
+    // The MASTER drains real 0: its ring, as connection sync sends it (by address).
+    await dp.setBackends(WEB, [both[1]]);
+    const ringOf = () => {
+      const v = dp.ringVersions().find((r) => r.port === 81)!;
+      return dp.ringSlots(v.ring, v.ringSize);
+    };
+    const master = ringOf();
+    const mirrors = new FallbackMirrors();
+    const addresses = new Map([[0, '192.168.0.1'], [1, '192.168.0.2']]);
+    for (const f of ringToFallbacks({ family: 4, proto: 6, vip: Buffer.from([10, 0, 0, 10]), vport: 81 }, master, addresses)) mirrors.apply('web', f);
+
+    // Here, not serving: every backend DOWN (a link down), the sweep, then back. Its own fallbacks are lost.
+    const ownHealth = async () => {
+      await dp.setBackends(WEB, [], new Set([0, 1]), false);
+      const v = dp.serviceSlots().find((x) => x.port === 81)!;
+      dp.cleanSlots(v.index, v.ring, new Uint8Array(v.ringSize), { ageChanged: false, cleanTracked: false, invalid: new Set([0, 1]) });
+      await dp.setBackends(WEB, [both[1]], undefined, false);
+    };
+    await ownHealth();
+    // Control: on clean slots nothing is written, so this moves nothing for later.
+    const moved = home.filter((r, i) => send81(i, ACK) !== r).length;
+    expect(moved, 'without the MASTER fallbacks, flows of real 0 go to real 1').toBeGreaterThan(FLOWS / 4);
+
+    dp.setFallbackSource((svc, slots) => (svc.port === 81 ? mirrors.fallbackWords('web', slots, (a) => (a === '192.168.0.1' ? 0 : a === '192.168.0.2' ? 1 : undefined)) : undefined));
+    try {
+      const version = dp.ringVersions().find((r) => r.port === 81)!.version;
+      expect(dp.refreshFallbacks(WEB)).toBeGreaterThan(0);
+      expect([...ringOf().fallback]).toEqual([...master.fallback]);
+      expect(dp.ringVersions().find((r) => r.port === 81)!.version).not.toBe(version);
+      // The same health changes again: installs and the sweep take the MASTER fallbacks.
+      await ownHealth();
+      expect([...ringOf().fallback]).toEqual([...master.fallback]);
+      for (let i = 0; i < FLOWS; i++) expect(send81(i, ACK), `flow ${i}`).toBe(home[i]);
+    } finally {
+      dp.setFallbackSource(null);
+      dp.deleteService(WEB);
+    }
   });
 });
