@@ -518,6 +518,7 @@ export const dataplane: Section = {
       goal('vipd_est_tracked_same', 'established, tracked slot (table hit, same flow)', 1.2);
       goal('vipd_est_tracked_65536', 'established, tracked slot (table hit, 64k flows)', 1.2);
       goal('vipd_syn_pending', 'new flow (SYN -> pending)', 2);
+      goal('vipd_syn_pending_room', 'new flow (SYN -> pending with room)', 2);
       goal('vipd_promote', 'second packet (promotion)', 2);
       const big = tables.find((tv) => tv.capacity === Math.max(...tables.map((x) => x.capacity)));
       if (big?.memlock !== undefined) {
@@ -645,6 +646,17 @@ async function tableCases(ctx: BenchContext, info: TableInfo[]): Promise<Case[]>
       });
     }
   }
+  // The same SYNs with room to spare in pending (4x the 65536 flows a run
+  // cycles through): what a first packet costs without an eviction.
+  const roomy = await open(65_536, Math.round(65_536 * 1.25), 262_144);
+  cases.push({
+    id: 'vipd_syn_pending_room',
+    label: 'new flow (SYN on a changed slot -> pending with room)',
+    group: 'vipd',
+    program: roomy.program,
+    frame: vary('tcp4-syn-changed-room', '198.51.100.10', 0x02),
+    expect: XDP_TX,
+  });
   // Promotion: pending holds a third client's 65536 flows; a run of exactly
   // 65536 packets promotes each once, and the flows it wrote are removed
   // before the next run.
