@@ -349,11 +349,12 @@ static __always_inline __u32 slot_fallback(const struct vipd_service *svc,
 #define READ_ONCE(x)	 (*(const volatile typeof(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 
-/* The sizes of pending4 / pending6 less one (powers of two): the daemon
- * sets them before load from the maps' sizes (src/dataplane/manager.ts).
+/* The sizes of pending4 and pending6 less one (powers of two): the daemon
+ * sets them before load from the maps' sizes (src/dataplane/manager.ts
+ * setPendingMasks()). One variable: the loader finds a setting by its BTF,
+ * whose offsets clang leaves at 0 for every variable of .rodata.
  */
-const volatile __u32 pending4_mask = VIPD_MAX_PENDING - 1;
-const volatile __u32 pending6_mask = VIPD_MAX_PENDING - 1;
+const volatile __u32 pending_masks[2] = {VIPD_MAX_PENDING - 1, VIPD_MAX_PENDING - 1};
 
 /* Writes a table entry and counts ev, or VIPD_FE_FULL if the map refused.
  * With BPF_NOEXIST (a promotion) an entry already there is a reused tuple:
@@ -578,14 +579,14 @@ struct conn_req6 {
 static __noinline __u32 conn_real4(const struct vipd_service *svc, const struct vipd_slot *slot,
 				   const struct conn_req4 *req)
 {
-	return conn_decide(&flows4, &pending4, pending4_mask, false, &req->key, svc, slot,
+	return conn_decide(&flows4, &pending4, pending_masks[0], false, &req->key, svc, slot,
 			   req->hash, req->kind, req->bytes);
 }
 
 static __noinline __u32 conn_real6(const struct vipd_service *svc, const struct vipd_slot *slot,
 				   const struct conn_req6 *req)
 {
-	return conn_decide(&flows6, &pending6, pending6_mask, true, &req->key, svc, slot,
+	return conn_decide(&flows6, &pending6, pending_masks[1], true, &req->key, svc, slot,
 			   req->hash, req->kind, req->bytes);
 }
 

@@ -25,7 +25,7 @@
 #define VIPD_MAX_RING_SLOTS (1u << 20)
 /* The connection table per family (connections.max) and its pending stage
  * (ABI 7: a direct-mapped array, so a power of two; the daemon sets
- * pending4_mask / pending6_mask in .rodata to its size less one).
+ * pending_masks[] in .rodata to its size less one).
  */
 #define VIPD_MAX_FLOWS	 65536
 #define VIPD_MAX_PENDING 16384

@@ -97,7 +97,7 @@ struct {
  * direct-mapped array of flow tags, one per index. A first packet stores
  * its tag without looking anything up; a flood of them overwrites other
  * tags, never an established flow. The program indexes it with
- * pending4_mask / pending6_mask (.rodata): max_entries must be a power of
+ * pending_masks[] (.rodata): max_entries must be a power of
  * two that the mask covers.
  */
 struct {

@@ -73,8 +73,9 @@ const SIZED_MAPS: Readonly<Record<string, keyof MapSizes>> = {
  * Every loader of the object that sizes those maps must call it.
  */
 export function setPendingMasks(spec: ObjectSpec): void {
-  spec.setConstant('pending4_mask', pendingMask(spec.map('pending4').maxEntries));
-  spec.setConstant('pending6_mask', pendingMask(spec.map('pending6').maxEntries));
+  // const volatile __u32 pending_masks[2]: two words in the host's order.
+  const masks = Uint32Array.of(pendingMask(spec.map('pending4').maxEntries), pendingMask(spec.map('pending6').maxEntries));
+  spec.setConstant('pending_masks', Buffer.from(masks.buffer));
 }
 
 export interface DataplaneOptions {
