@@ -28,7 +28,7 @@
  * pending_masks[] in .rodata to its size less one).
  */
 #define VIPD_MAX_FLOWS	 65536
-#define VIPD_MAX_PENDING 16384
+#define VIPD_MAX_PENDING 65536
 
 /* Seed of struct vipd_pending.tag's check word: a second hash of the flow
  * key, independent of the flow hash (VIPD_HASH_SEED), so a tag tells two

@@ -44,7 +44,7 @@ export interface DataplaneDemand {
 export const DEFAULT_MAX_CONNECTIONS = 1_000_000;
 
 /** VIPD_MAX_PENDING: the object's pending size (and mask + 1). */
-const FLOOR_PENDING = 16384;
+const FLOOR_PENDING = 65536;
 
 /**
  * pending4/6 (ABI 7) are direct-mapped arrays of first-packet tags indexed
