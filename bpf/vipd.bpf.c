@@ -446,8 +446,7 @@ static __always_inline __u64 pending_tag(const void *key, bool v6, __u32 hash)
  * there. real and seen first, the tag last: a reader that sees the tag
  * sees them (barring two first packets on one index at once, see docs).
  */
-static __always_inline void pending_note(struct vipd_pending *p, __u64 tag, __u32 real,
-					 __u64 bytes)
+static __always_inline void pending_note(struct vipd_pending *p, __u64 tag, __u32 real, __u64 bytes)
 {
 	p->real = real;
 	p->seen = flow_clock();
@@ -458,8 +457,8 @@ static __always_inline void pending_note(struct vipd_pending *p, __u64 tag, __u3
 /* Rule 3: whether p holds this flow's tag. The flow hash (free) is
  * compared first; the check word is computed only when it matches.
  */
-static __always_inline bool pending_match(const struct vipd_pending *p, __u64 *tag,
-					  const void *key, bool v6, __u32 hash)
+static __always_inline bool pending_match(const struct vipd_pending *p, __u64 *tag, const void *key,
+					  bool v6, __u32 hash)
 {
 	__u64 t = READ_ONCE(p->tag);
 

@@ -149,7 +149,7 @@ enum vipd_flow_event {
 	VIPD_FE_PROMOTED,   /* second packet: its pending tag -> flows */
 	VIPD_FE_PINNED,	    /* an unknown flow sent to the slot's fallback and kept */
 	VIPD_FE_REASSIGNED, /* the flow's real server is gone: sent by the ring */
-	VIPD_FE_REOPENED,   /* a new connection on a known tuple (ABI 7: told at its second packet) */
+	VIPD_FE_REOPENED,   /* a new connection on a known tuple (ABI 7: at its 2nd packet) */
 	VIPD_FE_CLOSING,    /* the client sent FIN or RST */
 	VIPD_FE_FULL,	    /* an insert failed (the table could not take it) */
 	VIPD_FE_MAX,
