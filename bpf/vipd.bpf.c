@@ -503,24 +503,17 @@ static __always_inline __u32 conn_decide(void *flows, void *pending, __u32 mask,
 			return real;
 		}
 		/* Rule 3 before rule 1: a tuple reused by a new connection
-		 * still has the old one's entry, which the promotion replaces.
+		 * still has the old one's entry, which the promotion replaces
+		 * (reopened). The tag is cleared, or every packet would match.
+		 * Every promotion is written, even where the fallback names
+		 * the same real (see docs/dataplane.md: the daemon test broke
+		 * connections without it).
 		 */
 		if (pending_match(p, &tag, key, v6, hash)) {
 			real = p->real;
 			WRITE_ONCE(p->tag, 0);
-			fb = slot_fallback(svc, slot, hash);
-			/* Where rule 4 would send it anyway, the table needs
-			 * it only to replace an old connection's entry.
-			 */
-			if (real != fb)
-				flow_insert(flows, key, real, hash, kind, false, VIPD_FE_PROMOTED,
-					    bytes, BPF_NOEXIST);
-			else if ((e = bpf_map_lookup_elem(flows, key))) {
-				e->real = real;
-				e->flags = 0;
-				e->seen = flow_clock();
-				counter_add(&flow_stats, VIPD_FE_REOPENED, bytes);
-			}
+			flow_insert(flows, key, real, hash, kind, false, VIPD_FE_PROMOTED, bytes,
+				    BPF_NOEXIST);
 			return real;
 		}
 	}
@@ -532,9 +525,12 @@ static __always_inline __u32 conn_decide(void *flows, void *pending, __u32 mask,
 		/* UDP: the second datagram of a flow whose first was tagged,
 		 * else a first datagram.
 		 */
+		/* The tag stays (as ABI 6's pending entry did): a flow whose
+		 * entry the sweep or the LRU dropped is promoted again to the
+		 * same real by its next datagram, not placed anew.
+		 */
 		if (pending_match(p, &tag, key, v6, hash)) {
 			real = p->real;
-			WRITE_ONCE(p->tag, 0);
 			flow_insert(flows, key, real, hash, kind, persist, VIPD_FE_PROMOTED, bytes,
 				    BPF_ANY);
 			return real;

@@ -266,13 +266,19 @@ export function buildCases(state: ModelState): ConnCase[] {
       pendingAfter: [],
     },
     {
-      description: "tracked slot: unknown flows go to the slot's real; a SYN's tag is cleared by its ACK, flows is not written",
+      description: "tracked slot: an unknown flow goes to the slot's real and is not written",
+      steps: [{ input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: [] }],
+      flowsAfter: [],
+      pendingAfter: [],
+    },
+    {
+      description: "tracked slot: a new connection's tag is promoted by its ACK, as on a changed slot",
       steps: [
         { input: frame(tracked, SYN), reason: 'forward', real: real(tracked), events: ['pending'] },
-        { input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: [] },
-        { input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: [] },
+        { input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: ['promoted'] },
+        { input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: ['hit'] },
       ],
-      flowsAfter: [],
+      flowsAfter: [{ flow: tracked, real: real(tracked) }],
       pendingAfter: [],
     },
     {
@@ -306,7 +312,7 @@ export function buildCases(state: ModelState): ConnCase[] {
         { input: frame(udpClean), reason: 'forward', real: real(udpClean), events: ['hit'] },
       ],
       flowsAfter: [{ flow: udpClean, real: real(udpClean) }],
-      pendingAfter: [],
+      pendingAfter: [{ flow: udpClean, real: real(udpClean) }],
     },
     {
       description: 'TRACK_ALL (UDP over IPv6), changed slot: a known flow keeps its real',

@@ -395,7 +395,7 @@ class Run {
     const persist = (svc.flags & SVC_F_PERSIST) !== 0;
     const trackAll = (svc.flags & SVC_F_TRACK_ALL) !== 0;
     const id = flowId(key);
-    let real = ringsAt(this.state.rings, slot);
+    const real = ringsAt(this.state.rings, slot);
     if (kind.icmp) {
       const e = this.state.flows.get(id);
       return e ? e.real : this.slotFallback(svc, slot, hash);
@@ -409,18 +409,9 @@ class Run {
         return real;
       }
       if (p && matches) {
-        real = p.real;
         this.state.pending.delete(pid);
-        const fb = this.slotFallback(svc, slot, hash);
-        const old = this.state.flows.get(id);
-        if (real !== fb) this.insert(id, real, hash, kind, false, old ? 'reopened' : 'promoted');
-        else if (old) {
-          old.real = real;
-          old.flags = 0;
-          old.seen = flowClock(this.now);
-          this.flowEvent('reopened');
-        }
-        return real;
+        this.insert(id, p.real, hash, kind, false, this.state.flows.has(id) ? 'reopened' : 'promoted');
+        return p.real;
       }
     }
     const e = this.state.flows.get(id);
@@ -428,7 +419,6 @@ class Run {
     const fb = this.slotFallback(svc, slot, hash);
     if (trackAll) {
       if (p && matches) {
-        this.state.pending.delete(pid);
         this.insert(id, p.real, hash, kind, persist, 'promoted');
         return p.real;
       }
