@@ -22,7 +22,10 @@ import {
   flowCodec,
   type Flow,
   type Flow4Key,
+  type Pending,
 } from '../src/dataplane/abi.js';
+import { setPendingMasks } from '../src/dataplane/manager.js';
+import { flowHash, pendingTag, portsWord } from '../test/model/xdp-hash.js';
 import { OUR_MAC, ipv4 } from './frames.js';
 
 export const TABLE_PORT = 443;
@@ -35,7 +38,7 @@ export interface TableVipd {
   coll: Collection;
   program: Program;
   flows4: BpfMap<Flow4Key, Flow>;
-  pending4: BpfMap<Flow4Key, Flow>;
+  pending4: BpfMap<number, Pending>;
   /** What the kernel charges for flows4 (fdinfo memlock), bytes; undefined if unreadable. */
   flowsMemlock: number | undefined;
   close(): void;
@@ -74,7 +77,7 @@ function flowValues(count: number, real: number): Buffer {
 }
 
 /**
- * Loads vipd with flows4 of `capacity` entries (pending4: pendingCapacity),
+ * Loads vipd with flows4 of `capacity` entries (pending4: pendingCapacity, a power of two),
  * the table service on vip, `reals` real servers (MACs from realMac), and
  * `fill` flows: client's 65536 first, then filler clients 100.64.x.y.
  */
@@ -90,6 +93,7 @@ export async function loadTableVipd(o: {
   const spec = ObjectSpec.open(o.object);
   spec.map('flows4').maxEntries = o.capacity;
   spec.map('pending4').maxEntries = o.pendingCapacity;
+  setPendingMasks(spec);
   spec.map('services4').maxEntries = 4;
   spec.map('rings').maxEntries = 2 * RING;
   const coll = await spec.load();
@@ -152,9 +156,22 @@ export async function loadTableVipd(o: {
   }
 }
 
-/** Writes count raw entries (all on real 0) into a table map. */
-export function fillRaw(map: BpfMap<Flow4Key, Flow>, keys: Buffer, count: number): void {
-  map.updateBatchRaw(keys, flowValues(count, 0), count);
+/**
+ * Stores the pending tags of count flows of a clientKeys() buffer, as their
+ * SYNs would (on real 0). Flows whose tags share an index keep the last:
+ * returns how many tags are in place.
+ */
+export function fillTags(map: BpfMap<number, Pending>, keys: Buffer, count: number): number {
+  const mask = map.maxEntries - 1;
+  const size = flow4KeyCodec.size;
+  const tags = new Map<number, bigint>();
+  for (let i = 0; i < count; i++) {
+    const key = keys.subarray(i * size, (i + 1) * size);
+    const hash = flowHash(key.readUInt32LE(0), key.readUInt32LE(4), portsWord(key.readUInt16BE(8), key.readUInt16BE(10)));
+    tags.set(hash & mask, pendingTag(key, hash));
+  }
+  map.updateBatch([...tags].map(([index, tag]) => [index, { tag, real: 0, seen: 0 }] as const));
+  return tags.size;
 }
 
 /** Deletes the keys of a clientKeys() buffer from a map (one batch syscall). */

@@ -35,7 +35,7 @@ import {
 } from './lib.js';
 import { barChart } from './svg.js';
 import { OUR_MAC, TCP_SPORT_OFFSET, arpRequest, ipv4, neighborSolicitation, tcpSyn } from './frames.js';
-import { TABLE_PORT, clientKeys, deleteRaw, fillRaw, loadTableVipd, type TableVipd } from './conntrack.js';
+import { TABLE_PORT, clientKeys, deleteRaw, fillTags, loadTableVipd, type TableVipd } from './conntrack.js';
 
 const XDP_PASS = 2;
 const XDP_TX = 3;
@@ -517,7 +517,8 @@ export const dataplane: Section = {
       goal('vipd_est_clean', 'established, clean slot', 1.2);
       goal('vipd_est_tracked_same', 'established, tracked slot (table hit, same flow)', 1.2);
       goal('vipd_est_tracked_65536', 'established, tracked slot (table hit, 64k flows)', 1.2);
-      goal('vipd_syn_pending', 'new flow (SYN -> pending)', 2);
+      goal('vipd_syn_pending', 'new flow (SYN -> pending of 16k)', 2);
+      goal('vipd_syn_pending_room', 'new flow (SYN -> pending of 1M)', 2);
       goal('vipd_promote', 'second packet (promotion)', 2);
       const big = tables.find((tv) => tv.capacity === Math.max(...tables.map((x) => x.capacity)));
       if (big?.memlock !== undefined) {
@@ -634,10 +635,10 @@ async function tableCases(ctx: BenchContext, info: TableInfo[]): Promise<Case[]>
         frame: { name: 'tcp4-ack-tracked-same', bytes: withTcpFlags(tcpSyn(client, 40000, VIP4, TABLE_PORT), 0x10) },
         expect: XDP_TX,
       });
-      // Another client's SYNs: not in flows, so each is noted in pending (an LRU that is full: the flood case).
+      // Another client's SYNs, each storing its tag in a pending of 16k entries (ABI 6: an LRU that was full, the flood case).
       cases.push({
         id: 'vipd_syn_pending',
-        label: 'new flow (SYN on a changed slot -> pending)',
+        label: 'new flow (SYN on a changed slot -> pending of 16k)',
         group: 'vipd',
         program: tv.program,
         frame: vary('tcp4-syn-changed', '198.51.100.8', 0x02),
@@ -645,13 +646,29 @@ async function tableCases(ctx: BenchContext, info: TableInfo[]): Promise<Case[]>
       });
     }
   }
+  // The same SYNs into a pending array of the daemon's default size (1M
+  // entries, 16 MiB: connections.max 1M): each SYN's store misses the
+  // cache, as a real flood's would. (ABI 6 measured here an LRU pending
+  // with room to spare: 4x the flows a run cycles through, no eviction.)
+  const roomy = await open(65_536, Math.round(65_536 * 1.25), 1 << 20);
+  cases.push({
+    id: 'vipd_syn_pending_room',
+    label: 'new flow (SYN on a changed slot -> pending of 1M)',
+    group: 'vipd',
+    program: roomy.program,
+    frame: vary('tcp4-syn-changed-room', '198.51.100.10', 0x02),
+    expect: XDP_TX,
+  });
   // Promotion: pending holds a third client's 65536 flows; a run of exactly
   // 65536 packets promotes each once, and the flows it wrote are removed
   // before the next run.
-  const promo = await open(0, 262_144, 131_072);
+  const promo = await open(0, 262_144, 1 << 20);
   const promoClient = '198.51.100.9';
   const keys = clientKeys(promoClient, VIP4);
-  fillRaw(promo.pending4, keys, 65536);
+  // ABI 7: pending is a direct-mapped array of tags; the few flows whose
+  // tags share an index are pinned instead (the same flows insert).
+  const tagged = fillTags(promo.pending4, keys, 65536);
+  ctx.progress(`dataplane: ${tagged} of 65536 tags in place for the promotion case`);
   cases.push({
     id: 'vipd_promote',
     label: 'second packet (pending -> flows)',
@@ -660,7 +677,10 @@ async function tableCases(ctx: BenchContext, info: TableInfo[]): Promise<Case[]>
     frame: vary('tcp4-ack-promote', promoClient, 0x10),
     expect: XDP_TX,
     repeat: 65536,
-    before: () => deleteRaw(promo.flows4, keys, 65536),
+    before: () => {
+      deleteRaw(promo.flows4, keys, 65536);
+      fillTags(promo.pending4, keys, 65536);
+    },
   });
   return cases;
 }

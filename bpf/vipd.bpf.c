@@ -11,6 +11,7 @@
  */
 #include <stddef.h>
 #include <linux/bpf.h>
+#include <linux/errno.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
@@ -344,13 +345,32 @@ static __always_inline __u32 slot_fallback(const struct vipd_service *svc,
 	return fb & VIPD_SLOT_TRACKED ? slot->real : fb;
 }
 
-/* Writes a table entry and counts ev, or VIPD_FE_FULL if the map refused. */
+/* One access, as the kernel's: a pending tag is read and written whole. */
+#define READ_ONCE(x)	 (*(const volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+
+/* The sizes of pending4 and pending6 less one (powers of two): the daemon
+ * sets them before load from the maps' sizes (src/dataplane/manager.ts
+ * setPendingMasks()). One variable: the loader finds a setting by its BTF,
+ * whose offsets clang leaves at 0 for every variable of .rodata.
+ */
+const volatile __u32 pending_masks[2] = {VIPD_MAX_PENDING - 1, VIPD_MAX_PENDING - 1};
+
+/* Writes a table entry and counts ev, or VIPD_FE_FULL if the map refused.
+ * With BPF_NOEXIST (a promotion) an entry already there is a reused tuple:
+ * rewritten, and counted as reopened.
+ */
 static __always_inline void flow_note(void *map, const void *key, __u32 real, __u32 hash,
-				      __u32 flags, __u32 ev, __u64 bytes)
+				      __u32 flags, __u32 ev, __u64 bytes, __u64 how)
 {
 	struct vipd_flow f = {.real = real, .hash = hash, .seen = flow_clock(), .flags = flags};
+	long err = bpf_map_update_elem(map, key, &f, how);
 
-	if (bpf_map_update_elem(map, key, &f, BPF_ANY))
+	if (err == -EEXIST) {
+		ev = VIPD_FE_REOPENED;
+		err = bpf_map_update_elem(map, key, &f, BPF_ANY);
+	}
+	if (err)
 		ev = VIPD_FE_FULL;
 	counter_add(&flow_stats, ev, bytes);
 }
@@ -360,11 +380,11 @@ static __always_inline void flow_note(void *map, const void *key, __u32 real, __
  * never closes: one connection's end is not the client's.
  */
 static __always_inline void flow_insert(void *flows, const void *key, __u32 real, __u32 hash,
-					__u32 kind, bool persist, __u32 ev, __u64 bytes)
+					__u32 kind, bool persist, __u32 ev, __u64 bytes, __u64 how)
 {
 	bool closing = (kind & PKT_CLOSING) && !persist;
 
-	flow_note(flows, key, real, hash, closing ? VIPD_FLOW_F_CLOSING : 0, ev, bytes);
+	flow_note(flows, key, real, hash, closing ? VIPD_FLOW_F_CLOSING : 0, ev, bytes, how);
 	if (closing)
 		counter_add(&flow_stats, VIPD_FE_CLOSING, bytes);
 }
@@ -373,32 +393,22 @@ static __always_inline void flow_insert(void *flows, const void *key, __u32 real
  * written in place, and seen only when its ~1 ms unit changed, to spare
  * the cache line.
  */
-static __always_inline __u32 flow_known(struct vipd_flow *e, __u32 real, __u32 kind, bool persist,
-					__u64 bytes)
+static __always_inline __u32 flow_known(struct vipd_flow *e, __u32 kind, bool persist, __u64 bytes,
+					__u32 real)
 {
 	const struct vipd_real *rv;
 	__u32 r = e->real;
 	__u32 ev = VIPD_FE_HIT;
 	__u32 seen;
 
-	if (kind & PKT_ICMP)
-		return r;
-	if ((kind & PKT_SYN) && !persist) {
-		/* A new connection on a reused 5-tuple: the ring places it. */
+	rv = bpf_map_lookup_elem(&reals, &r);
+	if (!rv || !(rv->flags & VIPD_REAL_F_VALID)) {
+		/* The backend went DOWN or was removed: nothing else can
+		 * serve the flow than what the ring says.
+		 */
 		e->real = real;
-		e->flags = 0;
 		r = real;
-		ev = VIPD_FE_REOPENED;
-	} else {
-		rv = bpf_map_lookup_elem(&reals, &r);
-		if (!rv || !(rv->flags & VIPD_REAL_F_VALID)) {
-			/* The backend went DOWN or was removed: nothing
-			 * else can serve the flow than what the ring says.
-			 */
-			e->real = real;
-			r = real;
-			ev = VIPD_FE_REASSIGNED;
-		}
+		ev = VIPD_FE_REASSIGNED;
 	}
 	counter_add(&flow_stats, ev, bytes);
 	if ((kind & PKT_CLOSING) && !persist && !(e->flags & VIPD_FLOW_F_CLOSING)) {
@@ -411,54 +421,133 @@ static __always_inline __u32 flow_known(struct vipd_flow *e, __u32 real, __u32 k
 	return r;
 }
 
-/* The real server of a packet on a looked-up slot (docs/dataplane.md,
- * "Connection table", rules 1-4). flows and pending are one family's maps.
+/* The check word of a flow's pending tag: a hash of the whole table key
+ * with another seed than the flow hash's (an IPv6 client's four words, not
+ * their XOR), the protocol and key kind in the seed.
  */
-static __always_inline __u32 conn_decide(void *flows, void *pending, const void *key,
-					 const struct vipd_service *svc,
+static __always_inline __u32 pending_check(const void *key, bool v6)
+{
+	const __u32 *w = key;
+
+	if (v6) {
+		__u32 seed = jhash_3words(w[0], w[1], w[2], VIPD_PENDING_SEED ^ w[9]);
+
+		return jhash_3words(w[3], w[4] ^ w[5] ^ w[6] ^ w[7], w[8], seed);
+	}
+	return jhash_3words(w[0], w[1], w[2], VIPD_PENDING_SEED ^ w[3]);
+}
+
+static __always_inline __u64 pending_tag(const void *key, bool v6, __u32 hash)
+{
+	return (__u64)pending_check(key, v6) << 32 | hash;
+}
+
+/* Rule 2's note: the flow's tag at its index, overwriting whatever was
+ * there. real and seen first, the tag last: a reader that sees the tag
+ * sees them (barring two first packets on one index at once, see docs).
+ */
+static __always_inline void pending_note(struct vipd_pending *p, __u64 tag, __u32 real, __u64 bytes)
+{
+	p->real = real;
+	p->seen = flow_clock();
+	WRITE_ONCE(p->tag, tag);
+	counter_add(&flow_stats, VIPD_FE_PENDING, bytes);
+}
+
+/* Rule 3: whether p holds this flow's tag. The flow hash (free) is
+ * compared first; the check word is computed only when it matches.
+ */
+static __always_inline bool pending_match(const struct vipd_pending *p, __u64 *tag, const void *key,
+					  bool v6, __u32 hash)
+{
+	__u64 t = READ_ONCE(p->tag);
+
+	if ((__u32)t != hash)
+		return false;
+	*tag = pending_tag(key, v6, hash);
+	return t == *tag;
+}
+
+/* The real server of a packet on a looked-up slot (docs/dataplane.md,
+ * "Connection table", rules 1-4). flows and pending are one family's maps,
+ * mask pending's size less one.
+ */
+static __always_inline __u32 conn_decide(void *flows, void *pending, __u32 mask, bool v6,
+					 const void *key, const struct vipd_service *svc,
 					 const struct vipd_slot *slot, __u32 hash, __u32 kind,
 					 __u64 bytes)
 {
 	bool persist = svc->flags & VIPD_SVC_F_PERSIST;
 	bool track_all = svc->flags & VIPD_SVC_F_TRACK_ALL;
-	bool first = kind & PKT_SYN;
+	__u32 idx = hash & mask;
 	__u32 real = slot->real;
+	struct vipd_pending *p;
 	struct vipd_flow *e;
+	__u64 tag = 0;
 	__u32 fb;
 
-	e = bpf_map_lookup_elem(flows, key);
-	if (e)
-		return flow_known(e, real, kind, persist, bytes);
-	fb = slot_fallback(svc, slot, hash);
-	if (kind & PKT_ICMP)
-		return fb;
-	/* Rule 3: the second packet of a flow whose first was noted. A TCP
-	 * SYN cannot be one, so it skips the lookup; for TRACK_ALL services
-	 * whatever pending does not know is a first packet.
-	 */
-	if (track_all || !first) {
-		e = bpf_map_lookup_elem(pending, key);
-		if (e) {
-			real = e->real;
-			flow_insert(flows, key, real, hash, kind, persist, VIPD_FE_PROMOTED, bytes);
+	if (kind & PKT_ICMP) {
+		e = bpf_map_lookup_elem(flows, key);
+		return e ? e->real : slot_fallback(svc, slot, hash);
+	}
+	p = bpf_map_lookup_elem(pending, &idx);
+	if (!p)
+		return real;
+	if (!persist && !track_all) {
+		/* Rule 2, TCP: a SYN is a new connection, whatever the table
+		 * holds for its tuple: the ring places it, and its tag is
+		 * stored with no lookup at all.
+		 */
+		if (kind & PKT_SYN) {
+			pending_note(p, pending_tag(key, v6, hash), real, bytes);
 			return real;
 		}
-		first = track_all;
+		/* Rule 3 before rule 1: a tuple reused by a new connection
+		 * still has the old one's entry, which the promotion replaces
+		 * (reopened). The tag is cleared, or every packet would match.
+		 * Every promotion is written, even where the fallback names
+		 * the same real (see docs/dataplane.md: the daemon test broke
+		 * connections without it).
+		 */
+		if (pending_match(p, &tag, key, v6, hash)) {
+			real = p->real;
+			WRITE_ONCE(p->tag, 0);
+			flow_insert(flows, key, real, hash, kind, false, VIPD_FE_PROMOTED, bytes,
+				    BPF_NOEXIST);
+			return real;
+		}
 	}
-	/* Rule 2: a new flow goes where the ring says. Only noted when it
-	 * could not be told from an old flow by the fallback: a flood of
-	 * first packets churns pending, never flows.
-	 */
-	if (first && (!persist || fb == real)) {
-		if (fb != real || track_all)
-			flow_note(pending, key, real, hash, 0, VIPD_FE_PENDING, bytes);
+	e = bpf_map_lookup_elem(flows, key);
+	if (e)
+		return flow_known(e, kind, persist, bytes, real);
+	fb = slot_fallback(svc, slot, hash);
+	if (track_all) {
+		/* UDP: the second datagram of a flow whose first was tagged,
+		 * else a first datagram.
+		 */
+		/* The tag stays (as ABI 6's pending entry did): a flow whose
+		 * entry the sweep or the LRU dropped is promoted again to the
+		 * same real by its next datagram, not placed anew.
+		 */
+		if (pending_match(p, &tag, key, v6, hash)) {
+			real = p->real;
+			flow_insert(flows, key, real, hash, kind, persist, VIPD_FE_PROMOTED, bytes,
+				    BPF_ANY);
+			return real;
+		}
+		if (!persist || fb == real) {
+			pending_note(p, tag ? tag : pending_tag(key, v6, hash), real, bytes);
+			return real;
+		}
+	} else if ((kind & PKT_SYN) && fb == real) {
+		/* A persistent client's first connection since the change. */
 		return real;
 	}
 	/* Rule 4 (and a persistent client's first packet): a flow older than
 	 * the slot's change, which the table never saw, keeps its real.
 	 */
 	if (fb != real)
-		flow_insert(flows, key, fb, hash, kind, persist, VIPD_FE_PINNED, bytes);
+		flow_insert(flows, key, fb, hash, kind, persist, VIPD_FE_PINNED, bytes, BPF_ANY);
 	return fb;
 }
 
@@ -485,15 +574,15 @@ struct conn_req6 {
 static __noinline __u32 conn_real4(const struct vipd_service *svc, const struct vipd_slot *slot,
 				   const struct conn_req4 *req)
 {
-	return conn_decide(&flows4, &pending4, &req->key, svc, slot, req->hash, req->kind,
-			   req->bytes);
+	return conn_decide(&flows4, &pending4, pending_masks[0], false, &req->key, svc, slot,
+			   req->hash, req->kind, req->bytes);
 }
 
 static __noinline __u32 conn_real6(const struct vipd_service *svc, const struct vipd_slot *slot,
 				   const struct conn_req6 *req)
 {
-	return conn_decide(&flows6, &pending6, &req->key, svc, slot, req->hash, req->kind,
-			   req->bytes);
+	return conn_decide(&flows6, &pending6, pending_masks[1], true, &req->key, svc, slot,
+			   req->hash, req->kind, req->bytes);
 }
 
 static __always_inline void addr6_copy(void *dst, const __u32 *src)

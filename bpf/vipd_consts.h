@@ -9,7 +9,7 @@
 #ifndef VIPD_CONSTS_H
 #define VIPD_CONSTS_H
 
-#define VIPD_ABI_VERSION 6
+#define VIPD_ABI_VERSION 7
 
 /* Map sizes in the object. They are only defaults: the daemon sizes every
  * map from the config before load (src/dataplane/sizing.ts), so none of
@@ -23,9 +23,18 @@
  * own size (double buffering, see vipd_maps.h).
  */
 #define VIPD_MAX_RING_SLOTS (1u << 20)
-/* The connection table per family (connections.max) and its pending stage. */
+/* The connection table per family (connections.max) and its pending stage
+ * (ABI 7: a direct-mapped array, so a power of two; the daemon sets
+ * pending_masks[] in .rodata to its size less one).
+ */
 #define VIPD_MAX_FLOWS	 65536
-#define VIPD_MAX_PENDING 16384
+#define VIPD_MAX_PENDING 65536
+
+/* Seed of struct vipd_pending.tag's check word: a second hash of the flow
+ * key, independent of the flow hash (VIPD_HASH_SEED), so a tag tells two
+ * flows apart by 64 bits, not by the 32 of the flow hash alone.
+ */
+#define VIPD_PENDING_SEED 0x7a6b0c1du
 
 /* iface_masters is an array indexed by ifindex, so it caps the ifindex of a
  * bond member (only of members: the instance's own interface may have any
@@ -136,11 +145,11 @@ enum vipd_reason {
  */
 enum vipd_flow_event {
 	VIPD_FE_HIT = 0,    /* the table knew the flow */
-	VIPD_FE_PENDING,    /* first packet (SYN, first datagram) noted in pending */
-	VIPD_FE_PROMOTED,   /* second packet: pending -> flows */
+	VIPD_FE_PENDING,    /* first packet (SYN, first datagram) tagged in pending */
+	VIPD_FE_PROMOTED,   /* second packet: its pending tag -> flows */
 	VIPD_FE_PINNED,	    /* an unknown flow sent to the slot's fallback and kept */
 	VIPD_FE_REASSIGNED, /* the flow's real server is gone: sent by the ring */
-	VIPD_FE_REOPENED,   /* a SYN on a known tuple: a new connection, by the ring */
+	VIPD_FE_REOPENED,   /* a new connection on a known tuple (ABI 7: at its 2nd packet) */
 	VIPD_FE_CLOSING,    /* the client sent FIN or RST */
 	VIPD_FE_FULL,	    /* an insert failed (the table could not take it) */
 	VIPD_FE_MAX,

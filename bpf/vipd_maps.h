@@ -76,7 +76,7 @@ struct {
  * their ring slot now says, and every flow of a VIPD_SVC_F_TRACK_ALL
  * service. LRU, so a full table forgets the flows idle longest instead of
  * refusing new ones. A flow gets here only by its second packet: its first
- * (a SYN, a first datagram) is noted in pending, so a flood of spoofed
+ * (a SYN, a first datagram) is tagged in pending, so a flood of spoofed
  * first packets churns pending and never evicts an established flow.
  */
 struct {
@@ -93,18 +93,25 @@ struct {
 	__type(value, struct vipd_flow);
 } flows6 SEC(".maps");
 
+/* The pending stage (ABI 7; ABI 6 had an LRU hash of 16-byte keys): a
+ * direct-mapped array of flow tags, one per index. A first packet stores
+ * its tag without looking anything up; a flood of them overwrites other
+ * tags, never an established flow. The program indexes it with
+ * pending_masks[] (.rodata): max_entries must be a power of
+ * two that the mask covers.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VIPD_MAX_PENDING);
-	__type(key, struct vipd_flow4_key);
-	__type(value, struct vipd_flow);
+	__type(key, __u32);
+	__type(value, struct vipd_pending);
 } pending4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VIPD_MAX_PENDING);
-	__type(key, struct vipd_flow6_key);
-	__type(value, struct vipd_flow);
+	__type(key, __u32);
+	__type(value, struct vipd_pending);
 } pending6 SEC(".maps");
 
 struct {

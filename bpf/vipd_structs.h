@@ -96,7 +96,7 @@ struct vipd_slot {
 	__u32 fallback; /* where a flow the connection table does not know goes */
 };
 
-/* flows4 / pending4: a flow to an IPv4 service. kind VIPD_FLOW_CLIENT
+/* flows4: a flow to an IPv4 service. kind VIPD_FLOW_CLIENT
  * (persistence) has cport 0. 16 bytes: the kernel hashes every byte.
  */
 struct vipd_flow4_key {
@@ -125,6 +125,19 @@ struct vipd_flow {
 	__u32 hash;  /* the flow hash: the daemon finds the slot from it */
 	__u32 seen;  /* lease clock >> 20 (~1.05 ms units) at the last packet */
 	__u32 flags; /* VIPD_FLOW_F_* */
+};
+
+/* pending4 / pending6 (ABI 7): the tag of a flow whose first packet (a
+ * SYN, a first datagram) was sent to `real`, at index hash & pendingN_mask
+ * of a direct-mapped array. tag = (u64)check << 32 | flow hash, where check
+ * is a second hash of the flow key (VIPD_PENDING_SEED); 0: empty. The
+ * program writes real and seen, then the tag (one 8-byte store), and reads
+ * the tag first. docs/dataplane.md "Connection table" says why.
+ */
+struct vipd_pending {
+	__u64 tag;
+	__u32 real; /* real server index the first packet went to */
+	__u32 seen; /* lease clock >> 20 when it came */
 };
 
 /* reals: real server index -> where to send the frame. */

@@ -23,6 +23,8 @@ export const SLOT_REAL = 0;
 export const SLOT_FALLBACK = 1;
 /** Seed of the flow hash; the same on every host. */
 export const HASH_SEED = 0x5eed1e55;
+/** Seed of a pending tag's check word (VIPD_PENDING_SEED, ABI 7). */
+export const PENDING_SEED = 0x7a6b0c1d;
 
 export const FAMILY_V4 = 4;
 export const FAMILY_V6 = 6;
@@ -181,6 +183,13 @@ export const flowCodec = struct('vipd_flow', {
   flags: t.u32,
 });
 
+/** pending4 / pending6 (ABI 7): a direct-mapped array of first-packet tags (tag 0: empty). */
+export const pendingCodec = struct('vipd_pending', {
+  tag: t.u64,
+  real: t.u32,
+  seen: t.u32,
+});
+
 export const realCodec = struct('vipd_real', {
   mac: t.bytes(6),
   flags: t.u16,
@@ -206,6 +215,7 @@ export type Slot = CodecValue<typeof slotCodec>;
 export type Flow4Key = CodecValue<typeof flow4KeyCodec>;
 export type Flow6Key = CodecValue<typeof flow6KeyCodec>;
 export type Flow = CodecValue<typeof flowCodec>;
+export type Pending = CodecValue<typeof pendingCodec>;
 
 /** Every struct codec, for the BTF comparison. */
 export const STRUCT_CODECS = [
@@ -221,6 +231,7 @@ export const STRUCT_CODECS = [
   flow4KeyCodec,
   flow6KeyCodec,
   flowCodec,
+  pendingCodec,
 ] as const;
 
 /** Map names (pinned under bpf.pin by these names) and their codecs. */
@@ -236,8 +247,8 @@ export const MAPS = {
   real_stats: { key: u32Key, value: counterCodec, perCpu: true },
   flows4: { key: flow4KeyCodec, value: flowCodec, perCpu: false },
   flows6: { key: flow6KeyCodec, value: flowCodec, perCpu: false },
-  pending4: { key: flow4KeyCodec, value: flowCodec, perCpu: false },
-  pending6: { key: flow6KeyCodec, value: flowCodec, perCpu: false },
+  pending4: { key: u32Key, value: pendingCodec, perCpu: false },
+  pending6: { key: u32Key, value: pendingCodec, perCpu: false },
   flow_stats: { key: u32Key, value: counterCodec, perCpu: true },
 } as const;
 export type MapName = keyof typeof MAPS;

@@ -7,12 +7,12 @@
  * million entries takes seconds of wall time on a loaded host, and the
  * daemon must go on answering meanwhile): per real index (connections per backend), per state (the
  * table's fill), and which ring slots still have a live entry (the slot
- * clean-up). pending4/6 are only counted.
+ * clean-up). pending4/6 (first-packet tags) are only counted.
  *
  * Nothing here decides what to do with the counts: src/daemon does.
  */
 import type { BpfMap } from '../bpf/index.js';
-import { FAMILY_V4, FLOW_CLIENT, FLOW_F_CLOSING, IPPROTO_TCP, IPPROTO_UDP, type Flow, type Flow4Key, type Flow6Key } from './abi.js';
+import { FAMILY_V4, FLOW_CLIENT, FLOW_F_CLOSING, IPPROTO_TCP, IPPROTO_UDP, type Flow, type Flow4Key, type Flow6Key, type Pending } from './abi.js';
 import { monotonicNs } from './instances.js';
 import type { ServiceSlotsView } from './service-entries.js';
 
@@ -31,8 +31,8 @@ export type FlowState = (typeof FLOW_STATES)[number];
 export interface FlowMaps {
   readonly flows4: BpfMap<Flow4Key, Flow>;
   readonly flows6: BpfMap<Flow6Key, Flow>;
-  readonly pending4: BpfMap<Flow4Key, Flow>;
-  readonly pending6: BpfMap<Flow6Key, Flow>;
+  readonly pending4: BpfMap<number, Pending>;
+  readonly pending6: BpfMap<number, Pending>;
 }
 
 export interface SweepResult {
@@ -46,7 +46,7 @@ export interface SweepResult {
   readonly expired: number;
   /** Live entries (after the deletions) per real index. */
   readonly byReal: ReadonlyMap<number, number>;
-  /** Live entries per state; `pending` counts pending4 + pending6. */
+  /** Live entries per state; `pending` counts the tags of pending4 + pending6 set in the last PENDING_RECENT_S. */
   readonly byState: Readonly<Record<FlowState, number>>;
   /** Room in flows4 + flows6 and in pending4 + pending6. */
   readonly capacity: { readonly flows: number; readonly pending: number };
@@ -141,7 +141,7 @@ export async function sweepFlows(maps: FlowMaps, opts: SweepOptions): Promise<Sw
   });
   read = r4.read + r6.read;
   expired = r4.expired + r6.expired;
-  byState.pending = (await countEntries(maps.pending4, KEY4)) + (await countEntries(maps.pending6, KEY6));
+  byState.pending = (await countTags(maps.pending4, now)) + (await countTags(maps.pending6, now));
   return {
     startedAt,
     durationMs: performance.now() - t0,
@@ -163,7 +163,7 @@ function batchBuffers(keySize: number) {
   return { keys: Buffer.alloc(keySize * BATCH), values: Buffer.from(valuesAb), words: new Uint32Array(valuesAb), dead: Buffer.alloc(keySize * BATCH) };
 }
 
-type FlowMap = BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow>;
+type FlowMap = BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow> | BpfMap<number, Pending>;
 
 /**
  * A whole flow map, batch by batch into the same buffers (raw keys, values
@@ -216,8 +216,21 @@ async function sweepMap(
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function countEntries(map: FlowMap, keySize: number): Promise<number> {
+/**
+ * A tag stays in pending until its flow's second packet or another flow's
+ * first packet at its index replaces it: only the recent ones (handshakes
+ * under way, or a flood) are counted.
+ */
+export const PENDING_RECENT_S = 10;
+
+/** Tags of a pending array (struct vipd_pending: tag words 0-1, real, seen) set in the last PENDING_RECENT_S. */
+async function countTags(map: BpfMap<number, Pending>, now: number): Promise<number> {
   let n = 0;
-  for await (const { count } of rawBatches(map, keySize)) n += count;
+  for await (const { count, words } of rawBatches(map, 4)) {
+    for (let i = 0; i < count; i++) {
+      const w = i * 4;
+      if ((words[w] !== 0 || words[w + 1] !== 0) && idleSeconds(words[w + 3], now) <= PENDING_RECENT_S) n++;
+    }
+  }
   return n;
 }

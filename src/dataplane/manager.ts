@@ -41,7 +41,7 @@ import {
   type ServiceSlotsView,
   type ServiceSpec,
 } from './service-entries.js';
-import { FLOOR, type MapSizes } from './sizing.js';
+import { FLOOR, pendingMask, type MapSizes } from './sizing.js';
 
 export { forwardedCounter, type Counters } from './counters.js';
 export { monotonicNs, type ActivateOptions, type InstanceEntry, type LeaseTarget } from './instances.js';
@@ -68,6 +68,17 @@ const SIZED_MAPS: Readonly<Record<string, keyof MapSizes>> = {
   pending4: 'pending4',
   pending6: 'pending6',
 };
+
+/**
+ * The program indexes pending4/6 with a mask in .rodata (ABI 7): set from
+ * the sizes the maps will have (adopted pins included), right before load.
+ * Every loader of the object that sizes those maps must call it.
+ */
+export function setPendingMasks(spec: ObjectSpec): void {
+  // const volatile __u32 pending_masks[2]: two words in the host's order.
+  const masks = Uint32Array.of(pendingMask(spec.map('pending4').maxEntries), pendingMask(spec.map('pending6').maxEntries));
+  spec.setConstant('pending_masks', Buffer.from(masks.buffer));
+}
 
 export interface DataplaneOptions {
   /** The BPF object; default objectPath(). */
@@ -178,6 +189,7 @@ export class Dataplane {
             }
           }
         }
+        setPendingMasks(spec);
         const coll = await spec.load();
         try {
           const program = coll.program(PROGRAM_NAME);

@@ -10,6 +10,7 @@ import {
   type Flow,
   type Flow4Key,
   type Flow6Key,
+  type Pending,
   type Instance,
   type Real,
   type Service,
@@ -32,8 +33,9 @@ export interface DataplaneMaps {
   readonly real_stats: PerCpuMap<number, Counter>;
   readonly flows4: BpfMap<Flow4Key, Flow>;
   readonly flows6: BpfMap<Flow6Key, Flow>;
-  readonly pending4: BpfMap<Flow4Key, Flow>;
-  readonly pending6: BpfMap<Flow6Key, Flow>;
+  /** Direct-mapped arrays of first-packet tags (ABI 7), indexed by flow hash & (size - 1). */
+  readonly pending4: BpfMap<number, Pending>;
+  readonly pending6: BpfMap<number, Pending>;
   readonly flow_stats: PerCpuMap<number, Counter>;
 }
 

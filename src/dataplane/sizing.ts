@@ -43,10 +43,25 @@ export interface DataplaneDemand {
 /** connections.max when the config says nothing (docs/configuration.md). */
 export const DEFAULT_MAX_CONNECTIONS = 1_000_000;
 
-/** pending4/6 hold first packets only (a handshake's worth of time): a quarter of the table. */
+/** VIPD_MAX_PENDING: the object's pending size (and mask + 1). */
+const FLOOR_PENDING = 65536;
+
+/**
+ * pending4/6 (ABI 7) are direct-mapped arrays of first-packet tags indexed
+ * by the flow hash's low bits: a power of two, at least the table's size
+ * (a flood of F spoofed first packets per second overwrites a given tag
+ * within a round trip T with probability about F * T / size:
+ * docs/dataplane.md "Connection table"), at least the object's default.
+ */
 export function pendingSize(flows: number): number {
-  return flows <= 1 ? 1 : Math.max(1024, Math.ceil(flows / 4));
+  return flows <= 1 ? 1 : 2 ** Math.ceil(Math.log2(Math.max(FLOOR_PENDING, flows)));
 }
+
+/** The program's pendingN_mask for a pending array of `entries` (the largest power of two it holds, less one). */
+export function pendingMask(entries: number): number {
+  return 2 ** Math.floor(Math.log2(Math.max(1, entries))) - 1;
+}
+
 
 /** max_entries of every map whose size follows the config. */
 export interface MapSizes {
@@ -60,7 +75,7 @@ export interface MapSizes {
   /** The connection table (LRU hashes): connections.max per family in use, else 1. */
   readonly flows4: number;
   readonly flows6: number;
-  /** Their pending stages (first packets): pendingSize(). */
+  /** Their pending stages (first-packet tags, arrays of a power of two entries): pendingSize(). */
   readonly pending4: number;
   readonly pending6: number;
 }
@@ -81,8 +96,8 @@ export const FLOOR: MapSizes = {
   // The object's defaults (VIPD_MAX_FLOWS, VIPD_MAX_PENDING): what a Dataplane opened without sizes gets.
   flows4: 65536,
   flows6: 65536,
-  pending4: 16384,
-  pending6: 16384,
+  pending4: FLOOR_PENDING,
+  pending6: FLOOR_PENDING,
 };
 
 /** Ring slots a set of services needs: two rings (live and idle) each. */
@@ -152,6 +167,7 @@ const SIZE = {
   flow4Key: 16,
   flow6Key: 40,
   flow: 16,
+  pending: 16,
 } as const;
 
 /** Kernel bytes per connection-table entry (IPv4, IPv6), for --check and the bench. */
@@ -177,8 +193,8 @@ export function mapMemory(sizes: MapSizes, cpus: number): MemoryEstimate {
     real_stats: arrayBytes(sizes.reals, SIZE.counter, { perCpu: cpus }),
     flows4: hashBytes(sizes.flows4, SIZE.flow4Key, SIZE.flow),
     flows6: hashBytes(sizes.flows6, SIZE.flow6Key, SIZE.flow),
-    pending4: hashBytes(sizes.pending4, SIZE.flow4Key, SIZE.flow),
-    pending6: hashBytes(sizes.pending6, SIZE.flow6Key, SIZE.flow),
+    pending4: arrayBytes(sizes.pending4, SIZE.pending),
+    pending6: arrayBytes(sizes.pending6, SIZE.pending),
   };
   return { total: Object.values(byMap).reduce((sum, n) => sum + n, 0), byMap };
 }

@@ -1,5 +1,5 @@
 /**
- * Golden cases of the connection table (ABI 6, docs/dataplane.md
+ * Golden cases of the connection table (ABI 7, docs/dataplane.md
  * "Connection table"): each a table before, a sequence of frames with the
  * verdict and real server each must get, and the tables after. The
  * expectations are written from the rules, not from the model: the test
@@ -17,7 +17,7 @@ import {
 } from '../../src/dataplane/abi.js';
 import { parseAddr } from '../../src/dataplane/addr.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
-import { flowId, serviceId, type ModelState } from '../model/xdp-model.js';
+import { flowId, parseFlowId, pendingPlace, serviceId, type ModelState } from '../model/xdp-model.js';
 import { arpRequestFrame, nsFrame, pmtuFrame, tcpFrame, udpFrame } from '../helpers/frames.js';
 import {
   CHANGED_PORT,
@@ -103,6 +103,12 @@ export function entryOf(state: ModelState, e: TableEntry): { id: string; hash: n
   return { id, hash: placeOf(state, e.flow).hash };
 }
 
+/** A pending entry's place (pendingId) and tag (ABI 7: a direct-mapped array of tags). */
+export function pendingOf(state: ModelState, e: TableEntry): { id: string; tag: bigint } {
+  const { id, hash } = entryOf(state, e);
+  return pendingPlace(parseFlowId(id), hash, state.limits.pending);
+}
+
 export function buildCases(state: ModelState): ConnCase[] {
   /** The first client port from 40000 whose flow lands on a slot of that kind. */
   const portOn = (client: string, vip: string, vport: number, proto: number, kind: SlotKind, from = 40000): number => {
@@ -149,6 +155,12 @@ export function buildCases(state: ModelState): ConnCase[] {
   const persist2: Flow5 = { ...persist1, cport: 51234 };
   const pClean = clientOn('198.51.102.', VIP4, PERSIST_PORT, 'clean');
   const persistClean1: Flow5 = { client: pClean, cport: 40000, vip: VIP4, vport: PERSIST_PORT, proto: IPPROTO_TCP };
+  // Another flow whose tag takes the same pending index (a flood's SYN), on a changed slot too.
+  const pendingIndex = (f: Flow5) => pendingOf(state, { flow: f, real: 0 }).id;
+  let collider: Flow5 = { ...changed, cport: portOn(C4, VIP4, CHANGED_PORT, IPPROTO_TCP, 'changed', 1) };
+  while (collider.cport === changed.cport || pendingIndex(collider) !== pendingIndex(changed)) {
+    collider = { ...collider, cport: portOn(C4, VIP4, CHANGED_PORT, IPPROTO_TCP, 'changed', collider.cport + 1) };
+  }
   const pmtu = (f: Flow5) => pmtuFrame({ router: '198.51.100.1', vip: f.vip, client: f.client, vport: f.vport, cport: f.cport });
 
   return [
@@ -170,7 +182,28 @@ export function buildCases(state: ModelState): ConnCase[] {
         { input: frame(changed, ACK), reason: 'forward', real: real(changed), events: ['hit'] },
       ],
       flowsAfter: [{ flow: changed, real: real(changed) }],
-      pendingAfter: [{ flow: changed, real: real(changed) }],
+      pendingAfter: [],
+    },
+    {
+      description: "changed slot: another flow's SYN on the same pending index replaces the tag; the first flow's ACK is then pinned to the fallback",
+      steps: [
+        { input: frame(changed, SYN), reason: 'forward', real: real(changed), events: ['pending'] },
+        { input: frame(collider, SYN), reason: 'forward', real: real(collider), events: ['pending'] },
+        { input: frame(changed, ACK), reason: 'forward', real: 2, events: ['pinned'] },
+        { input: frame(collider, ACK), reason: 'forward', real: real(collider), events: ['promoted'] },
+      ],
+      flowsAfter: [
+        { flow: changed, real: 2 },
+        { flow: collider, real: real(collider) },
+      ],
+      pendingAfter: [],
+    },
+    {
+      description: 'changed slot: a handshake that straddles a table change is promoted to the real its SYN went to',
+      pending: [{ flow: changed, real: 1 - real(changed) }],
+      steps: [{ input: frame(changed, ACK), reason: 'forward', real: 1 - real(changed), events: ['promoted'] }],
+      flowsAfter: [{ flow: changed, real: 1 - real(changed) }],
+      pendingAfter: [],
     },
     {
       description: 'changed slot: an unknown ACK (a flow older than the change) -> the fallback, pinned',
@@ -196,10 +229,24 @@ export function buildCases(state: ModelState): ConnCase[] {
       pendingAfter: [],
     },
     {
-      description: "a SYN on a known 5-tuple reopens the entry on the slot's real",
+      description: "a new connection on a known 5-tuple: the SYN goes by the ring, its ACK replaces the entry (reopened)",
       flows: [{ flow: changed, real: 2, flags: FLOW_F_CLOSING }],
-      steps: [{ input: frame(changed, SYN), reason: 'forward', real: real(changed), events: ['reopened'] }],
+      steps: [
+        { input: frame(changed, SYN), reason: 'forward', real: real(changed), events: ['pending'] },
+        { input: frame(changed, ACK), reason: 'forward', real: real(changed), events: ['reopened'] },
+        { input: frame(changed, ACK), reason: 'forward', real: real(changed), events: ['hit'] },
+      ],
       flowsAfter: [{ flow: changed, real: real(changed) }],
+      pendingAfter: [],
+    },
+    {
+      description: "tracked slot: a new connection on a known 5-tuple: its ACK rewrites the old entry to the slot's real",
+      flows: [{ flow: tracked, real: 2 }],
+      steps: [
+        { input: frame(tracked, SYN), reason: 'forward', real: real(tracked), events: ['pending'] },
+        { input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: ['reopened'] },
+      ],
+      flowsAfter: [{ flow: tracked, real: real(tracked) }],
       pendingAfter: [],
     },
     {
@@ -219,12 +266,19 @@ export function buildCases(state: ModelState): ConnCase[] {
       pendingAfter: [],
     },
     {
-      description: "tracked slot: unknown flows go to the slot's real and are not written",
-      steps: [
-        { input: frame(tracked, SYN), reason: 'forward', real: real(tracked), events: [] },
-        { input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: [] },
-      ],
+      description: "tracked slot: an unknown flow goes to the slot's real and is not written",
+      steps: [{ input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: [] }],
       flowsAfter: [],
+      pendingAfter: [],
+    },
+    {
+      description: "tracked slot: a new connection's tag is promoted by its ACK, as on a changed slot",
+      steps: [
+        { input: frame(tracked, SYN), reason: 'forward', real: real(tracked), events: ['pending'] },
+        { input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: ['promoted'] },
+        { input: frame(tracked, ACK), reason: 'forward', real: real(tracked), events: ['hit'] },
+      ],
+      flowsAfter: [{ flow: tracked, real: real(tracked) }],
       pendingAfter: [],
     },
     {
@@ -274,7 +328,7 @@ export function buildCases(state: ModelState): ConnCase[] {
         { input: frame(changed6, ACK), reason: 'forward', real: real(changed6), events: ['promoted'] },
       ],
       flowsAfter: [{ flow: changed6, real: real(changed6) }],
-      pendingAfter: [{ flow: changed6, real: real(changed6) }],
+      pendingAfter: [],
     },
     {
       description: 'persistence, changed slot: two connections of one client (other ports) -> one real, one client entry',

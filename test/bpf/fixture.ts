@@ -4,18 +4,19 @@
  * TypeScript model, so tests can demand that the two agree.
  */
 import { ObjectSpec, type Collection, type Program, type PerCpuMap } from '../../src/bpf/index.js';
-import { REAL_NONE, REASON_MAX, type Counter, type Flow, type VipKey } from '../../src/dataplane/abi.js';
+import { FAMILY_V4, FAMILY_V6, REAL_NONE, REASON_MAX, type Counter, type Flow, type Pending, type VipKey } from '../../src/dataplane/abi.js';
 import { closeMaps, openMaps, type DataplaneMaps } from '../../src/dataplane/maps.js';
 import {
   flowId,
   parseFlowId,
+  pendingId,
   runModel,
   type CounterMap,
   type FlowKey,
   type ModelResult,
   type ModelState,
 } from '../model/xdp-model.js';
-import { objectPath } from '../../src/dataplane/manager.js';
+import { objectPath, setPendingMasks } from '../../src/dataplane/manager.js';
 
 /** test-run without a ctx runs as if received on the namespace's loopback. */
 export const TEST_IFINDEX = 1;
@@ -27,13 +28,14 @@ export interface KernelResult {
 
 type CounterDelta = Map<string, { packets: bigint; bytes: bigint }>;
 
-/** A connection table (flows or pending, both families) as the model holds it: flowId() -> entry. */
+/** A connection table (flows, both families) as the model holds it: flowId() -> entry. */
 export type FlowTable = Map<string, Flow>;
+/** The pending tags (both families) as the model holds them: pendingId() -> entry. */
+export type PendingTable = Map<string, Pending>;
 
-/** Sizes of the connection table maps of a fixture (default: the object's). */
+/** Sizes of the connection table maps of a fixture (default: the object's; pending: state.limits.pending). */
 export interface TableLimits {
   flows?: number;
-  pending?: number;
 }
 
 export class Fixture {
@@ -66,7 +68,8 @@ export class Fixture {
     spec.map('real_stats').maxEntries = state.limits.reals;
     spec.map('iface_masters').maxEntries = state.limits.ifindexes;
     for (const name of ['flows4', 'flows6'] as const) if (table.flows) spec.map(name).maxEntries = table.flows;
-    for (const name of ['pending4', 'pending6'] as const) if (table.pending) spec.map(name).maxEntries = table.pending;
+    for (const name of ['pending4', 'pending6'] as const) spec.map(name).maxEntries = state.limits.pending;
+    setPendingMasks(spec);
     const fx = new Fixture(await spec.load(), state);
     fx.write();
     return fx;
@@ -91,13 +94,13 @@ export class Fixture {
       for (let i = 0; i < table.length; i++) entries.push([ring + i, { real: table[i], fallback: fallbacks[i] }]);
       this.maps.rings.updateBatch(entries);
     }
-    this.writeTable(this.state.flows, 'flows');
-    this.writeTable(this.state.pending, 'pending');
+    this.writeTable(this.state.flows);
+    this.writePending(this.state.pending);
   }
 
-  /** Replaces a kernel table (flows4+6 or pending4+6) with the model's. */
-  writeTable(table: FlowTable, which: 'flows' | 'pending'): void {
-    const [m4, m6] = which === 'flows' ? [this.maps.flows4, this.maps.flows6] : [this.maps.pending4, this.maps.pending6];
+  /** Replaces the kernel's flows4+6 with the model's. */
+  writeTable(table: FlowTable): void {
+    const [m4, m6] = [this.maps.flows4, this.maps.flows6];
     m4.deleteBatch(m4.lookupBatch(1024).map(([k]) => k));
     m6.deleteBatch(m6.lookupBatch(1024).map(([k]) => k));
     for (const [id, flow] of table) {
@@ -107,12 +110,31 @@ export class Fixture {
     }
   }
 
-  /** The kernel's table (flows4+6 or pending4+6) in the model's form. */
-  readTable(which: 'flows' | 'pending'): FlowTable {
-    const [m4, m6] = which === 'flows' ? [this.maps.flows4, this.maps.flows6] : [this.maps.pending4, this.maps.pending6];
+  /** The kernel's flows4+6 in the model's form. */
+  readTable(): FlowTable {
+    const [m4, m6] = [this.maps.flows4, this.maps.flows6];
     const out: FlowTable = new Map();
     for (const [k, v] of m4.lookupBatch(1024)) out.set(flowId({ ...k, family: 4, client: Buffer.from(k.client), vip: Buffer.from(k.vip) }), v);
     for (const [k, v] of m6.lookupBatch(1024)) out.set(flowId({ ...k, family: 6, client: Buffer.from(k.client), vip: Buffer.from(k.vip) }), v);
+    return out;
+  }
+
+  /** Replaces the kernel's pending4+6 with the model's tags (every other entry empty). */
+  writePending(table: PendingTable): void {
+    const empty: Pending = { tag: 0n, real: 0, seen: 0 };
+    for (const [family, map] of [[FAMILY_V4, this.maps.pending4], [FAMILY_V6, this.maps.pending6]] as const) {
+      const entries: [number, Pending][] = [];
+      for (let i = 0; i < map.maxEntries; i++) entries.push([i, table.get(pendingId(family, i)) ?? empty]);
+      map.updateBatch(entries);
+    }
+  }
+
+  /** The kernel's pending4+6 tags (entries with a tag) in the model's form. */
+  readPending(): PendingTable {
+    const out: PendingTable = new Map();
+    for (const [family, map] of [[FAMILY_V4, this.maps.pending4], [FAMILY_V6, this.maps.pending6]] as const) {
+      for (const [i, v] of map.lookupBatch(8192)) if (v.tag !== 0n) out.set(pendingId(family, i), v);
+    }
     return out;
   }
 
@@ -186,6 +208,11 @@ function flowMapKey(k: FlowKey) {
  */
 export function tableView(table: FlowTable): string[] {
   return [...table].map(([id, f]) => `${id} real=${f.real} hash=${f.hash} flags=${f.flags}`).sort();
+}
+
+/** A pending table as sorted lines, for equality checks. */
+export function pendingView(table: PendingTable): string[] {
+  return [...table].map(([id, p]) => `${id} tag=${p.tag.toString(16)} real=${p.real}`).sort();
 }
 
 /** The spread of the seen stamps of a table, in clock units (~1.05 ms), and how far the newest is from nowNs. */

@@ -10,7 +10,8 @@
  * (bpf/vipd.bpf.c lease_clock(): CLOCK_MONOTONIC sampled once per jiffy,
  * so up to a tick behind) and the interface the frame came in on. The
  * model writes state.flows and state.pending as the program writes
- * flows4/6 and pending4/6 (ABI 6), so a test can compare the two tables.
+ * flows4/6 and pending4/6 (ABI 7: pending is a direct-mapped array of
+ * tags), so a test can compare the two tables.
  */
 import { internetChecksum } from '../../src/checksum.js';
 import {
@@ -35,8 +36,11 @@ import {
   SVC_F_TRACK_ALL,
   actionOf,
   reasonIndex,
+  flow4KeyCodec,
+  flow6KeyCodec,
   type Flow,
   type FlowEventName,
+  type Pending,
   type Instance,
   type Real,
   type ReasonName,
@@ -44,7 +48,7 @@ import {
   type Vip,
 } from '../../src/dataplane/abi.js';
 import { FLOOR } from '../../src/dataplane/sizing.js';
-import { flowHash, hashAddr, portsWord, ringSlot } from './xdp-hash.js';
+import { flowHash, hashAddr, pendingTag, portsWord, ringSlot } from './xdp-hash.js';
 
 export interface ModelLimits {
   instances: number;
@@ -54,6 +58,8 @@ export interface ModelLimits {
   reals: number;
   /** Size of iface_masters: a member with a larger ifindex has no entry. */
   ifindexes: number;
+  /** Entries of each of pending4 and pending6 (a power of two: the program's mask is this less one). */
+  pending: number;
 }
 
 /** The contents of the maps, in the shapes of their codecs. */
@@ -72,8 +78,8 @@ export interface ModelState {
   fallbacks: Map<number, Uint32Array>;
   /** flows4 and flows6, keyed by flowId(). */
   flows: Map<string, Flow>;
-  /** pending4 and pending6, keyed by flowId(). */
-  pending: Map<string, Flow>;
+  /** pending4 and pending6: the tags set, keyed by pendingId() (family and index). */
+  pending: Map<string, Pending>;
   reals: Map<number, Real>;
   /** iface_masters: bond member ifindex -> the bond's ifindex. */
   ifaceMasters: Map<number, number>;
@@ -113,6 +119,26 @@ export function parseFlowId(id: string): FlowKey {
   };
 }
 
+/** A flow table key as the program hashes it: struct vipd_flow4_key / vipd_flow6_key bytes. */
+export function flowKeyBytes(k: FlowKey): Buffer {
+  const v4 = k.family === FAMILY_V4;
+  const out = Buffer.alloc(v4 ? flow4KeyCodec.size : flow6KeyCodec.size);
+  const key = { client: k.client, vip: k.vip, cport: k.cport, vport: k.vport, proto: k.proto, kind: k.kind, pad: Buffer.alloc(2) };
+  if (v4) flow4KeyCodec.encode(key, out, 0);
+  else flow6KeyCodec.encode(key, out, 0);
+  return out;
+}
+
+/** The model's key for a pending entry: "family/index". */
+export function pendingId(family: number, index: number): string {
+  return `${family}/${index}`;
+}
+
+/** Where a flow's tag goes in pending (of `size` entries) and what it is. */
+export function pendingPlace(k: FlowKey, hash: number, size: number): { id: string; tag: bigint } {
+  return { id: pendingId(k.family, (hash & (size - 1)) >>> 0), tag: pendingTag(flowKeyBytes(k), hash) };
+}
+
 const FE = Object.fromEntries(FLOW_EVENTS.map((name, i) => [name, i])) as Record<FlowEventName, number>;
 
 /** What a packet means to the table (PKT_* of the C program). */
@@ -144,6 +170,7 @@ export const DEFAULT_LIMITS: ModelLimits = {
   ringSlots: FLOOR.ringSlots,
   reals: FLOOR.reals,
   ifindexes: MAX_IFINDEX,
+  pending: FLOOR.pending4,
 };
 
 /** What the rings map holds at a slot: the ring that covers it, or 0. */
@@ -342,7 +369,7 @@ class Run {
       const f = p[at.ports + 13];
       kind = { syn: (f & 0x12) === 0x02, closing: (f & 0x05) !== 0, icmp: false };
     }
-    return this.connDecide(svc, slot, hash, flowId(key), kind);
+    return this.connDecide(svc, slot, hash, key, kind);
   }
 
   /** A flows entry written now (flow_note/flow_insert of the C program). */
@@ -357,26 +384,49 @@ class Run {
     if (closing) this.flowEvent('closing');
   }
 
+  /** pending_note(): the flow's tag at its index, whatever was there. */
+  notePending(pid: string, tag: bigint, real: number): void {
+    this.state.pending.set(pid, { tag, real, seen: flowClock(this.now) });
+    this.flowEvent('pending');
+  }
+
   /** conn_decide(): rules 1-4 of docs/dataplane.md "Connection table". */
-  connDecide(svc: Service, slot: number, hash: number, id: string, kind: PacketKind): number {
+  connDecide(svc: Service, slot: number, hash: number, key: FlowKey, kind: PacketKind): number {
     const persist = (svc.flags & SVC_F_PERSIST) !== 0;
     const trackAll = (svc.flags & SVC_F_TRACK_ALL) !== 0;
+    const id = flowId(key);
     const real = ringsAt(this.state.rings, slot);
-    let first = kind.syn;
+    if (kind.icmp) {
+      const e = this.state.flows.get(id);
+      return e ? e.real : this.slotFallback(svc, slot, hash);
+    }
+    const { id: pid, tag } = pendingPlace(key, hash, this.state.limits.pending);
+    const p = this.state.pending.get(pid);
+    const matches = p !== undefined && p.tag === tag;
+    if (!persist && !trackAll) {
+      if (kind.syn) {
+        this.notePending(pid, tag, real);
+        return real;
+      }
+      if (p && matches) {
+        this.state.pending.delete(pid);
+        this.insert(id, p.real, hash, kind, false, this.state.flows.has(id) ? 'reopened' : 'promoted');
+        return p.real;
+      }
+    }
     const e = this.state.flows.get(id);
     if (e) return this.flowKnown(e, real, kind, persist);
     const fb = this.slotFallback(svc, slot, hash);
-    if (kind.icmp) return fb;
-    if (trackAll || !first) {
-      const p = this.state.pending.get(id);
-      if (p) {
+    if (trackAll) {
+      if (p && matches) {
         this.insert(id, p.real, hash, kind, persist, 'promoted');
         return p.real;
       }
-      first = trackAll;
-    }
-    if (first && (!persist || fb === real)) {
-      if (fb !== real || trackAll) this.note(this.state.pending, id, real, hash, 0, 'pending');
+      if (!persist || fb === real) {
+        this.notePending(pid, tag, real);
+        return real;
+      }
+    } else if (kind.syn && fb === real) {
       return real;
     }
     if (fb !== real) this.insert(id, fb, hash, kind, persist, 'pinned');
@@ -385,18 +435,11 @@ class Run {
 
   /** flow_known(): rule 1, the entry rewritten in place. */
   flowKnown(e: Flow, real: number, kind: PacketKind, persist: boolean): number {
-    if (kind.icmp) return e.real;
     let ev: FlowEventName = 'hit';
-    if (kind.syn && !persist) {
+    const rv = this.realAt(e.real);
+    if (!rv || !(rv.flags & REAL_F_VALID)) {
       e.real = real;
-      e.flags = 0;
-      ev = 'reopened';
-    } else {
-      const rv = this.realAt(e.real);
-      if (!rv || !(rv.flags & REAL_F_VALID)) {
-        e.real = real;
-        ev = 'reassigned';
-      }
+      ev = 'reassigned';
     }
     this.flowEvent(ev);
     if (kind.closing && !persist && !(e.flags & FLOW_F_CLOSING)) {

@@ -105,7 +105,7 @@ export interface CounterEntry extends CounterValue {
   readonly perCpu: CounterValue[];
 }
 
-/** A connection-table entry (flows4/6, pending4/6): a flow and the real server it stays on. */
+/** A connection-table entry (flows4/6): a flow and the real server it stays on. */
 export interface FlowEntry {
   readonly client: string;
   /** 0 for a persistent client (every port). */
@@ -125,6 +125,19 @@ export interface FlowEntry {
   readonly flags: string[];
 }
 
+/** A tag of pending4/6 (ABI 7): a flow whose first packet went to `real`, not yet promoted. */
+export interface PendingEntry {
+  /** Index in the array: the flow hash's low bits. */
+  readonly index: number;
+  /** The flow hash and the check word (a second hash of the flow key). */
+  readonly hash: number;
+  readonly check: number;
+  readonly real: number;
+  readonly address: string | null;
+  /** Seconds since the first packet, when read. */
+  readonly idleSeconds: number;
+}
+
 export interface EntryTypes {
   instances: InstanceEntry;
   vips: VipEntry;
@@ -137,8 +150,8 @@ export interface EntryTypes {
   real_stats: CounterEntry;
   flows4: FlowEntry;
   flows6: FlowEntry;
-  pending4: FlowEntry;
-  pending6: FlowEntry;
+  pending4: PendingEntry;
+  pending6: PendingEntry;
   flow_stats: CounterEntry;
 }
 

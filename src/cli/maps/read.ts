@@ -36,7 +36,7 @@ export interface ReadOptions {
 const ZERO_MAC = '00:00:00:00:00:00';
 
 type CounterMapName = 'verdicts' | 'real_stats' | 'flow_stats';
-type FlowMapName = 'flows4' | 'flows6' | 'pending4' | 'pending6';
+type FlowMapName = 'flows4' | 'flows6';
 
 /** struct vipd_flow.seen and the program's clock: CLOCK_MONOTONIC ns >> 20. */
 const SEEN_SHIFT = 20n;
@@ -73,8 +73,8 @@ export class PinnedMapReader {
       },
       flows4: () => this.#flows('flows4'),
       flows6: () => this.#flows('flows6'),
-      pending4: () => this.#flows('pending4'),
-      pending6: () => this.#flows('pending6'),
+      pending4: () => this.#pending('pending4'),
+      pending6: () => this.#pending('pending6'),
       flow_stats: () => this.#counters('flow_stats', (index) => FLOW_EVENTS[index] ?? null),
     };
     return readers[name]() as DumpOf<N>;
@@ -174,6 +174,28 @@ export class PinnedMapReader {
         }))
         .sort((a, b) => a.idleSeconds - b.idleSeconds);
       return this.#dump(name, map, entries as EntryTypes[N][]);
+    });
+  }
+
+  /** A pending array: the tags set, newest first (empty entries are left out). */
+  #pending<N extends 'pending4' | 'pending6'>(name: N): MapDump<N> {
+    const addresses = new Map(this.#realsForLabels().map((r) => [r.index, r.address]));
+    const now = Number((this.#nowNs >> SEEN_SHIFT) & 0xffffffffn);
+    const unitSeconds = Number(1n << SEEN_SHIFT) / 1e9;
+    return this.#withMap(name, MAPS[name].key, MAPS[name].value, (map) => {
+      const all = map.lookupBatch();
+      const entries = all
+        .filter(([, v]) => v.tag !== 0n)
+        .map(([index, v]) => ({
+          index,
+          hash: Number(v.tag & 0xffffffffn),
+          check: Number(v.tag >> 32n),
+          real: v.real,
+          address: addresses.get(v.real) ?? null,
+          idleSeconds: ((now - v.seen) >>> 0) * unitSeconds,
+        }))
+        .sort((a, b) => a.idleSeconds - b.idleSeconds);
+      return this.#dump(name, map, entries as EntryTypes[N][], all.length - entries.length, 'empty entries');
     });
   }
 

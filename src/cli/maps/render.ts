@@ -86,10 +86,21 @@ function bodyLines(dump: AnyMapDump): string[] {
       return tableLines([R('INDEX'), 'REAL SERVER', R('PACKETS'), R('BYTES')], counterRows(dump.entries, false), '  ');
     case 'flow_stats':
       return tableLines([R('INDEX'), 'EVENT', R('PACKETS'), R('BYTES')], counterRows(dump.entries, false), '  ');
-    case 'flows4':
-    case 'flows6':
     case 'pending4':
     case 'pending6':
+      return tableLines(
+        [R('INDEX'), 'HASH', 'CHECK', 'REAL SERVER', R('AGE')],
+        dump.entries.map((e) => [
+          String(e.index),
+          e.hash.toString(16).padStart(8, '0'),
+          e.check.toString(16).padStart(8, '0'),
+          e.address ?? `real ${e.real}`,
+          formatDuration(e.idleSeconds),
+        ]),
+        '  ',
+      );
+    case 'flows4':
+    case 'flows6':
       return tableLines(
         ['CLIENT', 'SERVICE', 'KIND', 'REAL SERVER', R('IDLE'), 'FLAGS'],
         dump.entries.map((e) => [

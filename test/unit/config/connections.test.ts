@@ -32,7 +32,7 @@ describe('connections', () => {
     if (!r.ok) return;
     expect(r.config.connections).toEqual({ max: 50_000, tcpTimeout: 300, udpTimeout: 30 });
     expect(r.config.services[0]?.persistence).toEqual({ timeout: 600 });
-    expect(dataplaneFootprint(r.config).sizes).toMatchObject({ flows4: 50_000, flows6: 1, pending4: 12_500, pending6: 1 });
+    expect(dataplaneFootprint(r.config).sizes).toMatchObject({ flows4: 50_000, flows6: 1, pending4: 65_536, pending6: 1 });
   });
 
   it('errors name the key and its line', () => {

@@ -1,7 +1,7 @@
 /** Ring sizing and map sizes from the config (src/dataplane/sizing.ts). */
 import { describe, expect, it } from 'vitest';
 import { isPrime } from '../../../src/dataplane/maglev.js';
-import { FLOOR, HEADROOM, RING_SIZES, mapMemory, mapSizesFor, ringSize, ringSlotsFor, sizesHold } from '../../../src/dataplane/sizing.js';
+import { FLOOR, HEADROOM, RING_SIZES, mapMemory, mapSizesFor, pendingMask, ringSize, ringSlotsFor, sizesHold } from '../../../src/dataplane/sizing.js';
 
 describe('ringSize', () => {
   it('every size on the ladder is a prime, ascending, ending at the program ring limit (65537)', () => {
@@ -69,9 +69,23 @@ describe('mapMemory', () => {
 });
 
 describe('connection table sizing', () => {
-  it('connections.max entries per family in use, 1 for a family no service uses, pending a quarter', () => {
+  it('connections.max entries per family in use, 1 for a family no service uses, pending the power of two at or above', () => {
     const sizes = mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 1_000_000, families: { v4: true, v6: false } });
-    expect(sizes).toMatchObject({ flows4: 1_000_000, flows6: 1, pending4: 250_000, pending6: 1 });
+    expect(sizes).toMatchObject({ flows4: 1_000_000, flows6: 1, pending4: 2 ** 20, pending6: 1 });
+    // Never below the object's default (VIPD_MAX_PENDING), always a power of two.
+    expect(mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 1000 }).pending4).toBe(65_536);
+    expect(mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 65_537 }).pending6).toBe(131_072);
+  });
+
+  it('the program indexes pending with the largest power of two a map holds, less one', () => {
+    expect(pendingMask(2 ** 20)).toBe(2 ** 20 - 1);
+    expect(pendingMask(250_000)).toBe(131_071);
+    expect(pendingMask(1)).toBe(0);
+  });
+
+  it('a pending tag takes 16 bytes: a million of them 16 MiB', () => {
+    const sizes = mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 1_000_000, families: { v4: true, v6: false } });
+    expect(mapMemory(sizes, 2).byMap.pending4).toBe(16 * 2 ** 20);
   });
 
   it('a million IPv4 flows (and their pending stage) take under 120 MiB', () => {
