@@ -63,6 +63,6 @@ export function checkCapacity(
     reader.peek(bpf.field, 'maxMemory') ?? bpf.field,
     `the data-plane maps for this config need ${formatBytes(memory.total)} of kernel memory (${biggest}; ` +
       `${services.length} services, ${cpus} CPUs), more than bpf.maxMemory ${formatBytes(bpf.maxMemory)}` +
-      (bpf.connections !== undefined && /\b(flows|pending)[46]\b/.test(biggest) ? ` (connections.max ${bpf.connections} sizes flows4/flows6)` : ''),
+      (bpf.connections !== undefined && /\b(flows|pending)[46]\b/.test(biggest) ? ` (connections.max ${bpf.connections} sizes flows4/flows6 and pending4/pending6)` : ''),
   );
 }
