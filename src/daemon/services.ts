@@ -91,6 +91,9 @@ export interface ServiceTableOptions {
 
 const backendKey = (service: string, address: string) => `${service}|${address}`;
 
+/** localeCompare()'s order (the default collation), without building a collator per comparison. */
+const byLocale = new Intl.Collator();
+
 /** What a real index holds, as this process last wrote it. */
 interface RealOwner {
   readonly key: string;
@@ -215,11 +218,12 @@ export class ServiceTable {
     const primaries = services.reduce((sum, svc) => sum + svc.backends.length, 0);
     const added: string[] = [];
     const checks = new Map<string, ReturnType<typeof checkSpecFromConfig>>();
-    for (const svc of [...services].sort((a, b) => a.name.localeCompare(b.name))) {
+    const specs: Parameters<Dataplane['addServices']>[0][number][] = [];
+    for (const svc of [...services].sort((a, b) => byLocale.compare(a.name, b.name))) {
       const inst = instanceOf(svc.instance);
       const old = this.#services.get(svc.name);
       const backends = new Map<string, BackendState>();
-      for (const b of [...svc.backends].sort((x, y) => x.address.localeCompare(y.address))) {
+      for (const b of [...svc.backends].sort((x, y) => byLocale.compare(x.address, y.address))) {
         const prev = old?.backends.get(b.address);
         const key = backendKey(svc.name, b.address);
         // A backend's own check (keepalived's per-real-server checks) overrides the service's.
@@ -268,7 +272,7 @@ export class ServiceTable {
         installedAt: old?.installedAt ?? 0,
       };
       this.#services.set(svc.name, state);
-      this.#dp.addService({
+      specs.push({
         vip: svc.vip,
         port: svc.port,
         protocol: svc.protocol,
@@ -278,6 +282,8 @@ export class ServiceTable {
       });
       if (!old) added.push(svc.name);
     }
+    // One batched write per services map (in the same order, so the same indexes).
+    this.#dp.addServices(specs);
     // One line per service added, or one for all of a big config (10 000 lines would say less).
     if (added.length <= 20) for (const name of added) this.#log.info({ service: name }, 'service added');
     else this.#log.info({ services: added.length, first: added.slice(0, 5) }, `${added.length} services added`);
@@ -823,7 +829,7 @@ export class ServiceTable {
         // live table its own entry is free, written, and the backend rejoins.
         const freed = this.#liveSet();
         for (const b of blocked) if (await this.#placeReal(s, b, freed)) eligible.push(b);
-        eligible.sort((x, y) => x.address.localeCompare(y.address));
+        eligible.sort((x, y) => byLocale.compare(x.address, y.address));
         await swap(eligible, `${why} (rewritten in place after leaving the table)`);
       }
       if (down.length > 0) await this.#invalidate(s, down);
