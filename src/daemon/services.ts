@@ -173,6 +173,12 @@ export class ServiceTable {
   #connections: Map<string, number> | undefined;
   /** Backends drained (or weight 0) with entries at the last sweep: 'drain complete' is logged when they reach 0. */
   readonly #draining = new Set<string>();
+  /**
+   * `iface|address` -> the MAC every backend of that server has taken
+   * (#onMac); cleared when apply() makes new backends, which start from
+   * their previous state or none.
+   */
+  readonly #macsTaken = new Map<string, string>();
 
   constructor(opts: ServiceTableOptions) {
     this.#opts = opts;
@@ -293,6 +299,8 @@ export class ServiceTable {
     const reals = [...this.#services.values()].flatMap((s) => [...s.backends.values()].map((b) => ({ iface: s.interface, address: b.address })));
     // Known MACs are taken from the kernel's table now; unknown ones are solicited at once,
     // and their answers (milliseconds) awaited, bounded: each table is then built once, whole.
+    // The backends made above may lack a MAC their server has (#macsTaken holds for the old ones).
+    this.#macsTaken.clear();
     for (const { iface, address, mac } of this.#macs.watch(reals)) this.#onMac(iface, address, mac, false);
     this.#holdingInstalls = true;
     try {
@@ -564,6 +572,11 @@ export class ServiceTable {
    * it, and its service gets a new table at once.
    */
   #onMac(iface: string, address: string, mac: string, install = true): void {
+    // The kernel reports a server again on every neighbour state change
+    // (REACHABLE, STALE, DELAY...): with 10 000 services on it, each report
+    // was a walk of them all for nothing.
+    const where = `${iface}|${address}`;
+    if (this.#macsTaken.get(where) === mac) return;
     // One log line per address, not per service: one real server may back 10 000 services.
     let changedFrom: string | null = null;
     const services: string[] = [];
@@ -576,6 +589,7 @@ export class ServiceTable {
       b.mac = mac;
       if (install && !this.#holdingInstalls) void this.#install(s, b.written.size === 0 ? 'MAC resolved' : 'MAC changed');
     }
+    this.#macsTaken.set(where, mac);
     if (services.length === 0) return;
     const fields = { backend: address, mac, services: services.length, service: services[0] };
     if (changedFrom !== null) this.#log.warn({ ...fields, from: changedFrom, to: mac }, 'backend MAC changed');

@@ -122,7 +122,8 @@ export class MaglevRings {
    * into a new area), then calls publish(), which must point the service
    * entry at the new live ring. build() gets the live ring's slots and
    * returns the new ones (the fallbacks follow from the live slots, see
-   * fallbacks.ts); it runs after the quiescence wait, right before the
+   * fallbacks.ts; `fresh`: the live ring is allocate()'s REAL_NONE, never
+   * written since); it runs after the quiescence wait, right before the
    * write, so no other write to this service comes between. After a resize
    * the old area's idle ring is freed and its live ring too, unless build()
    * asked to keep it (a PREV_RING slot reads it): then release it with
@@ -132,12 +133,12 @@ export class MaglevRings {
     service: number,
     live: LiveRing,
     size: number,
-    build: (current: SlotWords) => SlotWords & { keepOld?: boolean },
+    build: (current: SlotWords, fresh: boolean) => SlotWords & { keepOld?: boolean },
     publish: (next: LiveRing) => void,
   ): Promise<LiveRing> {
     if (size !== live.size) {
       const next = this.allocate(size);
-      const slots = build(this.#current(live.ring, live.size));
+      const slots = build(this.#current(live.ring, live.size), this.#fresh.has(live.ring));
       this.#write(next.ring, slots);
       publish(next);
       if (slots.keepOld) this.give(live.ring === live.region ? live.region + live.size : live.region, live.size);
@@ -151,7 +152,7 @@ export class MaglevRings {
     const wait = (this.retiredAt.get(service) ?? 0) + this.quiesceMs - Date.now();
     if (wait > 0) await sleep(wait);
     const idle = live.ring === live.region ? live.region + live.size : live.region;
-    this.#write(idle, build(this.#current(live.ring, live.size)));
+    this.#write(idle, build(this.#current(live.ring, live.size), this.#fresh.has(live.ring)));
     const next = { region: live.region, size: live.size, ring: idle };
     publish(next);
     this.retiredAt.set(service, Date.now());

@@ -141,6 +141,8 @@ export class ServiceEntries {
   private lowestFree = 0;
   /** Services on the same pool share one Maglev build (maglev-cache.ts). */
   private readonly maglev = new MaglevTableCache();
+  /** Ring size -> the buffer setBackends() builds tables in (read by nothing after the install that filled it). */
+  readonly #scratch = new Map<number, Uint32Array>();
 
   /** Reads the services already in the maps (adopted pins): their live tables count for them. */
   constructor(
@@ -304,21 +306,39 @@ export class ServiceEntries {
     const key = serviceKey(spec);
     const svc = this.known.get(serviceId(key));
     if (!svc) return Promise.reject(new Error(`no service ${serviceId(key)}: addService() first`));
-    return this.#installTable(svc, table, reals, invalid, record);
+    return this.#installTable(svc, table.length, () => table, reals, invalid, record);
   }
 
-  async #installTable(svc: Entry, table: Uint32Array, reals?: readonly number[], invalid?: RealSet, record = true): Promise<void> {
+  /**
+   * installTable() with the table made by tableOf() (`size` slots) when it
+   * is written, after the quiescence wait: from there to the entry's update
+   * nothing awaits, so setBackends() builds it in a buffer reused by every
+   * install of that size (10 000 installs, no 10 000 tables for the GC).
+   */
+  async #installTable(
+    svc: Entry,
+    size: number,
+    tableOf: () => Uint32Array,
+    reals?: readonly number[],
+    invalid?: RealSet,
+    record = true,
+  ): Promise<void> {
     const key = svc.key;
-    if (table.length !== svc.tableSize) {
-      throw new RangeError(`service ${serviceId(key)}: a table has ${svc.tableSize} slots (its ring size), got ${table.length}`);
+    if (size !== svc.tableSize) {
+      throw new RangeError(`service ${serviceId(key)}: a table has ${svc.tableSize} slots (its ring size), got ${size}`);
     }
+    let table: Uint32Array = new Uint32Array(0);
     const before = svc.value;
     let prev = { ring: before.prev_ring, size: before.prev_size };
     /** A previous ring no slot refers to after this install: freed once the new entry is live. */
     let retire: { ring: number; size: number } | undefined;
     let changes = 0;
-    await this.rings.install(svc.value.index, liveRing(svc.value), table.length, (current) => {
+    await this.rings.install(svc.value.index, liveRing(svc.value), size, (current, fresh) => {
+      table = tableOf();
       if (table.length === current.real.length) {
+        // Over a ring of REAL_NONE every slot is clean (fallbacksSameSize()
+        // gives each fallback its real, whatever `invalid` and `record`).
+        if (fresh) return { real: table, fallback: table };
         const res = fallbacksSameSize(current, table, invalid, record);
         changes = newChanges(current, table, res.fallback);
         return { real: table, fallback: res.fallback };
@@ -362,11 +382,15 @@ export class ServiceEntries {
     const n = backends.length;
     const reals = new Uint32Array(n);
     for (let i = 0; i < n; i++) reals[i] = backends[i].real;
-    const table = new Uint32Array(size);
-    for (let i = 0; i < size; i++) {
-      const s = slots[i];
-      table[i] = s < 0 ? REAL_NONE : reals[s];
-    }
+    const tableOf = () => {
+      let table = this.#scratch.get(size);
+      if (!table) this.#scratch.set(size, (table = new Uint32Array(size)));
+      for (let i = 0; i < size; i++) {
+        const s = slots[i];
+        table[i] = s < 0 ? REAL_NONE : reals[s];
+      }
+      return table;
+    };
     // With equal weights every backend holds slots (size / n each, n <= size),
     // so the reals are known without a pass over the table; uneven weights can
     // leave a light backend without a slot, so then the table is read.
@@ -379,7 +403,7 @@ export class ServiceEntries {
       else if (b.weight !== weight) equal = false;
       weighted.push(b.real);
     }
-    await this.#installTable(svc, table, equal && weighted.length <= size ? weighted : undefined, invalid, record);
+    await this.#installTable(svc, size, tableOf, equal && weighted.length <= size ? weighted : undefined, invalid, record);
   }
 
   /** Every service's live ring, for the sweep. */
