@@ -92,15 +92,40 @@ interface ServiceKey {
   family: number;
   port: number;
   proto: number;
+  /** The address's canonical text, when known (serviceId()). */
+  text?: string;
+}
+
+/** A VIP's map form and canonical text, parsed once (shared: never written). */
+interface ParsedVip {
+  readonly addr: Buffer;
+  readonly family: number;
+  readonly text: string;
+}
+
+/** VIP text -> parsed, for the services' keys: 10 000 services on a few VIPs parsed every key 10 000 times (and its 16-byte Buffer). */
+const parsedVips = new Map<string, ParsedVip>();
+/** Entries parsedVips keeps at most (it starts afresh past this; configs hold far fewer VIPs). */
+const PARSED_VIPS_MAX = 1 << 16;
+
+function parseVip(vip: string): ParsedVip {
+  let parsed = parsedVips.get(vip);
+  if (!parsed) {
+    const { addr, family } = parseAddr(vip);
+    parsed = { addr, family, text: formatAddr(addr, family) };
+    if (parsedVips.size >= PARSED_VIPS_MAX) parsedVips.clear();
+    parsedVips.set(vip, parsed);
+  }
+  return parsed;
 }
 
 function serviceKey(s: ServiceRef): ServiceKey {
-  const { addr, family } = parseAddr(s.vip);
-  return { addr, family, port: s.port, proto: s.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP };
+  const { addr, family, text } = parseVip(s.vip);
+  return { addr, family, port: s.port, proto: s.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP, text };
 }
 
 function serviceId(k: ServiceKey): string {
-  return `${formatAddr(k.addr, k.family)}|${k.port}|${k.proto}`;
+  return `${k.text ?? formatAddr(k.addr, k.family)}|${k.port}|${k.proto}`;
 }
 
 function service4Key(k: ServiceKey): Service4Key {
@@ -427,12 +452,32 @@ export class ServiceEntries {
   /** Real indexes some live ring names, as a slot's real or its fallback (previous rings too). */
   namedReals(): Set<number> {
     const named = new Set<number>();
+    // 10 000 rings of 1021 slots name a few hundred thousand reals 20 M
+    // times: a mark per real index, and each ring read into the same two
+    // arrays, keep that to one pass (the Set sees each real once).
+    const seen = new Uint8Array(NAMED_MARKS);
+    const name = (r: number) => {
+      if (r >= NAMED_MARKS) named.add(r);
+      else if (seen[r] === 0) {
+        seen[r] = 1;
+        named.add(r);
+      }
+    };
+    let real = new Uint32Array(0);
+    let fallback = new Uint32Array(0);
     const add = (ring: number, size: number) => {
-      const { real, fallback } = this.rings.readSlots(ring, size);
+      if (real.length < size) {
+        real = new Uint32Array(size);
+        fallback = new Uint32Array(size);
+      }
+      this.rings.readSlotsInto(ring, size, real, fallback);
       for (let i = 0; i < size; i++) {
-        named.add(real[i]);
-        const t = slotTarget(real[i], fallback[i]);
-        if (t !== SLOT_PREV_RING) named.add(t);
+        const r = real[i];
+        const f = fallback[i];
+        name(r);
+        if (f === r) continue;
+        const t = slotTarget(r, f);
+        if (t !== SLOT_PREV_RING) name(t);
       }
     };
     for (const { value } of this.known.values()) {
@@ -490,6 +535,9 @@ export class ServiceEntries {
     return svc ? this.rings.read(svc.value.ring, svc.value.ring_size) : undefined;
   }
 }
+
+/** Real indexes namedReals() marks in an array (1 MiB); any above go straight to the Set. */
+const NAMED_MARKS = 1 << 20;
 
 /** A fallback that names another real or the previous ring (not clean, not tracked). */
 function isChanged(f: number): boolean {
