@@ -137,7 +137,7 @@ export async function configApply(object: string, services: number, perService: 
       }),
     );
     const realsMs = lap();
-    for (const spec of specs) dp.addService(spec);
+    dp.addServices(specs); // one batch per services map, as the daemon does
     const addServicesMs = lap();
     const pools = specs.map((_, s) => Array.from({ length: perService }, (_, j) => ({ real: s * perService + j, key: `backend-${s * perService + j}`, weight: 100 })));
     for (let s = 0; s < services; s++) {

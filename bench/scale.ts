@@ -121,12 +121,22 @@ export const scale: Section = {
       const rss = rssBytes(child.pid!);
       const maps = logLines(site).find((l) => l.msg.startsWith('data-plane maps:'));
       const statusTimes: number[] = [];
+      /** Why a status call failed (a loaded machine can miss the client's 2 s timeout): the other figures stand. */
+      let statusFailed: string | undefined;
       for (let i = 0; i < 3; i++) {
         const t0 = performance.now();
-        const st = await site.status(0);
+        let st: Awaited<ReturnType<Site['status']>>;
+        try {
+          st = await site.status(0);
+        } catch (err) {
+          statusFailed = (err as Error).message;
+          continue;
+        }
         statusTimes.push(performance.now() - t0);
         if (st.services.length !== services) throw new Error(`scale: status listed ${st.services.length} services`);
       }
+      const statusFigure =
+        statusTimes.length > 0 ? `${fmt(Math.min(...statusTimes), 0)} ms${statusFailed ? ` (${3 - statusTimes.length} failed)` : ''}` : `failed: ${statusFailed}`;
       // The daemon's figures are taken: stop it, so the Manager API run has the machine to itself.
       if (process.env.VIPD_BENCH_KEEP_LOG) writeFileSync(process.env.VIPD_BENCH_KEEP_LOG, readFileSync(site.logPath(0)));
       await site.cleanup();
@@ -144,7 +154,7 @@ export const scale: Section = {
           ['vipd start -> control socket ready', readyLine ? `${fmt(readyLine.time - started, 0)} ms` : '-', ''],
           ['daemon RSS (of which anonymous: its own heap and code)', `${formatBytes(rss.rss)} (${formatBytes(rss.anon)})`, '<= 512 MiB'],
           ['data-plane maps (sizing.ts, as logged)', maps?.msg.replace('data-plane maps: ', '') ?? '-', '<= 512 MiB'],
-          ['status call (all services), best of 3', `${fmt(Math.min(...statusTimes), 0)} ms`, '< 1000 ms'],
+          ['status call (all services), best of 3', statusFigure, '< 1000 ms'],
           [
             `manager API: parsed config -> every service forwarding (load average ${fmt(api.loadAtStart, 2)} at start, ${fmt(api.loadAtEnd, 2)} after)`,
             `${fmt(api.totalMs, 0)} ms`,
