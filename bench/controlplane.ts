@@ -50,7 +50,7 @@ function backends(n: number): { key: string; weight: number }[] {
  * `perService` backends each, maps sized from that config (sizing.ts),
  * step by step (ms), then one backend change among them and the memory.
  */
-interface ConfigApply {
+export interface ConfigApply {
   services: number;
   backendsPerService: number;
   vips: number;
@@ -101,7 +101,7 @@ function mapsMemlock(): number | null {
   return byId.size === 0 ? null : [...byId.values()].reduce((a, b) => a + b, 0);
 }
 
-async function configApply(object: string, services: number, perService: number, progress: (line: string) => void): Promise<ConfigApply> {
+export async function configApply(object: string, services: number, perService: number, progress: (line: string) => void): Promise<ConfigApply> {
   // Every fourth service is IPv6, every other one UDP: the issue's mix.
   const specs = Array.from({ length: services }, (_, s) => ({
     vip: s % 4 === 3 ? `2001:db8:${(s >> 16) & 0xffff}::${(s & 0xffff).toString(16)}` : addr(`10.${100 + (s >> 16)}`, s),
@@ -137,7 +137,7 @@ async function configApply(object: string, services: number, perService: number,
       }),
     );
     const realsMs = lap();
-    for (const spec of specs) dp.addService(spec);
+    dp.addServices(specs); // one batch per services map, as the daemon does
     const addServicesMs = lap();
     const pools = specs.map((_, s) => Array.from({ length: perService }, (_, j) => ({ real: s * perService + j, key: `backend-${s * perService + j}`, weight: 100 })));
     for (let s = 0; s < services; s++) {

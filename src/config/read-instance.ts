@@ -46,9 +46,16 @@ function readInterfaceName(reader: FieldReader, field: Field): string | undefine
   return name;
 }
 
+/** Address text -> its usable parse: 10 000 services on ten real servers name each one 10 000 times. */
+const usableIps = new Map<string, IpAddress>();
+/** Entries usableIps keeps at most (it starts afresh past this). */
+const USABLE_IPS_MAX = 1 << 16;
+
 export function readIp(reader: FieldReader, field: Field): IpAddress | undefined {
   const text = reader.text(field);
   if (text === undefined) return undefined;
+  const known = usableIps.get(text);
+  if (known) return { ...known };
   const ip = parseIpAddress(text);
   if (!ip) {
     reader.error(field, `"${text}" is not an IPv4 or IPv6 address${text.includes('/') ? ' (no prefix length here)' : ''}`);
@@ -59,6 +66,8 @@ export function readIp(reader: FieldReader, field: Field): IpAddress | undefined
     reader.error(field, `"${text}" is ${unusable}`);
     return undefined;
   }
+  if (usableIps.size >= USABLE_IPS_MAX) usableIps.clear();
+  usableIps.set(text, { ...ip });
   return ip;
 }
 

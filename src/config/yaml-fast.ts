@@ -31,6 +31,9 @@ const giveUp = (): never => {
 export function plainValue(text: string): string | number | boolean | null {
   // Most scalars are names and words: only these first characters can start anything else.
   if (!'0123456789+-.~tTfFnN'.includes(text[0])) return text;
+  // Addresses (10.0.0.1, 2001:db8::1) start with a digit but are none of
+  // the forms below: none has a ':' or a second '.'.
+  if (text.includes(':') || text.indexOf('.') !== text.lastIndexOf('.')) return text;
   if (text === '~' || text === 'null' || text === 'Null' || text === 'NULL') return null;
   if (/^(?:[Tt]rue|TRUE)$/.test(text)) return true;
   if (/^(?:[Ff]alse|FALSE)$/.test(text)) return false;

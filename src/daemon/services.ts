@@ -91,6 +91,9 @@ export interface ServiceTableOptions {
 
 const backendKey = (service: string, address: string) => `${service}|${address}`;
 
+/** localeCompare()'s order (the default collation), without building a collator per comparison. */
+const byLocale = new Intl.Collator();
+
 /** What a real index holds, as this process last wrote it. */
 interface RealOwner {
   readonly key: string;
@@ -170,6 +173,12 @@ export class ServiceTable {
   #connections: Map<string, number> | undefined;
   /** Backends drained (or weight 0) with entries at the last sweep: 'drain complete' is logged when they reach 0. */
   readonly #draining = new Set<string>();
+  /**
+   * `iface|address` -> the MAC every backend of that server has taken
+   * (#onMac); cleared when apply() makes new backends, which start from
+   * their previous state or none.
+   */
+  readonly #macsTaken = new Map<string, string>();
 
   constructor(opts: ServiceTableOptions) {
     this.#opts = opts;
@@ -215,11 +224,12 @@ export class ServiceTable {
     const primaries = services.reduce((sum, svc) => sum + svc.backends.length, 0);
     const added: string[] = [];
     const checks = new Map<string, ReturnType<typeof checkSpecFromConfig>>();
-    for (const svc of [...services].sort((a, b) => a.name.localeCompare(b.name))) {
+    const specs: Parameters<Dataplane['addServices']>[0][number][] = [];
+    for (const svc of [...services].sort((a, b) => byLocale.compare(a.name, b.name))) {
       const inst = instanceOf(svc.instance);
       const old = this.#services.get(svc.name);
       const backends = new Map<string, BackendState>();
-      for (const b of [...svc.backends].sort((x, y) => x.address.localeCompare(y.address))) {
+      for (const b of [...svc.backends].sort((x, y) => byLocale.compare(x.address, y.address))) {
         const prev = old?.backends.get(b.address);
         const key = backendKey(svc.name, b.address);
         // A backend's own check (keepalived's per-real-server checks) overrides the service's.
@@ -268,7 +278,7 @@ export class ServiceTable {
         installedAt: old?.installedAt ?? 0,
       };
       this.#services.set(svc.name, state);
-      this.#dp.addService({
+      specs.push({
         vip: svc.vip,
         port: svc.port,
         protocol: svc.protocol,
@@ -278,6 +288,8 @@ export class ServiceTable {
       });
       if (!old) added.push(svc.name);
     }
+    // One batched write per services map (in the same order, so the same indexes).
+    this.#dp.addServices(specs);
     // One line per service added, or one for all of a big config (10 000 lines would say less).
     if (added.length <= 20) for (const name of added) this.#log.info({ service: name }, 'service added');
     else this.#log.info({ services: added.length, first: added.slice(0, 5) }, `${added.length} services added`);
@@ -287,6 +299,8 @@ export class ServiceTable {
     const reals = [...this.#services.values()].flatMap((s) => [...s.backends.values()].map((b) => ({ iface: s.interface, address: b.address })));
     // Known MACs are taken from the kernel's table now; unknown ones are solicited at once,
     // and their answers (milliseconds) awaited, bounded: each table is then built once, whole.
+    // The backends made above may lack a MAC their server has (#macsTaken holds for the old ones).
+    this.#macsTaken.clear();
     for (const { iface, address, mac } of this.#macs.watch(reals)) this.#onMac(iface, address, mac, false);
     this.#holdingInstalls = true;
     try {
@@ -558,6 +572,11 @@ export class ServiceTable {
    * it, and its service gets a new table at once.
    */
   #onMac(iface: string, address: string, mac: string, install = true): void {
+    // The kernel reports a server again on every neighbour state change
+    // (REACHABLE, STALE, DELAY...): with 10 000 services on it, each report
+    // was a walk of them all for nothing.
+    const where = `${iface}|${address}`;
+    if (this.#macsTaken.get(where) === mac) return;
     // One log line per address, not per service: one real server may back 10 000 services.
     let changedFrom: string | null = null;
     const services: string[] = [];
@@ -570,6 +589,7 @@ export class ServiceTable {
       b.mac = mac;
       if (install && !this.#holdingInstalls) void this.#install(s, b.written.size === 0 ? 'MAC resolved' : 'MAC changed');
     }
+    this.#macsTaken.set(where, mac);
     if (services.length === 0) return;
     const fields = { backend: address, mac, services: services.length, service: services[0] };
     if (changedFrom !== null) this.#log.warn({ ...fields, from: changedFrom, to: mac }, 'backend MAC changed');
@@ -823,7 +843,7 @@ export class ServiceTable {
         // live table its own entry is free, written, and the backend rejoins.
         const freed = this.#liveSet();
         for (const b of blocked) if (await this.#placeReal(s, b, freed)) eligible.push(b);
-        eligible.sort((x, y) => x.address.localeCompare(y.address));
+        eligible.sort((x, y) => byLocale.compare(x.address, y.address));
         await swap(eligible, `${why} (rewritten in place after leaving the table)`);
       }
       if (down.length > 0) await this.#invalidate(s, down);

@@ -356,6 +356,14 @@ export class Dataplane {
     return this.services.add(spec);
   }
 
+  /**
+   * addService() for many services, their entries written in one batch per
+   * map (a config load of 10 000 services: two syscalls, not 20 000).
+   */
+  addServices(specs: readonly ServiceSpec[]): void {
+    this.services.addMany(specs);
+  }
+
   listServices(): ServiceInfo[] {
     return this.services.list();
   }

@@ -42,6 +42,14 @@ export class MaglevRings {
   private free: FreeExtent[];
   /** Service index -> when its previous ring was retired (Date.now()). */
   private readonly retiredAt = new Map<number, number>();
+  /**
+   * First slots of rings allocate() filled with REAL_NONE and nothing wrote
+   * since: their slots are known without reading them (a config load
+   * installs 10 000 first tables).
+   */
+  readonly #fresh = new Set<number>();
+  /** Ring size -> a ring of REAL_NONE, shared and never written. */
+  readonly #none = new Map<number, Uint32Array>();
 
   constructor(
     private readonly memory: ArrayMemory,
@@ -82,10 +90,26 @@ export class MaglevRings {
     }
     const region = extent.start;
     this.take(region, length);
-    const none = new Uint32Array(size).fill(REAL_NONE);
+    const none = this.#noneRing(size);
     this.memory.setU32(region, none, SLOT_REAL);
     this.memory.setU32(region, none, SLOT_FALLBACK);
+    this.#fresh.add(region);
     return { region, size, ring: region };
+  }
+
+  #noneRing(size: number): Uint32Array {
+    let none = this.#none.get(size);
+    if (!none) this.#none.set(size, (none = new Uint32Array(size).fill(REAL_NONE)));
+    return none;
+  }
+
+  /** The live slots a table replaces: read from the map, or known when allocate() left them (shared: never written). */
+  #current(ring: number, size: number): SlotWords {
+    if (this.#fresh.has(ring)) {
+      const none = this.#noneRing(size);
+      return { real: none, fallback: none };
+    }
+    return this.readSlots(ring, size);
   }
 
   /** Gives an area back (its service is gone, or moved to another area). */
@@ -98,7 +122,8 @@ export class MaglevRings {
    * into a new area), then calls publish(), which must point the service
    * entry at the new live ring. build() gets the live ring's slots and
    * returns the new ones (the fallbacks follow from the live slots, see
-   * fallbacks.ts); it runs after the quiescence wait, right before the
+   * fallbacks.ts; `fresh`: the live ring is allocate()'s REAL_NONE, never
+   * written since); it runs after the quiescence wait, right before the
    * write, so no other write to this service comes between. After a resize
    * the old area's idle ring is freed and its live ring too, unless build()
    * asked to keep it (a PREV_RING slot reads it): then release it with
@@ -108,12 +133,12 @@ export class MaglevRings {
     service: number,
     live: LiveRing,
     size: number,
-    build: (current: SlotWords) => SlotWords & { keepOld?: boolean },
+    build: (current: SlotWords, fresh: boolean) => SlotWords & { keepOld?: boolean },
     publish: (next: LiveRing) => void,
   ): Promise<LiveRing> {
     if (size !== live.size) {
       const next = this.allocate(size);
-      const slots = build(this.readSlots(live.ring, live.size));
+      const slots = build(this.#current(live.ring, live.size), this.#fresh.has(live.ring));
       this.#write(next.ring, slots);
       publish(next);
       if (slots.keepOld) this.give(live.ring === live.region ? live.region + live.size : live.region, live.size);
@@ -127,7 +152,7 @@ export class MaglevRings {
     const wait = (this.retiredAt.get(service) ?? 0) + this.quiesceMs - Date.now();
     if (wait > 0) await sleep(wait);
     const idle = live.ring === live.region ? live.region + live.size : live.region;
-    this.#write(idle, build(this.readSlots(live.ring, live.size)));
+    this.#write(idle, build(this.#current(live.ring, live.size), this.#fresh.has(live.ring)));
     const next = { region: live.region, size: live.size, ring: idle };
     publish(next);
     this.retiredAt.set(service, Date.now());
@@ -153,10 +178,12 @@ export class MaglevRings {
    * argument.
    */
   setFallbacks(ring: number, fallback: Uint32Array): void {
+    this.#fresh.delete(ring);
     this.memory.setU32(ring, fallback, SLOT_FALLBACK);
   }
 
   #write(ring: number, slots: SlotWords): void {
+    this.#fresh.delete(ring);
     this.memory.setU32(ring, slots.real, SLOT_REAL);
     this.memory.setU32(ring, slots.fallback, SLOT_FALLBACK);
   }
@@ -168,6 +195,20 @@ export class MaglevRings {
       return { real: none, fallback: none };
     }
     return { real: this.memory.readU32(ring, size, SLOT_REAL), fallback: this.memory.readU32(ring, size, SLOT_FALLBACK) };
+  }
+
+  /**
+   * readSlots() into the caller's arrays (at least `size` long; the words
+   * past `size` are left as they were). REAL_NONE past the end of the map.
+   */
+  readSlotsInto(ring: number, size: number, real: Uint32Array, fallback: Uint32Array): void {
+    if (ring + size > this.memory.length) {
+      real.fill(REAL_NONE, 0, size);
+      fallback.fill(REAL_NONE, 0, size);
+      return;
+    }
+    this.memory.readU32Into(ring, size, SLOT_REAL, real);
+    this.memory.readU32Into(ring, size, SLOT_FALLBACK, fallback);
   }
 
   /** Forgets a service's quiescence clock (its index may be reused). */
@@ -197,6 +238,8 @@ export class MaglevRings {
   }
 
   private give(start: number, length: number): void {
+    // A fresh ring is an area's first: given back whole or as a ring, it starts the extent.
+    this.#fresh.delete(start);
     const freedAt = Date.now();
     const all = [...this.free, { start, length, freedAt }].sort((a, b) => a.start - b.start);
     const merged: FreeExtent[] = [];

@@ -108,15 +108,40 @@ interface ServiceKey {
   family: number;
   port: number;
   proto: number;
+  /** The address's canonical text, when known (serviceId()). */
+  text?: string;
+}
+
+/** A VIP's map form and canonical text, parsed once (shared: never written). */
+interface ParsedVip {
+  readonly addr: Buffer;
+  readonly family: number;
+  readonly text: string;
+}
+
+/** VIP text -> parsed, for the services' keys: 10 000 services on a few VIPs parsed every key 10 000 times (and its 16-byte Buffer). */
+const parsedVips = new Map<string, ParsedVip>();
+/** Entries parsedVips keeps at most (it starts afresh past this; configs hold far fewer VIPs). */
+const PARSED_VIPS_MAX = 1 << 16;
+
+function parseVip(vip: string): ParsedVip {
+  let parsed = parsedVips.get(vip);
+  if (!parsed) {
+    const { addr, family } = parseAddr(vip);
+    parsed = { addr, family, text: formatAddr(addr, family) };
+    if (parsedVips.size >= PARSED_VIPS_MAX) parsedVips.clear();
+    parsedVips.set(vip, parsed);
+  }
+  return parsed;
 }
 
 function serviceKey(s: ServiceRef): ServiceKey {
-  const { addr, family } = parseAddr(s.vip);
-  return { addr, family, port: s.port, proto: s.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP };
+  const { addr, family, text } = parseVip(s.vip);
+  return { addr, family, port: s.port, proto: s.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP, text };
 }
 
 function serviceId(k: ServiceKey): string {
-  return `${formatAddr(k.addr, k.family)}|${k.port}|${k.proto}`;
+  return `${k.text ?? formatAddr(k.addr, k.family)}|${k.port}|${k.proto}`;
 }
 
 function service4Key(k: ServiceKey): Service4Key {
@@ -163,6 +188,8 @@ export class ServiceEntries {
   private readonly maglev = new MaglevTableCache();
   /** Connection sync's fallbacks for services not served here (setFallbackSource()). */
   private fallbackSource: FallbackSource | undefined;
+  /** Ring size -> the buffer setBackends() builds tables in (read by nothing after the install that filled it). */
+  readonly #scratch = new Map<number, Uint32Array>();
 
   /** Reads the services already in the maps (adopted pins): their live tables count for them. */
   constructor(
@@ -231,6 +258,34 @@ export class ServiceEntries {
    * its live table; a new ring size takes effect with the next table.
    */
   add(spec: ServiceSpec): ServiceInfo {
+    const entry = this.#add(spec, (key, value) => this.update(key, value));
+    return this.info(entry);
+  }
+
+  /**
+   * add() for many services, their entries written with one
+   * BPF_MAP_UPDATE_BATCH per map (a config load: 10 000 services, one
+   * syscall instead of 20 000). When a service does not fit, the ones
+   * before it are written and the error is thrown.
+   */
+  addMany(specs: readonly ServiceSpec[]): void {
+    const v4: [Service4Key, Service][] = [];
+    const v6: [Service6Key, Service][] = [];
+    try {
+      for (const spec of specs) {
+        this.#add(spec, (key, value) => {
+          if (key.family === FAMILY_V4) v4.push([service4Key(key), value]);
+          else v6.push([service6Key(key), value]);
+        });
+      }
+    } finally {
+      this.maps.services4.updateBatch(v4);
+      this.maps.services6.updateBatch(v6);
+    }
+  }
+
+  /** add()'s bookkeeping; `write` puts the entry in its map (now or in a batch). */
+  #add(spec: ServiceSpec, write: (key: ServiceKey, value: Service) => void): Entry {
     const key = serviceKey(spec);
     const id = serviceId(key);
     const tableSize = ringSize(spec.backends ?? 1);
@@ -239,10 +294,10 @@ export class ServiceEntries {
     if (have) {
       if (have.value.instance !== spec.instance || have.value.flags !== flags) {
         have.value = { ...have.value, instance: spec.instance, flags };
-        this.update(key, have.value);
+        write(key, have.value);
       }
       have.tableSize = tableSize;
-      return this.info(have);
+      return have;
     }
     const index = this.freeIndex();
     if (index >= this.capacity) {
@@ -261,12 +316,12 @@ export class ServiceEntries {
       prev_ring: 0,
       prev_size: 0,
     };
-    this.update(key, value);
+    write(key, value);
     const entry = { key, value, tableSize, changedAt: 0, installedAt: 0 };
     this.known.set(id, entry);
     this.indexed.set(index, entry);
     this.usedIndexes.add(index);
-    return this.info(entry);
+    return entry;
   }
 
   /** The lowest index no service has (what a restart with the same config gives again). */
@@ -304,20 +359,44 @@ export class ServiceEntries {
    * `invalid` are reals about to lose VIPD_REAL_F_VALID (DOWN backends): no
    * fallback names them.
    */
-  async installTable(spec: ServiceRef, table: Uint32Array, reals?: readonly number[], invalid?: RealSet, record = true): Promise<void> {
+  installTable(spec: ServiceRef, table: Uint32Array, reals?: readonly number[], invalid?: RealSet, record = true): Promise<void> {
     const key = serviceKey(spec);
     const svc = this.known.get(serviceId(key));
-    if (!svc) throw new Error(`no service ${serviceId(key)}: addService() first`);
-    if (table.length !== svc.tableSize) {
-      throw new RangeError(`service ${serviceId(key)}: a table has ${svc.tableSize} slots (its ring size), got ${table.length}`);
+    if (!svc) return Promise.reject(new Error(`no service ${serviceId(key)}: addService() first`));
+    return this.#installTable(svc, table.length, () => table, reals, invalid, record);
+  }
+
+  /**
+   * installTable() with the table made by tableOf() (`size` slots) when it
+   * is written, after the quiescence wait: from there to the entry's update
+   * nothing awaits, so setBackends() builds it in a buffer reused by every
+   * install of that size (10 000 installs, no 10 000 tables for the GC).
+   */
+  async #installTable(
+    svc: Entry,
+    size: number,
+    tableOf: () => Uint32Array,
+    reals?: readonly number[],
+    invalid?: RealSet,
+    record = true,
+  ): Promise<void> {
+    const key = svc.key;
+    if (size !== svc.tableSize) {
+      throw new RangeError(`service ${serviceId(key)}: a table has ${svc.tableSize} slots (its ring size), got ${size}`);
     }
+    let table: Uint32Array = new Uint32Array(0);
     const before = svc.value;
     let prev = { ring: before.prev_ring, size: before.prev_size };
     /** A previous ring no slot refers to after this install: freed once the new entry is live. */
     let retire: { ring: number; size: number } | undefined;
     let changes = 0;
-    await this.rings.install(svc.value.index, liveRing(svc.value), table.length, (current) => {
+    await this.rings.install(svc.value.index, liveRing(svc.value), size, (current, fresh) => {
+      table = tableOf();
       if (table.length === current.real.length) {
+        // Over a ring of REAL_NONE every slot is clean (fallbacksSameSize()
+        // gives each fallback its real, whatever `invalid` and `record`).
+        // The MASTER's fallbacks still win where this host records nothing.
+        if (fresh) return { real: table, fallback: (!record && this.fallbackSource?.(this.ref(svc), { real: table, fallback: table })) || table };
         const res = fallbacksSameSize(current, table, invalid, record);
         // Not recording (this host serves nothing of it): the MASTER's fallbacks, when connection sync has them.
         const fallback = (!record && this.fallbackSource?.(this.ref(svc), { real: table, fallback: res.fallback })) || res.fallback;
@@ -386,18 +465,39 @@ export class ServiceEntries {
 
   /** Builds the Maglev table of the backends (the service's ring size) and installs it. */
   async setBackends(spec: ServiceRef, backends: readonly BackendSpec[], invalid?: RealSet, record = true): Promise<void> {
-    const svc = this.known.get(serviceId(serviceKey(spec)));
-    const size = svc?.tableSize ?? ringSize(backends.length);
-    const slots = this.maglev.build(backends, size);
-    const reals = Uint32Array.from(backends, (b) => b.real);
-    const table = new Uint32Array(size);
-    for (let i = 0; i < size; i++) table[i] = slots[i] === REAL_NONE ? REAL_NONE : reals[slots[i]];
+    const key = serviceKey(spec);
+    const svc = this.known.get(serviceId(key));
+    if (!svc) throw new Error(`no service ${serviceId(key)}: addService() first`);
+    const size = svc.tableSize;
+    // Backend positions -> real indexes, read as signed so NO_BACKEND is -1
+    // (a small integer: the unsigned 0xffffffff is a boxed double in V8).
+    const built = this.maglev.build(backends, size);
+    const slots = new Int32Array(built.buffer, built.byteOffset, built.length);
+    const n = backends.length;
+    const reals = new Uint32Array(n);
+    for (let i = 0; i < n; i++) reals[i] = backends[i].real;
+    const tableOf = () => {
+      let table = this.#scratch.get(size);
+      if (!table) this.#scratch.set(size, (table = new Uint32Array(size)));
+      for (let i = 0; i < size; i++) {
+        const s = slots[i];
+        table[i] = s < 0 ? REAL_NONE : reals[s];
+      }
+      return table;
+    };
     // With equal weights every backend holds slots (size / n each, n <= size),
     // so the reals are known without a pass over the table; uneven weights can
     // leave a light backend without a slot, so then the table is read.
-    const weighted = backends.filter((b) => b.weight > 0);
-    const equal = weighted.every((b) => b.weight === weighted[0]?.weight) && weighted.length <= size;
-    await this.installTable(spec, table, equal ? weighted.map((b) => b.real) : undefined, invalid, record);
+    const weighted: number[] = [];
+    let equal = true;
+    let weight = -1;
+    for (const b of backends) {
+      if (b.weight <= 0) continue;
+      if (weight < 0) weight = b.weight;
+      else if (b.weight !== weight) equal = false;
+      weighted.push(b.real);
+    }
+    await this.#installTable(svc, size, tableOf, equal && weighted.length <= size ? weighted : undefined, invalid, record);
   }
 
   /** Every service's live ring, for the sweep. */
@@ -421,12 +521,32 @@ export class ServiceEntries {
   /** Real indexes some live ring names, as a slot's real or its fallback (previous rings too). */
   namedReals(): Set<number> {
     const named = new Set<number>();
+    // 10 000 rings of 1021 slots name a few hundred thousand reals 20 M
+    // times: a mark per real index, and each ring read into the same two
+    // arrays, keep that to one pass (the Set sees each real once).
+    const seen = new Uint8Array(NAMED_MARKS);
+    const name = (r: number) => {
+      if (r >= NAMED_MARKS) named.add(r);
+      else if (seen[r] === 0) {
+        seen[r] = 1;
+        named.add(r);
+      }
+    };
+    let real = new Uint32Array(0);
+    let fallback = new Uint32Array(0);
     const add = (ring: number, size: number) => {
-      const { real, fallback } = this.rings.readSlots(ring, size);
+      if (real.length < size) {
+        real = new Uint32Array(size);
+        fallback = new Uint32Array(size);
+      }
+      this.rings.readSlotsInto(ring, size, real, fallback);
       for (let i = 0; i < size; i++) {
-        named.add(real[i]);
-        const t = slotTarget(real[i], fallback[i]);
-        if (t !== SLOT_PREV_RING) named.add(t);
+        const r = real[i];
+        const f = fallback[i];
+        name(r);
+        if (f === r) continue;
+        const t = slotTarget(r, f);
+        if (t !== SLOT_PREV_RING) name(t);
       }
     };
     for (const { value } of this.known.values()) {
@@ -489,6 +609,9 @@ export class ServiceEntries {
     return svc ? this.rings.read(svc.value.ring, svc.value.ring_size) : undefined;
   }
 }
+
+/** Real indexes namedReals() marks in an array (1 MiB); any above go straight to the Set. */
+const NAMED_MARKS = 1 << 20;
 
 /** A fallback that names another real or the previous ring (not clean, not tracked). */
 function isChanged(f: number): boolean {

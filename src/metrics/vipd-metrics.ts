@@ -77,6 +77,8 @@ export class VipdMetrics {
   readonly #perBackend: boolean;
   /** service -> backend -> up, for serviceBackendsUp. */
   readonly #backendState = new Map<string, Map<string, boolean>>();
+  /** Services whose serviceBackendsUp is to be counted again before the next read. */
+  readonly #upDirty = new Set<string>();
   readonly failoverSeconds: Gauge;
   readonly bgpSessionUp: Gauge<'peer'>;
   readonly bgpAnnounced: Gauge<'vip'>;
@@ -139,6 +141,8 @@ export class VipdMetrics {
       help: 'Backends of the service whose health check passes (all of them when it has no check).',
       labelNames: ['service'],
       registers,
+      // Counted when read: a config load reports 100 000 backends one by one.
+      collect: () => this.#countDirty(),
     });
     this.failoverSeconds = new Gauge({
       name: 'vipd_failover_seconds',
@@ -332,7 +336,7 @@ export class VipdMetrics {
     let states = this.#backendState.get(service);
     if (!states) this.#backendState.set(service, (states = new Map()));
     states.set(backend, up);
-    this.#countUp(service);
+    this.#upDirty.add(service);
   }
 
   /** Drops the health series of a backend (or all of a service's) removed by a reload. */
@@ -347,8 +351,14 @@ export class VipdMetrics {
     if (known?.size === 0) this.#backends.delete(service);
     if (states?.size === 0) {
       this.#backendState.delete(service);
+      this.#upDirty.delete(service);
       this.serviceBackendsUp.remove({ service });
-    } else this.#countUp(service);
+    } else this.#upDirty.add(service);
+  }
+
+  #countDirty(): void {
+    for (const service of this.#upDirty) this.#countUp(service);
+    this.#upDirty.clear();
   }
 
   #countUp(service: string): void {

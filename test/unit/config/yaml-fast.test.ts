@@ -99,7 +99,8 @@ describe('parseSimpleYaml (the fast config reader)', () => {
 
   it("gives plain scalars the core schema's values, as the library does", () => {
     const scalars = ['~', 'null', 'NULL', 'true', 'False', 'TRUE', 'yes', '0', '-12', '+7', '007', '0o17', '0x1F', '1.5', '.5', '1.', '1e3', '-2.5E-2',
-      '.inf', '-.Inf', '.NaN', '10.0.0.1', '2001:db8::1', '127.0.0.1:9477', 'eth0', '1_000', '0b101', 'nan', '1.2.3'];
+      '.inf', '-.Inf', '.NaN', '10.0.0.1', '2001:db8::1', '127.0.0.1:9477', 'eth0', '1_000', '0b101', 'nan', '1.2.3',
+      '::1', '1:2', '12:30:00', '.5.5', '1..2'];
     for (const s of scalars) expect([s, plainValue(s)]).toEqual([s, parse(s) as unknown]);
   });
 });
