@@ -9,7 +9,7 @@
 #ifndef VIPD_CONSTS_H
 #define VIPD_CONSTS_H
 
-#define VIPD_ABI_VERSION 6
+#define VIPD_ABI_VERSION 7
 
 /* Map sizes in the object. They are only defaults: the daemon sizes every
  * map from the config before load (src/dataplane/sizing.ts), so none of

@@ -71,6 +71,8 @@ export interface NativeSenderStats {
   maxGapUs: number;
   leaseUpdates: number;
   leaseErrors: number;
+  /** The lease map is an mmapable array: renewed through a shared mapping, no bpf() call per advert. */
+  leaseMapped: boolean;
   realtime: boolean;
 }
 
