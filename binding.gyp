@@ -12,6 +12,7 @@
         "native/sys.cc",
         "native/vrrp_native.cc",
         "native/vrrp_socket.cc",
+        "native/vrrp_absorb.cc",
         "native/vrrp_sender.cc",
         "native/net_packet.cc",
         "native/net_rtnl.cc",

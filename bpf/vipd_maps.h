@@ -28,9 +28,12 @@
 #include "vipd_consts.h"
 #include "vipd_structs.h"
 
+/* Mmapable (ABI 7): the native advert sender renews a lease with one
+ * 8-byte store through a shared mapping, not a bpf() call per advert. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VIPD_MAX_INSTANCES);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct vipd_instance);
 } instances SEC(".maps");

@@ -15,6 +15,7 @@
  * limit 255, traffic class 0xc0 and the source address via IPV6_PKTINFO. */
 #include "errors.h"
 #include "net_util.h"
+#include "vrrp_absorb.h"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -460,6 +461,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		std::unique_lock<std::mutex> lock(mu_);
 		while (!quit_) {
 			int timeout = -1;
+			FoldKernelLocked();
 			if (md_armed_ && !md_fired_) {
 				int64_t left = MasterDownDueLocked() - (int64_t)MonoNs();
 				timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
@@ -468,6 +470,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			struct epoll_event evs[2];
 			int rc = epoll_wait(ep_fd_, evs, 2, timeout);
 			lock.lock();
+			thread_wakes_++;
 			if (quit_)
 				break;
 			bool readable = false;
@@ -483,6 +486,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			}
 			if (readable)
 				ReadLocked();
+			FoldKernelLocked();
 			if (md_armed_ && !md_fired_ && (int64_t)MonoNs() >= MasterDownDueLocked()) {
 				/* Read the socket dry before believing the timer: an
 				 * advert that arrived before the deadline may wait
@@ -490,6 +494,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				 * timeout, not the fd), and its arrival time counts. */
 				if (!readable)
 					ReadLocked();
+				FoldKernelLocked();
 				if ((int64_t)MonoNs() >= MasterDownDueLocked())
 					md_fired_ = true;
 			}
@@ -663,6 +668,27 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		p.payload.assign((const char *)payload, plen);
 		queue_.push_back(std::move(p));
 		queued_total_++;
+		/* Nothing is absorbed while a packet waits for JS (the engine
+		 * sees adverts in order): the kernel stops too, until JS has it. */
+		if (kabs_.attached()) {
+			kabs_.Detach(core_->fd);
+			kabs_paused_ = true;
+		}
+	}
+
+	/* Counts what the kernel filter absorbed since the last look as
+	 * absorbed here (mu_ held): no system call, a read of shared memory. */
+	void FoldKernelLocked()
+	{
+		int64_t last;
+		uint64_t n = kabs_.Take(&last);
+		if (!n)
+			return;
+		absorbed_ += n;
+		absorbed_total_ += n;
+		kernel_absorbed_total_ += n;
+		if (last > absorbed_arrival_)
+			absorbed_arrival_ = last;
 	}
 
 	/* On the JS thread: hands what the receive thread queued to JS, then
@@ -702,6 +728,13 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				out.Set(n++, p);
 			}
 			CallJs(env, onPackets_, ctx_.get(), {env.Null(), out});
+			/* JS has them: the kernel may absorb again. */
+			std::lock_guard<std::mutex> lock(mu_);
+			if (kabs_paused_ && steady_ && queue_.empty() && core_) {
+				kabs_paused_ = false;
+				if (kabs_.Reattach(core_->fd) == 0)
+					kernel_attaches_++;
+			}
 		}
 		if (err && core_) {
 			Napi::Error e = ErrnoError(env, "recvmsg", err, "VRRP socket");
@@ -746,12 +779,30 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		steady_dst_ = dst;
 		steady_payload_.swap(payload);
 		steady_ = true;
+		/* The kernel absorbs from now on too (what it absorbed of the
+		 * previous steady advert is counted first). Without it (no
+		 * CAP_BPF, say) the receive thread absorbs every advert itself. */
+		FoldKernelLocked();
+		kabs_paused_ = !queue_.empty();
+		if (kabs_paused_) {
+			kabs_.Detach(core_->fd);
+		} else {
+			int err = kabs_.Attach(core_->fd, core_->family, src, dst, steady_payload_);
+			if (err)
+				kernel_error_ = err;
+			else
+				kernel_attaches_++;
+		}
 		return env.Undefined();
 	}
 
 	Napi::Value ClearSteadyJs(const Napi::CallbackInfo &info)
 	{
 		std::lock_guard<std::mutex> lock(mu_);
+		FoldKernelLocked();
+		if (core_)
+			kabs_.Detach(core_->fd);
+		kabs_paused_ = false;
 		steady_ = false;
 		return info.Env().Undefined();
 	}
@@ -765,6 +816,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		int64_t last;
 		{
 			std::lock_guard<std::mutex> lock(mu_);
+			FoldKernelLocked();
 			count = absorbed_;
 			last = absorbed_arrival_;
 			absorbed_ = 0;
@@ -776,13 +828,23 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	}
 
 	/* rxStats(): totals since open of what the receive thread did with
-	 * what it read: { absorbed, queued, jsWakes }. */
+	 * what it read: { absorbed, queued, jsWakes, threadWakes,
+	 * kernelAbsorbed, kernelAttaches, kernelError? }. */
 	Napi::Value RxStatsJs(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
 		std::lock_guard<std::mutex> lock(mu_);
+		FoldKernelLocked();
 		Napi::Object o = Napi::Object::New(env);
 		o.Set("absorbed", Napi::Number::New(env, (double)absorbed_total_));
+		o.Set("threadWakes", Napi::Number::New(env, (double)thread_wakes_));
+		o.Set("kernelAbsorbed", Napi::Number::New(env, (double)kernel_absorbed_total_));
+		o.Set("kernelAttaches", Napi::Number::New(env, (double)kernel_attaches_));
+		if (kernel_error_) {
+			const char *name = ErrnoName(kernel_error_);
+			o.Set("kernelError",
+			      name ? std::string(name) : "E" + std::to_string(kernel_error_));
+		}
 		o.Set("queued", Napi::Number::New(env, (double)queued_total_));
 		o.Set("jsWakes", Napi::Number::New(env, (double)js_wakes_));
 		return o;
@@ -802,6 +864,7 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		onExpire_ = Napi::Persistent(info[2].As<Napi::Function>());
 		{
 			std::lock_guard<std::mutex> lock(mu_);
+			FoldKernelLocked();
 			md_due_ = due;
 			md_interval_ = interval;
 			md_since_ = absorbed_arrival_;
@@ -876,6 +939,12 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 	/* Totals since open, for stats(): adverts absorbed, packets queued for
 	 * JS, and times the JS thread was woken. */
 	uint64_t absorbed_total_ = 0, queued_total_ = 0, js_wakes_ = 0;
+	/* The kernel filter (vrrp_absorb.h): what it absorbed (part of
+	 * absorbed_total_), how often it went on, the last error loading it. */
+	KernelAbsorber kabs_;
+	bool kabs_paused_ = false;
+	uint64_t kernel_absorbed_total_ = 0, kernel_attaches_ = 0, thread_wakes_ = 0;
+	int kernel_error_ = 0;
 	std::unique_ptr<RxSlot[]> slots_;
 	uint64_t absorbed_ = 0;
 	int64_t absorbed_arrival_ = 0;

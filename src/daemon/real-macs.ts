@@ -58,6 +58,8 @@ export class RealMacs {
   #retryTimer: NodeJS.Timeout | undefined;
   /** `${iface}|${address}` of servers first watched by the last watch() and not resolved yet. */
   #pending = new Set<string>();
+  /** Between start() and stop(): the retry timer may run. */
+  #started = false;
   /** whenResolved() callers, woken as #pending empties. */
   readonly #waiters = new Set<() => void>();
 
@@ -93,6 +95,7 @@ export class RealMacs {
         if (!before.get(iface)?.has(address) && !this.#known.has(k)) this.#pending.add(k);
       }
     }
+    this.#armRetry();
     return known;
   }
 
@@ -121,15 +124,38 @@ export class RealMacs {
   /** Starts the safety-net re-read and the retry of unresolved servers. */
   start(): void {
     this.#stopTimers();
+    this.#started = true;
     this.#rereadTimer = setInterval(() => {
       for (const m of this.#reread()) this.#opts.onMac(m.iface, m.address, m.mac);
     }, this.#opts.rereadMs);
     this.#rereadTimer.unref();
-    this.#retryTimer = setInterval(() => this.#retryUnresolved(), this.#opts.retryMs ?? 1000);
+    this.#armRetry();
+  }
+
+  /**
+   * The retry runs only while a watched server has no MAC (a known MAC is
+   * only forgotten when its server is no longer watched): once every one
+   * is known it stops, so a steady daemon has no timer waking it each
+   * second for nothing. watch() arms it again for new servers.
+   */
+  #armRetry(): void {
+    if (!this.#started || this.#retryTimer || !this.#hasUnresolved()) return;
+    this.#retryTimer = setInterval(() => {
+      this.#retryUnresolved();
+      if (this.#hasUnresolved()) return;
+      clearInterval(this.#retryTimer);
+      this.#retryTimer = undefined;
+    }, this.#opts.retryMs ?? 1000);
     this.#retryTimer.unref();
   }
 
+  #hasUnresolved(): boolean {
+    for (const [iface, addrs] of this.#watched) for (const address of addrs) if (!this.#known.has(`${iface}|${address}`)) return true;
+    return false;
+  }
+
   stop(): void {
+    this.#started = false;
     this.#stopTimers();
     this.#watcher?.close();
     this.#watcher = undefined;

@@ -26,6 +26,14 @@ export interface VrrpRxStats {
   queued: number;
   /** Times the thread woke the JS thread (packets, a Master_Down expiry, an error). */
   jsWakes: number;
+  /** Times the receive thread itself woke (a packet, a Master_Down deadline, a change from JS). */
+  threadWakes: number;
+  /** Of `absorbed`, those the kernel filter dropped before they reached the socket (no thread wakeup). */
+  kernelAbsorbed: number;
+  /** Times the kernel filter was attached (each steady advert, and after JS took a queued packet). */
+  kernelAttaches: number;
+  /** Why the kernel filter could not be loaded (errno name), when it could not: the thread absorbs alone then. */
+  kernelError?: string;
 }
 
 export interface NativeVrrpSocket {
@@ -63,6 +71,8 @@ export interface NativeSenderStats {
   maxGapUs: number;
   leaseUpdates: number;
   leaseErrors: number;
+  /** The lease map is an mmapable array: renewed through a shared mapping, no bpf() call per advert. */
+  leaseMapped: boolean;
   realtime: boolean;
 }
 

@@ -148,7 +148,7 @@ export class VrrpSocket extends LoopHandleOwner<VrrpSocketEvents, NativeVrrpSock
 
   /** Totals since open: adverts absorbed natively, packets handed to JS, JS wakeups. */
   rxStats(): VrrpRxStats {
-    return this.handle?.rxStats() ?? { absorbed: 0, queued: 0, jsWakes: 0 };
+    return this.handle?.rxStats() ?? { absorbed: 0, queued: 0, jsWakes: 0, threadWakes: 0, kernelAbsorbed: 0, kernelAttaches: 0 };
   }
 
   /**

@@ -33,6 +33,8 @@ describe('data-plane ABI', () => {
       // Rings are written through a shared mapping; service entries are
       // replaced whole, never recycled under a reader.
       expect(spec.map('rings').flags & MapFlag.Mmapable).toBe(MapFlag.Mmapable);
+      // The advert sender renews leases through a shared mapping (ABI 7).
+      expect(spec.map('instances').flags & MapFlag.Mmapable).toBe(MapFlag.Mmapable);
       expect(spec.map('services4').flags & MapFlag.NoPrealloc).toBe(MapFlag.NoPrealloc);
       expect(spec.map('services6').flags & MapFlag.NoPrealloc).toBe(MapFlag.NoPrealloc);
     } finally {

@@ -186,22 +186,28 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     await cb.call('close', { handle: sb.handle });
   });
 
-  it('the lease hook writes now + lease into the BPF map after each advert', async () => {
+  /**
+   * A sender with a lease on entry `key` of a fresh map, run until it has
+   * renewed: the entry holds the template with now + lease at offset 8, and
+   * no other entry was written.
+   */
+  const leaseRenewed = async (mapArgs: string[], key: number): Promise<{ leaseMapped: boolean }> => {
     // The agent mounts its own bpffs: a mount made here after it started
     // would not reach its mount namespace (ip netns exec made one).
     const fs = lab.tmpDir();
     await ca.call('mountBpffs', { path: fs });
     const pin = `${fs}/lease`;
     const bpftool = (args: string[]): Promise<string> => ca.call<string>('exec', { cmd: 'bpftool', args });
-    await bpftool(['map', 'create', pin, 'type', 'hash', 'key', '4', 'value', '16', 'entries', '4', 'name', 'lease']);
+    await bpftool(['map', 'create', pin, ...mapArgs, 'key', '4', 'value', '16', 'entries', '4', 'name', 'lease']);
     const mapFd = await ca.call<number>('objGet', { path: pin });
     const sa = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1' });
     const snd = await ca.call<{ handle: number }>('sender', { handle: sa.handle, hex: ADVERT, intervalMs: 10, watchdogMs: 0 });
-    await ca.call('lease', { handle: snd.handle, mapFd, keyHex: '07000000', valueHex: 'aabbccdd11223344' + '00'.repeat(8), offset: 8, leaseMs: 500 });
+    const keyHex = Buffer.from([key, 0, 0, 0]).toString('hex');
+    await ca.call('lease', { handle: snd.handle, mapFd, keyHex, valueHex: 'aabbccdd11223344' + '00'.repeat(8), offset: 8, leaseMs: 500 });
     const before = await ca.call<number>('monotonicMs');
     await ca.call('senderCall', { handle: snd.handle, method: 'start' });
     const stats = await until(async () => {
-      const st = await ca.call<{ leaseUpdates: number; leaseErrors: number }>('senderCall', { handle: snd.handle, method: 'stats' });
+      const st = await ca.call<{ leaseUpdates: number; leaseErrors: number; leaseMapped: boolean }>('senderCall', { handle: snd.handle, method: 'stats' });
       return st.leaseUpdates > 0 ? st : undefined;
     });
     await ca.call('senderCall', { handle: snd.handle, method: 'stop' });
@@ -212,14 +218,28 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
       key: string[];
       value: string[];
     }[];
-    expect(dump).toHaveLength(1);
-    const value = Buffer.from(dump[0].value.map((x) => parseInt(x, 16)));
+    const bytes = (hex: string[]): Buffer => Buffer.from(hex.map((x) => parseInt(x, 16)));
+    const written = dump.filter((e) => bytes(e.value).some((b) => b !== 0));
+    expect(written.map((e) => bytes(e.key).readUInt32LE(0))).toEqual([key]);
+    const value = bytes(written[0].value);
     expect(value.subarray(0, 8).toString('hex')).toBe('aabbccdd11223344');
     const expiryMs = Number(value.readBigUInt64LE(8)) / 1e6;
     expect(expiryMs).toBeGreaterThan(before + 500);
     expect(expiryMs).toBeLessThanOrEqual(after + 500);
     await ca.call('close', { handle: snd.handle });
     await ca.call('close', { handle: sa.handle });
+    return stats;
+  };
+
+  it('the lease hook writes now + lease into the BPF map after each advert', async () => {
+    const stats = await leaseRenewed(['type', 'hash'], 7);
+    expect(stats.leaseMapped, 'a hash map is updated with bpf()').toBe(false);
+  });
+
+  it('the lease hook writes an mmapable array (the instances map, ABI 7) through a shared mapping', async () => {
+    // BPF_F_MMAPABLE = 1 << 10; entry 2, so the element stride counts.
+    const stats = await leaseRenewed(['type', 'array', 'flags', '1024'], 2);
+    expect(stats.leaseMapped, 'renewed through the mapping, no bpf() per advert').toBe(true);
   });
 
   it('the lease hook refuses a key or value whose size is not the map\'s (the kernel would read past it)', async () => {
