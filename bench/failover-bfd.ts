@@ -233,6 +233,8 @@ export const failoverBfd: Section = {
     const intervals = (process.env.BENCH_BFD_INTERVALS ?? '0.003').split(',').map(Number);
     const soakS = Number(process.env.BENCH_BFD_SOAK_S ?? (ctx.quick ? 20 : 600));
     const trialsN = ctx.quick ? 1 : 5;
+    // BENCH_BFD_SOAK_ONLY=1: the soak alone (no CPU window, no failover trials).
+    const soakOnly = process.env.BENCH_BFD_SOAK_ONLY === '1';
     const site = await Site.create({ label: 'fob', version: 3, priorities: PRIORITIES, healthCheck: 'none', advertInterval: ADVERT_S });
     const results: IntervalFigures[] = [];
     let noBfdCpu: CpuFigure | undefined;
@@ -242,17 +244,24 @@ export const failoverBfd: Section = {
       let prober: NodeChild | undefined;
       const ipBatch = site.lbs[0]!.spawn('ip', ['-batch', '-']);
       try {
-        ctx.progress('failover-bfd: CPU without BFD');
-        await startPair(site, null);
-        await sleep(1000);
-        noBfdCpu = await cpuWindow(site, false);
-        await stopPair(site);
+        if (!soakOnly) {
+          ctx.progress('failover-bfd: CPU without BFD');
+          await startPair(site, null);
+          await sleep(1000);
+          noBfdCpu = await cpuWindow(site, false);
+          await stopPair(site);
+        }
         for (const intervalS of intervals) {
           const ms = intervalS * 1000;
+          if (soakOnly) {
+            ctx.progress(`failover-bfd: soak only at ${ms} ms x ${MULTIPLIER} for ${soakS} s with 100 ms event-loop stalls every second`);
+            results.push({ intervalMs: ms, multiplier: MULTIPLIER, cpu: [], trials: {} as IntervalFigures['trials'], soak: await soak(ctx, site, intervalS, soakS) });
+            continue;
+          }
           ctx.progress(`failover-bfd: BFD at ${ms} ms x ${MULTIPLIER}: CPU`);
           await startPair(site, intervalS);
           await sleep(1000);
-          const cpu = [noBfdCpu, await cpuWindow(site, true)];
+          const cpu = [...(noBfdCpu ? [noBfdCpu] : []), await cpuWindow(site, true)];
           const trials = {} as IntervalFigures['trials'];
           for (const death of ['link down', 'SIGKILL'] as const) {
             const list: BfdTrial[] = [];
@@ -314,12 +323,18 @@ export const failoverBfd: Section = {
       const label = `${r.intervalMs} ms x ${r.multiplier}`;
       for (const death of ['link down', 'SIGKILL'] as const) {
         const t = r.trials[death];
+        if (!t) continue;
         rows.push([label, death, cell(t.gapMs), cell(t.deathToGarpMs), cell(t.deathToReplyMs), `${t.trials.length}${t.failed.length ? ` (+${t.failed.length} failed)` : ''}`, String(t.spurious)]);
       }
       const c = r.cpu.find((x) => x.bfd);
       if (c) cpuRows.push([label, fmt(c.master, 2), fmt(c.backup, 2)]);
       if (r.soak) soakRows.push([label, String(r.soak.seconds), String(r.soak.sessionDowns), String(r.soak.backupTransitions), String(r.soak.late), r.soak.held ? 'yes' : 'NO']);
     }
+    // The issue's second figure: the fastest interval whose soak held.
+    const held = results.filter((r) => r.soak?.held).sort((a, b) => a.intervalMs - b.intervalMs)[0];
+    const heldLine = results.some((r) => r.soak)
+      ? `fastest interval held (no session down, no takeover, ${soakS} s soak with 100 ms stalls): ${held ? `${held.intervalMs} ms x ${held.multiplier}` : 'none of those tried'}`
+      : '';
     const table = [
       formatTable(rows, [false, false, true, true, true, true, true]),
       'ms, median (min-max); VRRPv3 unicast at 100 ms adverts (Master_Down 360 ms), BFD multiplier 3; death = `ip link set eth0 down`',
@@ -328,10 +343,10 @@ export const failoverBfd: Section = {
       formatTable(cpuRows, [false, true, true]),
       `daemon CPU, % of one core, utime+stime over ${CPU_WINDOW_MS / 1000} s, idle pair, same run.`,
       '',
-      ...(soakRows.length > 1 ? [formatTable(soakRows, [false, true, true, true, true, false]), 'soak: both daemons stall their event loop 100 ms every second.'] : []),
+      ...(soakRows.length > 1 ? [formatTable(soakRows, [false, true, true, true, true, false]), 'soak: both daemons stall their event loop 100 ms every second.', heldLine] : []),
     ].join('\n');
     return {
-      json: { intervals: results, noBfdCpu, method: { advertInterval: ADVERT_S, multiplier: MULTIPLIER, probesEveryMs: PROBE_EVERY_MS, soakSeconds: soakS } },
+      json: { intervals: results, noBfdCpu, fastestHeldMs: held?.intervalMs ?? null, method: { advertInterval: ADVERT_S, multiplier: MULTIPLIER, probesEveryMs: PROBE_EVERY_MS, soakSeconds: soakS } },
       table,
       files: [],
       skipped: [],
