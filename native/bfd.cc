@@ -573,45 +573,50 @@ static void RunTimers(BfdCore *c)
 	}
 }
 
+static const char *ErrName(int err)
+{
+	const char *name = ErrnoName(err);
+	return name ? name : "E?";
+}
+
+/* The event as JS sees it: { id, state, diag, remoteDiag, atNs, takeovers? }. */
+static Napi::Object EventObject(Napi::Env env, const BfdEvent *e)
+{
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("id", Napi::Number::New(env, e->id));
+	o.Set("state", Napi::Number::New(env, e->state));
+	o.Set("diag", Napi::Number::New(env, e->diag));
+	o.Set("remoteDiag", Napi::Number::New(env, e->remote_diag));
+	o.Set("atNs", Napi::BigInt::New(env, e->at_ns));
+	if (e->takeovers.empty())
+		return o;
+	Napi::Array a = Napi::Array::New(env);
+	uint32_t i = 0;
+	for (const TakeoverFired &f : e->takeovers) {
+		Napi::Object t = Napi::Object::New(env);
+		t.Set("armId", Napi::Number::New(env, f.arm_id));
+		t.Set("firedNs", Napi::BigInt::New(env, f.fired_ns));
+		t.Set("mapNs", Napi::BigInt::New(env, f.map_ns));
+		t.Set("sentNs", Napi::BigInt::New(env, f.sent_ns));
+		t.Set("framesSent", Napi::Number::New(env, f.frames_sent));
+		if (f.map_err)
+			t.Set("mapError", ErrName(f.map_err));
+		if (f.send_err)
+			t.Set("sendError", ErrName(f.send_err));
+		a.Set(i++, t);
+	}
+	o.Set("takeovers", a);
+	return o;
+}
+
 static void PostEvents(BfdCore *c, const Napi::ThreadSafeFunction &tsfn)
 {
-	for (const BfdEvent &e : c->pending) {
-		auto *ev = new BfdEvent(e);
+	for (BfdEvent &e : c->pending) {
+		auto *ev = new BfdEvent(std::move(e));
 		napi_status st =
 		    tsfn.NonBlockingCall(ev, [](Napi::Env env, Napi::Function fn, BfdEvent *e) {
-			    if (env && fn) {
-				    Napi::Object o = Napi::Object::New(env);
-				    o.Set("id", Napi::Number::New(env, e->id));
-				    o.Set("state", Napi::Number::New(env, e->state));
-				    o.Set("diag", Napi::Number::New(env, e->diag));
-				    o.Set("remoteDiag", Napi::Number::New(env, e->remote_diag));
-				    o.Set("atNs", Napi::BigInt::New(env, e->at_ns));
-				    if (!e->takeovers.empty()) {
-					    Napi::Array a = Napi::Array::New(env);
-					    uint32_t i = 0;
-					    for (const TakeoverFired &f : e->takeovers) {
-						    Napi::Object t = Napi::Object::New(env);
-						    t.Set("armId", Napi::Number::New(env, f.arm_id));
-						    t.Set("firedNs", Napi::BigInt::New(env, f.fired_ns));
-						    t.Set("mapNs", Napi::BigInt::New(env, f.map_ns));
-						    t.Set("sentNs", Napi::BigInt::New(env, f.sent_ns));
-						    t.Set("framesSent",
-							  Napi::Number::New(env, f.frames_sent));
-						    if (f.map_err)
-							    t.Set("mapError", ErrnoName(f.map_err)
-										  ? ErrnoName(f.map_err)
-										  : "E?");
-						    if (f.send_err)
-							    t.Set("sendError",
-								  ErrnoName(f.send_err)
-								      ? ErrnoName(f.send_err)
-								      : "E?");
-						    a.Set(i++, t);
-					    }
-					    o.Set("takeovers", a);
-				    }
-				    fn.Call({o});
-			    }
+			    if (env && fn)
+				    fn.Call({EventObject(env, e)});
 			    delete e;
 		    });
 		if (st != napi_ok)
@@ -1005,8 +1010,8 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 		for (uint32_t i = 0; i < frames.Length(); i++) {
 			a.frames.push_back(BytesArg(env, frames.Get(i), "frame"));
 			if (a.frames.back().size() < ETH_HLEN)
-				throw Napi::RangeError::New(env,
-							    "frame shorter than an Ethernet header");
+				throw Napi::RangeError::New(
+				    env, "frame shorter than an Ethernet header");
 		}
 		int map_fd = o.Get("mapFd").As<Napi::Number>().Int32Value();
 		CoreLock lock(&core_->mu);
