@@ -395,8 +395,10 @@ export const failoverBfd: Section = {
     const heldLine = results.some((r) => r.soak)
       ? `fastest interval held (no session down, no takeover, ${soakS} s soak with 100 ms stalls): ${held ? `${held.intervalMs} ms x ${held.multiplier}` : 'none of those tried'}`
       : '';
-    const table = [
-      formatTable(rows, [false, false, false, true, true, true, true, true]),
+    const trialTables =
+      rows.length > 1
+        ? [
+            formatTable(rows, [false, false, false, true, true, true, true, true]),
       'ms, median (min-max); VRRPv3 unicast at 100 ms adverts (Master_Down 360 ms), BFD multiplier 3; death = `ip link set eth0 down`',
       'in the MASTER or SIGKILL of its daemon, at a random phase; client gap = longest silence between answers to UDP probes every 1 ms.',
       '',
@@ -405,9 +407,13 @@ export const failoverBfd: Section = {
       'first announcement sent, JS got the BFD event, engine decided MASTER; and announcement sendto -> GARP on the client\'s wire.',
       'takeover native: the BFD thread\'s armed takeover; js: the engine on the event loop (VIPD_BFD_NATIVE_TAKEOVER=0), the path before.',
       '',
-      formatTable(cpuRows, [false, true, true]),
-      `daemon CPU, % of one core, utime+stime over ${CPU_WINDOW_MS / 1000} s, idle pair, same run.`,
-      '',
+            formatTable(cpuRows, [false, true, true]),
+            `daemon CPU, % of one core, utime+stime over ${CPU_WINDOW_MS / 1000} s, idle pair, same run.`,
+            '',
+          ]
+        : [];
+    const table = [
+      ...trialTables,
       ...(soakRows.length > 1 ? [formatTable(soakRows, [false, true, true, true, true, false]), 'soak: both daemons stall their event loop 100 ms every second.', heldLine] : []),
     ].join('\n');
     return {
