@@ -358,7 +358,8 @@ export class InstanceSet {
     const t = ctx?.takeover;
     if (t) {
       e.armedFor = null;
-      e.runner.noteNativeTakeover(nsToMs(t.firedNs), nsToMs(t.sentNs));
+      // A round that did not all leave is sent again by the engine's announcement.
+      if (t.sendError === undefined) e.runner.noteNativeTakeover(nsToMs(t.firedNs), nsToMs(t.sentNs));
       if (t.mapError || t.sendError) {
         this.#log.warn({ instance: name, peer, mapError: t.mapError, sendError: t.sendError }, 'BFD takeover: a step failed in the BFD thread');
       }
