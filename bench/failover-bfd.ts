@@ -31,6 +31,25 @@ import { PRIORITIES, PROBE_SCRIPT, Spoiled, monoNs, realMinusMonoNs, waitAnswere
 import { type BenchContext, type Section, type SectionOutcome, type Summary, fmt, formatTable, summarize } from './lib.js';
 
 type Death = 'link down' | 'SIGKILL';
+/** Who takes over on a BFD down: the BFD thread (armed takeover) or the engine on the event loop (VIPD_BFD_NATIVE_TAKEOVER=0). */
+type TakeoverPath = 'native' | 'js';
+type TrialKey = `${TakeoverPath}|${Death}`;
+
+/** Where the time went in one takeover, ms (lb2's lastBfdTakeover against the death and the client's capture). */
+interface Breakdown {
+  /** Death -> lb2's BFD thread saw the session leave Up. */
+  detect: number;
+  /** Detection -> the instance map written (native path only). */
+  map?: number;
+  /** Detection -> first announcement sent by lb2 (the thread's, or the engine's). */
+  announce?: number;
+  /** Detection -> JS got the BFD event. */
+  wakeup: number;
+  /** Detection -> the engine's MASTER decision done. */
+  engine: number;
+  /** lb2's announcement sendto -> the GARP on the client's wire. */
+  wire?: number;
+}
 
 interface BfdTrial {
   death: Death;
@@ -39,6 +58,8 @@ interface BfdTrial {
   deathToReplyMs: number;
   /** lb2's vipd_failover_seconds (its decision -> first announcement), ms. */
   daemonFailoverMs?: number;
+  path: TakeoverPath;
+  breakdown?: Breakdown;
 }
 
 interface CpuFigure {
@@ -62,7 +83,7 @@ interface IntervalFigures {
   intervalMs: number;
   multiplier: number;
   cpu: CpuFigure[];
-  trials: Record<Death, { trials: BfdTrial[]; gapMs: Summary; deathToGarpMs: Summary; deathToReplyMs: Summary; spurious: number; failed: string[] }>;
+  trials: Record<TrialKey, { trials: BfdTrial[]; gapMs: Summary; deathToGarpMs: Summary; deathToReplyMs: Summary; spurious: number; failed: string[] }>;
   soak?: SoakResult;
 }
 
@@ -140,7 +161,7 @@ async function stopPair(site: Site): Promise<void> {
   await site.stopDaemon(0, 'SIGTERM');
 }
 
-async function runTrial(site: Site, probe: NodeChild, ipBatch: ChildProcess, death: Death): Promise<BfdTrial> {
+async function runTrial(site: Site, probe: NodeChild, ipBatch: ChildProcess, death: Death, path: TakeoverPath): Promise<BfdTrial> {
   const wire = watchWire(site.client, site.lbMac(0), site.lbMac(1), () => {});
   let t0 = 0;
   try {
@@ -173,8 +194,24 @@ async function runTrial(site: Site, probe: NodeChild, ipBatch: ChildProcess, dea
       }
     }
     const st = await instance(site, 1);
+    const tk = st?.lastBfdTakeover;
+    const t0Ms = t0 / 1e6;
+    const garpMonoMs = (garp.tsNs - offset) / 1e6;
+    // Only a takeover of this trial (after the death) counts.
+    const breakdown: Breakdown | undefined =
+      tk && tk.detectedMs > t0Ms
+        ? {
+            detect: tk.detectedMs - t0Ms,
+            ...(tk.mapMs === undefined ? {} : { map: tk.mapMs - tk.detectedMs }),
+            ...(tk.announcedMs === null ? {} : { announce: tk.announcedMs - tk.detectedMs, wire: garpMonoMs - tk.announcedMs }),
+            wakeup: tk.heardMs - tk.detectedMs,
+            engine: tk.engineMs - tk.detectedMs,
+          }
+        : undefined;
     return {
       death,
+      path,
+      ...(breakdown ? { breakdown } : {}),
       gapMs: gap / 1e6,
       deathToGarpMs: (garp.tsNs - real0) / 1e6,
       deathToReplyMs: (resumed - t0) / 1e6,
@@ -233,6 +270,11 @@ export const failoverBfd: Section = {
     const intervals = (process.env.BENCH_BFD_INTERVALS ?? '0.003').split(',').map(Number);
     const soakS = Number(process.env.BENCH_BFD_SOAK_S ?? (ctx.quick ? 20 : 600));
     const trialsN = ctx.quick ? 1 : 5;
+    // BENCH_BFD_SOAK_ONLY=1: the soak alone (no CPU window, no failover trials).
+    const soakOnly = process.env.BENCH_BFD_SOAK_ONLY === '1';
+    // BENCH_BFD_PATHS: which takeover paths to time, in the same run (default both: native is vipd's, js the one before it).
+    const paths = (process.env.BENCH_BFD_PATHS ?? 'native,js').split(',') as TakeoverPath[];
+    const savedNative = process.env.VIPD_BFD_NATIVE_TAKEOVER;
     const site = await Site.create({ label: 'fob', version: 3, priorities: PRIORITIES, healthCheck: 'none', advertInterval: ADVERT_S });
     const results: IntervalFigures[] = [];
     let noBfdCpu: CpuFigure | undefined;
@@ -242,18 +284,31 @@ export const failoverBfd: Section = {
       let prober: NodeChild | undefined;
       const ipBatch = site.lbs[0]!.spawn('ip', ['-batch', '-']);
       try {
-        ctx.progress('failover-bfd: CPU without BFD');
-        await startPair(site, null);
-        await sleep(1000);
-        noBfdCpu = await cpuWindow(site, false);
-        await stopPair(site);
+        if (!soakOnly) {
+          ctx.progress('failover-bfd: CPU without BFD');
+          await startPair(site, null);
+          await sleep(1000);
+          noBfdCpu = await cpuWindow(site, false);
+          await stopPair(site);
+        }
         for (const intervalS of intervals) {
           const ms = intervalS * 1000;
+          if (soakOnly) {
+            ctx.progress(`failover-bfd: soak only at ${ms} ms x ${MULTIPLIER} for ${soakS} s with 100 ms event-loop stalls every second`);
+            results.push({ intervalMs: ms, multiplier: MULTIPLIER, cpu: [], trials: {} as IntervalFigures['trials'], soak: await soak(ctx, site, intervalS, soakS) });
+            continue;
+          }
           ctx.progress(`failover-bfd: BFD at ${ms} ms x ${MULTIPLIER}: CPU`);
           await startPair(site, intervalS);
           await sleep(1000);
-          const cpu = [noBfdCpu, await cpuWindow(site, true)];
+          const cpu = [...(noBfdCpu ? [noBfdCpu] : []), await cpuWindow(site, true)];
           const trials = {} as IntervalFigures['trials'];
+          for (const [pi, path] of paths.entries()) {
+          if (pi > 0 || path === 'js') {
+            process.env.VIPD_BFD_NATIVE_TAKEOVER = path === 'js' ? '0' : '1';
+            await stopPair(site);
+            await startPair(site, intervalS);
+          }
           for (const death of ['link down', 'SIGKILL'] as const) {
             const list: BfdTrial[] = [];
             const failed: string[] = [];
@@ -264,12 +319,16 @@ export const failoverBfd: Section = {
                 await sleep(300);
                 prober ??= site.client.node(probeFile, [VIP, String(SERVICE_PORT), String(PROBE_EVERY_MS)]);
                 await waitAnswered(prober, 5000);
-                const t = await runTrial(site, prober, ipBatch, death);
+                const t = await runTrial(site, prober, ipBatch, death, path);
                 list.push(t);
                 k++;
+                const b = t.breakdown;
                 ctx.progress(
-                  `failover-bfd: ${ms} ms x ${MULTIPLIER}, ${death}, trial ${k}/${trialsN}: client gap ${fmt(t.gapMs)} ms, death -> GARP ${fmt(t.deathToGarpMs)} ms` +
-                    (t.daemonFailoverMs === undefined ? '' : `, vipd decision -> GARP ${fmt(t.daemonFailoverMs, 2)} ms`),
+                  `failover-bfd: ${ms} ms x ${MULTIPLIER}, ${path}, ${death}, trial ${k}/${trialsN}: client gap ${fmt(t.gapMs)} ms, death -> GARP ${fmt(t.deathToGarpMs)} ms` +
+                    (t.daemonFailoverMs === undefined ? '' : `, vipd decision -> GARP ${fmt(t.daemonFailoverMs, 2)} ms`) +
+                    (b === undefined
+                      ? ''
+                      : ` [detect ${fmt(b.detect, 2)}, +announce ${b.announce === undefined ? '-' : fmt(b.announce, 2)}, +JS wakeup ${fmt(b.wakeup, 2)}, +engine ${fmt(b.engine, 2)}, announce -> wire ${b.wire === undefined ? '-' : fmt(b.wire, 2)}]`),
                 );
               } catch (err) {
                 if (err instanceof Spoiled) {
@@ -281,7 +340,7 @@ export const failoverBfd: Section = {
                 ctx.progress(`failover-bfd: ${ms} ms, ${death}: trial FAILED: ${(err as Error).message}`);
               }
             }
-            trials[death] = {
+            trials[`${path}|${death}`] = {
               trials: list,
               gapMs: summarize(list.map((t) => t.gapMs)),
               deathToGarpMs: summarize(list.map((t) => t.deathToGarpMs)),
@@ -290,7 +349,9 @@ export const failoverBfd: Section = {
               failed,
             };
           }
+          }
           await stopPair(site);
+          process.env.VIPD_BFD_NATIVE_TAKEOVER = '1';
           const fig: IntervalFigures = { intervalMs: ms, multiplier: MULTIPLIER, cpu, trials };
           if (soakS > 0) {
             ctx.progress(`failover-bfd: soak at ${ms} ms x ${MULTIPLIER} for ${soakS} s with 100 ms event-loop stalls every second`);
@@ -299,6 +360,8 @@ export const failoverBfd: Section = {
           results.push(fig);
         }
       } finally {
+        if (savedNative === undefined) delete process.env.VIPD_BFD_NATIVE_TAKEOVER;
+        else process.env.VIPD_BFD_NATIVE_TAKEOVER = savedNative;
         ipBatch.stdin!.end();
         await prober?.stop(500);
       }
@@ -306,32 +369,55 @@ export const failoverBfd: Section = {
       await site.cleanup();
     }
 
-    const rows: string[][] = [['BFD', 'death', 'client gap', 'death -> GARP', 'death -> answers', 'trials', 'spurious']];
+    const rows: string[][] = [['BFD', 'takeover', 'death', 'client gap', 'death -> GARP', 'death -> answers', 'trials', 'spurious']];
+    const whereRows: string[][] = [['BFD', 'takeover', 'death', 'detect', '+map', '+announce', '+JS wakeup', '+engine', 'announce -> wire']];
     const cpuRows: string[][] = [['BFD', 'MASTER CPU %', 'BACKUP CPU %']];
     if (noBfdCpu) cpuRows.push(['off', fmt(noBfdCpu.master, 2), fmt(noBfdCpu.backup, 2)]);
     const soakRows: string[][] = [['BFD', 'soak s', 'session downs', 'lb2 takeovers', 'late TX', 'held']];
     for (const r of results) {
       const label = `${r.intervalMs} ms x ${r.multiplier}`;
-      for (const death of ['link down', 'SIGKILL'] as const) {
-        const t = r.trials[death];
-        rows.push([label, death, cell(t.gapMs), cell(t.deathToGarpMs), cell(t.deathToReplyMs), `${t.trials.length}${t.failed.length ? ` (+${t.failed.length} failed)` : ''}`, String(t.spurious)]);
+      for (const key of Object.keys(r.trials) as TrialKey[]) {
+        const t = r.trials[key];
+        const [path, death] = key.split('|') as [TakeoverPath, Death];
+        const part = (f: (b: Breakdown) => number | undefined): string => {
+          const v = t.trials.map((x) => (x.breakdown ? f(x.breakdown) : undefined)).filter((x): x is number => x !== undefined);
+          return v.length === 0 ? '-' : cell(summarize(v));
+        };
+        whereRows.push([label, path, death, part((b) => b.detect), part((b) => b.map), part((b) => b.announce), part((b) => b.wakeup), part((b) => b.engine), part((b) => b.wire)]);
+        rows.push([label, path, death, cell(t.gapMs), cell(t.deathToGarpMs), cell(t.deathToReplyMs), `${t.trials.length}${t.failed.length ? ` (+${t.failed.length} failed)` : ''}`, String(t.spurious)]);
       }
       const c = r.cpu.find((x) => x.bfd);
       if (c) cpuRows.push([label, fmt(c.master, 2), fmt(c.backup, 2)]);
       if (r.soak) soakRows.push([label, String(r.soak.seconds), String(r.soak.sessionDowns), String(r.soak.backupTransitions), String(r.soak.late), r.soak.held ? 'yes' : 'NO']);
     }
-    const table = [
-      formatTable(rows, [false, false, true, true, true, true, true]),
+    // The issue's second figure: the fastest interval whose soak held.
+    const held = results.filter((r) => r.soak?.held).sort((a, b) => a.intervalMs - b.intervalMs)[0];
+    const heldLine = results.some((r) => r.soak)
+      ? `fastest interval held (no session down, no takeover, ${soakS} s soak with 100 ms stalls): ${held ? `${held.intervalMs} ms x ${held.multiplier}` : 'none of those tried'}`
+      : '';
+    const trialTables =
+      rows.length > 1
+        ? [
+            formatTable(rows, [false, false, false, true, true, true, true, true]),
       'ms, median (min-max); VRRPv3 unicast at 100 ms adverts (Master_Down 360 ms), BFD multiplier 3; death = `ip link set eth0 down`',
       'in the MASTER or SIGKILL of its daemon, at a random phase; client gap = longest silence between answers to UDP probes every 1 ms.',
       '',
-      formatTable(cpuRows, [false, true, true]),
-      `daemon CPU, % of one core, utime+stime over ${CPU_WINDOW_MS / 1000} s, idle pair, same run.`,
+      formatTable(whereRows, [false, false, false, true, true, true, true, true, true]),
+      'where the time goes, ms, median (min-max): death -> detection by lb2\'s BFD thread, then from detection: instance map written (native),',
+      'first announcement sent, JS got the BFD event, engine decided MASTER; and announcement sendto -> GARP on the client\'s wire.',
+      'takeover native: the BFD thread\'s armed takeover; js: the engine on the event loop (VIPD_BFD_NATIVE_TAKEOVER=0), the path before.',
       '',
-      ...(soakRows.length > 1 ? [formatTable(soakRows, [false, true, true, true, true, false]), 'soak: both daemons stall their event loop 100 ms every second.'] : []),
+            formatTable(cpuRows, [false, true, true]),
+            `daemon CPU, % of one core, utime+stime over ${CPU_WINDOW_MS / 1000} s, idle pair, same run.`,
+            '',
+          ]
+        : [];
+    const table = [
+      ...trialTables,
+      ...(soakRows.length > 1 ? [formatTable(soakRows, [false, true, true, true, true, false]), 'soak: both daemons stall their event loop 100 ms every second.', heldLine] : []),
     ].join('\n');
     return {
-      json: { intervals: results, noBfdCpu, method: { advertInterval: ADVERT_S, multiplier: MULTIPLIER, probesEveryMs: PROBE_EVERY_MS, soakSeconds: soakS } },
+      json: { intervals: results, noBfdCpu, fastestHeldMs: held?.intervalMs ?? null, method: { advertInterval: ADVERT_S, multiplier: MULTIPLIER, probesEveryMs: PROBE_EVERY_MS, soakSeconds: soakS } },
       table,
       files: [],
       skipped: [],

@@ -33,8 +33,12 @@
 #include "net_util.h"
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <map>
 #include <net/if.h>
 #include <pthread.h>
@@ -98,10 +102,38 @@ struct BfdSession {
 	}
 };
 
+/* An armed takeover (armTakeover): what a BACKUP's engine would do when its
+ * BFD session to the MASTER leaves Up, made ready by JS while the state is
+ * steady, so the BFD thread carries it out at once: the instance map write
+ * that makes the data plane answer (lease = now + lease_ns, as the advert
+ * sender's renewal) and the first round of gratuitous ARP / unsolicited NA.
+ * JS hears of it with the session event and lets the engine decide; it fires
+ * once and is gone. */
+struct BfdTakeover {
+	uint32_t session_id = 0;
+	/* The instance's other sessions: with two or more that have been Up
+	 * and none Up now, the engine goes to FAULT (our link), not MASTER. */
+	std::vector<uint32_t> guard;
+	int map_fd = -1;
+	std::string key, value;
+	uint32_t value_offset = 0;
+	uint64_t lease_ns = 0;
+	unsigned ifindex = 0;
+	std::vector<std::string> frames;
+};
+
+struct TakeoverFired {
+	uint32_t arm_id;
+	uint64_t fired_ns, map_ns, sent_ns;
+	int map_err, send_err;
+	uint32_t frames_sent;
+};
+
 struct BfdEvent {
 	uint32_t id;
 	uint8_t state, diag, remote_diag;
 	uint64_t at_ns;
+	std::vector<TakeoverFired> takeovers;
 };
 
 struct RxSocket {
@@ -123,6 +155,12 @@ struct BfdCore {
 	std::map<uint32_t, BfdSession> sessions;
 	std::vector<RxSocket> rx;
 	std::vector<BfdEvent> pending;
+	/* Armed takeovers by arm id (one per VRRP instance), and the AF_PACKET
+	 * socket their frames leave by: opened with the first arm and kept, as
+	 * closing one waits for an RCU grace period (5-15 ms). */
+	std::map<uint32_t, BfdTakeover> arms;
+	int packet_fd = -1;
+	uint64_t takeovers_fired = 0, takeovers_held = 0;
 	uint64_t invalid[BFD_REJECT_COUNT] = {};
 	std::mt19937 rng{std::random_device{}()};
 
@@ -143,6 +181,10 @@ struct BfdCore {
 			close(wakefd);
 		if (idle_epfd >= 0)
 			close(idle_epfd);
+		for (auto &kv : arms)
+			close(kv.second.map_fd);
+		if (packet_fd >= 0)
+			close(packet_fd);
 		pthread_mutex_destroy(&mu);
 	}
 	void Wake()
@@ -201,6 +243,70 @@ static bool SameIp(const IpAddr &a, const IpAddr &b)
 
 /* ---- the protocol (caller holds core->mu) ------------------------------ */
 
+static bool SameIp(const IpAddr &a, const IpAddr &b);
+
+/* The engine's FAULT rule, seen from the session that just left Up: the
+ * instance has other sessions that have been Up, and none of them is Up. */
+static bool OwnLinkDown(BfdCore *c, const BfdTakeover &a)
+{
+	bool known = false;
+	for (uint32_t id : a.guard) {
+		auto it = c->sessions.find(id);
+		if (it == c->sessions.end() || it->second.ups == 0)
+			continue;
+		if (it->second.state == BFD_UP)
+			return false;
+		known = true;
+	}
+	return known;
+}
+
+/* Session s left Up: carry out the takeovers armed on it. The map write
+ * comes first, so the VIP answers before the announcement sends clients
+ * here. */
+static void FireTakeovers(BfdCore *c, BfdSession *s, BfdEvent *ev)
+{
+	for (auto it = c->arms.begin(); it != c->arms.end();) {
+		BfdTakeover &a = it->second;
+		if (a.session_id != s->id) {
+			++it;
+			continue;
+		}
+		if (OwnLinkDown(c, a)) {
+			/* The engine will FAULT, not take over: leave it to JS. */
+			c->takeovers_held++;
+			++it;
+			continue;
+		}
+		TakeoverFired f = {};
+		f.arm_id = it->first;
+		f.fired_ns = MonoNs();
+		uint64_t expiry = f.fired_ns + a.lease_ns;
+		memcpy(&a.value[a.value_offset], &expiry, sizeof(expiry));
+		if (bpf_map_update_elem(a.map_fd, a.key.data(), a.value.data(), BPF_ANY))
+			f.map_err = errno;
+		f.map_ns = MonoNs();
+		for (const std::string &fr : a.frames) {
+			struct sockaddr_ll sll = {};
+			sll.sll_family = AF_PACKET;
+			sll.sll_ifindex = (int)a.ifindex;
+			sll.sll_halen = ETH_ALEN;
+			memcpy(sll.sll_addr, fr.data(), ETH_ALEN);
+			memcpy(&sll.sll_protocol, fr.data() + 12, 2);
+			if (sendto(c->packet_fd, fr.data(), fr.size(), MSG_DONTWAIT,
+				   (struct sockaddr *)&sll, sizeof(sll)) < 0)
+				f.send_err = errno;
+			else
+				f.frames_sent++;
+		}
+		f.sent_ns = MonoNs();
+		c->takeovers_fired++;
+		ev->takeovers.push_back(f);
+		close(a.map_fd);
+		it = c->arms.erase(it);
+	}
+}
+
 static void SetState(BfdCore *c, BfdSession *s, uint8_t to, uint8_t diag, uint64_t now)
 {
 	if (s->state == to)
@@ -220,7 +326,9 @@ static void SetState(BfdCore *c, BfdSession *s, uint8_t to, uint8_t diag, uint64
 		s->downs++;
 		s->poll_active = false;
 	}
-	c->pending.push_back(BfdEvent{s->id, to, diag, s->remote_diag, now});
+	c->pending.push_back(BfdEvent{s->id, to, diag, s->remote_diag, now, {}});
+	if (from == BFD_UP)
+		FireTakeovers(c, s, &c->pending.back());
 }
 
 static void Transmit(BfdCore *c, BfdSession *s, bool final)
@@ -465,21 +573,50 @@ static void RunTimers(BfdCore *c)
 	}
 }
 
+static const char *ErrName(int err)
+{
+	const char *name = ErrnoName(err);
+	return name ? name : "E?";
+}
+
+/* The event as JS sees it: { id, state, diag, remoteDiag, atNs, takeovers? }. */
+static Napi::Object EventObject(Napi::Env env, const BfdEvent *e)
+{
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("id", Napi::Number::New(env, e->id));
+	o.Set("state", Napi::Number::New(env, e->state));
+	o.Set("diag", Napi::Number::New(env, e->diag));
+	o.Set("remoteDiag", Napi::Number::New(env, e->remote_diag));
+	o.Set("atNs", Napi::BigInt::New(env, e->at_ns));
+	if (e->takeovers.empty())
+		return o;
+	Napi::Array a = Napi::Array::New(env);
+	uint32_t i = 0;
+	for (const TakeoverFired &f : e->takeovers) {
+		Napi::Object t = Napi::Object::New(env);
+		t.Set("armId", Napi::Number::New(env, f.arm_id));
+		t.Set("firedNs", Napi::BigInt::New(env, f.fired_ns));
+		t.Set("mapNs", Napi::BigInt::New(env, f.map_ns));
+		t.Set("sentNs", Napi::BigInt::New(env, f.sent_ns));
+		t.Set("framesSent", Napi::Number::New(env, f.frames_sent));
+		if (f.map_err)
+			t.Set("mapError", ErrName(f.map_err));
+		if (f.send_err)
+			t.Set("sendError", ErrName(f.send_err));
+		a.Set(i++, t);
+	}
+	o.Set("takeovers", a);
+	return o;
+}
+
 static void PostEvents(BfdCore *c, const Napi::ThreadSafeFunction &tsfn)
 {
-	for (const BfdEvent &e : c->pending) {
-		auto *ev = new BfdEvent(e);
+	for (BfdEvent &e : c->pending) {
+		auto *ev = new BfdEvent(std::move(e));
 		napi_status st =
 		    tsfn.NonBlockingCall(ev, [](Napi::Env env, Napi::Function fn, BfdEvent *e) {
-			    if (env && fn) {
-				    Napi::Object o = Napi::Object::New(env);
-				    o.Set("id", Napi::Number::New(env, e->id));
-				    o.Set("state", Napi::Number::New(env, e->state));
-				    o.Set("diag", Napi::Number::New(env, e->diag));
-				    o.Set("remoteDiag", Napi::Number::New(env, e->remote_diag));
-				    o.Set("atNs", Napi::BigInt::New(env, e->at_ns));
-				    fn.Call({o});
-			    }
+			    if (env && fn)
+				    fn.Call({EventObject(env, e)});
 			    delete e;
 		    });
 		if (st != napi_ok)
@@ -662,6 +799,8 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 				       InstanceMethod("removeSession", &BfdHandle::RemoveSession),
 				       InstanceMethod("sessions", &BfdHandle::Sessions),
 				       InstanceMethod("stats", &BfdHandle::Stats),
+				       InstanceMethod("armTakeover", &BfdHandle::ArmTakeover),
+				       InstanceMethod("disarmTakeover", &BfdHandle::DisarmTakeover),
 				       InstanceMethod("close", &BfdHandle::Close),
 				   });
 	}
@@ -843,6 +982,74 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 		return env.Undefined();
 	}
 
+	/* armTakeover(armId, { session, guard: [ids], mapFd, key, value,
+	 * valueOffset, leaseNs, ifindex, frames: [Buffer] }): replaces the
+	 * arm of that id. The map fd is duplicated (the caller keeps its own). */
+	Napi::Value ArmTakeover(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		CheckOpen(env);
+		uint32_t arm_id = info[0].As<Napi::Number>().Uint32Value();
+		Napi::Object o = info[1].As<Napi::Object>();
+		BfdTakeover a;
+		a.session_id = o.Get("session").As<Napi::Number>().Uint32Value();
+		Napi::Array guard = o.Get("guard").As<Napi::Array>();
+		for (uint32_t i = 0; i < guard.Length(); i++)
+			a.guard.push_back(guard.Get(i).As<Napi::Number>().Uint32Value());
+		a.key = BytesArg(env, o.Get("key"), "key");
+		a.value = BytesArg(env, o.Get("value"), "value");
+		a.value_offset = o.Get("valueOffset").As<Napi::Number>().Uint32Value();
+		if ((size_t)a.value_offset + 8 > a.value.size())
+			throw Napi::RangeError::New(env, "valueOffset + 8 exceeds the value");
+		int64_t lease = o.Get("leaseNs").As<Napi::Number>().Int64Value();
+		if (lease <= 0)
+			throw Napi::RangeError::New(env, "leaseNs must be positive");
+		a.lease_ns = (uint64_t)lease;
+		a.ifindex = o.Get("ifindex").As<Napi::Number>().Uint32Value();
+		Napi::Array frames = o.Get("frames").As<Napi::Array>();
+		for (uint32_t i = 0; i < frames.Length(); i++) {
+			a.frames.push_back(BytesArg(env, frames.Get(i), "frame"));
+			if (a.frames.back().size() < ETH_HLEN)
+				throw Napi::RangeError::New(
+				    env, "frame shorter than an Ethernet header");
+		}
+		int map_fd = o.Get("mapFd").As<Napi::Number>().Int32Value();
+		CoreLock lock(&core_->mu);
+		if (!core_->sessions.count(a.session_id))
+			throw Napi::RangeError::New(env, "no BFD session " +
+							     std::to_string(a.session_id));
+		if (core_->packet_fd < 0) {
+			core_->packet_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+			if (core_->packet_fd < 0)
+				throw ErrnoError(env, "socket", errno, "AF_PACKET for takeovers");
+		}
+		a.map_fd = fcntl(map_fd, F_DUPFD_CLOEXEC, 0);
+		if (a.map_fd < 0)
+			throw ErrnoError(env, "dup", errno, "instance map fd");
+		auto it = core_->arms.find(arm_id);
+		if (it != core_->arms.end()) {
+			close(it->second.map_fd);
+			it->second = std::move(a);
+		} else {
+			core_->arms.emplace(arm_id, std::move(a));
+		}
+		return env.Undefined();
+	}
+
+	/* disarmTakeover(armId) -> whether one was armed. */
+	Napi::Value DisarmTakeover(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		uint32_t arm_id = info[0].As<Napi::Number>().Uint32Value();
+		CoreLock lock(&core_->mu);
+		auto it = core_->arms.find(arm_id);
+		if (it == core_->arms.end())
+			return Napi::Boolean::New(env, false);
+		close(it->second.map_fd);
+		core_->arms.erase(it);
+		return Napi::Boolean::New(env, true);
+	}
+
 	Napi::Value Sessions(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
@@ -901,6 +1108,9 @@ class BfdHandle : public Napi::ObjectWrap<BfdHandle>
 				Napi::Number::New(env, (double)core_->invalid[r]));
 		o.Set("invalid", inv);
 		o.Set("realtime", Napi::Boolean::New(env, core_->realtime));
+		o.Set("armed", Napi::Number::New(env, (double)core_->arms.size()));
+		o.Set("takeoversFired", Napi::Number::New(env, (double)core_->takeovers_fired));
+		o.Set("takeoversHeld", Napi::Number::New(env, (double)core_->takeovers_held));
 		return o;
 	}
 

@@ -15,7 +15,12 @@ import {
   type NativeBfdEvent,
   type NativeBfdSession,
   type NativeBfdStats,
+  type NativeTakeoverFired,
+  type NativeTakeoverSpec,
 } from './native.js';
+
+export type TakeoverFired = NativeTakeoverFired;
+export type TakeoverSpec = NativeTakeoverSpec;
 
 export type { BfdSessionState };
 export type BfdSessionInfo = NativeBfdSession;
@@ -40,6 +45,8 @@ export interface BfdSessionChange {
   remoteDiag: number;
   /** CLOCK_MONOTONIC ns of the change. */
   atNs: bigint;
+  /** Takeovers the thread carried out as this session left Up (armTakeover). */
+  takeovers: TakeoverFired[];
 }
 
 export interface BfdEvents {
@@ -90,6 +97,21 @@ export class Bfd extends HandleOwner<BfdEvents, NativeBfd> {
     this.handle?.removeSession(id);
   }
 
+  /**
+   * Arms (or re-arms) a takeover: when `spec.session` leaves Up, the BFD
+   * thread writes the instance map (active, lease now + leaseNs) and sends
+   * `spec.frames`, then reports it with the session's event. It fires once.
+   */
+  armTakeover(armId: number, spec: TakeoverSpec): void {
+    const h = this.#h();
+    native('BFD takeover arm', 'CAP_NET_RAW', () => h.armTakeover(armId, spec));
+  }
+
+  /** Drops an armed takeover; false when none was armed (or it fired). */
+  disarmTakeover(armId: number): boolean {
+    return this.handle?.disarmTakeover(armId) ?? false;
+  }
+
   sessions(): BfdSessionInfo[] {
     return this.handle?.sessions() ?? [];
   }
@@ -110,6 +132,7 @@ export class Bfd extends HandleOwner<BfdEvents, NativeBfd> {
       diag: ev.diag,
       remoteDiag: ev.remoteDiag,
       atNs: ev.atNs,
+      takeovers: ev.takeovers ?? [],
     });
   }
 }

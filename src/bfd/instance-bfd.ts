@@ -11,12 +11,25 @@ import type { BfdInstanceConfig } from '../config/schema.js';
 import type { BfdSessionStatus } from '../daemon/api.js';
 import type { EventLog } from '../daemon/events.js';
 import type { Logger } from '../daemon/logger.js';
-import { Bfd, bfdDiagText, type BfdSessionChange, type BfdSessionState } from './bfd.js';
+import { monotonicNs } from '../net/clock.js';
+import { Bfd, bfdDiagText, type BfdSessionChange, type BfdSessionState, type TakeoverFired, type TakeoverSpec } from './bfd.js';
+
+/** How a change reached JS (CLOCK_MONOTONIC ns), and the takeover the BFD thread carried out for this instance, if any. */
+export interface BfdChangeContext {
+  /** When the thread saw the change (detection time expired, or the peer's Down). */
+  atNs: bigint;
+  /** When JS got the event. */
+  heardNs: bigint;
+  takeover?: TakeoverFired;
+}
 
 /** What a session change is given to: the instance's engine. */
 export interface BfdTarget {
-  setBfdSession(peer: string, up: boolean): void;
+  setBfdSession(peer: string, up: boolean, ctx?: BfdChangeContext): void;
 }
+
+/** armTakeover's spec without the session ids, which InstanceBfd knows. */
+export type InstanceTakeoverSpec = Omit<TakeoverSpec, 'session' | 'guard'>;
 
 interface SharedSession {
   readonly id: number;
@@ -43,6 +56,10 @@ export class InstanceBfd {
   #bfd: Bfd | undefined;
   /** Key `interface|peer`. */
   readonly #sessions = new Map<string, SharedSession>();
+  /** Instance name -> its arm id (one armed takeover per instance at most). */
+  readonly #armIds = new Map<string, number>();
+  #nextArmId = 1;
+  #warnedRealtime = false;
 
   constructor(opts: InstanceBfdOptions) {
     this.#o = opts;
@@ -83,13 +100,45 @@ export class InstanceBfd {
         );
       }
       s.users.set(instance, target);
+      this.#checkRealtime();
       this.#sessionUp.set({ instance, peer: p.address }, s.state === 'Up' ? 1 : 0);
       if (s.state === 'Up') target.setBfdSession(p.address, true);
     }
   }
 
+  /**
+   * Arms the BFD thread to take the instance over when its session to
+   * `master` leaves Up (the engine's "master treated as dead", done before
+   * JS runs); the instance's other sessions guard it (the engine's own-link
+   * FAULT rule). False when `master` is not one of its peers.
+   */
+  armTakeover(instance: string, iface: string, master: string, spec: InstanceTakeoverSpec): boolean {
+    const mine = [...this.#sessions.values()].filter((s) => s.users.has(instance));
+    const session = mine.find((s) => s.peer === master && s.interface === iface);
+    if (!session || !this.#bfd) {
+      this.disarmTakeover(instance);
+      return false;
+    }
+    let armId = this.#armIds.get(instance);
+    if (armId === undefined) {
+      armId = this.#nextArmId++;
+      this.#armIds.set(instance, armId);
+    }
+    const guard = mine.filter((s) => s !== session).map((s) => s.id);
+    this.#bfd.armTakeover(armId, { ...spec, session: session.id, guard });
+    return true;
+  }
+
+  disarmTakeover(instance: string): void {
+    const armId = this.#armIds.get(instance);
+    if (armId === undefined) return;
+    this.#armIds.delete(instance);
+    this.#bfd?.disarmTakeover(armId);
+  }
+
   /** The instance stops using its sessions; a session nobody uses ends (AdminDown to the peer). */
   detach(instance: string): void {
+    this.disarmTakeover(instance);
     for (const [key, s] of this.#sessions) {
       if (!s.users.delete(instance)) continue;
       this.#sessionUp.remove({ instance, peer: s.peer });
@@ -127,6 +176,19 @@ export class InstanceBfd {
     this.#bfd?.close();
     this.#bfd = undefined;
     this.#sessions.clear();
+    this.#armIds.clear();
+  }
+
+  /** SCHED_FIFO is what lets a few-ms detection time hold on a busy host: say so when it was refused. */
+  #checkRealtime(): void {
+    if (this.#warnedRealtime || !this.#o.schedPriority || !this.#bfd) return;
+    this.#warnedRealtime = true;
+    if (!this.#bfd.stats().realtime) {
+      this.#o.logger.warn(
+        { schedPriority: this.#o.schedPriority },
+        'BFD thread runs without SCHED_FIFO (not permitted: needs CAP_SYS_NICE and an RT budget): short BFD intervals may go down on a busy host',
+      );
+    }
   }
 
   #handle(): Bfd {
@@ -138,6 +200,7 @@ export class InstanceBfd {
   }
 
   #onChange(c: BfdSessionChange): void {
+    const heardNs = monotonicNs();
     const s = [...this.#sessions.values()].find((x) => x.id === c.id);
     if (!s) return;
     const wasUp = s.state === 'Up';
@@ -150,7 +213,11 @@ export class InstanceBfd {
       this.#sessionUp.set({ instance, peer: s.peer }, up ? 1 : 0);
       this.#o.logger.info({ instance, peer: s.peer, interface: s.interface, state: c.state, diag }, `BFD session to ${s.peer} ${c.state}`);
       this.#o.events?.record({ type: 'bfd', instance, peer: s.peer, interface: s.interface, up, reason: diag });
-      target.setBfdSession(s.peer, up);
+      const armId = this.#armIds.get(instance);
+      const takeover = armId === undefined ? undefined : c.takeovers.find((t) => t.armId === armId);
+      // A takeover fires once: the arm is gone in the thread.
+      if (takeover) this.#armIds.delete(instance);
+      target.setBfdSession(s.peer, up, { atNs: c.atNs, heardNs, ...(takeover ? { takeover } : {}) });
     }
   }
 }

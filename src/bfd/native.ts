@@ -17,6 +17,38 @@ export interface NativeBfdEvent {
   remoteDiag: number;
   /** CLOCK_MONOTONIC ns of the change (the packet's arrival, or the expired deadline's check). */
   atNs: bigint;
+  /** Takeovers armed on this session that the thread carried out as it left Up. */
+  takeovers?: NativeTakeoverFired[];
+}
+
+/** An armed takeover carried out by the BFD thread (CLOCK_MONOTONIC ns). */
+export interface NativeTakeoverFired {
+  armId: number;
+  firedNs: bigint;
+  /** After the instance map write. */
+  mapNs: bigint;
+  /** After the last announcement frame's sendto. */
+  sentNs: bigint;
+  framesSent: number;
+  mapError?: string;
+  sendError?: string;
+}
+
+/** What the thread does when the session leaves Up (see BfdHandle.armTakeover). */
+export interface NativeTakeoverSpec {
+  /** The session to the MASTER. */
+  session: number;
+  /** The instance's other sessions (the engine's own-link FAULT rule). */
+  guard: number[];
+  mapFd: number;
+  key: Buffer;
+  /** The instance's active value; the u64 at valueOffset becomes now + leaseNs. */
+  value: Buffer;
+  valueOffset: number;
+  leaseNs: number;
+  ifindex: number;
+  /** The first announcement round (Ethernet frames). */
+  frames: Uint8Array[];
 }
 
 export interface NativeBfdSession {
@@ -53,6 +85,10 @@ export interface NativeBfdStats {
   /** Discarded packets by reason (RFC 5880 6.8.6, RFC 5881 TTL). */
   invalid: Record<string, number>;
   realtime: boolean;
+  /** Takeovers armed now, carried out, and held back (the own-link FAULT rule applied). */
+  armed?: number;
+  takeoversFired?: number;
+  takeoversHeld?: number;
 }
 
 export interface NativeBfdSessionOptions {
@@ -69,6 +105,8 @@ export interface NativeBfd {
   removeSession(id: number): void;
   sessions(): NativeBfdSession[];
   stats(): NativeBfdStats;
+  armTakeover(armId: number, spec: NativeTakeoverSpec): void;
+  disarmTakeover(armId: number): boolean;
   close(): void;
 }
 

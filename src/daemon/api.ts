@@ -29,6 +29,34 @@ export interface InstanceStatus {
   lastFailoverSeconds: number | null;
   /** The instance's BFD sessions (absent without `bfd`). */
   bfd?: BfdSessionStatus[];
+  /**
+   * With `bfd`: whether the BFD thread is armed to take over on its own when
+   * the session to the MASTER goes down (a BACKUP following a MASTER that is
+   * a BFD peer; docs/vrrp.md "BFD").
+   */
+  bfdTakeoverArmed?: boolean;
+  /** The last takeover a BFD session down caused (absent until one did). */
+  lastBfdTakeover?: BfdTakeoverTiming;
+}
+
+/**
+ * Where the time of a BFD takeover went, CLOCK_MONOTONIC ms (comparable
+ * with any other process's on the host). `native`: the BFD thread wrote the
+ * map and sent the first announcement before JS ran (armTakeover); `js`:
+ * the engine did it when the event loop got the event.
+ */
+export interface BfdTakeoverTiming {
+  path: 'native' | 'js';
+  /** The BFD thread saw the session leave Up (detection time expired, or the peer said Down). */
+  detectedMs: number;
+  /** native: the instance map written (serving). */
+  mapMs?: number;
+  /** The first announcement round sent (native: the BFD thread's; js: the engine's). */
+  announcedMs: number | null;
+  /** JS got the event. */
+  heardMs: number;
+  /** The engine's BACKUP -> MASTER decision done. */
+  engineMs: number;
 }
 
 export interface BfdSessionStatus {

@@ -140,6 +140,7 @@ export class Daemon implements ControlTarget {
       events: this.events,
       activateServing: (runner, instance, activate) =>
         activateWhenForwardable({ dp: this.#dp, services: this.#services, log: this.#log }, runner, instance, activate),
+      servesAtOnce: (id) => this.#services.notForwardable(id).length === 0,
       onStateChange: () => void this.#bgp?.update(),
     });
     this.#attachInterfaces(this.#config.instances);

@@ -38,6 +38,7 @@ import {
   type StateChangeAction,
   type VrrpAction,
 } from '../vrrp/index.js';
+import type { InstanceTakeoverSpec } from '../bfd/instance-bfd.js';
 import type { Logger } from './logger.js';
 
 /** Where the lease lives in the data plane (Dataplane.leaseTarget). */
@@ -60,6 +61,8 @@ export interface InstanceRunnerEvents {
   'rx-invalid': [RejectReason];
   /** The native sender stopped because JS stalled past the watchdog bound. */
   watchdog: [];
+  /** The MASTER this BACKUP follows changed (address, or null when unknown). */
+  master: [string | null];
 }
 
 export interface InstanceRunnerOptions {
@@ -168,6 +171,17 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
    * wait (announcements are kept here) until the promise settles.
    */
   #hold: { until: Promise<void>; announcements: (() => void)[] } | null = null;
+  /**
+   * Set when the BFD thread took this instance over (armTakeover) before the
+   * engine decided: its first announcement round is out already, so the
+   * engine's first round is not sent twice, and the failover time is the
+   * thread's (monotonic ms).
+   */
+  #nativeTakeover: { firedMs: number; sentMs: number } | null = null;
+  /** The MASTER last reported by a 'master' event. */
+  #lastMaster: string | null = null;
+  /** When the first announcement of the last failover left (monotonic ms), for the BFD takeover breakdown. */
+  lastFailoverAnnounceMs: number | null = null;
 
   constructor(config: InstanceConfig, opts: InstanceRunnerOptions) {
     super();
@@ -314,6 +328,39 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     return { sent, maxGapUs };
   }
 
+  /**
+   * What the BFD thread needs to take this instance over on its own
+   * (InstanceBfd.armTakeover): the lease target and the first announcement
+   * round, built ahead; null when the frames could not be prepared.
+   */
+  takeoverSpec(): InstanceTakeoverSpec | null {
+    const c = this.#announceCache;
+    if (c === null || !this.#running) return null;
+    const t = this.#opts.leaseTarget;
+    return {
+      mapFd: t.mapFd,
+      key: t.key,
+      value: t.value,
+      valueOffset: t.valueOffset,
+      leaseNs: Math.round(this.#opts.leaseMs * 1e6),
+      ifindex: c.ifindex,
+      frames: c.frames,
+    };
+  }
+
+  /**
+   * The BFD thread took over at firedMs and its announcement left by
+   * sentMs (monotonic ms); called before the engine hears of the session
+   * change. Cleared if the engine does not become MASTER on it.
+   */
+  noteNativeTakeover(firedMs: number, sentMs: number): void {
+    this.#nativeTakeover = { firedMs, sentMs };
+  }
+
+  clearNativeTakeover(): void {
+    this.#nativeTakeover = null;
+  }
+
   start(): void {
     this.#running = true;
     // Encode the advert and build the announcement frames now, so the
@@ -379,6 +426,11 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
    */
   #updateSteady(packet: VrrpPacket, advert: Parameters<VrrpInstance['onAdvert']>[0]): void {
     const st = this.engine.status();
+    const master = st.state === 'BACKUP' ? st.masterAddress : null;
+    if (master !== this.#lastMaster) {
+      this.#lastMaster = master;
+      this.emit('master', master);
+    }
     const absorbable =
       st.state === 'BACKUP' &&
       st.masterAddress === advert.src &&
@@ -509,7 +561,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       this.#socket.clearSteady();
     }
     if (change.to === 'MASTER') {
-      this.#becameMasterAt = this.#opts.clock.now();
+      this.#becameMasterAt = this.#nativeTakeover?.firedMs ?? this.#opts.clock.now();
       this.#progress.clear();
       this.#setSenderPriority(change.priority);
     } else if (change.from === 'MASTER') {
@@ -638,6 +690,18 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
     }
     const cache = this.#announceCache;
     const allVips = vips.length === this.allVips.length && vips.every((v, i) => v === this.allVips[i]);
+    const native = this.#nativeTakeover;
+    this.#nativeTakeover = null;
+    if (native !== null && allVips) {
+      // The BFD thread sent this round already: the rest follow on schedule.
+      this.#emitFailover(native.sentMs);
+      if (repeat > 1) {
+        setTimeout(() => {
+          if (this.engine.state === 'MASTER' && this.#running) this.#announceNow(vips, repeat - 1, intervalMs);
+        }, intervalMs);
+      }
+      return;
+    }
     if (cache === null || !allVips) {
       this.#announceNow(vips, repeat, intervalMs);
       return;
@@ -686,6 +750,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
 
   #emitFailover(sentAt: number): void {
     if (this.#becameMasterAt === null) return;
+    this.lastFailoverAnnounceMs = sentAt;
     const seconds = (sentAt - this.#becameMasterAt) / 1000;
     this.#becameMasterAt = null;
     this.emit('failover', seconds);

@@ -11,12 +11,12 @@
 import type { InstanceConfig, SyncGroupConfig } from '../config/index.js';
 import type { Dataplane } from '../dataplane/manager.js';
 import type { VipdMetrics } from '../metrics/index.js';
-import { addAddress, LinkWatcher, monotonicNs, parseMac, removeAddress, sdNotify } from '../net/index.js';
+import { addAddress, LinkWatcher, monotonicMs, monotonicNs, parseMac, removeAddress, sdNotify } from '../net/index.js';
 import { TrackScript } from '../checks/index.js';
-import { InstanceBfd } from '../bfd/instance-bfd.js';
+import { InstanceBfd, type BfdChangeContext } from '../bfd/instance-bfd.js';
 import { masterDownIntervalMs, notifyStateFor, SyncGroup, virtualMac, type StateChangeAction } from '../vrrp/index.js';
 import { NotifyRunner } from './notify-runner.js';
-import type { InstanceStatus } from './api.js';
+import type { BfdTakeoverTiming, InstanceStatus } from './api.js';
 import { monotonicClock } from './clock.js';
 import type { EventLog } from './events.js';
 import { InstanceRunner, vrrpFamily } from './instance-runner.js';
@@ -39,7 +39,25 @@ export interface InstanceSetOptions {
   activateServing?: (runner: InstanceRunner, instance: { id: number; name: string }, activate: () => void) => void;
   /** After every state change (the BGP side announces a `[vrrp, bgp]` instance's VIPs while MASTER). */
   onStateChange?: (instance: string, to: string) => void;
+  /**
+   * Whether a new MASTER of this instance would serve at once (activateServing
+   * would not hold it): the BFD thread is armed to take over only then.
+   * Default: always.
+   */
+  servesAtOnce?: (instanceId: number) => boolean;
 }
+
+/**
+ * VIPD_BFD_NATIVE_TAKEOVER=0 leaves BFD takeovers to the engine on the
+ * event loop (the path before armTakeover): for the failover bench's
+ * comparison and for debugging, not for production.
+ */
+const NATIVE_TAKEOVER = process.env.VIPD_BFD_NATIVE_TAKEOVER !== '0';
+
+/** SCHED_FIFO priority of the BFD thread (docs/vrrp.md "BFD"; keepalived's bfd_rt_priority). */
+export const BFD_SCHED_PRIORITY = 20;
+
+const nsToMs = (ns: bigint): number => Number(ns) / 1e6;
 
 /**
  * How an instance ends.
@@ -60,6 +78,9 @@ interface InstanceEntry {
   lastReason: string | null;
   lastFailoverSeconds: number | null;
   addressesAdded: boolean;
+  /** The MASTER the BFD thread is armed to take over from (InstanceBfd.armTakeover), or null. */
+  armedFor: string | null;
+  lastBfdTakeover?: BfdTakeoverTiming;
 }
 
 interface GroupEntry {
@@ -107,6 +128,7 @@ export class InstanceSet {
   readonly #onStateChange: ((instance: string, to: string) => void) | undefined;
   readonly #notify: NotifyRunner;
   readonly #activateServing: NonNullable<InstanceSetOptions['activateServing']>;
+  readonly #servesAtOnce: NonNullable<InstanceSetOptions['servesAtOnce']>;
   readonly #instances = new Map<string, InstanceEntry>();
   readonly #groups = new Map<string, GroupEntry>();
   /** The configured instances, every one (added or not yet): ids follow their sorted names. */
@@ -126,6 +148,7 @@ export class InstanceSet {
     this.#log = opts.logger;
     this.#events = opts.events;
     this.#activateServing = opts.activateServing ?? ((_runner, _instance, activate) => activate());
+    this.#servesAtOnce = opts.servesAtOnce ?? (() => true);
     this.#onStateChange = opts.onStateChange;
     // Adverts absorbed or sent by native threads are counted when scraped.
     this.#metrics.setAdvertSync(() => {
@@ -232,11 +255,13 @@ export class InstanceSet {
       lastReason: null,
       lastFailoverSeconds: null,
       addressesAdded: false,
+      armedFor: null,
     };
     for (const vip of cfg.vips) this.#dp.setVip(vip.address, id);
     this.#metrics.declareInstance(cfg.name, { vrid: String(cfg.vrid), interface: cfg.interface, version: String(cfg.version) });
     runner.engine.setPreemptGate(this.#preemptGate);
     runner.on('state', (c) => this.#onState(entry, c));
+    runner.on('master', () => this.#rearmTakeover(entry));
     runner.on('failover', (s) => {
       entry.lastFailoverSeconds = s;
       this.#metrics.setFailoverSeconds(s);
@@ -292,6 +317,8 @@ export class InstanceSet {
     for (const s of e.scripts) s.stop();
     this.#instances.delete(e.config.name);
     // A handoff tells the peers nothing (no AdminDown); BFD ends with the process.
+    this.#bfd?.disarmTakeover(e.config.name);
+    e.armedFor = null;
     if (how === 'release') this.#bfd?.detach(e.config.name);
     if (how === 'handoff') {
       e.runner.close();
@@ -305,19 +332,102 @@ export class InstanceSet {
   // ---- tracking and sync groups ----------------------------------------------
 
   #startBfd(e: InstanceEntry, cfg: NonNullable<InstanceConfig['bfd']>): void {
-    this.#bfd ??= new InstanceBfd({ registry: this.#metrics.registry, logger: this.#log, events: this.#events, schedPriority: 10 });
+    // SCHED_FIFO 20: above the advert senders' 10 (ours and any other
+    // daemon's on the host), so a busy sender cannot delay a detection.
+    this.#bfd ??= new InstanceBfd({ registry: this.#metrics.registry, logger: this.#log, events: this.#events, schedPriority: BFD_SCHED_PRIORITY });
     const name = e.config.name;
     try {
       this.#bfd.attach(name, e.config.interface, cfg, {
-        setBfdSession: (peer, up) => {
-          e.runner.engine.setBfdSession(peer, up);
-          this.#groupOf(name)?.group.refreshFaults();
-        },
+        setBfdSession: (peer, up, ctx) => this.#onBfdSession(e, peer, up, ctx),
       });
     } catch (err) {
       // The election runs on without BFD (Master_Down still holds); the log says why.
       this.#log.error({ instance: name, err: (err as Error).message }, 'BFD sessions not started');
     }
+    this.#rearmTakeover(e);
+  }
+
+  /**
+   * A BFD session change, given to the engine, which decides. When the BFD
+   * thread already took over (an armed takeover fired), the runner is told
+   * first (its first announcement round is out), and if the engine does not
+   * become MASTER on it the data plane is deactivated at once.
+   */
+  #onBfdSession(e: InstanceEntry, peer: string, up: boolean, ctx: BfdChangeContext | undefined): void {
+    const name = e.config.name;
+    const t = ctx?.takeover;
+    if (t) {
+      e.armedFor = null;
+      // A round that did not all leave is sent again by the engine's announcement.
+      if (t.sendError === undefined) e.runner.noteNativeTakeover(nsToMs(t.firedNs), nsToMs(t.sentNs));
+      if (t.mapError || t.sendError) {
+        this.#log.warn({ instance: name, peer, mapError: t.mapError, sendError: t.sendError }, 'BFD takeover: a step failed in the BFD thread');
+      }
+    }
+    const before = e.runner.state;
+    e.runner.lastFailoverAnnounceMs = null;
+    e.runner.engine.setBfdSession(peer, up);
+    const engineMs = monotonicMs();
+    if (ctx && !up && before === 'BACKUP' && e.runner.state === 'MASTER') {
+      e.lastBfdTakeover = {
+        path: t ? 'native' : 'js',
+        detectedMs: nsToMs(ctx.atNs),
+        ...(t ? { mapMs: nsToMs(t.mapNs) } : {}),
+        announcedMs: t ? nsToMs(t.sentNs) : e.runner.lastFailoverAnnounceMs,
+        heardMs: nsToMs(ctx.heardNs),
+        engineMs,
+      };
+    }
+    if (t) {
+      e.runner.clearNativeTakeover();
+      if (e.runner.state !== 'MASTER') {
+        this.#log.warn({ instance: name, peer, state: e.runner.state }, 'BFD takeover by the BFD thread undone: the engine did not take over');
+        this.#dp.deactivate(e.id);
+      }
+    }
+    this.#groupOf(name)?.group.refreshFaults();
+    this.#rearmTakeover(e);
+  }
+
+  /**
+   * Keeps the BFD thread armed with what the engine would do if the
+   * session to its MASTER left Up: take over (map write + first
+   * announcement). Armed only while BACKUP, following a MASTER that is a BFD
+   * peer of the instance, outside sync groups (the group's other members
+   * follow in JS) and where a new MASTER serves at once; disarmed on any
+   * state or master change first, so it never fires for a stale view.
+   */
+  #rearmTakeover(e: InstanceEntry): void {
+    const bfd = this.#bfd;
+    const cfg = e.config;
+    if (!bfd || !cfg.bfd) return;
+    const st = e.runner.engine.status();
+    const master = st.state === 'BACKUP' ? st.masterAddress : null;
+    const eligible =
+      NATIVE_TAKEOVER &&
+      master !== null &&
+      this.#instances.get(cfg.name) === e &&
+      cfg.announce !== 'bgp' &&
+      this.#groupOf(cfg.name) === undefined &&
+      cfg.bfd.peers.some((p) => p.address === master) &&
+      this.#servesAtOnce(e.id);
+    if (!eligible) {
+      if (e.armedFor !== null) bfd.disarmTakeover(cfg.name);
+      e.armedFor = null;
+      return;
+    }
+    if (e.armedFor === master) return;
+    const spec = e.runner.takeoverSpec();
+    try {
+      if (spec !== null && bfd.armTakeover(cfg.name, cfg.interface, master, spec)) {
+        e.armedFor = master;
+        return;
+      }
+    } catch (err) {
+      this.#log.warn({ instance: cfg.name, err: (err as Error).message }, 'BFD takeover not armed: the engine will take over from the event loop');
+    }
+    bfd.disarmTakeover(cfg.name);
+    e.armedFor = null;
   }
 
   #watchLinks(): void {
@@ -358,6 +468,12 @@ export class InstanceSet {
    */
   #onState(e: InstanceEntry, c: StateChangeAction): void {
     const cfg = e.config;
+    // Any state change: the armed takeover was for the state left behind.
+    if (e.armedFor !== null) {
+      this.#bfd?.disarmTakeover(cfg.name);
+      e.armedFor = null;
+    }
+    queueMicrotask(() => this.#rearmTakeover(e));
     const toMaster = c.to === 'MASTER';
     const leftMaster = !toMaster && (c.from === 'MASTER' || c.to === 'INIT');
     // The Dataplane API takes seconds; it converts to nanoseconds itself.
@@ -474,7 +590,8 @@ export class InstanceSet {
         masterAddress: s.state === 'MASTER' ? e.runner.primary : s.masterAddress,
         vips: e.config.vips.map((v) => v.cidr),
         lastFailoverSeconds: e.lastFailoverSeconds,
-        ...(e.config.bfd ? { bfd: this.#bfd?.status(e.config.name) ?? [] } : {}),
+        ...(e.config.bfd ? { bfd: this.#bfd?.status(e.config.name) ?? [], bfdTakeoverArmed: e.armedFor !== null } : {}),
+        ...(e.lastBfdTakeover ? { lastBfdTakeover: e.lastBfdTakeover } : {}),
       };
     });
   }

@@ -74,12 +74,34 @@ describe.skipIf(skipReason)(`vipd with BFD${skipReason ? ` (skipped: ${skipReaso
     }
   });
 
+  it('arms the takeover in the BFD thread on the BACKUP only, disarms it on a state change and arms it again', async () => {
+    const s = site!;
+    await waitFor('lb2 armed to take over from lb1', async () => (await instance(s, 1)).bfdTakeoverArmed === true);
+    expect((await instance(s, 0)).bfdTakeoverArmed).toBe(false);
+    // lb2 above lb1 (preempt): lb2 MASTER, lb1 BACKUP; the arms follow the states.
+    vipctl(s.socket(1), ['priority', 'web', '200']);
+    await s.waitState(1, 'MASTER');
+    expect((await instance(s, 1)).bfdTakeoverArmed).toBe(false);
+    await waitFor('lb1 armed to take over from lb2', async () => (await instance(s, 0)).bfdTakeoverArmed === true);
+    vipctl(s.socket(1), ['priority', 'web', '100']); // its configured priority (lb1 has 150)
+    await s.waitState(0, 'MASTER');
+    await s.waitState(1, 'BACKUP');
+    await waitFor('lb2 armed again', async () => (await instance(s, 1)).bfdTakeoverArmed === true);
+    expect((await instance(s, 0)).bfdTakeoverArmed).toBe(false);
+  });
+
   it("the MASTER's daemon is killed: the BACKUP takes over because BFD saw it die, not Master_Down", async () => {
     const s = site!;
     await s.stopDaemon(0, 'SIGKILL');
     await s.waitState(1, 'MASTER');
     const st = await instance(s, 1);
     expect(st.lastReason).toBe(`BFD session to ${s.lbAddrs[0]} down: master ${s.lbAddrs[0]} treated as dead`);
+    // The BFD thread served and announced before JavaScript heard of the session down.
+    const t = st.lastBfdTakeover;
+    expect(t?.path).toBe('native');
+    expect(t!.mapMs!).toBeLessThanOrEqual(t!.announcedMs!);
+    expect(t!.announcedMs!).toBeLessThanOrEqual(t!.heardMs);
+    expect(st.bfdTakeoverArmed).toBe(false);
     expect(st.bfd?.[0]).toMatchObject({ state: 'Down', diag: 'detection time expired' });
     expect(metricValue(await s.metrics(1), 'vipd_bfd_session_up', { instance: 'web', peer: s.lbAddrs[0] })).toBe(0);
     expect(bfdEvents(s, 1).some((e) => e.type === 'bfd' && !e.up && e.reason === 'detection time expired')).toBe(true);
