@@ -132,6 +132,7 @@ struct TakeoverFired {
 struct BfdEvent {
 	uint32_t id;
 	uint8_t state, diag, remote_diag;
+	bool remote_admin_down; /* the peer said AdminDown: not a path failure */
 	uint64_t at_ns;
 	std::vector<TakeoverFired> takeovers;
 };
@@ -326,8 +327,13 @@ static void SetState(BfdCore *c, BfdSession *s, uint8_t to, uint8_t diag, uint64
 		s->downs++;
 		s->poll_active = false;
 	}
-	c->pending.push_back(BfdEvent{s->id, to, diag, s->remote_diag, now, {}});
-	if (from == BFD_UP)
+	bool admin = to == BFD_DOWN && s->remote_state == BFD_ADMIN_DOWN;
+
+	c->pending.push_back(BfdEvent{s->id, to, diag, s->remote_diag, admin, now, {}});
+	/* A peer that says AdminDown is being shut down or reconfigured on
+	 * purpose: not a failure of the path (RFC 5882 3.2), so no takeover;
+	 * VRRP decides as without BFD. */
+	if (from == BFD_UP && !admin)
 		FireTakeovers(c, s, &c->pending.back());
 }
 
@@ -579,7 +585,7 @@ static const char *ErrName(int err)
 	return name ? name : "E?";
 }
 
-/* The event as JS sees it: { id, state, diag, remoteDiag, atNs, takeovers? }. */
+/* The event as JS sees it: { id, state, diag, remoteDiag, remoteAdminDown, atNs, takeovers? }. */
 static Napi::Object EventObject(Napi::Env env, const BfdEvent *e)
 {
 	Napi::Object o = Napi::Object::New(env);
@@ -587,6 +593,7 @@ static Napi::Object EventObject(Napi::Env env, const BfdEvent *e)
 	o.Set("state", Napi::Number::New(env, e->state));
 	o.Set("diag", Napi::Number::New(env, e->diag));
 	o.Set("remoteDiag", Napi::Number::New(env, e->remote_diag));
+	o.Set("remoteAdminDown", Napi::Boolean::New(env, e->remote_admin_down));
 	o.Set("atNs", Napi::BigInt::New(env, e->at_ns));
 	if (e->takeovers.empty())
 		return o;

@@ -43,6 +43,8 @@ export interface BfdSessionChange {
   /** RFC 5880 diagnostic: 1 detection time expired, 3 neighbor signaled down, 7 administratively down. */
   diag: number;
   remoteDiag: number;
+  /** Down because the peer said AdminDown: it is shut down or reconfigured on purpose, the path did not fail (RFC 5882 3.2). */
+  remoteAdminDown: boolean;
   /** CLOCK_MONOTONIC ns of the change. */
   atNs: bigint;
   /** Takeovers the thread carried out as this session left Up (armTakeover). */
@@ -131,6 +133,7 @@ export class Bfd extends HandleOwner<BfdEvents, NativeBfd> {
       state: BFD_STATE_NAMES[ev.state] ?? 'Down',
       diag: ev.diag,
       remoteDiag: ev.remoteDiag,
+      remoteAdminDown: ev.remoteAdminDown === true,
       atNs: ev.atNs,
       takeovers: ev.takeovers ?? [],
     });

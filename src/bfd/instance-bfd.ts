@@ -21,6 +21,8 @@ export interface BfdChangeContext {
   /** When JS got the event. */
   heardNs: bigint;
   takeover?: TakeoverFired;
+  /** The session went down because the peer said AdminDown (not a path failure). */
+  adminDown?: boolean;
 }
 
 /** What a session change is given to: the instance's engine. */
@@ -217,7 +219,7 @@ export class InstanceBfd {
       const takeover = armId === undefined ? undefined : c.takeovers.find((t) => t.armId === armId);
       // A takeover fires once: the arm is gone in the thread.
       if (takeover) this.#armIds.delete(instance);
-      target.setBfdSession(s.peer, up, { atNs: c.atNs, heardNs, ...(takeover ? { takeover } : {}) });
+      target.setBfdSession(s.peer, up, { atNs: c.atNs, heardNs, ...(takeover ? { takeover } : {}), ...(!up && c.remoteAdminDown ? { adminDown: true } : {}) });
     }
   }
 }

@@ -15,6 +15,8 @@ export interface NativeBfdEvent {
   /** Our diagnostic (1: detection time expired, 3: neighbor signaled down, 7: admin down). */
   diag: number;
   remoteDiag: number;
+  /** A Down caused by the peer's AdminDown (RFC 5882 3.2: not a path failure). */
+  remoteAdminDown: boolean;
   /** CLOCK_MONOTONIC ns of the change (the packet's arrival, or the expired deadline's check). */
   atNs: bigint;
   /** Takeovers armed on this session that the thread carried out as it left Up. */

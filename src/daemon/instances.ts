@@ -366,7 +366,7 @@ export class InstanceSet {
     }
     const before = e.runner.state;
     e.runner.lastFailoverAnnounceMs = null;
-    e.runner.engine.setBfdSession(peer, up);
+    e.runner.engine.setBfdSession(peer, up, { adminDown: ctx?.adminDown === true });
     const engineMs = monotonicMs();
     if (ctx && !up && before === 'BACKUP' && e.runner.state === 'MASTER') {
       e.lastBfdTakeover = {

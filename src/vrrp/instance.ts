@@ -287,20 +287,25 @@ export class VrrpInstance {
    *   again. With one peer vipd cannot tell its link from the peer dying, so
    *   a MASTER stays MASTER (its own link going down puts it in FAULT
    *   through the interface track anyway).
-   * Sessions that never came Up do not count.
+   * Sessions that never came Up do not count, nor does one the peer took
+   * down on purpose (`adminDown`: it said AdminDown, RFC 5882 3.2 says that
+   * is no path failure): VRRP alone decides about that peer until its
+   * session is Up again.
    */
-  setBfdSession(peer: string, up: boolean): void {
+  setBfdSession(peer: string, up: boolean, opts: { adminDown?: boolean } = {}): void {
     if (!up && !this.#bfdSessions.has(peer)) return;
-    this.#bfdSessions.set(peer, up);
+    const adminDown = !up && opts.adminDown === true;
+    if (adminDown) this.#bfdSessions.delete(peer);
+    else this.#bfdSessions.set(peer, up);
     const before = this.effectivePriority;
     const states = [...this.#bfdSessions.values()];
     const allDown = states.length >= 2 && states.every((s) => !s);
     const fault = allDown ? `BFD: all ${states.length} sessions down (our link)` : null;
     if (fault !== this.#bfdFault) {
       this.#bfdFault = fault;
-      this.#reevaluate(before, fault ?? `BFD session to ${peer} up`);
+      this.#reevaluate(before, fault ?? `BFD session to ${peer} ${adminDown ? 'administratively down' : 'up'}`);
     }
-    if (!up && this.#state === 'BACKUP' && this.#master !== null) {
+    if (!up && !adminDown && this.#state === 'BACKUP' && this.#master !== null) {
       const master = this.#master.address;
       const masterIsPeer = this.#bfdSessions.has(master);
       if (master === peer || (!masterIsPeer && !states.some((s) => s))) {

@@ -79,4 +79,32 @@ describe('BFD input', () => {
     expect(h.take()).toEqual([]);
     expect(h.instance.state).toBe('MASTER');
   });
+
+  it("the master's session going down because the master said AdminDown: no takeover, VRRP decides (RFC 5882 3.2)", () => {
+    const h = backupHearing();
+    h.clock.advanceTo(510);
+    h.instance.setBfdSession(MASTER, false, { adminDown: true });
+    expect(h.take()).toEqual([]);
+    expect(h.instance.state).toBe('BACKUP');
+    // Master_Down still runs: silent adverts make this BACKUP the MASTER as without BFD.
+    h.clock.advanceTo(500 + 3 * 1000 + 1000);
+    expect(h.instance.state).toBe('MASTER');
+  });
+
+  it('an administratively down session no longer counts for "every session down" (no FAULT)', () => {
+    const h = harness();
+    h.instance.start();
+    h.clock.advanceTo(4000);
+    h.instance.setBfdSession(MASTER, true);
+    h.instance.setBfdSession(OTHER, true);
+    h.take();
+    h.instance.setBfdSession(MASTER, false, { adminDown: true });
+    h.instance.setBfdSession(OTHER, false);
+    expect(h.take()).toEqual([]);
+    expect(h.instance.state).toBe('MASTER');
+    // Up again, it counts again.
+    h.instance.setBfdSession(MASTER, true);
+    h.instance.setBfdSession(MASTER, false);
+    expect(summary(h.take())).toEqual(['advert 0', 'MASTER->FAULT']);
+  });
 });
