@@ -118,6 +118,11 @@ export const scale: Section = {
       let readyLine: LogLine | undefined;
       while (!(readyLine = logLines(site).find((l) => l.msg === 'control ready')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       ctx.progress(`scale: last service forwarding ${fmt(startToLastMs, 0)} ms after start`);
+      // The RSS of the running daemon: after its one collection of the start's garbage (src/daemon/startup-gc.ts).
+      const gcUntil = Date.now() + 10_000;
+      let gcLine: (LogLine & { ms?: number }) | undefined;
+      while (!(gcLine = logLines(site).find((l) => l.msg === 'startup garbage collected')) && Date.now() < gcUntil) await new Promise((r) => setTimeout(r, 100));
+      if (gcLine) ctx.progress(`scale: startup garbage collected in ${gcLine.ms ?? '?'} ms`);
       const rss = rssBytes(child.pid!);
       const maps = logLines(site).find((l) => l.msg.startsWith('data-plane maps:'));
       const statusTimes: number[] = [];

@@ -27,6 +27,7 @@ import { ConnectionTable } from './connections.js';
 import { ServiceTable } from './services.js';
 import { lineDiff } from './text-diff.js';
 import { BgpAnnouncer } from './bgp.js';
+import { collectStartupGarbage } from './startup-gc.js';
 import { startConnectionSync } from './connection-sync.js';
 import type { FlowSync } from '../sync/flow-sync.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -180,6 +181,11 @@ export class Daemon implements ControlTarget {
     this.#log.info({ socket: this.#config.control.socket, metrics: `${addr.host}:${addr.port}` }, 'control ready');
     this.#startSystemdWatchdog();
     sdNotify({ READY: 1, STATUS: this.#instances.statusLine() });
+    // After the first answers are out: the start's garbage goes now, not in the steady state.
+    setImmediate(() => {
+      const r = collectStartupGarbage();
+      if (r) this.#log.info({ ms: Math.round(r.ms), rssBefore: formatBytes(r.rssBeforeBytes), rssAfter: formatBytes(r.rssAfterBytes) }, 'startup garbage collected');
+    });
   }
 
   /**
