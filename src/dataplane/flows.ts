@@ -87,6 +87,13 @@ export interface SweepOptions {
   readonly services: readonly ServiceSlotsView[];
   /** The clock to judge by (seenNow()); for tests. */
   readonly now?: number;
+  /**
+   * The `pending` figure when the caller has it (Dataplane.sweepFlows():
+   * from the flow event counters); absent, the sweep reads both pending
+   * arrays whole (countPendingTags(): 32 MiB at the default 1M flows, too
+   * much for every 5 s).
+   */
+  readonly pending?: number;
 }
 
 /** One sweep over both families; yields to the event loop between batches. */
@@ -141,7 +148,7 @@ export async function sweepFlows(maps: FlowMaps, opts: SweepOptions): Promise<Sw
   });
   read = r4.read + r6.read;
   expired = r4.expired + r6.expired;
-  byState.pending = (await countTags(maps.pending4, now)) + (await countTags(maps.pending6, now));
+  byState.pending = opts.pending ?? (await countPendingTags(maps, now));
   return {
     startedAt,
     durationMs: performance.now() - t0,
@@ -222,6 +229,11 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * under way, or a flood) are counted.
  */
 export const PENDING_RECENT_S = 10;
+
+/** Tags of pending4 and pending6 set in the last PENDING_RECENT_S (reads both arrays whole). */
+export async function countPendingTags(maps: Pick<FlowMaps, 'pending4' | 'pending6'>, now = seenNow()): Promise<number> {
+  return (await countTags(maps.pending4, now)) + (await countTags(maps.pending6, now));
+}
 
 /** Tags of a pending array (struct vipd_pending: tag words 0-1, real, seen) set in the last PENDING_RECENT_S. */
 async function countTags(map: BpfMap<number, Pending>, now: number): Promise<number> {
