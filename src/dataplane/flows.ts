@@ -63,9 +63,17 @@ export function seenNow(): number {
   return Number((monotonicNs() >> SEEN_SHIFT) & 0xffffffffn);
 }
 
-/** Seconds since `seen`, modulo the wrap. */
+/**
+ * Seconds since `seen`, modulo the wrap. A `seen` after `now` is 0: the
+ * sweep reads its clock before the table, and a packet refreshes an entry
+ * during the read (one batch walks every bucket of the map: milliseconds
+ * for a million-entry table). Read modulo 2^32 it was 52 days idle, and
+ * the sweep deleted a live flow (issue 14). Half the wrap (26 days) is far
+ * beyond any timeout (at most a day).
+ */
 export function idleSeconds(seen: number, now: number): number {
-  return (((now - seen) >>> 0) * SEEN_UNIT_MS) / 1000;
+  const units = (now - seen) >>> 0;
+  return units > 0x7fffffff ? 0 : (units * SEEN_UNIT_MS) / 1000;
 }
 
 /** How many entries one batch reads: big batches, few syscalls (a bucket never holds this many). */

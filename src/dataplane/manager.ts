@@ -425,10 +425,11 @@ export class Dataplane {
   /**
    * One sweep of flows4/flows6: deletes entries idle past their timeout and
    * counts the rest (per real, per state, per live ring slot).
-   * `persistence`: seconds by service index.
+   * `persistence`: seconds by service index. `now`: the clock to judge by
+   * (seenNow() when absent; tests give one read before the last packets).
    */
-  sweepFlows(timeouts: FlowTimeouts, persistence?: ReadonlyMap<number, number>): Promise<SweepResult> {
-    return sweepFlows(this.maps, { timeouts, services: this.services.slotsViews(), ...(persistence ? { persistence } : {}) });
+  sweepFlows(timeouts: FlowTimeouts, persistence?: ReadonlyMap<number, number>, now?: number): Promise<SweepResult> {
+    return sweepFlows(this.maps, { timeouts, services: this.services.slotsViews(), ...(persistence ? { persistence } : {}), ...(now === undefined ? {} : { now }) });
   }
 
   /** The services' live rings (index, ring, size, flags, change times), for the sweep's clean-up. */
