@@ -3,11 +3,13 @@
  * (BPF_PROG_TEST_RUN, no interface): the fallbacks Dataplane.setBackends()
  * writes keep every established flow on its real server through a drain
  * and a ring resize (PREV_RING), new flows follow the new table, and the
- * sweep counts, expires and cleans what the program wrote.
+ * sweep counts, expires and cleans what the program wrote (and keeps an
+ * entry a packet refreshed while it read the table).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xdpVerdictName } from '../../src/bpf/index.js';
 import { SLOT_PREV_RING } from '../../src/dataplane/abi.js';
+import { seenNow } from '../../src/dataplane/flows.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
 import { FallbackMirrors, ringToFallbacks } from '../../src/sync/fallbacks.js';
 import { LB_MAC, tcpFrame } from '../helpers/frames.js';
@@ -205,7 +207,8 @@ describe('connection table: a sweep and the packets that come during its read', 
       return real;
     });
     expect(home.includes(2)).toBe(false);
-    const clockBefore = (await import('../../src/dataplane/flows.js')).seenNow() - 50;
+    // A sweep whose clock was read ~50 ms before the packets above.
+    const clockBefore = seenNow() - 50;
     const swept = await dp.sweepFlows(TIMEOUTS, undefined, clockBefore);
     expect(swept.byState.tcp).toBeGreaterThan(FLOWS / 10);
     expect(swept.expired).toBe(0);
