@@ -63,9 +63,24 @@ export function seenNow(): number {
   return Number((monotonicNs() >> SEEN_SHIFT) & 0xffffffffn);
 }
 
-/** Seconds since `seen`, modulo the wrap. */
+/**
+ * Clock units since `seen`, modulo the wrap; a `seen` after `now` is 0. The
+ * sweep reads its clock before the table, and packets refresh entries
+ * during the read (one batch walks every bucket of the map, milliseconds
+ * for a million-entry table, and a loaded host may run other tasks between
+ * the clock and the walk). Read modulo 2^32 such an entry was 52 days idle
+ * and the sweep deleted a live flow: one that lived by its entry alone
+ * went to its slot's fallback at its next packet (issue 14). Half the wrap
+ * (26 days) is far beyond any timeout (at most a day).
+ */
+export function idleUnits(seen: number, now: number): number {
+  const units = (now - seen) >>> 0;
+  return units > 0x7fffffff ? 0 : units;
+}
+
+/** Seconds since `seen` (idleUnits()). */
 export function idleSeconds(seen: number, now: number): number {
-  return (((now - seen) >>> 0) * SEEN_UNIT_MS) / 1000;
+  return (idleUnits(seen, now) * SEEN_UNIT_MS) / 1000;
 }
 
 /** How many entries one batch reads: big batches, few syscalls (a bucket never holds this many). */

@@ -425,11 +425,12 @@ export class Dataplane {
   /**
    * One sweep of flows4/flows6: deletes entries idle past their timeout and
    * counts the rest (per real, per state, per live ring slot).
-   * `persistence`: seconds by service index.
+   * `persistence`: seconds by service index. `now`: the clock to judge by
+   * (seenNow() when absent; tests give one read before the last packets).
    */
-  sweepFlows(timeouts: FlowTimeouts, persistence?: ReadonlyMap<number, number>): Promise<SweepResult> {
+  sweepFlows(timeouts: FlowTimeouts, persistence?: ReadonlyMap<number, number>, now?: number): Promise<SweepResult> {
     const pending = this.#recentPending();
-    return sweepFlows(this.maps, { timeouts, services: this.services.slotsViews(), pending, ...(persistence ? { persistence } : {}) });
+    return sweepFlows(this.maps, { timeouts, services: this.services.slotsViews(), pending, ...(persistence ? { persistence } : {}), ...(now === undefined ? {} : { now }) });
   }
 
   /** Readings of the pending and promoted flow events, oldest first (#recentPending()). */

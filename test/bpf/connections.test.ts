@@ -3,11 +3,13 @@
  * (BPF_PROG_TEST_RUN, no interface): the fallbacks Dataplane.setBackends()
  * writes keep every established flow on its real server through a drain
  * and a ring resize (PREV_RING), new flows follow the new table, and the
- * sweep counts, expires and cleans what the program wrote.
+ * sweep counts, expires and cleans what the program wrote (and keeps an
+ * entry a packet refreshed while it read the table).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xdpVerdictName } from '../../src/bpf/index.js';
 import { SLOT_PREV_RING } from '../../src/dataplane/abi.js';
+import { seenNow } from '../../src/dataplane/flows.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
 import { FallbackMirrors, ringToFallbacks } from '../../src/sync/fallbacks.js';
 import { LB_MAC, tcpFrame } from '../helpers/frames.js';
@@ -160,5 +162,56 @@ describe('connection table: what the daemon writes', () => {
       dp.setFallbackSource(null);
       dp.deleteService(WEB);
     }
+  });
+});
+
+describe('connection table: a sweep and the packets that come during its read', () => {
+  let dp: Dataplane;
+
+  const send = (i: number, flags: number, sport = 41000): number => {
+    const res = dp.program.run({ data: tcpFrame({ src: client(i), dst: VIP, sport, dport: 80, flags }) });
+    if (xdpVerdictName(res.retval) !== 'TX') return -1;
+    const mac = [...res.data.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    return REALS.indexOf(mac);
+  };
+
+  beforeAll(async () => {
+    dp = await Dataplane.open({
+      sizes: { instances: 4, vips: 16, services: 4, reals: 16, ringSlots: 8192, flows4: 4096, flows6: 1, pending4: 1024, pending6: 1 },
+      ringQuiesceMs: 1,
+    });
+    dp.enableInterface(1, LB_MAC);
+    REALS.forEach((mac, i) => dp.setReal(i, { mac, address: `192.168.0.${i + 1}` }));
+    dp.setVip(VIP, 0);
+    dp.addService({ ...SVC, instance: 0, backends: 3 });
+    dp.activate(0, 60, 1);
+  });
+
+  afterAll(() => dp?.close());
+
+  // The sweep reads its clock, then the table (one batch over every bucket
+  // of a 1 M-entry map takes milliseconds): an entry a packet refreshed in
+  // between has a `seen` after the clock. Read modulo 2^32 that was 52 days
+  // idle, and the sweep deleted a live flow; one that had started on a slot
+  // that changed hands went to the slot's fallback (the old real) at its
+  // next packet: a reset (issue 14, daemon-connections under load).
+  it('an entry refreshed after the sweep read its clock is live, and its flow stays on its real', async () => {
+    await dp.setBackends(SVC, [0, 1, 2].map((real) => ({ real, key: `192.168.0.${real + 1}`, weight: 1 })));
+    // Real 2 leaves: its slots change hands, their fallback names real 2.
+    await dp.setBackends(SVC, [0, 1].map((real) => ({ real, key: `192.168.0.${real + 1}`, weight: 1 })));
+    // Connections opened since: those on the changed slots live in the table only.
+    // (One handshake at a time: pending holds one tag per index.)
+    const home = Array.from({ length: FLOWS }, (_, i) => {
+      const real = send(i, SYN);
+      expect(send(i, ACK)).toBe(real);
+      return real;
+    });
+    expect(home.includes(2)).toBe(false);
+    // A sweep whose clock was read ~50 ms before the packets above.
+    const clockBefore = seenNow() - 50;
+    const swept = await dp.sweepFlows(TIMEOUTS, undefined, clockBefore);
+    expect(swept.byState.tcp).toBeGreaterThan(FLOWS / 10);
+    expect(swept.expired).toBe(0);
+    for (let i = 0; i < FLOWS; i++) expect(send(i, ACK), `flow ${i} after the sweep`).toBe(home[i]);
   });
 });

@@ -38,6 +38,18 @@ function broken(snap: TrafficSummary): ConnSummary[] {
   return snap.conns.filter((c) => !c.ended && (c.closed || c.error !== null || c.servers.some((s) => s !== c.server)));
 }
 
+/**
+ * What the table did, for a failure to be understood: the program's flow
+ * events (a PINNED count that grows between backend changes means live
+ * entries were deleted and pinned again), the table's fill, and the
+ * sweep's expiries.
+ */
+async function tableDiagnostics(site: Site): Promise<string> {
+  const text = await site.metrics(0);
+  const lines = text.split('\n').filter((l) => /^vipd_(flow_events_total|connections|backend_connections)\{/.test(l));
+  return `[conns] table diagnostics:\n  ${lines.join('\n  ')}`;
+}
+
 async function connections(site: Site, backend: string): Promise<number> {
   return (await site.call<ConnectionsResult>(0, 'connections', { service: 'web', backend })).connections;
 }
@@ -69,6 +81,7 @@ describe.skipIf(skipReason)(`connection table: backend changes keep established 
       }, 30_000);
       const lost = broken(snap);
       console.log(`[conns] ${label}: ${lost.length} of ${snap.conns.filter((c) => !c.ended).length} connections broke or moved`);
+      if (lost.length > 0 || process.env.VIPD_CONNS_DIAG) console.log(await tableDiagnostics(s));
       expect(lost.map((c) => `${c.index} on ${c.server}: ${c.error ?? (c.closed ? 'closed' : c.servers.join(','))}`)).toEqual([]);
       return snap;
     };

@@ -2,6 +2,7 @@
  * Reads vipd's pinned maps straight from bpffs and decodes them with the
  * codecs of src/dataplane/abi.ts. Needs no daemon, only root.
  */
+import { idleUnits } from '../../dataplane/flows.js';
 import { sumCounters } from '../../dataplane/maps.js';
 import { ArrayMemory, mapTypeName, type BpfMap, type Codec, type PerCpuMap } from '../../bpf/index.js';
 import {
@@ -169,7 +170,7 @@ export class PinnedMapReader {
           real: v.real,
           address: addresses.get(v.real) ?? null,
           hash: v.hash,
-          idleSeconds: ((now - v.seen) >>> 0) * unitSeconds,
+          idleSeconds: idleUnits(v.seen, now) * unitSeconds,
           flags: (v.flags & FLOW_F_CLOSING) !== 0 ? ['closing'] : [],
         }))
         .sort((a, b) => a.idleSeconds - b.idleSeconds);
@@ -192,7 +193,7 @@ export class PinnedMapReader {
           check: Number(v.tag >> 32n),
           real: v.real,
           address: addresses.get(v.real) ?? null,
-          idleSeconds: ((now - v.seen) >>> 0) * unitSeconds,
+          idleSeconds: idleUnits(v.seen, now) * unitSeconds,
         }))
         .sort((a, b) => a.idleSeconds - b.idleSeconds);
       return this.#dump(name, map, entries as EntryTypes[N][], all.length - entries.length, 'empty entries');
