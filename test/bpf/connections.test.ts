@@ -25,27 +25,35 @@ const FLOWS = 300;
 /** The client of flow i (many clients, so the hashes spread). */
 const client = (i: number) => `198.51.${100 + (i >> 8)}.${i & 0xff}`;
 
+/** Sends one packet of flow i through dp; the real server index it went to (by MAC), or -1 when not forwarded. */
+function sendThrough(dp: Dataplane, i: number, flags: number, sport: number): number {
+  const res = dp.program.run({ data: tcpFrame({ src: client(i), dst: VIP, sport, dport: 80, flags }) });
+  if (xdpVerdictName(res.retval) !== 'TX') return -1;
+  const mac = [...res.data.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  return REALS.indexOf(mac);
+}
+
+/** A small data plane serving SVC (ring sized for `backends`) on instance 0, with the reals in. */
+async function openDataplane(backends: number): Promise<Dataplane> {
+  const dp = await Dataplane.open({
+    sizes: { instances: 4, vips: 16, services: 4, reals: 16, ringSlots: 8192, flows4: 4096, flows6: 1, pending4: 1024, pending6: 1 },
+    ringQuiesceMs: 1,
+  });
+  dp.enableInterface(1, LB_MAC);
+  REALS.forEach((mac, i) => dp.setReal(i, { mac, address: `192.168.0.${i + 1}` }));
+  dp.setVip(VIP, 0);
+  dp.addService({ ...SVC, instance: 0, backends });
+  dp.activate(0, 60, 1);
+  return dp;
+}
+
 describe('connection table: what the daemon writes', () => {
   let dp: Dataplane;
 
-  /** Sends one packet of flow i; the real server index it went to (by MAC), or -1 when not forwarded. */
-  const send = (i: number, flags: number, sport = 40000): number => {
-    const res = dp.program.run({ data: tcpFrame({ src: client(i), dst: VIP, sport, dport: 80, flags }) });
-    if (xdpVerdictName(res.retval) !== 'TX') return -1;
-    const mac = [...res.data.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-    return REALS.indexOf(mac);
-  };
+  const send = (i: number, flags: number, sport = 40000): number => sendThrough(dp, i, flags, sport);
 
   beforeAll(async () => {
-    dp = await Dataplane.open({
-      sizes: { instances: 4, vips: 16, services: 4, reals: 16, ringSlots: 8192, flows4: 4096, flows6: 1, pending4: 1024, pending6: 1 },
-      ringQuiesceMs: 1,
-    });
-    dp.enableInterface(1, LB_MAC);
-    REALS.forEach((mac, i) => dp.setReal(i, { mac, address: `192.168.0.${i + 1}` }));
-    dp.setVip(VIP, 0);
-    dp.addService({ ...SVC, instance: 0, backends: 2 });
-    dp.activate(0, 60, 1);
+    dp = await openDataplane(2);
   });
 
   afterAll(() => dp?.close());
@@ -168,23 +176,10 @@ describe('connection table: what the daemon writes', () => {
 describe('connection table: a sweep and the packets that come during its read', () => {
   let dp: Dataplane;
 
-  const send = (i: number, flags: number, sport = 41000): number => {
-    const res = dp.program.run({ data: tcpFrame({ src: client(i), dst: VIP, sport, dport: 80, flags }) });
-    if (xdpVerdictName(res.retval) !== 'TX') return -1;
-    const mac = [...res.data.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-    return REALS.indexOf(mac);
-  };
+  const send = (i: number, flags: number, sport = 41000): number => sendThrough(dp, i, flags, sport);
 
   beforeAll(async () => {
-    dp = await Dataplane.open({
-      sizes: { instances: 4, vips: 16, services: 4, reals: 16, ringSlots: 8192, flows4: 4096, flows6: 1, pending4: 1024, pending6: 1 },
-      ringQuiesceMs: 1,
-    });
-    dp.enableInterface(1, LB_MAC);
-    REALS.forEach((mac, i) => dp.setReal(i, { mac, address: `192.168.0.${i + 1}` }));
-    dp.setVip(VIP, 0);
-    dp.addService({ ...SVC, instance: 0, backends: 3 });
-    dp.activate(0, 60, 1);
+    dp = await openDataplane(3);
   });
 
   afterAll(() => dp?.close());
