@@ -172,7 +172,7 @@ int KernelAbsorber::OpenCounters()
 }
 
 int KernelAbsorber::Attach(int sock_fd, int family, const IpAddr &src, const IpAddr &dst,
-			   const std::string &payload)
+			   const std::string &payload, bool attach_now)
 {
 	int err = OpenCounters();
 	if (err)
@@ -205,6 +205,13 @@ int KernelAbsorber::Attach(int sock_fd, int family, const IpAddr &src, const IpA
 			       insns.data(), insns.size(), nullptr);
 	if (fd < 0)
 		return errno;
+	if (!attach_now) {
+		/* Kept for Reattach(): never the filter of an older advert. */
+		if (prog_fd_ >= 0)
+			close(prog_fd_);
+		prog_fd_ = fd;
+		return 0;
+	}
 	if (setsockopt(sock_fd, SOL_SOCKET, SO_ATTACH_BPF, &fd, sizeof(fd))) {
 		err = errno;
 		close(fd);

@@ -28,8 +28,9 @@ class KernelAbsorber
 	 * destination, VRRP payload; TTL / hop limit 255) and attaches it to
 	 * sock_fd, replacing the previous one. Returns 0, or an errno: the
 	 * caller then absorbs in user space only (detached). */
+	/* attach_now false: build the filter for this advert, attach it at Reattach(). */
 	int Attach(int sock_fd, int family, const IpAddr &src, const IpAddr &dst,
-		   const std::string &payload);
+		   const std::string &payload, bool attach_now = true);
 	/* Takes the filter off the socket (keeps the counters). */
 	void Detach(int sock_fd);
 	/* Puts the last loaded filter back on (after Detach). */

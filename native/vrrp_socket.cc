@@ -728,7 +728,10 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				out.Set(n++, p);
 			}
 			CallJs(env, onPackets_, ctx_.get(), {env.Null(), out});
-			/* JS has them: the kernel may absorb again. */
+		}
+		{
+			/* JS has what was queued (by this call or an earlier one):
+			 * the kernel may absorb again. */
 			std::lock_guard<std::mutex> lock(mu_);
 			if (kabs_paused_ && steady_ && queue_.empty() && core_) {
 				kabs_paused_ = false;
@@ -784,15 +787,18 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 		 * CAP_BPF, say) the receive thread absorbs every advert itself. */
 		FoldKernelLocked();
 		kabs_paused_ = !queue_.empty();
-		if (kabs_paused_) {
+		/* Paused (a packet waits for JS): the filter for this advert is
+		 * built now and attached once JS has the packet; attaching the
+		 * older advert's filter then would absorb that advert as this
+		 * one's repeat. */
+		if (kabs_paused_)
 			kabs_.Detach(core_->fd);
-		} else {
-			int err = kabs_.Attach(core_->fd, core_->family, src, dst, steady_payload_);
-			if (err)
-				kernel_error_ = err;
-			else
-				kernel_attaches_++;
-		}
+		int err = kabs_.Attach(core_->fd, core_->family, src, dst, steady_payload_,
+				       !kabs_paused_);
+		if (err)
+			kernel_error_ = err;
+		else if (!kabs_paused_)
+			kernel_attaches_++;
 		return env.Undefined();
 	}
 

@@ -54,6 +54,19 @@ describe.skipIf(skip)('VRRP socket steady state: the native receive filter (netn
       return st.absorbed >= from.absorbed + n ? st : undefined;
     }, 15_000, 20);
 
+  /**
+   * Waits until the kernel filter absorbs (its count passes `from`'s).
+   * Adverts still queued for JS when the steady state was set keep it off
+   * until JS has taken them: on a loaded machine that outlasted the counting
+   * windows below (two full-suite runs).
+   */
+  const kernelAbsorbing = (handle: number, from: RxStats): Promise<RxStats> =>
+    waitFor('the kernel filter absorbing', async () => {
+      const st = await rxStats(handle);
+      if (st.kernelError) throw new Error(`kernel filter: ${st.kernelError}`);
+      return st.kernelAbsorbed > from.kernelAbsorbed ? st : undefined;
+    }, 15_000, 20);
+
   beforeAll(async () => {
     lab = new NetnsLab('steady');
     a = lab.namespace('a');
@@ -83,8 +96,9 @@ describe.skipIf(skip)('VRRP socket steady state: the native receive filter (netn
 
     await cb.call('setSteady', { handle: sb.handle, source: '10.202.0.1', destination: '224.0.0.18', hex: ADVERT });
     // Absorbing starts once JS has taken what was queued before: from the first absorbed advert on, the count is exact.
-    const base = await absorbedPast(sb.handle, await rxStats(sb.handle), 1);
+    await absorbedPast(sb.handle, await rxStats(sb.handle), 1);
     await packets(sb.handle);
+    const base = await kernelAbsorbing(sb.handle, await rxStats(sb.handle));
     const after = await absorbedPast(sb.handle, base, 50);
     expect(after.jsWakes, 'JS woken while absorbing').toBe(base.jsWakes);
     // The kernel drops the repeats: the receive thread is not woken per advert
@@ -176,14 +190,8 @@ describe.skipIf(skip)('VRRP socket steady state: the native receive filter (netn
     await cb.call('setSteady', { handle: sb.handle, source: sa.source, destination: 'ff02::12', hex: ADVERT });
     const base = await absorbedPast(sb.handle, await rxStats(sb.handle), 1);
     await packets(sb.handle);
-    // Adverts of the other source were still queued for JS when the steady
-    // state was set: the kernel filter comes back once JS has taken them
-    // (on a loaded machine, after the window below had begun: a full run).
-    const attached = await waitFor('the kernel filter absorbing', async () => {
-      const st = await rxStats(sb.handle);
-      if (st.kernelError) throw new Error(`kernel filter: ${st.kernelError}`);
-      return st.kernelAbsorbed > base.kernelAbsorbed ? st : undefined;
-    }, 15_000, 20);
+    // Adverts of the other source were still queued for JS when the steady state was set.
+    const attached = await kernelAbsorbing(sb.handle, base);
     const after = await absorbedPast(sb.handle, attached, 30);
     expect(after.jsWakes).toBe(attached.jsWakes);
     expect(after.kernelAbsorbed - attached.kernelAbsorbed).toBeGreaterThanOrEqual(30);
