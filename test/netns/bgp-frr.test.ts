@@ -47,7 +47,13 @@ describe.skipIf(why !== undefined)('BGP ECMP: three vipd hosts behind an FRR rou
       await st.waitHops(LBS, performance.now(), 45_000);
       const summary = st.vtysh('show bgp ipv4 unicast summary');
       for (const a of LBS) expect(summary).toMatch(new RegExp(`^${a.replace(/\./g, '\\.')}\\s.*\\s1\\s+0\\s+N/A`, 'm'));
-      expect(st.vtysh('show bfd peers brief')).toMatch(/up/);
+      // BGP does not wait for BFD: bfdd's sessions come up on their own
+      // clock (BIRD's side sends at 1 s until Up), so wait for every one.
+      // Step 4 needs lb2's session up for BFD to drop it.
+      await waitFor('FRR BFD session up with every host', () => {
+        const peers = st.vtysh('show bfd peers brief');
+        return LBS.every((a) => new RegExp(`\\s${a.replace(/\./g, '\\.')}\\s+up\\b`, 'm').test(peers)) ? true : undefined;
+      }, 20_000, 200);
       console.log(`[frr] router: ${st.router.ip(['route', 'show', `${VIP}/32`]).trim().replace(/\s+/g, ' ')}`);
 
       // 2. Client connections over the hosts, one real server each.
