@@ -24,8 +24,9 @@
  */
 #define VIPD_MAX_RING_SLOTS (1u << 20)
 /* The connection table per family (connections.max) and its pending stage
- * (ABI 7: a direct-mapped array, so a power of two; the daemon sets
- * pending_masks[] in .rodata to its size less one).
+ * (connections.pending; ABI 7: a direct-mapped array, so a power of two;
+ * the daemon sets pending_masks[] in .rodata to its size less one).
+ * VIPD_MAX_PENDING is also the daemon's default (sizing.ts DEFAULT_PENDING).
  */
 #define VIPD_MAX_FLOWS	 65536
 #define VIPD_MAX_PENDING 65536

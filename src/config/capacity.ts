@@ -9,14 +9,14 @@ import { mapMemory, mapSizesFor, possibleCpuCount, formatBytes, type DataplaneDe
 import type { Config, InstanceConfig, ServiceConfig } from './schema.js';
 import type { Field, FieldReader } from './yaml-reader.js';
 
-type DemandSource = Pick<Config, 'instances' | 'services'> & { readonly connections?: Pick<Config['connections'], 'max'> };
+type DemandSource = Pick<Config, 'instances' | 'services'> & { readonly connections?: Pick<Config['connections'], 'max' | 'pending'> };
 
 export function dataplaneDemand(config: DemandSource): DataplaneDemand {
   return {
     instances: config.instances.length,
     vips: config.instances.reduce((sum, i) => sum + i.vips.length, 0),
     serviceBackends: config.services.map((s) => s.backends.length),
-    ...(config.connections ? { connections: config.connections.max } : {}),
+    ...(config.connections ? { connections: config.connections.max, pending: config.connections.pending } : {}),
     families: { v4: config.services.some((s) => s.family === 4), v6: config.services.some((s) => s.family === 6) },
   };
 }
@@ -40,7 +40,7 @@ interface Located<T> {
 /** Records an error when the maps for this config would not fit in bpf.maxMemory. */
 export function checkCapacity(
   reader: FieldReader,
-  bpf: { readonly field: Field; readonly maxMemory: number; readonly connections?: number },
+  bpf: { readonly field: Field; readonly maxMemory: number; readonly connections?: Pick<Config['connections'], 'max' | 'pending'> },
   instances: readonly Located<InstanceConfig>[],
   services: readonly Located<ServiceConfig>[],
   cpus = possibleCpuCount(),
@@ -49,7 +49,7 @@ export function checkCapacity(
     {
       instances: instances.map((i) => i.value),
       services: services.map((s) => s.value),
-      ...(bpf.connections === undefined ? {} : { connections: { max: bpf.connections } }),
+      ...(bpf.connections === undefined ? {} : { connections: bpf.connections }),
     },
     cpus,
   );
@@ -63,6 +63,8 @@ export function checkCapacity(
     reader.peek(bpf.field, 'maxMemory') ?? bpf.field,
     `the data-plane maps for this config need ${formatBytes(memory.total)} of kernel memory (${biggest}; ` +
       `${services.length} services, ${cpus} CPUs), more than bpf.maxMemory ${formatBytes(bpf.maxMemory)}` +
-      (bpf.connections !== undefined && /\b(flows|pending)[46]\b/.test(biggest) ? ` (connections.max ${bpf.connections} sizes flows4/flows6 and pending4/pending6)` : ''),
+      (bpf.connections !== undefined && /\b(flows|pending)[46]\b/.test(biggest)
+        ? ` (connections.max ${bpf.connections.max} sizes flows4/flows6, connections.pending ${bpf.connections.pending} pending4/pending6)`
+        : ''),
   );
 }

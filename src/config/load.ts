@@ -66,11 +66,12 @@ function readBpf(reader: FieldReader, field: Field | undefined): BpfConfig {
 
 function readConnections(reader: FieldReader, field: Field | undefined): ConnectionsConfig {
   const d = DEFAULTS.connections;
-  const fields = field && reader.mapping(field, ['max', 'tcpTimeout', 'udpTimeout', 'sync']);
+  const fields = field && reader.mapping(field, ['max', 'pending', 'tcpTimeout', 'udpTimeout', 'sync']);
   if (!fields) return { ...d };
   const seconds = { ...LIMITS.flowTimeout, unit: 'seconds' };
   return {
     max: (fields.max && reader.number(fields.max, { ...LIMITS.connections, integer: true })) ?? d.max,
+    pending: (fields.pending && reader.number(fields.pending, { ...LIMITS.pendingTags, integer: true })) ?? d.pending,
     tcpTimeout: (fields.tcpTimeout && reader.number(fields.tcpTimeout, seconds)) ?? d.tcpTimeout,
     udpTimeout: (fields.udpTimeout && reader.number(fields.udpTimeout, seconds)) ?? d.udpTimeout,
   };
@@ -258,7 +259,7 @@ function readConfig(reader: FieldReader): Config | undefined {
   checkServiceClashes(reader, services);
   checkCapacity(
     reader,
-    { field: fields.bpf?.node ? fields.bpf : root, maxMemory: bpf.maxMemory, connections: connections.max },
+    { field: fields.bpf?.node ? fields.bpf : root, maxMemory: bpf.maxMemory, connections },
     instances.map(({ field, instance }) => ({ field, value: instance })),
     services.map(({ field, service }) => ({ field, value: service })),
   );

@@ -37,8 +37,14 @@ export interface BpfConfig {
 
 /** Top-level `connections`: the connection table (docs/dataplane.md "Connection table"). */
 export interface ConnectionsConfig {
-  /** Entries of the table per address family in use (flows4, flows6); pending stages get a quarter. */
+  /** Entries of the table per address family in use (flows4, flows6). */
   readonly max: number;
+  /**
+   * Entries of each pending stage (pending4, pending6: first-packet tags),
+   * rounded up to a power of two. Sized for the handshakes in flight on
+   * changed slots (rate x round trip), not for max.
+   */
+  readonly pending: number;
   /** Seconds a TCP flow may stay idle in the table (a closing one: CLOSE_TIMEOUT). */
   readonly tcpTimeout: number;
   /** Seconds a UDP flow may stay idle. */
@@ -307,7 +313,7 @@ export interface Config {
 export const DEFAULTS = {
   bpf: { pin: '/sys/fs/bpf/vipd', mode: 'auto', maxMemory: 1024 ** 3 },
   control: { socket: '/run/vipd/vipd.sock', metrics: '127.0.0.1:9477', backendMetrics: true },
-  connections: { max: 1_000_000, tcpTimeout: 900, udpTimeout: 60 },
+  connections: { max: 1_000_000, pending: 65_536, tcpTimeout: 900, udpTimeout: 60 },
   bgp: { holdTime: 9, bfd: false, gracePeriod: 2, runDir: '/run/vipd/bgp' },
   connectionSync: { port: 8899, interval: 0.2, rate: 100_000, holdTimeout: 30 },
   instance: {
@@ -342,6 +348,8 @@ export const LIMITS = {
   backendWeight: { min: 0, max: 65535 },
   port: { min: 1, max: 65535 },
   connections: { min: 1024, max: 100_000_000 },
+  /** connections.pending: 16 B a tag, so 1 GiB per family at most. */
+  pendingTags: { min: 1024, max: 2 ** 26 },
   flowTimeout: { min: 1, max: 86_400 },
   syncInterval: { min: 0.01, max: 10 },
   syncRate: { min: 100, max: 10_000_000 },

@@ -36,6 +36,8 @@ export interface DataplaneDemand {
   readonly serviceBackends: readonly number[];
   /** connections.max: entries of flows4 and of flows6 (default DEFAULT_MAX_CONNECTIONS). */
   readonly connections?: number;
+  /** connections.pending: entries of pending4 and of pending6, rounded up to a power of two (default DEFAULT_PENDING). */
+  readonly pending?: number;
   /** Which families have a service: a family with none gets 1-entry flow maps. Default both. */
   readonly families?: { readonly v4: boolean; readonly v6: boolean };
 }
@@ -43,18 +45,25 @@ export interface DataplaneDemand {
 /** connections.max when the config says nothing (docs/configuration.md). */
 export const DEFAULT_MAX_CONNECTIONS = 1_000_000;
 
-/** VIPD_MAX_PENDING: the object's pending size (and mask + 1). */
-const FLOOR_PENDING = 65536;
+/**
+ * connections.pending when the config says nothing, and VIPD_MAX_PENDING
+ * (the object's pending size): 65536 tags of 16 bytes, 1 MiB per family,
+ * which stays in a server's cache, where 1M tags (16 MiB) made every SYN
+ * on a changed slot miss it (bench/dataplane.ts). pending holds only the
+ * handshakes in flight on changed slots (their rate x round trip), not the
+ * table's flows: docs/dataplane.md "Connection table" has the flood figures.
+ */
+export const DEFAULT_PENDING = 65_536;
 
 /**
  * pending4/6 (ABI 7) are direct-mapped arrays of first-packet tags indexed
- * by the flow hash's low bits: a power of two, at least the table's size
- * (a flood of F spoofed first packets per second overwrites a given tag
- * within a round trip T with probability about F * T / size:
- * docs/dataplane.md "Connection table"), at least the object's default.
+ * by the flow hash's low bits: a power of two entries, connections.pending
+ * rounded up (a flood of F spoofed first packets per second overwrites a
+ * given tag within a round trip T with probability about 1 - exp(-F T / size):
+ * docs/dataplane.md "Connection table"); 1 for a family without flows.
  */
-export function pendingSize(flows: number): number {
-  return flows <= 1 ? 1 : 2 ** Math.ceil(Math.log2(Math.max(FLOOR_PENDING, flows)));
+export function pendingSize(flows: number, pending = DEFAULT_PENDING): number {
+  return flows <= 1 ? 1 : 2 ** Math.ceil(Math.log2(Math.max(1, pending)));
 }
 
 /** The program's pendingN_mask for a pending array of `entries` (the largest power of two it holds, less one). */
@@ -96,8 +105,8 @@ export const FLOOR: MapSizes = {
   // The object's defaults (VIPD_MAX_FLOWS, VIPD_MAX_PENDING): what a Dataplane opened without sizes gets.
   flows4: 65536,
   flows6: 65536,
-  pending4: FLOOR_PENDING,
-  pending6: FLOOR_PENDING,
+  pending4: DEFAULT_PENDING,
+  pending6: DEFAULT_PENDING,
 };
 
 /** Ring slots a set of services needs: two rings (live and idle) each. */
@@ -115,15 +124,19 @@ export function mapSizesFor(demand: DataplaneDemand): MapSizes {
     // does not use (src/daemon/services.ts), never rewriting a live entry.
     reals: grow(2 * demand.serviceBackends.reduce((sum, n) => sum + n, 0), FLOOR.reals),
     ringSlots: grow(ringSlotsFor(demand.serviceBackends), FLOOR.ringSlots),
-    // No headroom and no floor: connections.max is the operator's number.
-    ...flowSizes(demand.connections ?? DEFAULT_MAX_CONNECTIONS, demand.families ?? { v4: true, v6: true }),
+    // No headroom and no floor: connections.max and .pending are the operator's numbers.
+    ...flowSizes(demand.connections ?? DEFAULT_MAX_CONNECTIONS, demand.pending ?? DEFAULT_PENDING, demand.families ?? { v4: true, v6: true }),
   };
 }
 
-function flowSizes(max: number, families: { v4: boolean; v6: boolean }): Pick<MapSizes, 'flows4' | 'flows6' | 'pending4' | 'pending6'> {
+function flowSizes(
+  max: number,
+  pending: number,
+  families: { v4: boolean; v6: boolean },
+): Pick<MapSizes, 'flows4' | 'flows6' | 'pending4' | 'pending6'> {
   const flows4 = families.v4 ? max : 1;
   const flows6 = families.v6 ? max : 1;
-  return { flows4, flows6, pending4: pendingSize(flows4), pending6: pendingSize(flows6) };
+  return { flows4, flows6, pending4: pendingSize(flows4, pending), pending6: pendingSize(flows6, pending) };
 }
 
 /** True when every map of `have` is at least as big as `need` asks. */

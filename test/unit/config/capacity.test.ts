@@ -44,7 +44,7 @@ describe('config capacity: sized from the config, bounded by bpf.maxMemory', () 
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ keyPath: 'bpf.maxMemory', line: 2 });
     expect(errors[0]?.message).toMatch(
-      /^the data-plane maps for this config need [\d.]+ MiB of kernel memory \(rings [\d.]+ MiB, .*; 200 services, \d+ CPUs\), more than bpf\.maxMemory 4\.0 MiB( \(connections\.max 1024 sizes flows4\/flows6 and pending4\/pending6\))?$/,
+      /^the data-plane maps for this config need [\d.]+ MiB of kernel memory \(rings [\d.]+ MiB, .*; 200 services, \d+ CPUs\), more than bpf\.maxMemory 4\.0 MiB( \(connections\.max 1024 sizes flows4\/flows6, connections\.pending 65536 pending4\/pending6\))?$/,
     );
   });
 

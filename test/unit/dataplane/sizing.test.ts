@@ -1,7 +1,7 @@
 /** Ring sizing and map sizes from the config (src/dataplane/sizing.ts). */
 import { describe, expect, it } from 'vitest';
 import { isPrime } from '../../../src/dataplane/maglev.js';
-import { FLOOR, HEADROOM, RING_SIZES, mapMemory, mapSizesFor, pendingMask, ringSize, ringSlotsFor, sizesHold } from '../../../src/dataplane/sizing.js';
+import { DEFAULT_PENDING, FLOOR, HEADROOM, RING_SIZES, mapMemory, mapSizesFor, pendingMask, ringSize, ringSlotsFor, sizesHold } from '../../../src/dataplane/sizing.js';
 
 describe('ringSize', () => {
   it('every size on the ladder is a prime, ascending, ending at the program ring limit (65537)', () => {
@@ -69,12 +69,21 @@ describe('mapMemory', () => {
 });
 
 describe('connection table sizing', () => {
-  it('connections.max entries per family in use, 1 for a family no service uses, pending the power of two at or above', () => {
+  it('connections.max entries per family in use, 1 for a family no service uses; pending 65536 tags whatever max is', () => {
     const sizes = mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 1_000_000, families: { v4: true, v6: false } });
-    expect(sizes).toMatchObject({ flows4: 1_000_000, flows6: 1, pending4: 2 ** 20, pending6: 1 });
-    // Never below the object's default (VIPD_MAX_PENDING), always a power of two.
+    expect(sizes).toMatchObject({ flows4: 1_000_000, flows6: 1, pending4: 65_536, pending6: 1 });
+    // The default is the object's (VIPD_MAX_PENDING), small tables too.
+    expect(DEFAULT_PENDING).toBe(FLOOR.pending4);
     expect(mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 1000 }).pending4).toBe(65_536);
-    expect(mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 65_537 }).pending6).toBe(131_072);
+  });
+
+  it('connections.pending sizes both pending stages, rounded up to a power of two', () => {
+    const base = { instances: 1, vips: 1, serviceBackends: [4], connections: 1_000_000 };
+    expect(mapSizesFor({ ...base, pending: 1 << 20 })).toMatchObject({ flows4: 1_000_000, pending4: 2 ** 20, pending6: 2 ** 20 });
+    expect(mapSizesFor({ ...base, pending: 100_000 }).pending6).toBe(131_072);
+    expect(mapSizesFor({ ...base, pending: 16_384 }).pending4).toBe(16_384);
+    // A family without flows gets a 1-entry stage whatever pending says.
+    expect(mapSizesFor({ ...base, pending: 1 << 20, families: { v4: false, v6: true } }).pending4).toBe(1);
   });
 
   it('the program indexes pending with the largest power of two a map holds, less one', () => {
@@ -83,9 +92,11 @@ describe('connection table sizing', () => {
     expect(pendingMask(1)).toBe(0);
   });
 
-  it('a pending tag takes 16 bytes: a million of them 16 MiB', () => {
+  it('a pending tag takes 16 bytes: the default 65536 take 1 MiB, a million 16 MiB', () => {
     const sizes = mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 1_000_000, families: { v4: true, v6: false } });
-    expect(mapMemory(sizes, 2).byMap.pending4).toBe(16 * 2 ** 20);
+    expect(mapMemory(sizes, 2).byMap.pending4).toBe(2 ** 20);
+    const big = mapSizesFor({ instances: 1, vips: 1, serviceBackends: [4], connections: 1_000_000, pending: 1 << 20, families: { v4: true, v6: false } });
+    expect(mapMemory(big, 2).byMap.pending4).toBe(16 * 2 ** 20);
   });
 
   it('a million IPv4 flows (and their pending stage) take under 120 MiB', () => {
