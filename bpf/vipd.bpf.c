@@ -421,20 +421,23 @@ static __always_inline __u32 flow_known(struct vipd_flow *e, __u32 kind, bool pe
 	return r;
 }
 
-/* The check word of a flow's pending tag: a hash of the whole table key
- * with another seed than the flow hash's (an IPv6 client's four words, not
- * their XOR), the protocol and key kind in the seed.
+/* The check word of a flow's pending tag: the top half of
+ * sum(word i of the whole table key x VIPD_PENDING_MULi) mod 2^64 (an IPv6
+ * client's four words, not their XOR as in the flow hash). Four (ten)
+ * independent multiplies and a short sum, where a second jhash was a chain
+ * of some 60 dependent instructions on every SYN of a changed slot.
  */
 static __always_inline __u32 pending_check(const void *key, bool v6)
 {
 	const __u32 *w = key;
+	__u64 h = (__u64)w[0] * VIPD_PENDING_MUL0 + (__u64)w[1] * VIPD_PENDING_MUL1 +
+		  (__u64)w[2] * VIPD_PENDING_MUL2 + (__u64)w[3] * VIPD_PENDING_MUL3;
 
-	if (v6) {
-		__u32 seed = jhash_3words(w[0], w[1], w[2], VIPD_PENDING_SEED ^ w[9]);
-
-		return jhash_3words(w[3], w[4] ^ w[5] ^ w[6] ^ w[7], w[8], seed);
-	}
-	return jhash_3words(w[0], w[1], w[2], VIPD_PENDING_SEED ^ w[3]);
+	if (v6)
+		h += (__u64)w[4] * VIPD_PENDING_MUL4 + (__u64)w[5] * VIPD_PENDING_MUL5 +
+		     (__u64)w[6] * VIPD_PENDING_MUL6 + (__u64)w[7] * VIPD_PENDING_MUL7 +
+		     (__u64)w[8] * VIPD_PENDING_MUL8 + (__u64)w[9] * VIPD_PENDING_MUL9;
+	return h >> 32;
 }
 
 static __always_inline __u64 pending_tag(const void *key, bool v6, __u32 hash)

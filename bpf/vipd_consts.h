@@ -31,11 +31,24 @@
 #define VIPD_MAX_FLOWS	 65536
 #define VIPD_MAX_PENDING 65536
 
-/* Seed of struct vipd_pending.tag's check word: a second hash of the flow
- * key, independent of the flow hash (VIPD_HASH_SEED), so a tag tells two
- * flows apart by 64 bits, not by the 32 of the flow hash alone.
+/* The multipliers of struct vipd_pending.tag's check word, one per 32-bit
+ * word of a flow key (vipd_flow4_key: 4, vipd_flow6_key: 10): random odd
+ * 64-bit constants, fixed so every host and the TypeScript model agree.
+ * The check is the top half of the sum of word x multiplier mod 2^64 (a
+ * vector multiply-shift hash): a function of the whole key unrelated to the
+ * flow hash (jhash), so a tag tells two flows apart by 64 bits, and the
+ * multiplies run side by side where a second jhash was one long chain.
  */
-#define VIPD_PENDING_SEED 0x7a6b0c1du
+#define VIPD_PENDING_MUL0 0x2cb285770359f761ull
+#define VIPD_PENDING_MUL1 0x0210dc5fb02ded79ull
+#define VIPD_PENDING_MUL2 0x7c695b974e0ab5c7ull
+#define VIPD_PENDING_MUL3 0x5e32084b607c65f7ull
+#define VIPD_PENDING_MUL4 0xe9ad626e269a0d57ull
+#define VIPD_PENDING_MUL5 0x1c2cd0c842b1381bull
+#define VIPD_PENDING_MUL6 0xd723c0fa823f2c25ull
+#define VIPD_PENDING_MUL7 0xe13bc12f1b440553ull
+#define VIPD_PENDING_MUL8 0x50924c4f999ec0e9ull
+#define VIPD_PENDING_MUL9 0xa50a750ff91b6319ull
 
 /* iface_masters is an array indexed by ifindex, so it caps the ifindex of a
  * bond member (only of members: the instance's own interface may have any

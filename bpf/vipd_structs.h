@@ -130,7 +130,7 @@ struct vipd_flow {
 /* pending4 / pending6 (ABI 7): the tag of a flow whose first packet (a
  * SYN, a first datagram) was sent to `real`, at index hash & pendingN_mask
  * of a direct-mapped array. tag = (u64)check << 32 | flow hash, where check
- * is a second hash of the flow key (VIPD_PENDING_SEED); 0: empty. The
+ * is a second hash of the flow key (VIPD_PENDING_MUL*); 0: empty. The
  * program writes real and seen, then the tag (one 8-byte store), and reads
  * the tag first. docs/dataplane.md "Connection table" says why.
  */

@@ -23,8 +23,19 @@ export const SLOT_REAL = 0;
 export const SLOT_FALLBACK = 1;
 /** Seed of the flow hash; the same on every host. */
 export const HASH_SEED = 0x5eed1e55;
-/** Seed of a pending tag's check word (VIPD_PENDING_SEED, ABI 7). */
-export const PENDING_SEED = 0x7a6b0c1d;
+/** Multipliers of a pending tag's check word, one per 32-bit word of a flow key (VIPD_PENDING_MUL0..9, ABI 7). */
+export const PENDING_MULTIPLIERS: readonly bigint[] = [
+  0x2cb285770359f761n,
+  0x0210dc5fb02ded79n,
+  0x7c695b974e0ab5c7n,
+  0x5e32084b607c65f7n,
+  0xe9ad626e269a0d57n,
+  0x1c2cd0c842b1381bn,
+  0xd723c0fa823f2c25n,
+  0xe13bc12f1b440553n,
+  0x50924c4f999ec0e9n,
+  0xa50a750ff91b6319n,
+];
 
 export const FAMILY_V4 = 4;
 export const FAMILY_V6 = 6;

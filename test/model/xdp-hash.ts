@@ -6,7 +6,7 @@
  * to one word by XOR of their four. Then the ring slot: the hash scaled to
  * the ring size by a multiply and a shift.
  */
-import { HASH_SEED, PENDING_SEED } from '../../src/dataplane/abi.js';
+import { HASH_SEED, PENDING_MULTIPLIERS } from '../../src/dataplane/abi.js';
 
 function rol32(w: number, s: number): number {
   return ((w << s) | (w >>> (32 - s))) >>> 0;
@@ -62,17 +62,16 @@ export function ringSlot(hash: number, ringSize: number): number {
 }
 
 /**
- * pending_check() of the C program: a second hash of a whole flow table key
- * (struct vipd_flow4_key / vipd_flow6_key as bytes), read as little-endian
- * words: an IPv6 client's four words, not their XOR; proto and kind (the
- * last word) in the seed.
+ * pending_check() of the C program: the top half of the sum, mod 2^64, of
+ * each 32-bit little-endian word of a whole flow table key (struct
+ * vipd_flow4_key / vipd_flow6_key as bytes: an IPv6 client's four words,
+ * not their XOR) times its multiplier.
  */
 export function pendingCheck(key: Uint8Array): number {
   const v = new DataView(key.buffer, key.byteOffset, key.byteLength);
-  const w = (i: number) => v.getUint32(i * 4, true);
-  if (key.byteLength === 16) return jhash3words(w(0), w(1), w(2), (PENDING_SEED ^ w(3)) >>> 0);
-  const seed = jhash3words(w(0), w(1), w(2), (PENDING_SEED ^ w(9)) >>> 0);
-  return jhash3words(w(3), (w(4) ^ w(5) ^ w(6) ^ w(7)) >>> 0, w(8), seed);
+  let h = 0n;
+  for (let i = 0; i < key.byteLength / 4; i++) h += BigInt(v.getUint32(i * 4, true)) * (PENDING_MULTIPLIERS[i] ?? 0n);
+  return Number(BigInt.asUintN(64, h) >> 32n);
 }
 
 /** struct vipd_pending.tag of a flow: check << 32 | flow hash. */
