@@ -453,6 +453,8 @@ static __always_inline void pending_note(struct vipd_pending *p, __u64 tag, __u3
 {
 	p->real = real;
 	p->seen = flow_clock();
+	/* clang otherwise moves the plain stores past the volatile one. */
+	asm volatile("" ::: "memory");
 	WRITE_ONCE(p->tag, tag);
 	counter_add(&flow_stats, VIPD_FE_PENDING, bytes);
 }
@@ -497,15 +499,10 @@ static __always_inline __u32 conn_decide(void *flows, void *pending, __u32 mask,
 	if (!p)
 		return real;
 	if (!persist && !track_all) {
-		/* Rule 2, TCP: a SYN is a new connection, whatever the table
-		 * holds for its tuple: the ring places it, and its tag is
-		 * stored with no lookup at all.
-		 */
-		if (kind & PKT_SYN) {
-			pending_note(p, pending_tag(key, v6, hash), real, bytes);
-			return real;
-		}
-		/* Rule 3 before rule 1: a tuple reused by a new connection
+		/* (Rule 2, a SYN of such a service, never gets here:
+		 * pending_first() took it.)
+		 *
+		 * Rule 3 before rule 1: a tuple reused by a new connection
 		 * still has the old one's entry, which the promotion replaces
 		 * (reopened). The tag is cleared, or every packet would match.
 		 * Every promotion is written, even where the fallback names
@@ -552,6 +549,29 @@ static __always_inline __u32 conn_decide(void *flows, void *pending, __u32 mask,
 	if (fb != real)
 		flow_insert(flows, key, fb, hash, kind, persist, VIPD_FE_PINNED, bytes, BPF_ANY);
 	return fb;
+}
+
+/* Rule 2, TCP: a SYN (of a service neither persistent nor tracked as a
+ * whole) is a new connection, whatever the table holds for its tuple: the
+ * ring places it, and its tag is stored with no lookup at all. Inlined in
+ * flow_real(), ahead of the conn_real4/6() call: the commonest packet of a
+ * changed slot in a flood pays neither the call nor the request on the
+ * stack.
+ */
+static __always_inline bool pending_first_applies(const struct vipd_service *svc, __u32 kind)
+{
+	return (kind & PKT_SYN) && !(svc->flags & (VIPD_SVC_F_PERSIST | VIPD_SVC_F_TRACK_ALL));
+}
+
+static __always_inline __u32 pending_first(void *pending, __u32 mask, bool v6, const void *key,
+					   __u32 real, __u32 hash, __u64 bytes)
+{
+	__u32 idx = hash & mask;
+	struct vipd_pending *p = bpf_map_lookup_elem(pending, &idx);
+
+	if (p)
+		pending_note(p, pending_tag(key, v6, hash), real, bytes);
+	return real;
 }
 
 /* One family's table request, built on the caller's stack. */
@@ -624,6 +644,9 @@ static __always_inline __u32 flow_real(const struct vipd_service *svc, const str
 		    .bytes = bytes,
 		};
 
+		if (pending_first_applies(svc, kind))
+			return pending_first(&pending4, pending_masks[0], false, &req.key, slot->real,
+					     hash, bytes);
 		return conn_real4(svc, slot, &req);
 	} else {
 		struct conn_req6 req = {
@@ -638,6 +661,9 @@ static __always_inline __u32 flow_real(const struct vipd_service *svc, const str
 
 		addr6_copy(req.key.client, at->client);
 		addr6_copy(req.key.vip, at->vip);
+		if (pending_first_applies(svc, kind))
+			return pending_first(&pending6, pending_masks[1], true, &req.key, slot->real,
+					     hash, bytes);
 		return conn_real6(svc, slot, &req);
 	}
 }
