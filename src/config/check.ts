@@ -35,7 +35,9 @@ export async function checkConfigFile(file: string, output: CheckOutput = consol
   output.out(
     `connection table: IPv4 ${flows(sizes.flows4)} ${formatBytes(memory.byMap.flows4 ?? 0)}, ` +
       `IPv6 ${flows(sizes.flows6)} ${formatBytes(memory.byMap.flows6 ?? 0)}, ` +
-      `pending ${sizes.pending4 + sizes.pending6} ${formatBytes((memory.byMap.pending4 ?? 0) + (memory.byMap.pending6 ?? 0))} ` +
+      // A family no service uses has a 1-entry pending stage: not a tag anyone can use.
+      `pending ${[sizes.pending4, sizes.pending6].filter((n) => n > 1).reduce((sum, n) => sum + n, 0)} tags ` +
+      `${formatBytes((memory.byMap.pending4 ?? 0) + (memory.byMap.pending6 ?? 0))} ` +
       `(${BYTES_PER_FLOW.v4} B per IPv4 flow, ${BYTES_PER_FLOW.v6} B per IPv6 flow, and a 16 B bucket)`,
   );
   return ExitCode.Ok;

@@ -70,7 +70,7 @@ describe('vipd --check', () => {
     expect(lines).toEqual([
       `out ${good}: ok (2 instances, 2 services)`,
       expect.stringMatching(/^out data plane: maps need [\d.]+ MiB of bpf\.maxMemory 1\.0 GiB \(room for 64 services, 1024 backends, 256 VIPs\)$/),
-      expect.stringMatching(/^out connection table: IPv4 1000000 flows [\d.]+ MiB, IPv6 unused .*, pending \d+ [\d.]+ MiB \(\d+ B per IPv4 flow/),
+      expect.stringMatching(/^out connection table: IPv4 1000000 flows [\d.]+ MiB, IPv6 unused .*, pending 65536 tags [\d.]+ MiB \(\d+ B per IPv4 flow/),
       `err ${bad}:2:41: instances[0].vrid: must be in 1..255, got 0`,
       `err ${bad}:5:5: services[0].port: "port" is required`,
       expect.stringMatching(/services\[0\]\.prot: unknown key "prot" \(did you mean "port"\?\)/),
