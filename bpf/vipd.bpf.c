@@ -645,8 +645,8 @@ static __always_inline __u32 flow_real(const struct vipd_service *svc, const str
 		};
 
 		if (pending_first_applies(svc, kind))
-			return pending_first(&pending4, pending_masks[0], false, &req.key, slot->real,
-					     hash, bytes);
+			return pending_first(&pending4, pending_masks[0], false, &req.key,
+					     slot->real, hash, bytes);
 		return conn_real4(svc, slot, &req);
 	} else {
 		struct conn_req6 req = {
@@ -662,8 +662,8 @@ static __always_inline __u32 flow_real(const struct vipd_service *svc, const str
 		addr6_copy(req.key.client, at->client);
 		addr6_copy(req.key.vip, at->vip);
 		if (pending_first_applies(svc, kind))
-			return pending_first(&pending6, pending_masks[1], true, &req.key, slot->real,
-					     hash, bytes);
+			return pending_first(&pending6, pending_masks[1], true, &req.key,
+					     slot->real, hash, bytes);
 		return conn_real6(svc, slot, &req);
 	}
 }
