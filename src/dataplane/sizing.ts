@@ -48,8 +48,8 @@ export const DEFAULT_MAX_CONNECTIONS = 1_000_000;
 /**
  * connections.pending when the config says nothing, and VIPD_MAX_PENDING
  * (the object's pending size): 65536 tags of 16 bytes, 1 MiB per family,
- * which stays in a server's cache, where 1M tags (16 MiB) made every SYN
- * on a changed slot miss it (bench/dataplane.ts). pending holds only the
+ * which stays in a server's L2 or L3, where 1M tags (16 MiB) made every
+ * SYN on a changed slot miss both (bench/dataplane.ts). pending holds only the
  * handshakes in flight on changed slots (their rate x round trip), not the
  * table's flows: docs/dataplane.md "Connection table" has the flood figures.
  */
