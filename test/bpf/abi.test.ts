@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { MapFlag, ObjectSpec, btfStructs, compareWithBtf } from '../../src/bpf/index.js';
 import { MAPS, MAX_IFINDEX, REASON_MAX, STRUCT_CODECS } from '../../src/dataplane/abi.js';
 import { objectPath } from '../../src/dataplane/manager.js';
+import { DEFAULT_PENDING } from '../../src/dataplane/sizing.js';
 
 describe('data-plane ABI', () => {
   const structs = btfStructs(objectPath());
@@ -30,6 +31,8 @@ describe('data-plane ABI', () => {
       // The other maps are sized from the config before load (sizing.ts).
       expect(spec.map('iface_masters').maxEntries).toBe(MAX_IFINDEX);
       expect(spec.map('verdicts').maxEntries).toBe(REASON_MAX);
+      // connections.pending's default is the object's pending size (VIPD_MAX_PENDING).
+      expect([spec.map('pending4').maxEntries, spec.map('pending6').maxEntries]).toEqual([DEFAULT_PENDING, DEFAULT_PENDING]);
       // Rings are written through a shared mapping; service entries are
       // replaced whole, never recycled under a reader.
       expect(spec.map('rings').flags & MapFlag.Mmapable).toBe(MapFlag.Mmapable);
