@@ -310,6 +310,24 @@ describe('Dataplane manager', () => {
     expect(dp.deleteService(batched)).toBe(true);
   });
 
+  it('setReals writes what setReal writes, IPv4 and IPv6, and refuses a bad address or index', () => {
+    // The fixture's reals map holds 8 (4-7: the test above's, its service gone).
+    dp.setReals([
+      [5, { mac: '02:00:00:00:00:06', address: '192.168.2.6' }],
+      [6, { mac: Buffer.from([2, 0, 0, 0, 0, 7]), address: '2001:db8::7' }],
+      [7, { mac: '02:00:00:00:00:06', address: '::ffff:192.168.2.8' }],
+    ]);
+    dp.setReal(4, { mac: '02:00:00:00:00:06', address: '192.168.2.6' });
+    expect(dp.real(5)).toEqual({ address: '192.168.2.6', mac: '02:00:00:00:00:06' });
+    expect(dp.real(6)).toEqual({ address: '2001:db8::7', mac: '02:00:00:00:00:07' });
+    expect(dp.real(7)).toEqual({ address: '::ffff:c0a8:208', mac: '02:00:00:00:00:06' });
+    expect(dp.real(4)).toEqual(dp.real(5));
+    for (const i of [4, 5, 6, 7]) dp.deleteReal(i);
+    expect(() => dp.setReals([[4, { mac: '02:00:00:00:00:06', address: '192.168.2.300' }]])).toThrow(/not an IP address: '192.168.2.300'/);
+    expect(() => dp.setReals([[8, { mac: '02:00:00:00:00:06', address: '192.168.2.6' }]])).toThrow(/real index 8 is outside the reals map \(8 entries\)/);
+    expect(dp.real(4)).toBeUndefined();
+  });
+
   it('refuses a service whose rings do not fit, naming the room left', () => {
     // 8192 slots: two rings of 65537 cannot fit.
     expect(() => dp.addService({ vip: VIP, port: 9001, protocol: 'tcp', instance: 0, backends: 1000 })).toThrow(
