@@ -12,7 +12,7 @@ import { parseAddr } from '../../src/dataplane/addr.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
 import { monotonicNs } from '../../src/net/clock.js';
-import { LB_MAC, arpRequestFrame, mac, tcpFrame } from '../helpers/frames.js';
+import { LB_MAC, arpRequestFrame, mac, nsFrame, tcpFrame } from '../helpers/frames.js';
 import { waitFor } from '../helpers/wait.js';
 
 const VIP = '10.0.0.10';
@@ -118,6 +118,22 @@ describe('Dataplane manager', () => {
     // The same instance activated as VRRP MASTER answers again.
     dp.activate(0, 30, 1);
     expect(xdpVerdictName(dp.program.run({ data: arp }).retval)).toBe('TX');
+  });
+
+  it('setVips writes every VIP of the batch: ARP and NS answered for each while the instance is active', () => {
+    const arp = arpRequestFrame({ spa: CLIENT, tpa: '192.0.2.77' });
+    const ns = nsFrame({ src: 'fe80::1', target: '2001:db8::77' });
+    dp.activate(0, 30, 1);
+    expect(xdpVerdictName(dp.program.run({ data: arp }).retval)).toBe('PASS');
+    expect(xdpVerdictName(dp.program.run({ data: ns }).retval)).toBe('PASS');
+    dp.setVips([
+      ['192.0.2.77', 0],
+      ['2001:db8::77', 0],
+    ]);
+    expect(xdpVerdictName(dp.program.run({ data: arp }).retval)).toBe('TX');
+    expect(xdpVerdictName(dp.program.run({ data: ns }).retval)).toBe('TX');
+    expect(dp.deleteVip('192.0.2.77')).toBe(true);
+    expect(dp.deleteVip('2001:db8::77')).toBe(true);
   });
 
   it('serves an instance on its own interface only, with that interface\'s MAC', () => {
