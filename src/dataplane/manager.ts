@@ -21,7 +21,7 @@
 import { join } from 'node:path';
 import { ArrayMemory, ObjectSpec, type DirLock, type Program, type XdpAttachment, type XdpMode } from '../bpf/index.js';
 import { packageRoot } from '../native.js';
-import { FLOW_EVENTS, MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, realCodec, type Counter, type FlowEventName, type VipKey } from './abi.js';
+import { FLOW_EVENTS, MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, realCodec, vipCodec, vipKeyCodec, type Counter, type FlowEventName, type VipKey } from './abi.js';
 import { formatAddr, formatMac, parseAddr, parseMac, writeAddr } from './addr.js';
 import { ServiceCounters, type Counters } from './counters.js';
 import type { RealSet, SlotWords } from './fallbacks.js';
@@ -127,8 +127,13 @@ export interface RealSpec {
 /** The reals value's padding (encoded, never kept). */
 const REAL_PAD = Buffer.alloc(3);
 
-/** Byte offset of each field of struct vipd_real, for setReals()'s encoding by hand. */
-const REAL_FIELDS = Object.fromEntries(realCodec.layout.map((f) => [f.name, f.offset])) as Record<'mac' | 'flags' | 'addr' | 'family' | 'pad', number>;
+/** Byte offset of each field of a struct, for the batches encoded by hand (setReals(), setVips()). */
+function fieldOffsets<K extends string>(codec: { layout: readonly { name: string; offset: number }[] }): Record<K, number> {
+  return Object.fromEntries(codec.layout.map((f) => [f.name, f.offset])) as Record<K, number>;
+}
+const REAL_FIELDS = fieldOffsets<'mac' | 'flags' | 'addr' | 'family'>(realCodec);
+const VIP_KEY_FIELDS = fieldOffsets<'addr' | 'family'>(vipKeyCodec);
+const VIP_FIELDS = fieldOffsets<'instance' | 'flags'>(vipCodec);
 
 function vipKey(vip: string): VipKey {
   const { addr, family } = parseAddr(vip);
@@ -321,7 +326,20 @@ export class Dataplane {
    * VIPs: one syscall, not 10 000).
    */
   setVips(vips: readonly (readonly [vip: string, instance: number])[]): void {
-    this.maps.vips.updateBatch(vips.map(([vip, instance]) => [vipKey(vip), { instance, flags: 0 }] as const));
+    const count = vips.length;
+    if (count === 0) return;
+    // Encoded by hand into the batch's buffers, as setReals() does.
+    const keySize = vipKeyCodec.size;
+    const valueSize = vipCodec.size;
+    const keys = Buffer.alloc(keySize * count);
+    const values = Buffer.alloc(valueSize * count);
+    for (let i = 0; i < count; i++) {
+      const [vip, instance] = vips[i];
+      const at = keySize * i;
+      keys[at + VIP_KEY_FIELDS.family] = writeAddr(vip, keys, at + VIP_KEY_FIELDS.addr);
+      values.writeUInt32LE(instance, valueSize * i + VIP_FIELDS.instance); // flags: 0
+    }
+    this.maps.vips.updateBatchRaw(keys, values, count);
   }
 
   deleteVip(vip: string): boolean {

@@ -134,6 +134,7 @@ describe('Dataplane manager', () => {
     expect(xdpVerdictName(dp.program.run({ data: ns }).retval)).toBe('TX');
     expect(dp.deleteVip('192.0.2.77')).toBe(true);
     expect(dp.deleteVip('2001:db8::77')).toBe(true);
+    expect(() => dp.setVips([['192.0.2.300', 0]])).toThrow(/not an IP address: '192.0.2.300'/);
   });
 
   it('serves an instance on its own interface only, with that interface\'s MAC', () => {
