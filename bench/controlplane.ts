@@ -16,7 +16,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { MAGLEV_DEFAULT_SIZE, buildMaglevTable } from '../src/dataplane/maglev.js';
-import { Dataplane } from '../src/dataplane/manager.js';
+import { Dataplane, MaglevTableCache } from '../src/dataplane/manager.js';
 import { formatBytes, mapMemory, mapSizesFor, possibleCpuCount, ringSize, type MapSizes } from '../src/dataplane/sizing.js';
 import { type BenchContext, type Section, type SectionOutcome, type Skip, fmt, formatTable, missingPrerequisites } from './lib.js';
 import { type MapCallCost, benchMapCalls } from './libbpf.js';
@@ -60,12 +60,15 @@ export interface ConfigApply {
   /** sizing.ts estimate, and what the kernel charges the maps (fdinfo memlock). */
   mapsEstimatedBytes: number;
   mapsKernelBytes: number | null;
+  /** From Dataplane.open to the load done, with every Maglev table built meanwhile (buildMs of it). */
   openMs: number;
+  /** The Maglev builds, on this thread while the kernel allocated the maps. */
+  buildMs: number;
   vipsMs: number;
   realsMs: number;
   /** addService (an empty ring written through the mapping) for every service. */
   addServicesMs: number;
-  /** setBackends (Maglev build + idle ring written + flip) for every service. */
+  /** setBackends (table from the cache + idle ring written + flip) for every service. */
   setBackendsMs: number;
   /** From Dataplane.open to the last service forwarding. */
   totalMs: number;
@@ -113,6 +116,15 @@ export async function configApply(object: string, services: number, perService: 
   const vips = [...new Set(specs.map((x) => x.vip))];
   const reals = services * perService;
   const sizes = mapSizesFor({ instances: 1, vips: vips.length, serviceBackends: specs.map(() => perService) });
+  // What a parsed config holds before anything is applied (the text of
+  // each real's address, its MAC, each service's pool), made before the
+  // clock starts: the goal runs from a parsed config.
+  const realSpecs = Array.from({ length: reals }, (_, i) => {
+    const family6 = specs[Math.floor(i / perService)].vip.includes(':');
+    const address = family6 ? `2001:db8:ffff::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}` : addr(`10.${200 + (i >> 16)}`, i);
+    return [i, { mac: Buffer.from([2, 0, 0, i >> 16, (i >> 8) & 255, i & 255]), address }] as const;
+  });
+  const pools = specs.map((_, s) => Array.from({ length: perService }, (_, j) => ({ real: s * perService + j, key: `backend-${s * perService + j}`, weight: 100 })));
   const loadAtStart = loadavg()[0];
   const cpu0 = process.cpuUsage();
   let t = performance.now();
@@ -123,23 +135,23 @@ export async function configApply(object: string, services: number, perService: 
     t = now;
     return d;
   };
-  const dp = await Dataplane.open({ object, sizes, ringQuiesceMs: 0 });
+  // The kernel allocates the maps on the thread pool (the 1 M-entry
+  // connection table takes most of it): this thread builds every service's
+  // Maglev table meanwhile, into the cache setBackends() takes them from.
+  const maglev = new MaglevTableCache(services * ringSize(perService));
+  const opening = Dataplane.open({ object, sizes, ringQuiesceMs: 0, maglev });
+  for (const pool of pools) maglev.build(pool, ringSize(perService));
+  const buildMs = performance.now() - t0;
+  const dp = await opening;
   try {
     const openMs = lap();
-    for (const vip of vips) dp.setVip(vip, 0);
+    dp.setVips(vips.map((vip) => [vip, 0] as const)); // one batch
     const vipsMs = lap();
     // One batched write (setReals), as the daemon writes a config's reals.
-    dp.setReals(
-      Array.from({ length: reals }, (_, i) => {
-        const family6 = specs[Math.floor(i / perService)].vip.includes(':');
-        const address = family6 ? `2001:db8:ffff::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}` : addr(`10.${200 + (i >> 16)}`, i);
-        return [i, { mac: Buffer.from([2, 0, 0, i >> 16, (i >> 8) & 255, i & 255]), address }] as const;
-      }),
-    );
+    dp.setReals(realSpecs);
     const realsMs = lap();
     dp.addServices(specs); // one batch per services map, as the daemon does
     const addServicesMs = lap();
-    const pools = specs.map((_, s) => Array.from({ length: perService }, (_, j) => ({ real: s * perService + j, key: `backend-${s * perService + j}`, weight: 100 })));
     for (let s = 0; s < services; s++) {
       await dp.setBackends(specs[s], pools[s]);
       if (s % 2000 === 1999) progress(`controlPlane: scale apply: ${s + 1}/${services} services forwarding`);
@@ -165,6 +177,7 @@ export async function configApply(object: string, services: number, perService: 
       mapsEstimatedBytes: estimate.total,
       mapsKernelBytes: mapsMemlock(),
       openMs,
+      buildMs,
       vipsMs,
       realsMs,
       addServicesMs,
@@ -324,10 +337,11 @@ export const controlPlane: Section = {
           [
             ['step', 'ms'],
             [`open + load (maps sized from the config: ${a.sizes.services} services, ${a.sizes.reals} reals, ${a.sizes.ringSlots} ring slots)`, fmt(a.openMs, 1)],
-            [`${a.vips} VIPs (setVip)`, fmt(a.vipsMs, 1)],
+            [`  of which the ${a.services} Maglev builds, on this thread while the kernel allocates the maps`, fmt(a.buildMs, 1)],
+            [`${a.vips} VIPs (setVips, one batch)`, fmt(a.vipsMs, 1)],
             [`${a.reals} real servers (setReals, one batch)`, fmt(a.realsMs, 1)],
             [`${a.services} services added (empty ring each)`, fmt(a.addServicesMs, 1)],
-            [`${a.services} x setBackends(${a.backendsPerService}): Maglev + ring + flip`, fmt(a.setBackendsMs, 1)],
+            [`${a.services} x setBackends(${a.backendsPerService}): table from the cache + ring + flip`, fmt(a.setBackendsMs, 1)],
             [`parsed config -> every service forwarding (goal <= 2000 ms at 10 000 x 10; load ${fmt(a.loadAtStart, 2)} -> ${fmt(a.loadAtEnd, 2)})`, fmt(a.totalMs, 0)],
             ['  CPU time of it (user + system, this process)', fmt(a.totalCpuMs, 0)],
             ['one backend change among them (goal <= 10 ms)', fmt(a.oneChangeMs, 2)],

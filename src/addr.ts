@@ -4,7 +4,7 @@
  * VRRP compares addresses as unsigned big-endian numbers (RFC 9568
  * tie-break), so these give the bytes, not just validation.
  */
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 
 export type IpFamily = 4 | 6;
 
@@ -15,12 +15,124 @@ export function addressLength(family: IpFamily): number {
 
 /** Parses dotted-quad text; null when it is not an IPv4 address. */
 export function parseIpv4(text: string): Buffer | null {
-  if (!isIPv4(text)) return null;
-  return Buffer.from(text.split('.').map((part) => Number(part)));
+  const out = Buffer.alloc(4);
+  return writeIpv4(text, out, 0) ? out : null;
+}
+
+/**
+ * Writes the 4 bytes of dotted-quad text at buf[offset]; false (and buf
+ * unchanged) when it is not an IPv4 address. Accepts what node:net isIPv4()
+ * accepts: four decimal parts of 0-255, no leading zeros, nothing else. By
+ * hand, without a regular expression, a split or an array: a config load
+ * writes 100 000 real servers' addresses.
+ */
+export function writeIpv4(text: string, buf: Uint8Array, offset: number): boolean {
+  const len = text.length;
+  if (len < 7 || len > 15) return false;
+  let i = 0;
+  let value = 0;
+  for (let part = 0; part < 4; part++) {
+    const start = i;
+    let n = 0;
+    while (i < len) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      n = n * 10 + c;
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || n > 255 || (digits > 1 && text.charCodeAt(start) === 48)) return false;
+    if (part < 3) {
+      if (i >= len || text.charCodeAt(i) !== 46) return false;
+      i++;
+    }
+    value = value * 256 + n;
+  }
+  if (i !== len) return false;
+  buf[offset] = value >>> 24;
+  buf[offset + 1] = (value >>> 16) & 255;
+  buf[offset + 2] = (value >>> 8) & 255;
+  buf[offset + 3] = value & 255;
+  return true;
+}
+
+/** writeIpv6Plain()'s groups as read (one array for every call). */
+const IPV6_GROUPS = new Uint16Array(8);
+
+/**
+ * Writes the 16 bytes of IPv6 text made of hex groups and at most one "::"
+ * (the usual form) at buf[offset], by hand; false, with buf unchanged, for
+ * anything else: parseIpv6() then takes the general path (an IPv4 tail, a
+ * %zone) or rejects it. What it accepts node:net isIPv6() accepts too.
+ */
+function writeIpv6Plain(text: string, buf: Uint8Array, offset: number): boolean {
+  const len = text.length;
+  if (len < 2 || len > 39) return false;
+  const groups = IPV6_GROUPS;
+  let count = 0;
+  /** Groups written before the "::" (-1: none seen). */
+  let gap = -1;
+  let i = 0;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return false;
+    gap = 0;
+    i = 2;
+    if (i === len) {
+      buf.fill(0, offset, offset + 16);
+      return true;
+    }
+  }
+  for (;;) {
+    let value = 0;
+    let digits = 0;
+    while (i < len && digits <= 4) {
+      const c = text.charCodeAt(i);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (d < 0) break;
+      value = value * 16 + d;
+      digits++;
+      i++;
+    }
+    if (digits === 0 || digits > 4 || count === 8) return false;
+    groups[count++] = value;
+    if (i === len) break;
+    if (text.charCodeAt(i) !== 58) return false; // '.', '%' or anything else: the general path
+    i++;
+    if (i < len && text.charCodeAt(i) === 58) {
+      if (gap >= 0) return false;
+      gap = count;
+      i++;
+      if (i === len) break;
+    } else if (i === len) return false; // a single trailing ':'
+  }
+  if (gap < 0 ? count !== 8 : count > 7) return false;
+  const zeros = 8 - count;
+  for (let g = 0, out = 0; g < count; g++, out++) {
+    if (g === gap) out += zeros;
+    buf[offset + 2 * out] = groups[g] >> 8;
+    buf[offset + 2 * out + 1] = groups[g] & 255;
+  }
+  if (gap >= 0) buf.fill(0, offset + 2 * gap, offset + 2 * (gap + zeros));
+  return true;
+}
+
+/** writeIpv6Plain(), else parseIpv6(): false when text is not an IPv6 address. */
+export function writeIpv6(text: string, buf: Uint8Array, offset: number): boolean {
+  if (writeIpv6Plain(text, buf, offset)) return true;
+  const parsed = parseIpv6General(text);
+  if (!parsed) return false;
+  buf.set(parsed, offset);
+  return true;
 }
 
 /** Parses IPv6 text (with "::", an embedded IPv4 tail or a %zone); null when invalid. */
 export function parseIpv6(text: string): Buffer | null {
+  const out = Buffer.alloc(16);
+  return writeIpv6Plain(text, out, 0) ? out : parseIpv6General(text);
+}
+
+/** parseIpv6()'s general path: node:net isIPv6() decides, then the groups are read. */
+function parseIpv6General(text: string): Buffer | null {
   const bare = text.split('%')[0];
   if (!isIPv6(bare)) return null;
   const groups: number[] = [];

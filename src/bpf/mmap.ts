@@ -86,6 +86,27 @@ export class ArrayMemory {
     for (let i = 0, w = start * 2 + word; i < values.length; i++, w += 2) words[w] = values[i] ?? 0;
   }
 
+  /**
+   * Writes first[i] to word 0 and second[i] to word 1 of entry start + i
+   * (8-byte values): setU32() of both words in one pass over the entries.
+   */
+  setU32Pair(start: number, first: Uint32Array, second: Uint32Array): void {
+    this.#check(start, first.length, 1);
+    if (second.length !== first.length) throw new RangeError(`map '${this.#name}': word arrays of ${first.length} and ${second.length} values`);
+    const words = this.#words;
+    for (let i = 0, w = start * 2; i < first.length; i++, w += 2) {
+      words[w] = first[i];
+      words[w + 1] = second[i];
+    }
+  }
+
+  /** Writes `value` to every word of `count` entries from start (one native fill for 8-byte values). */
+  fillU32(start: number, count: number, value: number): void {
+    this.#check(start, count, 0);
+    if (this.#wordsPerValue === 2) this.#words.fill(value, start * 2, (start + count) * 2);
+    else for (let i = 0, w = start * 2; i < count; i++, w += 2) this.#words[w] = value;
+  }
+
   /** Copies word `word` of `count` entries from start into a new array. */
   readU32(start: number, count: number, word = 0): Uint32Array {
     this.#check(start, count, word);

@@ -3,7 +3,7 @@
  * address in the first 4, the rest zero) plus a family of 4 or 6. Parsing
  * and formatting are the shared helpers of src/addr.ts.
  */
-import { formatIp, parseIpv4, parseIpv6 } from '../addr.js';
+import { formatIp, parseIpv4, parseIpv6, writeIpv4, writeIpv6 } from '../addr.js';
 import { FAMILY_V4, FAMILY_V6, type Family } from './abi.js';
 
 export { formatMac, parseMac } from '../addr.js';
@@ -23,6 +23,17 @@ export function parseAddr(text: string): MapAddr {
   }
   const v6 = parseIpv6(text);
   if (v6) return { addr: v6, family: FAMILY_V6 };
+  throw new TypeError(`not an IP address: '${text}'`);
+}
+
+/**
+ * parseAddr() into buf[offset, offset + 16) (IPv4 in the first 4, the rest
+ * zero: buf must be zero there already); returns the family. Written
+ * without allocating anything (a config's 100 000 real servers).
+ */
+export function writeAddr(text: string, buf: Buffer, offset: number): Family {
+  if (writeIpv4(text, buf, offset)) return FAMILY_V4;
+  if (writeIpv6(text, buf, offset)) return FAMILY_V6;
   throw new TypeError(`not an IP address: '${text}'`);
 }
 

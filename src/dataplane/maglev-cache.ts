@@ -19,6 +19,13 @@ export class MaglevTableCache {
   readonly #tables = new Map<string, Uint32Array>();
   #slots = 0;
 
+  /**
+   * The id #idOf() made for an array of backends, with the keys and weights
+   * it held then: the same array passed again (tables built ahead, then
+   * setBackends()) is compared, not turned into a string and hashed again.
+   */
+  readonly #ids = new WeakMap<readonly MaglevBackend[], { id: string; size: number; keys: string[]; weights: number[] }>();
+
   constructor(
     /** Slots kept at most, over every cached table. */
     private readonly budget = MAGLEV_CACHE_SLOTS,
@@ -34,9 +41,7 @@ export class MaglevTableCache {
    * built before. The result is shared: read it, never write it.
    */
   build(backends: readonly MaglevBackend[], size: number): Readonly<Uint32Array> {
-    // Each key prefixed with its length: keys with separators in them stay apart.
-    let id = String(size);
-    for (const b of backends) id += `|${b.key.length}:${b.key}/${b.weight}`;
+    const id = this.#idOf(backends, size);
     const hit = this.#tables.get(id);
     if (hit) {
       this.#tables.delete(id);
@@ -53,5 +58,19 @@ export class MaglevTableCache {
       this.#slots -= t.length;
     }
     return table;
+  }
+
+  #idOf(backends: readonly MaglevBackend[], size: number): string {
+    const seen = this.#ids.get(backends);
+    if (seen && seen.size === size && seen.keys.length === backends.length) {
+      let same = true;
+      for (let i = 0; i < backends.length && same; i++) same = backends[i].key === seen.keys[i] && backends[i].weight === seen.weights[i];
+      if (same) return seen.id;
+    }
+    // Each key prefixed with its length: keys with separators in them stay apart.
+    let id = String(size);
+    for (const b of backends) id += `|${b.key.length}:${b.key}/${b.weight}`;
+    this.#ids.set(backends, { id, size, keys: backends.map((b) => b.key), weights: backends.map((b) => b.weight) });
+    return id;
   }
 }

@@ -149,15 +149,32 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
   // double, which made every probe of the loop below several times slower.
   const slots = new Int32Array(table.buffer, table.byteOffset, size);
 
-  // Keys of ASCII only (addresses, names) sort the same as their UTF-8
-  // bytes by plain string comparison, and are hashed from one reused buffer:
-  // no Uint8Array per key (10 000 services x 10 backends at start-up).
-  const weighted = backends.map((b, index) => ({ index, weight: b.weight, key: b.key })).filter((b) => b.weight > 0);
-  const live = weighted.every((b) => isAscii(b.key))
-    ? weighted.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    : weighted
-        .map((b) => ({ ...b, bytes: utf8.encode(b.key) }))
-        .sort((a, b) => compareBytes(a.bytes, b.bytes));
+  // The weighted backends' indexes in key order. Keys of ASCII only
+  // (addresses, names) sort the same as their UTF-8 bytes by plain string
+  // comparison, and are hashed from one reused buffer: no object and no
+  // Uint8Array per key (10 000 services x 10 backends at start-up).
+  const live: number[] = [];
+  let ascii = true;
+  let maxWeight = 0;
+  let equal = true;
+  for (let i = 0; i < backends.length; i++) {
+    const { key, weight } = backends[i];
+    if (weight <= 0) continue;
+    if (maxWeight !== 0 && weight !== maxWeight) equal = false;
+    if (weight > maxWeight) maxWeight = weight;
+    if (ascii && !isAscii(key)) ascii = false;
+    live.push(i);
+  }
+  if (ascii) {
+    live.sort((a, b) => {
+      const ka = backends[a].key;
+      const kb = backends[b].key;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+  } else {
+    const bytes = new Map(live.map((i) => [i, utf8.encode(backends[i].key)]));
+    live.sort((a, b) => compareBytes(bytes.get(a)!, bytes.get(b)!));
+  }
   const n = live.length;
   if (n === 0) return table;
   if (n > size) throw new RangeError(`maglev: ${n} weighted backends do not fit a table of ${size} slots`);
@@ -166,20 +183,39 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
   // probe loop in small integers (a Float64Array index is a double: ~5x slower).
   const pos = new Int32Array(n); // current preferred slot of each backend
   const skip = new Int32Array(n);
+  const owner = new Int32Array(n); // indexes into backends (n <= size <= 2^20)
+  for (let i = 0; i < n; i++) {
+    const index = live[i];
+    const len = keyBytes(backends[index].key);
+    pos[i] = murmur3_32(keyBuffer, MAGLEV_SEED_OFFSET, len) % size;
+    skip[i] = (murmur3_32(keyBuffer, MAGLEV_SEED_SKIP, len) % (size - 1)) + 1;
+    owner[i] = index;
+  }
+
+  // Equal weights (the common pool): every round each backend takes one turn,
+  // in key order, so the turns simply cycle; the same table as the general
+  // schedule below, without its heap. The walk is written out here (no call
+  // per turn): it is most of a build.
+  if (equal) {
+    for (let filled = 0, i = 0; filled < size; filled++) {
+      const step = skip[i];
+      let p = pos[i];
+      while (slots[p] !== -1) {
+        p += step;
+        if (p >= size) p -= size;
+      }
+      slots[p] = owner[i];
+      p += step;
+      pos[i] = p >= size ? p - size : p;
+      if (++i === n) i = 0;
+    }
+    return table;
+  }
+
   const weight = new Float64Array(n);
   const turns = new Float64Array(n); // turns taken so far
   const round = new Float64Array(n); // round of the next turn
-  const owner = new Int32Array(n); // indexes into backends (n <= size <= 2^20)
-  let maxWeight = 0;
-  for (let i = 0; i < n; i++) {
-    const b = live[i];
-    const len = keyBytes(b.key);
-    pos[i] = murmur3_32(keyBuffer, MAGLEV_SEED_OFFSET, len) % size;
-    skip[i] = (murmur3_32(keyBuffer, MAGLEV_SEED_SKIP, len) % (size - 1)) + 1;
-    weight[i] = b.weight;
-    owner[i] = b.index;
-    if (b.weight > maxWeight) maxWeight = b.weight;
-  }
+  for (let i = 0; i < n; i++) weight[i] = backends[live[i]].weight;
 
   /** Backend i's turn: it claims its next free preferred slot. */
   const takeTurn = (i: number): void => {
@@ -193,14 +229,6 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
     p += step;
     pos[i] = p >= size ? p - size : p;
   };
-
-  // Equal weights (the common pool): every round each backend takes one turn,
-  // in key order, so the turns simply cycle; the same table as the general
-  // schedule below, without its heap.
-  if (live.every((b) => b.weight === maxWeight)) {
-    for (let filled = 0, i = 0; filled < size; filled++, i = i + 1 === n ? 0 : i + 1) takeTurn(i);
-    return table;
-  }
 
   // Katran's loop walks rounds 1, 2, ... and in each round visits backends in
   // order; backend i gains w_i credit and takes a turn when its credit reaches

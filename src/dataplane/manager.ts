@@ -21,8 +21,8 @@
 import { join } from 'node:path';
 import { ArrayMemory, ObjectSpec, type DirLock, type Program, type XdpAttachment, type XdpMode } from '../bpf/index.js';
 import { packageRoot } from '../native.js';
-import { FLOW_EVENTS, MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, type Counter, type FlowEventName, type VipKey } from './abi.js';
-import { formatAddr, formatMac, parseAddr, parseMac } from './addr.js';
+import { FLOW_EVENTS, MAX_IFINDEX, PROGRAM_NAME, REAL_F_VALID, realCodec, vipCodec, vipKeyCodec, type Counter, type FlowEventName, type VipKey } from './abi.js';
+import { formatAddr, formatMac, parseAddr, parseMac, writeAddr } from './addr.js';
 import { ServiceCounters, type Counters } from './counters.js';
 import type { RealSet, SlotWords } from './fallbacks.js';
 import { PENDING_RECENT_S, sweepFlows, type FlowTimeouts, type SweepResult } from './flows.js';
@@ -30,6 +30,7 @@ import { InstanceTable, type ActivateOptions, type LeaseTarget } from './instanc
 import { Interfaces } from './interfaces.js';
 import { closeMaps, openMaps, sumCounters, type DataplaneMaps } from './maps.js';
 import { hasPinnedMaps, lockPinDir, unpinAll } from './pins.js';
+import type { MaglevTableCache } from './maglev-cache.js';
 import { MaglevRings } from './rings.js';
 import {
   ServiceEntries,
@@ -48,6 +49,7 @@ export { monotonicNs, type ActivateOptions, type InstanceEntry, type LeaseTarget
 export type { BackendSpec, FallbackSource, Protocol, RingVersion, ServiceInfo, ServiceRef, ServiceSpec, ServiceSlotsView } from './service-entries.js';
 export { FLOW_STATES, type FlowState, type FlowTimeouts, type SweepResult } from './flows.js';
 export type { RealSet } from './fallbacks.js';
+export { MaglevTableCache } from './maglev-cache.js';
 
 /** out/bpf/vipd.bpf.o of this checkout or installed package. */
 export function objectPath(): string {
@@ -106,6 +108,15 @@ export interface DataplaneOptions {
   ifindexes?: number;
   /** Minimum time between retiring a ring and writing it again (default 5 ms). */
   ringQuiesceMs?: number;
+  /**
+   * The Maglev builds setBackends() takes its tables from (default: a new
+   * MaglevTableCache). open() loads the program on the thread pool, and the
+   * kernel's allocation of the maps (the connection table above all) takes
+   * a while: a caller can build the config's tables in this cache meanwhile
+   * (cache.build(), the same backends and ring size, sizing.ts ringSize()),
+   * and setBackends() finds them there. Give it a budget that holds them all.
+   */
+  maglev?: MaglevTableCache;
 }
 
 export interface RealSpec {
@@ -115,6 +126,14 @@ export interface RealSpec {
 
 /** The reals value's padding (encoded, never kept). */
 const REAL_PAD = Buffer.alloc(3);
+
+/** Byte offset of each field of a struct, for the batches encoded by hand (setReals(), setVips()). */
+function fieldOffsets<K extends string>(codec: { layout: readonly { name: string; offset: number }[] }): Record<K, number> {
+  return Object.fromEntries(codec.layout.map((f) => [f.name, f.offset])) as Record<K, number>;
+}
+const REAL_FIELDS = fieldOffsets<'mac' | 'flags' | 'addr' | 'family'>(realCodec);
+const VIP_KEY_FIELDS = fieldOffsets<'addr' | 'family'>(vipKeyCodec);
+const VIP_FIELDS = fieldOffsets<'instance' | 'flags'>(vipCodec);
 
 function vipKey(vip: string): VipKey {
   const { addr, family } = parseAddr(vip);
@@ -159,7 +178,7 @@ export class Dataplane {
     this.serviceCounters = new ServiceCounters(maps, this.sizes.reals, !adopted);
     this.ringMemory = ArrayMemory.ofU32PairArray(maps.rings);
     const rings = new MaglevRings(this.ringMemory, opts.ringQuiesceMs ?? 5);
-    this.services = new ServiceEntries(maps, rings, this.serviceCounters, this.sizes.services);
+    this.services = new ServiceEntries(maps, rings, this.serviceCounters, this.sizes.services, opts.maglev);
   }
 
   /**
@@ -302,6 +321,27 @@ export class Dataplane {
     this.maps.vips.update(vipKey(vip), { instance, flags: 0 });
   }
 
+  /**
+   * setVip() for many VIPs in one BPF_MAP_UPDATE_BATCH (a config of 10 000
+   * VIPs: one syscall, not 10 000).
+   */
+  setVips(vips: readonly (readonly [vip: string, instance: number])[]): void {
+    const count = vips.length;
+    if (count === 0) return;
+    // Encoded by hand into the batch's buffers, as setReals() does.
+    const keySize = vipKeyCodec.size;
+    const valueSize = vipCodec.size;
+    const keys = Buffer.alloc(keySize * count);
+    const values = Buffer.alloc(valueSize * count);
+    for (let i = 0; i < count; i++) {
+      const [vip, instance] = vips[i];
+      const at = keySize * i;
+      keys[at + VIP_KEY_FIELDS.family] = writeAddr(vip, keys, at + VIP_KEY_FIELDS.addr);
+      values.writeUInt32LE(instance, valueSize * i + VIP_FIELDS.instance); // flags: 0
+    }
+    this.maps.vips.updateBatchRaw(keys, values, count);
+  }
+
   deleteVip(vip: string): boolean {
     return this.maps.vips.delete(vipKey(vip));
   }
@@ -329,17 +369,31 @@ export class Dataplane {
    * call instead of two per server: 100 000 reals at start-up).
    */
   setReals(reals: readonly (readonly [index: number, real: RealSpec])[]): void {
-    // A few servers back many services: each address and MAC is parsed once.
-    const addrs = new Map<string, ReturnType<typeof parseAddr>>();
+    const count = reals.length;
+    if (count === 0) return;
+    // Keys and values encoded straight into the batch's buffers (no value
+    // object, no Buffer per address): 100 000 reals of a config load went
+    // through the codec at ~4 us each. A few servers back many services:
+    // each MAC text is parsed once.
+    const { mac: macAt, flags: flagsAt, addr: addrAt, family: familyAt } = REAL_FIELDS;
+    const size = realCodec.size;
+    const keys = Buffer.allocUnsafe(4 * count);
+    const values = Buffer.alloc(size * count);
     const macs = new Map<string, Buffer>();
-    const addrOf = (text: string) => addrs.get(text) ?? addrs.set(text, parseAddr(text)).get(text)!;
-    const macOf = (mac: string | Buffer) => (typeof mac === 'string' ? (macs.get(mac) ?? macs.set(mac, parseMac(mac)).get(mac)!) : mac);
-    this.maps.reals.updateBatch(
-      reals.map(([index, real]) => {
-        const { addr, family } = addrOf(real.address);
-        return [index, { mac: macOf(real.mac), flags: REAL_F_VALID, addr, family, pad: REAL_PAD }] as const;
-      }),
-    );
+    for (let i = 0; i < count; i++) {
+      const [index, real] = reals[i];
+      if (!Number.isInteger(index) || index < 0 || index >= this.maps.reals.maxEntries) {
+        throw new RangeError(`real index ${index} is outside the reals map (${this.maps.reals.maxEntries} entries)`);
+      }
+      keys.writeUInt32LE(index, 4 * i);
+      const at = size * i;
+      const mac = typeof real.mac === 'string' ? (macs.get(real.mac) ?? macs.set(real.mac, parseMac(real.mac)).get(real.mac)!) : real.mac;
+      if (mac.length !== 6) throw new TypeError(`real ${index}: a MAC address is 6 bytes`);
+      mac.copy(values, at + macAt);
+      values.writeUInt16LE(REAL_F_VALID, at + flagsAt);
+      values[at + familyAt] = writeAddr(real.address, values, at + addrAt);
+    }
+    this.maps.reals.updateBatchRaw(keys, values, count);
   }
 
   deleteReal(index: number): void {

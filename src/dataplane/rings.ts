@@ -90,9 +90,7 @@ export class MaglevRings {
     }
     const region = extent.start;
     this.take(region, length);
-    const none = this.#noneRing(size);
-    this.memory.setU32(region, none, SLOT_REAL);
-    this.memory.setU32(region, none, SLOT_FALLBACK);
+    this.memory.fillU32(region, size, REAL_NONE); // both words of every slot
     this.#fresh.add(region);
     return { region, size, ring: region };
   }
@@ -184,8 +182,8 @@ export class MaglevRings {
 
   #write(ring: number, slots: SlotWords): void {
     this.#fresh.delete(ring);
-    this.memory.setU32(ring, slots.real, SLOT_REAL);
-    this.memory.setU32(ring, slots.fallback, SLOT_FALLBACK);
+    // An idle ring (no packet reads it): both words of each slot in one pass.
+    this.memory.setU32Pair(ring, slots.real, slots.fallback);
   }
 
   /** Both words of a ring's slots; REAL_NONE past the end of the map. */

@@ -184,8 +184,6 @@ export class ServiceEntries {
   private readonly indexed = new Map<number, Entry>();
   /** No index below this is free (indexes are taken lowest first). */
   private lowestFree = 0;
-  /** Services on the same pool share one Maglev build (maglev-cache.ts). */
-  private readonly maglev = new MaglevTableCache();
   /** Connection sync's fallbacks for services not served here (setFallbackSource()). */
   private fallbackSource: FallbackSource | undefined;
   /** Ring size -> the buffer setBackends() builds tables in (read by nothing after the install that filled it). */
@@ -198,6 +196,8 @@ export class ServiceEntries {
     private readonly counters: ServiceCounters,
     /** How many services the maps have room for. */
     private readonly capacity: number,
+    /** Services on the same pool share one Maglev build (maglev-cache.ts); a caller may have filled it already. */
+    private readonly maglev: MaglevTableCache = new MaglevTableCache(),
   ) {
     for (const [k, value] of maps.services4.entries()) {
       const addr = Buffer.alloc(16);

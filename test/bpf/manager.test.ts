@@ -12,7 +12,7 @@ import { parseAddr } from '../../src/dataplane/addr.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
 import { monotonicNs } from '../../src/net/clock.js';
-import { LB_MAC, arpRequestFrame, mac, tcpFrame } from '../helpers/frames.js';
+import { LB_MAC, arpRequestFrame, mac, nsFrame, tcpFrame } from '../helpers/frames.js';
 import { waitFor } from '../helpers/wait.js';
 
 const VIP = '10.0.0.10';
@@ -118,6 +118,23 @@ describe('Dataplane manager', () => {
     // The same instance activated as VRRP MASTER answers again.
     dp.activate(0, 30, 1);
     expect(xdpVerdictName(dp.program.run({ data: arp }).retval)).toBe('TX');
+  });
+
+  it('setVips writes every VIP of the batch: ARP and NS answered for each while the instance is active', () => {
+    const arp = arpRequestFrame({ spa: CLIENT, tpa: '192.0.2.77' });
+    const ns = nsFrame({ src: 'fe80::1', target: '2001:db8::77' });
+    dp.activate(0, 30, 1);
+    expect(xdpVerdictName(dp.program.run({ data: arp }).retval)).toBe('PASS');
+    expect(xdpVerdictName(dp.program.run({ data: ns }).retval)).toBe('PASS');
+    dp.setVips([
+      ['192.0.2.77', 0],
+      ['2001:db8::77', 0],
+    ]);
+    expect(xdpVerdictName(dp.program.run({ data: arp }).retval)).toBe('TX');
+    expect(xdpVerdictName(dp.program.run({ data: ns }).retval)).toBe('TX');
+    expect(dp.deleteVip('192.0.2.77')).toBe(true);
+    expect(dp.deleteVip('2001:db8::77')).toBe(true);
+    expect(() => dp.setVips([['192.0.2.300', 0]])).toThrow(/not an IP address: '192.0.2.300'/);
   });
 
   it('serves an instance on its own interface only, with that interface\'s MAC', () => {
@@ -308,6 +325,24 @@ describe('Dataplane manager', () => {
     }
     expect([...seen].sort()).toEqual([4, 5]);
     expect(dp.deleteService(batched)).toBe(true);
+  });
+
+  it('setReals writes what setReal writes, IPv4 and IPv6, and refuses a bad address or index', () => {
+    // The fixture's reals map holds 8 (4-7: the test above's, its service gone).
+    dp.setReals([
+      [5, { mac: '02:00:00:00:00:06', address: '192.168.2.6' }],
+      [6, { mac: Buffer.from([2, 0, 0, 0, 0, 7]), address: '2001:db8::7' }],
+      [7, { mac: '02:00:00:00:00:06', address: '::ffff:192.168.2.8' }],
+    ]);
+    dp.setReal(4, { mac: '02:00:00:00:00:06', address: '192.168.2.6' });
+    expect(dp.real(5)).toEqual({ address: '192.168.2.6', mac: '02:00:00:00:00:06' });
+    expect(dp.real(6)).toEqual({ address: '2001:db8::7', mac: '02:00:00:00:00:07' });
+    expect(dp.real(7)).toEqual({ address: '::ffff:c0a8:208', mac: '02:00:00:00:00:06' });
+    expect(dp.real(4)).toEqual(dp.real(5));
+    for (const i of [4, 5, 6, 7]) dp.deleteReal(i);
+    expect(() => dp.setReals([[4, { mac: '02:00:00:00:00:06', address: '192.168.2.300' }]])).toThrow(/not an IP address: '192.168.2.300'/);
+    expect(() => dp.setReals([[8, { mac: '02:00:00:00:00:06', address: '192.168.2.6' }]])).toThrow(/real index 8 is outside the reals map \(8 entries\)/);
+    expect(dp.real(4)).toBeUndefined();
   });
 
   it('refuses a service whose rings do not fit, naming the room left', () => {

@@ -30,6 +30,17 @@ describe('ArrayMemory: an mmapable array written with plain stores', () => {
     expect([...memory.readU32(6, 3)]).toEqual([values[6], 0xdeadbeef, values[8]]);
   });
 
+  it('fills a range of 4-byte values (the padding of each stride left alone), and refuses word pairs there', () => {
+    using map = coll.map('test_mmap', t.u32, t.u32);
+    using memory = ArrayMemory.ofU32Array(map);
+    memory.setU32(0, Uint32Array.from({ length: 1000 }, (_, i) => i));
+    memory.fillU32(10, 5, 0xffffffff);
+    expect([...memory.readU32(9, 7)]).toEqual([9, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 15]);
+    expect(map.lookup(12)).toBe(0xffffffff);
+    expect(() => memory.fillU32(998, 3, 0)).toThrow(RangeError);
+    expect(() => memory.setU32Pair(0, Uint32Array.of(1), Uint32Array.of(2))).toThrow(/a value has 1 word/);
+  });
+
   it('refuses writes past the end, a map that is not mmapable, and use after close', () => {
     using map = coll.map('test_mmap', t.u32, t.u32);
     const memory = ArrayMemory.ofU32Array(map);

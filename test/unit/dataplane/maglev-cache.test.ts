@@ -31,6 +31,22 @@ describe('MaglevTableCache', () => {
     expect(cache.size).toBe(5);
   });
 
+  it('sees a change made in place to an array it was given before', () => {
+    // The array is recognised again without its id; what it holds is still compared.
+    const cache = new MaglevTableCache();
+    const backends = pool(10);
+    const first = cache.build(backends, 1021);
+    expect(cache.build(backends, 1021)).toBe(first);
+    backends[4] = { ...backends[4], weight: 300 };
+    expect(cache.build(backends, 1021)).toEqual(buildMaglevTable(backends, 1021));
+    backends[4] = { ...backends[4], key: '10.0.9.9' };
+    expect(cache.build(backends, 1021)).toEqual(buildMaglevTable(backends, 1021));
+    backends.pop();
+    expect(cache.build(backends, 1021)).toEqual(buildMaglevTable(backends, 1021));
+    expect(cache.build(backends, 2039)).toEqual(buildMaglevTable(backends, 2039));
+    expect(cache.size).toBe(5);
+  });
+
   it('keeps keys that contain the separators apart', () => {
     const cache = new MaglevTableCache();
     const a = [{ key: 'a/1,b', weight: 1 }];
