@@ -30,8 +30,8 @@
  * The window is steady state for both pairs: a new vipd's V8 collects its
  * start-up garbage (the memory reducer: ~60 ms of CPU, VmRSS falls ~10 MiB)
  * some 10-40 s after start, a one-off that a 20 s window may or may not
- * hold, and which would be a third of vipd's CPU at 10 ms adverts when it
- * does. So the window opens only once every vipd has done it (VmRSS at
+ * hold (0.2-0.3% of a core over the window when it does: more than the
+ * whole JS thread's steady cost). So the window opens only once every vipd has done it (VmRSS at
  * least STARTUP_COLLECTED_MIB under VmHWM), or when the youngest daemon is
  * STARTUP_CAP_S old (then the figure says so), plus the usual settle.
  * keepalived (C, no runtime start-up phase) has nothing to wait for, and
