@@ -137,9 +137,12 @@ class Lock
 	pthread_mutex_t *m_;
 };
 
-/* Sends the current advert to every destination, renews the lease. Caller
- * holds st->mu. Returns 0, or the first errno when no destination took it. */
-static int SendLocked(SenderState *st, int *first_err)
+/* Sends the current advert to every destination, renews the lease. now is
+ * the caller's CLOCK_MONOTONIC reading for this advert (the thread's wake
+ * time): the gap statistics and the lease expiry use it, so that an advert
+ * reads the clock once. Caller holds st->mu. Returns 0, or the first errno
+ * when no destination took it. */
+static int SendLocked(SenderState *st, uint64_t now, int *first_err)
 {
 	int ok = 0, err = 0;
 	for (const IpAddr &d : st->dests) {
@@ -149,7 +152,6 @@ static int SendLocked(SenderState *st, int *first_err)
 		else if (!err)
 			err = -rc;
 	}
-	uint64_t now = MonoNs();
 	if (ok) {
 		st->sent++;
 		if (st->last_send_ns) {
@@ -172,10 +174,10 @@ static int SendLocked(SenderState *st, int *first_err)
 		size_t tail = st->lease_offset + 8;
 		memcpy(entry, tmpl, st->lease_offset);
 		memcpy(entry + tail, tmpl + tail, st->lease_value.size() - tail);
-		__atomic_store_n(st->lease_word, MonoNs() + st->lease_ns, __ATOMIC_RELEASE);
+		__atomic_store_n(st->lease_word, now + st->lease_ns, __ATOMIC_RELEASE);
 		st->lease_updates++;
 	} else if (ok && st->lease_fd >= 0) {
-		uint64_t expiry = MonoNs() + st->lease_ns;
+		uint64_t expiry = now + st->lease_ns;
 		memcpy(&st->lease_value[st->lease_offset], &expiry, sizeof(expiry));
 		if (bpf_map_update_elem(st->lease_fd, st->lease_key.data(), st->lease_value.data(),
 					BPF_ANY)) {
@@ -319,7 +321,7 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 					Post(tsfn, "watchdog", 0);
 				} else if (now >= st->next_ns) {
 					int err = 0;
-					SendLocked(st, &err);
+					SendLocked(st, now, &err);
 					if (err != reported_err) {
 						if (err)
 							Post(tsfn, "error", err);
@@ -489,9 +491,10 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		if (st_->advert.empty())
 			throw Napi::Error::New(env, "AdvertSender.sendNow: no advert set");
 		int err = 0;
-		int rc = SendLocked(st_.get(), &err);
+		uint64_t now = MonoNs();
+		int rc = SendLocked(st_.get(), now, &err);
 		if (st_->running) {
-			st_->next_ns = MonoNs() + st_->interval_ns;
+			st_->next_ns = now + st_->interval_ns;
 			st_->Schedule();
 		}
 		if (rc)

@@ -168,10 +168,12 @@ int VrrpSockCore::Send(const IpAddr &dst, const uint8_t *payload, size_t len)
 		return SendFromVmac(this, dst, payload, len, id);
 	}
 	if (family == AF_INET) {
-		uint8_t buf[20 + 65515];
-		if (len > sizeof(buf) - 20)
+		/* The header and the payload go as two pieces of one datagram:
+		 * no copy of the payload into a 64 KiB stack buffer per advert. */
+		if (len > 65515)
 			return -EMSGSIZE;
-		struct iphdr *ip = (struct iphdr *)buf;
+		struct iphdr hdr;
+		struct iphdr *ip = &hdr;
 		memset(ip, 0, sizeof(*ip));
 		ip->version = 4;
 		ip->ihl = 5;
@@ -186,11 +188,16 @@ int VrrpSockCore::Send(const IpAddr &dst, const uint8_t *payload, size_t len)
 		ip->protocol = IPPROTO_VRRP;
 		ip->saddr = has_source ? source.v4.s_addr : 0;
 		ip->daddr = dst.v4.s_addr;
-		memcpy(buf + 20, payload, len);
 		struct sockaddr_in sin = {};
 		sin.sin_family = AF_INET;
 		sin.sin_addr = dst.v4;
-		if (sendto(fd, buf, 20 + len, 0, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		struct iovec iov4[2] = {{&hdr, sizeof(hdr)}, {(void *)payload, len}};
+		struct msghdr msg4 = {};
+		msg4.msg_name = &sin;
+		msg4.msg_namelen = sizeof(sin);
+		msg4.msg_iov = iov4;
+		msg4.msg_iovlen = 2;
+		if (sendmsg(fd, &msg4, 0) < 0)
 			return -errno;
 		return 0;
 	}
