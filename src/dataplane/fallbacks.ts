@@ -89,8 +89,16 @@ export function fallbacksSameSize(old: SlotWords, next: Uint32Array, invalid: Re
   for (let i = 0; i < next.length; i++) {
     const r = old.real[i];
     const f = old.fallback[i];
+    const n = next[i];
+    // Most slots of most installs: clean and keeping their real. nextFallback()
+    // gives such a slot its real whatever `invalid` says (a DOWN target is
+    // replaced by the new real, the same one): no set lookup, no call.
+    if (r === f && n === r) {
+      fallback[i] = r;
+      continue;
+    }
     // A PREV_RING slot keeps asking the previous ring (it stays while any slot does).
-    fallback[i] = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), isClean(r, f), next[i], invalid, record);
+    fallback[i] = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), isClean(r, f), n, invalid, record);
   }
   return summarize(fallback, next);
 }
