@@ -116,6 +116,19 @@ export class ArrayMemory {
     return out;
   }
 
+  /** Both words of `count` 8-byte entries from start, in one pass: [word 0 of each, word 1 of each]. */
+  readU32Pair(start: number, count: number): [first: Uint32Array, second: Uint32Array] {
+    this.#check(start, count, 1);
+    const first = new Uint32Array(count);
+    const second = new Uint32Array(count);
+    const words = this.#words;
+    for (let i = 0, w = start * 2; i < count; i++, w += 2) {
+      first[i] = words[w];
+      second[i] = words[w + 1];
+    }
+    return [first, second];
+  }
+
   /** readU32() into the caller's array (its first `count` elements): a scan of many rings allocates nothing per ring. */
   readU32Into(start: number, count: number, word: number, out: Uint32Array): Uint32Array {
     this.#check(start, count, word);

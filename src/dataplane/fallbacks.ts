@@ -82,10 +82,23 @@ function summarize(fallback: Uint32Array, real: Uint32Array): FallbackResult {
   return { fallback, changed, usesPrev };
 }
 
-/** Fallbacks of a table of the live ring's size: slot by slot. */
-export function fallbacksSameSize(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS, record = true): FallbackResult {
+/** fallbacksSameSize(): also the slots whose real changed hands and now name the old one. */
+export interface SameSizeResult extends FallbackResult {
+  /** Slots whose real changed and whose fallback now names another real or PREV_RING (new changes to age). */
+  readonly moved: number;
+}
+
+/**
+ * Fallbacks of a table of the live ring's size: slot by slot, with the
+ * counts of summarize() in the same pass (a 65537-slot install is a few
+ * passes over the ring; each costs).
+ */
+export function fallbacksSameSize(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS, record = true): SameSizeResult {
   if (old.real.length !== next.length) throw new RangeError(`tables of ${old.real.length} and ${next.length} slots: use fallbacksResized()`);
   const fallback = new Uint32Array(next.length);
+  let changed = 0;
+  let moved = 0;
+  let usesPrev = false;
   for (let i = 0; i < next.length; i++) {
     const r = old.real[i];
     const f = old.fallback[i];
@@ -98,9 +111,15 @@ export function fallbacksSameSize(old: SlotWords, next: Uint32Array, invalid: Re
       continue;
     }
     // A PREV_RING slot keeps asking the previous ring (it stays while any slot does).
-    fallback[i] = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), isClean(r, f), n, invalid, record);
+    const fb = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), isClean(r, f), n, invalid, record);
+    fallback[i] = fb;
+    if (fb === SLOT_PREV_RING) usesPrev = true;
+    if (fb !== n && (fb === SLOT_PREV_RING || (fb & SLOT_TRACKED) === 0)) {
+      changed++;
+      if (n !== r) moved++;
+    }
   }
-  return summarize(fallback, next);
+  return { fallback, changed, usesPrev, moved };
 }
 
 const HASHES = 2 ** 32;

@@ -192,7 +192,8 @@ export class MaglevRings {
       const none = new Uint32Array(size).fill(REAL_NONE);
       return { real: none, fallback: none };
     }
-    return { real: this.memory.readU32(ring, size, SLOT_REAL), fallback: this.memory.readU32(ring, size, SLOT_FALLBACK) };
+    const [real, fallback] = this.memory.readU32Pair(ring, size); // SLOT_REAL is word 0, SLOT_FALLBACK word 1
+    return { real, fallback };
   }
 
   /**

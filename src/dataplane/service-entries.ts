@@ -400,7 +400,7 @@ export class ServiceEntries {
         const res = fallbacksSameSize(current, table, invalid, record);
         // Not recording (this host serves nothing of it): the MASTER's fallbacks, when connection sync has them.
         const fallback = (!record && this.fallbackSource?.(this.ref(svc), { real: table, fallback: res.fallback })) || res.fallback;
-        changes = newChanges(current, table, fallback);
+        changes = fallback === res.fallback ? res.moved : newChanges(current, table, fallback);
         return { real: table, fallback };
       }
       let old: SlotWords = current;
