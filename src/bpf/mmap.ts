@@ -100,6 +100,17 @@ export class ArrayMemory {
     }
   }
 
+  /**
+   * The words of `count` 8-byte entries from start, as a view of the
+   * mapping (no copy: [word 0, word 1] of each entry, in order). Reads and
+   * writes through it are the program's memory at once; the view is only
+   * valid until close(), so use it and drop it.
+   */
+  pairView(start: number, count: number): Uint32Array {
+    this.#check(start, count, 1);
+    return this.#words.subarray(start * 2, (start + count) * 2);
+  }
+
   /** Writes `value` to every word of `count` entries from start (one native fill for 8-byte values). */
   fillU32(start: number, count: number, value: number): void {
     this.#check(start, count, 0);

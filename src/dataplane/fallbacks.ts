@@ -82,44 +82,77 @@ function summarize(fallback: Uint32Array, real: Uint32Array): FallbackResult {
   return { fallback, changed, usesPrev };
 }
 
-/** fallbacksSameSize(): also the slots whose real changed hands and now name the old one. */
-export interface SameSizeResult extends FallbackResult {
+/** What writeSameSize() counted in its pass. */
+export interface SameSizeCounts {
+  /** Slots whose fallback names another real or PREV_RING (a change the sweep ages out). */
+  readonly changed: number;
   /** Slots whose real changed and whose fallback now names another real or PREV_RING (new changes to age). */
   readonly moved: number;
+  /** True when some slot is PREV_RING: the old ring must stay readable (prev_ring/prev_size). */
+  readonly usesPrev: boolean;
 }
 
 /**
- * Fallbacks of a table of the live ring's size: slot by slot, with the
- * counts of summarize() in the same pass (a 65537-slot install is a few
- * passes over the ring; each costs).
+ * A table of the live ring's size written straight from the live ring into
+ * the idle one, with its fallbacks: `live` and `idle` hold struct
+ * vipd_slot pairs ([real, fallback] per slot, words SLOT_REAL and
+ * SLOT_FALLBACK: views of the rings map, rings.ts), so a swap is one pass
+ * with no copy of either ring and nothing allocated. A 65537-slot swap was
+ * four passes and 1 MiB of copies before (docs/dataplane.md).
  */
-export function fallbacksSameSize(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS, record = true): SameSizeResult {
-  if (old.real.length !== next.length) throw new RangeError(`tables of ${old.real.length} and ${next.length} slots: use fallbacksResized()`);
-  const fallback = new Uint32Array(next.length);
+export function writeSameSize(live: Uint32Array, idle: Uint32Array, next: Uint32Array, invalid: RealSet = NO_REALS, record = true): SameSizeCounts {
+  const n = next.length;
+  if (live.length !== 2 * n || idle.length !== 2 * n) {
+    throw new RangeError(`a table of ${n} slots over rings of ${live.length / 2} and ${idle.length / 2} slots`);
+  }
   let changed = 0;
   let moved = 0;
   let usesPrev = false;
-  for (let i = 0; i < next.length; i++) {
-    const r = old.real[i];
-    const f = old.fallback[i];
-    const n = next[i];
+  for (let i = 0, w = 0; i < n; i++, w += 2) {
+    const r = live[w];
+    const f = live[w + 1];
+    const nr = next[i];
+    idle[w] = nr;
     // Most slots of most installs: clean and keeping their real. nextFallback()
     // gives such a slot its real whatever `invalid` says (a DOWN target is
     // replaced by the new real, the same one): no set lookup, no call.
-    if (r === f && n === r) {
-      fallback[i] = r;
+    if (r === f && nr === r) {
+      idle[w + 1] = r;
       continue;
     }
     // A PREV_RING slot keeps asking the previous ring (it stays while any slot does).
-    const fb = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), isClean(r, f), n, invalid, record);
-    fallback[i] = fb;
+    const fb = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), r === f, nr, invalid, record);
+    idle[w + 1] = fb;
     if (fb === SLOT_PREV_RING) usesPrev = true;
-    if (fb !== n && (fb === SLOT_PREV_RING || (fb & SLOT_TRACKED) === 0)) {
+    if (fb !== nr && (fb === SLOT_PREV_RING || (fb & SLOT_TRACKED) === 0)) {
       changed++;
-      if (n !== r) moved++;
+      if (nr !== r) moved++;
     }
   }
-  return { fallback, changed, usesPrev, moved };
+  return { changed, moved, usesPrev };
+}
+
+/** fallbacksSameSize(): also the slots whose real changed hands and now name the old one. */
+export interface SameSizeResult extends FallbackResult, SameSizeCounts {}
+
+/**
+ * Fallbacks of a table of the live ring's size, as arrays: writeSameSize()
+ * over copies (the slots of a ring not in the map, e.g. a MASTER's sent by
+ * connection sync, and the unit tests).
+ */
+export function fallbacksSameSize(old: SlotWords, next: Uint32Array, invalid: RealSet = NO_REALS, record = true): SameSizeResult {
+  if (old.real.length !== next.length) throw new RangeError(`tables of ${old.real.length} and ${next.length} slots: use fallbacksResized()`);
+  const n = next.length;
+  const live = new Uint32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    live[2 * i] = old.real[i];
+    live[2 * i + 1] = old.fallback[i];
+  }
+  const idle = new Uint32Array(2 * n);
+  const counts = writeSameSize(live, idle, next, invalid, record);
+  const fallback = new Uint32Array(n);
+  for (let i = 0; i < n; i++) fallback[i] = idle[2 * i + 1];
+  return { fallback, ...counts };
 }
 
 const HASHES = 2 ** 32;

@@ -429,10 +429,12 @@ export class Dataplane {
   /**
    * Swaps in a whole new table (the service's tableSize real-server
    * indices): written into the idle ring, then made live by one update of
-   * the service's entry, so no packet sees a half-written table.
+   * the service's entry, so no packet sees a half-written table. `reals`:
+   * the real servers the table names, when the caller knows them (a Maglev
+   * build does), so no pass over the table finds them for the counters.
    */
-  installTable(spec: ServiceRef, table: Uint32Array): Promise<void> {
-    return this.services.installTable(spec, table);
+  installTable(spec: ServiceRef, table: Uint32Array, reals?: readonly number[]): Promise<void> {
+    return this.services.installTable(spec, table, reals);
   }
 
   /**

@@ -37,6 +37,21 @@ interface FreeExtent {
   freedAt: number;
 }
 
+/** What install()'s build() reads the live ring from. */
+export interface InstallSource {
+  /** The live ring's slots, copied out of the map (known without a read when fresh). */
+  current(): SlotWords;
+  /** The live ring is allocate()'s REAL_NONE, never written since. */
+  readonly fresh: boolean;
+  /**
+   * A table of the live ring's size: the slot words of the live ring and of
+   * the idle one (ArrayMemory.pairView(): [real, fallback] per slot, views
+   * of the map). build() may write the idle ring through `idle`, which no
+   * packet reads until publish(), and return null.
+   */
+  readonly pairs?: { readonly live: Uint32Array; readonly idle: Uint32Array };
+}
+
 export class MaglevRings {
   /** Free slots of the map, sorted by start, adjacent extents merged. */
   private free: FreeExtent[];
@@ -118,25 +133,27 @@ export class MaglevRings {
   /**
    * Writes a table into the service's idle ring (or, when its size differs,
    * into a new area), then calls publish(), which must point the service
-   * entry at the new live ring. build() gets the live ring's slots and
-   * returns the new ones (the fallbacks follow from the live slots, see
-   * fallbacks.ts; `fresh`: the live ring is allocate()'s REAL_NONE, never
-   * written since); it runs after the quiescence wait, right before the
-   * write, so no other write to this service comes between. After a resize
-   * the old area's idle ring is freed and its live ring too, unless build()
-   * asked to keep it (a PREV_RING slot reads it): then release it with
-   * releaseRing() once no slot refers to it.
+   * entry at the new live ring. build() gets the live ring (InstallSource)
+   * and returns the new slots (the fallbacks follow from the live slots, see
+   * fallbacks.ts), or null when it wrote the idle ring itself through
+   * `source.pairs` (same size only); it runs after the quiescence wait,
+   * right before the write, so no other write to this service comes
+   * between. After a resize the old area's idle ring is freed and its live
+   * ring too, unless build() asked to keep it (a PREV_RING slot reads it):
+   * then release it with releaseRing() once no slot refers to it.
    */
   async install(
     service: number,
     live: LiveRing,
     size: number,
-    build: (current: SlotWords, fresh: boolean) => SlotWords & { keepOld?: boolean },
+    build: (source: InstallSource) => (SlotWords & { keepOld?: boolean }) | null,
     publish: (next: LiveRing) => void,
   ): Promise<LiveRing> {
+    const current = () => this.#current(live.ring, live.size);
     if (size !== live.size) {
       const next = this.allocate(size);
-      const slots = build(this.#current(live.ring, live.size), this.#fresh.has(live.ring));
+      const slots = build({ current, fresh: this.#fresh.has(live.ring) });
+      if (!slots) throw new Error('a table of another size is written by install(): build() must return its slots');
       this.#write(next.ring, slots);
       publish(next);
       if (slots.keepOld) this.give(live.ring === live.region ? live.region + live.size : live.region, live.size);
@@ -150,7 +167,10 @@ export class MaglevRings {
     const wait = (this.retiredAt.get(service) ?? 0) + this.quiesceMs - Date.now();
     if (wait > 0) await sleep(wait);
     const idle = live.ring === live.region ? live.region + live.size : live.region;
-    this.#write(idle, build(this.#current(live.ring, live.size), this.#fresh.has(live.ring)));
+    const pairs = { live: this.memory.pairView(live.ring, size), idle: this.memory.pairView(idle, size) };
+    const slots = build({ current, fresh: this.#fresh.has(live.ring), pairs });
+    if (slots) this.#write(idle, slots);
+    else this.#fresh.delete(idle);
     const next = { region: live.region, size: live.size, ring: idle };
     publish(next);
     this.retiredAt.set(service, Date.now());

@@ -20,7 +20,7 @@ import {
 } from './abi.js';
 import { formatAddr, parseAddr } from './addr.js';
 import type { ServiceCounters } from './counters.js';
-import { cleanFallbacks, fallbacksResized, fallbacksSameSize, flattenPrev, slotTarget, type RealSet, type SlotWords } from './fallbacks.js';
+import { cleanFallbacks, fallbacksResized, fallbacksSameSize, flattenPrev, slotTarget, writeSameSize, type RealSet, type SlotWords } from './fallbacks.js';
 import { MaglevTableCache } from './maglev-cache.js';
 import type { LiveRing, MaglevRings } from './rings.js';
 import { ringSize } from './sizing.js';
@@ -390,19 +390,26 @@ export class ServiceEntries {
     /** A previous ring no slot refers to after this install: freed once the new entry is live. */
     let retire: { ring: number; size: number } | undefined;
     let changes = 0;
-    await this.rings.install(svc.value.index, liveRing(svc.value), size, (current, fresh) => {
+    await this.rings.install(svc.value.index, liveRing(svc.value), size, ({ current: readCurrent, fresh, pairs }) => {
       table = tableOf();
-      if (table.length === current.real.length) {
+      if (table.length === size && pairs) {
         // Over a ring of REAL_NONE every slot is clean (fallbacksSameSize()
         // gives each fallback its real, whatever `invalid` and `record`).
         // The MASTER's fallbacks still win where this host records nothing.
         if (fresh) return { real: table, fallback: (!record && this.fallbackSource?.(this.ref(svc), { real: table, fallback: table })) || table };
+        if (record || !this.fallbackSource) {
+          // The common swap: from the live ring straight into the idle one.
+          changes = writeSameSize(pairs.live, pairs.idle, table, invalid, record).moved;
+          return null;
+        }
+        const current = readCurrent();
         const res = fallbacksSameSize(current, table, invalid, record);
         // Not recording (this host serves nothing of it): the MASTER's fallbacks, when connection sync has them.
-        const fallback = (!record && this.fallbackSource?.(this.ref(svc), { real: table, fallback: res.fallback })) || res.fallback;
+        const fallback = this.fallbackSource(this.ref(svc), { real: table, fallback: res.fallback }) || res.fallback;
         changes = fallback === res.fallback ? res.moved : newChanges(current, table, fallback);
         return { real: table, fallback };
       }
+      const current = readCurrent();
       let old: SlotWords = current;
       if (prev.size > 0) {
         // The program follows one level of PREV_RING: the live ring, about
@@ -485,19 +492,12 @@ export class ServiceEntries {
       }
       return table;
     };
-    // With equal weights every backend holds slots (size / n each, n <= size),
-    // so the reals are known without a pass over the table; uneven weights can
-    // leave a light backend without a slot, so then the table is read.
+    // The reals the table may name, for the counters: every backend with a
+    // weight (one too light to get a slot is still this service's own, and
+    // its flows count for it), so no pass over the table finds them.
     const weighted: number[] = [];
-    let equal = true;
-    let weight = -1;
-    for (const b of backends) {
-      if (b.weight <= 0) continue;
-      if (weight < 0) weight = b.weight;
-      else if (b.weight !== weight) equal = false;
-      weighted.push(b.real);
-    }
-    await this.#installTable(svc, size, tableOf, equal && weighted.length <= size ? weighted : undefined, invalid, record);
+    for (const b of backends) if (b.weight > 0) weighted.push(b.real);
+    await this.#installTable(svc, size, tableOf, weighted, invalid, record);
   }
 
   /** Every service's live ring, for the sweep. */

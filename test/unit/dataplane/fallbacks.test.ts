@@ -6,8 +6,10 @@ import {
   fallbacksResized,
   fallbacksSameSize,
   flattenPrev,
+  nextFallback,
   overlappedSlots,
   slotTarget,
+  writeSameSize,
 } from '../../../src/dataplane/fallbacks.js';
 import { ringSlot } from '../../model/xdp-hash.js';
 
@@ -67,6 +69,55 @@ describe('fallbacksSameSize', () => {
     const res = fallbacksSameSize(ring([1], [SLOT_PREV_RING]), Uint32Array.from([2]));
     expect([...res.fallback]).toEqual([SLOT_PREV_RING]);
     expect(res.usesPrev).toBe(true);
+  });
+});
+
+describe('writeSameSize (a swap from the live ring straight into the idle one)', () => {
+  // Slot words as the rings map holds them: [real, fallback] per slot.
+  const pairs = (real: number[], fallback: number[]) => Uint32Array.from(real.flatMap((r, i) => [r, fallback[i]]));
+  // Each slot by the rules, one at a time (docs/dataplane.md "Connection table").
+  const expected = (real: number, fallback: number, next: number, down: Set<number>, record: boolean) =>
+    fallback === SLOT_PREV_RING ? SLOT_PREV_RING : nextFallback(slotTarget(real, fallback), real === fallback, next, down, record);
+
+  it('writes the new reals and the fallbacks of every kind of slot, and counts the changes', () => {
+    const live = pairs([1, 1, 2, 3, 4, 5, REAL_NONE], [1, 1, T(2), 9, SLOT_PREV_RING, 5, REAL_NONE]);
+    const before = Uint32Array.from(live);
+    const idle = new Uint32Array(live.length).fill(0xdead);
+    const next = Uint32Array.from([1, 6, 7, 3, 4, REAL_NONE, 8]);
+    const res = writeSameSize(live, idle, next);
+    // real word, fallback word, slot by slot
+    expect([...idle]).toEqual([1, 1, 6, 1, 7, 2, 3, 9, 4, SLOT_PREV_RING, REAL_NONE, 5, 8, 8]);
+    expect(live).toEqual(before); // the live ring is only read
+    // changed: 6<-1, 7<-2, 3 keeps 9, PREV_RING, none<-5; moved: those whose real changed
+    expect(res).toEqual({ changed: 5, moved: 3, usesPrev: true });
+  });
+
+  it('agrees with the rules slot by slot on random rings (DOWN reals, recording or not)', () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const word = () => [1, 2, 3, 4, REAL_NONE, T(1 + rand(4)), SLOT_PREV_RING][rand(7)];
+    for (let round = 0; round < 200; round++) {
+      const n = 1 + rand(40);
+      const real = Array.from({ length: n }, () => (rand(5) === 0 ? REAL_NONE : 1 + rand(4)));
+      const fallback = real.map((r) => (rand(2) === 0 ? r : word()));
+      const next = Uint32Array.from({ length: n }, () => (rand(6) === 0 ? REAL_NONE : 1 + rand(4)));
+      const down = new Set(rand(2) === 0 ? [1 + rand(4)] : []);
+      const record = rand(3) !== 0;
+      const idle = new Uint32Array(2 * n);
+      const res = writeSameSize(pairs(real, fallback), idle, next, down, record);
+      let changed = 0;
+      for (let i = 0; i < n; i++) {
+        const fb = expected(real[i], fallback[i], next[i], down, record);
+        expect([idle[2 * i], idle[2 * i + 1]]).toEqual([next[i], fb]);
+        if (fb !== next[i] && (fb === SLOT_PREV_RING || (fb & SLOT_TRACKED) === 0)) changed++;
+      }
+      expect(res.changed).toBe(changed);
+      expect(res.usesPrev).toBe([...idle].some((w, i) => i % 2 === 1 && w === SLOT_PREV_RING));
+    }
+  });
+
+  it('refuses rings of another size than the table', () => {
+    expect(() => writeSameSize(new Uint32Array(4), new Uint32Array(4), new Uint32Array(3))).toThrow(RangeError);
   });
 });
 
