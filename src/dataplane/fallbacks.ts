@@ -90,6 +90,8 @@ export interface SameSizeCounts {
   readonly moved: number;
   /** True when some slot is PREV_RING: the old ring must stay readable (prev_ring/prev_size). */
   readonly usesPrev: boolean;
+  /** Slots whose fallback is not their real (changed or tracked): 0 leaves the sweep nothing to clean. */
+  readonly unclean: number;
 }
 
 /**
@@ -107,6 +109,7 @@ export function writeSameSize(live: Uint32Array, idle: Uint32Array, next: Uint32
   }
   let changed = 0;
   let moved = 0;
+  let unclean = 0;
   let usesPrev = false;
   for (let i = 0, w = 0; i < n; i++, w += 2) {
     const r = live[w];
@@ -123,13 +126,15 @@ export function writeSameSize(live: Uint32Array, idle: Uint32Array, next: Uint32
     // A PREV_RING slot keeps asking the previous ring (it stays while any slot does).
     const fb = f === SLOT_PREV_RING ? f : nextFallback(slotTarget(r, f), r === f, nr, invalid, record);
     idle[w + 1] = fb;
+    if (fb === nr) continue;
+    unclean++;
     if (fb === SLOT_PREV_RING) usesPrev = true;
-    if (fb !== nr && (fb === SLOT_PREV_RING || (fb & SLOT_TRACKED) === 0)) {
+    if (fb === SLOT_PREV_RING || (fb & SLOT_TRACKED) === 0) {
       changed++;
       if (nr !== r) moved++;
     }
   }
-  return { changed, moved, usesPrev };
+  return { changed, moved, usesPrev, unclean };
 }
 
 /** fallbacksSameSize(): also the slots whose real changed hands and now name the old one. */

@@ -179,10 +179,32 @@ export async function sweepFlows(maps: FlowMaps, opts: SweepOptions): Promise<Sw
 const v4Id = (vip: number, port: number, proto: number) => vip * 131072 + port * 2 + (proto === IPPROTO_UDP ? 1 : 0);
 const v6Id = (vip: string, port: number, proto: number) => `${vip}|${port}|${proto}`;
 
-/** One batch's buffers (about 0.5 MB; per map read, so that sweeps never share them). */
-function batchBuffers(keySize: number) {
+interface BatchBuffers {
+  keys: Buffer;
+  values: Buffer;
+  words: Uint32Array;
+  dead: Buffer;
+}
+
+/**
+ * Batch buffers no read holds, by key size: a read takes a set of its own
+ * (reads never share one) and gives it back when done, so a sweep every 5 s
+ * does not allocate and zero about 1 MB per map each time.
+ */
+const spareBuffers = new Map<number, BatchBuffers[]>();
+
+function takeBatchBuffers(keySize: number): BatchBuffers {
+  const spare = spareBuffers.get(keySize)?.pop();
+  if (spare) return spare;
   const valuesAb = new ArrayBuffer(VALUE * BATCH);
   return { keys: Buffer.alloc(keySize * BATCH), values: Buffer.from(valuesAb), words: new Uint32Array(valuesAb), dead: Buffer.alloc(keySize * BATCH) };
+}
+
+function giveBatchBuffers(keySize: number, buffers: BatchBuffers): void {
+  let spare = spareBuffers.get(keySize);
+  if (!spare) spareBuffers.set(keySize, (spare = []));
+  // Two reads at once at most in practice (a sweep and a pending count).
+  if (spare.length < 2) spare.push(buffers);
 }
 
 type FlowMap = BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow> | BpfMap<number, Pending>;
@@ -194,21 +216,26 @@ type FlowMap = BpfMap<Flow4Key, Flow> | BpfMap<Flow6Key, Flow> | BpfMap<number, 
  */
 async function* rawBatches(map: FlowMap, keySize: number): AsyncGenerator<{ count: number; keys: Buffer; words: Uint32Array; dead: Buffer }> {
   if (map.maxEntries <= 1) return;
-  const { keys, values, words, dead } = batchBuffers(keySize);
-  let cursor: Buffer | null = null;
-  for (;;) {
-    let res: { count: number; done: boolean; outBatch: Buffer };
-    try {
-      res = map.lookupBatchRaw(cursor, keys, values, BATCH);
-    } catch (err) {
-      // An empty hash map answers ENOENT to the first batch.
-      if ((err as { code?: string }).code === 'ENOENT' || /ENOENT/.test((err as Error).message)) return;
-      throw err;
+  const buffers = takeBatchBuffers(keySize);
+  const { keys, values, words, dead } = buffers;
+  try {
+    let cursor: Buffer | null = null;
+    for (;;) {
+      let res: { count: number; done: boolean; outBatch: Buffer };
+      try {
+        res = map.lookupBatchRaw(cursor, keys, values, BATCH);
+      } catch (err) {
+        // An empty hash map answers ENOENT to the first batch.
+        if ((err as { code?: string }).code === 'ENOENT' || /ENOENT/.test((err as Error).message)) return;
+        throw err;
+      }
+      yield { count: res.count, keys, words, dead };
+      if (res.done) return;
+      cursor = res.outBatch;
+      await yieldToEventLoop();
     }
-    yield { count: res.count, keys, words, dead };
-    if (res.done) return;
-    cursor = res.outBatch;
-    await yieldToEventLoop();
+  } finally {
+    giveBatchBuffers(keySize, buffers);
   }
 }
 

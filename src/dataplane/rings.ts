@@ -217,6 +217,15 @@ export class MaglevRings {
   }
 
   /**
+   * A ring's slot words as a view of the map ([real, fallback] per slot:
+   * ArrayMemory.pairView(), no copy); null past the end of the map. Use it
+   * and drop it.
+   */
+  slotPairs(ring: number, size: number): Uint32Array | null {
+    return ring + size > this.memory.length ? null : this.memory.pairView(ring, size);
+  }
+
+  /**
    * readSlots() into the caller's arrays (at least `size` long; the words
    * past `size` are left as they were). REAL_NONE past the end of the map.
    */

@@ -170,6 +170,16 @@ interface Entry {
   fallbackVersion?: number;
   /** The service as a ServiceRef, made once (connection sync asks every pass). */
   ref?: ServiceRef;
+  /** serviceId(key), made once (byIndex() asks for every service at every sweep). */
+  id?: string;
+  /**
+   * Live slots whose fallback is not their real (changed or tracked), as the
+   * last install or clean-up left them; undefined: not known. 0 leaves the
+   * sweep's clean-up nothing to do.
+   */
+  unclean?: number;
+  /** namedReals() of this service's rings, and what they were read at. */
+  named?: { ring: number; prevRing: number; prevSize: number; version: number; reals: readonly number[] };
 }
 
 function liveRing(value: Service): LiveRing {
@@ -186,6 +196,8 @@ export class ServiceEntries {
   private lowestFree = 0;
   /** Connection sync's fallbacks for services not served here (setFallbackSource()). */
   private fallbackSource: FallbackSource | undefined;
+  /** namedReals()'s marks (all zero between calls). */
+  #namedMarks: Uint8Array | undefined;
   /** Ring size -> the buffer setBackends() builds tables in (read by nothing after the install that filled it). */
   readonly #scratch = new Map<number, Uint32Array>();
 
@@ -390,16 +402,23 @@ export class ServiceEntries {
     /** A previous ring no slot refers to after this install: freed once the new entry is live. */
     let retire: { ring: number; size: number } | undefined;
     let changes = 0;
+    let unclean: number | undefined;
     await this.rings.install(svc.value.index, liveRing(svc.value), size, ({ current: readCurrent, fresh, pairs }) => {
       table = tableOf();
       if (table.length === size && pairs) {
         // Over a ring of REAL_NONE every slot is clean (fallbacksSameSize()
         // gives each fallback its real, whatever `invalid` and `record`).
         // The MASTER's fallbacks still win where this host records nothing.
-        if (fresh) return { real: table, fallback: (!record && this.fallbackSource?.(this.ref(svc), { real: table, fallback: table })) || table };
+        if (fresh) {
+          const mirrored = !record && this.fallbackSource?.(this.ref(svc), { real: table, fallback: table });
+          if (!mirrored) unclean = 0;
+          return { real: table, fallback: mirrored || table };
+        }
         if (record || !this.fallbackSource) {
           // The common swap: from the live ring straight into the idle one.
-          changes = writeSameSize(pairs.live, pairs.idle, table, invalid, record).moved;
+          const counts = writeSameSize(pairs.live, pairs.idle, table, invalid, record);
+          changes = counts.moved;
+          unclean = counts.unclean;
           return null;
         }
         const current = readCurrent();
@@ -433,6 +452,7 @@ export class ServiceEntries {
     });
     const now = Date.now();
     svc.installedAt = now;
+    svc.unclean = unclean;
     svc.fallbackVersion = (svc.fallbackVersion ?? 0) + 1;
     if (changes > 0) svc.changedAt = now;
     if (retire) this.rings.releaseRing(retire.ring, retire.size);
@@ -465,6 +485,7 @@ export class ServiceEntries {
     if (rewritten === 0) return 0;
     this.rings.setFallbacks(svc.value.ring, next);
     svc.fallbackVersion = (svc.fallbackVersion ?? 0) + 1;
+    svc.unclean = undefined;
     // Changed slots age out here too once this host serves the service (the sweep's clean-up).
     if (svc.changedAt === 0 && next.some((f, i) => f !== live.real[i] && isChanged(f))) svc.changedAt = Date.now();
     return rewritten;
@@ -521,40 +542,56 @@ export class ServiceEntries {
   /** Real indexes some live ring names, as a slot's real or its fallback (previous rings too). */
   namedReals(): Set<number> {
     const named = new Set<number>();
-    // 10 000 rings of 1021 slots name a few hundred thousand reals 20 M
-    // times: a mark per real index, and each ring read into the same two
-    // arrays, keep that to one pass (the Set sees each real once).
-    const seen = new Uint8Array(NAMED_MARKS);
+    for (const e of this.known.values()) for (const r of this.#namedBy(e)) named.add(r);
+    named.delete(REAL_NONE);
+    return named;
+  }
+
+  /**
+   * The reals one service's rings name, read again only when they changed
+   * (the sweep asks for every service every 5 s; most rings did not change
+   * since). 10 000 rings of 1021 slots name a few hundred thousand reals
+   * 20 M times: a mark per real index (one array, cleared after each ring)
+   * and the slots read in place keep a read to one pass.
+   */
+  #namedBy(e: Entry): readonly number[] {
+    const { ring, ring_size: size, prev_ring: prevRing, prev_size: prevSize } = e.value;
+    const version = e.fallbackVersion ?? 0;
+    const cached = e.named;
+    if (cached && cached.ring === ring && cached.prevRing === prevRing && cached.prevSize === prevSize && cached.version === version) {
+      return cached.reals;
+    }
+    const marks = (this.#namedMarks ??= new Uint8Array(NAMED_MARKS));
+    const reals: number[] = [];
+    const above = new Set<number>();
     const name = (r: number) => {
-      if (r >= NAMED_MARKS) named.add(r);
-      else if (seen[r] === 0) {
-        seen[r] = 1;
-        named.add(r);
+      if (r < NAMED_MARKS) {
+        if (marks[r] === 0) {
+          marks[r] = 1;
+          reals.push(r);
+        }
+      } else if (!above.has(r)) {
+        above.add(r);
+        reals.push(r);
       }
     };
-    let real = new Uint32Array(0);
-    let fallback = new Uint32Array(0);
-    const add = (ring: number, size: number) => {
-      if (real.length < size) {
-        real = new Uint32Array(size);
-        fallback = new Uint32Array(size);
-      }
-      this.rings.readSlotsInto(ring, size, real, fallback);
-      for (let i = 0; i < size; i++) {
-        const r = real[i];
-        const f = fallback[i];
+    const add = (first: number, slots: number) => {
+      const words = this.rings.slotPairs(first, slots);
+      if (!words) return; // past the end of the map: REAL_NONE
+      for (let w = 0; w < words.length; w += 2) {
+        const r = words[w];
+        const f = words[w + 1];
         name(r);
         if (f === r) continue;
         const t = slotTarget(r, f);
         if (t !== SLOT_PREV_RING) name(t);
       }
     };
-    for (const { value } of this.known.values()) {
-      add(value.ring, value.ring_size);
-      if (value.prev_size > 0) add(value.prev_ring, value.prev_size);
-    }
-    named.delete(REAL_NONE);
-    return named;
+    add(ring, size);
+    if (prevSize > 0) add(prevRing, prevSize);
+    for (const r of reals) if (r < NAMED_MARKS) marks[r] = 0;
+    e.named = { ring, prevRing, prevSize, version, reals };
+    return reals;
   }
 
   /** A service's live slots, both words (by its index). */
@@ -578,6 +615,9 @@ export class ServiceEntries {
   ): number {
     const svc = this.byIndex(index);
     if (!svc || svc.value.ring !== ring || hasEntry.length !== svc.value.ring_size) return 0;
+    // Every slot clean (the steady state): nothing to age or clean, nor a
+    // previous ring to let go. A MASTER's fallbacks may still come in.
+    if (svc.unclean === 0 && svc.value.prev_size === 0 && !this.fallbackSource) return 0;
     const live = this.rings.readSlots(ring, svc.value.ring_size);
     // A service whose fallbacks are its MASTER's keeps them: a real DOWN from here only is not DOWN there.
     const mirrored = this.fallbackSource?.(this.ref(svc), live);
@@ -586,6 +626,9 @@ export class ServiceEntries {
       this.rings.setFallbacks(ring, fallback);
       svc.fallbackVersion = (svc.fallbackVersion ?? 0) + 1;
     }
+    let unclean = 0;
+    for (let i = 0; i < fallback.length; i++) if (fallback[i] !== live.real[i]) unclean++;
+    svc.unclean = unclean;
     if (svc.value.prev_size > 0 && !fallback.includes(SLOT_PREV_RING)) {
       const { prev_ring, prev_size } = svc.value;
       svc.value = { ...svc.value, prev_ring: 0, prev_size: 0 };
@@ -600,7 +643,7 @@ export class ServiceEntries {
 
   private byIndex(index: number): Entry | undefined {
     const e = this.indexed.get(index);
-    return e && this.known.get(serviceId(e.key)) === e ? e : undefined;
+    return e && this.known.get((e.id ??= serviceId(e.key))) === e ? e : undefined;
   }
 
   /** The live table of a service. */

@@ -89,7 +89,7 @@ describe('writeSameSize (a swap from the live ring straight into the idle one)',
     expect([...idle]).toEqual([1, 1, 6, 1, 7, 2, 3, 9, 4, SLOT_PREV_RING, REAL_NONE, 5, 8, 8]);
     expect(live).toEqual(before); // the live ring is only read
     // changed: 6<-1, 7<-2, 3 keeps 9, PREV_RING, none<-5; moved: those whose real changed
-    expect(res).toEqual({ changed: 5, moved: 3, usesPrev: true });
+    expect(res).toEqual({ changed: 5, moved: 3, usesPrev: true, unclean: 5 });
   });
 
   it('agrees with the rules slot by slot on random rings (DOWN reals, recording or not)', () => {
@@ -112,6 +112,7 @@ describe('writeSameSize (a swap from the live ring straight into the idle one)',
         if (fb !== next[i] && (fb === SLOT_PREV_RING || (fb & SLOT_TRACKED) === 0)) changed++;
       }
       expect(res.changed).toBe(changed);
+      expect(res.unclean).toBe(next.filter((r, i) => idle[2 * i + 1] !== r).length);
       expect(res.usesPrev).toBe([...idle].some((w, i) => i % 2 === 1 && w === SLOT_PREV_RING));
     }
   });
