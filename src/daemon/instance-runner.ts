@@ -6,10 +6,10 @@
  * writes the data plane and addresses, runs notify hooks, counts metrics.
  *
  * Who sends adverts: while MASTER the native sender thread sends them on
- * time whatever the event loop does. The engine's own periodic advert
- * actions become check-ins for the sender's watchdog (proof that JS is
- * alive) and carry priority changes; adverts the engine wants *now* (split
- * brain, priority 0) are sent at once.
+ * time whatever the event loop does, and keeps its watchdog fed by queuing
+ * check-ins on the loop itself. The engine's own periodic advert actions
+ * (every MASTER_TICK_MS) are a guard and carry priority changes; adverts
+ * the engine wants *now* (split brain, priority 0) are sent at once.
  */
 import { EventEmitter } from 'node:events';
 import type { InstanceConfig } from '../config/index.js';
@@ -80,17 +80,19 @@ export interface InstanceRunnerOptions {
 }
 
 /**
- * A MASTER's engine wakes this often at most (ms): the native sender sends
- * every advert, so JS only checks in with the sender's watchdog (a quarter
- * of its bound, so three ticks may be late before it trips) and restarts a
- * sender that stopped. Counters are read when scraped (syncCounters), not
- * on this tick.
+ * A MASTER's engine wakes this often at most (ms). The native sender sends
+ * every advert and proves the event loop runs to its own watchdog (it
+ * queues a check-in on the loop, no JS: native/vrrp_sender.cc), so the tick
+ * is only a guard: it restarts a sender that stopped making progress (never
+ * seen) and counts what was sent. A sender the watchdog stopped is
+ * restarted as soon as the loop runs again (its 'watchdog' event), not
+ * here. Counters are read when scraped (syncCounters), not on this tick.
  */
-const MASTER_TICK_MAX_MS = 1000;
+const MASTER_TICK_MS = 5000;
 
-/** The MASTER tick for a sender watchdog bound (0: disabled). */
-export function masterTickMs(watchdogMs: number): number {
-  return watchdogMs > 0 ? Math.min(MASTER_TICK_MAX_MS, Math.max(1, Math.floor(watchdogMs / 4))) : MASTER_TICK_MAX_MS;
+/** The MASTER tick: MASTER_TICK_MS, or the advert interval when longer. */
+export function masterTickMs(advertIntervalMs: number): number {
+  return Math.max(MASTER_TICK_MS, advertIntervalMs);
 }
 
 /** The family VRRP runs over: the first VIP's. VIPs of the other family follow the state. */
@@ -236,7 +238,13 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         schedPriority: opts.schedPriority,
       });
       sender.on('watchdog', () => {
-        this.#log.error('advert sender stopped by its watchdog: the event loop stalled too long');
+        // Delivered by the loop, so the stall is over: a MASTER sends again at once.
+        const restart = this.#running && this.engine.state === 'MASTER';
+        this.#log.error({ restarted: restart }, 'advert sender stopped by its watchdog: the event loop stalled too long');
+        if (restart) {
+          sender.start();
+          this.#progress.delete(sender);
+        }
         this.emit('watchdog');
       });
       sender.on('error', (err) => this.#log.warn({ err: err.message, destination: dst }, 'advert send failing'));
@@ -256,8 +264,8 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
         preempt: config.preempt,
         preemptDelayMs: config.preemptDelay * 1000,
         track: opts.track,
-        // The native sender sends every advert; JS checks in with it (at most once a second).
-        masterTickMs: masterTickMs(watchdogMs),
+        // The native sender sends every advert and keeps its own watchdog fed (see MASTER_TICK_MS).
+        masterTickMs: masterTickMs(config.advertInterval * 1000),
         announce: {
           repeat: config.garp.repeat,
           intervalMs: config.garp.interval * 1000,

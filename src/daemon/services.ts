@@ -539,6 +539,8 @@ export class ServiceTable {
   /** Persistence timeouts (seconds) by data-plane service index. */
   persistenceByIndex(): Map<number, number> {
     const out = new Map<number, number>();
+    // Most configs have no persistence: then no service list is built (every sweep asks).
+    if (this.longestPersistence() === 0) return out;
     const byEndpoint = new Map([...this.#services.values()].map((x) => [`${x.config.vip}|${x.config.port}|${x.config.protocol}`, x.config]));
     for (const info of this.#dp.listServices()) {
       const timeout = byEndpoint.get(`${info.vip}|${info.port}|${info.protocol}`)?.persistence?.timeout;

@@ -2,8 +2,11 @@
  * The native advert sender: a thread that sends the current advertisement
  * every interval, on absolute CLOCK_MONOTONIC deadlines, whatever the JS
  * event loop is doing. JS changes the bytes (priority, addresses), starts and
- * stops it, and must check in: a sender whose JS has not called checkIn()
- * within `watchdogMs` stops by itself and emits 'watchdog'.
+ * stops it. Watchdog: a sender whose event loop has not run a check-in
+ * within `watchdogMs` stops by itself and emits 'watchdog' (delivered once
+ * the loop runs again). The thread queues those check-ins on the loop
+ * itself (a native no-op call, no JS) a quarter of the bound after the last
+ * one, so only a stalled loop trips it; checkIn() is one more.
  *
  * Optional lease hook: after every advert that left, the thread writes
  * `value` (with the u64 at `valueOffset` = CLOCK_MONOTONIC now + leaseNs) to
@@ -19,7 +22,7 @@ export interface AdvertSenderOptions {
   intervalMs: number;
   /** Where adverts go: default the socket's multicast group; unicast peers otherwise. */
   destinations?: readonly string[];
-  /** Stop sending when checkIn() has not been called for this long (default 2000; 0 disables). */
+  /** Stop sending when the event loop has not checked in for this long (default 2000; 0 disables). */
   watchdogMs?: number;
   /** Run the thread SCHED_FIFO at this priority (1..99) when allowed; default off. */
   schedPriority?: number;
@@ -113,7 +116,7 @@ export class AdvertSender extends HandleOwner<AdvertSenderEvents, NativeAdvertSe
     native(this.label, 'CAP_NET_RAW', () => h.sendNow());
   }
 
-  /** Tells the watchdog JS is alive. Call it at least every watchdogMs / 2. */
+  /** Tells the watchdog the loop runs (the thread also asks the loop itself: see above). */
   checkIn(): void {
     this.handle?.checkIn();
   }
