@@ -121,23 +121,40 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** The size validate() last found a prime: a daemon builds thousands of tables of one size. */
+let lastPrimeSize = 0;
+
 function validate(backends: readonly MaglevBackend[], size: number): void {
   if (!Array.isArray(backends)) throw new TypeError('maglev: backends must be an array');
-  if (!Number.isSafeInteger(size) || size < 2 || size > MAGLEV_MAX_SIZE || !isPrime(size)) {
-    throw new RangeError(`maglev: table size must be a prime between 2 and ${MAGLEV_MAX_SIZE}, got ${String(size)}`);
+  if (size !== lastPrimeSize) {
+    if (!Number.isSafeInteger(size) || size < 2 || size > MAGLEV_MAX_SIZE || !isPrime(size)) {
+      throw new RangeError(`maglev: table size must be a prime between 2 and ${MAGLEV_MAX_SIZE}, got ${String(size)}`);
+    }
+    lastPrimeSize = size;
   }
-  const seen = new Set<string>();
-  backends.forEach((b, i) => {
-    if (typeof b?.key !== 'string') throw new TypeError(`maglev: backends[${i}].key must be a string`);
+  // A pool of a few backends (the common one) is checked for duplicates by
+  // comparing keys pairwise: cheaper than a Set per build.
+  const n = backends.length;
+  const seen = n > 16 ? new Set<string>() : undefined;
+  for (let i = 0; i < n; i++) {
+    const b = backends[i];
+    const key = b?.key;
+    if (typeof key !== 'string') throw new TypeError(`maglev: backends[${i}].key must be a string`);
     const w = b.weight;
     if (typeof w !== 'number' || !Number.isSafeInteger(w) || w < 0 || w > MAGLEV_MAX_WEIGHT) {
       throw new RangeError(
-        `maglev: backends[${i}] (${JSON.stringify(b.key)}) weight must be an integer from 0 to ${MAGLEV_MAX_WEIGHT}, got ${String(w)}`,
+        `maglev: backends[${i}] (${JSON.stringify(key)}) weight must be an integer from 0 to ${MAGLEV_MAX_WEIGHT}, got ${String(w)}`,
       );
     }
-    if (seen.has(b.key)) throw new Error(`maglev: duplicate backend key ${JSON.stringify(b.key)} (backends[${i}])`);
-    seen.add(b.key);
-  });
+    let duplicate = false;
+    if (seen === undefined) {
+      for (let j = 0; j < i && !duplicate; j++) duplicate = backends[j].key === key;
+    } else {
+      duplicate = seen.has(key);
+      seen.add(key);
+    }
+    if (duplicate) throw new Error(`maglev: duplicate backend key ${JSON.stringify(key)} (backends[${i}])`);
+  }
 }
 
 /**
