@@ -124,7 +124,20 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 /** The size validate() last found a prime: a daemon builds thousands of tables of one size. */
 let lastPrimeSize = 0;
 
-function validate(backends: readonly MaglevBackend[], size: number): void {
+/** The UTF-8 of the keys of the native build, one after another (grown as needed). */
+let nativeKeys = new Uint8Array(4096);
+/** Where each key ends in nativeKeys (a weight-0 key is left out: its end is its start). */
+let nativeEnds = new Uint32Array(64);
+/** Each backend's weight, for the native build. */
+let nativeWeights = new Uint32Array(64);
+
+/**
+ * Checks the input (the errors buildMaglevTable() documents) and returns
+ * the number of backends with a weight. With `encode` it also writes what
+ * the native build takes, in the same pass: the weighted keys' UTF-8 into
+ * nativeKeys, their ends into nativeEnds, the weights into nativeWeights.
+ */
+function validate(backends: readonly MaglevBackend[], size: number, encode = false): number {
   if (!Array.isArray(backends)) throw new TypeError('maglev: backends must be an array');
   if (size !== lastPrimeSize) {
     if (!Number.isSafeInteger(size) || size < 2 || size > MAGLEV_MAX_SIZE || !isPrime(size)) {
@@ -132,10 +145,16 @@ function validate(backends: readonly MaglevBackend[], size: number): void {
     }
     lastPrimeSize = size;
   }
+  const n = backends.length;
+  if (encode && nativeEnds.length < n) {
+    nativeEnds = new Uint32Array(2 * n);
+    nativeWeights = new Uint32Array(2 * n);
+  }
   // A pool of a few backends (the common one) is checked for duplicates by
   // comparing keys pairwise: cheaper than a Set per build.
-  const n = backends.length;
   const seen = n > 16 ? new Set<string>() : undefined;
+  let weighted = 0;
+  let end = 0;
   for (let i = 0; i < n; i++) {
     const b = backends[i];
     const key = b?.key;
@@ -154,7 +173,33 @@ function validate(backends: readonly MaglevBackend[], size: number): void {
       seen.add(key);
     }
     if (duplicate) throw new Error(`maglev: duplicate backend key ${JSON.stringify(key)} (backends[${i}])`);
+    if (w > 0) weighted++;
+    if (!encode) continue;
+    nativeWeights[i] = w;
+    if (w > 0) end = encodeKey(key, end);
+    nativeEnds[i] = end;
   }
+  return weighted;
+}
+
+/** Writes key's UTF-8 into nativeKeys at `at` (growing it as needed); returns where it ends. */
+function encodeKey(key: string, at: number): number {
+  const len = key.length;
+  // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+  if (nativeKeys.length - at < 3 * len) {
+    const grown = new Uint8Array(Math.max(2 * nativeKeys.length, at + 3 * len));
+    grown.set(nativeKeys.subarray(0, at));
+    nativeKeys = grown;
+  }
+  // ASCII (addresses, names) is copied as it is; anything else is encoded
+  // by TextEncoder (a lone surrogate becomes U+FFFD, as in the reference).
+  const keys = nativeKeys;
+  for (let j = 0; j < len; j++) {
+    const c = key.charCodeAt(j);
+    if (c > 0x7f) return at + utf8.encodeInto(key, keys.subarray(at)).written;
+    keys[at + j] = c;
+  }
+  return at + len;
 }
 
 /**
@@ -171,58 +216,19 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
   return maglevNative() === null ? buildMaglevTableReference(backends, size) : buildMaglevTableNative(backends, size);
 }
 
-/** The UTF-8 of the keys of the native build, one after another (grown as needed). */
-let nativeKeys = new Uint8Array(4096);
-/** Where each key ends in nativeKeys. */
-let nativeEnds = new Uint32Array(64);
-let nativeWeights = new Uint32Array(64);
-
 /**
  * buildMaglevTable() in the native addon: the same validation and errors,
- * then the keys' UTF-8 in one reused buffer, the weights in a reused typed
- * array, and native/maglev.cc fills a new table. Throws when the addon is
- * not built.
+ * in a pass that also writes the weighted keys' UTF-8 into one reused
+ * buffer and the weights into a reused typed array; native/maglev.cc then
+ * fills a new table. Throws when the addon is not built.
  */
 export function buildMaglevTableNative(backends: readonly MaglevBackend[], size: number = MAGLEV_DEFAULT_SIZE): Uint32Array {
   const native = maglevNative();
   if (native === null) throw new Error('maglev: the native addon is not built (run `npm run build`)');
-  validate(backends, size);
-  const count = backends.length;
-  if (nativeEnds.length < count) {
-    nativeEnds = new Uint32Array(2 * count);
-    nativeWeights = new Uint32Array(2 * count);
-  }
-  let keys = nativeKeys;
-  let end = 0;
-  let weighted = 0;
-  for (let i = 0; i < count; i++) {
-    const { key, weight } = backends[i];
-    nativeWeights[i] = weight;
-    if (weight > 0) {
-      weighted++;
-      const len = key.length;
-      // A UTF-16 code unit takes at most 3 bytes of UTF-8.
-      if (keys.length - end < 3 * len) {
-        const grown = new Uint8Array(Math.max(2 * keys.length, end + 3 * len));
-        grown.set(keys.subarray(0, end));
-        keys = nativeKeys = grown;
-      }
-      // ASCII (addresses, names) is copied as it is; anything else is
-      // encoded by TextEncoder (lone surrogates become U+FFFD, as in the
-      // reference).
-      let j = 0;
-      for (; j < len; j++) {
-        const c = key.charCodeAt(j);
-        if (c > 0x7f) break;
-        keys[end + j] = c;
-      }
-      end += j === len ? len : utf8.encodeInto(key, keys.subarray(end)).written;
-    }
-    nativeEnds[i] = end; // a weight-0 key is left out: its end is its start
-  }
+  const weighted = validate(backends, size, true);
   if (weighted > size) throw new RangeError(`maglev: ${weighted} weighted backends do not fit a table of ${size} slots`);
   const table = new Uint32Array(size);
-  native.maglevBuild(keys, nativeEnds, nativeWeights, count, table);
+  native.maglevBuild(nativeKeys, nativeEnds, nativeWeights, backends.length, table);
   return table;
 }
 
