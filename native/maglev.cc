@@ -104,20 +104,29 @@ struct Backend {
 	uint32_t weight;
 	uint32_t pos; /* current preferred slot */
 	uint32_t skip;
-	uint64_t turns; /* turns taken so far */
-	uint64_t round; /* round of the next turn */
+	/* (t + 1) * W / weight after t turns, as quotient and remainder:
+	 * its next turn's round is the quotient rounded up. Each turn adds
+	 * W / weight (step_quot, step_rem): no division per turn. */
+	uint64_t quot, rem;
+	uint64_t step_quot, step_rem;
 };
 
-/* ceil(a / b) for b > 0; a < 2^53 here, exact in 64 bits. */
-static inline uint64_t CeilDiv(uint64_t a, uint64_t b)
+/* A backend's next turn in the heap: its round and its position in key
+ * order, side by side so that comparing two needs no other memory. */
+struct Turn {
+	uint64_t round;
+	uint32_t at;
+};
+
+static inline uint64_t NextRound(const Backend &b)
 {
-	return a / b + (a % b != 0);
+	return b.quot + (b.rem != 0);
 }
 
 /* Scratch kept between calls (a build makes no allocation once warm). */
 struct Scratch {
 	std::vector<Backend> live;
-	std::vector<uint32_t> heap;
+	std::vector<Turn> heap;
 };
 
 static thread_local Scratch scratch;
@@ -140,21 +149,21 @@ static inline void TakeTurn(uint32_t *slots, uint32_t size, Backend &b)
 }
 
 /* (round, position in key order): the order turns are taken in. */
-static inline bool Before(const std::vector<Backend> &live, uint32_t a, uint32_t b)
+static inline bool Before(const Turn &a, const Turn &b)
 {
-	return live[a].round < live[b].round || (live[a].round == live[b].round && a < b);
+	return a.round < b.round || (a.round == b.round && a.at < b.at);
 }
 
-static void SiftDown(const std::vector<Backend> &live, uint32_t *heap, uint32_t n, uint32_t at)
+static void SiftDown(Turn *heap, uint32_t n, uint32_t at)
 {
-	uint32_t item = heap[at];
+	Turn item = heap[at];
 	for (;;) {
 		uint32_t child = 2 * at + 1;
 		if (child >= n)
 			break;
-		if (child + 1 < n && Before(live, heap[child + 1], heap[child]))
+		if (child + 1 < n && Before(heap[child + 1], heap[child]))
 			child++;
-		if (!Before(live, heap[child], item))
+		if (!Before(heap[child], item))
 			break;
 		heap[at] = heap[child];
 		at = child;
@@ -230,7 +239,7 @@ static Napi::Value MaglevBuild(const Napi::CallbackInfo &info)
 			equal = false;
 		if (w > max_weight)
 			max_weight = w;
-		live.push_back(Backend{start, end[i] - start, i, w, 0, 0, 0, 0});
+		live.push_back(Backend{start, end[i] - start, i, w, 0, 0, 0, 0, 0, 0});
 	}
 	uint32_t n = (uint32_t)live.size();
 	if (n > size)
@@ -275,21 +284,29 @@ static Napi::Value MaglevBuild(const Napi::CallbackInfo &info)
 
 	/* Katran's MaglevV2 rounds: backend i's (t+1)-th turn falls in round
 	 * ceil((t+1) * W / w_i); turns are taken in (round, key order) from a
-	 * heap. (t+1) <= 2^20 + 1 and W < 2^32: the products fit 64 bits. */
-	std::vector<uint32_t> &heap = scratch.heap;
+	 * heap, exactly: (t+1) <= 2^20 + 1 and W < 2^32, so (t+1) * W < 2^53
+	 * and every quotient and remainder fits 64 bits. */
+	std::vector<Turn> &heap = scratch.heap;
 	heap.resize(n);
 	for (uint32_t i = 0; i < n; i++) {
-		live[i].round = CeilDiv((uint64_t)max_weight, live[i].weight);
-		heap[i] = i;
+		Backend &b = live[i];
+		b.step_quot = b.quot = max_weight / b.weight;
+		b.step_rem = b.rem = max_weight % b.weight;
+		heap[i] = Turn{NextRound(b), i};
 	}
 	for (int64_t i = (int64_t)(n >> 1) - 1; i >= 0; i--)
-		SiftDown(live, heap.data(), n, (uint32_t)i);
+		SiftDown(heap.data(), n, (uint32_t)i);
 	for (uint32_t filled = 0; filled < size; filled++) {
-		Backend &b = live[heap[0]];
+		Backend &b = live[heap[0].at];
 		TakeTurn(slots, size, b);
-		b.turns++;
-		b.round = CeilDiv((b.turns + 1) * max_weight, b.weight);
-		SiftDown(live, heap.data(), n, 0);
+		b.quot += b.step_quot;
+		b.rem += b.step_rem;
+		if (b.rem >= b.weight) {
+			b.rem -= b.weight;
+			b.quot++;
+		}
+		heap[0].round = NextRound(b);
+		SiftDown(heap.data(), n, 0);
 	}
 	return env.Undefined();
 }
