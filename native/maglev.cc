@@ -194,8 +194,10 @@ static Napi::Value MaglevBuild(const Napi::CallbackInfo &info)
 	double count_d = info[3].As<Napi::Number>().DoubleValue();
 	auto table = Typed<uint32_t>(info, 4, "table", napi_uint32_array, "Uint32Array");
 
-	if (!(count_d >= 0) || count_d != (double)(uint32_t)count_d ||
-	    count_d > (double)ends.ElementLength() || count_d > (double)weights.ElementLength())
+	/* NaN fails the first test; the cast comes after the range tests. */
+	if (!(count_d >= 0) || count_d > (double)UINT32_MAX ||
+	    count_d > (double)ends.ElementLength() || count_d > (double)weights.ElementLength() ||
+	    count_d != (double)(uint32_t)count_d)
 		throw Napi::RangeError::New(
 		    env, "maglevBuild: count must be an integer from 0 to the length of ends (" +
 			     std::to_string(ends.ElementLength()) + ") and weights (" +
@@ -225,6 +227,7 @@ static Napi::Value MaglevBuild(const Napi::CallbackInfo &info)
 	live.clear();
 	uint32_t max_weight = 0;
 	bool equal = true;
+	uint64_t weighted = 0; /* live holds at most size of them */
 	for (uint32_t i = 0, start = 0; i < count; start = end[i], i++) {
 		if (end[i] < start || end[i] > key_total)
 			throw Napi::RangeError::New(
@@ -239,13 +242,15 @@ static Napi::Value MaglevBuild(const Napi::CallbackInfo &info)
 			equal = false;
 		if (w > max_weight)
 			max_weight = w;
-		live.push_back(Backend{start, end[i] - start, i, w, 0, 0, 0, 0, 0, 0});
+		if (++weighted <= size)
+			live.push_back(Backend{start, end[i] - start, i, w, 0, 0, 0, 0, 0, 0});
 	}
-	uint32_t n = (uint32_t)live.size();
-	if (n > size)
-		throw Napi::RangeError::New(env, "maglevBuild: " + std::to_string(n) +
+	if (weighted > size)
+		throw Napi::RangeError::New(env, "maglevBuild: " + std::to_string(weighted) +
 						     " weighted backends do not fit a table of " +
 						     std::to_string(size) + " slots");
+
+	uint32_t n = (uint32_t)live.size();
 
 	/* Key order: the UTF-8 bytes, byte-wise, shorter first on a common
 	 * prefix; equal bytes (distinct keys with lone surrogates both encode

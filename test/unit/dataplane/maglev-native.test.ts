@@ -213,6 +213,9 @@ describe.skipIf(native === null)('native Maglev build (skipped: the addon is not
       ['negative count', () => nb.maglevBuild(keys, ends, weights, -1, new Uint32Array(7)), /count must be an integer/],
       ['fractional count', () => nb.maglevBuild(keys, ends, weights, 1.5, new Uint32Array(7)), /count must be an integer/],
       ['NaN count', () => nb.maglevBuild(keys, ends, weights, NaN, new Uint32Array(7)), /count must be an integer/],
+      ['a count of 2^32', () => nb.maglevBuild(keys, ends, weights, 2 ** 32, new Uint32Array(7)), /count must be an integer/],
+      ['an infinite count', () => nb.maglevBuild(keys, ends, weights, Infinity, new Uint32Array(7)), /count must be an integer/],
+      ['a count as a string', () => nb.maglevBuild(keys, ends, weights, '3' as unknown as number, new Uint32Array(7)), /argument 4 \(count\) must be a number/],
       [
         'an end past the keys',
         () => nb.maglevBuild(keys, Uint32Array.from([1, 2, 9]), weights, 3, new Uint32Array(7)),
