@@ -135,6 +135,15 @@ describe.skipIf(native === null)('native Maglev build (skipped: the addon is not
     expectSame(backends, 65537, '1000 backends');
   });
 
+  it('equals the reference with long keys (the key buffer grows mid-pool)', () => {
+    const backends = Array.from({ length: 12 }, (_, i) => ({
+      key: `${'é'.repeat(i * 200)}${i}${'x'.repeat(3000)}`,
+      weight: 1 + (i % 4),
+    }));
+    expectSame(backends, 1021, 'long keys');
+    expectSame(backends.map((b) => ({ ...b, weight: 5 })), 1021, 'long keys, equal');
+  });
+
   it('orders keys byte-wise: a prefix first, UTF-8 above ASCII, astral above U+FFFF', () => {
     for (const keys of [
       ['ab', 'a', 'abc', ''],
