@@ -3,7 +3,8 @@
  * backend keys and weights, in the same order, and the same ring size)
  * get the same slot -> backend table, so it is built once. A site with
  * 10 000 services on ten real servers builds one table, not 10 000
- * (about 70 us each for 1021 slots, and its garbage).
+ * (about 20 us each for 1021 slots in native code, 35 us in TypeScript,
+ * and its garbage).
  *
  * The table is in backend positions (buildMaglevTable's output), so each
  * service still maps it to its own real indexes. Least recently used sets
