@@ -1,9 +1,9 @@
 /* Maglev table builds in native code: the same table, byte for byte, as the
  * TypeScript reference (buildMaglevTableReference() in
  * src/dataplane/maglev.ts, whose header and docs/maglev.md give the
- * contract), about ten times faster. A daemon with 10 000 services builds
- * 10 000 tables while the kernel allocates its maps, so this is on the
- * critical path of start-up.
+ * contract), about twice as fast (docs/maglev.md, "Native build"). A
+ * daemon with 10 000 services builds 10 000 tables while the kernel
+ * allocates its maps, so this is on the critical path of start-up.
  *
  * maglevBuild(keys, ends, weights, count, table)
  *   keys     Uint8Array: the UTF-8 of every backend's key, one after another

@@ -208,7 +208,7 @@ function encodeKey(key: string, at: number): number {
  * Throws on a non-prime size, a negative or non-integer weight, a duplicate
  * key, or more weighted backends than slots.
  *
- * The build runs in the native addon (native/maglev.cc, ~10x faster) when
+ * The build runs in the native addon (native/maglev.cc, ~2x faster) when
  * the addon is built, else in TypeScript (buildMaglevTableReference()); both
  * give the same table for every input (test/unit/dataplane/maglev-native.test.ts).
  */
