@@ -18,7 +18,8 @@
         "native/net_rtnl.cc",
         "native/net_notify.cc",
         "native/bfd_packet.cc",
-        "native/bfd.cc"
+        "native/bfd.cc",
+        "native/maglev.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -1,7 +1,8 @@
 /* The vipd native addon: libbpf objects, maps, programs and links, BTF
- * layouts, bpffs and interface helpers, the VRRP socket path and BFD. The typed
- * face of all of it lives in src/bpf and src/net (src/native.ts loads it);
- * nothing else loads it. */
+ * layouts, bpffs and interface helpers, the VRRP socket path, BFD and the
+ * Maglev table builder. The typed face of all of it lives in src/bpf,
+ * src/net, src/bfd and src/dataplane/maglev-native.ts (src/native.ts loads
+ * it); nothing else loads it. */
 #include "addon.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
@@ -13,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	vipd::InitSys(env, exports);
 	vipd::InitVrrpNative(env, exports);
 	vipd::InitBfd(env, exports);
+	vipd::InitMaglev(env, exports);
 	return exports;
 }
 

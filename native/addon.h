@@ -12,5 +12,6 @@ void InitBtfLayout(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
 void InitVrrpNative(Napi::Env env, Napi::Object exports);
 void InitBfd(Napi::Env env, Napi::Object exports);
+void InitMaglev(Napi::Env env, Napi::Object exports);
 
 } // namespace vipd

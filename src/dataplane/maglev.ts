@@ -20,7 +20,12 @@
  *   reaches the largest weight, which then is subtracted (Katran's MaglevV2).
  *   Backends take turns in sorted-key order; the build stops when every slot
  *   is taken.
+ *
+ * buildMaglevTable() runs native/maglev.cc when the addon is built and
+ * buildMaglevTableReference() (below, in TypeScript) when it is not: the
+ * same table for every input.
  */
+import { maglevNative } from './maglev-native.js';
 
 /** Slot value when there is no backend with a non-zero weight. */
 export const NO_BACKEND = 0xffffffff;
@@ -116,23 +121,85 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function validate(backends: readonly MaglevBackend[], size: number): void {
+/** The size validate() last found a prime: a daemon builds thousands of tables of one size. */
+let lastPrimeSize = 0;
+
+/** The UTF-8 of the keys of the native build, one after another (grown as needed). */
+let nativeKeys = new Uint8Array(4096);
+/** Where each key ends in nativeKeys (a weight-0 key is left out: its end is its start). */
+let nativeEnds = new Uint32Array(64);
+/** Each backend's weight, for the native build. */
+let nativeWeights = new Uint32Array(64);
+
+/**
+ * Checks the input (the errors buildMaglevTable() documents) and returns
+ * the number of backends with a weight. With `encode` it also writes what
+ * the native build takes, in the same pass: the weighted keys' UTF-8 into
+ * nativeKeys, their ends into nativeEnds, the weights into nativeWeights.
+ */
+function validate(backends: readonly MaglevBackend[], size: number, encode = false): number {
   if (!Array.isArray(backends)) throw new TypeError('maglev: backends must be an array');
-  if (!Number.isSafeInteger(size) || size < 2 || size > MAGLEV_MAX_SIZE || !isPrime(size)) {
-    throw new RangeError(`maglev: table size must be a prime between 2 and ${MAGLEV_MAX_SIZE}, got ${String(size)}`);
+  if (size !== lastPrimeSize) {
+    if (!Number.isSafeInteger(size) || size < 2 || size > MAGLEV_MAX_SIZE || !isPrime(size)) {
+      throw new RangeError(`maglev: table size must be a prime between 2 and ${MAGLEV_MAX_SIZE}, got ${String(size)}`);
+    }
+    lastPrimeSize = size;
   }
-  const seen = new Set<string>();
-  backends.forEach((b, i) => {
-    if (typeof b?.key !== 'string') throw new TypeError(`maglev: backends[${i}].key must be a string`);
+  const n = backends.length;
+  if (encode && nativeEnds.length < n) {
+    nativeEnds = new Uint32Array(2 * n);
+    nativeWeights = new Uint32Array(2 * n);
+  }
+  // A pool of a few backends (the common one) is checked for duplicates by
+  // comparing keys pairwise: cheaper than a Set per build.
+  const seen = n > 16 ? new Set<string>() : undefined;
+  let weighted = 0;
+  let end = 0;
+  for (let i = 0; i < n; i++) {
+    const b = backends[i];
+    const key = b?.key;
+    if (typeof key !== 'string') throw new TypeError(`maglev: backends[${i}].key must be a string`);
     const w = b.weight;
     if (typeof w !== 'number' || !Number.isSafeInteger(w) || w < 0 || w > MAGLEV_MAX_WEIGHT) {
       throw new RangeError(
-        `maglev: backends[${i}] (${JSON.stringify(b.key)}) weight must be an integer from 0 to ${MAGLEV_MAX_WEIGHT}, got ${String(w)}`,
+        `maglev: backends[${i}] (${JSON.stringify(key)}) weight must be an integer from 0 to ${MAGLEV_MAX_WEIGHT}, got ${String(w)}`,
       );
     }
-    if (seen.has(b.key)) throw new Error(`maglev: duplicate backend key ${JSON.stringify(b.key)} (backends[${i}])`);
-    seen.add(b.key);
-  });
+    let duplicate = false;
+    if (seen === undefined) {
+      for (let j = 0; j < i && !duplicate; j++) duplicate = backends[j].key === key;
+    } else {
+      duplicate = seen.has(key);
+      seen.add(key);
+    }
+    if (duplicate) throw new Error(`maglev: duplicate backend key ${JSON.stringify(key)} (backends[${i}])`);
+    if (w > 0) weighted++;
+    if (!encode) continue;
+    nativeWeights[i] = w;
+    if (w > 0) end = encodeKey(key, end);
+    nativeEnds[i] = end;
+  }
+  return weighted;
+}
+
+/** Writes key's UTF-8 into nativeKeys at `at` (growing it as needed); returns where it ends. */
+function encodeKey(key: string, at: number): number {
+  const len = key.length;
+  // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+  if (nativeKeys.length - at < 3 * len) {
+    const grown = new Uint8Array(Math.max(2 * nativeKeys.length, at + 3 * len));
+    grown.set(nativeKeys.subarray(0, at));
+    nativeKeys = grown;
+  }
+  // ASCII (addresses, names) is copied as it is; anything else is encoded
+  // by TextEncoder (a lone surrogate becomes U+FFFD, as in the reference).
+  const keys = nativeKeys;
+  for (let j = 0; j < len; j++) {
+    const c = key.charCodeAt(j);
+    if (c > 0x7f) return at + utf8.encodeInto(key, keys.subarray(at)).written;
+    keys[at + j] = c;
+  }
+  return at + len;
 }
 
 /**
@@ -140,8 +207,39 @@ function validate(backends: readonly MaglevBackend[], size: number): void {
  * the backend owning slot s, or NO_BACKEND when no backend has a weight.
  * Throws on a non-prime size, a negative or non-integer weight, a duplicate
  * key, or more weighted backends than slots.
+ *
+ * The build runs in the native addon (native/maglev.cc, ~2x faster) when
+ * the addon is built, else in TypeScript (buildMaglevTableReference()); both
+ * give the same table for every input (test/unit/dataplane/maglev-native.test.ts).
  */
 export function buildMaglevTable(backends: readonly MaglevBackend[], size: number = MAGLEV_DEFAULT_SIZE): Uint32Array {
+  return maglevNative() === null ? buildMaglevTableReference(backends, size) : buildMaglevTableNative(backends, size);
+}
+
+/**
+ * buildMaglevTable() in the native addon: the same validation and errors,
+ * in a pass that also writes the weighted keys' UTF-8 into one reused
+ * buffer and the weights into a reused typed array; native/maglev.cc then
+ * fills a new table. Throws when the addon is not built.
+ */
+export function buildMaglevTableNative(backends: readonly MaglevBackend[], size: number = MAGLEV_DEFAULT_SIZE): Uint32Array {
+  const native = maglevNative();
+  if (native === null) throw new Error('maglev: the native addon is not built (run `npm run build`)');
+  const weighted = validate(backends, size, true);
+  if (weighted > size) throw new RangeError(`maglev: ${weighted} weighted backends do not fit a table of ${size} slots`);
+  const table = new Uint32Array(size);
+  native.maglevBuild(nativeKeys, nativeEnds, nativeWeights, backends.length, table);
+  return table;
+}
+
+/**
+ * The TypeScript build: the reference the native one is tested against, and
+ * the build when the addon is absent. Same contract as buildMaglevTable().
+ */
+export function buildMaglevTableReference(
+  backends: readonly MaglevBackend[],
+  size: number = MAGLEV_DEFAULT_SIZE,
+): Uint32Array {
   validate(backends, size);
   const table = new Uint32Array(size).fill(NO_BACKEND);
   // The same memory seen as signed: NO_BACKEND reads as -1, a small integer,
