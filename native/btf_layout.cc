@@ -67,28 +67,36 @@ static Napi::Value BtfStructs(const Napi::CallbackInfo &info)
 	return out;
 }
 
-/* btfDatasec(path, ".rodata") -> [{name, offset, size}] */
+/* btfDatasec(path, ".rodata") -> [{name, offset, size}]. From the BTF of the
+ * object as libbpf opens it: in the file, clang leaves a data section's
+ * size and its variables' offsets at 0, and libbpf fills them in from the
+ * ELF symbols at open (so the raw BTF put every constant at offset 0). */
 static Napi::Value BtfDatasec(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Args a(info, "btfDatasec");
 	std::string path = a.String(0, "path");
 	std::string sec = a.String(1, "section");
-	BtfHandle h(OpenBtf(env, path));
+	struct bpf_object *obj = bpf_object__open_file(path.c_str(), nullptr);
+	int err = (int)libbpf_get_error(obj);
+	if (err)
+		throw ErrnoError(env, "bpf_object__open_file", -err, path);
 	Napi::Array out = Napi::Array::New(env);
-	__s32 id = btf__find_by_name_kind(h.btf, sec.c_str(), BTF_KIND_DATASEC);
-	if (id < 0)
-		return out;
-	const struct btf_type *t = btf__type_by_id(h.btf, id);
-	const struct btf_var_secinfo *v = btf_var_secinfos(t);
-	for (__u16 i = 0; i < btf_vlen(t); i++, v++) {
-		const struct btf_type *var = btf__type_by_id(h.btf, v->type);
-		Napi::Object o = Napi::Object::New(env);
-		o.Set("name", btf__name_by_offset(h.btf, var->name_off));
-		o.Set("offset", (double)v->offset);
-		o.Set("size", (double)v->size);
-		out.Set(i, o);
+	struct btf *btf = bpf_object__btf(obj);
+	__s32 id = btf ? btf__find_by_name_kind(btf, sec.c_str(), BTF_KIND_DATASEC) : -1;
+	if (id >= 0) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_var_secinfo *v = btf_var_secinfos(t);
+		for (__u16 i = 0; i < btf_vlen(t); i++, v++) {
+			const struct btf_type *var = btf__type_by_id(btf, v->type);
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("name", btf__name_by_offset(btf, var->name_off));
+			o.Set("offset", (double)v->offset);
+			o.Set("size", (double)v->size);
+			out.Set(i, o);
+		}
 	}
+	bpf_object__close(obj);
 	return out;
 }
 

@@ -742,7 +742,11 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 			std::lock_guard<std::mutex> lock(mu_);
 			if (kabs_paused_ && steady_ && queue_.empty() && core_) {
 				kabs_paused_ = false;
-				if (kabs_.Reattach(core_->fd) == 0)
+				/* Counted only when a filter went back on (Reattach()
+				 * does nothing, and returns 0, when none was built). */
+				bool was_attached = kabs_.attached();
+				if (kabs_.Reattach(core_->fd) == 0 && !was_attached &&
+				    kabs_.attached())
 					kernel_attaches_++;
 			}
 		}

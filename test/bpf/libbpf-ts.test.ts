@@ -83,6 +83,17 @@ describe('ObjectSpec', () => {
     ipv4Frame.copy(expected, 6, 0, 6);
     expect(res.data.toString('hex')).toBe(expected.toString('hex'));
     swapping.close();
+
+    // Two constants: each at its own offset (the object file's raw BTF
+    // says 0 for both; libbpf places them at open), so setting the second
+    // leaves the first as set.
+    const both = await loadTestObject((s) => {
+      s.setConstant('swap_macs', 1);
+      s.setConstant('tail_call_slot', 0);
+    });
+    using bothProg = both.program('xdp_count');
+    expect(bothProg.run({ data: ipv4Frame }).retval).toBe(XdpAction.Tx);
+    both.close();
   });
 
   it('a program the verifier rejects fails with VerifierError carrying the log', async () => {
