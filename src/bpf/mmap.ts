@@ -140,15 +140,6 @@ export class ArrayMemory {
     return [first, second];
   }
 
-  /** readU32() into the caller's array (its first `count` elements): a scan of many rings allocates nothing per ring. */
-  readU32Into(start: number, count: number, word: number, out: Uint32Array): Uint32Array {
-    this.#check(start, count, word);
-    if (out.length < count) throw new RangeError(`map '${this.#name}': ${count} words do not fit an array of ${out.length}`);
-    const words = this.#words;
-    for (let i = 0, w = start * 2 + word; i < count; i++, w += 2) out[i] = words[w] ?? 0;
-    return out;
-  }
-
   /** Unmaps now; later reads and writes throw. */
   close(): void {
     const buffer = this.#buffer;

@@ -225,20 +225,6 @@ export class MaglevRings {
     return ring + size > this.memory.length ? null : this.memory.pairView(ring, size);
   }
 
-  /**
-   * readSlots() into the caller's arrays (at least `size` long; the words
-   * past `size` are left as they were). REAL_NONE past the end of the map.
-   */
-  readSlotsInto(ring: number, size: number, real: Uint32Array, fallback: Uint32Array): void {
-    if (ring + size > this.memory.length) {
-      real.fill(REAL_NONE, 0, size);
-      fallback.fill(REAL_NONE, 0, size);
-      return;
-    }
-    this.memory.readU32Into(ring, size, SLOT_REAL, real);
-    this.memory.readU32Into(ring, size, SLOT_FALLBACK, fallback);
-  }
-
   /** Forgets a service's quiescence clock (its index may be reused). */
   forget(service: number): void {
     this.retiredAt.delete(service);
