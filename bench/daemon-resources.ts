@@ -83,7 +83,7 @@ function memory(pid: number): { rssKiB: number; hwmKiB: number } {
   return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
 }
 
-function sample(pid: number, hz: number): ProcSample {
+export function sample(pid: number, hz: number): ProcSample {
   const cpu = statCpu(readFileSync(`/proc/${pid}/stat`, 'utf8'), hz);
   const { rssKiB, hwmKiB } = memory(pid);
   const threads = new Map<string, number>();
@@ -106,7 +106,7 @@ function sample(pid: number, hz: number): ProcSample {
 }
 
 /** Seconds since the process started (/proc/PID/stat starttime: clock ticks after boot). */
-function processAgeSeconds(pid: number, hz: number): number {
+export function processAgeSeconds(pid: number, hz: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Field 22 (starttime); f[0] is field 3.
   const started = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / hz;
@@ -117,10 +117,10 @@ function processAgeSeconds(pid: number, hz: number): number {
 /** VmHWM - VmRSS that marks V8's start-up collection as done (it frees ~10 MiB). */
 const STARTUP_COLLECTED_MIB = 5;
 /** The window opens at the latest once the youngest daemon is this old. */
-const STARTUP_CAP_S = 60;
+export const STARTUP_CAP_S = 60;
 
 /** Every pid's resident memory has fallen STARTUP_COLLECTED_MIB under its peak. */
-function startupCollected(pids: number[]): boolean {
+export function startupCollected(pids: number[]): boolean {
   return pids.every((pid) => {
     const m = memory(pid);
     return (m.hwmKiB - m.rssKiB) / 1024 >= STARTUP_COLLECTED_MIB;

@@ -6,7 +6,8 @@
  * goes down, not after Master_Down (360 ms here).
  *
  * Per interval (default 3 ms; BENCH_BFD_INTERVALS=0.003,0.005,0.01 for more):
- *  1. CPU of each daemon over a 10 s window, idle pair, with BFD running,
+ *  1. CPU of each daemon over a 10 s window, idle pair, with BFD running
+ *     (the window opens after V8's start-up collection: cpuWindow()),
  *     beside the same pair without BFD measured first in the same run
  *     (utime+stime from /proc/PID/stat, % of one core);
  *  2. failover trials, two deaths: `ip link set eth0 down` in the MASTER
@@ -28,6 +29,7 @@ import { SERVICE_PORT, Site, VIP, sleep } from '../scripts/topology.js';
 import type { InstanceStatus } from '../src/daemon/api.js';
 import { netnsUnavailable, haveCommand, type NodeChild } from '../test/helpers/netns.js';
 import { PRIORITIES, PROBE_SCRIPT, Spoiled, monoNs, realMinusMonoNs, waitAnswered, watchWire } from './failover.js';
+import { STARTUP_CAP_S, processAgeSeconds, sample, startupCollected } from './daemon-resources.js';
 import { type BenchContext, type Section, type SectionOutcome, type Summary, fmt, formatTable, summarize } from './lib.js';
 
 type Death = 'link down' | 'SIGKILL';
@@ -64,8 +66,12 @@ interface BfdTrial {
 
 interface CpuFigure {
   bfd: boolean;
+  /** utime+stime (scheduler ticks), % of one core. */
   master: number;
   backup: number;
+  /** The scheduler's exact account (schedstat, all threads), % of one core. */
+  masterExact: number;
+  backupExact: number;
 }
 
 interface SoakResult {
@@ -112,15 +118,32 @@ function cpuSeconds(pid: number, hz: number): number {
   return (Number(f[11]) + Number(f[12])) / hz;
 }
 
+/**
+ * CPU over CPU_WINDOW_MS once both daemons are past V8's start-up
+ * collection (the daemon section's rule, bench/daemon-resources.ts: ~40-60
+ * ms of CPU some 10-25 s after start, 0.4-0.6% of a core over a 10 s
+ * window), or once they are STARTUP_CAP_S old, then a 2 s settle.
+ */
 async function cpuWindow(site: Site, bfd: boolean): Promise<CpuFigure> {
   const hz = clockTicks();
   const pids = site.daemons.map((d) => d!.pid!);
+  while (!startupCollected(pids) && Math.min(...pids.map((p) => processAgeSeconds(p, hz))) < STARTUP_CAP_S) await sleep(500);
+  await sleep(2000);
   const before = pids.map((p) => cpuSeconds(p, hz));
+  const exactBefore = pids.map((p) => sample(p, hz).exact);
   const t0 = monoNs();
   await sleep(CPU_WINDOW_MS);
   const s = (monoNs() - t0) / 1e9;
   const after = pids.map((p) => cpuSeconds(p, hz));
-  return { bfd, master: ((after[0]! - before[0]!) / s) * 100, backup: ((after[1]! - before[1]!) / s) * 100 };
+  const exactAfter = pids.map((p) => sample(p, hz).exact);
+  const pct = (i: number, a: number[], b: number[]) => ((a[i]! - b[i]!) / s) * 100;
+  return {
+    bfd,
+    master: pct(0, after, before),
+    backup: pct(1, after, before),
+    masterExact: pct(0, exactAfter, exactBefore),
+    backupExact: pct(1, exactAfter, exactBefore),
+  };
 }
 
 async function instance(site: Site, i: number): Promise<InstanceStatus | undefined> {
@@ -371,8 +394,9 @@ export const failoverBfd: Section = {
 
     const rows: string[][] = [['BFD', 'takeover', 'death', 'client gap', 'death -> GARP', 'death -> answers', 'trials', 'spurious']];
     const whereRows: string[][] = [['BFD', 'takeover', 'death', 'detect', '+map', '+announce', '+JS wakeup', '+engine', 'announce -> wire']];
-    const cpuRows: string[][] = [['BFD', 'MASTER CPU %', 'BACKUP CPU %']];
-    if (noBfdCpu) cpuRows.push(['off', fmt(noBfdCpu.master, 2), fmt(noBfdCpu.backup, 2)]);
+    const cpuRows: string[][] = [['BFD', 'MASTER CPU %', 'BACKUP CPU %', 'MASTER schedstat %', 'BACKUP schedstat %']];
+    const cpuRow = (label: string, c: CpuFigure) => [label, fmt(c.master, 2), fmt(c.backup, 2), fmt(c.masterExact, 3), fmt(c.backupExact, 3)];
+    if (noBfdCpu) cpuRows.push(cpuRow('off', noBfdCpu));
     const soakRows: string[][] = [['BFD', 'soak s', 'session downs', 'lb2 takeovers', 'late TX', 'held']];
     for (const r of results) {
       const label = `${r.intervalMs} ms x ${r.multiplier}`;
@@ -387,7 +411,7 @@ export const failoverBfd: Section = {
         rows.push([label, path, death, cell(t.gapMs), cell(t.deathToGarpMs), cell(t.deathToReplyMs), `${t.trials.length}${t.failed.length ? ` (+${t.failed.length} failed)` : ''}`, String(t.spurious)]);
       }
       const c = r.cpu.find((x) => x.bfd);
-      if (c) cpuRows.push([label, fmt(c.master, 2), fmt(c.backup, 2)]);
+      if (c) cpuRows.push(cpuRow(label, c));
       if (r.soak) soakRows.push([label, String(r.soak.seconds), String(r.soak.sessionDowns), String(r.soak.backupTransitions), String(r.soak.late), r.soak.held ? 'yes' : 'NO']);
     }
     // The issue's second figure: the fastest interval whose soak held.
@@ -407,8 +431,9 @@ export const failoverBfd: Section = {
       'first announcement sent, JS got the BFD event, engine decided MASTER; and announcement sendto -> GARP on the client\'s wire.',
       'takeover native: the BFD thread\'s armed takeover; js: the engine on the event loop (VIPD_BFD_NATIVE_TAKEOVER=0), the path before.',
       '',
-            formatTable(cpuRows, [false, true, true]),
-            `daemon CPU, % of one core, utime+stime over ${CPU_WINDOW_MS / 1000} s, idle pair, same run.`,
+            formatTable(cpuRows, [false, true, true, true, true]),
+            `daemon CPU, % of one core over ${CPU_WINDOW_MS / 1000} s, idle pair past its start-up GC, same run: utime+stime (10 ms ticks: +-0.1 and noisy)`,
+            `and the scheduler's exact account (/proc/PID/task/*/schedstat, all threads).`,
             '',
           ]
         : [];
