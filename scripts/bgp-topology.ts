@@ -299,7 +299,7 @@ export class BgpSite {
     // XDP_TX out of a veth reaches the peer only when the peer runs an XDP program.
     const bridgePort = (opts: { flood?: boolean } = {}) => {
       if (opts.flood === false) sw.ns.execSync('bridge', ['link', 'set', 'dev', `p${port}`, 'flood', 'off']);
-      sw.ns.ip(['link', 'set', 'dev', `p${port++}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
+      sw.ns.attachXdpObject(`p${port++}`, xdpPass);
     };
     sw.attach(router, 'eth1');
     bridgePort();

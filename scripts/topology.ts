@@ -164,7 +164,7 @@ export class Site {
     hosts.forEach(([ns, addr], i) => {
       this.sw.attach(ns, 'eth0');
       ns.addr('eth0', `${addr}/${v6 ? 64 : 24}`);
-      this.sw.ns.ip(['link', 'set', 'dev', `p${i}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
+      this.sw.ns.attachXdpObject(`p${i}`, xdpPass);
     });
     this.client.execSync('ethtool', ['-K', 'eth0', 'tx', 'off']);
     for (const r of this.reals) {

@@ -52,9 +52,15 @@ export function haveCommand(cmd: string): boolean {
   }
 }
 
-function run(cmd: string, args: readonly string[], input?: string): string {
+function run(cmd: string, args: readonly string[], input?: string, env?: NodeJS.ProcessEnv): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+    return execFileSync(cmd, args, {
+      encoding: 'utf8',
+      input,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: 30_000,
+      env: env ? { ...process.env, ...env } : undefined,
+    });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || e.message}`);
@@ -130,6 +136,21 @@ export class Namespace {
   ip(args: string | readonly string[]): string {
     const a = typeof args === 'string' ? args.split(/\s+/).filter(Boolean) : args;
     return run('ip', ['-n', this.name, ...a]);
+  }
+
+  /**
+   * Attaches the object's `sec` program to `dev` in native mode with iproute2.
+   *
+   * iproute2 pins into a work directory `tc/globals` on a bpffs: with no
+   * bpffs at /sys/fs/bpf it takes the first bpffs in /proc/mounts, which may
+   * be a pin directory another test (or a daemon) mounted, and leaves `tc/`
+   * there. TC_BPF_MNT pins it to /sys/fs/bpf, which `ip -n` mounts inside its
+   * own private mount namespace when the host has none: nothing outside changes.
+   */
+  attachXdpObject(dev: string, obj: string, sec = 'xdp'): void {
+    run('ip', ['-n', this.name, 'link', 'set', 'dev', dev, 'xdpdrv', 'obj', obj, 'sec', sec], undefined, {
+      TC_BPF_MNT: '/sys/fs/bpf',
+    });
   }
 
   /** `ip -j -n NS <args>`, parsed. */

@@ -88,7 +88,7 @@ describe.skipIf(why)(`XDP data plane end to end${why ? ` (skipped: ${why})` : ''
       sw.attach(ns, 'eth0');
       ns.addr('eth0', `${addr}/24`);
       ns.addr('eth0', `${addr6}/64`);
-      sw.ns.ip(['link', 'set', 'dev', `p${i}`, 'xdpdrv', 'obj', xdpPass, 'sec', 'xdp']);
+      sw.ns.attachXdpObject(`p${i}`, xdpPass);
     });
     client.execSync('ethtool', ['-K', 'eth0', 'tx', 'off']);
     for (const r of reals) {
