@@ -6,12 +6,12 @@
  * The VRRP instances themselves belong to InstanceSet (instances.ts): this
  * module says when they are added, started and ended, not how.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { BpfError, ensureBpffs } from '../bpf/index.js';
 import { diffConfig, type Config, type InstanceConfig } from '../config/index.js';
 import { dataplaneFootprint } from '../config/capacity.js';
 import { Dataplane } from '../dataplane/manager.js';
+import { removeMapPins } from '../dataplane/pins.js';
 import { formatBytes, type MapSizes } from '../dataplane/sizing.js';
 import { VipdMetrics, MetricsServer, type DataplaneCounters } from '../metrics/index.js';
 import { linkInfo, peerCredentials, sdNotify } from '../net/index.js';
@@ -207,11 +207,8 @@ export class Daemon implements ControlTarget {
         { pin: pinDir, why: err.message },
         'pinned maps do not match this build or are too small for this config: replacing them (links kept, state rebuilt from the config)',
       );
-      // The pin directory is vipd's own: every pin but the links goes, so maps an
-      // older ABI had under other names (services, service_stats) go too.
-      for (const name of readdirSync(pinDir)) {
-        if (!name.startsWith('xdp_link_') && !name.endsWith('.debug')) rmSync(join(pinDir, name), { force: true });
-      }
+      const removed = removeMapPins(pinDir);
+      this.#log.info({ pin: pinDir, removed }, `removed ${removed.length} pinned maps`);
       return Dataplane.open({ pinDir, sizes });
     }
   }

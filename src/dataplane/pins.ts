@@ -42,6 +42,24 @@ export async function lockPinDir(pinDir: string, waitMs: number): Promise<DirLoc
 }
 
 /**
+ * Removes every map pin under pinDir, whatever its name (maps an older ABI
+ * pinned under other names go too), keeping the links (the program stays
+ * attached while the maps are replaced) and what vipd never makes: the
+ * kernel's `*.debug` iterators and directories. iproute2 keeps its
+ * `tc/globals` on the first bpffs it finds when /sys/fs/bpf is none, which
+ * may be this one; a directory here is never vipd's. Returns the names removed.
+ */
+export function removeMapPins(pinDir: string): string[] {
+  const removed: string[] = [];
+  for (const entry of readdirSync(pinDir, { withFileTypes: true })) {
+    if (entry.isDirectory() || entry.name.startsWith(LINK_PREFIX) || entry.name.endsWith('.debug')) continue;
+    rmSync(join(pinDir, entry.name), { force: true });
+    removed.push(entry.name);
+  }
+  return removed.sort();
+}
+
+/**
  * Removes every pin under pinDir that vipd made: links first (which
  * detaches the program when no fd holds them), then the maps.
  */

@@ -4,13 +4,15 @@
  * 1): configuration, Maglev install and swap, failover and lease expiry,
  * counters, and re-adoption of pinned maps by a second manager.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PinDirLockedError, ensureBpffs, unmountBpffs, xdpVerdictName } from '../../src/bpf/index.js';
 import { REAL_NONE } from '../../src/dataplane/abi.js';
 import { parseAddr } from '../../src/dataplane/addr.js';
 import { flowHash, hashAddr, portsWord, ringSlot } from '../model/xdp-hash.js';
 import { Dataplane } from '../../src/dataplane/manager.js';
+import { removeMapPins } from '../../src/dataplane/pins.js';
 import { monotonicNs } from '../../src/net/clock.js';
 import { LB_MAC, arpRequestFrame, mac, nsFrame, tcpFrame } from '../helpers/frames.js';
 import { waitFor } from '../helpers/wait.js';
@@ -350,6 +352,17 @@ describe('Dataplane manager', () => {
     expect(() => dp.addService({ vip: VIP, port: 9001, protocol: 'tcp', instance: 0, backends: 1000 })).toThrow(
       /the rings map is full: a ring pair of 131074 slots does not fit in \d+ free of 8192 slots/,
     );
+  });
+
+  it("removeMapPins removes every map pin and keeps what is not vipd's (iproute2's tc/ directory, *.debug)", () => {
+    // iproute2 makes tc/globals on the first bpffs it finds when /sys/fs/bpf is none.
+    mkdirSync(join(pinDir, 'tc', 'globals'), { recursive: true });
+    const pinned = readdirSync(pinDir).filter((n) => !n.endsWith('.debug') && n !== 'tc');
+    expect(pinned).toContain('instances');
+    expect(removeMapPins(pinDir)).toEqual(pinned.sort());
+    expect(readdirSync(pinDir).filter((n) => !n.endsWith('.debug'))).toEqual(['tc']);
+    expect(readdirSync(join(pinDir, 'tc'))).toEqual(['globals']);
+    rmSync(join(pinDir, 'tc'), { recursive: true });
   });
 
   it('unpinAll removes the pins', () => {
