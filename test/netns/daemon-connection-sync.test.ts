@@ -162,7 +162,12 @@ describe.skipIf(skipReason)(`vipd connection sync${skipReason ? ` (skipped: ${sk
     await x.waitState(0, 'MASTER', 60_000);
     await x.waitState(1, 'BACKUP');
     // lb1 held preemption from the moment it heard no MASTER (FAULT) until the bulk from lb2 arrived.
-    const back = logLines(x, 0).slice(lb1LogAtFailover);
+    // The log reaches its file through this process's pipe, so the status
+    // can say MASTER before the transition's line is in the file: wait for it.
+    const back = await waitFor('lb1 to log its transition to MASTER', () => {
+      const lines = logLines(x, 0).slice(lb1LogAtFailover);
+      return lines.some((l) => l.to === 'MASTER') ? lines : undefined;
+    }, 10_000);
     const at = (msg: string) => back.findIndex((l) => l.msg === msg);
     const toMaster = back.findIndex((l) => l.to === 'MASTER');
     expect(at('connection sync: preemption held until a bulk sync from the MASTER completes'), 'hold logged').toBeGreaterThanOrEqual(0);
