@@ -19,7 +19,8 @@
         "native/net_notify.cc",
         "native/bfd_packet.cc",
         "native/bfd.cc",
-        "native/maglev.cc"
+        "native/maglev.cc",
+        "native/loop_watch.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -1,8 +1,9 @@
 /* The vipd native addon: libbpf objects, maps, programs and links, BTF
  * layouts, bpffs and interface helpers, the VRRP socket path, BFD and the
- * Maglev table builder. The typed face of all of it lives in src/bpf,
- * src/net, src/bfd and src/dataplane/maglev-native.ts (src/native.ts loads
- * it); nothing else loads it. */
+ * Maglev table builder, and the event loop's watch. The typed face of all
+ * of it lives in src/bpf, src/net, src/bfd, src/dataplane/maglev-native.ts
+ * and src/metrics/event-loop.ts (src/native.ts loads it); nothing else
+ * loads it. */
 #include "addon.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
@@ -15,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	vipd::InitVrrpNative(env, exports);
 	vipd::InitBfd(env, exports);
 	vipd::InitMaglev(env, exports);
+	vipd::InitLoopWatch(env, exports);
 	return exports;
 }
 

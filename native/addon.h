@@ -13,5 +13,6 @@ void InitSys(Napi::Env env, Napi::Object exports);
 void InitVrrpNative(Napi::Env env, Napi::Object exports);
 void InitBfd(Napi::Env env, Napi::Object exports);
 void InitMaglev(Napi::Env env, Napi::Object exports);
+void InitLoopWatch(Napi::Env env, Napi::Object exports);
 
 } // namespace vipd

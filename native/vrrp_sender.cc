@@ -15,18 +15,13 @@
  * 2000); if it does not, the thread stops sending (checked before each
  * advert, so no advert leaves after the bound) and posts a 'watchdog' event,
  * so a wedged daemon does not stay MASTER forever. The proof that the loop
- * runs: every turn of the loop stamps the time (a uv check handle per loop,
- * LoopSeen(): a daemon's loop wakes about once a second anyway, for its
- * event-loop lag sampler), JS may call checkIn(), and when neither happened
- * for PING_SHARE of the bound the thread queues a no-op call on the loop
- * (the thread-safe function, with a native callback that runs no JS),
- * which stamps the check-in when the loop runs it. A loop that runs answers
- * within microseconds; one stalled by JS (a long computation, a blocking
- * call) only when the stall ends. So a steady MASTER's JS needs no timer
- * for the watchdog. A stall trips it within watchdogMs of its start, and
- * one shorter than (1 - PING_SHARE) x watchdogMs never does (0.8 s at the
- * default 2 s; the ping share is not a half, so pings do not race the
- * lag sampler's one-second turns).
+ * runs is that it waits for events (loop_watch.h: libuv's idle time, which
+ * grows while the loop sleeps in the kernel and stands still while JS
+ * runs), read before each advert; JS may also call checkIn(). So a steady
+ * MASTER's JS needs no timer and no wakeup for the watchdog, and a stall
+ * (JS that does not return, a blocking call) trips it watchdogMs after it
+ * began, or up to one advert interval sooner (the sender places the end of
+ * the loop's last wait only between two of its own readings).
  *
  * Lease hook: after each advert sent (at least one destination accepted it),
  * the entry is set to the value template with the u64 at valueOffset set to
@@ -36,16 +31,14 @@
  * no system call per advert. Any other map: bpf_map_update_elem(mapFd,
  * key, value). */
 #include "errors.h"
+#include "loop_watch.h"
 #include "net_util.h"
 
-#include <atomic>
 #include <bpf/bpf.h>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -53,60 +46,10 @@
 #include <sys/timerfd.h>
 #include <thread>
 #include <unistd.h>
-#include <uv.h>
 #include <vector>
 
 namespace vipd
 {
-
-/* The share of the watchdog bound after the loop's last turn at which the
- * thread asks the loop for a check-in (see the header). */
-static constexpr double PING_SHARE = 0.6;
-
-/* When an event loop last turned: a check handle (it runs once per turn,
- * right after the poll) stamps CLOCK_MONOTONIC. One per loop, shared by
- * every sender of that loop; unref'd, so it keeps no loop alive; closed
- * with the env (the stamp itself lives on while a sender holds it). */
-struct LoopCheck {
-	uv_check_t handle;
-	uv_loop_t *loop;
-	std::shared_ptr<std::atomic<uint64_t>> seen;
-};
-
-static std::mutex g_loops_mu;
-static std::map<uv_loop_t *, std::shared_ptr<std::atomic<uint64_t>>> g_loops;
-
-static std::shared_ptr<std::atomic<uint64_t>> LoopSeen(Napi::Env env)
-{
-	uv_loop_t *loop = nullptr;
-	if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop)
-		throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
-	std::lock_guard<std::mutex> guard(g_loops_mu);
-	auto found = g_loops.find(loop);
-	if (found != g_loops.end())
-		return found->second;
-	auto *c = new LoopCheck{{}, loop, std::make_shared<std::atomic<uint64_t>>(MonoNs())};
-	uv_check_init(loop, &c->handle);
-	c->handle.data = c;
-	uv_check_start(&c->handle, [](uv_check_t *h) {
-		((LoopCheck *)h->data)->seen->store(MonoNs(), std::memory_order_relaxed);
-	});
-	uv_unref((uv_handle_t *)&c->handle);
-	napi_add_env_cleanup_hook(
-	    env,
-	    [](void *arg) {
-		    auto *c = (LoopCheck *)arg;
-		    {
-			    std::lock_guard<std::mutex> guard(g_loops_mu);
-			    g_loops.erase(c->loop);
-		    }
-		    uv_close((uv_handle_t *)&c->handle,
-			     [](uv_handle_t *h) { delete (LoopCheck *)h->data; });
-	    },
-	    c);
-	g_loops[loop] = c->seen;
-	return c->seen;
-}
 
 struct SenderEvent {
 	std::string type;
@@ -125,10 +68,9 @@ struct SenderState {
 	uint64_t interval_ns = 1000000000ull;
 	uint64_t watchdog_ns = 2000000000ull;
 	uint64_t last_checkin_ns = 0;
-	/* The loop's last turn (LoopSeen()), a check-in too. */
-	std::shared_ptr<std::atomic<uint64_t>> loop_seen;
-	/* A loop check-in is queued and not yet run (Ping()). */
-	bool ping_pending = false;
+	/* When the event loop last waited for events (loop_watch.h): a
+	 * check-in too. Read by the sender thread only. */
+	std::unique_ptr<LoopLiveness> loop;
 	uint64_t next_ns = 0;
 	int sched_priority = 0;
 	bool realtime = false;
@@ -294,7 +236,7 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		if (st_->tfd < 0)
 			throw ErrnoError(env, "timerfd_create", errno, "advert sender");
 		st_->core = VrrpSockCoreOf(env, info[0]);
-		st_->loop_seen = LoopSeen(env);
+		st_->loop = std::make_unique<LoopLiveness>(WatchedLoop(env));
 		Napi::Object o = info[1].As<Napi::Object>();
 		st_->interval_ns = IntervalNs(env, o.Get("intervalUs"));
 		st_->watchdog_ns =
@@ -368,30 +310,6 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 			delete ev;
 	}
 
-	/* Queues a check-in on the event loop (see the watchdog above); called
-	 * with st->mu held. The call holds a reference to the state: it may run
-	 * after the handle is gone (then env is null, and it only lets go). */
-	static void Ping(const std::shared_ptr<SenderState> &ref,
-			 const Napi::ThreadSafeFunction &tsfn)
-	{
-		auto *held = new std::shared_ptr<SenderState>(ref);
-		ref->ping_pending = true;
-		napi_status s = tsfn.NonBlockingCall(
-		    held, [](Napi::Env env, Napi::Function fn, std::shared_ptr<SenderState> *p) {
-			    SenderState *st = p->get();
-			    pthread_mutex_lock(&st->mu);
-			    if (env)
-				    st->last_checkin_ns = MonoNs();
-			    st->ping_pending = false;
-			    pthread_mutex_unlock(&st->mu);
-			    delete p;
-		    });
-		if (s != napi_ok) {
-			ref->ping_pending = false;
-			delete held;
-		}
-	}
-
 	static void Run(std::shared_ptr<SenderState> ref, Napi::ThreadSafeFunction tsfn)
 	{
 		SenderState *st = ref.get();
@@ -409,9 +327,9 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		while (!st->quit) {
 			if (st->running) {
 				uint64_t now = MonoNs();
-				uint64_t seen = st->loop_seen->load(std::memory_order_relaxed);
-				if (seen > st->last_checkin_ns)
-					st->last_checkin_ns = seen;
+				uint64_t waited = st->loop->WaitedAt(now);
+				if (waited > st->last_checkin_ns)
+					st->last_checkin_ns = waited;
 				if (st->watchdog_ns &&
 				    now >= st->last_checkin_ns + st->watchdog_ns) {
 					st->running = false;
@@ -419,10 +337,6 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 					st->Arm(0, 0);
 					Post(tsfn, "watchdog", 0);
 				} else if (now >= st->next_ns) {
-					if (st->watchdog_ns && !st->ping_pending &&
-					    now >= st->last_checkin_ns +
-						       (uint64_t)(st->watchdog_ns * PING_SHARE))
-						Ping(ref, tsfn);
 					int err = 0;
 					SendLocked(st, now, &err);
 					if (err != reported_err) {

@@ -13,6 +13,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { CounterValue, DataplaneCounters, DataplaneStatsSource } from './dataplane-source.js';
+import { registerEventLoopBusy } from './event-loop.js';
 
 /** The numeric value of each VRRP state in vipd_vrrp_state. */
 export const VRRP_STATE_VALUE = { INIT: 0, BACKUP: 1, MASTER: 2, FAULT: 3 } as const;
@@ -28,15 +29,13 @@ export interface InstanceInfo {
 }
 
 /**
- * How often the event-loop lag histogram (nodejs_eventloop_lag_*) samples,
- * ms. Its timer is the one thing that still wakes a steady daemon's event
- * loop (VRRP's steady state runs in native threads): at 100 ms it was about
- * 0.1% of a core, as much as the rest of the JS side together. Once a second
- * still records every stall that spans a sample (all of 1 s and more, a
- * shorter one in proportion to its length); VRRP does not depend on it (the
- * native threads keep sending and timing without JS).
+ * prom-client always starts Node's event-loop delay histogram, a libuv timer
+ * firing every `eventLoopMonitoringPrecision` ms, which would be the one
+ * timer left waking a steady daemon (VRRP's steady state runs in native
+ * threads). Its series are replaced by the native watch's (event-loop.ts),
+ * so its timer is set to fire once in 24 days: never, in effect.
  */
-const EVENT_LOOP_SAMPLE_MS = 1000;
+const EVENT_LOOP_TIMER_NEVER_MS = 2 ** 31 - 1;
 
 /** prom-client default gauges whose names end in _total (see the constructor). */
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
@@ -257,11 +256,10 @@ export class VipdMetrics {
     });
 
     if (options.defaultMetrics !== false) {
-      // The event-loop lag histogram samples with a libuv timer; at
-      // prom-client's default 10 ms that timer alone woke an idle daemon 100
-      // times a second (0.7% of a core, more than keepalived's whole VRRP at
-      // 10 ms adverts). See EVENT_LOOP_SAMPLE_MS.
-      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+      // The event-loop lag histogram: measured at every turn by the addon
+      // (event-loop.ts), not sampled by a timer that wakes an idle daemon.
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_TIMER_NEVER_MS });
+      registerEventLoopBusy(this.registry);
       // prom-client exports these as gauges named *_total, which Prometheus
       // reserves for counters (`promtool check metrics` flags them). They
       // are the sums of nodejs_active_{handles,requests,resources}{type},

@@ -97,6 +97,24 @@ describe('VipdMetrics over /metrics', () => {
     expect(typeOf(res.body, 'nodejs_eventloop_lag_seconds')).toBe('gauge');
   });
 
+  it('shows a stall of the event loop in nodejs_eventloop_lag_max_seconds (every turn is measured, no sampling timer)', async () => {
+    const metrics = new VipdMetrics({ defaultMetrics: true });
+    const { port } = await serve(metrics);
+    await get(port, '/metrics'); // what came before is in this scrape
+    // 80 ms of JS that does not return: one turn of the loop at least that long.
+    const until = performance.now() + 80;
+    while (performance.now() < until) {
+      /* busy */
+    }
+    const body = (await get(port, '/metrics')).body;
+    const value = (name: string): number => Number(samples(body, name)[0]?.split(' ')[1]);
+    expect(typeOf(body, 'nodejs_eventloop_lag_max_seconds')).toBe('gauge');
+    expect(value('nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0.08);
+    expect(value('nodejs_eventloop_lag_min_seconds')).toBeLessThanOrEqual(value('nodejs_eventloop_lag_p50_seconds'));
+    expect(value('nodejs_eventloop_lag_p99_seconds')).toBeLessThanOrEqual(value('nodejs_eventloop_lag_max_seconds'));
+    expect(value('nodejs_eventloop_lag_mean_seconds')).toBeGreaterThan(0);
+  });
+
   it('reads the kernel counters at scrape time, once per scrape', async () => {
     const dp = new FakeDataplane();
     const metrics = new VipdMetrics({ dataplane: dp, defaultMetrics: false });
