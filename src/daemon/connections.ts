@@ -26,6 +26,16 @@ export const CLEAN_GRACE_MS = 10_000;
 /** Default time between sweeps. */
 export const SWEEP_INTERVAL_MS = 5_000;
 /**
+ * The longest time between sweeps while there is nothing to sweep: the flow
+ * tables empty, every ring clean, no persistence and no connection sync.
+ * Then nothing but a ring change can put an entry in the tables (a packet
+ * on a clean slot never touches them), so the pace doubles from
+ * SWEEP_INTERVAL_MS up to this, and any ring change brings it back at once
+ * (poke()). An idle daemon's JS thread then wakes for the sweep once a
+ * minute instead of every 5 s.
+ */
+export const SWEEP_IDLE_MAX_MS = 60_000;
+/**
  * A sweep takes at most this share of the time: a big table is swept less
  * often (1 M entries take ~0.7 s of CPU to read, so every ~7 s, not every
  * 5 s: under 10 % of a core).
@@ -52,6 +62,8 @@ export class ConnectionTable {
   #timer: NodeJS.Timeout | undefined;
   #started = false;
   #last: SweepResult | undefined;
+  /** The wait before the next sweep while quiet (#isQuiet()); 0: the normal pace. */
+  #idleWaitMs = 0;
   /** The sweep in progress (one at a time: the timer and `drain --wait` may both ask). */
   #running: Promise<SweepResult | undefined> | undefined;
   #stopped = false;
@@ -78,20 +90,42 @@ export class ConnectionTable {
     if (this.#started) return;
     this.#started = true;
     this.#stopped = false;
-    const next = (result: SweepResult | undefined) => {
-      if (this.#stopped) return;
-      const wait = Math.max(this.#intervalMs, (result?.durationMs ?? 0) / SWEEP_DUTY);
-      this.#timer = setTimeout(() => void this.sweep().then(next), wait);
-      this.#timer.unref();
-    };
-    void this.sweep().then(next);
+    this.#idleWaitMs = 0;
+    this.#dp.onRingsChanged(() => this.poke());
+    void this.sweep().then((r) => this.#next(r));
   }
 
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#dp.onRingsChanged(undefined);
     this.#stopped = true;
     this.#started = false;
+  }
+
+  /** A ring changed: back to the normal pace if the sweep had backed off (SWEEP_IDLE_MAX_MS). */
+  poke(): void {
+    if (!this.#started || this.#idleWaitMs === 0) return;
+    this.#idleWaitMs = 0;
+    this.#schedule(this.#intervalMs);
+  }
+
+  /** Schedules the sweep after `result`: later for a long sweep, backing off while quiet. */
+  #next(result: SweepResult | undefined): void {
+    if (this.#stopped) return;
+    this.#idleWaitMs = result && this.#isQuiet(result) ? Math.min(SWEEP_IDLE_MAX_MS, (this.#idleWaitMs || this.#intervalMs) * 2) : 0;
+    this.#schedule(Math.max(this.#idleWaitMs || this.#intervalMs, (result?.durationMs ?? 0) / SWEEP_DUTY));
+  }
+
+  #schedule(waitMs: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.sweep().then((r) => this.#next(r)), waitMs);
+    this.#timer.unref();
+  }
+
+  /** Nothing left to sweep until a ring changes (SWEEP_IDLE_MAX_MS). */
+  #isQuiet(result: SweepResult): boolean {
+    return result.read === 0 && result.byState.pending === 0 && this.#services.longestPersistence() === 0 && this.#dp.quiet();
   }
 
   /** Resolves when no sweep runs (before the data plane is closed). */

@@ -407,6 +407,7 @@ export class Dataplane {
    * traffic passes to the kernel until installTable()/setBackends().
    */
   addService(spec: ServiceSpec): ServiceInfo {
+    this.#ringsChanged();
     return this.services.add(spec);
   }
 
@@ -415,6 +416,7 @@ export class Dataplane {
    * map (a config load of 10 000 services: two syscalls, not 20 000).
    */
   addServices(specs: readonly ServiceSpec[]): void {
+    this.#ringsChanged();
     this.services.addMany(specs);
   }
 
@@ -423,6 +425,7 @@ export class Dataplane {
   }
 
   deleteService(spec: ServiceRef): boolean {
+    this.#ringsChanged();
     return this.services.delete(spec);
   }
 
@@ -434,7 +437,7 @@ export class Dataplane {
    * build does), so no pass over the table finds them for the counters.
    */
   installTable(spec: ServiceRef, table: Uint32Array, reals?: readonly number[]): Promise<void> {
-    return this.services.installTable(spec, table, reals);
+    return this.#changing(this.services.installTable(spec, table, reals));
   }
 
   /**
@@ -444,7 +447,7 @@ export class Dataplane {
    * backends, whose reals entries deleteReal() clears next).
    */
   setBackends(spec: ServiceRef, backends: readonly BackendSpec[], invalid?: RealSet, record = true): Promise<void> {
-    return this.services.setBackends(spec, backends, invalid, record);
+    return this.#changing(this.services.setBackends(spec, backends, invalid, record));
   }
 
   /** The live table of a service. */
@@ -458,11 +461,13 @@ export class Dataplane {
    * refreshFallbacks(); null: computed here (the default).
    */
   setFallbackSource(source: FallbackSource | null): void {
+    this.#ringsChanged();
     this.services.setFallbackSource(source);
   }
 
   /** Rewrites a service's live fallback words from the fallback source, in place; the slots rewritten. */
   refreshFallbacks(spec: ServiceRef): number {
+    this.#ringsChanged();
     return this.services.refreshFallbacks(spec);
   }
 
@@ -511,6 +516,32 @@ export class Dataplane {
     const from = readings[0];
     const open = ev.pending.packets - from.noted - (ev.promoted.packets - from.promoted);
     return open > 0n ? Number(open) : 0;
+  }
+
+  /**
+   * Whether the flow tables can only stay as they are until the next ring
+   * change: every ring's slots clean and no connection sync
+   * (ServiceEntries.quiet()). The sweep backs off then (ConnectionTable).
+   */
+  quiet(): boolean {
+    return this.services.quiet();
+  }
+
+  /** Called (synchronously) whenever a service or its ring is about to change: the sweep's cue to resume its pace. */
+  onRingsChanged(listener: (() => void) | undefined): void {
+    this.#ringsListener = listener;
+  }
+
+  #ringsListener: (() => void) | undefined;
+
+  #ringsChanged(): void {
+    this.#ringsListener?.();
+  }
+
+  /** An install: the listener hears of it when it begins and again once it is live. */
+  #changing(install: Promise<void>): Promise<void> {
+    this.#ringsChanged();
+    return install.finally(() => this.#ringsChanged());
   }
 
   /** The services' live rings (index, ring, size, flags, change times), for the sweep's clean-up. */

@@ -641,6 +641,20 @@ export class ServiceEntries {
     return rewritten;
   }
 
+  /**
+   * Nothing for a sweep to clean: every live ring's slots clean (a packet
+   * on a clean slot never touches the flow tables), no previous ring kept,
+   * and no connection sync (its fallbacks come from the MASTER at any time).
+   */
+  quiet(): boolean {
+    if (this.fallbackSource) return false;
+    for (const svc of this.known.values()) {
+      if (svc.value.ring_size === 0) continue;
+      if (svc.unclean !== 0 || svc.value.prev_size !== 0) return false;
+    }
+    return true;
+  }
+
   private byIndex(index: number): Entry | undefined {
     const e = this.indexed.get(index);
     return e && this.known.get((e.id ??= serviceId(e.key))) === e ? e : undefined;
