@@ -98,7 +98,14 @@ struct VrrpSockCore {
 	 * (PACKET_MR_UNICAST) for as long as it is open. */
 	int pkt_fd = -1;
 	uint8_t vmac[6] = {};
+	/* Without vmac: multicast adverts leave through link_fd, an AF_PACKET
+	 * SOCK_DGRAM socket (the kernel adds the Ethernet header from the
+	 * interface's MAC), when the socket was opened with linkLayerSend on an
+	 * Ethernet interface; -1: through fd, the raw IP socket. */
+	int link_fd = -1;
 	~VrrpSockCore();
+	/* Opens link_fd; returns 0 or -errno. */
+	int OpenLinkLayer();
 	/* Opens pkt_fd and adds vmac to the unicast filter; returns 0 or -errno. */
 	int OpenVmac(const uint8_t mac[6]);
 	/* Sends one VRRP payload to dst (IPv4: builds the IP header itself:

@@ -24,6 +24,8 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
 #include <netinet/ip.h>
 #include <mutex>
 #include <sys/epoll.h>
@@ -48,6 +50,8 @@ VrrpSockCore::~VrrpSockCore()
 		close(fd);
 	if (pkt_fd >= 0)
 		close(pkt_fd);
+	if (link_fd >= 0)
+		close(link_fd);
 }
 
 int VrrpSockCore::OpenVmac(const uint8_t mac[6])
@@ -88,29 +92,33 @@ static bool IsMulticast(const IpAddr &a)
 	return a.v6.s6_addr[0] == 0xff;
 }
 
-/* An advert to a multicast group as a whole Ethernet frame from the virtual
- * MAC: the IP header is built here (IPv4 as with IP_HDRINCL, plus the header
- * checksum the kernel would fill in; IPv6 with hop limit 255 and traffic
- * class 0xc0) and the destination MAC is the group's (RFC 1112, RFC 2464). */
-static int SendFromVmac(VrrpSockCore *c, const IpAddr &dst, const uint8_t *payload, size_t len,
-			uint16_t ip_id)
+/* The group's MAC (RFC 1112, RFC 2464). */
+static void GroupMac(const IpAddr &dst, uint8_t mac[6])
 {
-	uint8_t frame[14 + 40 + 1500];
-	size_t hlen = c->family == AF_INET ? 20 : 40;
-	if (len > sizeof(frame) - 14 - hlen)
-		return -EMSGSIZE;
-	uint8_t *ip = frame + 14;
-	if (c->family == AF_INET) {
+	if (dst.family == AF_INET) {
 		uint32_t group = ntohl(dst.v4.s_addr);
-		const uint8_t dmac[6] = {0x01,
-					 0x00,
-					 0x5e,
-					 (uint8_t)((group >> 16) & 0x7f),
-					 (uint8_t)(group >> 8),
-					 (uint8_t)group};
-		memcpy(frame, dmac, 6);
-		frame[12] = 0x08;
-		frame[13] = 0x00;
+		const uint8_t m[6] = {0x01,
+				      0x00,
+				      0x5e,
+				      (uint8_t)((group >> 16) & 0x7f),
+				      (uint8_t)(group >> 8),
+				      (uint8_t)group};
+		memcpy(mac, m, 6);
+	} else {
+		const uint8_t *g = dst.v6.s6_addr;
+		const uint8_t m[6] = {0x33, 0x33, g[12], g[13], g[14], g[15]};
+		memcpy(mac, m, 6);
+	}
+}
+
+/* The IP header of an advert sent below the IP layer: IPv4 as with
+ * IP_HDRINCL (TOS 0xc0, TTL 255, DF clear), plus the header checksum the
+ * kernel would fill in; IPv6 with hop limit 255 and traffic class 0xc0.
+ * Returns its length. */
+static size_t BuildIpHeader(const VrrpSockCore *c, const IpAddr &dst, size_t len, uint16_t ip_id,
+			    uint8_t *ip)
+{
+	if (c->family == AF_INET) {
 		memset(ip, 0, 20);
 		ip[0] = 0x45;
 		ip[1] = 0xc0;
@@ -125,23 +133,34 @@ static int SendFromVmac(VrrpSockCore *c, const IpAddr &dst, const uint8_t *paylo
 		uint16_t sum = HeaderChecksum(ip, 20);
 		ip[10] = (uint8_t)(sum >> 8);
 		ip[11] = (uint8_t)sum;
-	} else {
-		const uint8_t *g = dst.v6.s6_addr;
-		const uint8_t dmac[6] = {0x33, 0x33, g[12], g[13], g[14], g[15]};
-		memcpy(frame, dmac, 6);
-		frame[12] = 0x86;
-		frame[13] = 0xdd;
-		memset(ip, 0, 40);
-		ip[0] = 0x6c; /* version 6, traffic class 0xc0 */
-		ip[4] = (uint8_t)(len >> 8);
-		ip[5] = (uint8_t)len;
-		ip[6] = IPPROTO_VRRP;
-		ip[7] = 255;
-		memcpy(ip + 8, &c->source.v6, 16);
-		memcpy(ip + 24, &dst.v6, 16);
+		return 20;
 	}
+	memset(ip, 0, 40);
+	ip[0] = 0x6c; /* version 6, traffic class 0xc0 */
+	ip[4] = (uint8_t)(len >> 8);
+	ip[5] = (uint8_t)len;
+	ip[6] = IPPROTO_VRRP;
+	ip[7] = 255;
+	memcpy(ip + 8, &c->source.v6, 16);
+	memcpy(ip + 24, &dst.v6, 16);
+	return 40;
+}
+
+/* An advert to a multicast group as a whole Ethernet frame from the virtual
+ * MAC (vmac: a raw IP socket always takes the interface's MAC). */
+static int SendFromVmac(VrrpSockCore *c, const IpAddr &dst, const uint8_t *payload, size_t len,
+			uint16_t ip_id)
+{
+	uint8_t frame[14 + 40 + 1500];
+	size_t hlen = c->family == AF_INET ? 20 : 40;
+	if (len > sizeof(frame) - 14 - hlen)
+		return -EMSGSIZE;
+	GroupMac(dst, frame);
 	memcpy(frame + 6, c->vmac, 6);
-	memcpy(ip + hlen, payload, len);
+	frame[12] = c->family == AF_INET ? 0x08 : 0x86;
+	frame[13] = c->family == AF_INET ? 0x00 : 0xdd;
+	BuildIpHeader(c, dst, len, ip_id, frame + 14);
+	memcpy(frame + 14 + hlen, payload, len);
 	struct sockaddr_ll sll = {};
 	sll.sll_family = AF_PACKET;
 	sll.sll_ifindex = (int)c->ifindex;
@@ -152,20 +171,65 @@ static int SendFromVmac(VrrpSockCore *c, const IpAddr &dst, const uint8_t *paylo
 	return 0;
 }
 
+/* An advert to a multicast group handed to the interface's driver path as
+ * an IP packet (AF_PACKET, SOCK_DGRAM: the kernel adds the Ethernet header
+ * with the interface's MAC as the source, whatever it is now). This skips
+ * what the raw IP socket does per advert for a destination that never
+ * changes: the route lookup, source checks, the netfilter OUTPUT and
+ * POSTROUTING hooks and the neighbour lookup for the group (docs/vrrp.md
+ * "The advert's path"). The header and the advert go as two pieces. */
+static int SendLinkLayer(VrrpSockCore *c, const IpAddr &dst, const uint8_t *payload, size_t len,
+			 uint16_t ip_id)
+{
+	uint8_t hdr[40];
+	size_t hlen = BuildIpHeader(c, dst, len, ip_id, hdr);
+	struct sockaddr_ll sll = {};
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(c->family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+	sll.sll_ifindex = (int)c->ifindex;
+	sll.sll_halen = 6;
+	GroupMac(dst, sll.sll_addr);
+	struct iovec iov[2] = {{hdr, hlen}, {(void *)payload, len}};
+	struct msghdr msg = {};
+	msg.msg_name = &sll;
+	msg.msg_namelen = sizeof(sll);
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	if (sendmsg(c->link_fd, &msg, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int VrrpSockCore::OpenLinkLayer()
+{
+	/* Protocol 0: this socket sends only, nothing is queued to it. */
+	int s = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	link_fd = s;
+	return 0;
+}
+
 int VrrpSockCore::Send(const IpAddr &dst, const uint8_t *payload, size_t len)
 {
 	if (dst.family != family)
 		return -EAFNOSUPPORT;
 	/* Unicast adverts keep the IP socket: the peer's MAC comes from the
 	 * kernel's neighbour table, and only the source MAC would differ. */
-	if (pkt_fd >= 0 && has_source && IsMulticast(dst)) {
+	if ((pkt_fd >= 0 || link_fd >= 0) && has_source && IsMulticast(dst)) {
 		uint16_t id = 0;
 		if (family == AF_INET) {
 			id = (uint16_t)(ip_id.fetch_add(1) + 1);
 			if (id == 0)
 				id = (uint16_t)(ip_id.fetch_add(1) + 1);
 		}
-		return SendFromVmac(this, dst, payload, len, id);
+		if (pkt_fd >= 0)
+			return SendFromVmac(this, dst, payload, len, id);
+		int rc = SendLinkLayer(this, dst, payload, len, id);
+		/* Larger than the link's MTU (IPv6 adverts of many addresses):
+		 * the IP socket fragments it. */
+		if (rc != -EMSGSIZE)
+			return rc;
 	}
 	if (family == AF_INET) {
 		/* The header and the payload go as two pieces of one datagram:
@@ -338,6 +402,26 @@ class VrrpSocketHandle : public Napi::ObjectWrap<VrrpSocketHandle>
 				if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr)))
 					throw ErrnoError(env, "setsockopt", errno,
 							 "IPV6_JOIN_GROUP ff02::12 on " + ifname);
+			}
+		}
+		/* Multicast adverts below the IP layer (SendLinkLayer), on an
+		 * Ethernet interface with a source address; vmac has its own. */
+		if (o.Get("linkLayerSend").ToBoolean() && core->has_source) {
+			struct ifreq ifr = {};
+			int q = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			bool ether = false;
+			if (q >= 0 && ifname.size() < sizeof(ifr.ifr_name)) {
+				memcpy(ifr.ifr_name, ifname.c_str(), ifname.size() + 1);
+				ether = ioctl(q, SIOCGIFHWADDR, &ifr) == 0 &&
+					ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER;
+			}
+			if (q >= 0)
+				close(q);
+			if (ether) {
+				int rc = core->OpenLinkLayer();
+				if (rc < 0)
+					throw ErrnoError(env, "socket", -rc,
+							 "AF_PACKET (VRRP adverts) on " + ifname);
 			}
 		}
 		Napi::Value vmac = o.Get("vmac");

@@ -21,7 +21,7 @@ import { readBfd } from '../bfd/read-config.js';
 
 const INSTANCE_KEYS = [
   'name', 'interface', 'announce', 'vrid', 'version', 'priority', 'advertInterval', 'preempt', 'preemptDelay',
-  'unicastPeers', 'unicastSource', 'auth', 'checksumMode', 'vips', 'addAddresses', 'vmac', 'garp', 'track', 'notify', 'bfd',
+  'unicastPeers', 'unicastSource', 'auth', 'checksumMode', 'vips', 'addAddresses', 'vmac', 'advertSocket', 'garp', 'track', 'notify', 'bfd',
 ] as const;
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
@@ -287,6 +287,7 @@ export function readInstance(reader: FieldReader, field: Field, bgpConfigured = 
   const vips = vipsField ? readVips(reader, vipsField, version) : [];
   const addAddresses = fields.addAddresses ? reader.boolean(fields.addAddresses) : d.addAddresses;
   const vmac = fields.vmac ? reader.boolean(fields.vmac) : d.vmac;
+  const advertSocket = fields.advertSocket ? reader.oneOf(fields.advertSocket, ['packet', 'ip'] as const) : d.advertSocket;
   const garp = readGarp(reader, fields.garp);
   const track = readTrack(reader, fields.track);
   const notify = readNotify(reader, fields.notify);
@@ -295,7 +296,7 @@ export function readInstance(reader: FieldReader, field: Field, bgpConfigured = 
 
   if (name === undefined || interfaceName === undefined || announce === undefined || vrid === undefined || version === undefined ||
     priority === undefined || advertInterval === undefined || preempt === undefined ||
-    preemptDelay === undefined || checksumMode === undefined || addAddresses === undefined || vmac === undefined ||
+    preemptDelay === undefined || checksumMode === undefined || addAddresses === undefined || vmac === undefined || advertSocket === undefined ||
     vips.length === 0) {
     return name === undefined ? {} : { name };
   }
@@ -317,6 +318,7 @@ export function readInstance(reader: FieldReader, field: Field, bgpConfigured = 
     vips,
     addAddresses,
     vmac,
+    advertSocket,
     garp,
     track,
     notify,

@@ -128,6 +128,8 @@ export interface PasswordAuth {
  * `v3_checksum_as_v2`). Ignored for v2 and for IPv6.
  */
 export type ChecksumMode = 'rfc' | 'v2';
+/** instances[].advertSocket: how multicast adverts leave (InstanceConfig.advertSocket). */
+export type AdvertSocket = 'packet' | 'ip';
 
 export type VrrpVersion = 2 | 3;
 
@@ -170,6 +172,13 @@ export interface InstanceConfig {
    * ARP/NDP replies and forwarded frames carry it (keepalived use_vmac).
    */
   readonly vmac: boolean;
+  /**
+   * How multicast adverts leave: `packet` (default) below the IP layer,
+   * with no route lookup or netfilter OUTPUT/POSTROUTING per advert; `ip`
+   * through the raw IP socket, as keepalived sends them (for hosts whose
+   * netfilter rules act on outgoing VRRP). docs/vrrp.md "The advert's path".
+   */
+  readonly advertSocket: AdvertSocket;
   readonly garp: GarpConfig;
   readonly track: TrackConfig;
   readonly notify: NotifyConfig;
@@ -326,6 +335,7 @@ export const DEFAULTS = {
     checksumMode: 'rfc',
     addAddresses: false,
     vmac: false,
+    advertSocket: 'packet' as AdvertSocket,
   },
   garp: { repeat: 5, interval: 0, delay: 5, refresh: 0 },
   trackInterfaceWeight: 0,

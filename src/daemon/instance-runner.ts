@@ -222,6 +222,7 @@ export class InstanceRunner extends EventEmitter<InstanceRunnerEvents> {
       multicast: unicast.length === 0,
       source: this.primary,
       ...(this.vmac === undefined ? {} : { vmac: this.vmac }),
+      linkLayerSend: config.advertSocket === 'packet',
     });
     this.#socket.on('packet', (p) => this.#onPacket(p));
     this.#socket.on('error', (err) => this.#log.error({ err: err.message }, 'VRRP receive failed'));

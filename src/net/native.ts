@@ -137,7 +137,7 @@ export interface NativeLinkWatcher {
 
 export interface NetAddon {
   VrrpSocketHandle: new (
-    opts: { family: 4 | 6; ifname: string; multicast: boolean; source?: string; vmac?: Uint8Array },
+    opts: { family: 4 | 6; ifname: string; multicast: boolean; source?: string; vmac?: Uint8Array; linkLayerSend?: boolean },
     onPackets: PacketsCallback,
   ) => NativeVrrpSocket;
   AdvertSenderHandle: new (

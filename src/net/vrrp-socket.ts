@@ -32,6 +32,14 @@ export interface VrrpSocketOptions {
    * keep the interface's MAC.
    */
   vmac?: string;
+  /**
+   * Multicast adverts leave below the IP layer (an AF_PACKET socket; the
+   * kernel adds the Ethernet header from the interface's MAC): no route or
+   * neighbour lookup and no netfilter OUTPUT/POSTROUTING per advert.
+   * Needs `source` and an Ethernet interface (otherwise, and for unicast
+   * adverts or one larger than the MTU, the raw IP socket sends).
+   */
+  linkLayerSend?: boolean;
 }
 
 export interface VrrpPacket {
@@ -90,6 +98,7 @@ export class VrrpSocket extends LoopHandleOwner<VrrpSocketEvents, NativeVrrpSock
           multicast: this.multicast,
           source: this.source,
           ...(this.vmac === undefined ? {} : { vmac: parseMac(this.vmac) }),
+          linkLayerSend: opts.linkLayerSend ?? false,
         },
         (err, packets) => this.onPackets(err, packets),
       );

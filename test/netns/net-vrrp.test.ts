@@ -4,7 +4,7 @@
  * over the transpiled src/net.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NetnsLab, netnsUnavailable, transpileForChild, type Namespace, type NodeChild } from '../helpers/netns.js';
+import { haveCommand, NetnsLab, netnsUnavailable, transpileForChild, type Namespace, type NodeChild } from '../helpers/netns.js';
 import { vrrpFilter } from '../helpers/pcap-filter.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -26,6 +26,14 @@ interface Packet {
 }
 
 const skip = netnsUnavailable();
+
+/** The ones' complement sum of an IPv4 header: 0 when its checksum is right. */
+function ipChecksum(h: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < h.length; i += 2) sum += h.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  return ~sum & 0xffff;
+}
 
 describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
   let lab: NetnsLab;
@@ -61,8 +69,14 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     await lab?.cleanup();
   });
 
-  it('IPv4: multicast advert arrives with TTL 255, source, destination and a kernel timestamp', async () => {
-    const sa = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1' });
+  // Multicast adverts leave through the raw IP socket, or below the IP layer (linkLayerSend: advertSocket: packet).
+  const paths = [
+    ['the IP socket', false],
+    ['the link layer', true],
+  ] as const;
+
+  it.each(paths)('IPv4 through %s: multicast advert arrives with TTL 255, source, destination and a kernel timestamp', async (_path, linkLayerSend) => {
+    const sa = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1', linkLayerSend });
     const sb = await cb.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4 });
     await ca.call('send', { handle: sa.handle, hex: ADVERT });
     const got = await until(async () => (await packets(cb, sb.handle))[0]);
@@ -82,8 +96,8 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     await cb.call('close', { handle: sb.handle });
   });
 
-  it('IPv4 on the wire: TOS 0xc0, TTL 255, DF clear, IP ID counting up', async () => {
-    const sa = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1' });
+  it.each(paths)('IPv4 on the wire through %s: TOS 0xc0, TTL 255, DF clear, IP ID counting up, a valid header checksum, from the interface MAC to the group MAC', async (_path, linkLayerSend) => {
+    const sa = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1', linkLayerSend });
     const cap = b.capture('eth0', vrrpFilter('10.201.0.1', '224.0.0.18'), { count: 2, timeoutMs: 15_000 });
     await cap.ready;
     await ca.call('send', { handle: sa.handle, hex: ADVERT });
@@ -91,7 +105,13 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     const frames = await cap.frames;
     expect(frames.length).toBe(2);
     const ip = frames.map((f) => f.subarray(14));
+    for (const f of frames) {
+      expect(f.subarray(0, 6).toString('hex'), 'destination MAC').toBe('01005e000012');
+      expect(f.subarray(6, 12).toString('hex'), 'source MAC').toBe('020000000101');
+      expect(f.readUInt16BE(12)).toBe(0x0800);
+    }
     for (const h of ip) {
+      expect(ipChecksum(h.subarray(0, 20)), 'header checksum').toBe(0);
       expect(h[1]).toBe(0xc0); // TOS
       expect(h.readUInt16BE(6) & 0x4000).toBe(0); // DF clear
       expect(h[8]).toBe(255);
@@ -102,9 +122,9 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     await ca.call('close', { handle: sa.handle });
   });
 
-  it('IPv6: advert from the link-local address to ff02::12 with hop limit 255', async () => {
+  it.each(paths)('IPv6 through %s: advert from the link-local address to ff02::12 with hop limit 255', async (_path, linkLayerSend) => {
     const llA = await a.linkLocal('eth0');
-    const sa = await ca.call<{ handle: number; source: string }>('openSocket', { interface: 'eth0', family: 6 });
+    const sa = await ca.call<{ handle: number; source: string }>('openSocket', { interface: 'eth0', family: 6, linkLayerSend });
     expect(sa.source).toBe(llA);
     const sb = await cb.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 6 });
     await ca.call('send', { handle: sa.handle, hex: ADVERT });
@@ -114,6 +134,38 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
     await ca.call('close', { handle: sa.handle });
     await cb.call('close', { handle: sb.handle });
   });
+
+  it.skipIf(!haveCommand('nft'))(
+    "netfilter OUTPUT rules see adverts through the IP socket (advertSocket: ip), not those sent below the IP layer (packet)",
+    async () => {
+      // What an operator does to hold a host out of an election (or to test a failover).
+      a.execSync('nft', ['-f', '-'], 'table ip vipd_test { chain out { type filter hook output priority 0; ip protocol 112 counter drop; }; }\n');
+      try {
+        const sb = await cb.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4 });
+        const viaIp = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1' });
+        const viaLink = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1', linkLayerSend: true });
+        const refused = await ca.call('send', { handle: viaIp.handle, hex: ADVERT }).then(
+          () => 'sent',
+          (err: Error) => err.message,
+        );
+        expect(refused, 'the IP socket send, dropped by the OUTPUT rule').toMatch(/EPERM|not permitted/);
+        await ca.call('send', { handle: viaLink.handle, hex: MARKER });
+        const heard = await until(async () => {
+          const got = await packets(cb, sb.handle);
+          return got.length > 0 ? got : undefined;
+        });
+        // Only the link-layer advert arrived (the marker: the first packet heard after both sends).
+        expect(heard.map((p) => p.payload)).toEqual([MARKER]);
+        const counter = a.execSync('nft', ['list', 'chain', 'ip', 'vipd_test', 'out']);
+        expect(counter, 'the rule counted the IP socket advert only').toMatch(/packets 1 /);
+        await ca.call('close', { handle: viaIp.handle });
+        await ca.call('close', { handle: viaLink.handle });
+        await cb.call('close', { handle: sb.handle });
+      } finally {
+        a.execSync('nft', ['delete', 'table', 'ip', 'vipd_test']);
+      }
+    },
+  );
 
   it('the native sender keeps sending while the JS event loop is blocked', async () => {
     const sa = await ca.call<{ handle: number }>('openSocket', { interface: 'eth0', family: 4, source: '10.201.0.1' });

@@ -78,7 +78,7 @@ describe('parseConfig: valid configs', () => {
     const result = parseConfig(MINIMAL, 'min.yaml');
     if (!result.ok) throw new Error(result.errors.map(formatConfigError).join('\n'));
     const [instance] = result.config.instances;
-    expect(instance).toMatchObject({ version: 3, priority: 100, advertInterval: 1, advertIntervalCentis: 100, preempt: true, checksumMode: 'rfc', addAddresses: false, unicastPeers: [] });
+    expect(instance).toMatchObject({ version: 3, priority: 100, advertInterval: 1, advertIntervalCentis: 100, preempt: true, checksumMode: 'rfc', addAddresses: false, advertSocket: 'packet', unicastPeers: [] });
     expect(result.config.control).toEqual({ socket: '/run/vipd/vipd.sock', metrics: { host: '127.0.0.1', port: 9477 }, backendMetrics: true });
     expect(result.config.syncGroups).toEqual([]);
   });
@@ -98,7 +98,7 @@ services:
   it('accepts v2 with password auth, sync groups and every check type', () => {
     const text = `instances:
   - { name: a, interface: eth0, vrid: 1, version: 2, advertInterval: 2, auth: { type: pass, password: secret12 }, vips: [10.0.0.1/24], unicastPeers: [10.0.0.3], unicastSource: 10.0.0.2 }
-  - { name: b, interface: eth1, vrid: 1, checksumMode: v2, vips: [10.1.0.1/24], notify: { master: [/usr/local/bin/n, master] } }
+  - { name: b, interface: eth1, vrid: 1, checksumMode: v2, advertSocket: ip, vips: [10.1.0.1/24], notify: { master: [/usr/local/bin/n, master] } }
 syncGroups:
   - { name: g, instances: [a, b], notify: { fault: [/bin/logger, fault] } }
 services:
@@ -110,6 +110,7 @@ services:
     if (!result.ok) throw new Error(result.errors.map(formatConfigError).join('\n'));
     expect(result.config.instances[0]?.auth).toEqual({ type: 'pass', password: 'secret12' });
     expect(result.config.instances[0]?.unicastSource).toEqual({ address: '10.0.0.2', family: 4 });
+    expect(result.config.instances[1]?.advertSocket).toBe('ip');
     expect(result.config.syncGroups[0]).toEqual({ name: 'g', instances: ['a', 'b'], notify: { fault: ['/bin/logger', 'fault'] } });
     expect(result.config.services[2]?.healthCheck).toMatchObject({ type: 'command', command: ['/usr/lib/check-dns', '10.1.0.11', '53'] });
   });
@@ -136,7 +137,7 @@ services:
 describe('parseConfig: errors', () => {
   it('reports an unknown key by name and line, with a suggestion', () => {
     const error = onlyError(instanceWith('prority: 120'));
-    expect(formatConfigError(error)).toBe('test.yaml:6:5: instances[0].prority: unknown key "prority" (did you mean "priority"?); allowed here: name, interface, announce, vrid, version, priority, advertInterval, preempt, preemptDelay, unicastPeers, unicastSource, auth, checksumMode, vips, addAddresses, vmac, garp, track, notify, bfd');
+    expect(formatConfigError(error)).toBe('test.yaml:6:5: instances[0].prority: unknown key "prority" (did you mean "priority"?); allowed here: name, interface, announce, vrid, version, priority, advertInterval, preempt, preemptDelay, unicastPeers, unicastSource, auth, checksumMode, vips, addAddresses, vmac, advertSocket, garp, track, notify, bfd');
   });
 
   it.each([
@@ -201,6 +202,18 @@ describe('parseConfig: errors', () => {
       expect.stringMatching(/^24 services\[3\]\.backends\[0\]\.healthCheck\.type: must be one of tcp, http, https, command/),
       expect.stringMatching(/^24 services\[3\]\.backends\[1\]\.healthCheck\.path: unknown key "path"/),
     ]);
+  });
+
+  it('names the key and line of an advertSocket that is neither packet nor ip', () => {
+    const text = `instances:
+  - name: web
+    interface: eth0
+    vrid: 51
+    vips: [10.0.0.1]
+    advertSocket: raw
+`;
+    const errors = errorsOf(text).map((e) => `${e.line} ${e.keyPath}: ${e.message}`);
+    expect(errors).toEqual([expect.stringMatching(/^6 instances\[0\]\.advertSocket: must be one of packet, ip/)]);
   });
 
   it('reports duplicates across instances, sync groups and services', () => {
