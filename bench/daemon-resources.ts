@@ -37,6 +37,11 @@
  * keepalived (C, no runtime start-up phase) has nothing to wait for, and
  * its pair is sampled in the same window, so it waits just as long. The
  * periodic GCs a running vipd does later are steady state and stay in.
+ *
+ * BENCH_DAEMON_CPU=N pins every thread of both pairs (taskset -a) to CPU N
+ * once they are up: on a small VM where the threads land moves a pair's
+ * figure by a third from run to run, and one CPU for all four daemons
+ * takes that out of the comparison (docs/vrrp.md "The advert's path").
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -325,6 +330,11 @@ export const daemon: Section = {
             // C: nothing to collect; its pair shares vipd's window, so it waits as long.
             startupDone: () => true,
           });
+        }
+        const pinCpu = process.env.BENCH_DAEMON_CPU;
+        if (pinCpu !== undefined && pinCpu !== '') {
+          for (const pid of pairs.flatMap((p) => p.roles.flat())) execFileSync('taskset', ['-a', '-p', '-c', pinCpu, String(pid)], { stdio: 'ignore' });
+          ctx.progress(`daemon: every thread of both pairs pinned to CPU ${pinCpu} (BENCH_DAEMON_CPU)`);
         }
         ctx.progress(`daemon: lb1 MASTER, lb2 BACKUP in both; waiting for vipd's start-up GC (at most until the daemons are ${STARTUP_CAP_S} s old)`);
         const startup = await waitStartup(pairs, hz);
