@@ -81,8 +81,8 @@ export interface InstanceRunnerOptions {
 
 /**
  * A MASTER's engine wakes this often at most (ms). The native sender sends
- * every advert and proves the event loop runs to its own watchdog (it
- * queues a check-in on the loop, no JS: native/vrrp_sender.cc), so the tick
+ * every advert and learns that the event loop runs for its own watchdog
+ * (libuv's idle time, no JS: native/loop_watch.h), so the tick
  * is only a guard: it restarts a sender that stopped making progress (never
  * seen) and counts what was sent. A sender the watchdog stopped is
  * restarted as soon as the loop runs again (its 'watchdog' event), not

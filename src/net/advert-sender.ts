@@ -2,11 +2,11 @@
  * The native advert sender: a thread that sends the current advertisement
  * every interval, on absolute CLOCK_MONOTONIC deadlines, whatever the JS
  * event loop is doing. JS changes the bytes (priority, addresses), starts and
- * stops it. Watchdog: a sender whose event loop has not run a check-in
+ * stops it. Watchdog: a sender whose event loop has not waited for events
  * within `watchdogMs` stops by itself and emits 'watchdog' (delivered once
- * the loop runs again). The thread queues those check-ins on the loop
- * itself (a native no-op call, no JS) a quarter of the bound after the last
- * one, so only a stalled loop trips it; checkIn() is one more.
+ * the loop runs again). The thread reads the loop's idle time from libuv
+ * before each advert (native/loop_watch.h), so an idle loop is never woken
+ * for it and only a stalled one trips it; checkIn() is one more check-in.
  *
  * Optional lease hook: after every advert that left, the thread writes
  * `value` (with the u64 at `valueOffset` = CLOCK_MONOTONIC now + leaseNs) to
