@@ -6,9 +6,9 @@
  * writes the data plane and addresses, runs notify hooks, counts metrics.
  *
  * Who sends adverts: while MASTER the native sender thread sends them on
- * time whatever the event loop does, and keeps its watchdog fed by queuing
- * check-ins on the loop itself. The engine's own periodic advert actions
- * (every MASTER_TICK_MS) are a guard and carry priority changes; adverts
+ * time whatever the event loop does, and learns that the loop runs from
+ * libuv's idle time (no JS). The engine's own periodic advert actions
+ * (every MASTER_TICK_MS) are a guard; a priority change and the adverts
  * the engine wants *now* (split brain, priority 0) are sent at once.
  */
 import { EventEmitter } from 'node:events';
@@ -88,7 +88,7 @@ export interface InstanceRunnerOptions {
  * restarted as soon as the loop runs again (its 'watchdog' event), not
  * here. Counters are read when scraped (syncCounters), not on this tick.
  */
-const MASTER_TICK_MS = 5000;
+const MASTER_TICK_MS = 30_000;
 
 /** The MASTER tick: MASTER_TICK_MS, or the advert interval when longer. */
 export function masterTickMs(advertIntervalMs: number): number {
