@@ -92,6 +92,13 @@ static bool IsMulticast(const IpAddr &a)
 	return a.v6.s6_addr[0] == 0xff;
 }
 
+/* The next IPv4 ID of this socket: counting up from 1, skipping 0. */
+static uint16_t NextIpId(std::atomic<uint16_t> &counter)
+{
+	uint16_t id = (uint16_t)(counter.fetch_add(1) + 1);
+	return id ? id : (uint16_t)(counter.fetch_add(1) + 1);
+}
+
 /* The group's MAC (RFC 1112, RFC 2464). */
 static void GroupMac(const IpAddr &dst, uint8_t mac[6])
 {
@@ -217,12 +224,7 @@ int VrrpSockCore::Send(const IpAddr &dst, const uint8_t *payload, size_t len)
 	/* Unicast adverts keep the IP socket: the peer's MAC comes from the
 	 * kernel's neighbour table, and only the source MAC would differ. */
 	if ((pkt_fd >= 0 || link_fd >= 0) && has_source && IsMulticast(dst)) {
-		uint16_t id = 0;
-		if (family == AF_INET) {
-			id = (uint16_t)(ip_id.fetch_add(1) + 1);
-			if (id == 0)
-				id = (uint16_t)(ip_id.fetch_add(1) + 1);
-		}
+		uint16_t id = family == AF_INET ? NextIpId(ip_id) : 0;
 		if (pkt_fd >= 0)
 			return SendFromVmac(this, dst, payload, len, id);
 		int rc = SendLinkLayer(this, dst, payload, len, id);
@@ -233,29 +235,17 @@ int VrrpSockCore::Send(const IpAddr &dst, const uint8_t *payload, size_t len)
 	}
 	if (family == AF_INET) {
 		/* The header and the payload go as two pieces of one datagram:
-		 * no copy of the payload into a 64 KiB stack buffer per advert. */
+		 * no copy of the payload into a 64 KiB stack buffer per advert.
+		 * The kernel fills in the source when it is 0 (no source given)
+		 * and computes the header checksum again. */
 		if (len > 65515)
 			return -EMSGSIZE;
-		struct iphdr hdr;
-		struct iphdr *ip = &hdr;
-		memset(ip, 0, sizeof(*ip));
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->tos = 0xc0;
-		ip->tot_len = htons((uint16_t)(20 + len));
-		uint16_t id = (uint16_t)(ip_id.fetch_add(1) + 1);
-		if (id == 0)
-			id = (uint16_t)(ip_id.fetch_add(1) + 1);
-		ip->id = htons(id);
-		ip->frag_off = 0;
-		ip->ttl = 255;
-		ip->protocol = IPPROTO_VRRP;
-		ip->saddr = has_source ? source.v4.s_addr : 0;
-		ip->daddr = dst.v4.s_addr;
+		uint8_t hdr[20];
+		BuildIpHeader(this, dst, len, NextIpId(ip_id), hdr);
 		struct sockaddr_in sin = {};
 		sin.sin_family = AF_INET;
 		sin.sin_addr = dst.v4;
-		struct iovec iov4[2] = {{&hdr, sizeof(hdr)}, {(void *)payload, len}};
+		struct iovec iov4[2] = {{hdr, sizeof(hdr)}, {(void *)payload, len}};
 		struct msghdr msg4 = {};
 		msg4.msg_name = &sin;
 		msg4.msg_namelen = sizeof(sin);

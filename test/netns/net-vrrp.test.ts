@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveCommand, NetnsLab, netnsUnavailable, transpileForChild, type Namespace, type NodeChild } from '../helpers/netns.js';
+import { internetChecksum } from '../../src/checksum.js';
 import { vrrpFilter } from '../helpers/pcap-filter.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -27,13 +28,6 @@ interface Packet {
 
 const skip = netnsUnavailable();
 
-/** The ones' complement sum of an IPv4 header: 0 when its checksum is right. */
-function ipChecksum(h: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < h.length; i += 2) sum += h.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-  return ~sum & 0xffff;
-}
 
 describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
   let lab: NetnsLab;
@@ -111,7 +105,7 @@ describe.skipIf(skip)('VRRP sockets and advert sender (netns)', () => {
       expect(f.readUInt16BE(12)).toBe(0x0800);
     }
     for (const h of ip) {
-      expect(ipChecksum(h.subarray(0, 20)), 'header checksum').toBe(0);
+      expect(internetChecksum(h.subarray(0, 20)), 'header checksum').toBe(0);
       expect(h[1]).toBe(0xc0); // TOS
       expect(h.readUInt16BE(6) & 0x4000).toBe(0); // DF clear
       expect(h[8]).toBe(255);
