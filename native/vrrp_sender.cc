@@ -327,7 +327,8 @@ class AdvertSenderHandle : public Napi::ObjectWrap<AdvertSenderHandle>
 		while (!st->quit) {
 			if (st->running) {
 				uint64_t now = MonoNs();
-				uint64_t waited = st->loop->WaitedAt(now);
+				/* No watchdog (watchdogMs 0): nothing to read per advert. */
+				uint64_t waited = st->watchdog_ns ? st->loop->WaitedAt(now) : 0;
 				if (waited > st->last_checkin_ns)
 					st->last_checkin_ns = waited;
 				if (st->watchdog_ns &&
